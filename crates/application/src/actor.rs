@@ -1,0 +1,29 @@
+use domain::{Role, UserId};
+
+/// Who is asking, as proven by a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The account's id (the token's `sub`).
+    pub user_id: UserId,
+    /// The account's roles (the token's `realm_access.roles` this shop knows).
+    pub roles: Vec<Role>,
+}
+
+impl Actor {
+    /// Whether the actor may act on the whole shop.
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+
+    /// Refuses non-admins.
+    ///
+    /// # Errors
+    /// `AppError::Forbidden` unless the actor is an admin.
+    pub fn require_admin(&self) -> Result<(), crate::AppError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(crate::AppError::Forbidden)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! What the use cases need from the outside world, as traits the adapters implement.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    Email, FieldError, Page, PageRequest, Password, PersonName, Product, RepositoryError, Role,
+    User, UserId, Username,
+};
+
+/// The time, so tests can pin it.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        // Microsecond precision: what both databases store, so a value read back equals the one written.
+        let now = Utc::now();
+        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    }
+}
+
+/// Reads of the catalog, shaped for the list and detail pages (the query side).
+#[async_trait]
+pub trait ProductReadModel: Send + Sync {
+    /// Newest first; `search` matches name and description, case-insensitively, anywhere in the text.
+    async fn list(
+        &self,
+        page: PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<Product>, RepositoryError>;
+}
+
+/// Reads of the accounts, for the admin's list.
+#[async_trait]
+pub trait UserReadModel: Send + Sync {
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError>;
+}
+
+/// Whether the database answers.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// `Ok` when the dependency answers now.
+    async fn check(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// An account as the identity provider holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityAccount {
+    /// The provider's subject id; becomes the shop's user id.
+    pub id: UserId,
+    /// E-mail address.
+    pub email: Email,
+    /// Sign-in name.
+    pub username: Username,
+    /// Given name, as the provider holds it.
+    pub first_name: Option<PersonName>,
+    /// Family name, as the provider holds it.
+    pub last_name: Option<PersonName>,
+    /// Realm roles this shop knows.
+    pub roles: Vec<Role>,
+}
+
+/// A registration as the identity provider receives it.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// E-mail address.
+    pub email: Email,
+    /// Sign-in name.
+    pub username: Username,
+    /// Password as typed.
+    pub password: Password,
+    /// Given name.
+    pub first_name: Option<PersonName>,
+    /// Family name.
+    pub last_name: Option<PersonName>,
+}
+
+/// Tokens handed to a client after sign-in or refresh.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// Signed JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque or signed token for `/auth/refresh`; spent on use.
+    pub refresh_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+    /// Seconds the refresh token lives.
+    pub refresh_expires_in: u64,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
+}
+
+/// A successful sign-in: the tokens and the account they were issued for.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The tokens.
+    pub tokens: TokenPair,
+    /// Whom they speak for.
+    pub account: IdentityAccount,
+}
+
+/// Why the identity provider refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The e-mail or username is taken; names which.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// Unknown account or wrong password; deliberately not saying which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A refresh token that is unknown, spent, revoked or expired.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The provider's own rules refused the input (its password policy, say).
+    #[error("rejected by the identity provider")]
+    Rejected(Vec<FieldError>),
+    /// The provider cannot be reached.
+    #[error("identity provider unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The provider's own storage failed.
+    #[error(transparent)]
+    Storage(#[from] RepositoryError),
+    /// Anything else.
+    #[error("identity provider failure")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Sign-up, sign-in and token lifecycle: the built-in provider or Keycloak.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// Creates an account with the `user` role.
+    ///
+    /// # Errors
+    /// `Conflict` when the e-mail or username is taken.
+    async fn register(&self, account: &NewAccount) -> Result<IdentityAccount, IdentityError>;
+
+    /// Removes an account again (undoes a registration the shop could not finish).
+    async fn delete(&self, id: UserId) -> Result<(), IdentityError>;
+
+    /// Signs in by username or e-mail.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`, the same whether or not the account exists.
+    async fn login(
+        &self,
+        username_or_email: &str,
+        password: &Password,
+    ) -> Result<SignedIn, IdentityError>;
+
+    /// Spends a refresh token for a new pair (rotation).
+    ///
+    /// # Errors
+    /// `InvalidToken` when it is unknown, spent, revoked or expired.
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError>;
+
+    /// Ends the session the refresh token belongs to; unknown tokens are not an error.
+    async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError>;
+
+    /// Creates the account or resets its password, and grants it the `admin` role.
+    async fn ensure_admin(
+        &self,
+        email: &Email,
+        username: &Username,
+        password: &Password,
+    ) -> Result<IdentityAccount, IdentityError>;
+
+    /// The provider's public signing keys as a JWKS JSON document.
+    async fn jwks(&self) -> Result<String, IdentityError>;
+
+    /// `Ok` when the provider answers now.
+    async fn check(&self) -> Result<(), IdentityError>;
+}

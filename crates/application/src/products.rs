@@ -1,0 +1,332 @@
+//! Catalog use cases: admins write products, anyone reads them.
+
+use std::sync::Arc;
+
+use domain::{
+    Currency, Description, Money, Page, PageRequest, Product, ProductChanges, ProductId,
+    ProductName, ProductRepository, Sku, Stock, Validator,
+};
+
+use crate::ports::{Clock, ProductReadModel};
+use crate::{Actor, AppError};
+
+/// A price as the client sent it.
+#[derive(Debug, Clone)]
+pub struct PriceInput {
+    /// Decimal string, e.g. `19.99`.
+    pub amount: String,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+fn parse_price(v: &mut Validator, input: &PriceInput) -> Option<Money> {
+    let currency = v.check("price.currency", Currency::parse(&input.currency))?;
+    v.check("price.amount", Money::parse(&input.amount, currency))
+}
+
+fn parse_description(v: &mut Validator, input: Option<&str>) -> Option<Option<Description>> {
+    match input {
+        None => Some(None),
+        Some(d) if d.trim().is_empty() => Some(None),
+        Some(d) => v.check("description", Description::parse(d)).map(Some),
+    }
+}
+
+/// A new product as an admin submitted it.
+#[derive(Debug, Clone)]
+pub struct CreateProductCommand {
+    /// Unique SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Unit price.
+    pub price: PriceInput,
+    /// Units on hand.
+    pub stock: i64,
+}
+
+/// Adds a product to the catalog (admins only; the SKU must be free).
+pub struct CreateProduct {
+    products: Arc<dyn ProductRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CreateProduct {
+    /// Wires the use case.
+    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { products, clock }
+    }
+
+    /// Validates every field, then stores the product.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `Validation` listing each bad field, `Conflict` on a taken SKU.
+    #[tracing::instrument(name = "create_product", skip_all)]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        cmd: CreateProductCommand,
+    ) -> Result<Product, AppError> {
+        actor.require_admin()?;
+        let mut v = Validator::new();
+        let sku = v.check("sku", Sku::parse(&cmd.sku));
+        let name = v.check("name", ProductName::parse(&cmd.name));
+        let description = parse_description(&mut v, cmd.description.as_deref());
+        let price = parse_price(&mut v, &cmd.price);
+        let stock = v.check("stock", Stock::new(cmd.stock));
+        v.finish()?;
+        let (Some(sku), Some(name), Some(description), Some(price), Some(stock)) =
+            (sku, name, description, price, stock)
+        else {
+            return Err(AppError::invalid("body", "invalid product"));
+        };
+        let now = self.clock.now();
+        let product = Product {
+            id: ProductId::new(),
+            sku,
+            name,
+            description,
+            price,
+            stock,
+            created_at: now,
+            updated_at: now,
+        };
+        self.products.insert(&product).await?;
+        Ok(product)
+    }
+}
+
+/// Changes to a product as an admin submitted them; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateProductCommand {
+    /// New SKU.
+    pub sku: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New price.
+    pub price: Option<PriceInput>,
+    /// New stock level.
+    pub stock: Option<i64>,
+}
+
+/// Changes a product (admins only).
+pub struct UpdateProduct {
+    products: Arc<dyn ProductRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl UpdateProduct {
+    /// Wires the use case.
+    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { products, clock }
+    }
+
+    /// Validates the given fields, then saves the product with them.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`, `Validation`, or `Conflict` on a taken SKU.
+    #[tracing::instrument(name = "update_product", skip_all, fields(product_id = %id))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: ProductId,
+        cmd: UpdateProductCommand,
+    ) -> Result<Product, AppError> {
+        actor.require_admin()?;
+        let mut v = Validator::new();
+        let changes = ProductChanges {
+            sku: cmd
+                .sku
+                .as_deref()
+                .and_then(|s| v.check("sku", Sku::parse(s))),
+            name: cmd
+                .name
+                .as_deref()
+                .and_then(|s| v.check("name", ProductName::parse(s))),
+            description: cmd
+                .description
+                .as_ref()
+                .and_then(|d| parse_description(&mut v, d.as_deref())),
+            price: cmd.price.as_ref().and_then(|p| parse_price(&mut v, p)),
+            stock: cmd.stock.and_then(|s| v.check("stock", Stock::new(s))),
+        };
+        v.finish()?;
+        let mut product = self.products.get(id).await?.ok_or(AppError::NotFound)?;
+        product.apply(changes, self.clock.now());
+        if !self.products.update(&product).await? {
+            return Err(AppError::NotFound);
+        }
+        Ok(product)
+    }
+}
+
+/// Removes a product from the catalog (admins only). Orders keep their own copy of it.
+pub struct DeleteProduct {
+    products: Arc<dyn ProductRepository>,
+}
+
+impl DeleteProduct {
+    /// Wires the use case.
+    pub fn new(products: Arc<dyn ProductRepository>) -> Self {
+        Self { products }
+    }
+
+    /// Deletes the product.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `NotFound` when it does not exist.
+    #[tracing::instrument(name = "delete_product", skip_all, fields(product_id = %id))]
+    pub async fn execute(&self, actor: &Actor, id: ProductId) -> Result<(), AppError> {
+        actor.require_admin()?;
+        if self.products.delete(id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+}
+
+/// Reads one product (public).
+pub struct GetProduct {
+    products: Arc<dyn ProductRepository>,
+}
+
+impl GetProduct {
+    /// Wires the use case.
+    pub fn new(products: Arc<dyn ProductRepository>) -> Self {
+        Self { products }
+    }
+
+    /// The product.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist or was deleted.
+    #[tracing::instrument(name = "get_product", skip_all, fields(product_id = %id))]
+    pub async fn execute(&self, id: ProductId) -> Result<Product, AppError> {
+        self.products.get(id).await?.ok_or(AppError::NotFound)
+    }
+}
+
+/// Lists the catalog (public), newest first, optionally filtered by a search text.
+pub struct ListProducts {
+    catalog: Arc<dyn ProductReadModel>,
+}
+
+impl ListProducts {
+    /// Wires the use case.
+    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
+        Self { catalog }
+    }
+
+    /// One page; a blank search lists everything. Any text is a valid search.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database does not answer.
+    #[tracing::instrument(name = "list_products", skip_all)]
+    pub async fn execute(
+        &self,
+        page: PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<Product>, AppError> {
+        let search = search
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_lowercase);
+        Ok(self.catalog.list(page, search.as_deref()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use domain::Role;
+
+    fn cmd() -> CreateProductCommand {
+        CreateProductCommand {
+            sku: "MUG-1".into(),
+            name: "Mug".into(),
+            description: None,
+            price: PriceInput {
+                amount: "9.50".into(),
+                currency: "EUR".into(),
+            },
+            stock: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_admins_create_products() {
+        let repo = Arc::new(MemoryProducts::default());
+        let uc = CreateProduct::new(repo.clone(), Arc::new(FixedClock::default()));
+        let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
+        assert!(matches!(err, AppError::Forbidden));
+        assert!(repo.items.lock().unwrap().is_empty());
+        let p = uc
+            .execute(&actor(&[Role::User, Role::Admin]), cmd())
+            .await
+            .unwrap();
+        assert_eq!(p.price.amount_string(), "9.50");
+    }
+
+    #[tokio::test]
+    async fn every_bad_field_is_reported_at_once() {
+        let repo = Arc::new(MemoryProducts::default());
+        let uc = CreateProduct::new(repo, Arc::new(FixedClock::default()));
+        let bad = CreateProductCommand {
+            sku: "".into(),
+            name: "".into(),
+            description: None,
+            price: PriceInput {
+                amount: "-1".into(),
+                currency: "EUR".into(),
+            },
+            stock: -5,
+        };
+        let Err(AppError::Validation(errors)) = uc.execute(&actor(&[Role::Admin]), bad).await
+        else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["sku", "name", "price.amount", "stock"]);
+    }
+
+    #[tokio::test]
+    async fn non_admins_cannot_update_or_delete() {
+        let repo = Arc::new(MemoryProducts::default());
+        let admin = actor(&[Role::Admin]);
+        let p = CreateProduct::new(repo.clone(), Arc::new(FixedClock::default()))
+            .execute(&admin, cmd())
+            .await
+            .unwrap();
+        let user = actor(&[Role::User]);
+        let update = UpdateProduct::new(repo.clone(), Arc::new(FixedClock::default()));
+        assert!(matches!(
+            update
+                .execute(&user, p.id, UpdateProductCommand::default())
+                .await,
+            Err(AppError::Forbidden)
+        ));
+        assert!(matches!(
+            DeleteProduct::new(repo.clone()).execute(&user, p.id).await,
+            Err(AppError::Forbidden)
+        ));
+        let changed = update
+            .execute(
+                &admin,
+                p.id,
+                UpdateProductCommand {
+                    stock: Some(7),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.stock.get(), 7);
+        assert_eq!(changed.name.as_str(), "Mug");
+    }
+}

@@ -1,0 +1,19 @@
+//! The domain of `shop`: entities, value objects that cannot hold an invalid value, and the
+//! repository traits the outer layers implement. Plain Rust: no I/O, no framework.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod page;
+pub mod product;
+pub mod repository;
+pub mod user;
+
+pub use error::{DomainError, FieldError, Validator};
+pub use ids::{ProductId, UserId};
+pub use money::{Currency, Money};
+pub use page::{Page, PageRequest};
+pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
+pub use repository::{ProductRepository, RepositoryError, UserRepository};
+pub use user::{Email, Password, PersonName, Role, User, Username};

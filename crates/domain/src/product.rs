@@ -1,0 +1,240 @@
+use chrono::{DateTime, Utc};
+
+use crate::error::FieldError;
+use crate::ids::ProductId;
+use crate::money::Money;
+
+/// A stock-keeping unit: 1..=64 characters of letters, digits, `-`, `_` and `.`; unique per shop.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sku(String);
+
+impl Sku {
+    /// Parses a SKU, trimming surrounding whitespace.
+    ///
+    /// # Errors
+    /// A `FieldError` on `sku` when empty, too long or holding other characters.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 64 {
+            return Err(FieldError::new("sku", "must be 1 to 64 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(FieldError::new(
+                "sku",
+                "may hold only letters A-Z, digits, '-', '_' and '.'",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The SKU text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product name: 1..=200 characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductName(String);
+
+impl ProductName {
+    /// Parses a name, trimming surrounding whitespace.
+    ///
+    /// # Errors
+    /// A `FieldError` on `name` when blank, longer than 200 characters or holding control characters.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim();
+        let len = s.chars().count();
+        if len == 0 || len > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product description: at most 10,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    /// Longest description accepted.
+    pub const MAX_CHARS: usize = 10_000;
+
+    /// Parses a description.
+    ///
+    /// # Errors
+    /// A `FieldError` on `description` when longer than [`Description::MAX_CHARS`].
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                "description",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Units on hand: a whole number 0..=1,000,000,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stock(u32);
+
+impl Stock {
+    /// Largest stock a product may hold.
+    pub const MAX: i64 = 1_000_000_000;
+
+    /// Checks the range.
+    ///
+    /// # Errors
+    /// A `FieldError` on `stock` outside 0..=1,000,000,000.
+    pub fn new(n: i64) -> Result<Self, FieldError> {
+        if !(0..=Self::MAX).contains(&n) {
+            return Err(FieldError::new(
+                "stock",
+                "must be a whole number from 0 to 1000000000",
+            ));
+        }
+        Ok(Self(u32::try_from(n).map_err(|_| {
+            FieldError::new("stock", "is out of range")
+        })?))
+    }
+
+    /// The count.
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+/// A product of the catalog. Prices are [`Money`]; stock never below zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// Identity.
+    pub id: ProductId,
+    /// Unique stock-keeping unit.
+    pub sku: Sku,
+    /// Display name.
+    pub name: ProductName,
+    /// Optional long text.
+    pub description: Option<Description>,
+    /// Unit price.
+    pub price: Money,
+    /// Units on hand.
+    pub stock: Stock,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The fields of a product an admin may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    /// New SKU.
+    pub sku: Option<Sku>,
+    /// New name.
+    pub name: Option<ProductName>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<Description>>,
+    /// New price.
+    pub price: Option<Money>,
+    /// New stock level.
+    pub stock: Option<Stock>,
+}
+
+impl Product {
+    /// Applies `changes` and stamps `updated_at`.
+    pub fn apply(&mut self, changes: ProductChanges, now: DateTime<Utc>) {
+        if let Some(sku) = changes.sku {
+            self.sku = sku;
+        }
+        if let Some(name) = changes.name {
+            self.name = name;
+        }
+        if let Some(description) = changes.description {
+            self.description = description;
+        }
+        if let Some(price) = changes.price {
+            self.price = price;
+        }
+        if let Some(stock) = changes.stock {
+            self.stock = stock;
+        }
+        self.updated_at = now;
+    }
+
+    /// Lower-cased text that product search matches against (name and description).
+    pub fn search_text(&self) -> String {
+        let mut text = self.name.as_str().to_lowercase();
+        if let Some(d) = &self.description {
+            text.push('\n');
+            text.push_str(&d.as_str().to_lowercase());
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sku_rules() {
+        assert_eq!(Sku::parse(" AB-1.x_2 ").unwrap().as_str(), "AB-1.x_2");
+        assert!(Sku::parse("").is_err());
+        assert!(Sku::parse("has space").is_err());
+        assert!(Sku::parse(&"a".repeat(65)).is_err());
+        assert!(Sku::parse("ümlaut").is_err());
+    }
+
+    #[test]
+    fn name_counts_characters_not_bytes() {
+        assert!(ProductName::parse(&"é".repeat(200)).is_ok());
+        assert!(ProductName::parse(&"é".repeat(201)).is_err());
+        assert!(ProductName::parse("   ").is_err());
+        assert!(ProductName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn stock_range() {
+        assert!(Stock::new(-1).is_err());
+        assert!(Stock::new(0).is_ok());
+        assert!(Stock::new(1_000_000_000).is_ok());
+        assert!(Stock::new(1_000_000_001).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn sku_parse_never_panics_and_round_trips(s in "\\PC*") {
+            if let Ok(sku) = Sku::parse(&s) {
+                prop_assert_eq!(Sku::parse(sku.as_str()).unwrap(), sku);
+            }
+        }
+
+        #[test]
+        fn name_parse_never_panics_and_round_trips(s in "\\PC*") {
+            if let Ok(n) = ProductName::parse(&s) {
+                prop_assert_eq!(ProductName::parse(n.as_str()).unwrap(), n);
+            }
+        }
+    }
+}

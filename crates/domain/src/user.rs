@@ -1,0 +1,273 @@
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::FieldError;
+use crate::ids::UserId;
+
+/// An e-mail address, trimmed and lower-cased so one mailbox is one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an address: one `@`, a non-empty local part, a dotted domain, no spaces, at most 254 bytes.
+    ///
+    /// # Errors
+    /// A `FieldError` on `email` otherwise.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim().to_lowercase();
+        let invalid = || FieldError::new("email", "must be a valid e-mail address");
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(invalid)?;
+        if local.is_empty()
+            || local.len() > 64
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(invalid());
+        }
+        Ok(Self(s))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A sign-in name: 3..=64 of lower-case letters, digits and `.`, `_`, `-`, `@`, `+`
+/// (so an e-mail address is also a valid username, as in Keycloak).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Parses a username, trimming and lower-casing it.
+    ///
+    /// # Errors
+    /// A `FieldError` on `username` when too short, too long or holding other characters.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim().to_lowercase();
+        if s.len() < 3 || s.len() > 64 {
+            return Err(FieldError::new("username", "must be 3 to 64 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+'))
+        {
+            return Err(FieldError::new(
+                "username",
+                "may hold only letters a-z, digits and '.', '_', '-', '@', '+'",
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    /// The username an account gets when it names none: its e-mail address.
+    pub fn from_email(email: &Email) -> Self {
+        Self(email.as_str().to_owned())
+    }
+
+    /// The username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed: 8..=1024 characters. It never appears in `Debug` output.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Shortest password accepted.
+    pub const MIN_CHARS: usize = 8;
+    /// Longest password accepted; bounds the hashing work a request can cause.
+    pub const MAX_CHARS: usize = 1024;
+
+    /// Checks the length.
+    ///
+    /// # Errors
+    /// A `FieldError` on `password` outside 8..=1024 characters.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let n = s.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err(FieldError::new("password", "must be at least 8 characters"));
+        }
+        if n > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                "password",
+                "must be at most 1024 characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A password as typed at sign-in: no length rules, so a wrong one is a plain 401.
+    pub fn for_sign_in(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+
+    /// The secret, for hashing or sending to the identity provider only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// A first or last name: at most 100 characters, no control characters; blank means none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    /// Parses a name; an empty or blank string is `None`.
+    ///
+    /// # Errors
+    /// A `FieldError` when longer than 100 characters or holding control characters.
+    pub fn parse(s: &str) -> Result<Option<Self>, FieldError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if s.chars().count() > 100 || s.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "must be at most 100 characters, without control characters",
+            ));
+        }
+        Ok(Some(Self(s.to_owned())))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a signed-in account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// A customer: their own account and orders.
+    User,
+    /// A shop operator: the catalog, every order and every account.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as the identity provider spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads a role name; names this shop does not use (Keycloak adds several) are `None`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An account as this shop knows it. The identity provider owns email, username, password and
+/// roles; the shop keeps a copy of them beside the profile fields it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Identity; equals the identity provider's subject.
+    pub id: UserId,
+    /// E-mail address.
+    pub email: Email,
+    /// Sign-in name.
+    pub username: Username,
+    /// Given name.
+    pub first_name: Option<PersonName>,
+    /// Family name.
+    pub last_name: Option<PersonName>,
+    /// Roles, sorted, without duplicates.
+    pub roles: Vec<Role>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Whether the account holds the admin role.
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@@example.com",
+            "ann@.example.com",
+            "ann@example..com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn username_rules() {
+        assert_eq!(Username::parse("Ann_1").unwrap().as_str(), "ann_1");
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse("has space").is_err());
+        assert!(Username::parse("ann@example.com").is_ok());
+    }
+
+    #[test]
+    fn password_length_and_redaction() {
+        assert!(Password::parse("1234567").is_err());
+        let p = Password::parse("correct horse").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    proptest! {
+        #[test]
+        fn email_parse_never_panics_and_round_trips(s in "\\PC*") {
+            if let Ok(e) = Email::parse(&s) {
+                prop_assert_eq!(Email::parse(e.as_str()).unwrap(), e);
+            }
+        }
+
+        #[test]
+        fn email_like_inputs_round_trip(local in "[a-z0-9._%+-]{1,20}", domain in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
+            let e = Email::parse(&format!("{local}@{domain}")).unwrap();
+            prop_assert_eq!(e.as_str(), format!("{local}@{domain}"));
+        }
+    }
+}
