@@ -1,1 +1,157 @@
+//! The HTTP interface of `shop`: routes, DTOs, bearer-token verification, problem+json
+//! errors and the OpenAPI document. Handlers are thin: extract, call one use case, map.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod openapi;
+pub mod routes;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::ports::{Clock, HealthCheck, IdentityProvider, ProductReadModel, UserReadModel};
+use application::products::{CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct};
+use application::users::{GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{get, post};
+use domain::{ProductRepository, UserRepository};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::JwtVerifier;
+pub use error::ApiError;
+pub use openapi::openapi;
+
+/// Largest JSON body accepted (413 above).
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// The adapters the API's use cases run on, handed over by the composition root.
+pub struct Ports {
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Catalog reads.
+    pub product_reads: Arc<dyn ProductReadModel>,
+    /// Account writes.
+    pub users: Arc<dyn UserRepository>,
+    /// Account reads.
+    pub user_reads: Arc<dyn UserReadModel>,
+    /// The identity provider (sign-in, tokens, JWKS).
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Whether the database answers.
+    pub database: Arc<dyn HealthCheck>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Settings of the HTTP layer.
+pub struct ApiConfig {
+    /// Accepted `iss` of access tokens.
+    pub issuer: String,
+    /// Required `aud` of access tokens.
+    pub audience: String,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+/// What every handler can reach: the use cases and the token verifier.
+pub struct Services {
+    pub(crate) verifier: JwtVerifier,
+    pub(crate) identity: Arc<dyn IdentityProvider>,
+    pub(crate) database: Arc<dyn HealthCheck>,
+    pub(crate) register: RegisterUser,
+    pub(crate) login: Login,
+    pub(crate) refresh: RefreshTokens,
+    pub(crate) logout: Logout,
+    pub(crate) get_user: GetUser,
+    pub(crate) update_profile: UpdateProfile,
+    pub(crate) list_users: ListUsers,
+    pub(crate) create_product: CreateProduct,
+    pub(crate) update_product: UpdateProduct,
+    pub(crate) delete_product: DeleteProduct,
+    pub(crate) get_product: GetProduct,
+    pub(crate) list_products: ListProducts,
+}
+
+/// Shared state of the router (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds every use case from the ports.
+    pub fn new(p: Ports, config: &ApiConfig) -> Self {
+        Self(Arc::new(Services {
+            verifier: JwtVerifier::new(config.issuer.clone(), config.audience.clone(), p.identity.clone()),
+            register: RegisterUser::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
+            login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
+            refresh: RefreshTokens::new(p.identity.clone()),
+            logout: Logout::new(p.identity.clone()),
+            get_user: GetUser::new(p.users.clone()),
+            update_profile: UpdateProfile::new(p.users.clone(), p.clock.clone()),
+            list_users: ListUsers::new(p.user_reads),
+            create_product: CreateProduct::new(p.products.clone(), p.clock.clone()),
+            update_product: UpdateProduct::new(p.products.clone(), p.clock.clone()),
+            delete_product: DeleteProduct::new(p.products.clone(), p.clock.clone()),
+            get_product: GetProduct::new(p.products),
+            list_products: ListProducts::new(p.product_reads),
+            identity: p.identity,
+            database: p.database,
+        }))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP service: API routes, health, JWKS, OpenAPI and docs, with request ids,
+/// tracing, timeouts, body limits and problem+json for every error.
+pub fn router(ports: Ports, config: ApiConfig) -> Router {
+    use routes::{auth, health, products, users};
+
+    let state = AppState::new(ports, &config);
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/products", get(products::list).post(products::create))
+        .route("/products/{id}", get(products::get).put(products::update).delete(products::delete))
+        .route("/users", get(users::list))
+        .route("/users/me", get(users::me).put(users::update_me))
+        .route("/users/{id}", get(users::get));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .merge(openapi::docs_router())
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::map_response(error::problem_for_bare_errors))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let request_id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

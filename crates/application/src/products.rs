@@ -155,24 +155,23 @@ impl UpdateProduct {
             stock: cmd.stock.and_then(|s| v.check("stock", Stock::new(s))),
         };
         v.finish()?;
-        let mut product = self.products.get(id).await?.ok_or(AppError::NotFound)?;
-        product.apply(changes, self.clock.now());
-        if !self.products.update(&product).await? {
-            return Err(AppError::NotFound);
-        }
-        Ok(product)
+        self.products
+            .update(id, &changes, self.clock.now())
+            .await?
+            .ok_or(AppError::NotFound)
     }
 }
 
 /// Removes a product from the catalog (admins only). Orders keep their own copy of it.
 pub struct DeleteProduct {
     products: Arc<dyn ProductRepository>,
+    clock: Arc<dyn Clock>,
 }
 
 impl DeleteProduct {
     /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>) -> Self {
-        Self { products }
+    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { products, clock }
     }
 
     /// Deletes the product.
@@ -182,7 +181,7 @@ impl DeleteProduct {
     #[tracing::instrument(name = "delete_product", skip_all, fields(product_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: ProductId) -> Result<(), AppError> {
         actor.require_admin()?;
-        if self.products.delete(id).await? {
+        if self.products.delete(id, self.clock.now()).await? {
             Ok(())
         } else {
             Err(AppError::NotFound)
@@ -262,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn only_admins_create_products() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo.clone(), Arc::new(FixedClock::default()));
+        let uc = CreateProduct::new(repo.clone(), Arc::new(FixedClock));
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
         assert!(matches!(err, AppError::Forbidden));
         assert!(repo.items.lock().unwrap().is_empty());
@@ -276,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn every_bad_field_is_reported_at_once() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo, Arc::new(FixedClock::default()));
+        let uc = CreateProduct::new(repo, Arc::new(FixedClock));
         let bad = CreateProductCommand {
             sku: "".into(),
             name: "".into(),
@@ -299,12 +298,12 @@ mod tests {
     async fn non_admins_cannot_update_or_delete() {
         let repo = Arc::new(MemoryProducts::default());
         let admin = actor(&[Role::Admin]);
-        let p = CreateProduct::new(repo.clone(), Arc::new(FixedClock::default()))
+        let p = CreateProduct::new(repo.clone(), Arc::new(FixedClock))
             .execute(&admin, cmd())
             .await
             .unwrap();
         let user = actor(&[Role::User]);
-        let update = UpdateProduct::new(repo.clone(), Arc::new(FixedClock::default()));
+        let update = UpdateProduct::new(repo.clone(), Arc::new(FixedClock));
         assert!(matches!(
             update
                 .execute(&user, p.id, UpdateProductCommand::default())
@@ -312,7 +311,9 @@ mod tests {
             Err(AppError::Forbidden)
         ));
         assert!(matches!(
-            DeleteProduct::new(repo.clone()).execute(&user, p.id).await,
+            DeleteProduct::new(repo.clone(), Arc::new(FixedClock))
+                .execute(&user, p.id)
+                .await,
             Err(AppError::Forbidden)
         ));
         let changed = update

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, Page, PageRequest, Password, Product, ProductId, ProductRepository, RepositoryError,
-    Role, User, UserId, UserRepository, Username,
+    Email, Page, PageRequest, Password, Product, ProductChanges, ProductId, ProductRepository,
+    RepositoryError, Role, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
@@ -71,18 +71,20 @@ impl ProductRepository for MemoryProducts {
             .cloned())
     }
 
-    async fn update(&self, product: &Product) -> Result<bool, RepositoryError> {
+    async fn update(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Product>, RepositoryError> {
         let mut items = self.items.lock().unwrap();
-        match items.iter_mut().find(|p| p.id == product.id) {
-            Some(p) => {
-                *p = product.clone();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(items.iter_mut().find(|p| p.id == id).map(|p| {
+            p.apply(changes.clone(), now);
+            p.clone()
+        }))
     }
 
-    async fn delete(&self, id: ProductId) -> Result<bool, RepositoryError> {
+    async fn delete(&self, id: ProductId, _: DateTime<Utc>) -> Result<bool, RepositoryError> {
         let mut items = self.items.lock().unwrap();
         let before = items.len();
         items.retain(|p| p.id != id);

@@ -434,7 +434,7 @@ mod tests {
             ..Default::default()
         });
         let identity = Arc::new(MemoryIdentity::default());
-        let register = RegisterUser::new(identity.clone(), users, Arc::new(FixedClock::default()));
+        let register = RegisterUser::new(identity.clone(), users, Arc::new(FixedClock));
         let cmd = RegisterCommand {
             email: "ann@example.com".into(),
             password: "long enough".into(),
@@ -451,7 +451,7 @@ mod tests {
         let register = RegisterUser::new(
             Arc::new(MemoryIdentity::default()),
             Arc::new(MemoryUsers::default()),
-            Arc::new(FixedClock::default()),
+            Arc::new(FixedClock),
         );
         let cmd = RegisterCommand {
             email: "nope".into(),

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::ids::{ProductId, UserId};
-use crate::product::Product;
+use crate::product::{Product, ProductChanges};
 use crate::user::User;
 
 /// Why a repository could not do what it was asked.
@@ -30,14 +31,20 @@ pub trait ProductRepository: Send + Sync {
     /// The product, or `None` when it does not exist or was deleted.
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError>;
 
-    /// Overwrites a product; `false` when it no longer exists.
+    /// Writes only the changed fields (so a concurrent stock change is never overwritten with
+    /// a stale value) and stamps `updated_at`; `None` when the product does not exist.
     ///
     /// # Errors
     /// `Conflict("sku")` when the new SKU is taken.
-    async fn update(&self, product: &Product) -> Result<bool, RepositoryError>;
+    async fn update(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Product>, RepositoryError>;
 
     /// Removes a product from the catalog; `false` when it did not exist.
-    async fn delete(&self, id: ProductId) -> Result<bool, RepositoryError>;
+    async fn delete(&self, id: ProductId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
 }
 
 /// Accounts as the shop keeps them.

@@ -1,0 +1,165 @@
+//! Extractors whose rejections are the API's own problem+json errors, so every error a
+//! client can cause has one shape and the field it concerns.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use domain::{FieldError, PageRequest};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON body: 415 unless the content type is JSON, 400 when missing or malformed, 413 when
+/// too large, 422 naming the field when a value has the wrong type or a field is missing.
+pub struct AppJson<T>(pub T);
+
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// serde's message without its " at line 1 column 5" suffix, which means nothing to a field.
+fn clean_message(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !is_json(content_type) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is too large")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad-request", "the request body could not be read")
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "the request body is missing"));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = clean_message(&inner.to_string());
+                    let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                        Some(missing) if path == "." => missing.to_owned(),
+                        Some(missing) => format!("{path}.{missing}"),
+                        None if path == "." => "body".to_owned(),
+                        None => path,
+                    };
+                    ApiError::validation(vec![FieldError::new(field, message)])
+                }
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed-json",
+                    format!("the request body is not valid JSON: {inner}"),
+                ),
+            }
+        })?;
+        de.end().map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the request body is not valid JSON: {e}"))
+        })?;
+        Ok(AppJson(value))
+    }
+}
+
+/// A resource id from the path. Anything that is not a UUID names no resource: 404.
+pub struct IdPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        Uuid::parse_str(&raw).map(IdPath).map_err(|_| ApiError::not_found())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+    q: Option<String>,
+}
+
+/// `page` and `per_page` (and the optional search `q`) of a list; 422 naming the parameter
+/// when a number is not a whole number in range.
+pub struct ListQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Search text, when given.
+    pub q: Option<String>,
+}
+
+fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, FieldError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => s.trim().parse::<u32>().map_err(|_| {
+            FieldError::new(name, "must be a whole number in range")
+        }),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Query(raw) = Query::<RawListQuery>::try_from_uri(&parts.uri)
+            .map_err(|_| ApiError::invalid_field("query", "the query string could not be parsed"))?;
+        let mut errors = Vec::new();
+        let page = whole_number("page", raw.page.as_deref(), 1).map_err(|e| errors.push(e)).ok();
+        let per_page = whole_number("per_page", raw.per_page.as_deref(), PageRequest::DEFAULT_PER_PAGE)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if let (Some(page), Some(per_page)) = (page, per_page) {
+            match PageRequest::new(page, per_page) {
+                Ok(p) => return Ok(ListQuery { page: p, q: raw.q }),
+                Err(e) => errors.push(e),
+            }
+        }
+        Err(ApiError::validation(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("application/json; charset=utf-8")));
+        assert!(is_json(Some("application/merge-patch+json")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn serde_positions_are_dropped() {
+        assert_eq!(clean_message("invalid type: integer `5`, expected a string at line 1 column 9"), "invalid type: integer `5`, expected a string");
+    }
+}

@@ -1,0 +1,39 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::AppState;
+use crate::dto::HealthResponse;
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "Alive", body = HealthResponse)))]
+pub async fn live() -> Json<HealthResponse> {
+    Json(HealthResponse { status: "ok", checks: BTreeMap::new() })
+}
+
+/// 200 when the database and the identity provider answer, else 503 naming which is down.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = HealthResponse),
+        (status = 503, description = "A dependency is down", body = HealthResponse),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let timeout = std::time::Duration::from_secs(3);
+    let (db, identity) = tokio::join!(
+        tokio::time::timeout(timeout, state.database.check()),
+        tokio::time::timeout(timeout, state.identity.check()),
+    );
+    let mut checks = BTreeMap::new();
+    let db_up = matches!(db, Ok(Ok(())));
+    let identity_up = matches!(identity, Ok(Ok(())));
+    checks.insert("database", if db_up { "up" } else { "down" });
+    checks.insert("identity_provider", if identity_up { "up" } else { "down" });
+    if db_up && identity_up {
+        (StatusCode::OK, Json(HealthResponse { status: "ok", checks }))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(HealthResponse { status: "unavailable", checks }))
+    }
+}

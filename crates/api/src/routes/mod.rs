@@ -1,0 +1,7 @@
+//! Handlers, one module per resource. Each extracts, builds a command, calls one use case and
+//! maps the result; authorization lives in the use cases.
+
+pub mod auth;
+pub mod health;
+pub mod products;
+pub mod users;

@@ -1,0 +1,66 @@
+use application::users::UpdateProfileCommand;
+use axum::Json;
+use axum::extract::State;
+use domain::UserId;
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::dto::{UpdateMeRequest, UserPage, UserResponse};
+use crate::error::{ApiError, Problem};
+use crate::extract::{AppJson, IdPath, ListQuery};
+
+/// List accounts, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(
+        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
+        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of accounts", body = UserPage),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(State(state): State<AppState>, Auth(actor): Auth, query: ListQuery) -> Result<Json<UserPage>, ApiError> {
+    Ok(Json(state.list_users.execute(&actor, query.page).await?.into()))
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserResponse),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<UserResponse>, ApiError> {
+    let id = actor.user_id;
+    Ok(Json(state.get_user.execute(&actor, id).await?.into()))
+}
+
+/// Change the signed-in account's profile (first and last name only).
+#[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateMeRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed account", body = UserResponse),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    AppJson(body): AppJson<UpdateMeRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = state
+        .update_profile
+        .execute(&actor, UpdateProfileCommand { first_name: body.first_name, last_name: body.last_name })
+        .await?;
+    Ok(Json(user.into()))
+}
+
+/// One account: one's own, or any for an admin. Other people's accounts answer 404.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserResponse),
+        (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> Result<Json<UserResponse>, ApiError> {
+    Ok(Json(state.get_user.execute(&actor, UserId::from_uuid(id)).await?.into()))
+}
