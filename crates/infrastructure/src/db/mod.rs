@@ -1,0 +1,268 @@
+//! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
+
+mod products;
+mod users;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use domain::RepositoryError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use products::SqlProducts;
+pub use users::SqlUsers;
+
+/// Runs one body of code against whichever backend `db` holds. The body is written once and
+/// compiled for each backend; `$role` picks the SQLite pool (`read` or `write`), PostgreSQL has one.
+macro_rules! on_db {
+    ($db:expr, $role:ident, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite { $role: $pool, .. } => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// A database URL whose `Debug` and `Display` hide the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:` and `postgres:`/`postgresql:` URLs.
+    ///
+    /// # Errors
+    /// A message naming the accepted schemes.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
+            Ok(Self(url.to_owned()))
+        } else {
+            Err("must start with sqlite: or postgres://".to_owned())
+        }
+    }
+
+    /// The URL with its secret, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it names a PostgreSQL server.
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres")
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Hide everything between `://user:` and `@`.
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let userinfo = &self.0[scheme + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                write!(
+                    f,
+                    "{}://{}:[redacted]{}",
+                    &self.0[..scheme],
+                    user,
+                    &self.0[at..]
+                )
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Which engine a [`Database`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Connection pools for one database. SQLite gets a pool of readers and a single writer
+/// connection: SQLite admits one writer at a time, and writers that queue in-process wait
+/// fairly instead of sleeping on SQLite's file lock.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// SQLite in WAL mode.
+    Sqlite {
+        /// Readers.
+        read: SqlitePool,
+        /// The one writer.
+        write: SqlitePool,
+    },
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Database {
+    /// Connects, creating the SQLite file (and its folder) when missing.
+    ///
+    /// # Errors
+    /// When the URL is malformed or the server does not answer.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<Self> {
+        if url.is_postgres() {
+            let options = PgConnectOptions::from_str(url.expose())?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await?;
+            return Ok(Database::Postgres(pool));
+        }
+        let options = SqliteConnectOptions::from_str(url.expose())?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Database::Sqlite { read, write })
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite { .. } => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations of this backend.
+    ///
+    /// # Errors
+    /// When a migration fails or an applied one was changed.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Database::Sqlite { write, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(write).await?
+            }
+            Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// One round trip, to tell whether the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), RepositoryError> {
+        on_db!(self, read, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()).map_err(map_err))
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Database::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Maps a driver error to the repository's terms: unique violations name their field,
+/// connection trouble is `Unavailable`.
+pub(crate) fn map_err(e: sqlx::Error) -> RepositoryError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            let field = ["sku", "email", "username"]
+                .into_iter()
+                .find(|f| text.contains(f))
+                .unwrap_or("value");
+            RepositoryError::Conflict(field)
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => RepositoryError::Unavailable(Box::new(e)),
+        sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+            RepositoryError::Unavailable(Box::new(e))
+        }
+        _ => RepositoryError::Other(Box::new(e)),
+    }
+}
+
+/// PostgreSQL's "try again" classes (connection exceptions, shutdown, too many connections)
+/// and SQLite's busy/locked codes.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    match code {
+        Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => true,
+        Some("5" | "6" | "261" | "517") => true,
+        _ => false,
+    }
+}
+
+/// Roles as stored: comma-separated names.
+pub(crate) fn roles_to_text(roles: &[domain::Role]) -> String {
+    roles
+        .iter()
+        .map(domain::Role::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Roles from their stored form; names this shop does not know are dropped.
+pub(crate) fn roles_from_text(text: &str) -> Vec<domain::Role> {
+    let mut roles: Vec<_> = text
+        .split(',')
+        .filter_map(domain::Role::from_name)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// A stored value that no longer parses: corrupt data, never the client's fault.
+pub(crate) fn corrupt(what: &str, e: impl fmt::Display) -> RepositoryError {
+    RepositoryError::Other(format!("stored {what} is invalid: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_hides_the_password() {
+        let url = DatabaseUrl::parse("postgres://shop:s3cret@db:5432/shop").unwrap();
+        assert_eq!(url.to_string(), "postgres://shop:[redacted]@db:5432/shop");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+}

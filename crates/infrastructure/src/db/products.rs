@@ -1,0 +1,272 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    Currency, Description, Money, Page, PageRequest, Product, ProductChanges, ProductId,
+    ProductName, ProductRepository, RepositoryError, Sku, Stock,
+};
+use uuid::Uuid;
+
+use super::{Database, corrupt, map_err, on_db};
+use application::ports::ProductReadModel;
+
+macro_rules! product_columns {
+    () => {
+        "id, sku, name, description, price_minor, currency, stock, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: Uuid,
+    sku: String,
+    name: String,
+    description: Option<String>,
+    price_minor: i64,
+    currency: String,
+    stock: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProductRow> for Product {
+    type Error = RepositoryError;
+
+    fn try_from(r: ProductRow) -> Result<Self, RepositoryError> {
+        let currency = Currency::parse(&r.currency).map_err(|e| corrupt("currency", e))?;
+        Ok(Product {
+            id: ProductId::from_uuid(r.id),
+            sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
+            name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
+            description: r
+                .description
+                .map(|d| Description::parse(&d))
+                .transpose()
+                .map_err(|e| corrupt("description", e))?,
+            price: Money::from_minor(r.price_minor, currency).map_err(|e| corrupt("price", e))?,
+            stock: Stock::new(r.stock).map_err(|e| corrupt("stock", e))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// Products in SQL, for both backends: the repository and the catalog's read model.
+#[derive(Clone)]
+pub struct SqlProducts {
+    db: Database,
+}
+
+impl SqlProducts {
+    /// Products in `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// `LIKE` pattern matching `text` anywhere, with the pattern's own wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// An FTS5 phrase that matches `text` as a substring under the trigram tokenizer.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+#[async_trait]
+impl ProductRepository for SqlProducts {
+    #[tracing::instrument(name = "db.products.insert", skip_all)]
+    async fn insert(&self, p: &Product) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query(
+                "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, search_text, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(p.id.as_uuid())
+            .bind(p.sku.as_str())
+            .bind(p.name.as_str())
+            .bind(p.description.as_ref().map(Description::as_str))
+            .bind(p.price.minor())
+            .bind(p.price.currency().code())
+            .bind(i64::from(p.stock.get()))
+            .bind(p.search_text())
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(map_err)
+    }
+
+    #[tracing::instrument(name = "db.products.get", skip_all)]
+    async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError> {
+        let row: Option<ProductRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE id = $1 AND deleted_at IS NULL"))
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(map_err)?;
+        row.map(Product::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "db.products.update", skip_all)]
+    async fn update(
+        &self,
+        id: ProductId,
+        c: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Product>, RepositoryError> {
+        let text_changed = c.name.is_some() || c.description.is_some();
+        on_db!(&self.db, write, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            let row: Option<ProductRow> = sqlx::query_as(concat!(
+                "UPDATE products SET sku = COALESCE($2, sku), name = COALESCE($3, name), \
+                 description = CASE WHEN $4 THEN $5 ELSE description END, \
+                 price_minor = COALESCE($6, price_minor), currency = COALESCE($7, currency), \
+                 stock = COALESCE($8, stock), updated_at = $9 \
+                 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                product_columns!()
+            ))
+            .bind(id.as_uuid())
+            .bind(c.sku.as_ref().map(Sku::as_str))
+            .bind(c.name.as_ref().map(ProductName::as_str))
+            .bind(c.description.is_some())
+            .bind(c.description.as_ref().and_then(|d| d.as_ref().map(Description::as_str)))
+            .bind(c.price.map(|p| p.minor()))
+            .bind(c.price.map(|p| p.currency().code()))
+            .bind(c.stock.map(|s| i64::from(s.get())))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let Some(row) = row else { return Ok(None) };
+            let product = Product::try_from(row)?;
+            if text_changed {
+                sqlx::query("UPDATE products SET search_text = $2 WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .bind(product.search_text())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok(Some(product))
+        })
+    }
+
+    #[tracing::instrument(name = "db.products.delete", skip_all)]
+    async fn delete(&self, id: ProductId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        let done = on_db!(&self.db, write, pool => {
+            sqlx::query("UPDATE products SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.as_uuid())
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(map_err)?;
+        Ok(done == 1)
+    }
+}
+
+#[async_trait]
+impl ProductReadModel for SqlProducts {
+    #[tracing::instrument(name = "db.products.list", skip_all)]
+    async fn list(
+        &self,
+        page: PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<Product>, RepositoryError> {
+        let limit = i64::from(page.per_page());
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        // The filter differs per engine (trigram index of each); the rest is shared.
+        let (rows, total): (Vec<ProductRow>, i64) = match (&self.db, search) {
+            (Database::Sqlite { read, .. }, None) | (Database::Sqlite { read, .. }, Some("")) => {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    product_columns!(),
+                    " FROM products WHERE deleted_at IS NULL ORDER BY id DESC LIMIT $1 OFFSET $2"
+                ))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(read);
+                let total =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL")
+                        .fetch_one(read);
+                tokio::try_join!(rows, total).map_err(map_err)?
+            }
+            (Database::Sqlite { read, .. }, Some(q)) if q.chars().count() >= 3 => {
+                let phrase = fts_phrase(q);
+                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE deleted_at IS NULL \
+                    AND seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $3) ORDER BY id DESC LIMIT $1 OFFSET $2"))
+                    .bind(limit).bind(offset).bind(&phrase).fetch_all(read);
+                let total = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM products WHERE deleted_at IS NULL \
+                    AND seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $1)",
+                )
+                .bind(&phrase)
+                .fetch_one(read);
+                tokio::try_join!(rows, total).map_err(map_err)?
+            }
+            (Database::Sqlite { read, .. }, Some(q)) => {
+                // Under three characters the trigram index cannot help; a scan of one column.
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    product_columns!(),
+                    " FROM products WHERE deleted_at IS NULL \
+                    AND instr(search_text, $3) > 0 ORDER BY id DESC LIMIT $1 OFFSET $2"
+                ))
+                .bind(limit)
+                .bind(offset)
+                .bind(q)
+                .fetch_all(read);
+                let total = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL AND instr(search_text, $1) > 0")
+                    .bind(q).fetch_one(read);
+                tokio::try_join!(rows, total).map_err(map_err)?
+            }
+            (Database::Postgres(pool), q) => {
+                let pattern = q.filter(|q| !q.is_empty()).map(contains_pattern);
+                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE deleted_at IS NULL \
+                    AND ($3::text IS NULL OR search_text LIKE $3) ORDER BY id DESC LIMIT $1 OFFSET $2"))
+                    .bind(limit).bind(offset).bind(pattern.as_deref()).fetch_all(pool);
+                let total = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM products WHERE deleted_at IS NULL \
+                    AND ($1::text IS NULL OR search_text LIKE $1)",
+                )
+                .bind(pattern.as_deref())
+                .fetch_one(pool);
+                tokio::try_join!(rows, total).map_err(map_err)?
+            }
+        };
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Product::try_from)
+                .collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_the_search_are_literal() {
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

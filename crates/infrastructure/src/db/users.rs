@@ -1,0 +1,177 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    Email, Page, PageRequest, PersonName, RepositoryError, User, UserId, UserRepository, Username,
+};
+use uuid::Uuid;
+
+use super::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
+use application::ports::UserReadModel;
+
+macro_rules! user_columns {
+    () => {
+        "id, email, username, first_name, last_name, roles, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    username: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    roles: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn person_name(stored: Option<String>) -> Result<Option<PersonName>, RepositoryError> {
+    match stored {
+        None => Ok(None),
+        Some(s) => PersonName::parse(&s).map_err(|e| corrupt("name", e)),
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = RepositoryError;
+
+    fn try_from(r: UserRow) -> Result<Self, RepositoryError> {
+        Ok(User {
+            id: UserId::from_uuid(r.id),
+            email: Email::parse(&r.email).map_err(|e| corrupt("email", e))?,
+            username: Username::parse(&r.username).map_err(|e| corrupt("username", e))?,
+            first_name: person_name(r.first_name)?,
+            last_name: person_name(r.last_name)?,
+            roles: roles_from_text(&r.roles),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// Accounts in SQL, for both backends: the repository and the admin's read model.
+#[derive(Clone)]
+pub struct SqlUsers {
+    db: Database,
+}
+
+impl SqlUsers {
+    /// Accounts in `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UserRepository for SqlUsers {
+    #[tracing::instrument(name = "db.users.insert", skip_all)]
+    async fn insert(&self, u: &User) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query(
+                "INSERT INTO users (id, email, username, first_name, last_name, roles, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(u.id.as_uuid())
+            .bind(u.email.as_str())
+            .bind(u.username.as_str())
+            .bind(u.first_name.as_ref().map(PersonName::as_str))
+            .bind(u.last_name.as_ref().map(PersonName::as_str))
+            .bind(roles_to_text(&u.roles))
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(map_err)
+    }
+
+    #[tracing::instrument(name = "db.users.upsert_identity", skip_all)]
+    async fn upsert_identity(&self, u: &User) -> Result<User, RepositoryError> {
+        // Only a real change of the provider's fields touches the row (and `updated_at`).
+        let row: Option<UserRow> = on_db!(&self.db, write, pool => {
+            sqlx::query_as(concat!(
+                "INSERT INTO users (id, email, username, first_name, last_name, roles, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, username = excluded.username, \
+                 roles = excluded.roles, updated_at = excluded.updated_at \
+                 WHERE users.email <> excluded.email OR users.username <> excluded.username OR users.roles <> excluded.roles \
+                 RETURNING ",
+                user_columns!()
+            ))
+            .bind(u.id.as_uuid())
+            .bind(u.email.as_str())
+            .bind(u.username.as_str())
+            .bind(u.first_name.as_ref().map(PersonName::as_str))
+            .bind(u.last_name.as_ref().map(PersonName::as_str))
+            .bind(roles_to_text(&u.roles))
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(map_err)?;
+        match row {
+            Some(row) => row.try_into(),
+            None => self
+                .get(u.id)
+                .await?
+                .ok_or_else(|| RepositoryError::Other("account vanished during upsert".into())),
+        }
+    }
+
+    #[tracing::instrument(name = "db.users.get", skip_all)]
+    async fn get(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let row: Option<UserRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(map_err)?;
+        row.map(User::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "db.users.update_profile", skip_all)]
+    async fn update_profile(&self, u: &User) -> Result<bool, RepositoryError> {
+        let n = on_db!(&self.db, write, pool => {
+            sqlx::query("UPDATE users SET first_name = $2, last_name = $3, updated_at = $4 WHERE id = $1")
+                .bind(u.id.as_uuid())
+                .bind(u.first_name.as_ref().map(PersonName::as_str))
+                .bind(u.last_name.as_ref().map(PersonName::as_str))
+                .bind(u.updated_at)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(map_err)?;
+        Ok(n == 1)
+    }
+}
+
+#[async_trait]
+impl UserReadModel for SqlUsers {
+    #[tracing::instrument(name = "db.users.list", skip_all)]
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
+        let limit = i64::from(page.per_page());
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let (rows, total): (Vec<UserRow>, i64) = on_db!(&self.db, read, pool => {
+            let rows = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users ORDER BY id DESC LIMIT $1 OFFSET $2"))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool);
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool);
+            tokio::try_join!(rows, total)
+        })
+        .map_err(map_err)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(User::try_from)
+                .collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}
