@@ -17,10 +17,11 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s\n' "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
+redact() { printf '%s' "$1" | sed -E 's#(://[^:@/]*):[^@/]*@#\1:***@#'; }   # hide a password
 
 # --- finding PostgreSQL ------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ as_pg() {
 cleanup() {
     local rc=${1:-$?}
     trap - EXIT INT TERM HUP
+    trap '' PIPE   # output may go to a closed pipe (`scripts/test.sh | head`): still clean up
     local keep=0
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
         log "stopping PostgreSQL"
@@ -115,6 +117,7 @@ port_is_free() {
         python3 - "$port" <<'PY' 2>/dev/null
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL does (TIME_WAIT is fine)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
@@ -164,6 +167,7 @@ start_cluster() {
     trap 'cleanup 130' INT
     trap 'cleanup 143' TERM
     trap 'cleanup 129' HUP
+    trap 'cleanup 141' PIPE
     if is_root; then
         chown postgres: "$PG_TMP"
         chmod 700 "$PG_TMP"
@@ -209,7 +213,7 @@ start_cluster() {
 # --- main ------------------------------------------------------------------------------------
 
 if [ -n "${SHOP_TEST_POSTGRES_URL:-}" ]; then
-    log "using SHOP_TEST_POSTGRES_URL from the environment: $(printf '%s' "$SHOP_TEST_POSTGRES_URL" | sed -E 's#(://)[^@/]*@#\1***@#')"
+    log "using SHOP_TEST_POSTGRES_URL from the environment: $(redact "$SHOP_TEST_POSTGRES_URL")"
 else
     start_cluster
 fi
@@ -219,7 +223,7 @@ if [ "${SHOP_TEST_ONLY_DB:-}" = 1 ]; then
     if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/psql" ]; then psql="$PG_BIN/psql"; fi
     command -v "$psql" >/dev/null 2>&1 || die "psql not found (apt-get install postgresql-client)"
     log "SHOP_TEST_ONLY_DB=1: checking the database, not running cargo"
-    log "SHOP_TEST_POSTGRES_URL=$SHOP_TEST_POSTGRES_URL"
+    log "SHOP_TEST_POSTGRES_URL=$(redact "$SHOP_TEST_POSTGRES_URL")"
     probe="shop_test_probe_$$"
     "$psql" "$SHOP_TEST_POSTGRES_URL" -X -q -v ON_ERROR_STOP=1 -At \
         -c 'select version()' \
@@ -230,8 +234,8 @@ if [ "${SHOP_TEST_ONLY_DB:-}" = 1 ]; then
     exit 0
 fi
 
-if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-    PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-}/.cargo/bin/cargo" ]; then
+    PATH="${HOME:-}/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust from https://rustup.rs"
 
