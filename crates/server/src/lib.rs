@@ -1,1 +1,236 @@
+//! The `shop` service as a library: configuration, the composition root that wires adapters
+//! to use cases, and [`Application`], which `main` and the tests start the same way.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod telemetry;
+
+mod demo;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use application::ports::{Clock, HealthCheck, SystemClock};
+use application::users::CreateAdmin;
+use infrastructure::Database;
+use infrastructure::db::{SqlOrders, SqlProducts, SqlUsers};
+use infrastructure::identity::{LocalIdentityConfig, LocalIdentityProvider};
+use tokio::net::TcpListener;
+
+pub use config::{ConfigError, LogFormat, Settings};
+
+/// Adapters built from the settings, ready to hand to the use cases.
+struct Adapters {
+    db: Database,
+    products: Arc<SqlProducts>,
+    orders: Arc<SqlOrders>,
+    users: Arc<SqlUsers>,
+    identity: Arc<LocalIdentityProvider>,
+    clock: Arc<dyn Clock>,
+}
+
+/// `Ok` when the database answers.
+struct DatabaseHealth(Database);
+
+#[async_trait::async_trait]
+impl HealthCheck for DatabaseHealth {
+    async fn check(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.ping().await.map_err(Into::into)
+    }
+}
+
+impl Adapters {
+    /// Connects to the database, applies pending migrations, and builds the adapters.
+    async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = Database::connect(&settings.database_url, settings.database_max_connections)
+            .await
+            .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
+        db.migrate()
+            .await
+            .context("cannot apply database migrations")?;
+        let identity = LocalIdentityProvider::new(
+            db.clone(),
+            LocalIdentityConfig {
+                data_dir: settings.data_dir.clone(),
+                issuer: settings.auth_issuer.clone(),
+                audience: settings.auth_audience.clone(),
+                access_token_ttl: settings.access_token_ttl,
+                refresh_token_ttl: settings.refresh_token_ttl,
+            },
+        )
+        .await
+        .context("cannot start the built-in identity provider")?;
+        Ok(Self {
+            products: Arc::new(SqlProducts::new(db.clone())),
+            orders: Arc::new(SqlOrders::new(db.clone())),
+            users: Arc::new(SqlUsers::new(db.clone())),
+            identity: Arc::new(identity),
+            clock: Arc::new(SystemClock),
+            db,
+        })
+    }
+}
+
+/// The HTTP service, bound to its port and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    db: Database,
+}
+
+impl Application {
+    /// Connects, migrates, wires everything and binds the listener (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// When the database, the identity provider or the port cannot be had.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let a = Adapters::build(&settings).await?;
+        let router = api::router(
+            api::Ports {
+                products: a.products.clone(),
+                product_reads: a.products.clone(),
+                orders: a.orders.clone(),
+                order_reads: a.orders.clone(),
+                users: a.users.clone(),
+                user_reads: a.users.clone(),
+                identity: a.identity.clone(),
+                database: Arc::new(DatabaseHealth(a.db.clone())),
+                clock: a.clock.clone(),
+            },
+            api::ApiConfig {
+                issuer: settings.auth_issuer.clone(),
+                audience: settings.auth_audience.clone(),
+                request_timeout: settings.request_timeout,
+            },
+        );
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
+        Ok(Self {
+            listener,
+            router,
+            db: a.db,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then finishes the requests in flight.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await?;
+        self.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Applies pending migrations and exits (`shop migrate`).
+///
+/// # Errors
+/// When the database cannot be opened or a migration fails.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url, 1)
+        .await
+        .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
+    db.migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    db.close().await;
+    Ok(())
+}
+
+/// Creates the admin account, or makes an existing one admin with this password
+/// (`shop create-admin`); safe to run again.
+///
+/// # Errors
+/// When the input is invalid or the database is unavailable.
+pub async fn create_admin(
+    settings: &Settings,
+    email: &str,
+    password: &str,
+    username: Option<&str>,
+) -> anyhow::Result<domain::User> {
+    let a = Adapters::build(settings).await?;
+    let user = CreateAdmin::new(a.identity.clone(), a.users.clone(), a.clock.clone())
+        .execute(email, password, username)
+        .await
+        .map_err(describe)?;
+    a.db.close().await;
+    Ok(user)
+}
+
+/// Fills the catalog with demo products, skipping SKUs already present (`shop seed-demo`).
+///
+/// # Errors
+/// When the database is unavailable.
+pub async fn seed_demo(settings: &Settings) -> anyhow::Result<usize> {
+    let a = Adapters::build(settings).await?;
+    let n = demo::seed(a.products.clone(), a.clock.clone())
+        .await
+        .map_err(describe)?;
+    a.db.close().await;
+    Ok(n)
+}
+
+/// An application error as a message for the command line.
+fn describe(e: application::AppError) -> anyhow::Error {
+    match e {
+        application::AppError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::Error::new(other),
+    }
+}

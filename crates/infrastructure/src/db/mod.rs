@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod orders;
 mod products;
 mod users;
 
@@ -12,16 +13,32 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use users::SqlUsers;
 
 /// Runs one body of code against whichever backend `db` holds. The body is written once and
 /// compiled for each backend; `$role` picks the SQLite pool (`read` or `write`), PostgreSQL has one.
+/// The second form also names the statement that opens a write transaction: SQLite's
+/// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails half-way on
+/// lock upgrade when several processes share the file.
 macro_rules! on_db {
     ($db:expr, $role:ident, $pool:ident => $body:expr) => {
         match $db {
             $crate::db::Database::Sqlite { $role: $pool, .. } => $body,
             $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+    ($db:expr, $role:ident, $pool:ident, $begin:ident => $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite { $role: $pool, .. } => {
+                let $begin = "BEGIN IMMEDIATE";
+                $body
+            }
+            $crate::db::Database::Postgres($pool) => {
+                let $begin = "BEGIN";
+                $body
+            }
         }
     };
 }

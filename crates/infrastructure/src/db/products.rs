@@ -16,7 +16,7 @@ macro_rules! product_columns {
 }
 
 #[derive(sqlx::FromRow)]
-struct ProductRow {
+pub(super) struct ProductRow {
     id: Uuid,
     sku: String,
     name: String,
@@ -118,6 +118,31 @@ impl ProductRepository for SqlProducts {
         })
         .map_err(map_err)?;
         row.map(Product::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "db.products.get_many", skip_all, fields(count = ids.len()))]
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products WHERE deleted_at IS NULL AND id IN ({})"
+            ),
+            placeholders.join(", ")
+        );
+        let rows: Vec<ProductRow> = on_db!(&self.db, read, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in ids {
+                q = q.bind(id.as_uuid());
+            }
+            q.fetch_all(pool).await
+        })
+        .map_err(map_err)?;
+        rows.into_iter().map(Product::try_from).collect()
     }
 
     #[tracing::instrument(name = "db.products.update", skip_all)]

@@ -1,0 +1,473 @@
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    Address, CountryCode, Currency, IdempotencyRecord, Money, Order, OrderId, OrderLine,
+    OrderRepository, OrderStatus, Page, PageRequest, PlaceOrderError, ProductId, ProductName,
+    Quantity, RepositoryError, Sku, UserId,
+};
+use uuid::Uuid;
+
+use super::{Database, corrupt, map_err, on_db};
+use application::ports::{OrderFilter, OrderReadModel};
+
+macro_rules! order_columns {
+    () => {
+        "id, user_id, status, total_minor, currency, ship_line1, ship_line2, ship_city, \
+         ship_postal_code, ship_country, ship_state, created_at, updated_at"
+    };
+}
+macro_rules! line_columns {
+    () => {
+        "order_id, line_no, product_id, sku, name, unit_price_minor, currency, quantity, line_total_minor"
+    };
+}
+
+/// Expired idempotency keys are swept at most this often per process, by a request that
+/// writes one anyway (no separate service).
+const KEY_SWEEP_EVERY_SECS: i64 = 600;
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    user_id: Uuid,
+    status: String,
+    total_minor: i64,
+    currency: String,
+    ship_line1: Option<String>,
+    ship_line2: Option<String>,
+    ship_city: Option<String>,
+    ship_postal_code: Option<String>,
+    ship_country: Option<String>,
+    ship_state: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    order_id: Uuid,
+    #[allow(dead_code)]
+    line_no: i64,
+    product_id: Uuid,
+    sku: String,
+    name: String,
+    unit_price_minor: i64,
+    currency: String,
+    quantity: i64,
+    line_total_minor: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    user_id: Uuid,
+    key: String,
+    request_hash: String,
+    order_id: Uuid,
+    expires_at: DateTime<Utc>,
+}
+
+fn money(minor: i64, currency: &str) -> Result<Money, RepositoryError> {
+    let c = Currency::parse(currency).map_err(|e| corrupt("currency", e))?;
+    Money::from_minor(minor, c).map_err(|e| corrupt("amount", e))
+}
+
+fn line_from_row(r: LineRow) -> Result<OrderLine, RepositoryError> {
+    Ok(OrderLine {
+        product_id: ProductId::from_uuid(r.product_id),
+        sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
+        name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
+        unit_price: money(r.unit_price_minor, &r.currency)?,
+        quantity: Quantity::new(r.quantity).map_err(|e| corrupt("quantity", e))?,
+        line_total: money(r.line_total_minor, &r.currency)?,
+    })
+}
+
+fn order_from_rows(r: OrderRow, lines: Vec<LineRow>) -> Result<Order, RepositoryError> {
+    let shipping_address = match (
+        r.ship_line1,
+        r.ship_city,
+        r.ship_postal_code,
+        r.ship_country,
+    ) {
+        (Some(line1), Some(city), Some(postal_code), Some(country)) => Some(Address {
+            line1,
+            line2: r.ship_line2,
+            city,
+            postal_code,
+            country: CountryCode::parse(&country).map_err(|e| corrupt("country", e))?,
+            state: r.ship_state,
+        }),
+        _ => None,
+    };
+    Ok(Order {
+        id: OrderId::from_uuid(r.id),
+        user_id: UserId::from_uuid(r.user_id),
+        status: OrderStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
+        lines: lines
+            .into_iter()
+            .map(line_from_row)
+            .collect::<Result<_, _>>()?,
+        total: money(r.total_minor, &r.currency)?,
+        shipping_address,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// Orders in SQL, for both backends: the aggregate's atomic writes and the list read model.
+pub struct SqlOrders {
+    db: Database,
+    last_key_sweep: AtomicI64,
+}
+
+impl SqlOrders {
+    /// Orders in `db`.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            last_key_sweep: AtomicI64::new(0),
+        }
+    }
+
+    /// Deletes expired idempotency keys when the last sweep is long enough ago.
+    async fn sweep_keys(&self, now: DateTime<Utc>) {
+        let last = self.last_key_sweep.load(Ordering::Relaxed);
+        if now.timestamp() - last < KEY_SWEEP_EVERY_SECS
+            || self
+                .last_key_sweep
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let result = on_db!(&self.db, write, pool => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        match result {
+            Ok(n) => tracing::debug!(removed = n, "expired idempotency keys swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired idempotency keys failed"),
+        }
+    }
+
+    /// Lines of `orders`, in one query.
+    async fn lines_of(&self, orders: &[Uuid]) -> Result<Vec<LineRow>, RepositoryError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=orders.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                line_columns!(),
+                " FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no"
+            ),
+            placeholders.join(", ")
+        );
+        on_db!(&self.db, read, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in orders {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await
+        })
+        .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl OrderRepository for SqlOrders {
+    #[tracing::instrument(name = "db.orders.place", skip_all, fields(order_id = %order.id, lines = order.lines.len()))]
+    async fn place(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyRecord>,
+    ) -> Result<(), PlaceOrderError> {
+        // Stock rows are locked in one global order (by product id) so that concurrent orders
+        // over the same products queue behind each other instead of deadlocking.
+        let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
+        by_product.sort_by_key(|l| l.product_id);
+        let now = order.created_at;
+        let address = order.shipping_address.as_ref();
+        let mut line_sql = String::from(concat!(
+            "INSERT INTO order_lines (",
+            line_columns!(),
+            ", created_at, updated_at) VALUES "
+        ));
+        for i in 0..order.lines.len() {
+            let b = i * 11;
+            if i > 0 {
+                line_sql.push_str(", ");
+            }
+            line_sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10,
+                b + 11
+            ));
+        }
+        let result: Result<(), PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            if let Some(k) = key {
+                // The key goes first: a racing twin stops here, before touching any stock.
+                let taken = sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, expires_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                     ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
+                     order_id = excluded.order_id, expires_at = excluded.expires_at, \
+                     created_at = excluded.created_at, updated_at = excluded.updated_at \
+                     WHERE idempotency_keys.expires_at <= $6",
+                )
+                .bind(k.user_id.as_uuid())
+                .bind(&k.key)
+                .bind(&k.request_hash)
+                .bind(k.order_id.as_uuid())
+                .bind(k.expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                    == 0;
+                if taken {
+                    return Err(PlaceOrderError::KeyTaken);
+                }
+            }
+            for line in &by_product {
+                let taken = sqlx::query(
+                    "UPDATE products SET stock = stock - $2, updated_at = $3 \
+                     WHERE id = $1 AND deleted_at IS NULL AND stock >= $2",
+                )
+                .bind(line.product_id.as_uuid())
+                .bind(i64::from(line.quantity.get()))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if taken == 0 {
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(line.product_id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    return Err(match exists {
+                        Some(_) => PlaceOrderError::InsufficientStock(line.product_id),
+                        None => PlaceOrderError::UnknownProduct(line.product_id),
+                    });
+                }
+            }
+            sqlx::query(concat!("INSERT INTO orders (", order_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+                .bind(order.id.as_uuid())
+                .bind(order.user_id.as_uuid())
+                .bind(order.status.as_str())
+                .bind(order.total.minor())
+                .bind(order.total.currency().code())
+                .bind(address.map(|a| a.line1.as_str()))
+                .bind(address.and_then(|a| a.line2.as_deref()))
+                .bind(address.map(|a| a.city.as_str()))
+                .bind(address.map(|a| a.postal_code.as_str()))
+                .bind(address.map(|a| a.country.as_str()))
+                .bind(address.and_then(|a| a.state.as_deref()))
+                .bind(order.created_at)
+                .bind(order.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(line_sql.clone()));
+            for (i, l) in order.lines.iter().enumerate() {
+                q = q
+                    .bind(order.id.as_uuid())
+                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                    .bind(l.product_id.as_uuid())
+                    .bind(l.sku.as_str())
+                    .bind(l.name.as_str())
+                    .bind(l.unit_price.minor())
+                    .bind(l.unit_price.currency().code())
+                    .bind(i64::from(l.quantity.get()))
+                    .bind(l.line_total.minor())
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await.map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(())
+        });
+        result?;
+        if key.is_some() {
+            self.sweep_keys(now).await;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "db.orders.get", skip_all, fields(order_id = %id))]
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, RepositoryError> {
+        let (row, lines): (Option<OrderRow>, Vec<LineRow>) = on_db!(&self.db, read, pool => {
+            let row = sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(pool);
+            let lines = sqlx::query_as(concat!("SELECT ", line_columns!(), " FROM order_lines WHERE order_id = $1 ORDER BY line_no"))
+                .bind(id.as_uuid())
+                .fetch_all(pool);
+            tokio::try_join!(row, lines)
+        })
+        .map_err(map_err)?;
+        row.map(|r| order_from_rows(r, lines)).transpose()
+    }
+
+    #[tracing::instrument(name = "db.orders.change_status", skip_all, fields(order_id = %id, to = %to))]
+    async fn change_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            let changed = sqlx::query("UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+                .bind(id.as_uuid())
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if changed == 0 {
+                return Ok(false);
+            }
+            if to == OrderStatus::Cancelled {
+                // Only the request whose compare-and-set won gets here: stock returns once.
+                let lines: Vec<(Uuid, i64)> = sqlx::query_as(
+                    "SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id",
+                )
+                .bind(id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                for (product_id, quantity) in lines {
+                    sqlx::query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
+                        .bind(product_id)
+                        .bind(quantity)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
+        })
+    }
+
+    #[tracing::instrument(name = "db.orders.find_key", skip_all)]
+    async fn find_key(
+        &self,
+        user_id: UserId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, RepositoryError> {
+        let row: Option<KeyRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(
+                "SELECT user_id, key, request_hash, order_id, expires_at FROM idempotency_keys \
+                 WHERE user_id = $1 AND key = $2 AND expires_at > $3",
+            )
+            .bind(user_id.as_uuid())
+            .bind(key)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(map_err)?;
+        Ok(row.map(|r| IdempotencyRecord {
+            user_id: UserId::from_uuid(r.user_id),
+            key: r.key,
+            request_hash: r.request_hash,
+            order_id: OrderId::from_uuid(r.order_id),
+            expires_at: r.expires_at,
+        }))
+    }
+}
+
+#[async_trait]
+impl OrderReadModel for SqlOrders {
+    #[tracing::instrument(name = "db.orders.list", skip_all)]
+    async fn list(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, RepositoryError> {
+        let limit = i64::from(page.per_page());
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        if filter.user_id.is_some() {
+            n += 1;
+            conditions.push(format!("user_id = ${n}"));
+        }
+        if filter.status.is_some() {
+            n += 1;
+            conditions.push(format!("status = ${n}"));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let rows_sql = format!(
+            concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders{} ORDER BY id DESC LIMIT ${} OFFSET ${}"
+            ),
+            where_clause,
+            n + 1,
+            n + 2
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM orders{where_clause}");
+        let user = filter.user_id.map(|u| u.as_uuid());
+        let status = filter.status.map(|s| s.as_str());
+        let (rows, total): (Vec<OrderRow>, i64) = on_db!(&self.db, read, pool => {
+            let mut rows = sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone()));
+            let mut count = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()));
+            if let Some(u) = user {
+                rows = rows.bind(u);
+                count = count.bind(u);
+            }
+            if let Some(s) = status {
+                rows = rows.bind(s);
+                count = count.bind(s);
+            }
+            tokio::try_join!(rows.bind(limit).bind(offset).fetch_all(pool), count.fetch_one(pool))
+        })
+        .map_err(map_err)?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut lines = self.lines_of(&ids).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (mine, rest): (Vec<LineRow>, Vec<LineRow>) =
+                lines.into_iter().partition(|l| l.order_id == row.id);
+            lines = rest;
+            items.push(order_from_rows(row, mine)?);
+        }
+        Ok(Page {
+            items,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}

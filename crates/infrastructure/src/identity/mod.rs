@@ -1,0 +1,8 @@
+//! Identity providers: the built-in one (`AUTH_PROVIDER=local`) lives here.
+
+mod keys;
+mod local;
+
+pub use local::{
+    DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, LocalIdentityConfig, LocalIdentityProvider,
+};

@@ -1,0 +1,286 @@
+//! Settings, read once from the environment (and `.env`) into one typed value. A wrong
+//! value stops the start with a message naming the setting.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use infrastructure::DatabaseUrl;
+
+/// A setting that could not be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {name}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Which identity provider signs users in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthProvider {
+    /// The built-in provider: accounts in the shop's database, tokens signed with a local key.
+    Local,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the service is configured with.
+#[derive(Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`.
+    pub database_url: DatabaseUrl,
+    /// `DATABASE_MAX_CONNECTIONS`.
+    pub database_max_connections: u32,
+    /// `HOST`.
+    pub host: IpAddr,
+    /// `PORT` (0 picks a free port).
+    pub port: u16,
+    /// `DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// `AUTH_PROVIDER`.
+    pub auth_provider: AuthProvider,
+    /// `AUTH_ISSUER`: the `iss` of tokens the built-in provider signs.
+    pub auth_issuer: String,
+    /// `AUTH_AUDIENCE`: the `aud` every accepted access token must name.
+    pub auth_audience: String,
+    /// `ACCESS_TOKEN_TTL_SECONDS`.
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECONDS`.
+    pub refresh_token_ttl: Duration,
+    /// `RATE_LIMIT_ENABLED`.
+    pub rate_limit_enabled: bool,
+    /// `REQUEST_TIMEOUT_SECONDS`.
+    pub request_timeout: Duration,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // DatabaseUrl redacts its own password.
+        f.debug_struct("Settings")
+            .field("database_url", &self.database_url)
+            .field("database_max_connections", &self.database_max_connections)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("auth_provider", &self.auth_provider)
+            .field("auth_issuer", &self.auth_issuer)
+            .field("auth_audience", &self.auth_audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("request_timeout", &self.request_timeout)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+fn parse_number<T>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display,
+{
+    let Some(raw) = value else { return Ok(default) };
+    let n: T = raw.trim().parse().map_err(|_| ConfigError {
+        name,
+        message: format!("`{raw}` is not a whole number"),
+    })?;
+    if !range.contains(&n) {
+        return Err(ConfigError {
+            name,
+            message: format!("must be from {} to {}", range.start(), range.end()),
+        });
+    }
+    Ok(n)
+}
+
+impl Settings {
+    /// Reads `.env` (when present) and then the process environment.
+    ///
+    /// # Errors
+    /// The first setting that is malformed, out of range or unsupported.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get` (the environment in production, a map in tests).
+    ///
+    /// # Errors
+    /// The first setting that is malformed, out of range or unsupported.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("shop.db").display()));
+        let database_url = DatabaseUrl::parse(&database_url).map_err(|message| ConfigError {
+            name: "DATABASE_URL",
+            message,
+        })?;
+        let host = match get("HOST") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
+            Some(h) => h.trim().parse().map_err(|_| ConfigError {
+                name: "HOST",
+                message: format!("`{h}` is not an IP address (use 0.0.0.0 to listen everywhere)"),
+            })?,
+        };
+        let auth_provider = match get("AUTH_PROVIDER").as_deref().map(str::trim) {
+            None | Some("local") => AuthProvider::Local,
+            Some("keycloak") => {
+                return Err(ConfigError {
+                    name: "AUTH_PROVIDER",
+                    message: "keycloak is not available in this version yet; use local".into(),
+                });
+            }
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "AUTH_PROVIDER",
+                    message: format!("`{other}` is not one of: local, keycloak"),
+                });
+            }
+        };
+        match get("STORAGE_BACKEND").as_deref().map(str::trim) {
+            None | Some("local") => {}
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "STORAGE_BACKEND",
+                    message: format!("`{other}` is not supported in this version; use local"),
+                });
+            }
+        }
+        let rate_limit_enabled = match get("RATE_LIMIT_ENABLED").as_deref().map(str::trim) {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "RATE_LIMIT_ENABLED",
+                    message: format!("`{other}` is not true or false"),
+                });
+            }
+        };
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "LOG_FORMAT",
+                    message: format!("`{other}` is not one of: text, json"),
+                });
+            }
+        };
+        Ok(Settings {
+            database_url,
+            database_max_connections: parse_number(
+                "DATABASE_MAX_CONNECTIONS",
+                get("DATABASE_MAX_CONNECTIONS"),
+                16,
+                1..=1000,
+            )?,
+            host,
+            port: parse_number("PORT", get("PORT"), 5000, 0..=65535)?,
+            data_dir,
+            auth_provider,
+            auth_issuer: get("AUTH_ISSUER").unwrap_or_else(|| "shop".into()),
+            auth_audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "shop".into()),
+            access_token_ttl: Duration::from_secs(parse_number(
+                "ACCESS_TOKEN_TTL_SECONDS",
+                get("ACCESS_TOKEN_TTL_SECONDS"),
+                300,
+                1..=86_400,
+            )?),
+            refresh_token_ttl: Duration::from_secs(parse_number(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                get("REFRESH_TOKEN_TTL_SECONDS"),
+                2_592_000,
+                60..=31_536_000,
+            )?),
+            rate_limit_enabled,
+            request_timeout: Duration::from_secs(parse_number(
+                "REQUEST_TIMEOUT_SECONDS",
+                get("REQUEST_TIMEOUT_SECONDS"),
+                30,
+                1..=3600,
+            )?),
+            log_format,
+        })
+    }
+
+    /// Defaults for a test: the given database and data folder, any free port on 127.0.0.1.
+    ///
+    /// # Panics
+    /// When `database_url` is not a sqlite or postgres URL.
+    pub fn for_tests(database_url: &str, data_dir: &Path) -> Self {
+        let mut s = Self::from_lookup(|_| None).expect("defaults are valid");
+        s.database_url = DatabaseUrl::parse(database_url).expect("a sqlite or postgres URL");
+        s.data_dir = data_dir.to_path_buf();
+        s.port = 0;
+        s.database_max_connections = 5;
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url.expose(), "sqlite://data/shop.db");
+        assert_eq!(s.port, 5000);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_setting() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("HOST", "not a host"),
+            ("DATABASE_URL", "mysql://x"),
+            ("AUTH_PROVIDER", "ldap"),
+            ("LOG_FORMAT", "xml"),
+            ("RATE_LIMIT_ENABLED", "maybe"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+            ("STORAGE_BACKEND", "s3"),
+        ] {
+            let err = settings(&[(name, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value} accepted"));
+            assert_eq!(err.name, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let s = settings(&[("DATABASE_URL", "postgres://shop:hunter2@db/shop")]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
