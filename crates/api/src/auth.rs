@@ -83,14 +83,24 @@ fn usable_keys(jwks: &JwkSet) -> HashMap<String, Key> {
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
             continue;
         }
-        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
         let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-            (AlgorithmParameters::OctetKeyPair(_), None | Some(KeyAlgorithm::EdDSA)) => Algorithm::EdDSA,
+            (AlgorithmParameters::OctetKeyPair(_), None | Some(KeyAlgorithm::EdDSA)) => {
+                Algorithm::EdDSA
+            }
             (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
             _ => continue,
         };
         if let Ok(decoding) = DecodingKey::from_jwk(jwk) {
-            keys.insert(kid, Key { decoding, algorithm });
+            keys.insert(
+                kid,
+                Key {
+                    decoding,
+                    algorithm,
+                },
+            );
         }
     }
     keys
@@ -170,7 +180,10 @@ impl JwtVerifier {
             .unwrap_or_default();
         roles.sort();
         roles.dedup();
-        Ok(Actor { user_id: UserId::from_uuid(id), roles })
+        Ok(Actor {
+            user_id: UserId::from_uuid(id),
+            roles,
+        })
     }
 }
 
@@ -187,10 +200,15 @@ impl FromRequestParts<AppState> for Auth {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`", false))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`", false)
+            })?;
         match state.verifier.verify(token).await {
             Ok(actor) => Ok(Auth(actor)),
             Err(TokenError::KeysUnavailable) => Err(ApiError::new(
@@ -200,7 +218,10 @@ impl FromRequestParts<AppState> for Auth {
             )),
             Err(e) => {
                 tracing::debug!(reason = %e, "bearer token refused");
-                Err(ApiError::unauthorized("the access token is invalid or expired", true))
+                Err(ApiError::unauthorized(
+                    "the access token is invalid or expired",
+                    true,
+                ))
             }
         }
     }

@@ -33,7 +33,10 @@ pub struct MoneyDto {
 
 impl From<Money> for MoneyDto {
     fn from(m: Money) -> Self {
-        Self { amount: m.amount_string(), currency: m.currency().code().to_owned() }
+        Self {
+            amount: m.amount_string(),
+            currency: m.currency().code().to_owned(),
+        }
     }
 }
 
@@ -295,3 +298,150 @@ pub struct HealthResponse {
     #[schema(value_type = Object, example = json!({"database": "up", "identity_provider": "up"}))]
     pub checks: std::collections::BTreeMap<&'static str, &'static str>,
 }
+
+/// A postal address.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddressDto {
+    /// Street and number.
+    #[schema(example = "Hauptstraße 1")]
+    pub line1: String,
+    /// More of it.
+    pub line2: Option<String>,
+    /// City.
+    #[schema(example = "Berlin")]
+    pub city: String,
+    /// Postal code.
+    #[schema(example = "10115")]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[schema(example = "DE")]
+    pub country: String,
+    /// State, province or region.
+    pub state: Option<String>,
+}
+
+impl From<domain::Address> for AddressDto {
+    fn from(a: domain::Address) -> Self {
+        Self {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country.as_str().to_owned(),
+            state: a.state,
+        }
+    }
+}
+
+impl From<AddressDto> for domain::AddressInput {
+    fn from(a: AddressDto) -> Self {
+        Self {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country,
+            state: a.state,
+        }
+    }
+}
+
+/// One line of a new order.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OrderItemRequest {
+    /// The product.
+    pub product_id: Uuid,
+    /// 1..=1000 units.
+    #[schema(example = 1)]
+    pub quantity: i64,
+}
+
+/// A new order. The same product twice counts as one line with the summed quantity.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PlaceOrderRequest {
+    /// 1..=100 lines.
+    pub items: Vec<OrderItemRequest>,
+    /// Where it goes.
+    pub shipping_address: Option<AddressDto>,
+}
+
+/// A status change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OrderStatusRequest {
+    /// `pending`, `paid`, `shipped`, `delivered` or `cancelled`.
+    #[schema(example = "paid")]
+    pub status: String,
+}
+
+/// One line of an order, with the product's sku, name and price as they were when ordered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineResponse {
+    /// The product (it may since have changed or been deleted).
+    pub product_id: Uuid,
+    /// SKU when ordered.
+    pub sku: String,
+    /// Name when ordered.
+    pub name: String,
+    /// Price when ordered.
+    pub unit_price: MoneyDto,
+    /// Units.
+    pub quantity: u32,
+    /// `unit_price × quantity`.
+    pub line_total: MoneyDto,
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Who placed it.
+    pub user_id: Uuid,
+    /// `pending`, `paid`, `shipped`, `delivered` or `cancelled`.
+    #[schema(example = "pending")]
+    pub status: &'static str,
+    /// Lines, one per product.
+    pub items: Vec<OrderLineResponse>,
+    /// Sum of the line totals.
+    pub total: MoneyDto,
+    /// Where it goes, or null.
+    pub shipping_address: Option<AddressDto>,
+    /// Placed.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::Order> for OrderResponse {
+    fn from(o: domain::Order) -> Self {
+        Self {
+            id: o.id.as_uuid(),
+            user_id: o.user_id.as_uuid(),
+            status: o.status.as_str(),
+            items: o
+                .lines
+                .into_iter()
+                .map(|l| OrderLineResponse {
+                    product_id: l.product_id.as_uuid(),
+                    sku: l.sku.as_str().to_owned(),
+                    name: l.name.as_str().to_owned(),
+                    unit_price: l.unit_price.into(),
+                    quantity: l.quantity.get(),
+                    line_total: l.line_total.into(),
+                })
+                .collect(),
+            total: o.total.into(),
+            shipping_address: o.shipping_address.map(Into::into),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of orders, newest first.
+    OrderPage,
+    OrderResponse
+);

@@ -73,7 +73,10 @@ impl ApiError {
         e.errors = Some(
             errors
                 .into_iter()
-                .map(|f| ProblemField { field: f.field, message: f.message })
+                .map(|f| ProblemField {
+                    field: f.field,
+                    message: f.message,
+                })
                 .collect(),
         );
         e
@@ -111,11 +114,20 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Validation(errors) => Self::validation(errors),
             AppError::NotFound => Self::not_found(),
-            AppError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", "this needs the admin role"),
+            AppError::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this needs the admin role",
+            ),
             AppError::Unauthorized => Self::unauthorized("invalid credentials or token", false),
             AppError::Conflict { field, message } => {
                 let mut e = Self::new(StatusCode::CONFLICT, "conflict", message.clone());
-                e.errors = field.map(|f| vec![ProblemField { field: f.to_owned(), message }]);
+                e.errors = field.map(|f| {
+                    vec![ProblemField {
+                        field: f.to_owned(),
+                        message,
+                    }]
+                });
                 e
             }
             AppError::Unavailable { dependency, source } => {
@@ -128,7 +140,11 @@ impl From<AppError> for ApiError {
             }
             AppError::Internal(source) => {
                 tracing::error!(error = %error_chain(&*source), "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred",
+                )
             }
         }
     }
@@ -160,7 +176,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(challenge) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -174,7 +193,10 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
         && !response.headers().contains_key(header::CONTENT_TYPE)
     {
         let (slug, detail) = match status {
-            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "this method is not allowed on this resource"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "this method is not allowed on this resource",
+            ),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large"),
             StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
             StatusCode::NOT_FOUND => ("not-found", "no such resource"),

@@ -18,7 +18,12 @@ pub struct AppJson<T>(pub T);
 
 fn is_json(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return false };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -38,7 +43,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         if !is_json(content_type) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -48,13 +56,25 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is too large")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "the request body is too large",
+                )
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad-request", "the request body could not be read")
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "the request body could not be read",
+                )
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "the request body is missing"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "the request body is missing",
+            ));
         }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -63,7 +83,10 @@ where
             match inner.classify() {
                 serde_json::error::Category::Data => {
                     let message = clean_message(&inner.to_string());
-                    let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                    let field = match message
+                        .strip_prefix("missing field `")
+                        .and_then(|m| m.split('`').next())
+                    {
                         Some(missing) if path == "." => missing.to_owned(),
                         Some(missing) => format!("{path}.{missing}"),
                         None if path == "." => "body".to_owned(),
@@ -79,7 +102,11 @@ where
             }
         })?;
         de.end().map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the request body is not valid JSON: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                format!("the request body is not valid JSON: {e}"),
+            )
         })?;
         Ok(AppJson(value))
     }
@@ -95,7 +122,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found())?;
-        Uuid::parse_str(&raw).map(IdPath).map_err(|_| ApiError::not_found())
+        Uuid::parse_str(&raw)
+            .map(IdPath)
+            .map_err(|_| ApiError::not_found())
     }
 }
 
@@ -104,6 +133,8 @@ struct RawListQuery {
     page: Option<String>,
     per_page: Option<String>,
     q: Option<String>,
+    user_id: Option<String>,
+    status: Option<String>,
 }
 
 /// `page` and `per_page` (and the optional search `q`) of a list; 422 naming the parameter
@@ -113,14 +144,19 @@ pub struct ListQuery {
     pub page: PageRequest,
     /// Search text, when given.
     pub q: Option<String>,
+    /// `user_id` filter as sent (orders).
+    pub user_id: Option<String>,
+    /// `status` filter as sent (orders).
+    pub status: Option<String>,
 }
 
 fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, FieldError> {
     match raw {
         None => Ok(default),
-        Some(s) => s.trim().parse::<u32>().map_err(|_| {
-            FieldError::new(name, "must be a whole number in range")
-        }),
+        Some(s) => s
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| FieldError::new(name, "must be a whole number in range")),
     }
 }
 
@@ -128,16 +164,30 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<RawListQuery>::try_from_uri(&parts.uri)
-            .map_err(|_| ApiError::invalid_field("query", "the query string could not be parsed"))?;
+        let Query(raw) = Query::<RawListQuery>::try_from_uri(&parts.uri).map_err(|_| {
+            ApiError::invalid_field("query", "the query string could not be parsed")
+        })?;
         let mut errors = Vec::new();
-        let page = whole_number("page", raw.page.as_deref(), 1).map_err(|e| errors.push(e)).ok();
-        let per_page = whole_number("per_page", raw.per_page.as_deref(), PageRequest::DEFAULT_PER_PAGE)
+        let page = whole_number("page", raw.page.as_deref(), 1)
             .map_err(|e| errors.push(e))
             .ok();
+        let per_page = whole_number(
+            "per_page",
+            raw.per_page.as_deref(),
+            PageRequest::DEFAULT_PER_PAGE,
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
         if let (Some(page), Some(per_page)) = (page, per_page) {
             match PageRequest::new(page, per_page) {
-                Ok(p) => return Ok(ListQuery { page: p, q: raw.q }),
+                Ok(p) => {
+                    return Ok(ListQuery {
+                        page: p,
+                        q: raw.q,
+                        user_id: raw.user_id,
+                        status: raw.status,
+                    });
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -160,6 +210,9 @@ mod tests {
 
     #[test]
     fn serde_positions_are_dropped() {
-        assert_eq!(clean_message("invalid type: integer `5`, expected a string at line 1 column 9"), "invalid type: integer `5`, expected a string");
+        assert_eq!(
+            clean_message("invalid type: integer `5`, expected a string at line 1 column 9"),
+            "invalid type: integer `5`, expected a string"
+        );
     }
 }

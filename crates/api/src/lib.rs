@@ -13,17 +13,24 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::ports::{Clock, HealthCheck, IdentityProvider, ProductReadModel, UserReadModel};
-use application::products::{CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct};
-use application::users::{GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile};
+use application::orders::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use application::ports::{
+    Clock, HealthCheck, IdentityProvider, OrderReadModel, ProductReadModel, UserReadModel,
+};
+use application::products::{
+    CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct,
+};
+use application::users::{
+    GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::{get, post};
-use domain::{ProductRepository, UserRepository};
+use domain::{OrderRepository, ProductRepository, UserRepository};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use auth::JwtVerifier;
 pub use error::ApiError;
@@ -38,6 +45,10 @@ pub struct Ports {
     pub products: Arc<dyn ProductRepository>,
     /// Catalog reads.
     pub product_reads: Arc<dyn ProductReadModel>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// Order reads.
+    pub order_reads: Arc<dyn OrderReadModel>,
     /// Account writes.
     pub users: Arc<dyn UserRepository>,
     /// Account reads.
@@ -77,6 +88,11 @@ pub struct Services {
     pub(crate) delete_product: DeleteProduct,
     pub(crate) get_product: GetProduct,
     pub(crate) list_products: ListProducts,
+    pub(crate) place_order: PlaceOrder,
+    pub(crate) get_order: GetOrder,
+    pub(crate) list_orders: ListOrders,
+    pub(crate) cancel_order: CancelOrder,
+    pub(crate) change_order_status: ChangeOrderStatus,
 }
 
 /// Shared state of the router (cheap to clone).
@@ -95,7 +111,11 @@ impl AppState {
     /// Builds every use case from the ports.
     pub fn new(p: Ports, config: &ApiConfig) -> Self {
         Self(Arc::new(Services {
-            verifier: JwtVerifier::new(config.issuer.clone(), config.audience.clone(), p.identity.clone()),
+            verifier: JwtVerifier::new(
+                config.issuer.clone(),
+                config.audience.clone(),
+                p.identity.clone(),
+            ),
             register: RegisterUser::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
             login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
             refresh: RefreshTokens::new(p.identity.clone()),
@@ -106,6 +126,11 @@ impl AppState {
             create_product: CreateProduct::new(p.products.clone(), p.clock.clone()),
             update_product: UpdateProduct::new(p.products.clone(), p.clock.clone()),
             delete_product: DeleteProduct::new(p.products.clone(), p.clock.clone()),
+            place_order: PlaceOrder::new(p.orders.clone(), p.products.clone(), p.clock.clone()),
+            get_order: GetOrder::new(p.orders.clone()),
+            list_orders: ListOrders::new(p.order_reads),
+            cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone()),
+            change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone()),
             get_product: GetProduct::new(p.products),
             list_products: ListProducts::new(p.product_reads),
             identity: p.identity,
@@ -119,7 +144,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP service: API routes, health, JWKS, OpenAPI and docs, with request ids,
 /// tracing, timeouts, body limits and problem+json for every error.
 pub fn router(ports: Ports, config: ApiConfig) -> Router {
-    use routes::{auth, health, products, users};
+    use routes::{auth, health, orders, products, users};
 
     let state = AppState::new(ports, &config);
     let api = Router::new()
@@ -128,7 +153,19 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/products", get(products::list).post(products::create))
-        .route("/products/{id}", get(products::get).put(products::update).delete(products::delete))
+        .route(
+            "/products/{id}",
+            get(products::get)
+                .put(products::update)
+                .delete(products::delete),
+        )
+        .route("/orders", get(orders::list).post(orders::place))
+        .route("/orders/{id}", get(orders::get))
+        .route(
+            "/orders/{id}/status",
+            axum::routing::put(orders::change_status),
+        )
+        .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/users", get(users::list))
         .route("/users/me", get(users::me).put(users::update_me))
         .route("/users/{id}", get(users::get));
@@ -152,6 +189,7 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
-        }))
+        })
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::routes::{auth, health, products, users};
+use crate::routes::{auth, health, orders, products, users};
 
 struct BearerAuth;
 
@@ -16,7 +16,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -34,6 +39,7 @@ impl Modify for BearerAuth {
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::jwks,
         products::list, products::get, products::create, products::update, products::delete,
+        orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
         health::live, health::ready,
     ),
@@ -42,6 +48,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
         (name = "products", description = "The catalog"),
+        (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
         (name = "operations", description = "Health"),
     )

@@ -62,6 +62,10 @@ impl From<DomainError> for AppError {
             e @ (DomainError::CurrencyMismatch(..) | DomainError::Overflow) => {
                 AppError::Validation(vec![FieldError::new("items", e.to_string())])
             }
+            e @ DomainError::InvalidTransition { .. } => AppError::Conflict {
+                field: Some("status"),
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, FieldError, Page, PageRequest, Password, PersonName, Product, RepositoryError, Role,
-    User, UserId, Username,
+    Email, FieldError, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
+    RepositoryError, Role, User, UserId, Username,
 };
 
 /// The time, so tests can pin it.
@@ -34,6 +34,27 @@ pub trait ProductReadModel: Send + Sync {
         page: PageRequest,
         search: Option<&str>,
     ) -> Result<Page<Product>, RepositoryError>;
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this account's orders.
+    pub user_id: Option<UserId>,
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+}
+
+/// Reads of orders for the list pages: each page loads its lines in one more query, never
+/// one per order.
+#[async_trait]
+pub trait OrderReadModel: Send + Sync {
+    /// Newest first.
+    async fn list(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, RepositoryError>;
 }
 
 /// Reads of the accounts, for the admin's list.

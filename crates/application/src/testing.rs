@@ -61,6 +61,17 @@ impl ProductRepository for MemoryProducts {
         Ok(())
     }
 
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| ids.contains(&p.id))
+            .cloned()
+            .collect())
+    }
+
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError> {
         Ok(self
             .items
@@ -209,5 +220,59 @@ impl IdentityProvider for MemoryIdentity {
 
     async fn check(&self) -> Result<(), IdentityError> {
         Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryOrders {
+    pub orders: Mutex<Vec<domain::Order>>,
+}
+
+#[async_trait]
+impl domain::OrderRepository for MemoryOrders {
+    async fn place(
+        &self,
+        order: &domain::Order,
+        _: Option<&domain::IdempotencyRecord>,
+    ) -> Result<(), domain::PlaceOrderError> {
+        self.orders.lock().unwrap().push(order.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: domain::OrderId) -> Result<Option<domain::Order>, RepositoryError> {
+        Ok(self
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|o| o.id == id)
+            .cloned())
+    }
+
+    async fn change_status(
+        &self,
+        id: domain::OrderId,
+        from: domain::OrderStatus,
+        to: domain::OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let mut orders = self.orders.lock().unwrap();
+        match orders.iter_mut().find(|o| o.id == id && o.status == from) {
+            Some(o) => {
+                o.status = to;
+                o.updated_at = now;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn find_key(
+        &self,
+        _: UserId,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<Option<domain::IdempotencyRecord>, RepositoryError> {
+        Ok(None)
     }
 }

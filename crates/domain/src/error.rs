@@ -45,6 +45,14 @@ pub enum DomainError {
     /// An amount left the representable range.
     #[error("amount out of range")]
     Overflow,
+    /// A status change the order's status machine does not allow.
+    #[error("an order cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: &'static str,
+        /// Requested status.
+        to: &'static str,
+    },
 }
 
 impl From<FieldError> for DomainError {

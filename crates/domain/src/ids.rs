@@ -52,3 +52,7 @@ id_type!(
     /// Identity of a product.
     ProductId
 );
+id_type!(
+    /// Identity of an order.
+    OrderId
+);

@@ -5,15 +5,20 @@
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod page;
 pub mod product;
 pub mod repository;
 pub mod user;
 
 pub use error::{DomainError, FieldError, Validator};
-pub use ids::{ProductId, UserId};
+pub use ids::{OrderId, ProductId, UserId};
 pub use money::{Currency, Money};
+pub use order::{Address, AddressInput, CountryCode, Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
 pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
-pub use repository::{ProductRepository, RepositoryError, UserRepository};
+pub use repository::{
+    IdempotencyRecord, OrderRepository, PlaceOrderError, ProductRepository, RepositoryError,
+    UserRepository,
+};
 pub use user::{Email, Password, PersonName, Role, User, Username};

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ProductId, UserId};
+use crate::ids::{OrderId, ProductId, UserId};
+use crate::order::{Order, OrderStatus};
 use crate::product::{Product, ProductChanges};
 use crate::user::User;
 
@@ -30,6 +31,9 @@ pub trait ProductRepository: Send + Sync {
 
     /// The product, or `None` when it does not exist or was deleted.
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError>;
+
+    /// The products of `ids` that exist and are not deleted, in one round trip, in any order.
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError>;
 
     /// Writes only the changed fields (so a concurrent stock change is never overwritten with
     /// a stale value) and stamps `updated_at`; `None` when the product does not exist.
@@ -65,4 +69,73 @@ pub trait UserRepository: Send + Sync {
 
     /// Saves the profile fields (first and last name) and `updated_at`; `false` when gone.
     async fn update_profile(&self, user: &User) -> Result<bool, RepositoryError>;
+}
+
+/// An `Idempotency-Key` as remembered with the order it placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Whose key (keys are per user).
+    pub user_id: UserId,
+    /// The key as the client sent it.
+    pub key: String,
+    /// Fingerprint of the request body it came with.
+    pub request_hash: String,
+    /// The order it placed.
+    pub order_id: OrderId,
+    /// Until when a repeat is answered with the same order.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why an order could not be placed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceOrderError {
+    /// A product has fewer units than the line asks for.
+    #[error("insufficient stock for product {0}")]
+    InsufficientStock(ProductId),
+    /// A product was deleted meanwhile.
+    #[error("product {0} does not exist")]
+    UnknownProduct(ProductId),
+    /// Another request with the same idempotency key placed its order first.
+    #[error("idempotency key already used")]
+    KeyTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Orders: the aggregate's writes, each atomic.
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// In one transaction: takes each line's stock by a conditional update that cannot go
+    /// below zero, writes the order and its lines, and records the idempotency key.
+    ///
+    /// # Errors
+    /// `InsufficientStock`, `UnknownProduct` or `KeyTaken`, with nothing written.
+    async fn place(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyRecord>,
+    ) -> Result<(), PlaceOrderError>;
+
+    /// The order with its lines.
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, RepositoryError>;
+
+    /// Compare-and-set of the status: changes it only while it is still `from`, and when it
+    /// becomes `cancelled` puts the lines' stock back in the same transaction (so it happens
+    /// once however many cancels race). `false` when the status was no longer `from`.
+    async fn change_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// The live record of `key` for `user_id`, if any; removes expired records now and then.
+    async fn find_key(
+        &self,
+        user_id: UserId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, RepositoryError>;
 }

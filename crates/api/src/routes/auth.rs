@@ -1,8 +1,8 @@
 use application::users::RegisterCommand;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 
 use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
@@ -16,7 +16,10 @@ use crate::extract::AppJson;
         (status = 409, description = "E-mail or username taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn register(State(state): State<AppState>, AppJson(body): AppJson<RegisterRequest>) -> Result<impl IntoResponse, ApiError> {
+pub async fn register(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<RegisterRequest>,
+) -> Result<impl IntoResponse, ApiError> {
     let user = state
         .register
         .execute(RegisterCommand {
@@ -36,7 +39,10 @@ pub async fn register(State(state): State<AppState>, AppJson(body): AppJson<Regi
         (status = 200, description = "Signed in", body = TokensResponse),
         (status = 401, description = "Wrong credentials (never says whether the account exists)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginRequest>) -> Result<Json<TokensResponse>, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<LoginRequest>,
+) -> Result<Json<TokensResponse>, ApiError> {
     let tokens = state.login.execute(&body.username, &body.password).await?;
     Ok(Json(tokens.into()))
 }
@@ -48,7 +54,10 @@ pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginRe
         (status = 200, description = "New tokens", body = TokensResponse),
         (status = 401, description = "Unknown, spent, revoked or expired token", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn refresh(State(state): State<AppState>, AppJson(body): AppJson<RefreshRequest>) -> Result<Json<TokensResponse>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<RefreshRequest>,
+) -> Result<Json<TokensResponse>, ApiError> {
     let tokens = state.refresh.execute(&body.refresh_token).await?;
     Ok(Json(tokens.into()))
 }
@@ -57,7 +66,10 @@ pub async fn refresh(State(state): State<AppState>, AppJson(body): AppJson<Refre
 /// so the call is safe to repeat. Access tokens already issued live until they expire.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, AppJson(body): AppJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
     state.logout.execute(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -71,5 +83,11 @@ pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
         .jwks()
         .await
         .map_err(|e| ApiError::from(application::AppError::from(e)))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json"), (axum::http::header::CACHE_CONTROL, "public, max-age=300")], body))
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    ))
 }

@@ -11,7 +11,10 @@ use crate::dto::HealthResponse;
 #[utoipa::path(get, path = "/health/live", tag = "operations",
     responses((status = 200, description = "Alive", body = HealthResponse)))]
 pub async fn live() -> Json<HealthResponse> {
-    Json(HealthResponse { status: "ok", checks: BTreeMap::new() })
+    Json(HealthResponse {
+        status: "ok",
+        checks: BTreeMap::new(),
+    })
 }
 
 /// 200 when the database and the identity provider answer, else 503 naming which is down.
@@ -32,8 +35,20 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
     checks.insert("database", if db_up { "up" } else { "down" });
     checks.insert("identity_provider", if identity_up { "up" } else { "down" });
     if db_up && identity_up {
-        (StatusCode::OK, Json(HealthResponse { status: "ok", checks }))
+        (
+            StatusCode::OK,
+            Json(HealthResponse {
+                status: "ok",
+                checks,
+            }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(HealthResponse { status: "unavailable", checks }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthResponse {
+                status: "unavailable",
+                checks,
+            }),
+        )
     }
 }

@@ -7,12 +7,17 @@ use domain::ProductId;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::dto::{CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest};
+use crate::dto::{
+    CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
+};
 use crate::error::{ApiError, Problem};
 use crate::extract::{AppJson, IdPath, ListQuery};
 
 fn price(m: MoneyDto) -> PriceInput {
-    PriceInput { amount: m.amount, currency: m.currency }
+    PriceInput {
+        amount: m.amount,
+        currency: m.currency,
+    }
 }
 
 /// List products, newest first. `q` searches name and description, case-insensitively,
@@ -27,8 +32,14 @@ fn price(m: MoneyDto) -> PriceInput {
         (status = 200, description = "A page of products", body = ProductPage),
         (status = 422, description = "page or per_page out of range", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(state): State<AppState>, query: ListQuery) -> Result<Json<ProductPage>, ApiError> {
-    let page = state.list_products.execute(query.page, query.q.as_deref()).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    query: ListQuery,
+) -> Result<Json<ProductPage>, ApiError> {
+    let page = state
+        .list_products
+        .execute(query.page, query.q.as_deref())
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -39,7 +50,10 @@ pub async fn list(State(state): State<AppState>, query: ListQuery) -> Result<Jso
         (status = 200, description = "The product", body = ProductResponse),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<ProductResponse>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> Result<Json<ProductResponse>, ApiError> {
     let product = state.get_product.execute(ProductId::from_uuid(id)).await?;
     Ok(Json(product.into()))
 }
@@ -73,7 +87,11 @@ pub async fn create(
         )
         .await?;
     let location = format!("/api/v1/products/{}", product.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ProductResponse::from(product))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ProductResponse::from(product)),
+    ))
 }
 
 /// Change any subset of a product's fields (admin).
@@ -119,7 +137,14 @@ pub async fn update(
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
-    state.delete_product.execute(&actor, ProductId::from_uuid(id)).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    state
+        .delete_product
+        .execute(&actor, ProductId::from_uuid(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

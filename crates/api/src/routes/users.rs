@@ -20,8 +20,14 @@ use crate::extract::{AppJson, IdPath, ListQuery};
         (status = 200, description = "A page of accounts", body = UserPage),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(state): State<AppState>, Auth(actor): Auth, query: ListQuery) -> Result<Json<UserPage>, ApiError> {
-    Ok(Json(state.list_users.execute(&actor, query.page).await?.into()))
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    query: ListQuery,
+) -> Result<Json<UserPage>, ApiError> {
+    Ok(Json(
+        state.list_users.execute(&actor, query.page).await?.into(),
+    ))
 }
 
 /// The signed-in account.
@@ -30,7 +36,10 @@ pub async fn list(State(state): State<AppState>, Auth(actor): Auth, query: ListQ
         (status = 200, description = "The account", body = UserResponse),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<UserResponse>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<UserResponse>, ApiError> {
     let id = actor.user_id;
     Ok(Json(state.get_user.execute(&actor, id).await?.into()))
 }
@@ -48,7 +57,13 @@ pub async fn update_me(
 ) -> Result<Json<UserResponse>, ApiError> {
     let user = state
         .update_profile
-        .execute(&actor, UpdateProfileCommand { first_name: body.first_name, last_name: body.last_name })
+        .execute(
+            &actor,
+            UpdateProfileCommand {
+                first_name: body.first_name,
+                last_name: body.last_name,
+            },
+        )
         .await?;
     Ok(Json(user.into()))
 }
@@ -61,6 +76,16 @@ pub async fn update_me(
         (status = 200, description = "The account", body = UserResponse),
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> Result<Json<UserResponse>, ApiError> {
-    Ok(Json(state.get_user.execute(&actor, UserId::from_uuid(id)).await?.into()))
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<UserResponse>, ApiError> {
+    Ok(Json(
+        state
+            .get_user
+            .execute(&actor, UserId::from_uuid(id))
+            .await?
+            .into(),
+    ))
 }

@@ -1,0 +1,529 @@
+//! Order use cases: placing (with idempotency keys), reading, listing, cancelling and the
+//! admin's status changes. A user sees and cancels only their own orders; anyone else's answer
+//! `NotFound`, exactly like a missing one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use domain::{
+    Address, AddressInput, FieldError, IdempotencyRecord, Order, OrderId, OrderRepository,
+    OrderStatus, Page, PageRequest, PlaceOrderError, ProductId, ProductRepository, UserId,
+    Validator, order::merge_lines,
+};
+use sha2::{Digest, Sha256};
+
+use crate::ports::{Clock, OrderFilter, OrderReadModel};
+use crate::{Actor, AppError};
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// An order as the client sent it.
+#[derive(Debug, Clone)]
+pub struct PlaceOrderCommand {
+    /// `(product_id, quantity)` per line, as sent.
+    pub items: Vec<(ProductId, i64)>,
+    /// Where it goes.
+    pub shipping_address: Option<AddressInput>,
+    /// The `Idempotency-Key` header, when sent.
+    pub idempotency_key: Option<String>,
+}
+
+impl PlaceOrderCommand {
+    /// A fingerprint of the body, so a key reused with another body is told apart.
+    fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for (p, q) in &self.items {
+            h.update(format!("{p}:{q};"));
+        }
+        if let Some(a) = &self.shipping_address {
+            for part in [
+                Some(a.line1.as_str()),
+                a.line2.as_deref(),
+                Some(a.city.as_str()),
+                Some(a.postal_code.as_str()),
+                Some(a.country.as_str()),
+                a.state.as_deref(),
+            ] {
+                match part {
+                    Some(s) => h.update(format!("{}:{s}", s.len())),
+                    None => h.update("-"),
+                }
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What placing answered: a new order, or the order a repeated key placed before.
+#[derive(Debug, Clone)]
+pub enum Placed {
+    /// Placed now.
+    New(Order),
+    /// Placed by an earlier request with the same key and body.
+    Replayed(Order),
+}
+
+impl Placed {
+    /// The order either way.
+    pub fn into_order(self) -> Order {
+        match self {
+            Placed::New(o) | Placed::Replayed(o) => o,
+        }
+    }
+}
+
+/// Places an order for the signed-in user: prices copied, stock taken, all or nothing.
+pub struct PlaceOrder {
+    orders: Arc<dyn OrderRepository>,
+    products: Arc<dyn ProductRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl PlaceOrder {
+    /// Wires the use case.
+    pub fn new(
+        orders: Arc<dyn OrderRepository>,
+        products: Arc<dyn ProductRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            orders,
+            products,
+            clock,
+        }
+    }
+
+    async fn replay(
+        &self,
+        user: UserId,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Placed>, AppError> {
+        let Some(record) = self.orders.find_key(user, key, self.clock.now()).await? else {
+            return Ok(None);
+        };
+        if record.request_hash != hash {
+            return Err(AppError::Conflict {
+                field: Some("Idempotency-Key"),
+                message: "this Idempotency-Key was used with a different request body".into(),
+            });
+        }
+        let order = self
+            .orders
+            .get(record.order_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(Some(Placed::Replayed(order)))
+    }
+
+    /// Validates, prices, and places the order; a repeated key with the same body answers the
+    /// first order again, also when the two requests race.
+    ///
+    /// # Errors
+    /// `Validation` (bad lines, unknown products, mixed currencies, bad address),
+    /// `Conflict` (insufficient stock, naming the product; a key reused with another body).
+    #[tracing::instrument(name = "place_order", skip_all, fields(user_id = %actor.user_id))]
+    pub async fn execute(&self, actor: &Actor, cmd: PlaceOrderCommand) -> Result<Placed, AppError> {
+        let mut v = Validator::new();
+        let key = match cmd.idempotency_key.as_deref().map(str::trim) {
+            Some(k) if k.is_empty() || k.chars().count() > MAX_KEY_CHARS => {
+                v.push(FieldError::new(
+                    "Idempotency-Key",
+                    "must be 1 to 255 characters",
+                ));
+                None
+            }
+            other => other.map(str::to_owned),
+        };
+        let address: Option<Option<Address>> = match &cmd.shipping_address {
+            None => Some(None),
+            Some(a) => Address::parse(&mut v, "shipping_address", a).map(Some),
+        };
+        let lines = match merge_lines(&cmd.items) {
+            Ok(lines) => Some(lines),
+            Err(domain::DomainError::Validation(errors)) => {
+                errors.into_iter().for_each(|e| v.push(e));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        v.finish()?;
+        let (Some(lines), Some(address)) = (lines, address) else {
+            return Err(AppError::invalid("items", "invalid order"));
+        };
+        let hash = cmd.fingerprint();
+        if let Some(key) = &key
+            && let Some(placed) = self.replay(actor.user_id, key, &hash).await?
+        {
+            return Ok(placed);
+        }
+
+        let ids: Vec<ProductId> = lines.iter().map(|(p, _)| *p).collect();
+        let found: HashMap<ProductId, domain::Product> = self
+            .products
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let mut priced = Vec::with_capacity(lines.len());
+        let mut v = Validator::new();
+        for (i, (id, qty)) in lines.into_iter().enumerate() {
+            match found.get(&id) {
+                Some(p) => priced.push((p.clone(), qty)),
+                None => v.push(FieldError::new(
+                    format!("items[{i}].product_id"),
+                    format!("product {id} does not exist"),
+                )),
+            }
+        }
+        v.finish()?;
+        let now = self.clock.now();
+        let order = Order::place(OrderId::new(), actor.user_id, priced, address, now)?;
+        let record = key.as_ref().map(|k| IdempotencyRecord {
+            user_id: actor.user_id,
+            key: k.clone(),
+            request_hash: hash.clone(),
+            order_id: order.id,
+            expires_at: now + IDEMPOTENCY_WINDOW,
+        });
+        match self.orders.place(&order, record.as_ref()).await {
+            Ok(()) => Ok(Placed::New(order)),
+            Err(PlaceOrderError::InsufficientStock(id)) => Err(AppError::Conflict {
+                field: Some("items"),
+                message: format!("insufficient stock for product {id}"),
+            }),
+            Err(PlaceOrderError::UnknownProduct(id)) => Err(AppError::invalid(
+                "items",
+                format!("product {id} does not exist"),
+            )),
+            Err(PlaceOrderError::KeyTaken) => {
+                // The racing request with this key committed first: answer its order.
+                let key = key.unwrap_or_default();
+                self.replay(actor.user_id, &key, &hash)
+                    .await?
+                    .ok_or(AppError::Conflict {
+                        field: Some("Idempotency-Key"),
+                        message: "this Idempotency-Key is in use by another request".into(),
+                    })
+            }
+            Err(PlaceOrderError::Repository(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads one order: the owner's or, for an admin, any.
+pub struct GetOrder {
+    orders: Arc<dyn OrderRepository>,
+}
+
+impl GetOrder {
+    /// Wires the use case.
+    pub fn new(orders: Arc<dyn OrderRepository>) -> Self {
+        Self { orders }
+    }
+
+    /// The order.
+    ///
+    /// # Errors
+    /// `NotFound` when missing or someone else's.
+    #[tracing::instrument(name = "get_order", skip_all, fields(order_id = %id))]
+    pub async fn execute(&self, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
+        let order = self.orders.get(id).await?.ok_or(AppError::NotFound)?;
+        if order.user_id != actor.user_id && !actor.is_admin() {
+            return Err(AppError::NotFound);
+        }
+        Ok(order)
+    }
+}
+
+/// Lists orders: a user's own, or (admin) all with optional filters.
+pub struct ListOrders {
+    reads: Arc<dyn OrderReadModel>,
+}
+
+impl ListOrders {
+    /// Wires the use case.
+    pub fn new(reads: Arc<dyn OrderReadModel>) -> Self {
+        Self { reads }
+    }
+
+    /// One page, newest first. For non-admins the `user_id` filter is always their own.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database does not answer.
+    #[tracing::instrument(name = "list_orders", skip_all)]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        mut filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, AppError> {
+        if !actor.is_admin() {
+            filter.user_id = Some(actor.user_id);
+        }
+        Ok(self.reads.list(filter, page).await?)
+    }
+}
+
+/// Moves an order along its status machine; the admin's tool, and cancellation's engine.
+async fn transition(
+    orders: &dyn OrderRepository,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: OrderId,
+    next: OrderStatus,
+) -> Result<Order, AppError> {
+    // A lost compare-and-set means another request changed the status first: look again.
+    for _ in 0..3 {
+        let mut order = orders.get(id).await?.ok_or(AppError::NotFound)?;
+        if order.user_id != actor.user_id && !actor.is_admin() {
+            return Err(AppError::NotFound);
+        }
+        let from = order.status;
+        order.change_status(next, clock.now())?;
+        if orders
+            .change_status(id, from, next, order.updated_at)
+            .await?
+        {
+            return Ok(order);
+        }
+    }
+    Err(AppError::Conflict {
+        field: Some("status"),
+        message: "the order changed meanwhile; try again".into(),
+    })
+}
+
+/// Cancels an order (its owner or an admin); its stock goes back exactly once.
+pub struct CancelOrder {
+    orders: Arc<dyn OrderRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CancelOrder {
+    /// Wires the use case.
+    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { orders, clock }
+    }
+
+    /// Cancels a pending or paid order.
+    ///
+    /// # Errors
+    /// `NotFound` (missing or someone else's), `Conflict` when it is past cancelling.
+    #[tracing::instrument(name = "cancel_order", skip_all, fields(order_id = %id))]
+    pub async fn execute(&self, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
+        transition(
+            &*self.orders,
+            &*self.clock,
+            actor,
+            id,
+            OrderStatus::Cancelled,
+        )
+        .await
+    }
+}
+
+/// Changes an order's status (admins only), along the allowed edges.
+pub struct ChangeOrderStatus {
+    orders: Arc<dyn OrderRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ChangeOrderStatus {
+    /// Wires the use case.
+    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { orders, clock }
+    }
+
+    /// Applies the change.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `Validation` for an unknown status, `NotFound`,
+    /// `Conflict` for a change the status machine does not allow.
+    #[tracing::instrument(name = "change_order_status", skip_all, fields(order_id = %id))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        status: &str,
+    ) -> Result<Order, AppError> {
+        actor.require_admin()?;
+        let next = OrderStatus::parse(status).map_err(|e| AppError::Validation(vec![e]))?;
+        transition(&*self.orders, &*self.clock, actor, id, next).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use domain::{Currency, Money, Product, ProductName, Quantity, Role, Sku, Stock};
+
+    fn sample_order(owner: UserId) -> Order {
+        let now = FixedClock.now();
+        let product = Product {
+            id: ProductId::new(),
+            sku: Sku::parse("A-1").unwrap(),
+            name: ProductName::parse("A").unwrap(),
+            description: None,
+            price: Money::parse("2.50", Currency::parse("EUR").unwrap()).unwrap(),
+            stock: Stock::new(5).unwrap(),
+            created_at: now,
+            updated_at: now,
+        };
+        Order::place(
+            OrderId::new(),
+            owner,
+            vec![(product, Quantity::new(2).unwrap())],
+            None,
+            now,
+        )
+        .unwrap()
+    }
+
+    fn setup() -> (Arc<MemoryOrders>, Actor, Actor, Actor, OrderId) {
+        let orders = Arc::new(MemoryOrders::default());
+        let owner = actor(&[Role::User]);
+        let order = sample_order(owner.user_id);
+        let id = order.id;
+        orders.orders.lock().unwrap().push(order);
+        (
+            orders,
+            owner,
+            actor(&[Role::User]),
+            actor(&[Role::User, Role::Admin]),
+            id,
+        )
+    }
+
+    #[tokio::test]
+    async fn other_peoples_orders_are_not_found() {
+        let (orders, owner, stranger, admin, id) = setup();
+        let get = GetOrder::new(orders.clone());
+        assert!(get.execute(&owner, id).await.is_ok());
+        assert!(get.execute(&admin, id).await.is_ok());
+        assert!(matches!(
+            get.execute(&stranger, id).await,
+            Err(AppError::NotFound)
+        ));
+        let cancel = CancelOrder::new(orders.clone(), Arc::new(FixedClock));
+        assert!(matches!(
+            cancel.execute(&stranger, id).await,
+            Err(AppError::NotFound)
+        ));
+        assert_eq!(
+            cancel.execute(&owner, id).await.unwrap().status,
+            OrderStatus::Cancelled
+        );
+    }
+
+    #[tokio::test]
+    async fn only_admins_change_status() {
+        let (orders, owner, _, admin, id) = setup();
+        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+        assert!(matches!(
+            change.execute(&owner, id, "paid").await,
+            Err(AppError::Forbidden)
+        ));
+        assert!(matches!(
+            change.execute(&admin, id, "bogus").await,
+            Err(AppError::Validation(_))
+        ));
+        assert_eq!(
+            change.execute(&admin, id, "paid").await.unwrap().status,
+            OrderStatus::Paid
+        );
+    }
+
+    #[tokio::test]
+    async fn every_status_edge_is_allowed_or_refused_as_the_machine_says() {
+        use OrderStatus::*;
+        // How to reach each status from pending along allowed edges.
+        let path = |s: OrderStatus| -> Vec<&'static str> {
+            match s {
+                Pending => vec![],
+                Paid => vec!["paid"],
+                Shipped => vec!["paid", "shipped"],
+                Delivered => vec!["paid", "shipped", "delivered"],
+                Cancelled => vec!["cancelled"],
+            }
+        };
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                let (orders, _, _, admin, id) = setup();
+                let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+                for step in path(from) {
+                    change.execute(&admin, id, step).await.unwrap();
+                }
+                let result = change.execute(&admin, id, to.as_str()).await;
+                if from.can_become(to) {
+                    assert_eq!(result.unwrap().status, to, "{from} -> {to}");
+                } else {
+                    assert!(
+                        matches!(result, Err(AppError::Conflict { .. })),
+                        "{from} -> {to} was not refused"
+                    );
+                    assert_eq!(
+                        GetOrder::new(orders)
+                            .execute(&admin, id)
+                            .await
+                            .unwrap()
+                            .status,
+                        from
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn users_list_only_their_own_orders() {
+        struct Spy(std::sync::Mutex<Option<OrderFilter>>);
+        #[async_trait::async_trait]
+        impl OrderReadModel for Spy {
+            async fn list(
+                &self,
+                filter: OrderFilter,
+                page: PageRequest,
+            ) -> Result<Page<Order>, domain::RepositoryError> {
+                *self.0.lock().unwrap() = Some(filter);
+                Ok(Page {
+                    items: vec![],
+                    request: page,
+                    total: 0,
+                })
+            }
+        }
+        let spy = Arc::new(Spy(std::sync::Mutex::new(None)));
+        let list = ListOrders::new(spy.clone());
+        let user = actor(&[Role::User]);
+        let someone = UserId::new();
+        list.execute(
+            &user,
+            OrderFilter {
+                user_id: Some(someone),
+                status: None,
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(spy.0.lock().unwrap().unwrap().user_id, Some(user.user_id));
+        list.execute(
+            &actor(&[Role::Admin]),
+            OrderFilter {
+                user_id: Some(someone),
+                status: None,
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(spy.0.lock().unwrap().unwrap().user_id, Some(someone));
+    }
+}
