@@ -1,0 +1,236 @@
+//! What a client that gets the protocol wrong sees: always a problem+json, never a 500.
+
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_problem, assert_unauthorized};
+
+both_dbs!(
+    malformed_json_is_a_400_problem,
+    an_empty_json_body_is_a_400_problem,
+    a_body_without_a_content_type_is_a_415_problem,
+    a_text_plain_body_is_a_415_problem,
+    a_json_body_over_1_mib_is_a_413_problem,
+    json_of_the_wrong_shape_is_a_client_error,
+    text_holding_a_nul_character_is_a_client_error,
+    an_unknown_route_is_a_404_problem,
+    a_wrong_method_is_a_405_problem,
+    a_basic_authorization_header_is_a_401,
+    a_bearer_header_without_a_token_is_a_401,
+);
+
+const REGISTER: &str = "/api/v1/auth/register";
+
+async fn malformed_json_is_a_400_problem(app: TestApp) {
+    for body in [
+        r#"{"email": "a@example.com", "password": "#,
+        "{",
+        "not json",
+        r#"{"email": "a@example.com",}"#,
+    ] {
+        let resp = app
+            .client
+            .post(app.url(REGISTER))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 400).await;
+    }
+}
+
+async fn an_empty_json_body_is_a_400_problem(app: TestApp) {
+    let resp = app
+        .client
+        .post(app.url(REGISTER))
+        .header(CONTENT_TYPE, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400).await;
+}
+
+async fn a_body_without_a_content_type_is_a_415_problem(app: TestApp) {
+    let resp = app.client.post(app.url(REGISTER)).send().await.unwrap();
+    assert_problem(resp, 415).await;
+
+    let admin = app.admin_token().await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/products"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415).await;
+}
+
+async fn a_text_plain_body_is_a_415_problem(app: TestApp) {
+    let resp = app
+        .client
+        .post(app.url(REGISTER))
+        .header(CONTENT_TYPE, "text/plain")
+        .body(r#"{"email": "a@example.com", "password": "long enough"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415).await;
+}
+
+async fn a_json_body_over_1_mib_is_a_413_problem(app: TestApp) {
+    let body = json!({
+        "email": "big@example.com",
+        "password": "long enough",
+        "first_name": "x".repeat(1024 * 1024 + 1),
+    });
+    let resp = app.post_json(REGISTER, &body, None).await;
+    assert_problem(resp, 413).await;
+
+    // Just under the limit the body is read, and judged on its content instead.
+    let body = json!({
+        "email": "big@example.com",
+        "password": "long enough",
+        "first_name": "x".repeat(1000 * 1000),
+    });
+    let resp = app.post_json(REGISTER, &body, None).await;
+    assert_ne!(
+        resp.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "a body under 1 MiB is refused for its size"
+    );
+}
+
+async fn json_of_the_wrong_shape_is_a_client_error(app: TestApp) {
+    for body in [
+        json!([]),
+        json!("text"),
+        json!(42),
+        json!(null),
+        json!({"email": ["a"], "password": {}}),
+    ] {
+        let resp = app.post_json(REGISTER, &body, None).await;
+        let status = resp.status().as_u16();
+        assert!(status == 400 || status == 422, "{body} answered {status}");
+        assert_problem(resp, status).await;
+    }
+}
+
+async fn text_holding_a_nul_character_is_a_client_error(app: TestApp) {
+    // PostgreSQL text cannot hold U+0000, so each of these must be caught before the database.
+    let nul = "a\u{0}b";
+    let cases = [
+        (
+            "/api/v1/auth/login",
+            json!({"username": nul, "password": "whatever"}),
+        ),
+        (
+            "/api/v1/auth/login",
+            json!({"username": "someone@example.com", "password": nul}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"email": format!("{nul}@example.com"), "password": "long enough"}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"email": "nul@example.com", "password": "long enough", "username": nul}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"email": "nul2@example.com", "password": "long enough", "first_name": nul}),
+        ),
+        ("/api/v1/auth/refresh", json!({"refresh_token": nul})),
+    ];
+    let mut failures = Vec::new();
+    for (path, body) in cases {
+        let resp = app.post_json(path, &body, None).await;
+        let status = resp.status();
+        if !status.is_client_error() {
+            let text = resp.text().await.unwrap_or_default();
+            failures.push(format!("POST {path} {body} answered {status}: {text}"));
+        } else {
+            assert_problem(resp, status.as_u16()).await;
+        }
+    }
+    let resp = app
+        .post_json("/api/v1/auth/logout", &json!({"refresh_token": nul}), None)
+        .await;
+    if resp.status() != StatusCode::NO_CONTENT && !resp.status().is_client_error() {
+        failures.push(format!(
+            "POST /api/v1/auth/logout answered {}",
+            resp.status()
+        ));
+    }
+    let (_, token) = app.user_token().await;
+    let resp = app
+        .put_json(
+            "/api/v1/users/me",
+            &json!({"first_name": nul}),
+            Some(&token),
+        )
+        .await;
+    if !resp.status().is_client_error() {
+        failures.push(format!(
+            "PUT /api/v1/users/me with a NUL first_name answered {}",
+            resp.status()
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} server errors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+async fn an_unknown_route_is_a_404_problem(app: TestApp) {
+    for path in [
+        "/api/v1/no-such-thing",
+        "/no-such-thing",
+        "/api/v2/products",
+    ] {
+        assert_problem(app.get(path, None).await, 404).await;
+    }
+}
+
+async fn a_wrong_method_is_a_405_problem(app: TestApp) {
+    let resp = app
+        .client
+        .patch(app.url("/api/v1/products"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 405).await;
+    let resp = app.delete("/api/v1/auth/login", None).await;
+    assert_problem(resp, 405).await;
+}
+
+async fn a_basic_authorization_header_is_a_401(app: TestApp) {
+    for value in ["Basic x", "Basic YWRtaW46YWRtaW4="] {
+        let resp = app
+            .client
+            .get(app.url("/api/v1/users/me"))
+            .header(AUTHORIZATION, value)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(resp).await;
+    }
+}
+
+async fn a_bearer_header_without_a_token_is_a_401(app: TestApp) {
+    for value in ["Bearer", "Bearer ", "bearer"] {
+        let resp = app
+            .client
+            .get(app.url("/api/v1/users/me"))
+            .header(AUTHORIZATION, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "for `{value}`");
+        assert_unauthorized(resp).await;
+    }
+}

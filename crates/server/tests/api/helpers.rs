@@ -1,0 +1,409 @@
+//! Starting a server per test, and the small vocabulary the tests speak to it in.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use shop::{Application, Settings};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// A password every test account gets; long enough for the password rule.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server with its own database and data folder.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
+    /// A client that speaks plain HTTP, follows redirects and ignores proxy settings.
+    pub client: reqwest::Client,
+    /// The settings the server runs with (same database and data folder).
+    pub settings: Settings,
+    data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    /// The server URL and database name, to drop the database afterwards (PostgreSQL only).
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Best effort: an open SQLite file does not stop the removal on Unix.
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((server, name)) = self.postgres.take() {
+            // Best effort too, on a thread of its own: Drop cannot await, and the test's
+            // runtime is single-threaded. FORCE ends the server's own connections.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
+                        let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs each named `async fn name(app: TestApp)` of the calling module once on SQLite
+/// (`…::sqlite::name`) and once on PostgreSQL (`…::postgres::name`).
+macro_rules! both_dbs {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// A fresh, empty folder under the system temp dir.
+fn fresh_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shop-api-test-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("cannot create the test data folder");
+    dir
+}
+
+/// A fresh PostgreSQL database (server URL, database URL, database name), or `None` when no
+/// server is configured (outside CI).
+async fn postgres_database() -> Option<(String, String, String)> {
+    let server = match std::env::var("SHOP_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "SHOP_TEST_POSTGRES_URL is not set, and CI=true: the PostgreSQL tests must run in CI. \
+                     Run them through scripts/test.sh (which starts a throw-away PostgreSQL) or set \
+                     SHOP_TEST_POSTGRES_URL=postgres://USER:PASSWORD@HOST:PORT/postgres (a user allowed to CREATE DATABASE)."
+                );
+            }
+            SKIP_NOTICE.call_once(|| {
+                // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: SHOP_TEST_POSTGRES_URL is not set: skipping the PostgreSQL API tests \
+                     (scripts/test.sh starts a throw-away PostgreSQL and sets it)"
+                );
+            });
+            return None;
+        }
+    };
+    let name = format!("shop_test_{}", Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("cannot connect to SHOP_TEST_POSTGRES_URL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .execute(&mut conn)
+        .await
+        .expect("cannot CREATE DATABASE on SHOP_TEST_POSTGRES_URL");
+    let _ = conn.close().await;
+    let mut url = reqwest::Url::parse(&server).expect("SHOP_TEST_POSTGRES_URL is not a URL");
+    url.set_path(&format!("/{name}"));
+    Some((server, url.to_string(), name))
+}
+
+/// Starts the server on a free port with its own empty database and data folder; `None`
+/// when that database is PostgreSQL and none is configured (outside CI).
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    let postgres = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(postgres_database().await?),
+    };
+    let data_dir = fresh_dir();
+    let database_url = match &postgres {
+        Some((_, url, _)) => url.clone(),
+        None => format!("sqlite://{}", data_dir.join("shop.db").display()),
+    };
+    let settings = Settings::for_tests(&database_url, &data_dir);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application does not build");
+    let port = app.port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("cannot build the HTTP client");
+    Some(TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        client,
+        settings,
+        data_dir,
+        shutdown: Some(tx),
+        postgres: postgres.map(|(server, _, name)| (server, name)),
+    })
+}
+
+/// A unique suffix for e-mail addresses, usernames and SKUs.
+pub fn unique() -> String {
+    Uuid::now_v7().simple().to_string()
+}
+
+impl TestApp {
+    /// The full URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    fn with_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        Self::with_token(self.client.get(self.url(path)), token)
+            .send()
+            .await
+            .expect("GET failed")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        Self::with_token(self.client.post(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST failed")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        Self::with_token(self.client.put(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .expect("PUT failed")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        Self::with_token(self.client.delete(self.url(path)), token)
+            .send()
+            .await
+            .expect("DELETE failed")
+    }
+
+    /// Registers an account (201 expected) and returns the User.
+    pub async fn register(&self, email: &str, password: &str) -> Value {
+        let resp = self
+            .post_json(
+                "/api/v1/auth/register",
+                &json!({"email": email, "password": password}),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "registering {email}");
+        resp.json().await.expect("a User as JSON")
+    }
+
+    /// Signs in (200 expected) and returns the Tokens.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let resp = self
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"username": username, "password": password}),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "signing in as {username}");
+        resp.json().await.expect("Tokens as JSON")
+    }
+
+    /// Refreshes with `refresh_token`; the raw response.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+            None,
+        )
+        .await
+    }
+
+    /// Registers a fresh account and returns it with an access token.
+    pub async fn user_token(&self) -> (Value, String) {
+        let email = format!("user-{}@example.com", unique());
+        let user = self.register(&email, PASSWORD).await;
+        let tokens = self.login(&email, PASSWORD).await;
+        (user, str_of(&tokens, "access_token"))
+    }
+
+    /// Makes sure the admin account exists (the way `shop create-admin` does) and returns
+    /// an access token for it.
+    pub async fn admin_token(&self) -> String {
+        shop::create_admin(&self.settings, "admin@example.com", PASSWORD, Some("admin"))
+            .await
+            .expect("create_admin failed");
+        let tokens = self.login("admin", PASSWORD).await;
+        str_of(&tokens, "access_token")
+    }
+
+    /// Creates a product (201 expected): 19.90 EUR, 10 in stock, no description.
+    pub async fn create_product(&self, admin_token: &str, sku: &str) -> Value {
+        self.create_product_with(
+            admin_token,
+            &json!({
+                "sku": sku,
+                "name": format!("Product {sku}"),
+                "price": {"amount": "19.90", "currency": "EUR"},
+                "stock": 10
+            }),
+        )
+        .await
+    }
+
+    /// Creates a product from `body` (201 expected) and returns it.
+    pub async fn create_product_with(&self, admin_token: &str, body: &Value) -> Value {
+        let resp = self
+            .post_json("/api/v1/products", body, Some(admin_token))
+            .await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "creating product {body}: {text}"
+        );
+        serde_json::from_str(&text).expect("a Product as JSON")
+    }
+
+    /// The built-in identity provider's signing key (PKCS#8 PEM).
+    pub fn signing_key_pem(&self) -> Vec<u8> {
+        std::fs::read(self.settings.data_dir.join("jwt-ed25519.pem"))
+            .expect("the identity provider's key file")
+    }
+}
+
+/// `v[key]` as an owned string; panics with the value when it is not a string.
+pub fn str_of(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
+        .to_owned()
+}
+
+/// Checks that `resp` is an RFC 9457 problem with `status`, and returns its body.
+pub async fn assert_problem(resp: Response, status: u16) -> Value {
+    let actual = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(actual, status, "status (body: {text})");
+    assert_problem_parts(&headers, &text, status)
+}
+
+fn assert_problem_parts(headers: &HeaderMap, text: &str, status: u16) -> Value {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content-type is `{content_type}`, not application/problem+json (status {status}, body: {text})"
+    );
+    let body: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("problem body is not JSON ({e}): {text}"));
+    assert!(body["type"].is_string(), "problem without `type`: {body}");
+    assert!(body["title"].is_string(), "problem without `title`: {body}");
+    assert_eq!(body["status"], json!(status), "problem `status`: {body}");
+    body
+}
+
+/// Checks a 401 problem that carries `WWW-Authenticate: Bearer…`, and returns its body.
+pub async fn assert_unauthorized(resp: Response) -> Value {
+    let actual = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(actual, 401, "status (body: {text})");
+    let challenge = headers
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        challenge.starts_with("Bearer"),
+        "WWW-Authenticate is `{challenge}`, expected a Bearer challenge (body: {text})"
+    );
+    assert_problem_parts(&headers, &text, 401)
+}
+
+/// Checks a 422 problem and returns the fields its `errors` name.
+pub async fn assert_invalid(resp: Response) -> Vec<String> {
+    let body = assert_problem(resp, 422).await;
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("422 without an `errors` list: {body}"));
+    errors
+        .iter()
+        .map(|e| {
+            assert!(e["message"].is_string(), "error without a message: {e}");
+            e["field"]
+                .as_str()
+                .unwrap_or_else(|| panic!("error without a field: {e}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// A problem body without what may differ from one request to the next (the request id and
+/// the instance), for comparing two answers.
+pub fn comparable(mut problem: Value) -> Value {
+    if let Some(map) = problem.as_object_mut() {
+        for key in ["instance", "request_id", "trace_id"] {
+            map.remove(key);
+        }
+    }
+    problem
+}
+
+/// Parses an RFC 3339 timestamp and checks that it is in UTC.
+pub fn timestamp(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp is not a string: {v}"));
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("`{s}` is not RFC 3339: {e}"));
+    assert_eq!(t.offset().local_minus_utc(), 0, "`{s}` is not in UTC");
+    t
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP API: each test starts the real server on a free port with its
+//! own database (SQLite and PostgreSQL alike) and talks to it over HTTP, as a client would.
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod errors;
+mod operations;
+mod products;
+mod users;

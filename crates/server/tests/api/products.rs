@@ -1,0 +1,859 @@
+//! The catalog: reading it as anyone, changing it as an admin, paging and searching it.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, assert_invalid, assert_problem, assert_unauthorized, str_of, timestamp, unique,
+};
+
+both_dbs!(
+    anyone_can_list_an_empty_catalog,
+    an_admin_creates_a_product_that_anyone_can_read,
+    prices_carry_exactly_the_minor_digits_of_their_currency,
+    a_description_is_kept_when_given,
+    a_signed_in_user_may_not_change_the_catalog,
+    an_anonymous_caller_may_not_change_the_catalog,
+    creating_a_product_with_bad_fields_lists_each_one,
+    each_out_of_range_value_is_refused_naming_its_field,
+    values_at_the_edges_of_the_ranges_are_accepted,
+    a_missing_required_field_is_refused_naming_it,
+    a_taken_sku_is_a_conflict,
+    updating_only_the_stock_keeps_every_other_field,
+    updating_with_a_bad_value_is_refused_and_changes_nothing,
+    updating_an_unknown_product_is_404,
+    a_deleted_product_is_gone_and_frees_its_sku,
+    lists_are_newest_first_and_paged,
+    bad_paging_parameters_are_refused_naming_them,
+    search_is_a_case_insensitive_substring_match_over_name_and_description,
+    search_treats_percent_and_underscore_literally,
+    search_accepts_any_text,
+    a_description_with_a_nul_character_is_no_server_error,
+    search_folds_the_case_of_non_ascii_letters,
+    a_malformed_product_id_is_404,
+);
+
+const PRODUCTS: &str = "/api/v1/products";
+
+fn product_path(id: &Value) -> String {
+    format!(
+        "{PRODUCTS}/{}",
+        id.as_str().expect("product id is a string")
+    )
+}
+
+fn valid_body(sku: &str) -> Value {
+    json!({
+        "sku": sku,
+        "name": "Stoneware mug",
+        "description": "Glazed by hand",
+        "price": {"amount": "19.90", "currency": "EUR"},
+        "stock": 25
+    })
+}
+
+/// The names on a page of products.
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `items` in {page}"))
+        .iter()
+        .map(|p| str_of(p, "name"))
+        .collect()
+}
+
+async fn get_page(app: &TestApp, query: &str) -> Value {
+    let resp = app.get(&format!("{PRODUCTS}?{query}"), None).await;
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "GET {PRODUCTS}?{query}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn anyone_can_list_an_empty_catalog(app: TestApp) {
+    let page = get_page(&app, "").await;
+    assert_eq!(page["items"], json!([]));
+    assert_eq!(page["total"], json!(0));
+    assert_eq!(page["page"], json!(1));
+    assert_eq!(page["per_page"], json!(20));
+    assert!(page["total_pages"].is_u64(), "total_pages missing: {page}");
+}
+
+async fn an_admin_creates_a_product_that_anyone_can_read(app: TestApp) {
+    let admin = app.admin_token().await;
+    let sku = format!("MUG-{}", unique());
+    let resp = app
+        .post_json(PRODUCTS, &valid_body(&sku), Some(&admin))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .expect("201 without Location")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let created: Value = resp.json().await.unwrap();
+
+    uuid::Uuid::parse_str(&str_of(&created, "id")).expect("`id` is a UUID");
+    assert_eq!(location, product_path(&created["id"]));
+    assert_eq!(created["sku"], json!(sku));
+    assert_eq!(created["name"], json!("Stoneware mug"));
+    assert_eq!(created["description"], json!("Glazed by hand"));
+    assert_eq!(
+        created["price"],
+        json!({"amount": "19.90", "currency": "EUR"})
+    );
+    assert_eq!(created["stock"], json!(25));
+    assert_eq!(created["images"], json!([]));
+    assert_eq!(
+        timestamp(&created["created_at"]),
+        timestamp(&created["updated_at"])
+    );
+
+    let resp = app.get(&location, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let fetched: Value = resp.json().await.unwrap();
+    assert_eq!(fetched, created);
+
+    let page = get_page(&app, "").await;
+    assert_eq!(page["items"], json!([created]));
+    assert_eq!(page["total"], json!(1));
+    assert_eq!(page["total_pages"], json!(1));
+}
+
+async fn prices_carry_exactly_the_minor_digits_of_their_currency(app: TestApp) {
+    let admin = app.admin_token().await;
+    for (amount, currency, shown) in [
+        ("19.9", "EUR", "19.90"),
+        ("20", "EUR", "20.00"),
+        ("0", "EUR", "0.00"),
+        ("0.05", "USD", "0.05"),
+        ("1500", "JPY", "1500"),
+        ("1234567.89", "USD", "1234567.89"),
+    ] {
+        let mut body = valid_body(&format!("P-{}", unique()));
+        body["price"] = json!({"amount": amount, "currency": currency});
+        let product = app.create_product_with(&admin, &body).await;
+        assert_eq!(
+            product["price"],
+            json!({"amount": shown, "currency": currency}),
+            "for {amount} {currency}"
+        );
+        let fetched: Value = app
+            .get(&product_path(&product["id"]), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            fetched["price"], product["price"],
+            "as stored, for {amount} {currency}"
+        );
+    }
+}
+
+async fn a_description_is_kept_when_given(app: TestApp) {
+    let admin = app.admin_token().await;
+    let without = app
+        .create_product(&admin, &format!("NODESC-{}", unique()))
+        .await;
+    assert_eq!(without["description"], Value::Null);
+    assert!(
+        without.as_object().unwrap().contains_key("description"),
+        "`description` is left out: {without}"
+    );
+
+    let with = app
+        .create_product_with(&admin, &valid_body(&format!("DESC-{}", unique())))
+        .await;
+    assert_eq!(with["description"], json!("Glazed by hand"));
+}
+
+async fn a_signed_in_user_may_not_change_the_catalog(app: TestApp) {
+    let admin = app.admin_token().await;
+    let product = app
+        .create_product(&admin, &format!("KEEP-{}", unique()))
+        .await;
+    let (_, user) = app.user_token().await;
+
+    let create = app
+        .post_json(
+            PRODUCTS,
+            &valid_body(&format!("U-{}", unique())),
+            Some(&user),
+        )
+        .await;
+    assert_problem(create, 403).await;
+    let update = app
+        .put_json(
+            &product_path(&product["id"]),
+            &json!({"stock": 0}),
+            Some(&user),
+        )
+        .await;
+    assert_problem(update, 403).await;
+    let delete = app.delete(&product_path(&product["id"]), Some(&user)).await;
+    assert_problem(delete, 403).await;
+
+    let unchanged: Value = app
+        .get(&product_path(&product["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, product);
+    assert_eq!(get_page(&app, "").await["total"], json!(1));
+}
+
+async fn an_anonymous_caller_may_not_change_the_catalog(app: TestApp) {
+    let admin = app.admin_token().await;
+    let product = app
+        .create_product(&admin, &format!("KEEP-{}", unique()))
+        .await;
+
+    assert_unauthorized(app.post_json(PRODUCTS, &valid_body("ANON-1"), None).await).await;
+    assert_unauthorized(
+        app.put_json(&product_path(&product["id"]), &json!({"stock": 0}), None)
+            .await,
+    )
+    .await;
+    assert_unauthorized(app.delete(&product_path(&product["id"]), None).await).await;
+
+    let unchanged: Value = app
+        .get(&product_path(&product["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, product);
+}
+
+async fn creating_a_product_with_bad_fields_lists_each_one(app: TestApp) {
+    let admin = app.admin_token().await;
+    let resp = app
+        .post_json(
+            PRODUCTS,
+            &json!({
+                "sku": "has spaces!",
+                "name": "",
+                "price": {"amount": "-1.00", "currency": "EURO"},
+                "stock": -1
+            }),
+            Some(&admin),
+        )
+        .await;
+    let fields: BTreeSet<String> = assert_invalid(resp).await.into_iter().collect();
+    let expected: BTreeSet<String> = ["sku", "name", "price.amount", "price.currency", "stock"]
+        .map(String::from)
+        .into();
+    assert_eq!(fields, expected);
+    assert_eq!(
+        get_page(&app, "").await["total"],
+        json!(0),
+        "nothing was stored"
+    );
+}
+
+async fn each_out_of_range_value_is_refused_naming_its_field(app: TestApp) {
+    let admin = app.admin_token().await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "negative price",
+            json!({"amount": "-19.90", "currency": "EUR"}),
+            "price.amount",
+        ),
+        (
+            "3 decimals for EUR",
+            json!({"amount": "19.999", "currency": "EUR"}),
+            "price.amount",
+        ),
+        (
+            "decimals for JPY",
+            json!({"amount": "1500.5", "currency": "JPY"}),
+            "price.amount",
+        ),
+        (
+            "amount as a JSON number",
+            json!({"amount": 19.9, "currency": "EUR"}),
+            "price.amount",
+        ),
+        (
+            "amount that is not a number",
+            json!({"amount": "abc", "currency": "EUR"}),
+            "price.amount",
+        ),
+        (
+            "empty amount",
+            json!({"amount": "", "currency": "EUR"}),
+            "price.amount",
+        ),
+        (
+            "unknown currency",
+            json!({"amount": "1.00", "currency": "XXX1"}),
+            "price.currency",
+        ),
+        (
+            "lower-case currency",
+            json!({"amount": "1.00", "currency": "eur"}),
+            "price.currency",
+        ),
+    ];
+    for (what, price, field) in cases {
+        let mut body = valid_body(&format!("BAD-{}", unique()));
+        body["price"] = price;
+        let resp = app.post_json(PRODUCTS, &body, Some(&admin)).await;
+        assert_eq!(assert_invalid(resp).await, [field], "{what}");
+    }
+
+    let cases: Vec<(&str, &str, Value)> = vec![
+        ("stock -1", "stock", json!(-1)),
+        ("stock 1000000001", "stock", json!(1_000_000_001_i64)),
+        ("stock 1.5", "stock", json!(1.5)),
+        ("stock as a string", "stock", json!("5")),
+        ("stock u64::MAX", "stock", json!(u64::MAX)),
+        ("stock 1e20", "stock", json!(1e20)),
+        ("stock null", "stock", json!(null)),
+        ("empty name", "name", json!("")),
+        ("blank name", "name", json!("   ")),
+        ("name of 201 characters", "name", json!("n".repeat(201))),
+        ("name as a number", "name", json!(42)),
+        ("empty sku", "sku", json!("")),
+    ];
+    for (what, field, value) in cases {
+        let mut body = valid_body(&format!("BAD-{}", unique()));
+        body[field] = value;
+        let resp = app.post_json(PRODUCTS, &body, Some(&admin)).await;
+        assert_eq!(assert_invalid(resp).await, [field], "{what}");
+    }
+    assert_eq!(
+        get_page(&app, "").await["total"],
+        json!(0),
+        "nothing was stored"
+    );
+}
+
+async fn values_at_the_edges_of_the_ranges_are_accepted(app: TestApp) {
+    let admin = app.admin_token().await;
+    let mut body = valid_body(&format!("EDGE-{}", unique()));
+    body["name"] = json!("é".repeat(200));
+    body["stock"] = json!(1_000_000_000);
+    let product = app.create_product_with(&admin, &body).await;
+    assert_eq!(product["name"], body["name"]);
+    assert_eq!(product["stock"], json!(1_000_000_000));
+
+    let mut body = valid_body(&format!("EDGE-{}", unique()));
+    body["stock"] = json!(0);
+    assert_eq!(
+        app.create_product_with(&admin, &body).await["stock"],
+        json!(0)
+    );
+}
+
+async fn a_missing_required_field_is_refused_naming_it(app: TestApp) {
+    let admin = app.admin_token().await;
+    for field in ["sku", "name", "price", "stock"] {
+        let mut body = valid_body(&format!("MISS-{}", unique()));
+        body.as_object_mut().unwrap().remove(field);
+        let resp = app.post_json(PRODUCTS, &body, Some(&admin)).await;
+        assert_eq!(assert_invalid(resp).await, [field], "without `{field}`");
+    }
+    for field in ["amount", "currency"] {
+        let mut body = valid_body(&format!("MISS-{}", unique()));
+        body["price"].as_object_mut().unwrap().remove(field);
+        let resp = app.post_json(PRODUCTS, &body, Some(&admin)).await;
+        assert_eq!(
+            assert_invalid(resp).await,
+            [format!("price.{field}")],
+            "without `price.{field}`"
+        );
+    }
+}
+
+async fn a_taken_sku_is_a_conflict(app: TestApp) {
+    let admin = app.admin_token().await;
+    let sku = format!("DUP-{}", unique());
+    app.create_product(&admin, &sku).await;
+    let resp = app
+        .post_json(PRODUCTS, &valid_body(&sku), Some(&admin))
+        .await;
+    assert_problem(resp, 409).await;
+    assert_eq!(get_page(&app, "").await["total"], json!(1));
+
+    // Renaming another product's SKU to the taken one is a conflict too.
+    let other = app
+        .create_product(&admin, &format!("OTHER-{}", unique()))
+        .await;
+    let resp = app
+        .put_json(
+            &product_path(&other["id"]),
+            &json!({"sku": sku}),
+            Some(&admin),
+        )
+        .await;
+    assert_problem(resp, 409).await;
+    let unchanged: Value = app
+        .get(&product_path(&other["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, other);
+}
+
+async fn updating_only_the_stock_keeps_every_other_field(app: TestApp) {
+    let admin = app.admin_token().await;
+    let before = app
+        .create_product_with(&admin, &valid_body(&format!("UPD-{}", unique())))
+        .await;
+
+    let resp = app
+        .put_json(
+            &product_path(&before["id"]),
+            &json!({"stock": 3}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let after: Value = resp.json().await.unwrap();
+
+    assert_eq!(after["stock"], json!(3));
+    for field in [
+        "id",
+        "sku",
+        "name",
+        "description",
+        "price",
+        "images",
+        "created_at",
+    ] {
+        assert_eq!(after[field], before[field], "`{field}` changed");
+    }
+    assert!(
+        timestamp(&after["updated_at"]) > timestamp(&before["updated_at"]),
+        "updated_at did not move: {} then {}",
+        before["updated_at"],
+        after["updated_at"]
+    );
+
+    let fetched: Value = app
+        .get(&product_path(&before["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, after);
+
+    // Any other subset works too, and null clears the description.
+    let resp = app
+        .put_json(
+            &product_path(&before["id"]),
+            &json!({"name": "Renamed mug", "price": {"amount": "5", "currency": "USD"}, "description": null}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let renamed: Value = resp.json().await.unwrap();
+    assert_eq!(renamed["name"], json!("Renamed mug"));
+    assert_eq!(
+        renamed["price"],
+        json!({"amount": "5.00", "currency": "USD"})
+    );
+    assert_eq!(renamed["description"], Value::Null);
+    assert_eq!(renamed["stock"], json!(3));
+    assert_eq!(renamed["sku"], before["sku"]);
+
+    // The empty subset changes nothing.
+    let resp = app
+        .put_json(&product_path(&before["id"]), &json!({}), Some(&admin))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let same: Value = resp.json().await.unwrap();
+    for field in [
+        "id",
+        "sku",
+        "name",
+        "description",
+        "price",
+        "stock",
+        "images",
+        "created_at",
+    ] {
+        assert_eq!(same[field], renamed[field], "`{field}` changed");
+    }
+}
+
+async fn updating_with_a_bad_value_is_refused_and_changes_nothing(app: TestApp) {
+    let admin = app.admin_token().await;
+    let before = app
+        .create_product(&admin, &format!("UPD-{}", unique()))
+        .await;
+    let resp = app
+        .put_json(
+            &product_path(&before["id"]),
+            &json!({"stock": -1, "name": "Still valid"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["stock"]);
+    let fetched: Value = app
+        .get(&product_path(&before["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, before);
+}
+
+async fn updating_an_unknown_product_is_404(app: TestApp) {
+    let admin = app.admin_token().await;
+    let path = format!("{PRODUCTS}/{}", uuid::Uuid::now_v7());
+    assert_problem(
+        app.put_json(&path, &json!({"stock": 1}), Some(&admin))
+            .await,
+        404,
+    )
+    .await;
+    assert_problem(app.get(&path, None).await, 404).await;
+    assert_problem(app.delete(&path, Some(&admin)).await, 404).await;
+}
+
+async fn a_deleted_product_is_gone_and_frees_its_sku(app: TestApp) {
+    let admin = app.admin_token().await;
+    let sku = format!("DEL-{}", unique());
+    let doomed = app.create_product(&admin, &sku).await;
+    let kept = app
+        .create_product(&admin, &format!("KEEP-{}", unique()))
+        .await;
+
+    let resp = app.delete(&product_path(&doomed["id"]), Some(&admin)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(resp.bytes().await.unwrap().is_empty(), "a 204 has no body");
+
+    assert_problem(app.get(&product_path(&doomed["id"]), None).await, 404).await;
+    let page = get_page(&app, "").await;
+    assert_eq!(page["items"], json!([kept]));
+    assert_eq!(page["total"], json!(1));
+    assert_problem(
+        app.delete(&product_path(&doomed["id"]), Some(&admin)).await,
+        404,
+    )
+    .await;
+    assert_problem(
+        app.put_json(
+            &product_path(&doomed["id"]),
+            &json!({"stock": 1}),
+            Some(&admin),
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    let reborn = app.create_product(&admin, &sku).await;
+    assert_ne!(reborn["id"], doomed["id"]);
+    assert_eq!(reborn["sku"], json!(sku));
+}
+
+async fn lists_are_newest_first_and_paged(app: TestApp) {
+    let admin = app.admin_token().await;
+    let mut created = Vec::new();
+    for i in 1..=5 {
+        let mut body = valid_body(&format!("PAGE-{i}-{}", unique()));
+        body["name"] = json!(format!("Product {i}"));
+        created.push(app.create_product_with(&admin, &body).await);
+    }
+
+    let all = get_page(&app, "").await;
+    assert_eq!(
+        names(&all),
+        [
+            "Product 5",
+            "Product 4",
+            "Product 3",
+            "Product 2",
+            "Product 1"
+        ]
+    );
+
+    let first = get_page(&app, "per_page=2").await;
+    assert_eq!(names(&first), ["Product 5", "Product 4"]);
+    assert_eq!(first["page"], json!(1));
+    assert_eq!(first["per_page"], json!(2));
+    assert_eq!(first["total"], json!(5));
+    assert_eq!(first["total_pages"], json!(3));
+
+    let second = get_page(&app, "page=2&per_page=2").await;
+    assert_eq!(names(&second), ["Product 3", "Product 2"]);
+    assert_eq!(second["page"], json!(2));
+
+    let last = get_page(&app, "page=3&per_page=2").await;
+    assert_eq!(names(&last), ["Product 1"]);
+    assert_eq!(last["items"][0], created[0]);
+    assert_eq!(last["total"], json!(5));
+    assert_eq!(last["total_pages"], json!(3));
+
+    let past = get_page(&app, "page=4&per_page=2").await;
+    assert_eq!(past["items"], json!([]));
+    assert_eq!(past["page"], json!(4));
+    assert_eq!(past["total"], json!(5));
+    assert_eq!(past["total_pages"], json!(3));
+
+    let edges = get_page(&app, "page=1&per_page=100").await;
+    assert_eq!(edges["per_page"], json!(100));
+    assert_eq!(names(&edges).len(), 5);
+    let one = get_page(&app, "per_page=1&page=5").await;
+    assert_eq!(names(&one), ["Product 1"]);
+    assert_eq!(one["total_pages"], json!(5));
+}
+
+async fn bad_paging_parameters_are_refused_naming_them(app: TestApp) {
+    for (query, field) in [
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=abc", "page"),
+        ("page=1.5", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=101", "per_page"),
+        ("per_page=-1", "per_page"),
+        ("per_page=ten", "per_page"),
+        ("page=99999999999999999999999", "page"),
+    ] {
+        let resp = app.get(&format!("{PRODUCTS}?{query}"), None).await;
+        let fields = assert_invalid(resp).await;
+        assert_eq!(fields, [field], "for ?{query}");
+    }
+}
+
+/// Creates a product called `name` with `description`.
+async fn add(app: &TestApp, admin: &str, name: &str, description: Option<&str>) {
+    let mut body = valid_body(&format!("S-{}", unique()));
+    body["name"] = json!(name);
+    match description {
+        Some(d) => body["description"] = json!(d),
+        None => {
+            body.as_object_mut().unwrap().remove("description");
+        }
+    }
+    app.create_product_with(admin, &body).await;
+}
+
+/// The names `q` finds, checking that `total` agrees.
+async fn search(app: &TestApp, q: &str) -> BTreeSet<String> {
+    let mut url = reqwest::Url::parse(&app.url(PRODUCTS)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("q", q)
+        .append_pair("per_page", "100");
+    let resp = app.client.get(url).send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "searching {q:?}: {text}");
+    let page: Value = serde_json::from_str(&text).unwrap();
+    let found: BTreeSet<String> = names(&page).into_iter().collect();
+    assert_eq!(page["total"], json!(found.len()), "total for {q:?}: {page}");
+    found
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+async fn search_is_a_case_insensitive_substring_match_over_name_and_description(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "Stoneware mug", Some("Glazed by hand")).await;
+    add(
+        &app,
+        &admin,
+        "Steel kettle",
+        Some("Boils water for your MUG of tea"),
+    )
+    .await;
+    add(&app, &admin, "Linen towel", None).await;
+    add(
+        &app,
+        &admin,
+        "Oak cutting board",
+        Some("Oiled, not varnished"),
+    )
+    .await;
+
+    assert_eq!(
+        search(&app, "MUG").await,
+        set(&["Stoneware mug", "Steel kettle"])
+    );
+    assert_eq!(
+        search(&app, "mug").await,
+        set(&["Stoneware mug", "Steel kettle"])
+    );
+    assert_eq!(search(&app, "toneWARE").await, set(&["Stoneware mug"]));
+    assert_eq!(
+        search(&app, "glazed").await,
+        set(&["Stoneware mug"]),
+        "description is searched"
+    );
+    assert_eq!(
+        search(&app, "ware m").await,
+        set(&["Stoneware mug"]),
+        "spaces are part of the text"
+    );
+    assert_eq!(
+        search(&app, "ug").await,
+        set(&["Stoneware mug", "Steel kettle"]),
+        "two letters"
+    );
+    assert_eq!(
+        search(&app, "z").await,
+        set(&["Stoneware mug"]),
+        "one letter"
+    );
+    assert_eq!(
+        search(&app, "K").await,
+        set(&["Steel kettle", "Oak cutting board"]),
+        "one letter"
+    );
+    assert_eq!(search(&app, "nothing like this").await, set(&[]));
+    assert_eq!(
+        search(&app, "").await,
+        set(&[
+            "Stoneware mug",
+            "Steel kettle",
+            "Linen towel",
+            "Oak cutting board"
+        ]),
+        "an empty query filters nothing"
+    );
+    // Paging applies to the matches.
+    let page = get_page(&app, "q=mug&per_page=1&page=2").await;
+    assert_eq!(page["total"], json!(2));
+    assert_eq!(page["total_pages"], json!(2));
+    assert_eq!(
+        names(&page),
+        ["Stoneware mug"],
+        "newest first among the matches"
+    );
+}
+
+async fn search_treats_percent_and_underscore_literally(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "100% cotton towel", Some("Soft")).await;
+    add(&app, &admin, "snake_case poster", None).await;
+    add(
+        &app,
+        &admin,
+        "Plain poster",
+        Some("Nothing special about it"),
+    )
+    .await;
+
+    assert_eq!(search(&app, "%").await, set(&["100% cotton towel"]));
+    assert_eq!(search(&app, "0% c").await, set(&["100% cotton towel"]));
+    assert_eq!(search(&app, "_").await, set(&["snake_case poster"]));
+    assert_eq!(search(&app, "e_c").await, set(&["snake_case poster"]));
+    assert_eq!(search(&app, "%%").await, set(&[]));
+    assert_eq!(search(&app, "\\").await, set(&[]));
+    assert_eq!(search(&app, "'; DROP TABLE products; --").await, set(&[]));
+    assert_eq!(
+        search(&app, "poster").await,
+        set(&["snake_case poster", "Plain poster"])
+    );
+}
+
+async fn search_accepts_any_text(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "Stoneware mug", Some("Glazed by hand")).await;
+    let long = "x".repeat(2000);
+    let many = "mug ".repeat(500);
+    // None of these is a substring of the name or of the description: each finds nothing,
+    // and none is a reason to fail (U+0000 included; "mug\nglazed" spans the two fields).
+    let mut failures = Vec::new();
+    for q in [
+        "\0",
+        "mug\0",
+        "\u{1F37A}",
+        "\"'",
+        "\"",
+        "[]{}()*+?.^$|",
+        "mug\nglazed",
+        "NEAR(a b)",
+        "a OR b",
+        "*",
+        &long,
+        &many,
+    ] {
+        let mut url = reqwest::Url::parse(&app.url(PRODUCTS)).unwrap();
+        url.query_pairs_mut().append_pair("q", q);
+        let resp = app.client.get(url).send().await.unwrap();
+        let status = resp.status();
+        let page: Value = resp.json().await.unwrap_or(Value::Null);
+        if status != StatusCode::OK || page["items"] != json!([]) || page["total"] != json!(0) {
+            failures.push(format!("q={q:?} answered {status}: {page}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of the queries failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(search(&app, " mug").await, set(&["Stoneware mug"]));
+}
+
+async fn a_description_with_a_nul_character_is_no_server_error(app: TestApp) {
+    // PostgreSQL text cannot hold U+0000: the service must refuse it (422) or store it, not fail.
+    let admin = app.admin_token().await;
+    let mut body = valid_body(&format!("NUL-{}", unique()));
+    body["description"] = json!("before\u{0}after");
+    let resp = app.post_json(PRODUCTS, &body, Some(&admin)).await;
+    if resp.status() == StatusCode::CREATED {
+        let product: Value = resp.json().await.unwrap();
+        assert_eq!(product["description"], body["description"]);
+    } else {
+        assert_eq!(assert_invalid(resp).await, ["description"]);
+    }
+}
+
+async fn search_folds_the_case_of_non_ascii_letters(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "Café crème beans", Some("Dark roast")).await;
+    add(&app, &admin, "Cafetière", Some("Für acht Tassen")).await;
+
+    assert_eq!(search(&app, "Café").await, set(&["Café crème beans"]));
+    assert_eq!(search(&app, "café").await, set(&["Café crème beans"]));
+    assert_eq!(search(&app, "CAFÉ").await, set(&["Café crème beans"]));
+    assert_eq!(search(&app, "CRÈME").await, set(&["Café crème beans"]));
+    assert_eq!(
+        search(&app, "caf").await,
+        set(&["Café crème beans", "Cafetière"])
+    );
+    assert_eq!(search(&app, "FÜR").await, set(&["Cafetière"]));
+    assert_eq!(
+        search(&app, "è").await,
+        set(&["Café crème beans", "Cafetière"]),
+        "one non-ASCII letter"
+    );
+    assert_eq!(
+        search(&app, "È").await,
+        set(&["Café crème beans", "Cafetière"]),
+        "one non-ASCII capital"
+    );
+}
+
+async fn a_malformed_product_id_is_404(app: TestApp) {
+    let admin = app.admin_token().await;
+    for path in [
+        "/api/v1/products/not-a-uuid",
+        "/api/v1/products/123",
+        "/api/v1/products/%20",
+    ] {
+        assert_problem(app.get(path, None).await, 404).await;
+        assert_problem(
+            app.put_json(path, &json!({"stock": 1}), Some(&admin)).await,
+            404,
+        )
+        .await;
+        assert_problem(app.delete(path, Some(&admin)).await, 404).await;
+    }
+}
