@@ -20,8 +20,18 @@ pub struct PriceInput {
 }
 
 fn parse_price(v: &mut Validator, input: &PriceInput) -> Option<Money> {
-    let currency = v.check("price.currency", Currency::parse(&input.currency))?;
-    v.check("price.amount", Money::parse(&input.amount, currency))
+    match Currency::parse(&input.currency) {
+        Ok(currency) => v.check("price.amount", Money::parse(&input.amount, currency)),
+        Err(e) => {
+            // The amount's sign and shape do not depend on the currency: report them too.
+            // KWD has the most minor digits, so it refuses only what every currency refuses.
+            if let Ok(widest) = Currency::parse("KWD") {
+                v.check("price.amount", Money::parse(&input.amount, widest));
+            }
+            v.push(e.at("price.currency"));
+            None
+        }
+    }
 }
 
 fn parse_description(v: &mut Validator, input: Option<&str>) -> Option<Option<Description>> {

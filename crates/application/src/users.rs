@@ -155,7 +155,10 @@ impl Login {
             v.push(domain::FieldError::new("password", "must not be empty"));
         }
         v.finish()?;
-        if username.len() > 254 || password.chars().count() > Password::MAX_CHARS {
+        if username.len() > 254
+            || username.chars().any(char::is_control)
+            || password.chars().count() > Password::MAX_CHARS
+        {
             return Err(AppError::Unauthorized);
         }
         let SignedIn { tokens, account } = self

@@ -77,8 +77,17 @@ impl Description {
     /// Parses a description.
     ///
     /// # Errors
-    /// A `FieldError` on `description` when longer than [`Description::MAX_CHARS`].
+    /// A `FieldError` on `description` when longer than [`Description::MAX_CHARS`] or holding
+    /// control characters other than line breaks and tabs.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
+        if s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                "description",
+                "must not contain control characters other than line breaks and tabs",
+            ));
+        }
         if s.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(
                 "description",
@@ -161,6 +170,10 @@ pub struct ProductChanges {
 }
 
 impl Product {
+    /// Joins name and description in [`Product::search_text`]; a control character that
+    /// names and descriptions refuse.
+    pub const SEARCH_SEPARATOR: char = '\u{1f}';
+
     /// Applies `changes` and stamps `updated_at`.
     pub fn apply(&mut self, changes: ProductChanges, now: DateTime<Utc>) {
         if let Some(sku) = changes.sku {
@@ -181,11 +194,12 @@ impl Product {
         self.updated_at = now;
     }
 
-    /// Lower-cased text that product search matches against (name and description).
+    /// Lower-cased text that product search matches against: name and description, joined by
+    /// [`Product::SEARCH_SEPARATOR`], which neither may hold, so no match spans the two.
     pub fn search_text(&self) -> String {
         let mut text = self.name.as_str().to_lowercase();
         if let Some(d) = &self.description {
-            text.push('\n');
+            text.push(Self::SEARCH_SEPARATOR);
             text.push_str(&d.as_str().to_lowercase());
         }
         text
