@@ -245,6 +245,19 @@ impl ListProducts {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_lowercase);
+        // Stored text holds no control characters but line breaks and tabs (PostgreSQL cannot
+        // even store a NUL), so a search with any other matches nothing: answer it here.
+        let unmatchable = |s: &str| {
+            s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        };
+        if search.as_deref().is_some_and(unmatchable) {
+            return Ok(Page {
+                items: Vec::new(),
+                request: page,
+                total: 0,
+            });
+        }
         Ok(self.catalog.list(page, search.as_deref()).await?)
     }
 }
