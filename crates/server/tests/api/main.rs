@@ -7,5 +7,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod operations;
+mod orders;
 mod products;
+mod races;
 mod users;
