@@ -44,6 +44,7 @@ impl HealthCheck for DatabaseHealth {
 impl Adapters {
     /// Connects to the database, applies pending migrations, and builds the adapters.
     async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        install_tls_provider();
         let db = Database::connect(&settings.database_url, settings.database_max_connections)
             .await
             .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
@@ -146,6 +147,12 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Picks ring as the TLS crypto provider of every HTTPS client (identity provider, file
+/// store) once per process; a second call is a no-op.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 async fn shutdown_signal() {
