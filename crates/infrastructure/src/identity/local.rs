@@ -4,11 +4,11 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{self, PasswordHasher, PasswordVerifier};
+use argon2::password_hash;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +25,7 @@ use application::ports::{
     TokenPair,
 };
 
+use super::hashing::PasswordHasher;
 use super::keys::{self, SigningKeys};
 use crate::db::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
 
@@ -90,6 +91,8 @@ pub struct LocalIdentityProvider {
     refresh_ttl_secs: u64,
     /// Bounds concurrent argon2 work (19 MiB and one core each).
     hashing: Semaphore,
+    /// argon2id with working memory reused across hashes.
+    hasher: Arc<PasswordHasher>,
     /// Unix seconds of this process's last sweep of expired refresh tokens.
     last_sweep: AtomicI64,
 }
@@ -139,6 +142,7 @@ impl LocalIdentityProvider {
             refresh_ttl,
             refresh_ttl_secs: config.refresh_token_ttl.as_secs(),
             hashing: Semaphore::new(cores),
+            hasher: Arc::new(PasswordHasher::default()),
             last_sweep: AtomicI64::new(0),
         })
     }
@@ -150,12 +154,9 @@ impl LocalIdentityProvider {
 
     async fn hash_password(&self, password: &Password) -> Result<String, IdentityError> {
         let password = password.expose().to_owned();
-        self.blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-        })
-        .await
+        let hasher = Arc::clone(&self.hasher);
+        self.blocking(move || hasher.hash(password.as_bytes()))
+            .await
     }
 
     /// `Ok(true)` when `password` matches `hash`.
@@ -166,12 +167,9 @@ impl LocalIdentityProvider {
     ) -> Result<bool, IdentityError> {
         let password = password.expose().to_owned();
         let verdict = self
-            .blocking(move || {
-                match Argon2::default().verify_password(password.as_bytes(), hash.as_str()) {
-                    Ok(()) => Ok(true),
-                    Err(password_hash::Error::PasswordInvalid) => Ok(false),
-                    Err(e) => Err(e),
-                }
+            .blocking({
+                let hasher = Arc::clone(&self.hasher);
+                move || hasher.verify(password.as_bytes(), &hash)
             })
             .await?;
         Ok(verdict)

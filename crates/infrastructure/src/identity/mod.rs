@@ -1,5 +1,6 @@
 //! Identity providers: the built-in one (`AUTH_PROVIDER=local`) lives here.
 
+mod hashing;
 mod keys;
 mod local;
 
