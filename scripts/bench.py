@@ -78,17 +78,22 @@ class Cleanup:
                 print(f"warning: cleanup step failed: {e}", file=sys.stderr)
 
 
+def apt_install(package: str, refusal: str) -> None:
+    """Installs a Debian package, or exits with `refusal` where that is not possible."""
+    if not is_root() or not shutil.which("apt-get"):
+        sys.exit(refusal)
+    log(f"installing {package} with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def ensure_wrk() -> str:
     path = shutil.which("wrk")
     if path:
         return path
-    if not is_root() or not shutil.which("apt-get"):
-        sys.exit("error: wrk is not installed; install it (sudo apt-get install -y wrk) and run again")
-    log("installing wrk with apt-get")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    apt_install("wrk", "error: wrk is not installed; install it (sudo apt-get install -y wrk) and run again")
     return shutil.which("wrk") or sys.exit("error: wrk still not found after installing it")
 
 
@@ -110,13 +115,7 @@ def start_postgres(cleanup: Cleanup) -> str:
         return url
     pg_bin = find_pg_bin()
     if pg_bin is None:
-        if not is_root():
-            sys.exit("error: PostgreSQL (initdb, pg_ctl) not found; install it or set SHOP_BENCH_POSTGRES_URL")
-        log("installing PostgreSQL with apt-get")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+        apt_install("postgresql", "error: PostgreSQL (initdb, pg_ctl) not found; install it or set SHOP_BENCH_POSTGRES_URL")
         pg_bin = find_pg_bin() or sys.exit("error: initdb not found after installing PostgreSQL")
     tmp = Path(tempfile.mkdtemp(prefix="shop-bench-pg."))
     as_pg: list[str] = []
