@@ -447,7 +447,8 @@ def main() -> None:
     try:
         log(f"building shop ({profile})")
         subprocess.run(["cargo", "build", "--locked", "-p", "shop", "--profile", profile], cwd=ROOT, check=True)
-        binary = ROOT / "target" / ("debug" if profile == "dev" else profile) / "shop"
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        binary = target / ("debug" if profile == "dev" else profile) / "shop"
         wrk = ensure_wrk()
         workdir = Path(tempfile.mkdtemp(prefix="shop-bench."))
         cleanup.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
