@@ -27,7 +27,8 @@ CREATE TABLE products (
 );
 -- A deleted product frees its SKU; orders keep pointing at the row.
 CREATE UNIQUE INDEX products_sku_live ON products (sku) WHERE deleted_at IS NULL;
-CREATE INDEX products_live_newest ON products (id) WHERE deleted_at IS NULL;
+-- PostgreSQL lists newest first by id (UUID v7); SQLite by `seq`, the order products were
+-- created in, which is the order the full-text index keeps too.
 
 -- Substring search over name and description: trigram full-text index kept by triggers.
 CREATE VIRTUAL TABLE products_fts USING fts5(
@@ -39,7 +40,12 @@ END;
 CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, search_text) VALUES ('delete', old.seq, old.search_text);
 END;
-CREATE TRIGGER products_fts_update AFTER UPDATE OF search_text ON products BEGIN
+-- A deleted product leaves the index, so a count of index matches is a count of live products.
+CREATE TRIGGER products_fts_soft_delete AFTER UPDATE OF deleted_at ON products
+WHEN old.deleted_at IS NULL AND new.deleted_at IS NOT NULL BEGIN
+    INSERT INTO products_fts (products_fts, rowid, search_text) VALUES ('delete', old.seq, old.search_text);
+END;
+CREATE TRIGGER products_fts_update AFTER UPDATE OF search_text ON products WHEN new.deleted_at IS NULL BEGIN
     INSERT INTO products_fts (products_fts, rowid, search_text) VALUES ('delete', old.seq, old.search_text);
     INSERT INTO products_fts (rowid, search_text) VALUES (new.seq, new.search_text);
 END;

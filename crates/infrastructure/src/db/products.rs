@@ -217,11 +217,11 @@ impl ProductReadModel for SqlProducts {
         let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
         // The filter differs per engine (trigram index of each); the rest is shared.
         let (rows, total): (Vec<ProductRow>, i64) = match (&self.db, search) {
-            (Database::Sqlite { read, .. }, None) | (Database::Sqlite { read, .. }, Some("")) => {
+            (Database::Sqlite { read, .. }, None | Some("")) => {
                 let rows = sqlx::query_as(concat!(
                     "SELECT ",
                     product_columns!(),
-                    " FROM products WHERE deleted_at IS NULL ORDER BY id DESC LIMIT $1 OFFSET $2"
+                    " FROM products WHERE deleted_at IS NULL ORDER BY seq DESC LIMIT $1 OFFSET $2"
                 ))
                 .bind(limit)
                 .bind(offset)
@@ -232,13 +232,15 @@ impl ProductReadModel for SqlProducts {
                 tokio::try_join!(rows, total).map_err(map_err)?
             }
             (Database::Sqlite { read, .. }, Some(q)) if q.chars().count() >= 3 => {
+                // The trigram index answers both in its own rowid order (= `seq`) and stops after
+                // the page; it holds live products only, so its match count is the total.
                 let phrase = fts_phrase(q);
-                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE deleted_at IS NULL \
-                    AND seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $3) ORDER BY id DESC LIMIT $1 OFFSET $2"))
+                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE seq IN \
+                    (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
+                    ORDER BY seq DESC"))
                     .bind(limit).bind(offset).bind(&phrase).fetch_all(read);
                 let total = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM products WHERE deleted_at IS NULL \
-                    AND seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $1)",
+                    "SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH $1",
                 )
                 .bind(&phrase)
                 .fetch_one(read);
@@ -250,7 +252,7 @@ impl ProductReadModel for SqlProducts {
                     "SELECT ",
                     product_columns!(),
                     " FROM products WHERE deleted_at IS NULL \
-                    AND instr(search_text, $3) > 0 ORDER BY id DESC LIMIT $1 OFFSET $2"
+                    AND instr(search_text, $3) > 0 ORDER BY seq DESC LIMIT $1 OFFSET $2"
                 ))
                 .bind(limit)
                 .bind(offset)
