@@ -130,6 +130,19 @@ impl From<AppError> for ApiError {
                 });
                 e
             }
+            AppError::BadRequest(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+            }
+            AppError::TooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the file is larger than {limit} bytes"),
+            ),
+            AppError::UnsupportedMediaType(message) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                message,
+            ),
             AppError::Unavailable { dependency, source } => {
                 tracing::warn!(dependency, error = %error_chain(&*source), "dependency unavailable");
                 Self::new(

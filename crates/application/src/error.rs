@@ -1,6 +1,6 @@
 use domain::{DomainError, FieldError, RepositoryError};
 
-use crate::ports::IdentityError;
+use crate::ports::{IdentityError, StorageError};
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -27,7 +27,19 @@ pub enum AppError {
         /// What clashed.
         message: String,
     },
-    /// A dependency (database, identity provider) cannot be reached.
+    /// The request body could not be read as the endpoint expects; the message says why.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// An upload larger than accepted; it was not read to its end.
+    #[error("larger than {limit} bytes")]
+    TooLarge {
+        /// Most bytes accepted.
+        limit: u64,
+    },
+    /// An upload of a kind not accepted; the message names the accepted ones.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A dependency (database, identity provider, file store) cannot be reached.
     #[error("{dependency} unavailable")]
     Unavailable {
         /// Which dependency.
@@ -97,6 +109,18 @@ impl From<IdentityError> for AppError {
             },
             IdentityError::Storage(e) => e.into(),
             IdentityError::Other(source) => AppError::Internal(source),
+        }
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => AppError::NotFound,
+            StorageError::Unavailable(source) => AppError::Unavailable {
+                dependency: "file store",
+                source,
+            },
         }
     }
 }

@@ -1,10 +1,11 @@
 //! What the use cases need from the outside world, as traits the adapters implement.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     Email, FieldError, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
-    RepositoryError, Role, User, UserId, Username,
+    RepositoryError, Role, StoredFile, User, UserId, Username,
 };
 
 /// The time, so tests can pin it.
@@ -206,4 +207,114 @@ pub trait IdentityProvider: Send + Sync {
 
     /// `Ok` when the provider answers now.
     async fn check(&self) -> Result<(), IdentityError>;
+}
+
+/// The bytes of a file in the chunks they arrived in: joining them would copy the whole file
+/// once more, and the stores take chunks as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileBody {
+    chunks: Vec<Bytes>,
+    len: u64,
+}
+
+impl FileBody {
+    /// Appends a chunk.
+    pub fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len() as u64;
+        if !chunk.is_empty() {
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks, in order.
+    pub fn into_chunks(self) -> Vec<Bytes> {
+        self.chunks
+    }
+}
+
+impl From<Vec<u8>> for FileBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        let mut body = Self::default();
+        body.push(Bytes::from(bytes));
+        body
+    }
+}
+
+/// Why the file store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// No file there (removed meanwhile).
+    #[error("file not found")]
+    NotFound,
+    /// The store cannot be reached or refused the work (down, full, misconfigured); nothing was
+    /// stored.
+    #[error("file store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where the bytes of product images are kept: a local folder, or Google Drive.
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// Stores `body` under `key` (a key the shop made, never a client's file name) whole or not
+    /// at all, and answers where it lives.
+    ///
+    /// # Errors
+    /// `Unavailable`, with nothing stored under `key`.
+    async fn put(&self, key: &str, body: FileBody) -> Result<StoredFile, StorageError>;
+
+    /// The bytes of `file`.
+    ///
+    /// # Errors
+    /// `NotFound` when it is not there, `Unavailable` when the store does not answer.
+    async fn get(&self, file: &StoredFile) -> Result<FileBody, StorageError>;
+
+    /// Removes `file`; a file that is already gone is not an error.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store does not answer.
+    async fn delete(&self, file: &StoredFile) -> Result<(), StorageError>;
+
+    /// `Ok` when the store answers now.
+    ///
+    /// # Errors
+    /// `Unavailable` otherwise.
+    async fn check(&self) -> Result<(), StorageError>;
+}
+
+/// Why an upload's body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The body is not what the endpoint expects; the message says what, for the client.
+    #[error("{0}")]
+    Malformed(String),
+    /// The body is not of the media type the endpoint takes; the message names it.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The field the file should come in is not there.
+    #[error("the field `{0}` is missing")]
+    MissingField(&'static str),
+    /// The request as a whole is larger than accepted.
+    #[error("the request body is too large")]
+    TooLarge,
+}
+
+/// An upload's bytes as the client sends them, chunk by chunk, so that a use case can stop
+/// reading at its size limit instead of holding the whole body first.
+#[async_trait]
+pub trait ByteSource: Send {
+    /// The next chunk, or `None` after the last.
+    ///
+    /// # Errors
+    /// When the body cannot be read as the endpoint expects.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError>;
 }

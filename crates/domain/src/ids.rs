@@ -56,3 +56,7 @@ id_type!(
     /// Identity of an order.
     OrderId
 );
+id_type!(
+    /// Identity of a product image; also names its file in the store (`images/<id>`).
+    ImageId
+);

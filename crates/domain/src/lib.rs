@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod image;
 pub mod money;
 pub mod order;
 pub mod page;
@@ -12,7 +13,8 @@ pub mod repository;
 pub mod user;
 
 pub use error::{DomainError, FieldError, Validator};
-pub use ids::{OrderId, ProductId, UserId};
+pub use ids::{ImageId, OrderId, ProductId, UserId};
+pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Address, AddressInput, CountryCode, Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
