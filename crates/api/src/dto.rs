@@ -1,7 +1,8 @@
 //! Request and response bodies as they travel on the wire (snake_case, as API.md shows).
 
+use application::products::ProductView;
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{Money, Page, Product, User};
+use domain::{Image, Money, Page, Product, User};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -157,17 +158,45 @@ pub struct UpdateMeRequest {
     pub last_name: Option<Option<String>>,
 }
 
-/// A product image (uploads come with file storage; lists are empty until then).
+/// A product image.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImageResponse {
     /// Id.
     pub id: Uuid,
-    /// Where to fetch the bytes.
+    /// Where anyone fetches the bytes: a path on this server, `/api/v1/files/{id}`.
+    #[schema(example = "/api/v1/files/0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub url: String,
-    /// MIME type.
+    /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`, as known from the bytes.
+    #[schema(example = "image/png")]
     pub content_type: String,
-    /// Bytes.
+    /// Length in bytes.
+    #[schema(example = 48213)]
     pub size: u64,
+}
+
+impl From<Image> for ImageResponse {
+    fn from(i: Image) -> Self {
+        Self {
+            id: i.id.as_uuid(),
+            url: format!("/api/v1/files/{}", i.id),
+            content_type: i.content_type.content_type().to_owned(),
+            size: i.size,
+        }
+    }
+}
+
+/// The bytes of an image, as served.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ImageBytes(pub Vec<u8>);
+
+/// The body of an image upload.
+#[derive(ToSchema)]
+pub struct ImageUpload {
+    /// The image: JPEG, PNG, WebP or GIF (known by its bytes; the part's file name and content
+    /// type are ignored), at most `MAX_UPLOAD_BYTES` (10 MiB by default).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
 }
 
 /// A new product.
@@ -230,6 +259,15 @@ pub struct ProductResponse {
     pub updated_at: DateTime<Utc>,
 }
 
+impl From<ProductView> for ProductResponse {
+    fn from(v: ProductView) -> Self {
+        let mut response = Self::from(v.product);
+        response.images = v.images.into_iter().map(Into::into).collect();
+        response
+    }
+}
+
+/// A product without images (a new one has none yet).
 impl From<Product> for ProductResponse {
     fn from(p: Product) -> Self {
         Self {
@@ -295,7 +333,7 @@ pub struct HealthResponse {
     /// `ok` or `unavailable`.
     pub status: &'static str,
     /// Each dependency: `up` or `down`.
-    #[schema(value_type = Object, example = json!({"database": "up", "identity_provider": "up"}))]
+    #[schema(value_type = Object, example = json!({"database": "up", "identity_provider": "up", "file_store": "up"}))]
     pub checks: std::collections::BTreeMap<&'static str, &'static str>,
 }
 

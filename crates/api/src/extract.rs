@@ -1,10 +1,12 @@
 //! Extractors whose rejections are the API's own problem+json errors, so every error a
 //! client can cause has one shape and the field it concerns.
 
-use axum::body::Bytes;
+use application::images::FILE_FIELD;
+use application::ports::{ByteSource, SourceError};
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use domain::{FieldError, PageRequest};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -125,6 +127,135 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
         Uuid::parse_str(&raw)
             .map(IdPath)
             .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// The two ids of `/products/{id}/images/{image_id}`. Anything that is not a UUID names no
+/// resource: 404.
+pub struct ImagePath {
+    /// The product.
+    pub product_id: Uuid,
+    /// The image.
+    pub image_id: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ImagePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((product, image)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&product), Uuid::parse_str(&image)) {
+            (Ok(product_id), Ok(image_id)) => Ok(ImagePath {
+                product_id,
+                image_id,
+            }),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
+/// Room for the multipart framing and small extra fields next to the file: the request as a
+/// whole may exceed the file's limit by this much before reading stops.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// The field `file` of a `multipart/form-data` body, read chunk by chunk as it arrives (never
+/// the whole body first). It starts reading on the first call, so the use case decides who may
+/// upload before a byte of the body is looked at. Other fields are skipped.
+pub struct MultipartFile {
+    state: MultipartState,
+}
+
+enum MultipartState {
+    Start {
+        content_type: Option<String>,
+        body: Body,
+        limit: u64,
+    },
+    Reading(Box<multer::Field<'static>>),
+    Done,
+}
+
+impl MultipartFile {
+    /// The file of `body`, sent with `content_type`; the request as a whole may carry at most
+    /// `file_limit` bytes of file plus the multipart framing.
+    pub fn new(content_type: Option<&HeaderValue>, body: Body, file_limit: u64) -> Self {
+        Self {
+            state: MultipartState::Start {
+                content_type: content_type
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                body,
+                limit: file_limit.saturating_add(MULTIPART_OVERHEAD),
+            },
+        }
+    }
+}
+
+fn multipart_error(e: multer::Error) -> SourceError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            SourceError::TooLarge
+        }
+        multer::Error::StreamReadFailed(_) => {
+            SourceError::Malformed("the request body could not be read".into())
+        }
+        other => SourceError::Malformed(format!("the multipart body is malformed: {other}")),
+    }
+}
+
+/// Opens the multipart body and moves to its `file` field; a field that is not the file is
+/// dropped unread (multer skips it).
+async fn file_field(
+    content_type: Option<String>,
+    body: Body,
+    limit: u64,
+) -> Result<multer::Field<'static>, SourceError> {
+    let boundary = content_type
+        .as_deref()
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| {
+            SourceError::UnsupportedMediaType(format!(
+                "the body must be multipart/form-data, with the image in the field `{FILE_FIELD}`"
+            ))
+        })?;
+    let mut multipart = multer::Multipart::with_constraints(
+        body.into_data_stream(),
+        boundary,
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit)),
+    );
+    loop {
+        match multipart.next_field().await.map_err(multipart_error)? {
+            Some(field) if field.name() == Some(FILE_FIELD) => return Ok(field),
+            Some(_) => {}
+            None => return Err(SourceError::MissingField(FILE_FIELD)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ByteSource for MultipartFile {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError> {
+        // Left `Done` when opening fails: the body is not read any further.
+        self.state = match std::mem::replace(&mut self.state, MultipartState::Done) {
+            MultipartState::Start {
+                content_type,
+                body,
+                limit,
+            } => MultipartState::Reading(Box::new(file_field(content_type, body, limit).await?)),
+            other => other,
+        };
+        let MultipartState::Reading(field) = &mut self.state else {
+            return Ok(None);
+        };
+        match field.chunk().await.map_err(multipart_error)? {
+            Some(chunk) => Ok(Some(chunk)),
+            None => {
+                self.state = MultipartState::Done;
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -13,9 +13,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use application::images::{DeleteImage, GetImageFile, UploadImage};
 use application::orders::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
-    Clock, HealthCheck, IdentityProvider, OrderReadModel, ProductReadModel, UserReadModel,
+    Clock, FileStore, HealthCheck, IdentityProvider, OrderReadModel, ProductReadModel,
+    UserReadModel,
 };
 use application::products::{
     CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct,
@@ -27,7 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::{get, post};
-use domain::{OrderRepository, ProductRepository, UserRepository};
+use domain::{ImageRepository, OrderRepository, ProductRepository, UserRepository};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -45,6 +47,10 @@ pub struct Ports {
     pub products: Arc<dyn ProductRepository>,
     /// Catalog reads.
     pub product_reads: Arc<dyn ProductReadModel>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub files: Arc<dyn FileStore>,
     /// Order writes.
     pub orders: Arc<dyn OrderRepository>,
     /// Order reads.
@@ -69,6 +75,8 @@ pub struct ApiConfig {
     pub audience: String,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Largest image upload, in bytes (413 above).
+    pub max_upload_bytes: u64,
 }
 
 /// What every handler can reach: the use cases and the token verifier.
@@ -76,6 +84,7 @@ pub struct Services {
     pub(crate) verifier: JwtVerifier,
     pub(crate) identity: Arc<dyn IdentityProvider>,
     pub(crate) database: Arc<dyn HealthCheck>,
+    pub(crate) files: Arc<dyn FileStore>,
     pub(crate) register: RegisterUser,
     pub(crate) login: Login,
     pub(crate) refresh: RefreshTokens,
@@ -88,6 +97,9 @@ pub struct Services {
     pub(crate) delete_product: DeleteProduct,
     pub(crate) get_product: GetProduct,
     pub(crate) list_products: ListProducts,
+    pub(crate) upload_image: UploadImage,
+    pub(crate) delete_image: DeleteImage,
+    pub(crate) get_image_file: GetImageFile,
     pub(crate) place_order: PlaceOrder,
     pub(crate) get_order: GetOrder,
     pub(crate) list_orders: ListOrders,
@@ -124,15 +136,34 @@ impl AppState {
             update_profile: UpdateProfile::new(p.users.clone(), p.clock.clone()),
             list_users: ListUsers::new(p.user_reads),
             create_product: CreateProduct::new(p.products.clone(), p.clock.clone()),
-            update_product: UpdateProduct::new(p.products.clone(), p.clock.clone()),
-            delete_product: DeleteProduct::new(p.products.clone(), p.clock.clone()),
+            update_product: UpdateProduct::new(
+                p.products.clone(),
+                p.images.clone(),
+                p.clock.clone(),
+            ),
+            delete_product: DeleteProduct::new(
+                p.products.clone(),
+                p.images.clone(),
+                p.files.clone(),
+                p.clock.clone(),
+            ),
+            upload_image: UploadImage::new(
+                p.products.clone(),
+                p.images.clone(),
+                p.files.clone(),
+                p.clock.clone(),
+                config.max_upload_bytes,
+            ),
+            delete_image: DeleteImage::new(p.images.clone(), p.files.clone()),
+            get_image_file: GetImageFile::new(p.images.clone(), p.files.clone()),
             place_order: PlaceOrder::new(p.orders.clone(), p.products.clone(), p.clock.clone()),
             get_order: GetOrder::new(p.orders.clone()),
             list_orders: ListOrders::new(p.order_reads),
             cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone()),
             change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone()),
-            get_product: GetProduct::new(p.products),
-            list_products: ListProducts::new(p.product_reads),
+            get_product: GetProduct::new(p.products, p.images.clone()),
+            list_products: ListProducts::new(p.product_reads, p.images),
+            files: p.files,
             identity: p.identity,
             database: p.database,
         }))
@@ -144,7 +175,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP service: API routes, health, JWKS, OpenAPI and docs, with request ids,
 /// tracing, timeouts, body limits and problem+json for every error.
 pub fn router(ports: Ports, config: ApiConfig) -> Router {
-    use routes::{auth, health, orders, products, users};
+    use routes::{auth, health, images, orders, products, users};
 
     let state = AppState::new(ports, &config);
     let api = Router::new()
@@ -159,6 +190,16 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
                 .put(products::update)
                 .delete(products::delete),
         )
+        // Uploads are streamed and capped by the use case's own limit, not the JSON one.
+        .route(
+            "/products/{id}/images",
+            post(images::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/products/{id}/images/{image_id}",
+            axum::routing::delete(images::delete),
+        )
+        .route("/files/{image_id}", get(images::file))
         .route("/orders", get(orders::list).post(orders::place))
         .route("/orders/{id}", get(orders::get))
         .route(

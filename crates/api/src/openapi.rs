@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::routes::{auth, health, orders, products, users};
+use crate::routes::{auth, health, images, orders, products, users};
 
 struct BearerAuth;
 
@@ -34,11 +34,14 @@ impl Modify for BearerAuth {
             422 bodies list each rejected field in `errors`. Another user's resources answer 404, \
             admin-only routes answer 403 to non-admins, and 401 carries `WWW-Authenticate: Bearer`. \
             Money is `{amount, currency}` with a decimal string amount. A malformed id in a path \
-            names no resource and answers 404. JSON bodies are limited to 1 MiB (413).",
+            names no resource and answers 404. JSON bodies are limited to 1 MiB (413). Product images \
+            are uploaded as multipart/form-data (field `file`, at most `MAX_UPLOAD_BYTES`, 10 MiB by \
+            default) and served publicly at the `url` each Image names.",
     ),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::jwks,
         products::list, products::get, products::create, products::update, products::delete,
+        images::upload, images::delete, images::file,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
         health::live, health::ready,

@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod error;
+pub mod images;
 pub mod orders;
 pub mod ports;
 pub mod products;

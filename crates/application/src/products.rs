@@ -1,14 +1,34 @@
 //! Catalog use cases: admins write products, anyone reads them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Currency, Description, Money, Page, PageRequest, Product, ProductChanges, ProductId,
-    ProductName, ProductRepository, Sku, Stock, Validator,
+    Currency, Description, Image, ImageRepository, Money, Page, PageRequest, Product,
+    ProductChanges, ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
 };
 
-use crate::ports::{Clock, ProductReadModel};
+use crate::images::discard_files;
+use crate::ports::{Clock, FileStore, ProductReadModel};
 use crate::{Actor, AppError};
+
+/// A product as the catalog shows it: with its images, in upload order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductView {
+    /// The product.
+    pub product: Product,
+    /// Its images, oldest first.
+    pub images: Vec<Image>,
+}
+
+/// The images of one product, in one query.
+async fn with_images(
+    images: &dyn ImageRepository,
+    product: Product,
+) -> Result<ProductView, AppError> {
+    let images = images.of_products(&[product.id]).await?;
+    Ok(ProductView { product, images })
+}
 
 /// A price as the client sent it.
 #[derive(Debug, Clone)]
@@ -126,13 +146,22 @@ pub struct UpdateProductCommand {
 /// Changes a product (admins only).
 pub struct UpdateProduct {
     products: Arc<dyn ProductRepository>,
+    images: Arc<dyn ImageRepository>,
     clock: Arc<dyn Clock>,
 }
 
 impl UpdateProduct {
     /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { products, clock }
+    pub fn new(
+        products: Arc<dyn ProductRepository>,
+        images: Arc<dyn ImageRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            products,
+            images,
+            clock,
+        }
     }
 
     /// Validates the given fields, then saves the product with them.
@@ -145,7 +174,7 @@ impl UpdateProduct {
         actor: &Actor,
         id: ProductId,
         cmd: UpdateProductCommand,
-    ) -> Result<Product, AppError> {
+    ) -> Result<ProductView, AppError> {
         actor.require_admin()?;
         let mut v = Validator::new();
         let changes = ProductChanges {
@@ -165,49 +194,73 @@ impl UpdateProduct {
             stock: cmd.stock.and_then(|s| v.check("stock", Stock::new(s))),
         };
         v.finish()?;
-        self.products
+        let product = self
+            .products
             .update(id, &changes, self.clock.now())
             .await?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        with_images(&*self.images, product).await
     }
 }
 
-/// Removes a product from the catalog (admins only). Orders keep their own copy of it.
+/// Removes a product from the catalog with its images (admins only). Orders keep their own
+/// copy of it.
 pub struct DeleteProduct {
     products: Arc<dyn ProductRepository>,
+    images: Arc<dyn ImageRepository>,
+    store: Arc<dyn FileStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl DeleteProduct {
     /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { products, clock }
+    pub fn new(
+        products: Arc<dyn ProductRepository>,
+        images: Arc<dyn ImageRepository>,
+        store: Arc<dyn FileStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            products,
+            images,
+            store,
+            clock,
+        }
     }
 
-    /// Deletes the product.
+    /// Deletes the product and its image rows in one transaction, then their files. A product
+    /// with images is deleted only while the file store answers, so that a store that is down
+    /// leaves everything as it was.
     ///
     /// # Errors
-    /// `Forbidden` for non-admins, `NotFound` when it does not exist.
+    /// `Forbidden` for non-admins, `NotFound` when it does not exist, `Unavailable` when the
+    /// database, or the store of its images, does not answer.
     #[tracing::instrument(name = "delete_product", skip_all, fields(product_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: ProductId) -> Result<(), AppError> {
         actor.require_admin()?;
-        if self.products.delete(id, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
+        if !self.images.of_products(&[id]).await?.is_empty() {
+            self.store.check().await?;
         }
+        let removed = self
+            .products
+            .delete(id, self.clock.now())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        discard_files(&*self.store, &removed).await;
+        Ok(())
     }
 }
 
-/// Reads one product (public).
+/// Reads one product with its images (public).
 pub struct GetProduct {
     products: Arc<dyn ProductRepository>,
+    images: Arc<dyn ImageRepository>,
 }
 
 impl GetProduct {
     /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>) -> Self {
-        Self { products }
+    pub fn new(products: Arc<dyn ProductRepository>, images: Arc<dyn ImageRepository>) -> Self {
+        Self { products, images }
     }
 
     /// The product.
@@ -215,23 +268,27 @@ impl GetProduct {
     /// # Errors
     /// `NotFound` when it does not exist or was deleted.
     #[tracing::instrument(name = "get_product", skip_all, fields(product_id = %id))]
-    pub async fn execute(&self, id: ProductId) -> Result<Product, AppError> {
-        self.products.get(id).await?.ok_or(AppError::NotFound)
+    pub async fn execute(&self, id: ProductId) -> Result<ProductView, AppError> {
+        let product = self.products.get(id).await?.ok_or(AppError::NotFound)?;
+        with_images(&*self.images, product).await
     }
 }
 
-/// Lists the catalog (public), newest first, optionally filtered by a search text.
+/// Lists the catalog (public), newest first, optionally filtered by a search text, each
+/// product with its images.
 pub struct ListProducts {
     catalog: Arc<dyn ProductReadModel>,
+    images: Arc<dyn ImageRepository>,
 }
 
 impl ListProducts {
     /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
-        Self { catalog }
+    pub fn new(catalog: Arc<dyn ProductReadModel>, images: Arc<dyn ImageRepository>) -> Self {
+        Self { catalog, images }
     }
 
-    /// One page; a blank search lists everything. Any text is a valid search.
+    /// One page; a blank search lists everything. Any text is a valid search. The images of
+    /// the whole page come in one query, never one per product.
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.
@@ -240,7 +297,7 @@ impl ListProducts {
         &self,
         page: PageRequest,
         search: Option<&str>,
-    ) -> Result<Page<Product>, AppError> {
+    ) -> Result<Page<ProductView>, AppError> {
         let search = search
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -258,7 +315,16 @@ impl ListProducts {
                 total: 0,
             });
         }
-        Ok(self.catalog.list(page, search.as_deref()).await?)
+        let products = self.catalog.list(page, search.as_deref()).await?;
+        let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
+        let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
+        for image in self.images.of_products(&ids).await? {
+            by_product.entry(image.product_id).or_default().push(image);
+        }
+        Ok(products.map(|product| ProductView {
+            images: by_product.remove(&product.id).unwrap_or_default(),
+            product,
+        }))
     }
 }
 
@@ -326,7 +392,7 @@ mod tests {
             .await
             .unwrap();
         let user = actor(&[Role::User]);
-        let update = UpdateProduct::new(repo.clone(), Arc::new(FixedClock));
+        let update = UpdateProduct::new(repo.clone(), repo.clone(), Arc::new(FixedClock));
         assert!(matches!(
             update
                 .execute(&user, p.id, UpdateProductCommand::default())
@@ -334,9 +400,14 @@ mod tests {
             Err(AppError::Forbidden)
         ));
         assert!(matches!(
-            DeleteProduct::new(repo.clone(), Arc::new(FixedClock))
-                .execute(&user, p.id)
-                .await,
+            DeleteProduct::new(
+                repo.clone(),
+                repo.clone(),
+                Arc::new(MemoryStore::default()),
+                Arc::new(FixedClock)
+            )
+            .execute(&user, p.id)
+            .await,
             Err(AppError::Forbidden)
         ));
         let changed = update
@@ -350,7 +421,62 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(changed.stock.get(), 7);
-        assert_eq!(changed.name.as_str(), "Mug");
+        assert_eq!(changed.product.stock.get(), 7);
+        assert_eq!(changed.product.name.as_str(), "Mug");
+    }
+
+    #[tokio::test]
+    async fn a_page_loads_the_images_of_all_its_products_in_one_query() {
+        let repo = Arc::new(MemoryProducts::default());
+        let a = repo.add_sample("A-1");
+        let b = repo.add_sample("B-1");
+        let c = repo.add_sample("C-1");
+        for (product, n) in [(a, 2), (c, 1), (a, 1)] {
+            for _ in 0..n {
+                repo.add_image(product);
+            }
+        }
+        let list = ListProducts::new(repo.clone(), repo.clone());
+        let page = list.execute(PageRequest::default(), None).await.unwrap();
+        assert_eq!(repo.image_queries(), 1);
+        let counts: Vec<(ProductId, usize)> = page
+            .items
+            .iter()
+            .map(|v| (v.product.id, v.images.len()))
+            .collect();
+        assert_eq!(counts, [(a, 3), (b, 0), (c, 1)]);
+        let of_a = &page.items[0].images;
+        assert!(of_a.windows(2).all(|w| w[0].id < w[1].id), "upload order");
+        assert!(of_a.iter().all(|i| i.product_id == a));
+    }
+
+    #[tokio::test]
+    async fn deleting_a_product_removes_its_images_and_their_files() {
+        let repo = Arc::new(MemoryProducts::default());
+        let store = Arc::new(MemoryStore::default());
+        let p = repo.add_sample("A-1");
+        let image = repo.add_image(p);
+        store.insert(&image.file.key, b"bytes");
+        let delete = DeleteProduct::new(
+            repo.clone(),
+            repo.clone(),
+            store.clone(),
+            Arc::new(FixedClock),
+        );
+        let admin = actor(&[Role::Admin]);
+
+        store.set_down(true);
+        assert!(matches!(
+            delete.execute(&admin, p).await,
+            Err(AppError::Unavailable { .. })
+        ));
+        assert_eq!(repo.items.lock().unwrap().len(), 1, "nothing changed");
+        assert_eq!(repo.images.lock().unwrap().len(), 1);
+
+        store.set_down(false);
+        delete.execute(&admin, p).await.unwrap();
+        assert!(repo.items.lock().unwrap().is_empty());
+        assert!(repo.images.lock().unwrap().is_empty());
+        assert!(store.is_empty());
     }
 }

@@ -1,18 +1,22 @@
 //! Small in-memory fakes of the ports, for use-case tests.
 
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, Page, PageRequest, Password, Product, ProductChanges, ProductId, ProductRepository,
-    RepositoryError, Role, User, UserId, UserRepository, Username,
+    Currency, Email, Image, ImageId, ImageRepository, ImageType, Money, Page, PageRequest,
+    Password, Product, ProductChanges, ProductId, ProductName, ProductRepository, RepositoryError,
+    Role, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
 use crate::ports::{
-    Clock, IdentityAccount, IdentityError, IdentityProvider, NewAccount, SignedIn, TokenPair,
-    UserReadModel,
+    ByteSource, Clock, FileBody, FileStore, IdentityAccount, IdentityError, IdentityProvider,
+    NewAccount, ProductReadModel, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
 };
 
 #[derive(Default)]
@@ -45,9 +49,241 @@ pub fn sample_user(name: &str) -> User {
     }
 }
 
+/// Products and their image rows, as one store so that deleting a product takes its images.
 #[derive(Default)]
 pub struct MemoryProducts {
     pub items: Mutex<Vec<Product>>,
+    pub images: Mutex<Vec<Image>>,
+    fail_image_inserts: AtomicBool,
+    image_queries: AtomicUsize,
+}
+
+impl MemoryProducts {
+    pub fn add_sample(&self, sku: &str) -> ProductId {
+        let now = FixedClock.now();
+        let product = Product {
+            id: ProductId::new(),
+            sku: Sku::parse(sku).unwrap(),
+            name: ProductName::parse(sku).unwrap(),
+            description: None,
+            price: Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
+            stock: Stock::new(1).unwrap(),
+            created_at: now,
+            updated_at: now,
+        };
+        let id = product.id;
+        self.items.lock().unwrap().push(product);
+        id
+    }
+
+    pub fn add_image(&self, product_id: ProductId) -> Image {
+        let id = ImageId::new();
+        let image = Image {
+            id,
+            product_id,
+            content_type: ImageType::Png,
+            size: 5,
+            sha256: "0".repeat(64),
+            file: StoredFile {
+                key: format!("images/{id}"),
+                file_id: None,
+            },
+            created_at: FixedClock.now(),
+        };
+        self.images.lock().unwrap().push(image.clone());
+        image
+    }
+
+    pub fn fail_image_inserts(&self) {
+        self.fail_image_inserts.store(true, Ordering::SeqCst);
+    }
+
+    pub fn image_queries(&self) -> usize {
+        self.image_queries.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl ProductReadModel for MemoryProducts {
+    async fn list(
+        &self,
+        page: PageRequest,
+        _: Option<&str>,
+    ) -> Result<Page<Product>, RepositoryError> {
+        let items = self.items.lock().unwrap().clone();
+        Ok(Page {
+            total: items.len() as u64,
+            items,
+            request: page,
+        })
+    }
+}
+
+#[async_trait]
+impl ImageRepository for MemoryProducts {
+    async fn insert(&self, image: &Image) -> Result<bool, RepositoryError> {
+        if self.fail_image_inserts.load(Ordering::SeqCst) {
+            return Err(RepositoryError::Unavailable("down".into()));
+        }
+        if !self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.id == image.product_id)
+        {
+            return Ok(false);
+        }
+        self.images.lock().unwrap().push(image.clone());
+        Ok(true)
+    }
+
+    async fn get(&self, id: ImageId) -> Result<Option<Image>, RepositoryError> {
+        Ok(self
+            .images
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|i| i.id == id)
+            .cloned())
+    }
+
+    async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError> {
+        self.image_queries.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .images
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| products.contains(&i.product_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete(
+        &self,
+        product: ProductId,
+        id: ImageId,
+    ) -> Result<Option<Image>, RepositoryError> {
+        let mut images = self.images.lock().unwrap();
+        let found = images
+            .iter()
+            .position(|i| i.id == id && i.product_id == product);
+        Ok(found.map(|at| images.remove(at)))
+    }
+}
+
+/// A file store in memory that can be switched off.
+#[derive(Default)]
+pub struct MemoryStore {
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    down: AtomicBool,
+    deletes: AtomicUsize,
+}
+
+impl MemoryStore {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn insert(&self, key: &str, bytes: &[u8]) {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), bytes.to_vec());
+    }
+
+    pub fn bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.files.lock().unwrap().get(key).cloned()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.lock().unwrap().is_empty()
+    }
+
+    pub fn deletes(&self) -> usize {
+        self.deletes.load(Ordering::SeqCst)
+    }
+
+    fn up(&self) -> Result<(), StorageError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StorageError::Unavailable("down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl FileStore for MemoryStore {
+    async fn put(&self, key: &str, body: FileBody) -> Result<StoredFile, StorageError> {
+        self.up()?;
+        let bytes: Vec<u8> = body.into_chunks().concat();
+        self.insert(key, &bytes);
+        Ok(StoredFile {
+            key: key.to_owned(),
+            file_id: None,
+        })
+    }
+
+    async fn get(&self, file: &StoredFile) -> Result<FileBody, StorageError> {
+        self.up()?;
+        self.bytes(&file.key)
+            .map(FileBody::from)
+            .ok_or(StorageError::NotFound)
+    }
+
+    async fn delete(&self, file: &StoredFile) -> Result<(), StorageError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.up()?;
+        self.files.lock().unwrap().remove(&file.key);
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.up()
+    }
+}
+
+/// An upload body in given chunks; counts what was read, and may delete a product when read
+/// to its end (a delete that races the upload).
+pub struct Chunks {
+    chunks: VecDeque<Bytes>,
+    pub read: usize,
+    delete_at_end: Option<(Arc<MemoryProducts>, ProductId)>,
+}
+
+impl Chunks {
+    pub fn of(chunks: &[&[u8]]) -> Self {
+        Self {
+            chunks: chunks.iter().map(|c| Bytes::copy_from_slice(c)).collect(),
+            read: 0,
+            delete_at_end: None,
+        }
+    }
+
+    pub fn then_delete(mut self, catalog: Arc<MemoryProducts>, product: ProductId) -> Self {
+        self.delete_at_end = Some((catalog, product));
+        self
+    }
+}
+
+#[async_trait]
+impl ByteSource for Chunks {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError> {
+        match self.chunks.pop_front() {
+            Some(chunk) => {
+                self.read += 1;
+                Ok(Some(chunk))
+            }
+            None => {
+                if let Some((catalog, product)) = self.delete_at_end.take() {
+                    catalog.items.lock().unwrap().retain(|p| p.id != product);
+                }
+                Ok(None)
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -95,11 +331,21 @@ impl ProductRepository for MemoryProducts {
         }))
     }
 
-    async fn delete(&self, id: ProductId, _: DateTime<Utc>) -> Result<bool, RepositoryError> {
+    async fn delete(
+        &self,
+        id: ProductId,
+        _: DateTime<Utc>,
+    ) -> Result<Option<Vec<Image>>, RepositoryError> {
         let mut items = self.items.lock().unwrap();
         let before = items.len();
         items.retain(|p| p.id != id);
-        Ok(items.len() != before)
+        if items.len() == before {
+            return Ok(None);
+        }
+        let mut images = self.images.lock().unwrap();
+        let (removed, kept) = images.drain(..).partition(|i| i.product_id == id);
+        *images = kept;
+        Ok(Some(removed))
     }
 }
 

@@ -20,7 +20,7 @@ pub use order::{Address, AddressInput, CountryCode, Order, OrderLine, OrderStatu
 pub use page::{Page, PageRequest};
 pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
 pub use repository::{
-    IdempotencyRecord, OrderRepository, PlaceOrderError, ProductRepository, RepositoryError,
-    UserRepository,
+    IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError, ProductRepository,
+    RepositoryError, UserRepository,
 };
 pub use user::{Email, Password, PersonName, Role, User, Username};

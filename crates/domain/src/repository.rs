@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{OrderId, ProductId, UserId};
+use crate::ids::{ImageId, OrderId, ProductId, UserId};
+use crate::image::Image;
 use crate::order::{Order, OrderStatus};
 use crate::product::{Product, ProductChanges};
 use crate::user::User;
@@ -47,8 +48,37 @@ pub trait ProductRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Product>, RepositoryError>;
 
-    /// Removes a product from the catalog; `false` when it did not exist.
-    async fn delete(&self, id: ProductId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
+    /// Removes a product from the catalog and the rows of its images, in one transaction;
+    /// answers the images removed (whose files the caller removes next), or `None` when the
+    /// product did not exist.
+    async fn delete(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Image>>, RepositoryError>;
+}
+
+/// The rows of product images. A row names a file that is already in the file store.
+#[async_trait]
+pub trait ImageRepository: Send + Sync {
+    /// Stores the row of an image whose file is stored, only while its product exists; the
+    /// check and the write are atomic against a concurrent delete of the product. `false` when
+    /// the product does not exist (or no longer does), with nothing written.
+    async fn insert(&self, image: &Image) -> Result<bool, RepositoryError>;
+
+    /// The image, if its row exists.
+    async fn get(&self, id: ImageId) -> Result<Option<Image>, RepositoryError>;
+
+    /// The images of `products`, in one round trip, each product's in upload order.
+    async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError>;
+
+    /// Removes the row of image `id` of `product`, answering it; `None` when that product has
+    /// no such image.
+    async fn delete(
+        &self,
+        product: ProductId,
+        id: ImageId,
+    ) -> Result<Option<Image>, RepositoryError>;
 }
 
 /// Accounts as the shop keeps them.

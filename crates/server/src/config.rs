@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use infrastructure::DatabaseUrl;
+use infrastructure::{DatabaseUrl, Secret};
 
 /// A setting that could not be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,32 @@ pub enum AuthProvider {
     /// The built-in provider: accounts in the shop's database, tokens signed with a local key.
     Local,
 }
+
+/// Where product images are kept (`STORAGE_BACKEND`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// A folder under `DATA_DIR` (`DATA_DIR/files`).
+    Local,
+    /// A folder of a Google Drive.
+    Gdrive(GdriveSettings),
+}
+
+/// How the shop signs in to Google Drive (`GDRIVE_*`), and where its files go there. `Debug`
+/// hides the secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GdriveSettings {
+    /// `GDRIVE_CLIENT_ID`: the OAuth client's id.
+    pub client_id: String,
+    /// `GDRIVE_CLIENT_SECRET`: that client's secret.
+    pub client_secret: Secret,
+    /// `GDRIVE_REFRESH_TOKEN`: the refresh token the files' owner granted that client.
+    pub refresh_token: Secret,
+    /// `GDRIVE_ROOT`: the folder, as a path from the root of My Drive.
+    pub root: String,
+}
+
+/// Largest `MAX_UPLOAD_BYTES`: an upload is held in memory while it is checked and stored.
+const MAX_UPLOAD_LIMIT: u64 = 100 * 1024 * 1024;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +89,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
+    /// `STORAGE_BACKEND` (with `GDRIVE_*` for Google Drive).
+    pub storage: StorageBackend,
+    /// `MAX_UPLOAD_BYTES`: largest image upload.
+    pub max_upload_bytes: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -82,6 +112,8 @@ impl fmt::Debug for Settings {
             .field("rate_limit_enabled", &self.rate_limit_enabled)
             .field("request_timeout", &self.request_timeout)
             .field("log_format", &self.log_format)
+            .field("storage", &self.storage)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .finish()
     }
 }
@@ -107,6 +139,33 @@ where
         });
     }
     Ok(n)
+}
+
+/// `GDRIVE_*`, each required but the folder (`/shop` by default).
+fn gdrive_settings(get: &impl Fn(&str) -> Option<String>) -> Result<GdriveSettings, ConfigError> {
+    let required = |name: &'static str| {
+        get(name)
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| ConfigError {
+                name,
+                message: "is required when STORAGE_BACKEND=gdrive (see README, Product images)"
+                    .into(),
+            })
+    };
+    let root = get("GDRIVE_ROOT").unwrap_or_else(|| "/shop".into());
+    let root = format!("/{}", root.trim().trim_matches('/'));
+    if root == "/" || root.chars().any(char::is_control) {
+        return Err(ConfigError {
+            name: "GDRIVE_ROOT",
+            message: "must name a folder, e.g. /shop".into(),
+        });
+    }
+    Ok(GdriveSettings {
+        client_id: required("GDRIVE_CLIENT_ID")?,
+        client_secret: Secret::new(required("GDRIVE_CLIENT_SECRET")?),
+        refresh_token: Secret::new(required("GDRIVE_REFRESH_TOKEN")?),
+        root,
+    })
 }
 
 impl Settings {
@@ -155,15 +214,16 @@ impl Settings {
                 });
             }
         };
-        match get("STORAGE_BACKEND").as_deref().map(str::trim) {
-            None | Some("local") => {}
+        let storage = match get("STORAGE_BACKEND").as_deref().map(str::trim) {
+            None | Some("local") => StorageBackend::Local,
+            Some("gdrive") => StorageBackend::Gdrive(gdrive_settings(&get)?),
             Some(other) => {
                 return Err(ConfigError {
                     name: "STORAGE_BACKEND",
-                    message: format!("`{other}` is not supported in this version; use local"),
+                    message: format!("`{other}` is not one of: local, gdrive"),
                 });
             }
-        }
+        };
         let rate_limit_enabled = match get("RATE_LIMIT_ENABLED").as_deref().map(str::trim) {
             None | Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
@@ -218,6 +278,13 @@ impl Settings {
                 1..=3600,
             )?),
             log_format,
+            storage,
+            max_upload_bytes: parse_number(
+                "MAX_UPLOAD_BYTES",
+                get("MAX_UPLOAD_BYTES"),
+                application::images::DEFAULT_MAX_UPLOAD_BYTES,
+                1..=MAX_UPLOAD_LIMIT,
+            )?,
         })
     }
 
@@ -269,6 +336,8 @@ mod tests {
             ("RATE_LIMIT_ENABLED", "maybe"),
             ("ACCESS_TOKEN_TTL_SECONDS", "0"),
             ("STORAGE_BACKEND", "s3"),
+            ("MAX_UPLOAD_BYTES", "0"),
+            ("MAX_UPLOAD_BYTES", "ten"),
         ] {
             let err = settings(&[(name, value)])
                 .err()
@@ -276,6 +345,60 @@ mod tests {
             assert_eq!(err.name, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn images_go_to_a_local_folder_of_at_most_ten_mebibytes_by_default() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.storage, StorageBackend::Local);
+        assert_eq!(s.max_upload_bytes, 10_485_760);
+        let s = settings(&[("MAX_UPLOAD_BYTES", "2048")]).unwrap();
+        assert_eq!(s.max_upload_bytes, 2048);
+    }
+
+    const GDRIVE: [(&str, &str); 4] = [
+        ("STORAGE_BACKEND", "gdrive"),
+        ("GDRIVE_CLIENT_ID", "id.apps.googleusercontent.com"),
+        ("GDRIVE_CLIENT_SECRET", "GOCSPX-secret"),
+        ("GDRIVE_REFRESH_TOKEN", "1//refresh"),
+    ];
+
+    #[test]
+    fn google_drive_needs_each_credential_and_names_a_missing_one() {
+        let s = settings(&GDRIVE).unwrap();
+        let StorageBackend::Gdrive(g) = &s.storage else {
+            panic!("not gdrive: {:?}", s.storage);
+        };
+        assert_eq!(g.client_id, "id.apps.googleusercontent.com");
+        assert_eq!(g.client_secret.expose(), "GOCSPX-secret");
+        assert_eq!(g.refresh_token.expose(), "1//refresh");
+        assert_eq!(g.root, "/shop");
+        for missing in [
+            "GDRIVE_CLIENT_ID",
+            "GDRIVE_CLIENT_SECRET",
+            "GDRIVE_REFRESH_TOKEN",
+        ] {
+            let pairs: Vec<_> = GDRIVE.into_iter().filter(|(k, _)| *k != missing).collect();
+            let err = settings(&pairs).unwrap_err();
+            assert_eq!(err.name, missing);
+        }
+        let mut pairs = GDRIVE.to_vec();
+        pairs.push(("GDRIVE_ROOT", "shop/images/"));
+        let StorageBackend::Gdrive(g) = settings(&pairs).unwrap().storage else {
+            panic!("not gdrive");
+        };
+        assert_eq!(g.root, "/shop/images");
+        pairs.push(("GDRIVE_ROOT", "/"));
+        assert_eq!(settings(&pairs).unwrap_err().name, "GDRIVE_ROOT");
+    }
+
+    #[test]
+    fn debug_output_hides_the_drive_secrets() {
+        let s = settings(&GDRIVE).unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("GOCSPX-secret"), "{debug}");
+        assert!(!debug.contains("1//refresh"), "{debug}");
+        assert!(debug.contains("id.apps.googleusercontent.com"));
     }
 
     #[test]

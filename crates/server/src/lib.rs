@@ -12,19 +12,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use application::ports::{Clock, HealthCheck, SystemClock};
+use application::ports::{Clock, FileStore, HealthCheck, SystemClock};
 use application::users::CreateAdmin;
-use infrastructure::Database;
-use infrastructure::db::{SqlOrders, SqlProducts, SqlUsers};
+use infrastructure::db::{SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::identity::{LocalIdentityConfig, LocalIdentityProvider};
+use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
 
-pub use config::{ConfigError, LogFormat, Settings};
+pub use config::{ConfigError, LogFormat, Settings, StorageBackend};
 
 /// Adapters built from the settings, ready to hand to the use cases.
 struct Adapters {
     db: Database,
     products: Arc<SqlProducts>,
+    images: Arc<SqlImages>,
+    files: Arc<dyn FileStore>,
     orders: Arc<SqlOrders>,
     users: Arc<SqlUsers>,
     identity: Arc<LocalIdentityProvider>,
@@ -65,6 +67,8 @@ impl Adapters {
         .context("cannot start the built-in identity provider")?;
         Ok(Self {
             products: Arc::new(SqlProducts::new(db.clone())),
+            images: Arc::new(SqlImages::new(db.clone())),
+            files: file_store(settings)?,
             orders: Arc::new(SqlOrders::new(db.clone())),
             users: Arc::new(SqlUsers::new(db.clone())),
             identity: Arc::new(identity),
@@ -72,6 +76,26 @@ impl Adapters {
             db,
         })
     }
+}
+
+/// The file store the settings name: a folder under `DATA_DIR`, or Google Drive.
+fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn FileStore>> {
+    Ok(match &settings.storage {
+        StorageBackend::Local => {
+            let root = settings.data_dir.join("files");
+            Arc::new(OpendalStore::local(&root).context("cannot open the file store (DATA_DIR)")?)
+        }
+        StorageBackend::Gdrive(g) => Arc::new(
+            OpendalStore::gdrive(GdriveConfig {
+                client_id: g.client_id.clone(),
+                client_secret: g.client_secret.clone(),
+                refresh_token: g.refresh_token.clone(),
+                root: g.root.clone(),
+                api_base: None,
+            })
+            .context("cannot set up the Google Drive file store (STORAGE_BACKEND=gdrive)")?,
+        ),
+    })
 }
 
 /// The HTTP service, bound to its port and ready to run.
@@ -92,6 +116,8 @@ impl Application {
             api::Ports {
                 products: a.products.clone(),
                 product_reads: a.products.clone(),
+                images: a.images.clone(),
+                files: a.files.clone(),
                 orders: a.orders.clone(),
                 order_reads: a.orders.clone(),
                 users: a.users.clone(),
@@ -104,6 +130,7 @@ impl Application {
                 issuer: settings.auth_issuer.clone(),
                 audience: settings.auth_audience.clone(),
                 request_timeout: settings.request_timeout,
+                max_upload_bytes: settings.max_upload_bytes,
             },
         );
         let addr = SocketAddr::new(settings.host, settings.port);

@@ -18,6 +18,8 @@ pub async fn live() -> Json<HealthResponse> {
 }
 
 /// 200 when the database and the identity provider answer, else 503 naming which is down.
+/// The file store (images) is reported under `file_store` but does not make the service
+/// unready: every instance shares it, and the catalog and orders work without it.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
@@ -25,15 +27,18 @@ pub async fn live() -> Json<HealthResponse> {
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let timeout = std::time::Duration::from_secs(3);
-    let (db, identity) = tokio::join!(
+    let (db, identity, files) = tokio::join!(
         tokio::time::timeout(timeout, state.database.check()),
         tokio::time::timeout(timeout, state.identity.check()),
+        tokio::time::timeout(timeout, state.files.check()),
     );
     let mut checks = BTreeMap::new();
     let db_up = matches!(db, Ok(Ok(())));
     let identity_up = matches!(identity, Ok(Ok(())));
     checks.insert("database", if db_up { "up" } else { "down" });
     checks.insert("identity_provider", if identity_up { "up" } else { "down" });
+    let files_up = matches!(files, Ok(Ok(())));
+    checks.insert("file_store", if files_up { "up" } else { "down" });
     if db_up && identity_up {
         (
             StatusCode::OK,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod images;
 pub mod orders;
 pub mod products;
 pub mod users;

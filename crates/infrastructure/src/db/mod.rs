@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod images;
 mod orders;
 mod products;
 mod users;
@@ -13,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use images::SqlImages;
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use users::SqlUsers;

@@ -1,11 +1,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Currency, Description, Money, Page, PageRequest, Product, ProductChanges, ProductId,
+    Currency, Description, Image, Money, Page, PageRequest, Product, ProductChanges, ProductId,
     ProductName, ProductRepository, RepositoryError, Sku, Stock,
 };
 use uuid::Uuid;
 
+use super::images::{ImageRow, image_columns};
 use super::{Database, corrupt, map_err, on_db};
 use application::ports::ProductReadModel;
 
@@ -191,17 +192,37 @@ impl ProductRepository for SqlProducts {
     }
 
     #[tracing::instrument(name = "db.products.delete", skip_all)]
-    async fn delete(&self, id: ProductId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
-        let done = on_db!(&self.db, write, pool => {
-            sqlx::query("UPDATE products SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+    async fn delete(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Image>>, RepositoryError> {
+        let rows: Option<Vec<ImageRow>> = on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            let done = sqlx::query("UPDATE products SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
                 .bind(id.as_uuid())
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(map_err)?;
-        Ok(done == 1)
+                .map_err(map_err)?
+                .rows_affected();
+            if done == 0 {
+                None
+            } else {
+                let images = sqlx::query_as(concat!(
+                    "DELETE FROM product_images WHERE product_id = $1 RETURNING ",
+                    image_columns!()
+                ))
+                .bind(id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Some(images)
+            }
+        });
+        rows.map(|rows| rows.into_iter().map(Image::try_from).collect())
+            .transpose()
     }
 }
 

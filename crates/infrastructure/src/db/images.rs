@@ -1,0 +1,162 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Image, ImageId, ImageRepository, ImageType, ProductId, RepositoryError, StoredFile};
+use uuid::Uuid;
+
+use super::{Backend, Database, corrupt, map_err, on_db};
+
+macro_rules! image_columns {
+    () => {
+        "id, product_id, content_type, size_bytes, sha256, storage_key, storage_file_id, created_at"
+    };
+}
+pub(super) use image_columns;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ImageRow {
+    id: Uuid,
+    product_id: Uuid,
+    content_type: String,
+    size_bytes: i64,
+    sha256: String,
+    storage_key: String,
+    storage_file_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<ImageRow> for Image {
+    type Error = RepositoryError;
+
+    fn try_from(r: ImageRow) -> Result<Self, RepositoryError> {
+        Ok(Image {
+            id: ImageId::from_uuid(r.id),
+            product_id: ProductId::from_uuid(r.product_id),
+            content_type: ImageType::from_content_type(&r.content_type)
+                .ok_or_else(|| corrupt("content type", &r.content_type))?,
+            size: u64::try_from(r.size_bytes).map_err(|e| corrupt("size", e))?,
+            sha256: r.sha256,
+            file: StoredFile {
+                key: r.storage_key,
+                file_id: r.storage_file_id,
+            },
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Image rows in SQL, for both backends.
+#[derive(Clone)]
+pub struct SqlImages {
+    db: Database,
+}
+
+impl SqlImages {
+    /// Image rows in `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl ImageRepository for SqlImages {
+    #[tracing::instrument(name = "db.images.insert", skip_all, fields(image_id = %image.id))]
+    async fn insert(&self, image: &Image) -> Result<bool, RepositoryError> {
+        // The product must stay live until the row is in. On PostgreSQL `FOR SHARE` makes a
+        // concurrent delete of the product wait for this transaction (its removal of the
+        // product's image rows then sees this one), or makes this one see the delete. On
+        // SQLite, `BEGIN IMMEDIATE` runs writers one at a time anyway.
+        let live = match self.db.backend() {
+            Backend::Sqlite => "SELECT 1 FROM products WHERE id = $1 AND deleted_at IS NULL",
+            Backend::Postgres => {
+                "SELECT 1 FROM products WHERE id = $1 AND deleted_at IS NULL FOR SHARE"
+            }
+        };
+        let size = i64::try_from(image.size).map_err(|e| corrupt("size", e))?;
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            let found: Option<i32> = sqlx::query_scalar(live)
+                .bind(image.product_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if found.is_none() {
+                return Ok(false);
+            }
+            sqlx::query(concat!(
+                "INSERT INTO product_images (",
+                image_columns!(),
+                ", updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+            ))
+            .bind(image.id.as_uuid())
+            .bind(image.product_id.as_uuid())
+            .bind(image.content_type.content_type())
+            .bind(size)
+            .bind(&image.sha256)
+            .bind(&image.file.key)
+            .bind(image.file.file_id.as_deref())
+            .bind(image.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
+        })
+    }
+
+    #[tracing::instrument(name = "db.images.get", skip_all, fields(image_id = %id))]
+    async fn get(&self, id: ImageId) -> Result<Option<Image>, RepositoryError> {
+        let row: Option<ImageRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(concat!("SELECT ", image_columns!(), " FROM product_images WHERE id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(map_err)?;
+        row.map(Image::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "db.images.of_products", skip_all, fields(count = products.len()))]
+    async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError> {
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=products.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                image_columns!(),
+                " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
+            ),
+            placeholders.join(", ")
+        );
+        let rows: Vec<ImageRow> = on_db!(&self.db, read, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in products {
+                q = q.bind(id.as_uuid());
+            }
+            q.fetch_all(pool).await
+        })
+        .map_err(map_err)?;
+        rows.into_iter().map(Image::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "db.images.delete", skip_all, fields(image_id = %id))]
+    async fn delete(
+        &self,
+        product: ProductId,
+        id: ImageId,
+    ) -> Result<Option<Image>, RepositoryError> {
+        let row: Option<ImageRow> = on_db!(&self.db, write, pool => {
+            sqlx::query_as(concat!(
+                "DELETE FROM product_images WHERE id = $1 AND product_id = $2 RETURNING ",
+                image_columns!()
+            ))
+            .bind(id.as_uuid())
+            .bind(product.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(map_err)?;
+        row.map(Image::try_from).transpose()
+    }
+}
