@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod images;
 mod operations;
 mod orders;
 mod products;
