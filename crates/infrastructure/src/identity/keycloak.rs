@@ -1,0 +1,1096 @@
+//! Keycloak as the identity provider (`AUTH_PROVIDER=keycloak`). Sign-in, refresh and logout go
+//! to the realm's OpenID Connect endpoints as the shop's confidential client (password and
+//! refresh-token grants); registration, removal and `shop create-admin` go to the admin REST
+//! API with the client's service-account token, which is cached until shortly before it
+//! expires. Connection failures, timeouts and 5xx answers are `Unavailable` (503); Keycloak's
+//! `invalid_grant` is a refused credential or token (401).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::{Email, FieldError, Password, PersonName, Role, UserId, Username};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use application::ports::{
+    IdentityAccount, IdentityError, IdentityProvider, NewAccount, SignedIn, TokenPair,
+};
+
+use crate::Secret;
+
+/// Longest wait for a TCP (and TLS) connection to Keycloak.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest wait for any one answer from Keycloak.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the readiness probe's answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// A service-account token is replaced this long before it expires, so none dies in flight.
+const SERVICE_TOKEN_MARGIN: Duration = Duration::from_secs(30);
+
+/// Where the realm is and how the shop authenticates to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeycloakConfig {
+    /// Keycloak's base URL, e.g. `http://localhost:8080` (the realms live under `/realms/`).
+    pub url: Url,
+    /// The realm holding the shop's users.
+    pub realm: String,
+    /// The shop's confidential client: password grant on, service account with
+    /// `realm-management` roles `manage-users`, `view-users`, `query-users`, `view-realm`.
+    pub client_id: String,
+    /// That client's secret.
+    pub client_secret: Secret,
+}
+
+impl std::fmt::Debug for KeycloakConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeycloakConfig")
+            .field("url", &self.url.as_str())
+            .field("realm", &self.realm)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .finish()
+    }
+}
+
+impl KeycloakConfig {
+    /// Parses Keycloak's base URL: `http` or `https`, without credentials, query or fragment.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with it.
+    pub fn parse_url(raw: &str) -> Result<Url, String> {
+        let url = Url::parse(raw.trim())
+            .map_err(|e| format!("`{raw}` is not a URL ({e}), e.g. http://localhost:8080"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http:// or https:// URL".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "must not hold credentials; the client secret goes in KEYCLOAK_CLIENT_SECRET"
+                    .into(),
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or a fragment".into());
+        }
+        Ok(url)
+    }
+
+    /// The `iss` of the realm's tokens when Keycloak is reached (and knows itself) by `url`.
+    pub fn issuer(&self) -> String {
+        format!(
+            "{}/realms/{}",
+            self.url.as_str().trim_end_matches('/'),
+            self.realm
+        )
+    }
+}
+
+/// The realm's endpoints, worked out once.
+#[derive(Debug)]
+struct Endpoints {
+    token: Url,
+    logout: Url,
+    certs: Url,
+    discovery: Url,
+    users: Url,
+    admin_role: Url,
+}
+
+/// `base` with `segments` appended as path segments (each percent-encoded).
+fn join(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("{base} cannot be a base URL"))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+impl Endpoints {
+    fn new(config: &KeycloakConfig) -> anyhow::Result<Self> {
+        let realm = config.realm.as_str();
+        let oidc = |last: &str| {
+            join(
+                &config.url,
+                &["realms", realm, "protocol", "openid-connect", last],
+            )
+        };
+        Ok(Self {
+            token: oidc("token")?,
+            logout: oidc("logout")?,
+            certs: oidc("certs")?,
+            discovery: join(
+                &config.url,
+                &["realms", realm, ".well-known", "openid-configuration"],
+            )?,
+            users: join(&config.url, &["admin", "realms", realm, "users"])?,
+            admin_role: join(&config.url, &["admin", "realms", realm, "roles", "admin"])?,
+        })
+    }
+
+    fn user(&self, id: UserId, rest: &[&str]) -> Result<Url, IdentityError> {
+        let id = id.to_string();
+        let mut segments = vec![id.as_str()];
+        segments.extend_from_slice(rest);
+        join(&self.users, &segments).map_err(|e| IdentityError::Other(e.into()))
+    }
+}
+
+/// What went wrong talking to Keycloak; the log's side of the story.
+#[derive(Debug, thiserror::Error)]
+enum KeycloakError {
+    #[error("cannot reach Keycloak for the {0}")]
+    Unreachable(&'static str, #[source] reqwest::Error),
+    #[error("Keycloak answered {1} to the {0}")]
+    Status(&'static str, StatusCode),
+    #[error(
+        "Keycloak refused the shop's client for the {what} ({error}: {description}); check \
+         KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET and the client's settings in the realm"
+    )]
+    ClientRefused {
+        what: &'static str,
+        error: String,
+        description: String,
+    },
+    #[error(
+        "Keycloak refused the {0} with 403: the client's service account needs the \
+         realm-management roles manage-users, view-users, query-users and view-realm"
+    )]
+    Forbidden(&'static str),
+    #[error("unexpected answer from Keycloak to the {0}")]
+    Malformed(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
+}
+
+fn unavailable(e: KeycloakError) -> IdentityError {
+    IdentityError::Unavailable(Box::new(e))
+}
+
+/// No (whole) answer. The URL is left out of the message: a search's query holds an e-mail
+/// address, which has no place in a log line.
+fn unreachable(what: &'static str, e: reqwest::Error) -> IdentityError {
+    unavailable(KeycloakError::Unreachable(what, e.without_url()))
+}
+
+/// An answer Keycloak should not have given (a 404 for a user just found, say).
+fn unexpected(what: &'static str, status: StatusCode) -> IdentityError {
+    IdentityError::Other(Box::new(KeycloakError::Status(what, status)))
+}
+
+fn malformed(
+    what: &'static str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> IdentityError {
+    IdentityError::Other(Box::new(KeycloakError::Malformed(what, e.into())))
+}
+
+/// An OAuth error answer (RFC 6749 §5.2).
+#[derive(Debug, Deserialize)]
+struct OAuthError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+impl OAuthError {
+    /// `invalid_grant` (and `invalid_request`): the credentials or token the client sent are
+    /// refused. Every other error means the shop's client itself is refused or misconfigured.
+    fn is_about_the_grant(&self) -> bool {
+        matches!(self.error.as_str(), "invalid_grant" | "invalid_request")
+    }
+
+    fn client_refused(self, what: &'static str) -> IdentityError {
+        unavailable(KeycloakError::ClientRefused {
+            what,
+            error: self.error,
+            description: self.error_description.unwrap_or_default(),
+        })
+    }
+}
+
+/// A successful token endpoint answer. No `Debug`: it holds tokens.
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: u64,
+    #[serde(default)]
+    refresh_expires_in: u64,
+}
+
+impl TokenResponse {
+    fn into_pair(self, what: &'static str) -> Result<TokenPair, IdentityError> {
+        let refresh_token = self
+            .refresh_token
+            .ok_or_else(|| malformed(what, "the answer holds no refresh token"))?;
+        Ok(TokenPair {
+            access_token: self.access_token,
+            refresh_token,
+            expires_in: self.expires_in,
+            refresh_expires_in: self.refresh_expires_in,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RealmAccess {
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// The access-token claims the shop's copy of an account is made from.
+#[derive(Deserialize)]
+struct AccessClaims {
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    realm_access: Option<RealmAccess>,
+}
+
+/// A user as the admin REST API shows it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserRepresentation {
+    id: String,
+    username: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RoleRepresentation {
+    name: String,
+}
+
+/// A user to create. No `Debug`: it holds the password.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewUserRepresentation<'a> {
+    username: &'a str,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_name: Option<&'a str>,
+    enabled: bool,
+    credentials: [PasswordCredential<'a>; 1],
+}
+
+/// A password credential. No `Debug`: it is the password.
+#[derive(Serialize)]
+struct PasswordCredential<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a str,
+    temporary: bool,
+}
+
+impl<'a> PasswordCredential<'a> {
+    fn new(password: &'a Password) -> Self {
+        Self {
+            kind: "password",
+            value: password.expose(),
+            temporary: false,
+        }
+    }
+}
+
+/// A refusal of the admin REST API: `{"errorMessage": ...}`, `{"field": ..., "errorMessage":
+/// ...}`, a list of those under `errors`, or `{"error": ..., "error_description": ...}` (the
+/// password policy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdminError {
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default)]
+    errors: Vec<AdminError>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default, rename = "error_description")]
+    error_description: Option<String>,
+}
+
+impl AdminError {
+    fn parse(body: &str) -> Self {
+        serde_json::from_str(body).unwrap_or_default()
+    }
+
+    /// Which of the shop's fields a 409 names.
+    fn conflict_field(&self) -> &'static str {
+        let message = self.error_message.as_deref().unwrap_or_default();
+        if message.to_lowercase().contains("email") {
+            "email"
+        } else {
+            "username"
+        }
+    }
+
+    /// The fields a 400 refused, named as the shop's API names them.
+    fn field_errors(&self) -> Vec<FieldError> {
+        if let Some(error) = self
+            .error
+            .as_deref()
+            .filter(|e| e.starts_with("invalidPassword"))
+        {
+            let description = self.error_description.as_deref().unwrap_or(error);
+            let message = description
+                .strip_prefix("Invalid password: ")
+                .unwrap_or(description);
+            return vec![FieldError::new(
+                "password",
+                format!("refused by the password policy: {message}"),
+            )];
+        }
+        let mut errors: Vec<FieldError> = self
+            .errors
+            .iter()
+            .chain(std::iter::once(self))
+            .filter_map(|e| {
+                let field = match e.field.as_deref()? {
+                    "firstName" => "first_name",
+                    "lastName" => "last_name",
+                    "email" => "email",
+                    "username" => "username",
+                    _ => "body",
+                };
+                let reason = e.error_message.as_deref().unwrap_or("invalid");
+                Some(FieldError::new(
+                    field,
+                    format!("refused by the identity provider ({reason})"),
+                ))
+            })
+            .collect();
+        if errors.is_empty() {
+            errors.push(FieldError::new(
+                "body",
+                "refused by the identity provider".to_owned(),
+            ));
+        }
+        errors
+    }
+}
+
+/// The service account's access token and when to stop using it. No `Debug`: it is a token.
+struct ServiceToken {
+    value: String,
+    renew_at: Instant,
+}
+
+/// The Keycloak identity provider. Holds no state but a connection pool and the cached
+/// service-account token, so any number of shop instances can share one realm.
+pub struct KeycloakIdentityProvider {
+    http: reqwest::Client,
+    config: KeycloakConfig,
+    endpoints: Endpoints,
+    service_token: Mutex<Option<ServiceToken>>,
+}
+
+impl std::fmt::Debug for KeycloakIdentityProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // KeycloakConfig's secret redacts itself; the cached token is left out.
+        f.debug_struct("KeycloakIdentityProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account made from what Keycloak holds. An account the shop cannot represent (no e-mail
+/// address, a username outside the shop's rules, an id that is no UUID) is refused naming
+/// `username`, so the client learns why instead of getting a 500.
+fn account(
+    id: Option<&str>,
+    username: Option<&str>,
+    email: Option<&str>,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    roles: &[String],
+) -> Result<IdentityAccount, IdentityError> {
+    let unusable = |why: &str| {
+        tracing::warn!(
+            reason = why,
+            "a Keycloak account cannot be used by the shop"
+        );
+        IdentityError::Rejected(vec![FieldError::new(
+            "username",
+            format!("this account cannot be used with the shop: {why}"),
+        )])
+    };
+    let id = id
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| unusable("its id at the identity provider is not a UUID"))?;
+    let email = Email::parse(email.unwrap_or_default())
+        .map_err(|_| unusable("it has no valid e-mail address"))?;
+    let username = Username::parse(username.unwrap_or_default())
+        .map_err(|_| unusable("its username does not fit the shop's rules"))?;
+    // Names are the shop's own profile once the account exists; one the shop's rules refuse
+    // is left out rather than failing the sign-in.
+    let name = |n: Option<&str>| n.and_then(|n| PersonName::parse(n).ok().flatten());
+    let mut roles: Vec<Role> = roles.iter().filter_map(|r| Role::from_name(r)).collect();
+    roles.sort();
+    roles.dedup();
+    Ok(IdentityAccount {
+        id: UserId::from_uuid(id),
+        email,
+        username,
+        first_name: name(first_name),
+        last_name: name(last_name),
+        roles,
+    })
+}
+
+/// The account an access token straight from the token endpoint speaks for. Its signature is
+/// not checked: it came over the shop's own connection to Keycloak (as OpenID Connect allows
+/// for tokens received directly from the token endpoint).
+fn account_from_access_token(token: &str) -> Result<IdentityAccount, IdentityError> {
+    const WHAT: &str = "sign-in";
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| malformed(WHAT, "the access token is not a JWT"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| malformed(WHAT, e))?;
+    let claims: AccessClaims = serde_json::from_slice(&bytes).map_err(|e| malformed(WHAT, e))?;
+    let roles = claims.realm_access.map(|r| r.roles).unwrap_or_default();
+    account(
+        claims.sub.as_deref(),
+        claims.preferred_username.as_deref(),
+        claims.email.as_deref(),
+        claims.given_name.as_deref(),
+        claims.family_name.as_deref(),
+        &roles,
+    )
+}
+
+impl KeycloakIdentityProvider {
+    /// A provider for `config`. Nothing is sent to Keycloak until it is needed, so the shop
+    /// starts while Keycloak is still starting (or down).
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (no TLS crypto provider installed) or the URL
+    /// cannot hold the realm's paths.
+    pub fn new(config: KeycloakConfig) -> anyhow::Result<Self> {
+        // reqwest is built without a crypto provider of its own and would panic without one.
+        anyhow::ensure!(
+            rustls::crypto::CryptoProvider::get_default().is_some(),
+            "no TLS crypto provider is installed for the Keycloak client"
+        );
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // The admin API answers 201 with a Location; nothing here should follow redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            endpoints: Endpoints::new(&config)?,
+            config,
+            service_token: Mutex::new(None),
+        })
+    }
+
+    /// Sends `request`; no answer, or a 5xx one, is `Unavailable`.
+    async fn send(
+        &self,
+        what: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, IdentityError> {
+        let response = request.send().await.map_err(|e| unreachable(what, e))?;
+        if response.status().is_server_error() {
+            return Err(unavailable(KeycloakError::Status(what, response.status())));
+        }
+        Ok(response)
+    }
+
+    /// The body of a successful answer as `T`.
+    async fn json<T: DeserializeOwned>(
+        what: &'static str,
+        response: Response,
+    ) -> Result<T, IdentityError> {
+        let bytes = response.bytes().await.map_err(|e| unreachable(what, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| malformed(what, e))
+    }
+
+    /// Calls the token endpoint as the shop's client with `form`; `Ok(Err(..))` is an OAuth
+    /// error answer.
+    async fn token(
+        &self,
+        what: &'static str,
+        form: &[(&str, &str)],
+    ) -> Result<Result<TokenResponse, OAuthError>, IdentityError> {
+        let mut fields = vec![
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", self.config.client_secret.expose()),
+        ];
+        fields.extend_from_slice(form);
+        let request = self.http.post(self.endpoints.token.clone()).form(&fields);
+        let response = self.send(what, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(Ok(Self::json(what, response).await?)),
+            s @ (StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) => {
+                Ok(Err(Self::oauth_error(what, s, response).await?))
+            }
+            s => Err(unavailable(KeycloakError::Status(what, s))),
+        }
+    }
+
+    /// The OAuth error a 400 or 401 carries; one that carries none (a proxy's page, say) is
+    /// not Keycloak answering.
+    async fn oauth_error(
+        what: &'static str,
+        status: StatusCode,
+        response: Response,
+    ) -> Result<OAuthError, IdentityError> {
+        let bytes = response.bytes().await.map_err(|e| unreachable(what, e))?;
+        serde_json::from_slice(&bytes).map_err(|_| unavailable(KeycloakError::Status(what, status)))
+    }
+
+    /// The service account's access token, from the cache while it has more than
+    /// [`SERVICE_TOKEN_MARGIN`] to live. Two requests that find it stale may both fetch one;
+    /// that is cheaper than making every admin call wait on a lock across the network.
+    async fn service_token(&self) -> Result<String, IdentityError> {
+        const WHAT: &str = "service-account token request";
+        if let Some(token) = self
+            .cached_service_token()
+            .as_ref()
+            .filter(|t| Instant::now() < t.renew_at)
+        {
+            return Ok(token.value.clone());
+        }
+        let fetched_at = Instant::now();
+        let tokens = self
+            .token(WHAT, &[("grant_type", "client_credentials")])
+            .await?
+            .map_err(|e| e.client_refused(WHAT))?;
+        let lifetime = Duration::from_secs(tokens.expires_in).saturating_sub(SERVICE_TOKEN_MARGIN);
+        let value = tokens.access_token;
+        self.store_service_token(Some(ServiceToken {
+            value: value.clone(),
+            renew_at: fetched_at + lifetime,
+        }));
+        Ok(value)
+    }
+
+    fn cached_service_token(&self) -> std::sync::MutexGuard<'_, Option<ServiceToken>> {
+        self.service_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn store_service_token(&self, token: Option<ServiceToken>) {
+        *self.cached_service_token() = token;
+    }
+
+    /// Calls the admin REST API with the service account's token; a 401 (the token was
+    /// revoked or the realm's keys changed) fetches a new token and tries once more.
+    async fn admin(
+        &self,
+        what: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&[u8]>,
+    ) -> Result<Response, IdentityError> {
+        let mut retried = false;
+        loop {
+            let token = self.service_token().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&token);
+            if let Some(body) = body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_vec());
+            }
+            let response = self.send(what, request).await?;
+            match response.status() {
+                StatusCode::UNAUTHORIZED if !retried => {
+                    retried = true;
+                    self.store_service_token(None);
+                }
+                StatusCode::UNAUTHORIZED => {
+                    return Err(unavailable(KeycloakError::Status(
+                        what,
+                        StatusCode::UNAUTHORIZED,
+                    )));
+                }
+                StatusCode::FORBIDDEN => return Err(unavailable(KeycloakError::Forbidden(what))),
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Creates a user with a password; its id, or what Keycloak refused.
+    async fn create_user(&self, user: &NewUserRepresentation<'_>) -> Result<UserId, IdentityError> {
+        const WHAT: &str = "user creation";
+        let body = serde_json::to_vec(user).map_err(|e| malformed(WHAT, e))?;
+        let response = self
+            .admin(
+                WHAT,
+                Method::POST,
+                self.endpoints.users.clone(),
+                Some(&body),
+            )
+            .await?;
+        let status = response.status();
+        if status == StatusCode::CREATED {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let id = location
+                .rsplit('/')
+                .next()
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .ok_or_else(|| malformed(WHAT, "no user id in the Location header"))?;
+            return Ok(UserId::from_uuid(id));
+        }
+        let body = response.text().await.unwrap_or_default();
+        match status {
+            StatusCode::CONFLICT => Err(IdentityError::Conflict(
+                AdminError::parse(&body).conflict_field(),
+            )),
+            StatusCode::BAD_REQUEST => Err(IdentityError::Rejected(
+                AdminError::parse(&body).field_errors(),
+            )),
+            s => Err(unexpected(WHAT, s)),
+        }
+    }
+
+    /// The user whose e-mail address is `email`, if any.
+    async fn find_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserRepresentation>, IdentityError> {
+        const WHAT: &str = "user search";
+        let mut url = self.endpoints.users.clone();
+        url.query_pairs_mut()
+            .append_pair("email", email.as_str())
+            .append_pair("exact", "true");
+        let response = self.admin(WHAT, Method::GET, url, None).await?;
+        if !response.status().is_success() {
+            return Err(unexpected(WHAT, response.status()));
+        }
+        let users: Vec<UserRepresentation> = Self::json(WHAT, response).await?;
+        Ok(users.into_iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
+        }))
+    }
+
+    /// Gives the user the realm role `admin`; granting it twice is harmless.
+    async fn grant_admin(&self, id: UserId) -> Result<(), IdentityError> {
+        const WHAT: &str = "admin role grant";
+        let response = self
+            .admin(WHAT, Method::GET, self.endpoints.admin_role.clone(), None)
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(IdentityError::Other(
+                "the realm has no `admin` role; import keycloak/shop-realm.json or add the role"
+                    .into(),
+            ));
+        }
+        if !response.status().is_success() {
+            return Err(unexpected(WHAT, response.status()));
+        }
+        let role: serde_json::Value = Self::json(WHAT, response).await?;
+        let url = self.endpoints.user(id, &["role-mappings", "realm"])?;
+        let body = serde_json::to_vec(&[role]).map_err(|e| malformed(WHAT, e))?;
+        let response = self.admin(WHAT, Method::POST, url, Some(&body)).await?;
+        if !response.status().is_success() {
+            return Err(unexpected(WHAT, response.status()));
+        }
+        Ok(())
+    }
+
+    /// Replaces the password of a user found by a search; its id.
+    async fn reset_password_of(
+        &self,
+        user: &UserRepresentation,
+        password: &Password,
+    ) -> Result<UserId, IdentityError> {
+        let id = Uuid::parse_str(&user.id)
+            .map(UserId::from_uuid)
+            .map_err(|e| malformed("user search", e))?;
+        self.reset_password(id, password).await?;
+        Ok(id)
+    }
+
+    /// Replaces the user's password.
+    async fn reset_password(&self, id: UserId, password: &Password) -> Result<(), IdentityError> {
+        const WHAT: &str = "password reset";
+        let url = self.endpoints.user(id, &["reset-password"])?;
+        let body = serde_json::to_vec(&PasswordCredential::new(password))
+            .map_err(|e| malformed(WHAT, e))?;
+        let response = self.admin(WHAT, Method::PUT, url, Some(&body)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::BAD_REQUEST => {
+                let body = response.text().await.unwrap_or_default();
+                Err(IdentityError::Rejected(
+                    AdminError::parse(&body).field_errors(),
+                ))
+            }
+            s => Err(unexpected(WHAT, s)),
+        }
+    }
+
+    /// The user as Keycloak holds it now, with its effective realm roles.
+    async fn load_account(&self, id: UserId) -> Result<IdentityAccount, IdentityError> {
+        const WHAT: &str = "user lookup";
+        let response = self
+            .admin(WHAT, Method::GET, self.endpoints.user(id, &[])?, None)
+            .await?;
+        if !response.status().is_success() {
+            return Err(unexpected(WHAT, response.status()));
+        }
+        let user: UserRepresentation = Self::json(WHAT, response).await?;
+        let url = self
+            .endpoints
+            .user(id, &["role-mappings", "realm", "composite"])?;
+        let response = self.admin(WHAT, Method::GET, url, None).await?;
+        if !response.status().is_success() {
+            return Err(unexpected(WHAT, response.status()));
+        }
+        let roles: Vec<RoleRepresentation> = Self::json(WHAT, response).await?;
+        let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
+        account(
+            Some(&user.id),
+            Some(&user.username),
+            user.email.as_deref(),
+            user.first_name.as_deref(),
+            user.last_name.as_deref(),
+            &roles,
+        )
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for KeycloakIdentityProvider {
+    #[tracing::instrument(name = "identity.keycloak.register", skip_all)]
+    async fn register(&self, new: &NewAccount) -> Result<IdentityAccount, IdentityError> {
+        let id = self
+            .create_user(&NewUserRepresentation {
+                username: new.username.as_str(),
+                email: new.email.as_str(),
+                first_name: new.first_name.as_ref().map(PersonName::as_str),
+                last_name: new.last_name.as_ref().map(PersonName::as_str),
+                enabled: true,
+                credentials: [PasswordCredential::new(&new.password)],
+            })
+            .await?;
+        tracing::info!(user_id = %id, "account created in Keycloak");
+        Ok(IdentityAccount {
+            id,
+            email: new.email.clone(),
+            username: new.username.clone(),
+            first_name: new.first_name.clone(),
+            last_name: new.last_name.clone(),
+            // The realm's default role; the first sign-in brings the copy up to date with
+            // whatever the realm really grants.
+            roles: vec![Role::User],
+        })
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.delete", skip_all, fields(user_id = %id))]
+    async fn delete(&self, id: UserId) -> Result<(), IdentityError> {
+        const WHAT: &str = "user removal";
+        let response = self
+            .admin(WHAT, Method::DELETE, self.endpoints.user(id, &[])?, None)
+            .await?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            s => Err(unexpected(WHAT, s)),
+        }
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.login", skip_all)]
+    async fn login(
+        &self,
+        username_or_email: &str,
+        password: &Password,
+    ) -> Result<SignedIn, IdentityError> {
+        const WHAT: &str = "sign-in";
+        let form = [
+            ("grant_type", "password"),
+            ("username", username_or_email),
+            ("password", password.expose()),
+        ];
+        let tokens = match self.token(WHAT, &form).await? {
+            Ok(tokens) => tokens,
+            // Unknown account, wrong password, disabled or locked by brute-force detection:
+            // Keycloak answers all alike, and so does the shop.
+            Err(e) if e.is_about_the_grant() => return Err(IdentityError::InvalidCredentials),
+            Err(e) => return Err(e.client_refused(WHAT)),
+        };
+        let account = account_from_access_token(&tokens.access_token)?;
+        Ok(SignedIn {
+            tokens: tokens.into_pair(WHAT)?,
+            account,
+        })
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.refresh", skip_all)]
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        const WHAT: &str = "token refresh";
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        match self.token(WHAT, &form).await? {
+            Ok(tokens) => tokens.into_pair(WHAT),
+            Err(e) if e.is_about_the_grant() => Err(IdentityError::InvalidToken),
+            Err(e) => Err(e.client_refused(WHAT)),
+        }
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.logout", skip_all)]
+    async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
+        const WHAT: &str = "logout";
+        let form = [
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", self.config.client_secret.expose()),
+            ("refresh_token", refresh_token),
+        ];
+        let request = self.http.post(self.endpoints.logout.clone()).form(&form);
+        let response = self.send(WHAT, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            s @ (StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) => {
+                match Self::oauth_error(WHAT, s, response).await? {
+                    // An unknown, spent or expired token: nothing to end (RFC 7009).
+                    e if e.is_about_the_grant() => Ok(()),
+                    e => Err(e.client_refused(WHAT)),
+                }
+            }
+            s => Err(unavailable(KeycloakError::Status(WHAT, s))),
+        }
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.ensure_admin", skip_all)]
+    async fn ensure_admin(
+        &self,
+        email: &Email,
+        username: &Username,
+        password: &Password,
+    ) -> Result<IdentityAccount, IdentityError> {
+        let id = match self.find_by_email(email).await? {
+            Some(existing) => self.reset_password_of(&existing, password).await?,
+            None => {
+                let created = self
+                    .create_user(&NewUserRepresentation {
+                        username: username.as_str(),
+                        email: email.as_str(),
+                        first_name: None,
+                        last_name: None,
+                        enabled: true,
+                        credentials: [PasswordCredential::new(password)],
+                    })
+                    .await;
+                match created {
+                    Ok(id) => id,
+                    // Another run made it in the meantime (else the username is someone
+                    // else's): update that one.
+                    Err(IdentityError::Conflict(field)) => {
+                        let existing = self
+                            .find_by_email(email)
+                            .await?
+                            .ok_or(IdentityError::Conflict(field))?;
+                        self.reset_password_of(&existing, password).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.grant_admin(id).await?;
+        tracing::info!(user_id = %id, "admin account ready in Keycloak");
+        self.load_account(id).await
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.jwks", skip_all)]
+    async fn jwks(&self) -> Result<String, IdentityError> {
+        const WHAT: &str = "signing keys request";
+        let response = self
+            .send(WHAT, self.http.get(self.endpoints.certs.clone()))
+            .await?;
+        if !response.status().is_success() {
+            return Err(unavailable(KeycloakError::Status(WHAT, response.status())));
+        }
+        response.text().await.map_err(|e| unreachable(WHAT, e))
+    }
+
+    #[tracing::instrument(name = "identity.keycloak.check", skip_all)]
+    async fn check(&self) -> Result<(), IdentityError> {
+        const WHAT: &str = "readiness probe";
+        let request = self
+            .http
+            .get(self.endpoints.discovery.clone())
+            .timeout(CHECK_TIMEOUT);
+        let response = self.send(WHAT, request).await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(unavailable(KeycloakError::Status(WHAT, response.status())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> KeycloakConfig {
+        KeycloakConfig {
+            url: KeycloakConfig::parse_url(url).unwrap(),
+            realm: "shop".into(),
+            client_id: "shop".into(),
+            client_secret: Secret::new("s3cret"),
+        }
+    }
+
+    fn jwt(claims: &serde_json::Value) -> String {
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn endpoints_sit_under_the_realm_whatever_the_base_path() {
+        for base in [
+            "http://kc:8080",
+            "http://kc:8080/",
+            "https://id.example/auth/",
+        ] {
+            let e = Endpoints::new(&config(base)).unwrap();
+            let root = base.trim_end_matches('/');
+            assert_eq!(
+                e.token.as_str(),
+                format!("{root}/realms/shop/protocol/openid-connect/token")
+            );
+            assert_eq!(
+                e.discovery.as_str(),
+                format!("{root}/realms/shop/.well-known/openid-configuration")
+            );
+            assert_eq!(e.users.as_str(), format!("{root}/admin/realms/shop/users"));
+            assert_eq!(config(base).issuer(), format!("{root}/realms/shop"));
+        }
+        // A realm name cannot reach another path.
+        let mut odd = config("http://kc:8080");
+        odd.realm = "a/../master".into();
+        let e = Endpoints::new(&odd).unwrap();
+        assert!(
+            e.users
+                .as_str()
+                .contains("/admin/realms/a%2F..%2Fmaster/users")
+        );
+    }
+
+    #[test]
+    fn the_base_url_must_be_plain_http_or_https() {
+        for bad in [
+            "ftp://kc",
+            "kc:8080",
+            "http://admin:pw@kc",
+            "http://kc/?x=1",
+        ] {
+            assert!(KeycloakConfig::parse_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_client_secret() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let p = KeycloakIdentityProvider::new(config("http://kc:8080")).unwrap();
+        let text = format!("{p:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn an_access_token_becomes_an_account() {
+        let id = Uuid::now_v7();
+        let token = jwt(&serde_json::json!({
+            "sub": id.to_string(),
+            "preferred_username": "ann",
+            "email": "Ann@Example.com",
+            "given_name": "Ann",
+            "realm_access": {"roles": ["offline_access", "default-roles-shop", "user", "admin"]},
+        }));
+        let account = account_from_access_token(&token).unwrap();
+        assert_eq!(account.id, UserId::from_uuid(id));
+        assert_eq!(account.email.as_str(), "ann@example.com");
+        assert_eq!(account.username.as_str(), "ann");
+        assert_eq!(account.first_name, PersonName::parse("Ann").unwrap());
+        assert_eq!(account.last_name, None);
+        assert_eq!(account.roles, [Role::User, Role::Admin]);
+    }
+
+    #[test]
+    fn an_account_the_shop_cannot_hold_is_refused_not_a_failure() {
+        let no_email = jwt(
+            &serde_json::json!({"sub": Uuid::now_v7().to_string(), "preferred_username": "ann"}),
+        );
+        let federated = jwt(
+            &serde_json::json!({"sub": "f:ldap:ann", "preferred_username": "ann", "email": "a@b.example"}),
+        );
+        for token in [no_email, federated] {
+            let e = account_from_access_token(&token).unwrap_err();
+            assert!(matches!(e, IdentityError::Rejected(_)), "{e:?}");
+        }
+        let e = account_from_access_token("not-a-jwt").unwrap_err();
+        assert!(matches!(e, IdentityError::Other(_)), "{e:?}");
+    }
+
+    #[test]
+    fn admin_refusals_name_the_shops_fields() {
+        let conflict = AdminError::parse(r#"{"errorMessage":"User exists with same email"}"#);
+        assert_eq!(conflict.conflict_field(), "email");
+        let conflict = AdminError::parse(r#"{"errorMessage":"User exists with same username"}"#);
+        assert_eq!(conflict.conflict_field(), "username");
+
+        let policy = AdminError::parse(
+            r#"{"error":"invalidPasswordMinLengthMessage","error_description":"Invalid password: minimum length 8."}"#,
+        );
+        let errors = policy.field_errors();
+        assert_eq!(errors[0].field, "password");
+        assert!(errors[0].message.contains("minimum length 8"), "{errors:?}");
+
+        let name = AdminError::parse(
+            r#"{"field":"firstName","errorMessage":"error-person-name-invalid-character","params":["firstName"]}"#,
+        );
+        assert_eq!(name.field_errors()[0].field, "first_name");
+        let many = AdminError::parse(
+            r#"{"errors":[{"field":"lastName","errorMessage":"x"},{"field":"email","errorMessage":"y"}]}"#,
+        );
+        let fields: Vec<_> = many.field_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["last_name", "email"]);
+        assert_eq!(AdminError::parse("<html>").field_errors()[0].field, "body");
+    }
+}
