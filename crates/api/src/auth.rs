@@ -1,8 +1,11 @@
 //! Bearer-token verification: EdDSA or RS256 signatures checked against the identity
-//! provider's JWKS (cached in memory, refetched only for an unknown key id and at most every
-//! [`JWKS_REFRESH_FLOOR`]), issuer, audience and expiry. No round trip per request.
+//! provider's JWKS, issuer, audience and expiry. The keys are cached in memory and refetched for
+//! an unknown key id (waited for) or when older than a maximum age (in the background), never
+//! more often than a floor ([`KeyRefresh`]). No round trip per request; while the provider is
+//! down, tokens signed with a cached key keep working.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use domain::{Role, UserId};
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -20,8 +23,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Shortest time between two JWKS fetches caused by unknown key ids, so forged key ids cannot
-/// turn into a flood of requests to the identity provider.
+/// A good [`KeyRefresh::floor`]: short enough to pick up a new key quickly, long enough that
+/// forged key ids cannot turn into a flood of requests to the identity provider.
 pub const JWKS_REFRESH_FLOOR: Duration = Duration::from_secs(30);
 /// Tolerated clock difference with the identity provider.
 const LEEWAY_SECONDS: u64 = 60;
@@ -66,20 +69,60 @@ struct Key {
     algorithm: Algorithm,
 }
 
+/// The signing keys last fetched, when, and the JWKS document they came from (served again at
+/// `/.well-known/jwks.json`).
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, Key>,
+    document: Option<Arc<str>>,
+    fetched_at: Option<Instant>,
+}
+
+/// How the verifier keeps its copy of the identity provider's keys current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRefresh {
+    /// Shortest time between two fetches, whatever asks for them (tokens with unknown key ids,
+    /// the age below), so forged key ids cannot flood the provider.
+    pub floor: Duration,
+    /// Keys held longer than this are refetched in the background on the next request, so a
+    /// key removed at the provider stops being accepted even when no new key id shows up.
+    pub max_age: Duration,
+}
+
+/// The cached keys and how they are refetched; shared with background refreshes.
+struct KeyStore {
+    source: Arc<dyn IdentityProvider>,
+    policy: KeyRefresh,
+    cache: RwLock<Arc<KeyCache>>,
+    /// When the last fetch started; held while a fetch runs, so fetches never overlap.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    background: AtomicBool,
+}
+
 /// Verifies access tokens of one issuer and audience.
 pub struct JwtVerifier {
     issuer: String,
     audience: String,
-    source: Arc<dyn IdentityProvider>,
-    keys: RwLock<Arc<HashMap<String, Key>>>,
-    refresh: tokio::sync::Mutex<Option<Instant>>,
+    keys: Arc<KeyStore>,
+}
+
+#[derive(Deserialize)]
+struct RawJwks {
+    keys: Vec<serde_json::Value>,
 }
 
 /// Keys of a JWKS that sign (not the encryption keys Keycloak also lists), by key id, each with
-/// the one algorithm it may be used with: never `none`, never HMAC with a public key.
-fn usable_keys(jwks: &JwkSet) -> HashMap<String, Key> {
+/// the one algorithm it may be used with: never `none`, never HMAC with a public key. Each key
+/// is read on its own, so one of a kind this verifier does not know (a new curve, say) does not
+/// hide the others.
+fn usable_keys(jwks: &RawJwks) -> HashMap<String, Key> {
     let mut keys = HashMap::new();
-    for jwk in &jwks.keys {
+    let parsed: Vec<Jwk> = jwks
+        .keys
+        .iter()
+        .filter_map(|k| Jwk::deserialize(k).ok())
+        .collect();
+    for jwk in &parsed {
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
             continue;
         }
@@ -106,46 +149,110 @@ fn usable_keys(jwks: &JwkSet) -> HashMap<String, Key> {
     keys
 }
 
-impl JwtVerifier {
-    /// A verifier whose keys come from `source`'s JWKS, fetched on first use.
-    pub fn new(issuer: String, audience: String, source: Arc<dyn IdentityProvider>) -> Self {
-        Self {
-            issuer,
-            audience,
-            source,
-            keys: RwLock::new(Arc::new(HashMap::new())),
-            refresh: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    fn cached(&self) -> Arc<HashMap<String, Key>> {
-        match self.keys.read() {
+impl KeyStore {
+    fn cached(&self) -> Arc<KeyCache> {
+        match self.cache.read() {
             Ok(k) => Arc::clone(&k),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
-    /// Refetches the JWKS unless that happened less than [`JWKS_REFRESH_FLOOR`] ago.
-    async fn refresh_keys(&self) -> Result<Arc<HashMap<String, Key>>, TokenError> {
-        let mut last = self.refresh.lock().await;
-        if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_FLOOR) {
+    /// Refetches the JWKS unless a fetch started less than the floor ago. A failed fetch
+    /// keeps the keys already held.
+    async fn refresh(&self) -> Result<Arc<KeyCache>, TokenError> {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|t| t.elapsed() < self.policy.floor) {
             return Ok(self.cached());
         }
-        *last = Some(Instant::now());
+        let started = Instant::now();
+        *last = Some(started);
         let text = self.source.jwks().await.map_err(|e| {
             tracing::warn!(error = %e, "cannot fetch the identity provider's signing keys");
             TokenError::KeysUnavailable
         })?;
-        let jwks: JwkSet = serde_json::from_str(&text).map_err(|e| {
+        let jwks: RawJwks = serde_json::from_str(&text).map_err(|e| {
             tracing::warn!(error = %e, "the identity provider's JWKS is not valid");
             TokenError::KeysUnavailable
         })?;
-        let keys = Arc::new(usable_keys(&jwks));
-        match self.keys.write() {
-            Ok(mut k) => *k = Arc::clone(&keys),
-            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&keys),
+        let cache = Arc::new(KeyCache {
+            keys: usable_keys(&jwks),
+            document: Some(Arc::from(text)),
+            fetched_at: Some(started),
+        });
+        match self.cache.write() {
+            Ok(mut k) => *k = Arc::clone(&cache),
+            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&cache),
         }
-        Ok(keys)
+        Ok(cache)
+    }
+
+    /// Starts a refresh that no request waits for, unless one is already under way.
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.background.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = store.refresh().await;
+            store.background.store(false, Ordering::Release);
+        });
+    }
+
+    /// Keys that include `kid` when the provider has it: the cached ones while they are
+    /// current; a fetch (waited for) when `kid` is unknown; a background fetch when they are
+    /// old. While the provider is down, the keys held keep verifying.
+    async fn for_kid(self: &Arc<Self>, kid: &str) -> Result<Arc<KeyCache>, TokenError> {
+        let cache = self.cached();
+        if !cache.keys.contains_key(kid) {
+            return self.refresh().await;
+        }
+        if cache
+            .fetched_at
+            .is_some_and(|t| t.elapsed() >= self.policy.max_age)
+        {
+            self.refresh_in_background();
+        }
+        Ok(cache)
+    }
+}
+
+impl JwtVerifier {
+    /// A verifier whose keys come from `source`'s JWKS, fetched on first use and refetched as
+    /// `refresh` says.
+    pub fn new(
+        issuer: String,
+        audience: String,
+        source: Arc<dyn IdentityProvider>,
+        refresh: KeyRefresh,
+    ) -> Self {
+        Self {
+            issuer,
+            audience,
+            keys: Arc::new(KeyStore {
+                source,
+                policy: refresh,
+                cache: RwLock::new(Arc::new(KeyCache::default())),
+                last_fetch: tokio::sync::Mutex::new(None),
+                background: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The provider's JWKS document as last fetched (fetching it when none is held yet), so
+    /// publishing it costs the provider nothing per request.
+    ///
+    /// # Errors
+    /// [`TokenError::KeysUnavailable`] when none is held and the provider does not answer.
+    pub async fn jwks_document(&self) -> Result<Arc<str>, TokenError> {
+        if let Some(document) = self.keys.cached().document.clone() {
+            return Ok(document);
+        }
+        self.keys
+            .refresh()
+            .await?
+            .document
+            .clone()
+            .ok_or(TokenError::KeysUnavailable)
     }
 
     /// The actor a token speaks for.
@@ -158,11 +265,8 @@ impl JwtVerifier {
         }
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let mut keys = self.cached();
-        if !keys.contains_key(&kid) {
-            keys = self.refresh_keys().await?;
-        }
-        let key = keys.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let cache = self.keys.for_kid(&kid).await?;
+        let key = cache.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
         if header.alg != key.algorithm {
             return Err(TokenError::Algorithm);
         }
@@ -185,6 +289,15 @@ impl JwtVerifier {
             roles,
         })
     }
+}
+
+/// 503: no signing keys are held and the identity provider does not answer.
+pub(crate) fn keys_unavailable() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the identity provider's keys are unavailable; try again shortly",
+    )
 }
 
 /// The signed-in caller; 401 with `WWW-Authenticate: Bearer` when the token is missing or bad.
@@ -211,11 +324,7 @@ impl FromRequestParts<AppState> for Auth {
             })?;
         match state.verifier.verify(token).await {
             Ok(actor) => Ok(Auth(actor)),
-            Err(TokenError::KeysUnavailable) => Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the identity provider's keys are unavailable; try again shortly",
-            )),
+            Err(TokenError::KeysUnavailable) => Err(keys_unavailable()),
             Err(e) => {
                 tracing::debug!(reason = %e, "bearer token refused");
                 Err(ApiError::unauthorized(
@@ -224,5 +333,25 @@ impl FromRequestParts<AppState> for Auth {
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_of_an_unknown_kind_does_not_hide_the_others() {
+        let jwks: RawJwks = serde_json::from_value(serde_json::json!({"keys": [
+            // Ed448 is a curve this verifier does not know; Keycloak can publish one.
+            {"kty": "OKP", "crv": "Ed448", "kid": "new", "use": "sig", "x": "AAAA"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "alg": "RSA-OAEP", "n": "sXch", "e": "AQAB"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ok", "use": "sig", "alg": "EdDSA",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        ]}))
+        .unwrap();
+        let keys = usable_keys(&jwks);
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(keys["ok"].algorithm, Algorithm::EdDSA);
     }
 }

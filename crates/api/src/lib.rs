@@ -34,7 +34,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use auth::JwtVerifier;
+pub use auth::{JwtVerifier, KeyRefresh};
 pub use error::ApiError;
 pub use openapi::openapi;
 
@@ -73,6 +73,8 @@ pub struct ApiConfig {
     pub issuer: String,
     /// Required `aud` of access tokens.
     pub audience: String,
+    /// How often the identity provider's signing keys may and must be refetched.
+    pub jwks_refresh: KeyRefresh,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// Largest image upload, in bytes (413 above).
@@ -127,6 +129,7 @@ impl AppState {
                 config.issuer.clone(),
                 config.audience.clone(),
                 p.identity.clone(),
+                config.jwks_refresh,
             ),
             register: RegisterUser::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
             login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone()),

@@ -79,6 +79,12 @@ pub struct Settings {
     pub auth_issuer: String,
     /// `AUTH_AUDIENCE`: the `aud` every accepted access token must name.
     pub auth_audience: String,
+    /// `JWKS_REFETCH_FLOOR_SECONDS`: shortest time between two fetches of the provider's
+    /// signing keys (tokens with an unknown key id ask for one).
+    pub jwks_refetch_floor: Duration,
+    /// `JWKS_MAX_AGE_SECONDS`: signing keys held longer are refetched (in the background), so
+    /// a key removed at the provider stops being accepted.
+    pub jwks_max_age: Duration,
     /// `ACCESS_TOKEN_TTL_SECONDS`.
     pub access_token_ttl: Duration,
     /// `REFRESH_TOKEN_TTL_SECONDS`.
@@ -107,6 +113,8 @@ impl fmt::Debug for Settings {
             .field("auth_provider", &self.auth_provider)
             .field("auth_issuer", &self.auth_issuer)
             .field("auth_audience", &self.auth_audience)
+            .field("jwks_refetch_floor", &self.jwks_refetch_floor)
+            .field("jwks_max_age", &self.jwks_max_age)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
@@ -258,6 +266,18 @@ impl Settings {
             auth_provider,
             auth_issuer: get("AUTH_ISSUER").unwrap_or_else(|| "shop".into()),
             auth_audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "shop".into()),
+            jwks_refetch_floor: Duration::from_secs(parse_number(
+                "JWKS_REFETCH_FLOOR_SECONDS",
+                get("JWKS_REFETCH_FLOOR_SECONDS"),
+                30,
+                1..=3600,
+            )?),
+            jwks_max_age: Duration::from_secs(parse_number(
+                "JWKS_MAX_AGE_SECONDS",
+                get("JWKS_MAX_AGE_SECONDS"),
+                300,
+                1..=86_400,
+            )?),
             access_token_ttl: Duration::from_secs(parse_number(
                 "ACCESS_TOKEN_TTL_SECONDS",
                 get("ACCESS_TOKEN_TTL_SECONDS"),
@@ -338,6 +358,8 @@ mod tests {
             ("STORAGE_BACKEND", "s3"),
             ("MAX_UPLOAD_BYTES", "0"),
             ("MAX_UPLOAD_BYTES", "ten"),
+            ("JWKS_REFETCH_FLOOR_SECONDS", "0"),
+            ("JWKS_MAX_AGE_SECONDS", "forever"),
         ] {
             let err = settings(&[(name, value)])
                 .err()

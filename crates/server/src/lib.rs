@@ -129,6 +129,10 @@ impl Application {
             api::ApiConfig {
                 issuer: settings.auth_issuer.clone(),
                 audience: settings.auth_audience.clone(),
+                jwks_refresh: api::KeyRefresh {
+                    floor: settings.jwks_refetch_floor,
+                    max_age: settings.jwks_max_age,
+                },
                 request_timeout: settings.request_timeout,
                 max_upload_bytes: settings.max_upload_bytes,
             },

@@ -76,18 +76,22 @@ pub async fn logout(
 
 /// The public keys that sign access tokens (JWKS), for services that verify them.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
-    responses((status = 200, description = "JSON Web Key Set", content_type = "application/json")))]
+    responses(
+        (status = 200, description = "JSON Web Key Set", content_type = "application/json"),
+        (status = 503, description = "No keys held yet and the identity provider does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    // From the verifier's cache: a public endpoint must not cost the provider a request each.
     let body = state
-        .identity
-        .jwks()
+        .verifier
+        .jwks_document()
         .await
-        .map_err(|e| ApiError::from(application::AppError::from(e)))?;
+        .map_err(|_| crate::auth::keys_unavailable())?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/json"),
             (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        body,
+        body.to_string(),
     ))
 }
