@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use infrastructure::identity::KeycloakConfig;
 use infrastructure::{DatabaseUrl, Secret};
 
 /// A setting that could not be used, and why.
@@ -19,10 +20,13 @@ pub struct ConfigError {
 }
 
 /// Which identity provider signs users in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthProvider {
     /// The built-in provider: accounts in the shop's database, tokens signed with a local key.
     Local,
+    /// Keycloak: accounts in a realm, tokens from its token endpoint (`KEYCLOAK_URL`,
+    /// `KEYCLOAK_REALM`, `KEYCLOAK_CLIENT_ID`, `KEYCLOAK_CLIENT_SECRET`).
+    Keycloak(KeycloakConfig),
 }
 
 /// Where product images are kept (`STORAGE_BACKEND`).
@@ -75,9 +79,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `AUTH_PROVIDER`.
     pub auth_provider: AuthProvider,
-    /// `AUTH_ISSUER`: the `iss` of tokens the built-in provider signs.
+    /// `AUTH_ISSUER`: the `iss` every accepted access token must carry (and the one the
+    /// built-in provider signs). Default `shop`; with Keycloak `{KEYCLOAK_URL}/realms/{realm}`.
     pub auth_issuer: String,
-    /// `AUTH_AUDIENCE`: the `aud` every accepted access token must name.
+    /// `AUTH_AUDIENCE`: the `aud` every accepted access token must name. Default `shop`;
+    /// with Keycloak the client id.
     pub auth_audience: String,
     /// `JWKS_REFETCH_FLOOR_SECONDS`: shortest time between two fetches of the provider's
     /// signing keys (tokens with an unknown key id ask for one).
@@ -176,6 +182,28 @@ fn gdrive_settings(get: &impl Fn(&str) -> Option<String>) -> Result<GdriveSettin
     })
 }
 
+/// The `KEYCLOAK_*` settings, each required.
+fn keycloak_config(get: &impl Fn(&str) -> Option<String>) -> Result<KeycloakConfig, ConfigError> {
+    let required = |name: &'static str| {
+        get(name).ok_or_else(|| ConfigError {
+            name,
+            message: "must be set when AUTH_PROVIDER=keycloak".into(),
+        })
+    };
+    let url =
+        KeycloakConfig::parse_url(&required("KEYCLOAK_URL")?).map_err(|message| ConfigError {
+            name: "KEYCLOAK_URL",
+            message,
+        })?;
+    Ok(KeycloakConfig {
+        url,
+        realm: required("KEYCLOAK_REALM")?.trim().to_owned(),
+        client_id: required("KEYCLOAK_CLIENT_ID")?.trim().to_owned(),
+        // Kept as given: a secret may in principle hold any character.
+        client_secret: Secret::new(required("KEYCLOAK_CLIENT_SECRET")?),
+    })
+}
+
 impl Settings {
     /// Reads `.env` (when present) and then the process environment.
     ///
@@ -209,12 +237,7 @@ impl Settings {
         };
         let auth_provider = match get("AUTH_PROVIDER").as_deref().map(str::trim) {
             None | Some("local") => AuthProvider::Local,
-            Some("keycloak") => {
-                return Err(ConfigError {
-                    name: "AUTH_PROVIDER",
-                    message: "keycloak is not available in this version yet; use local".into(),
-                });
-            }
+            Some("keycloak") => AuthProvider::Keycloak(keycloak_config(&get)?),
             Some(other) => {
                 return Err(ConfigError {
                     name: "AUTH_PROVIDER",
@@ -222,6 +245,14 @@ impl Settings {
                 });
             }
         };
+        let auth_issuer = get("AUTH_ISSUER").unwrap_or_else(|| match &auth_provider {
+            AuthProvider::Keycloak(k) => k.issuer(),
+            AuthProvider::Local => "shop".into(),
+        });
+        let auth_audience = get("AUTH_AUDIENCE").unwrap_or_else(|| match &auth_provider {
+            AuthProvider::Keycloak(k) => k.client_id.clone(),
+            AuthProvider::Local => "shop".into(),
+        });
         let storage = match get("STORAGE_BACKEND").as_deref().map(str::trim) {
             None | Some("local") => StorageBackend::Local,
             Some("gdrive") => StorageBackend::Gdrive(gdrive_settings(&get)?),
@@ -264,8 +295,8 @@ impl Settings {
             port: parse_number("PORT", get("PORT"), 5000, 0..=65535)?,
             data_dir,
             auth_provider,
-            auth_issuer: get("AUTH_ISSUER").unwrap_or_else(|| "shop".into()),
-            auth_audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "shop".into()),
+            auth_issuer,
+            auth_audience,
             jwks_refetch_floor: Duration::from_secs(parse_number(
                 "JWKS_REFETCH_FLOOR_SECONDS",
                 get("JWKS_REFETCH_FLOOR_SECONDS"),
@@ -367,6 +398,66 @@ mod tests {
             assert_eq!(err.name, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    const KEYCLOAK: [(&str, &str); 5] = [
+        ("AUTH_PROVIDER", "keycloak"),
+        ("KEYCLOAK_URL", "http://localhost:8080/"),
+        ("KEYCLOAK_REALM", "shop"),
+        ("KEYCLOAK_CLIENT_ID", "shop-api"),
+        ("KEYCLOAK_CLIENT_SECRET", "hunter2"),
+    ];
+
+    #[test]
+    fn keycloak_derives_issuer_and_audience_from_its_settings() {
+        let s = settings(&KEYCLOAK).unwrap();
+        assert_eq!(s.auth_issuer, "http://localhost:8080/realms/shop");
+        assert_eq!(s.auth_audience, "shop-api");
+        let AuthProvider::Keycloak(k) = s.auth_provider else {
+            panic!("not keycloak: {:?}", s.auth_provider);
+        };
+        assert_eq!(k.realm, "shop");
+        assert_eq!(k.client_secret.expose(), "hunter2");
+
+        let mut pinned = KEYCLOAK.to_vec();
+        pinned.extend([
+            ("AUTH_ISSUER", "https://id.example/realms/shop"),
+            ("AUTH_AUDIENCE", "shop"),
+        ]);
+        let s = settings(&pinned).unwrap();
+        assert_eq!(s.auth_issuer, "https://id.example/realms/shop");
+        assert_eq!(s.auth_audience, "shop");
+
+        let local = settings(&[]).unwrap();
+        assert_eq!(local.auth_provider, AuthProvider::Local);
+        assert_eq!(
+            (local.auth_issuer.as_str(), local.auth_audience.as_str()),
+            ("shop", "shop")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_wrong_keycloak_setting_names_itself() {
+        for (i, (name, _)) in KEYCLOAK.iter().enumerate().skip(1) {
+            let mut pairs = KEYCLOAK.to_vec();
+            pairs.remove(i);
+            let err = settings(&pairs)
+                .err()
+                .unwrap_or_else(|| panic!("{name} not required"));
+            assert_eq!(err.name, *name);
+            assert!(err.to_string().contains(name));
+        }
+        let mut pairs = KEYCLOAK.to_vec();
+        pairs[1] = ("KEYCLOAK_URL", "localhost:8080");
+        assert_eq!(settings(&pairs).err().map(|e| e.name), Some("KEYCLOAK_URL"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_keycloak_client_secret() {
+        let s = settings(&KEYCLOAK).unwrap();
+        let text = format!("{s:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("shop-api"), "{text}");
     }
 
     #[test]

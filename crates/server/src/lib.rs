@@ -12,14 +12,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use application::ports::{Clock, FileStore, HealthCheck, SystemClock};
+use application::ports::{Clock, FileStore, HealthCheck, IdentityProvider, SystemClock};
 use application::users::CreateAdmin;
 use infrastructure::db::{SqlImages, SqlOrders, SqlProducts, SqlUsers};
-use infrastructure::identity::{LocalIdentityConfig, LocalIdentityProvider};
+use infrastructure::identity::{
+    KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
+};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
 
-pub use config::{ConfigError, LogFormat, Settings, StorageBackend};
+pub use config::{AuthProvider, ConfigError, LogFormat, Settings, StorageBackend};
 
 /// Adapters built from the settings, ready to hand to the use cases.
 struct Adapters {
@@ -29,7 +31,7 @@ struct Adapters {
     files: Arc<dyn FileStore>,
     orders: Arc<SqlOrders>,
     users: Arc<SqlUsers>,
-    identity: Arc<LocalIdentityProvider>,
+    identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
 }
 
@@ -53,25 +55,14 @@ impl Adapters {
         db.migrate()
             .await
             .context("cannot apply database migrations")?;
-        let identity = LocalIdentityProvider::new(
-            db.clone(),
-            LocalIdentityConfig {
-                data_dir: settings.data_dir.clone(),
-                issuer: settings.auth_issuer.clone(),
-                audience: settings.auth_audience.clone(),
-                access_token_ttl: settings.access_token_ttl,
-                refresh_token_ttl: settings.refresh_token_ttl,
-            },
-        )
-        .await
-        .context("cannot start the built-in identity provider")?;
+        let identity = identity_provider(settings, &db).await?;
         Ok(Self {
             products: Arc::new(SqlProducts::new(db.clone())),
             images: Arc::new(SqlImages::new(db.clone())),
             files: file_store(settings)?,
             orders: Arc::new(SqlOrders::new(db.clone())),
             users: Arc::new(SqlUsers::new(db.clone())),
-            identity: Arc::new(identity),
+            identity,
             clock: Arc::new(SystemClock),
             db,
         })
@@ -96,6 +87,35 @@ fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn FileStore>> {
             .context("cannot set up the Google Drive file store (STORAGE_BACKEND=gdrive)")?,
         ),
     })
+}
+
+/// The identity provider the settings name.
+async fn identity_provider(
+    settings: &Settings,
+    db: &Database,
+) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    match &settings.auth_provider {
+        AuthProvider::Keycloak(keycloak) => {
+            let provider = KeycloakIdentityProvider::new(keycloak.clone())
+                .context("cannot set up the Keycloak identity provider")?;
+            Ok(Arc::new(provider))
+        }
+        AuthProvider::Local => {
+            let provider = LocalIdentityProvider::new(
+                db.clone(),
+                LocalIdentityConfig {
+                    data_dir: settings.data_dir.clone(),
+                    issuer: settings.auth_issuer.clone(),
+                    audience: settings.auth_audience.clone(),
+                    access_token_ttl: settings.access_token_ttl,
+                    refresh_token_ttl: settings.refresh_token_ttl,
+                },
+            )
+            .await
+            .context("cannot start the built-in identity provider")?;
+            Ok(Arc::new(provider))
+        }
+    }
 }
 
 /// The HTTP service, bound to its port and ready to run.
@@ -226,10 +246,12 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Creates the admin account, or makes an existing one admin with this password
-/// (`shop create-admin`); safe to run again.
+/// (`shop create-admin`); safe to run again. With Keycloak the account is created or updated
+/// in the realm (its password reset, the realm role `admin` granted), then copied to the
+/// database.
 ///
 /// # Errors
-/// When the input is invalid or the database is unavailable.
+/// When the input is invalid, or the database or the identity provider is unavailable.
 pub async fn create_admin(
     settings: &Settings,
     email: &str,
