@@ -10,9 +10,30 @@
 #     stopped and deleted when the script exits (also when tests fail or on Ctrl-C).
 #     PostgreSQL is installed with apt-get when it is missing and the script runs as root.
 #
+# Keycloak (the identity provider the auth and users tests also run against):
+#   - If SHOP_TEST_KEYCLOAK_URL is set (your own Keycloak, e.g. `docker compose up -d keycloak`),
+#     it is used as is. It must hold the realm of keycloak/shop-realm.json and be reached at
+#     exactly that URL (the tokens' issuer). Set with it:
+#       SHOP_TEST_KEYCLOAK_CLIENT_SECRET   the `shop` client's secret
+#       SHOP_TEST_KEYCLOAK_ADMIN_USER, SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD
+#                                          an admin of the master realm (the tests create users,
+#                                          realms and signing keys through the admin API)
+#       SHOP_TEST_KEYCLOAK_REALM, SHOP_TEST_KEYCLOAK_CLIENT_ID   when not `shop`
+#   - Otherwise the Keycloak server distribution (org.keycloak:keycloak-quarkus-dist, version
+#     below) is fetched from Maven Central with mvn once and cached under
+#     ${XDG_CACHE_HOME:-~/.cache}/shop; each run starts a copy of it in dev mode on a free port,
+#     with a fresh database and the realm imported, and stops it when the script exits (also
+#     when tests fail or on Ctrl-C). It needs Java 21+ (any JDK under /usr/lib/jvm, JAVA_HOME,
+#     or java on PATH) and Maven (installed with apt-get when missing and running as root).
+#     The first start on a machine takes about a minute; later ones reuse its build.
+#
 # Switches:
 #   SHOP_TEST_ONLY_DB=1   provide PostgreSQL, run `select version()` against it, and stop
 #                         (no cargo); handy to check the database part alone.
+#   SHOP_TEST_ONLY_KEYCLOAK=1  provide Keycloak, sign in with the client's service account, and
+#                         stop (no cargo, no PostgreSQL).
+#   SHOP_TEST_NO_KEYCLOAK=1    do not provide Keycloak: the Keycloak tests are skipped (under
+#                         CI=true they fail instead).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +42,7 @@ log() { printf '==> %s\n' "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
+is_ci() { [ "${CI:-}" = true ]; }
 redact() { printf '%s' "$1" | sed -E 's#(://[^:@/]*):[^@/]*@#\1:***@#'; }   # hide a password
 
 # --- finding PostgreSQL ------------------------------------------------------------------
@@ -88,13 +110,15 @@ as_pg() {
     fi
 }
 
-# Stops the cluster if it runs (postmaster.pid exists from the moment it starts, so a signal
-# that arrives while pg_ctl is still starting it is covered too) and removes the temp dir.
+# Stops Keycloak and the cluster if they run (postmaster.pid exists from the moment PostgreSQL
+# starts, so a signal that arrives while pg_ctl is still starting it is covered too) and
+# removes their temp dirs.
 # shellcheck disable=SC2317  # invoked through trap
 cleanup() {
     local rc=${1:-$?}
     trap - EXIT INT TERM HUP
     trap '' PIPE   # output may go to a closed pipe (`scripts/test.sh | head`): still clean up
+    stop_keycloak
     local keep=0
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
         log "stopping PostgreSQL"
@@ -109,6 +133,19 @@ cleanup() {
         rm -rf "$PG_TMP"
     fi
     exit "$rc"
+}
+
+TRAPS_SET=0
+
+# Makes sure whatever the script starts is stopped when it ends, however it ends.
+install_traps() {
+    [ "$TRAPS_SET" = 0 ] || return 0
+    TRAPS_SET=1
+    trap cleanup EXIT
+    trap 'cleanup 130' INT
+    trap 'cleanup 143' TERM
+    trap 'cleanup 129' HUP
+    trap 'cleanup 141' PIPE
 }
 
 port_is_free() {
@@ -163,11 +200,7 @@ start_cluster() {
     fi
     PG_TMP="$(mktemp -d "$base/shop-pg.XXXXXX")"
     PG_DATA="$PG_TMP/data"
-    trap cleanup EXIT
-    trap 'cleanup 130' INT
-    trap 'cleanup 143' TERM
-    trap 'cleanup 129' HUP
-    trap 'cleanup 141' PIPE
+    install_traps
     if is_root; then
         chown postgres: "$PG_TMP"
         chmod 700 "$PG_TMP"
@@ -210,7 +243,239 @@ start_cluster() {
     exit 1
 }
 
+# --- Keycloak ----------------------------------------------------------------------------------
+
+KEYCLOAK_VERSION=26.7.3
+KC_REALM=shop
+KC_CLIENT_ID=shop
+KC_JAVA=""      # a java binary Keycloak accepts (21+)
+KC_TMP=""       # the run's copy of the distribution
+KC_PID=""       # kc.sh, leader of its own process group (it forwards TERM to its java child)
+KC_STARTED_AT=""
+
+# Java's major version (17, 21, 25, ...), or nothing when it does not run.
+java_major() {
+    "$1" -XshowSettings:properties -version 2>&1 \
+        | awk -F'= ' '/java.specification.version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'
+}
+
+# The newest Java that Keycloak 26.7 supports (21 or newer; 17 is deprecated, refused here)
+# among the JDKs under /usr/lib/jvm, JAVA_HOME and java on PATH.
+scan_java() {
+    KC_JAVA=""
+    local candidate major best=0
+    while IFS= read -r candidate; do
+        major="$(java_major "$candidate")"
+        if [ -n "$major" ] && [ "$major" -ge 21 ] && [ "$major" -gt "$best" ]; then
+            KC_JAVA="$candidate"
+            best=$major
+        fi
+    done < <(
+        find /usr/lib/jvm -mindepth 3 -maxdepth 3 -path '*/bin/java' -type f 2>/dev/null
+        if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; fi
+        command -v java 2>/dev/null || true
+    )
+    [ -n "$KC_JAVA" ]
+}
+
+find_keycloak_java() {
+    scan_java && return 0
+    # Debian/Ubuntu may package a new enough one (bookworm does not; trixie and later do).
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        local pkg
+        for pkg in openjdk-25-jre-headless openjdk-21-jre-headless; do
+            if apt-cache show "$pkg" >/dev/null 2>&1; then
+                log "installing $pkg with apt-get for Keycloak"
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+                scan_java && return 0
+            fi
+        done
+    fi
+    return 1
+}
+
+# The unpacked distribution in the cache (downloaded with Maven the first time).
+keycloak_dist() {
+    local cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/shop"
+    local dist="$cache/keycloak-$KEYCLOAK_VERSION"
+    if [ -x "$dist/bin/kc.sh" ]; then
+        printf '%s' "$dist"
+        return 0
+    fi
+    if ! command -v mvn >/dev/null 2>&1; then
+        if is_root && command -v apt-get >/dev/null 2>&1; then
+            log "installing Maven with apt-get (needed once, to fetch Keycloak)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven >/dev/null
+        else
+            echo "error: mvn not found; install Maven (it fetches Keycloak from Maven Central once)" >&2
+            return 1
+        fi
+    fi
+    mkdir -p "$cache"
+    local work
+    work="$(mktemp -d "$cache/.keycloak-download.XXXXXX")"
+    log "fetching Keycloak $KEYCLOAK_VERSION from Maven Central (once; cached in $cache)"
+    # The zip also stays in ~/.m2, so a cleared cache is refilled without the network.
+    if ! mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy \
+        "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
+        "-DoutputDirectory=$work" >&2; then
+        rm -rf "$work"
+        echo "error: could not fetch org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" >&2
+        return 1
+    fi
+    (cd "$work" && unzip -q "keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip")
+    # Another run may have won the race: keep its copy.
+    mv -T "$work/keycloak-$KEYCLOAK_VERSION" "$dist" 2>/dev/null || true
+    rm -rf "$work"
+    [ -x "$dist/bin/kc.sh" ] || { echo "error: $dist/bin/kc.sh missing after unpacking" >&2; return 1; }
+    printf '%s' "$dist"
+}
+
+random_secret() {
+    od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# Starts a copy of the cached distribution in the background; `wait_for_keycloak` waits for it.
+start_keycloak() {
+    find_keycloak_java || {
+        echo "error: no Java 21 or newer found (looked under /usr/lib/jvm, JAVA_HOME and PATH); Keycloak $KEYCLOAK_VERSION needs one" >&2
+        return 1
+    }
+    local dist
+    dist="$(keycloak_dist)" || return 1
+    KC_TMP="$(mktemp -d "${TMPDIR:-/tmp}/shop-keycloak.XXXXXX")"
+    install_traps
+    # A copy per run: runs in parallel do not share a database, and the cached copy keeps the
+    # build that the first start makes (about half a minute) for later runs.
+    cp -a "$dist/." "$KC_TMP/kc"
+    rm -rf "$KC_TMP/kc/data"
+    mkdir -p "$KC_TMP/kc/data/import"
+    cp keycloak/shop-realm.json "$KC_TMP/kc/data/import/"
+
+    local port=58080
+    while ! port_is_free "$port" || ! port_is_free $((port + 1000)); do
+        port=$((port + 1))
+        [ "$port" -lt 59000 ] || { echo "error: no free TCP port found in 58080-58999" >&2; return 1; }
+    done
+    export SHOP_TEST_KEYCLOAK_URL="http://127.0.0.1:$port"
+    export SHOP_TEST_KEYCLOAK_REALM="$KC_REALM"
+    export SHOP_TEST_KEYCLOAK_CLIENT_ID="$KC_CLIENT_ID"
+    export SHOP_TEST_KEYCLOAK_CLIENT_SECRET
+    SHOP_TEST_KEYCLOAK_CLIENT_SECRET="$(random_secret)"
+    export SHOP_TEST_KEYCLOAK_ADMIN_USER=admin
+    export SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD
+    SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD="$(random_secret)"
+
+    log "starting Keycloak $KEYCLOAK_VERSION on port $port (Java $(java_major "$KC_JAVA"): $KC_JAVA)"
+    KC_STARTED_AT=$SECONDS
+    # setsid: kc.sh leads its own process group, so stopping it reaches its java child too.
+    # The realm file's ${SHOP_KEYCLOAK_CLIENT_SECRET} is filled from the environment on import.
+    # With brute-force detection on, Keycloak refuses a sign-in of an account while another
+    # one of it is still being processed, even one that finished a moment ago (its bookkeeping
+    # is asynchronous); the tests sign the same account in back to back, so they allow that.
+    # Brute-force detection itself stays on.
+    JAVA="$KC_JAVA" \
+        KC_BOOTSTRAP_ADMIN_USERNAME="$SHOP_TEST_KEYCLOAK_ADMIN_USER" \
+        KC_BOOTSTRAP_ADMIN_PASSWORD="$SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD" \
+        SHOP_KEYCLOAK_CLIENT_SECRET="$SHOP_TEST_KEYCLOAK_CLIENT_SECRET" \
+        setsid "$KC_TMP/kc/bin/kc.sh" start-dev \
+        --http-port="$port" --http-management-port=$((port + 1000)) \
+        --hostname="http://127.0.0.1:$port" --import-realm \
+        --spi-brute-force-protector--default-brute-force-detector--allow-concurrent-requests=true \
+        </dev/null >"$KC_TMP/keycloak.log" 2>&1 &
+    KC_PID=$!
+}
+
+# Waits until the realm answers (up to 3 minutes: the first start builds the server).
+wait_for_keycloak() {
+    local url="$SHOP_TEST_KEYCLOAK_URL/realms/$KC_REALM/.well-known/openid-configuration"
+    local deadline=$((SECONDS + 180))
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        if ! kill -0 "$KC_PID" 2>/dev/null; then
+            echo "error: Keycloak exited while starting" >&2
+            tail_log "$KC_TMP/keycloak.log"
+            return 1
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "error: Keycloak did not answer within 3 minutes" >&2
+            tail_log "$KC_TMP/keycloak.log"
+            return 1
+        fi
+        sleep 0.5
+    done
+    log "Keycloak is up after $((SECONDS - KC_STARTED_AT)) s at $SHOP_TEST_KEYCLOAK_URL"
+    # Keep this run's server build for the next runs (only the first start makes one).
+    local dist="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/shop/keycloak-$KEYCLOAK_VERSION"
+    if [ ! -e "$dist/.built" ] && [ -f "$KC_TMP/kc/lib/quarkus/build-system.properties" ]; then
+        local staged="$dist/lib/.quarkus.$$"
+        if cp -a "$KC_TMP/kc/lib/quarkus" "$staged" 2>/dev/null; then
+            rm -rf "$dist/lib/quarkus" && mv "$staged" "$dist/lib/quarkus" && touch "$dist/.built"
+        fi
+        rm -rf "$staged"
+    fi
+}
+
+# Stops the Keycloak this script started (TERM to its process group, then KILL), if any.
+stop_keycloak() {
+    [ -n "$KC_PID" ] || return 0
+    if kill -0 "$KC_PID" 2>/dev/null; then
+        log "stopping Keycloak"
+        kill -TERM -- "-$KC_PID" 2>/dev/null || kill -TERM "$KC_PID" 2>/dev/null || true
+        local waited=0
+        while kill -0 -- "-$KC_PID" 2>/dev/null && [ "$waited" -lt 60 ]; do
+            sleep 0.5
+            waited=$((waited + 1))
+        done
+        kill -KILL -- "-$KC_PID" 2>/dev/null || true
+    fi
+    KC_PID=""
+    if [ -n "$KC_TMP" ] && [ -d "$KC_TMP" ]; then
+        rm -rf "$KC_TMP"
+    fi
+}
+
+# Provides Keycloak for the tests (or says why not); returns 1 when there is none to wait for.
+provide_keycloak() {
+    if [ -n "${SHOP_TEST_KEYCLOAK_URL:-}" ]; then
+        log "using SHOP_TEST_KEYCLOAK_URL from the environment: $SHOP_TEST_KEYCLOAK_URL"
+        return 1
+    fi
+    if [ "${SHOP_TEST_NO_KEYCLOAK:-}" = 1 ]; then
+        is_ci && die "SHOP_TEST_NO_KEYCLOAK=1 under CI=true: the Keycloak tests must run in CI"
+        log "SHOP_TEST_NO_KEYCLOAK=1: the Keycloak tests are skipped"
+        return 1
+    fi
+    if start_keycloak; then
+        return 0
+    fi
+    stop_keycloak
+    unset SHOP_TEST_KEYCLOAK_URL
+    is_ci && die "cannot provide Keycloak, and CI=true: the Keycloak tests must run in CI"
+    log "warning: cannot provide Keycloak; the Keycloak tests are skipped"
+    return 1
+}
+
 # --- main ------------------------------------------------------------------------------------
+
+if [ "${SHOP_TEST_ONLY_KEYCLOAK:-}" = 1 ]; then
+    if provide_keycloak; then
+        wait_for_keycloak
+    fi
+    [ -n "${SHOP_TEST_KEYCLOAK_URL:-}" ] || die "no Keycloak"
+    log "SHOP_TEST_ONLY_KEYCLOAK=1: checking the realm's client, not running cargo"
+    token_url="$SHOP_TEST_KEYCLOAK_URL/realms/${SHOP_TEST_KEYCLOAK_REALM:-shop}/protocol/openid-connect/token"
+    curl -fsS "$token_url" -d grant_type=client_credentials \
+        --data-urlencode "client_id=${SHOP_TEST_KEYCLOAK_CLIENT_ID:-shop}" \
+        --data-urlencode "client_secret=${SHOP_TEST_KEYCLOAK_CLIENT_SECRET:-}" -o /dev/null
+    log "the service account signs in"
+    exit 0
+fi
+
+# Keycloak boots (about 20 s warm) while PostgreSQL starts and the tests compile.
+keycloak_started=0
+if [ "${SHOP_TEST_ONLY_DB:-}" != 1 ] && provide_keycloak; then
+    keycloak_started=1
+fi
 
 if [ -n "${SHOP_TEST_POSTGRES_URL:-}" ]; then
     log "using SHOP_TEST_POSTGRES_URL from the environment: $(redact "$SHOP_TEST_POSTGRES_URL")"
@@ -238,6 +503,12 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-}/.cargo/bin/cargo" ]; th
     PATH="${HOME:-}/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust from https://rustup.rs"
+
+if [ "$keycloak_started" = 1 ]; then
+    log "cargo test --workspace --locked --no-run $* (while Keycloak starts)"
+    cargo test --workspace --locked --no-run "$@"
+    wait_for_keycloak
+fi
 
 log "cargo test --workspace --locked $*"
 status=0

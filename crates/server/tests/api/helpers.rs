@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
+use infrastructure::Secret;
+use infrastructure::identity::KeycloakConfig;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use shop::{Application, Settings};
+use shop::{Application, AuthProvider, Settings};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -31,6 +33,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The settings the server runs with (same database and data folder).
     pub settings: Settings,
+    /// The sign-in name of the account [`TestApp::admin_token`] makes admin.
+    pub admin_username: String,
     data_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     /// The server URL and database name, to drop the database afterwards (PostgreSQL only).
@@ -96,7 +100,97 @@ macro_rules! both_dbs {
     };
 }
 
+/// Runs each named `async fn name(app: TestApp)` of the calling module once more with Keycloak
+/// as the identity provider (on SQLite), as `…::keycloak::name`.
+macro_rules! with_keycloak {
+    ($($name:ident),+ $(,)?) => {
+        mod keycloak {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::spawn_keycloak_app().await {
+                        super::$name(app).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
 static SKIP_NOTICE: Once = Once::new();
+static KEYCLOAK_SKIP_NOTICE: Once = Once::new();
+
+/// The test Keycloak, as scripts/test.sh (or the developer) describes it.
+#[derive(Debug, Clone)]
+pub struct KeycloakEnv {
+    /// Base URL, e.g. `http://127.0.0.1:58080`; also what the tokens' issuer starts with.
+    pub url: String,
+    /// The realm imported from keycloak/shop-realm.json.
+    pub realm: String,
+    /// The shop's client in that realm.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// An admin of the master realm.
+    pub admin_user: String,
+    /// Their password.
+    pub admin_password: String,
+}
+
+impl KeycloakEnv {
+    /// The settings of a shop that signs users in with `realm` of this Keycloak, reached at
+    /// `url` (which may be a stand-in in front of it).
+    pub fn settings(&self, settings: &mut Settings, url: &str, realm: &str) {
+        settings.auth_provider = AuthProvider::Keycloak(KeycloakConfig {
+            url: KeycloakConfig::parse_url(url).expect("a Keycloak URL"),
+            realm: realm.to_owned(),
+            client_id: self.client_id.clone(),
+            client_secret: Secret::new(self.client_secret.clone()),
+        });
+        // The tokens name the Keycloak the script pinned (`--hostname`), whatever URL the shop
+        // reaches it by.
+        settings.auth_issuer = self.issuer(realm);
+        settings.auth_audience = self.client_id.clone();
+    }
+
+    /// The `iss` of `realm`'s tokens.
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{realm}", self.url)
+    }
+}
+
+/// The test Keycloak, or `None` when none is configured (outside CI).
+pub fn keycloak_env() -> Option<KeycloakEnv> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(url) = var("SHOP_TEST_KEYCLOAK_URL") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "SHOP_TEST_KEYCLOAK_URL is not set, and CI=true: the Keycloak tests must run in CI. \
+                 Run them through scripts/test.sh (which starts a throw-away Keycloak) or set \
+                 SHOP_TEST_KEYCLOAK_URL and the other SHOP_TEST_KEYCLOAK_* variables it documents."
+            );
+        }
+        KEYCLOAK_SKIP_NOTICE.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: SHOP_TEST_KEYCLOAK_URL is not set: skipping the Keycloak API tests \
+                 (scripts/test.sh starts a throw-away Keycloak and sets it)"
+            );
+        });
+        return None;
+    };
+    let required = |name: &str| {
+        var(name).unwrap_or_else(|| panic!("SHOP_TEST_KEYCLOAK_URL is set but {name} is not"))
+    };
+    Some(KeycloakEnv {
+        url: url.trim().trim_end_matches('/').to_owned(),
+        realm: var("SHOP_TEST_KEYCLOAK_REALM").unwrap_or_else(|| "shop".into()),
+        client_id: var("SHOP_TEST_KEYCLOAK_CLIENT_ID").unwrap_or_else(|| "shop".into()),
+        client_secret: required("SHOP_TEST_KEYCLOAK_CLIENT_SECRET"),
+        admin_user: required("SHOP_TEST_KEYCLOAK_ADMIN_USER"),
+        admin_password: required("SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD"),
+    })
+}
 
 /// A fresh, empty folder under the system temp dir.
 fn fresh_dir() -> PathBuf {
@@ -146,6 +240,18 @@ async fn postgres_database() -> Option<(String, String, String)> {
 /// Starts the server on a free port with its own empty database and data folder; `None`
 /// when that database is PostgreSQL and none is configured (outside CI).
 pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// [`spawn_app`] with Keycloak as the identity provider (the test realm, on SQLite); `None`
+/// when no test Keycloak is configured (outside CI).
+pub async fn spawn_keycloak_app() -> Option<TestApp> {
+    let kc = keycloak_env()?;
+    spawn_app_with(Db::Sqlite, |s| kc.settings(s, &kc.url, &kc.realm)).await
+}
+
+/// [`spawn_app`] with settings changed by `configure` before the server is built.
+pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let postgres = match db {
         Db::Sqlite => None,
         Db::Postgres => Some(postgres_database().await?),
@@ -155,7 +261,8 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         Some((_, url, _)) => url.clone(),
         None => format!("sqlite://{}", data_dir.join("shop.db").display()),
     };
-    let settings = Settings::for_tests(&database_url, &data_dir);
+    let mut settings = Settings::for_tests(&database_url, &data_dir);
+    configure(&mut settings);
     let app = Application::build(settings.clone())
         .await
         .expect("the application does not build");
@@ -169,10 +276,18 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("cannot build the HTTP client");
+    // With Keycloak the accounts live in one realm that every test shares, and Keycloak's
+    // brute-force detection refuses concurrent sign-ins of one account: each app gets its own
+    // admin there.
+    let admin_username = match settings.auth_provider {
+        AuthProvider::Local => "admin".to_owned(),
+        AuthProvider::Keycloak(_) => format!("admin-{}", unique()),
+    };
     Some(TestApp {
         addr: format!("http://127.0.0.1:{port}"),
         client,
         settings,
+        admin_username,
         data_dir,
         shutdown: Some(tx),
         postgres: postgres.map(|(server, _, name)| (server, name)),
@@ -274,10 +389,11 @@ impl TestApp {
     /// Makes sure the admin account exists (the way `shop create-admin` does) and returns
     /// an access token for it.
     pub async fn admin_token(&self) -> String {
-        shop::create_admin(&self.settings, "admin@example.com", PASSWORD, Some("admin"))
+        let email = format!("{}@example.com", self.admin_username);
+        shop::create_admin(&self.settings, &email, PASSWORD, Some(&self.admin_username))
             .await
             .expect("create_admin failed");
-        let tokens = self.login("admin", PASSWORD).await;
+        let tokens = self.login(&self.admin_username, PASSWORD).await;
         str_of(&tokens, "access_token")
     }
 
