@@ -116,7 +116,10 @@ as_pg() {
 # shellcheck disable=SC2317  # invoked through trap
 cleanup() {
     local rc=${1:-$?}
-    trap - EXIT INT TERM HUP
+    trap - EXIT
+    # A second Ctrl-C must not cut the cleanup short: Keycloak runs in its own process group
+    # and stops only when told to here.
+    trap '' INT TERM HUP
     trap '' PIPE   # output may go to a closed pipe (`scripts/test.sh | head`): still clean up
     stop_keycloak
     local keep=0
@@ -316,9 +319,11 @@ keycloak_dist() {
     work="$(mktemp -d "$cache/.keycloak-download.XXXXXX")"
     log "fetching Keycloak $KEYCLOAK_VERSION from Maven Central (once; cached in $cache)"
     # The zip also stays in ~/.m2, so a cleared cache is refilled without the network.
+    # Its output goes to a file (Maven 3.8 writes colour codes even in batch mode), shown on failure.
     if ! mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy \
         "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
-        "-DoutputDirectory=$work" >&2; then
+        "-DoutputDirectory=$work" >"$work/mvn.log" 2>&1; then
+        tail_log "$work/mvn.log"
         rm -rf "$work"
         echo "error: could not fetch org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" >&2
         return 1
