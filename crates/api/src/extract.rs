@@ -6,7 +6,7 @@ use application::ports::{ByteSource, SourceError};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use domain::{FieldError, PageRequest};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -161,34 +161,52 @@ impl<S: Send + Sync> FromRequestParts<S> for ImagePath {
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 /// The field `file` of a `multipart/form-data` body, read chunk by chunk as it arrives (never
-/// the whole body first). It starts reading on the first call, so the use case decides who may
-/// upload before a byte of the body is looked at. Other fields are skipped.
+/// the whole body first). Nothing is read before the first call, so the use case decides who
+/// may upload before a byte of the body is looked at (and a client that waits for
+/// `100 Continue` sends nothing to a refused request). Other fields are skipped.
 pub struct MultipartFile {
-    state: MultipartState,
+    /// Until the first read.
+    start: Option<Start>,
+    multipart: Option<multer::Multipart<'static>>,
+    field: Option<multer::Field<'static>>,
 }
 
-enum MultipartState {
-    Start {
-        content_type: Option<String>,
-        body: Body,
-        limit: u64,
-    },
-    Reading(Box<multer::Field<'static>>),
-    Done,
+struct Start {
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    body: Body,
+    /// Most bytes the request as a whole may carry.
+    limit: u64,
 }
 
 impl MultipartFile {
-    /// The file of `body`, sent with `content_type`; the request as a whole may carry at most
-    /// `file_limit` bytes of file plus the multipart framing.
-    pub fn new(content_type: Option<&HeaderValue>, body: Body, file_limit: u64) -> Self {
+    /// The file of the request with `headers` and `body`; the request as a whole may carry at
+    /// most `file_limit` bytes of file plus the multipart framing.
+    pub fn new(headers: &HeaderMap, body: Body, file_limit: u64) -> Self {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
         Self {
-            state: MultipartState::Start {
-                content_type: content_type
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+            start: Some(Start {
+                content_type: header(header::CONTENT_TYPE).map(str::to_owned),
+                content_length: header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
                 body,
                 limit: file_limit.saturating_add(MULTIPART_OVERHEAD),
-            },
+            }),
+            multipart: None,
+            field: None,
+        }
+    }
+
+    /// After a refusal, reads what is left of a body already being read (at most the
+    /// request's limit, and kept nowhere), so the client can finish sending and read the
+    /// answer: a connection closed on unread bytes is reset, and the answer lost with it.
+    pub async fn discard_rest(&mut self) {
+        self.field = None;
+        if let Some(multipart) = &mut self.multipart {
+            while let Ok(Some(_)) = multipart.next_field().await {}
         }
     }
 }
@@ -205,14 +223,13 @@ fn multipart_error(e: multer::Error) -> SourceError {
     }
 }
 
-/// Opens the multipart body and moves to its `file` field; a field that is not the file is
-/// dropped unread (multer skips it).
-async fn file_field(
-    content_type: Option<String>,
-    body: Body,
-    limit: u64,
-) -> Result<multer::Field<'static>, SourceError> {
-    let boundary = content_type
+/// Opens the multipart body and moves to its `file` field; a field before it is skipped
+/// (multer reads past it).
+async fn open(
+    start: Start,
+) -> Result<(multer::Multipart<'static>, multer::Field<'static>), SourceError> {
+    let boundary = start
+        .content_type
         .as_deref()
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| {
@@ -220,14 +237,18 @@ async fn file_field(
                 "the body must be multipart/form-data, with the image in the field `{FILE_FIELD}`"
             ))
         })?;
+    // A body that announces more than the limit is refused unread.
+    if start.content_length.is_some_and(|n| n > start.limit) {
+        return Err(SourceError::TooLarge);
+    }
     let mut multipart = multer::Multipart::with_constraints(
-        body.into_data_stream(),
+        start.body.into_data_stream(),
         boundary,
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit)),
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(start.limit)),
     );
     loop {
         match multipart.next_field().await.map_err(multipart_error)? {
-            Some(field) if field.name() == Some(FILE_FIELD) => return Ok(field),
+            Some(field) if field.name() == Some(FILE_FIELD) => return Ok((multipart, field)),
             Some(_) => {}
             None => return Err(SourceError::MissingField(FILE_FIELD)),
         }
@@ -237,22 +258,20 @@ async fn file_field(
 #[async_trait::async_trait]
 impl ByteSource for MultipartFile {
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError> {
-        // Left `Done` when opening fails: the body is not read any further.
-        self.state = match std::mem::replace(&mut self.state, MultipartState::Done) {
-            MultipartState::Start {
-                content_type,
-                body,
-                limit,
-            } => MultipartState::Reading(Box::new(file_field(content_type, body, limit).await?)),
-            other => other,
-        };
-        let MultipartState::Reading(field) = &mut self.state else {
+        if let Some(start) = self.start.take() {
+            let (multipart, field) = open(start).await?;
+            self.multipart = Some(multipart);
+            self.field = Some(field);
+        }
+        let Some(field) = &mut self.field else {
             return Ok(None);
         };
         match field.chunk().await.map_err(multipart_error)? {
             Some(chunk) => Ok(Some(chunk)),
             None => {
-                self.state = MultipartState::Done;
+                // Read to the end (later fields, the closing boundary), so the connection
+                // can serve the next request.
+                self.discard_rest().await;
                 Ok(None)
             }
         }

@@ -22,8 +22,10 @@ const CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 /// field `file`; other fields are ignored. The type is known from the file's first bytes
 /// (JPEG, PNG, WebP or GIF), never from its name or the part's content type. The file is read
 /// as it arrives and reading stops at the size limit (`MAX_UPLOAD_BYTES`, 10 MiB by default),
-/// so an oversized upload is refused without being held in memory. The shop names the stored
-/// file itself (`images/<image id>`); the client's file name is not used.
+/// so an oversized upload is refused without being held in memory; one whose `Content-Length`
+/// already says so is refused before its body is read (a client that sends
+/// `Expect: 100-continue` never sends it). The shop names the stored file itself
+/// (`images/<image id>`); the client's file name is not used.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     request_body(content = ImageUpload, content_type = "multipart/form-data"),
@@ -46,16 +48,15 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut file = MultipartFile::new(
-        headers.get(header::CONTENT_TYPE),
-        body,
-        state.upload_image.max_bytes(),
-    );
-    let image = state
+    let mut file = MultipartFile::new(&headers, body, state.upload_image.max_bytes());
+    let uploaded = state
         .upload_image
         .execute(&actor, ProductId::from_uuid(id), &mut file)
-        .await?;
-    let image = ImageResponse::from(image);
+        .await;
+    if uploaded.is_err() {
+        file.discard_rest().await;
+    }
+    let image = ImageResponse::from(uploaded?);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, image.url.clone())],

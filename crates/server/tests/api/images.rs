@@ -25,6 +25,7 @@ both_dbs!(
     an_upload_of_exactly_the_limit_is_accepted,
     an_upload_over_the_limit_is_413_and_nothing_is_stored,
     an_oversized_upload_is_refused_before_the_body_is_read,
+    a_declared_length_over_the_limit_is_refused_before_the_body_is_sent,
     only_admins_upload_and_delete_images,
     an_upload_to_an_unknown_or_deleted_product_is_404,
     the_client_file_name_is_never_used,
@@ -536,6 +537,57 @@ async fn an_oversized_upload_is_refused_before_the_body_is_read(app: TestApp) {
     }
     assert_eq!(images_of(&app, &product).await, json!([]));
     assert!(stored_images(&app).is_empty());
+}
+
+/// Sends only the head of a request over a plain socket and returns the status line of the
+/// answer with everything before the end of its headers.
+fn head_only(addr: &str, head: String) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_is_sent(app: TestApp) {
+    let (admin, product) = admin_and_product(&app).await;
+    let (_, user) = app.user_token().await;
+    let addr = app.addr.trim_start_matches("http://").to_owned();
+    // No `100 Continue`: the client is answered without sending a byte of the body, and who
+    // may upload is decided before its size.
+    for (token, status) in [(user, "403"), (admin, "413")] {
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
+            images_path(&product),
+            50 * MIB
+        );
+        let addr = addr.clone();
+        let answer = tokio::task::spawn_blocking(move || head_only(&addr, head))
+            .await
+            .unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("application/problem+json"),
+            "{answer}"
+        );
+    }
 }
 
 async fn only_admins_upload_and_delete_images(app: TestApp) {
