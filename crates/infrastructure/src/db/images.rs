@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use domain::{Image, ImageId, ImageRepository, ImageType, ProductId, RepositoryError, StoredFile};
 use uuid::Uuid;
 
-use super::{Backend, Database, corrupt, map_err, on_db};
+use super::{Backend, Database, corrupt, map_err, on_db, placeholders};
 
 macro_rules! image_columns {
     () => {
@@ -120,14 +120,13 @@ impl ImageRepository for SqlImages {
         if products.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=products.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             concat!(
                 "SELECT ",
                 image_columns!(),
                 " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
             ),
-            placeholders.join(", ")
+            placeholders(products.len())
         );
         let rows: Vec<ImageRow> = on_db!(&self.db, read, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));

@@ -248,6 +248,15 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
     }
 }
 
+/// The placeholders `$1, $2, …, $n` of an `IN (…)` list of `n` values (the same syntax on
+/// both backends).
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Roles as stored: comma-separated names.
 pub(crate) fn roles_to_text(roles: &[domain::Role]) -> String {
     roles
@@ -276,6 +285,12 @@ pub(crate) fn corrupt(what: &str, e: impl fmt::Display) -> RepositoryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_each_value() {
+        assert_eq!(placeholders(1), "$1");
+        assert_eq!(placeholders(3), "$1, $2, $3");
+    }
 
     #[test]
     fn database_url_hides_the_password() {

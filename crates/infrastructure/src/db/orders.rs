@@ -9,7 +9,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{Database, corrupt, map_err, on_db};
+use super::{Database, corrupt, map_err, on_db, placeholders};
 use application::ports::{OrderFilter, OrderReadModel};
 
 macro_rules! order_columns {
@@ -160,14 +160,13 @@ impl SqlOrders {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=orders.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             concat!(
                 "SELECT ",
                 line_columns!(),
                 " FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no"
             ),
-            placeholders.join(", ")
+            placeholders(orders.len())
         );
         on_db!(&self.db, read, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));

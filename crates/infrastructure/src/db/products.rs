@@ -7,7 +7,7 @@ use domain::{
 use uuid::Uuid;
 
 use super::images::{ImageRow, image_columns};
-use super::{Database, corrupt, map_err, on_db};
+use super::{Database, corrupt, map_err, on_db, placeholders};
 use application::ports::ProductReadModel;
 
 macro_rules! product_columns {
@@ -126,14 +126,13 @@ impl ProductRepository for SqlProducts {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             concat!(
                 "SELECT ",
                 product_columns!(),
                 " FROM products WHERE deleted_at IS NULL AND id IN ({})"
             ),
-            placeholders.join(", ")
+            placeholders(ids.len())
         );
         let rows: Vec<ProductRow> = on_db!(&self.db, read, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
