@@ -35,6 +35,7 @@ both_dbs!(
     a_store_that_is_down_answers_503_and_nothing_is_half_written,
     concurrent_uploads_all_land,
     the_readiness_check_reports_the_file_store,
+    the_openapi_document_describes_the_image_routes,
 );
 
 const MIB: usize = 1024 * 1024;
@@ -807,4 +808,29 @@ async fn the_readiness_check_reports_the_file_store(app: TestApp) {
     let ready = get_json(&app, "/health/ready").await;
     assert_eq!(ready["checks"]["file_store"], json!("down"), "{ready}");
     mend_store(&app, &aside);
+}
+
+async fn the_openapi_document_describes_the_image_routes(app: TestApp) {
+    let doc = get_json(&app, "/api/v1/openapi.json").await;
+    let paths = &doc["paths"];
+    let upload = &paths["/api/v1/products/{id}/images"]["post"];
+    assert!(
+        upload["requestBody"]["content"]["multipart/form-data"].is_object(),
+        "{upload}"
+    );
+    for status in ["201", "403", "404", "413", "415", "422", "503"] {
+        assert!(upload["responses"][status].is_object(), "upload {status}");
+    }
+    let delete = &paths["/api/v1/products/{id}/images/{image_id}"]["delete"];
+    assert!(delete["responses"]["204"].is_object(), "{delete}");
+    let file = &paths["/api/v1/files/{image_id}"]["get"];
+    assert!(file["responses"]["304"].is_object(), "{file}");
+    assert!(
+        file["responses"]["200"]["headers"]["ETag"].is_object(),
+        "{file}"
+    );
+    assert!(
+        file["responses"]["200"]["content"]["image/png"].is_object(),
+        "{file}"
+    );
 }
