@@ -100,10 +100,12 @@ macro_rules! both_dbs {
     };
 }
 
-/// Runs each named `async fn name(app: TestApp)` of the calling module once more with Keycloak
-/// as the identity provider (on SQLite), as `…::keycloak::name`.
-macro_rules! with_keycloak {
-    ($($name:ident),+ $(,)?) => {
+/// [`both_dbs!`], and once more with Keycloak as the identity provider (on SQLite) as
+/// `…::keycloak::name`; the tests listed after `local_only:` are about the built-in provider
+/// and skip that run.
+macro_rules! every_provider {
+    ($($name:ident),+ $(,)? $(; local_only: $($local:ident),+ $(,)?)?) => {
+        both_dbs!($($name),+ $($(, $local)+)?);
         mod keycloak {
             $(
                 #[tokio::test]

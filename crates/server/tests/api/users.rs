@@ -8,22 +8,7 @@ use crate::helpers::{
     unique,
 };
 
-both_dbs!(
-    an_admin_lists_users_page_by_page,
-    a_signed_in_user_may_not_list_users,
-    an_anonymous_caller_may_not_list_users,
-    a_user_sees_their_own_account_by_id,
-    another_users_account_is_404_like_one_that_does_not_exist,
-    an_admin_sees_any_account_by_id,
-    a_malformed_user_id_is_404,
-    users_me_shows_the_signed_in_account,
-    updating_the_profile_changes_and_keeps_the_names,
-    updating_the_profile_ignores_email_and_roles,
-    updating_the_profile_needs_a_token,
-    updating_the_profile_with_bad_names_is_refused_naming_them,
-);
-
-with_keycloak!(
+every_provider!(
     an_admin_lists_users_page_by_page,
     a_signed_in_user_may_not_list_users,
     an_anonymous_caller_may_not_list_users,
