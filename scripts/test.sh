@@ -254,7 +254,7 @@ KC_CLIENT_ID=shop
 KC_JAVA=""      # a java binary Keycloak accepts (21+)
 KC_TMP=""       # the run's copy of the distribution
 KC_PID=""       # kc.sh, leader of its own process group (it forwards TERM to its java child)
-KC_STARTED_AT=""
+KC_LAUNCHED_AT=""
 
 # Java's major version (17, 21, 25, ...), or nothing when it does not run.
 java_major() {
@@ -372,7 +372,7 @@ start_keycloak() {
     SHOP_TEST_KEYCLOAK_ADMIN_PASSWORD="$(random_secret)"
 
     log "starting Keycloak $KEYCLOAK_VERSION on port $port (Java $(java_major "$KC_JAVA"): $KC_JAVA)"
-    KC_STARTED_AT=$SECONDS
+    KC_LAUNCHED_AT=$(date +%s)
     # setsid: kc.sh leads its own process group, so stopping it reaches its java child too.
     # The realm file's ${SHOP_KEYCLOAK_CLIENT_SECRET} is filled from the environment on import.
     # With brute-force detection on, Keycloak refuses a sign-in of an account while another
@@ -408,7 +408,14 @@ wait_for_keycloak() {
         fi
         sleep 0.5
     done
-    log "Keycloak is up after $((SECONDS - KC_STARTED_AT)) s at $SHOP_TEST_KEYCLOAK_URL"
+    # The wait starts only once the tests are compiled: the time of Keycloak's "started" log
+    # line says how long it really took.
+    local started took=""
+    started="$(grep -m 1 ' started in ' "$KC_TMP/keycloak.log" 2>/dev/null | cut -c1-19 || true)"
+    if [ -n "$started" ] && started="$(date -d "$started" +%s 2>/dev/null)"; then
+        took="up $((started - KC_LAUNCHED_AT)) s after its launch"
+    fi
+    log "Keycloak answers at $SHOP_TEST_KEYCLOAK_URL (${took:-started})"
     # Keep this run's server build for the next runs (only the first start makes one).
     local dist="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/shop/keycloak-$KEYCLOAK_VERSION"
     if [ ! -e "$dist/.built" ] && [ -f "$KC_TMP/kc/lib/quarkus/build-system.properties" ]; then
