@@ -282,17 +282,37 @@ impl ProductReadModel for SqlProducts {
                     .bind(q).fetch_one(read);
                 tokio::try_join!(rows, total).map_err(map_err)?
             }
-            (Database::Postgres(pool), q) => {
-                let pattern = q.filter(|q| !q.is_empty()).map(contains_pattern);
-                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE deleted_at IS NULL \
-                    AND ($3::text IS NULL OR search_text LIKE $3) ORDER BY id DESC LIMIT $1 OFFSET $2"))
-                    .bind(limit).bind(offset).bind(pattern.as_deref()).fetch_all(pool);
-                let total = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM products WHERE deleted_at IS NULL \
-                    AND ($1::text IS NULL OR search_text LIKE $1)",
-                )
-                .bind(pattern.as_deref())
-                .fetch_one(pool);
+            // Two statements, not one with `$3 IS NULL OR ...`: a prepared statement's generic
+            // plan cannot drop that branch, and sorted all rows on every catalog page.
+            (Database::Postgres(pool), None | Some("")) => {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    product_columns!(),
+                    " FROM products WHERE deleted_at IS NULL \
+                    ORDER BY id DESC LIMIT $1 OFFSET $2"
+                ))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool);
+                let total =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL")
+                        .fetch_one(pool);
+                tokio::try_join!(rows, total).map_err(map_err)?
+            }
+            (Database::Postgres(pool), Some(q)) => {
+                let pattern = contains_pattern(q);
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    product_columns!(),
+                    " FROM products WHERE deleted_at IS NULL \
+                    AND search_text LIKE $3 ORDER BY id DESC LIMIT $1 OFFSET $2"
+                ))
+                .bind(limit)
+                .bind(offset)
+                .bind(&pattern)
+                .fetch_all(pool);
+                let total = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL AND search_text LIKE $1")
+                    .bind(&pattern).fetch_one(pool);
                 tokio::try_join!(rows, total).map_err(map_err)?
             }
         };
