@@ -164,7 +164,7 @@ impl AppState {
             list_orders: ListOrders::new(p.order_reads),
             cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone()),
             change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone()),
-            get_product: GetProduct::new(p.products, p.images.clone()),
+            get_product: GetProduct::new(p.product_reads.clone()),
             list_products: ListProducts::new(p.product_reads, p.images),
             files: p.files,
             identity: p.identity,

@@ -5,8 +5,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     Email, FieldError, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
-    RepositoryError, Role, StoredFile, User, UserId, Username,
+    ProductId, RepositoryError, Role, StoredFile, User, UserId, Username,
 };
+
+use crate::products::ProductView;
 
 /// The time, so tests can pin it.
 pub trait Clock: Send + Sync {
@@ -29,6 +31,10 @@ impl Clock for SystemClock {
 /// Reads of the catalog, shaped for the list and detail pages (the query side).
 #[async_trait]
 pub trait ProductReadModel: Send + Sync {
+    /// One product with its images in upload order, in one round trip; `None` when it does
+    /// not exist or was deleted.
+    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError>;
+
     /// Newest first; `search` matches name and description, case-insensitively, anywhere in the text.
     async fn list(
         &self,

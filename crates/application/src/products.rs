@@ -251,16 +251,15 @@ impl DeleteProduct {
     }
 }
 
-/// Reads one product with its images (public).
+/// Reads one product with its images (public), from the catalog's read model: one round trip.
 pub struct GetProduct {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
+    catalog: Arc<dyn ProductReadModel>,
 }
 
 impl GetProduct {
     /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>, images: Arc<dyn ImageRepository>) -> Self {
-        Self { products, images }
+    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
+        Self { catalog }
     }
 
     /// The product.
@@ -269,8 +268,7 @@ impl GetProduct {
     /// `NotFound` when it does not exist or was deleted.
     #[tracing::instrument(name = "get_product", skip_all, fields(product_id = %id))]
     pub async fn execute(&self, id: ProductId) -> Result<ProductView, AppError> {
-        let product = self.products.get(id).await?.ok_or(AppError::NotFound)?;
-        with_images(&*self.images, product).await
+        self.catalog.get(id).await?.ok_or(AppError::NotFound)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::ports::{
     ByteSource, Clock, FileBody, FileStore, IdentityAccount, IdentityError, IdentityProvider,
     NewAccount, ProductReadModel, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
 };
+use crate::products::ProductView;
 
 #[derive(Default)]
 pub struct FixedClock;
@@ -105,6 +106,27 @@ impl MemoryProducts {
 
 #[async_trait]
 impl ProductReadModel for MemoryProducts {
+    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError> {
+        let product = self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.id == id)
+            .cloned();
+        Ok(product.map(|product| ProductView {
+            images: self
+                .images
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|i| i.product_id == id)
+                .cloned()
+                .collect(),
+            product,
+        }))
+    }
+
     async fn list(
         &self,
         page: PageRequest,

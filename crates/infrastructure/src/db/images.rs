@@ -24,6 +24,57 @@ pub(super) struct ImageRow {
     created_at: DateTime<Utc>,
 }
 
+macro_rules! joined_image_columns {
+    () => {
+        "i.id AS image_id, i.content_type AS image_content_type, i.size_bytes AS image_size_bytes, \
+         i.sha256 AS image_sha256, i.storage_key AS image_storage_key, \
+         i.storage_file_id AS image_storage_file_id, i.created_at AS image_created_at"
+    };
+}
+pub(super) use joined_image_columns;
+
+/// An image's columns in a `LEFT JOIN product_images i` (see [`joined_image_columns`]): all
+/// empty for a product without images.
+#[derive(sqlx::FromRow)]
+pub(super) struct JoinedImageRow {
+    image_id: Option<Uuid>,
+    image_content_type: Option<String>,
+    image_size_bytes: Option<i64>,
+    image_sha256: Option<String>,
+    image_storage_key: Option<String>,
+    image_storage_file_id: Option<String>,
+    image_created_at: Option<DateTime<Utc>>,
+}
+
+impl JoinedImageRow {
+    /// The image of product `product_id` these columns hold, if any.
+    pub(super) fn into_image(self, product_id: Uuid) -> Result<Option<Image>, RepositoryError> {
+        let (Some(id), Some(content_type), Some(size_bytes), Some(sha256), Some(storage_key)) = (
+            self.image_id,
+            self.image_content_type,
+            self.image_size_bytes,
+            self.image_sha256,
+            self.image_storage_key,
+        ) else {
+            return Ok(None);
+        };
+        let created_at = self
+            .image_created_at
+            .ok_or_else(|| corrupt("image", "created_at is missing"))?;
+        Image::try_from(ImageRow {
+            id,
+            product_id,
+            content_type,
+            size_bytes,
+            sha256,
+            storage_key,
+            storage_file_id: self.image_storage_file_id,
+            created_at,
+        })
+        .map(Some)
+    }
+}
+
 impl TryFrom<ImageRow> for Image {
     type Error = RepositoryError;
 

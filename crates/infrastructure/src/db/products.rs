@@ -6,14 +6,32 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::images::{ImageRow, image_columns};
+use super::images::{ImageRow, JoinedImageRow, image_columns, joined_image_columns};
 use super::{Database, corrupt, map_err, on_db, placeholders};
 use application::ports::ProductReadModel;
+use application::products::ProductView;
 
 macro_rules! product_columns {
     () => {
         "id, sku, name, description, price_minor, currency, stock, created_at, updated_at"
     };
+}
+
+/// [`product_columns`] of the table aliased `p`.
+macro_rules! joined_product_columns {
+    () => {
+        "p.id, p.sku, p.name, p.description, p.price_minor, p.currency, p.stock, p.created_at, \
+         p.updated_at"
+    };
+}
+
+/// A product with one of its images (or none), as a `LEFT JOIN` gives them.
+#[derive(sqlx::FromRow)]
+struct ProductImageRow {
+    #[sqlx(flatten)]
+    product: ProductRow,
+    #[sqlx(flatten)]
+    image: JoinedImageRow,
 }
 
 #[derive(sqlx::FromRow)]
@@ -227,6 +245,38 @@ impl ProductRepository for SqlProducts {
 
 #[async_trait]
 impl ProductReadModel for SqlProducts {
+    #[tracing::instrument(name = "db.products.get_with_images", skip_all)]
+    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError> {
+        // One statement for the product and its images: the detail page's only query.
+        let rows: Vec<ProductImageRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                joined_product_columns!(),
+                ", ",
+                joined_image_columns!(),
+                " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
+                 WHERE p.id = $1 AND p.deleted_at IS NULL ORDER BY i.id"
+            ))
+            .bind(id.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(map_err)?;
+        let mut rows = rows.into_iter();
+        let Some(ProductImageRow { product, image }) = rows.next() else {
+            return Ok(None);
+        };
+        let product_id = product.id;
+        let mut images = Vec::new();
+        for image in std::iter::once(image).chain(rows.map(|r| r.image)) {
+            images.extend(image.into_image(product_id)?);
+        }
+        Ok(Some(ProductView {
+            product: Product::try_from(product)?,
+            images,
+        }))
+    }
+
     #[tracing::instrument(name = "db.products.list", skip_all)]
     async fn list(
         &self,
