@@ -360,6 +360,8 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
                            "words": lua_list(WORDS), "pages": max(1, args.products // 20)}
     results = []
     for name, _, body in SCENARIOS:
+        if args.scenarios and name not in args.scenarios:
+            continue
         script = script_dir / f"{name}.lua"
         script.write_text(common + "\n" + body + "\n")
         for c in args.connections:
@@ -436,6 +438,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="one database only")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--scenarios", nargs="+", choices=[s[0] for s in SCENARIOS],
+                        help="run only these scenarios (default: all)")
+    parser.add_argument("--binary", type=Path,
+                        help="measure this already built shop binary instead of building one")
     args = parser.parse_args()
     profile = "release"
     if args.smoke:
@@ -445,10 +451,14 @@ def main() -> None:
     cleanup = Cleanup()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        log(f"building shop ({profile})")
-        subprocess.run(["cargo", "build", "--locked", "-p", "shop", "--profile", profile], cwd=ROOT, check=True)
-        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-        binary = target / ("debug" if profile == "dev" else profile) / "shop"
+        if args.binary:
+            binary = args.binary.resolve()
+        else:
+            log(f"building shop ({profile})")
+            subprocess.run(["cargo", "build", "--locked", "-p", "shop", "--profile", profile], cwd=ROOT,
+                           check=True)
+            target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+            binary = target / ("debug" if profile == "dev" else profile) / "shop"
         wrk = ensure_wrk()
         workdir = Path(tempfile.mkdtemp(prefix="shop-bench."))
         cleanup.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
