@@ -131,6 +131,17 @@ pub enum Database {
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many SQLite reader connections to open: `max_connections`, but at most two per core.
+///
+/// A SQLite read runs on its connection's own thread and keeps a core busy until it ends, so
+/// readers beyond the cores only add threads to switch between and page caches to hold
+/// (about 2 MiB each): 16 readers on two cores served fewer reads with twice the memory.
+fn sqlite_readers(max_connections: u32) -> u32 {
+    let cores = std::thread::available_parallelism()
+        .map_or(4, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+    max_connections.min(cores.saturating_mul(2)).max(1)
+}
+
 impl Database {
     /// Connects, creating the SQLite file (and its folder) when missing.
     ///
@@ -159,14 +170,18 @@ impl Database {
         {
             std::fs::create_dir_all(dir)?;
         }
+        // A connection to a local file cannot go stale, so no ping before each use: with
+        // SQLite's connection threads that ping was a second thread hand-off per query.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(sqlite_readers(max_connections))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Database::Sqlite { read, write })
