@@ -89,7 +89,7 @@ pub struct LocalIdentityProvider {
     access_ttl_secs: u64,
     refresh_ttl: TimeDelta,
     refresh_ttl_secs: u64,
-    /// Bounds concurrent argon2 work (19 MiB and one core each).
+    /// Bounds concurrent argon2 work (7 MiB and one core each).
     hashing: Semaphore,
     /// argon2id with working memory reused across hashes.
     hasher: Arc<PasswordHasher>,
