@@ -116,6 +116,184 @@ fn order_from_rows(r: OrderRow, lines: Vec<LineRow>) -> Result<Order, Repository
     })
 }
 
+/// Claims an idempotency key: inserts it, or takes over an expired one; no row changes
+/// when a live key holds it. Binds: see [`bind_key!`].
+const INSERT_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, expires_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6) \
+     ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
+     order_id = excluded.order_id, expires_at = excluded.expires_at, \
+     created_at = excluded.created_at, updated_at = excluded.updated_at \
+     WHERE idempotency_keys.expires_at <= $6";
+
+/// Takes a line's quantity from its product's stock; no row changes when the product is gone
+/// or holds too little. Binds: see [`bind_stock!`].
+const TAKE_STOCK: &str = "UPDATE products SET stock = stock - $2, updated_at = $3 \
+     WHERE id = $1 AND deleted_at IS NULL AND stock >= $2";
+
+/// Inserts the order row. Binds: see [`bind_order!`].
+const INSERT_ORDER: &str = concat!(
+    "INSERT INTO orders (",
+    order_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+
+/// Values per order line in [`insert_lines_sql`].
+const LINE_VALUES: usize = 11;
+
+/// Inserts `lines` order lines in one statement, numbering its placeholders after `offset`.
+fn insert_lines_sql(lines: usize, offset: usize) -> String {
+    let mut sql = String::from(concat!(
+        "INSERT INTO order_lines (",
+        line_columns!(),
+        ", created_at, updated_at) VALUES "
+    ));
+    for i in 0..lines {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for v in 1..=LINE_VALUES {
+            if v > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", offset + i * LINE_VALUES + v));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// `sql` with each `$N` placeholder renumbered to `$(N + offset)`.
+fn shift_placeholders(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+macro_rules! bind_key {
+    ($q:expr, $k:expr, $now:expr) => {
+        $q.bind($k.user_id.as_uuid())
+            .bind(&$k.key)
+            .bind(&$k.request_hash)
+            .bind($k.order_id.as_uuid())
+            .bind($k.expires_at)
+            .bind($now)
+    };
+}
+
+macro_rules! bind_stock {
+    ($q:expr, $line:expr, $now:expr) => {
+        $q.bind($line.product_id.as_uuid())
+            .bind(i64::from($line.quantity.get()))
+            .bind($now)
+    };
+}
+
+macro_rules! bind_order {
+    ($q:expr, $order:expr) => {{
+        let address = $order.shipping_address.as_ref();
+        $q.bind($order.id.as_uuid())
+            .bind($order.user_id.as_uuid())
+            .bind($order.status.as_str())
+            .bind($order.total.minor())
+            .bind($order.total.currency().code())
+            .bind(address.map(|a| a.line1.as_str()))
+            .bind(address.and_then(|a| a.line2.as_deref()))
+            .bind(address.map(|a| a.city.as_str()))
+            .bind(address.map(|a| a.postal_code.as_str()))
+            .bind(address.map(|a| a.country.as_str()))
+            .bind(address.and_then(|a| a.state.as_deref()))
+            .bind($order.created_at)
+            .bind($order.updated_at)
+    }};
+}
+
+macro_rules! bind_lines {
+    ($q:expr, $order:expr) => {{
+        let mut q = $q;
+        for (i, l) in $order.lines.iter().enumerate() {
+            q = q
+                .bind($order.id.as_uuid())
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(l.product_id.as_uuid())
+                .bind(l.sku.as_str())
+                .bind(l.name.as_str())
+                .bind(l.unit_price.minor())
+                .bind(l.unit_price.currency().code())
+                .bind(i64::from(l.quantity.get()))
+                .bind(l.line_total.minor())
+                .bind($order.created_at)
+                .bind($order.created_at);
+        }
+        q
+    }};
+}
+
+/// Places `order` on SQLite with one multi-statement query inside `BEGIN IMMEDIATE`: the key,
+/// every stock update (in product-id order), the order and its lines. Each statement changes
+/// at most its own number of rows, so the total equals their sum exactly when every one of
+/// them wrote: then the transaction commits and this answers `true`. Anything less (a live
+/// key, a product gone or short of stock) is rolled back and answers `false`, and the caller
+/// places step by step to learn which. Three hand-offs to SQLite's connection thread instead
+/// of one per statement.
+async fn place_in_one_statement(
+    pool: &sqlx::SqlitePool,
+    order: &Order,
+    key: Option<&IdempotencyRecord>,
+) -> Result<bool, PlaceOrderError> {
+    let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
+    by_product.sort_by_key(|l| l.product_id);
+    let now = order.created_at;
+    let mut sql = String::new();
+    let mut offset = 0;
+    let mut expected = 0u64;
+    if key.is_some() {
+        sql.push_str(INSERT_KEY);
+        sql.push_str(";\n");
+        offset += 6;
+        expected += 1;
+    }
+    for _ in &by_product {
+        sql.push_str(&shift_placeholders(TAKE_STOCK, offset));
+        sql.push_str(";\n");
+        offset += 3;
+        expected += 1;
+    }
+    sql.push_str(&shift_placeholders(INSERT_ORDER, offset));
+    sql.push_str(";\n");
+    offset += 13;
+    sql.push_str(&insert_lines_sql(order.lines.len(), offset));
+    expected += 1 + order.lines.len() as u64;
+
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(k) = key {
+        q = bind_key!(q, k, now);
+    }
+    for line in &by_product {
+        q = bind_stock!(q, line, now);
+    }
+    q = bind_order!(q, order);
+    q = bind_lines!(q, order);
+
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    let written = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+    if written == expected {
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    } else {
+        tx.rollback().await.map_err(map_err)?;
+        Ok(false)
+    }
+}
+
 /// Orders in SQL, for both backends: the aggregate's atomic writes and the list read model.
 pub struct SqlOrders {
     db: Database,
@@ -155,6 +333,65 @@ impl SqlOrders {
         }
     }
 
+    /// Places `order` one statement at a time, telling exactly which step refused: the only
+    /// path on PostgreSQL, and SQLite's when the one-statement path did not write everything.
+    async fn place_step_by_step(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyRecord>,
+    ) -> Result<(), PlaceOrderError> {
+        // Stock rows are locked in one global order (by product id) so that concurrent orders
+        // over the same products queue behind each other instead of deadlocking.
+        let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
+        by_product.sort_by_key(|l| l.product_id);
+        let now = order.created_at;
+        let line_sql = insert_lines_sql(order.lines.len(), 0);
+        let result: Result<(), PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            if let Some(k) = key {
+                // The key goes first: a racing twin stops here, before touching any stock.
+                let taken = bind_key!(sqlx::query(INSERT_KEY), k, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                    == 0;
+                if taken {
+                    return Err(PlaceOrderError::KeyTaken);
+                }
+            }
+            for line in &by_product {
+                let taken = bind_stock!(sqlx::query(TAKE_STOCK), line, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if taken == 0 {
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(line.product_id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    return Err(match exists {
+                        Some(_) => PlaceOrderError::InsufficientStock(line.product_id),
+                        None => PlaceOrderError::UnknownProduct(line.product_id),
+                    });
+                }
+            }
+            bind_order!(sqlx::query(INSERT_ORDER), order)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            bind_lines!(sqlx::query(sqlx::AssertSqlSafe(line_sql.clone())), order)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(())
+        });
+        result
+    }
+
     /// Lines of `orders`, in one query.
     async fn lines_of(&self, orders: &[Uuid]) -> Result<Vec<LineRow>, RepositoryError> {
         if orders.is_empty() {
@@ -187,127 +424,15 @@ impl OrderRepository for SqlOrders {
         order: &Order,
         key: Option<&IdempotencyRecord>,
     ) -> Result<(), PlaceOrderError> {
-        // Stock rows are locked in one global order (by product id) so that concurrent orders
-        // over the same products queue behind each other instead of deadlocking.
-        let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
-        by_product.sort_by_key(|l| l.product_id);
-        let now = order.created_at;
-        let address = order.shipping_address.as_ref();
-        let mut line_sql = String::from(concat!(
-            "INSERT INTO order_lines (",
-            line_columns!(),
-            ", created_at, updated_at) VALUES "
-        ));
-        for i in 0..order.lines.len() {
-            let b = i * 11;
-            if i > 0 {
-                line_sql.push_str(", ");
-            }
-            line_sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10,
-                b + 11
-            ));
+        let placed = match &self.db {
+            Database::Sqlite { write, .. } => place_in_one_statement(write, order, key).await?,
+            Database::Postgres(_) => false,
+        };
+        if !placed {
+            self.place_step_by_step(order, key).await?;
         }
-        let result: Result<(), PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
-            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            if let Some(k) = key {
-                // The key goes first: a racing twin stops here, before touching any stock.
-                let taken = sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, expires_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                     ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, \
-                     order_id = excluded.order_id, expires_at = excluded.expires_at, \
-                     created_at = excluded.created_at, updated_at = excluded.updated_at \
-                     WHERE idempotency_keys.expires_at <= $6",
-                )
-                .bind(k.user_id.as_uuid())
-                .bind(&k.key)
-                .bind(&k.request_hash)
-                .bind(k.order_id.as_uuid())
-                .bind(k.expires_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected()
-                    == 0;
-                if taken {
-                    return Err(PlaceOrderError::KeyTaken);
-                }
-            }
-            for line in &by_product {
-                let taken = sqlx::query(
-                    "UPDATE products SET stock = stock - $2, updated_at = $3 \
-                     WHERE id = $1 AND deleted_at IS NULL AND stock >= $2",
-                )
-                .bind(line.product_id.as_uuid())
-                .bind(i64::from(line.quantity.get()))
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-                if taken == 0 {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
-                        .bind(line.product_id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    return Err(match exists {
-                        Some(_) => PlaceOrderError::InsufficientStock(line.product_id),
-                        None => PlaceOrderError::UnknownProduct(line.product_id),
-                    });
-                }
-            }
-            sqlx::query(concat!("INSERT INTO orders (", order_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
-                .bind(order.id.as_uuid())
-                .bind(order.user_id.as_uuid())
-                .bind(order.status.as_str())
-                .bind(order.total.minor())
-                .bind(order.total.currency().code())
-                .bind(address.map(|a| a.line1.as_str()))
-                .bind(address.and_then(|a| a.line2.as_deref()))
-                .bind(address.map(|a| a.city.as_str()))
-                .bind(address.map(|a| a.postal_code.as_str()))
-                .bind(address.map(|a| a.country.as_str()))
-                .bind(address.and_then(|a| a.state.as_deref()))
-                .bind(order.created_at)
-                .bind(order.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(line_sql.clone()));
-            for (i, l) in order.lines.iter().enumerate() {
-                q = q
-                    .bind(order.id.as_uuid())
-                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
-                    .bind(l.product_id.as_uuid())
-                    .bind(l.sku.as_str())
-                    .bind(l.name.as_str())
-                    .bind(l.unit_price.minor())
-                    .bind(l.unit_price.currency().code())
-                    .bind(i64::from(l.quantity.get()))
-                    .bind(l.line_total.minor())
-                    .bind(now)
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await.map_err(map_err)?;
-            tx.commit().await.map_err(map_err)?;
-            Ok(())
-        });
-        result?;
         if key.is_some() {
-            self.sweep_keys(now).await;
+            self.sweep_keys(order.created_at).await;
         }
         Ok(())
     }
@@ -468,5 +593,28 @@ impl OrderReadModel for SqlOrders {
             request: page,
             total: u64::try_from(total).unwrap_or(0),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_shift_by_the_offset_and_nothing_else_changes() {
+        assert_eq!(
+            shift_placeholders("a = $1 AND b >= $12, c = '$'", 10),
+            "a = $11 AND b >= $22, c = '$'"
+        );
+        assert_eq!(shift_placeholders(TAKE_STOCK, 0), TAKE_STOCK);
+    }
+
+    #[test]
+    fn line_inserts_number_their_values_after_the_offset() {
+        let sql = insert_lines_sql(2, 3);
+        assert!(sql.ends_with(
+            "VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14), \
+             ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+        ));
     }
 }
