@@ -3,11 +3,16 @@
 //! an unknown key id (waited for) or when older than a maximum age (in the background), never
 //! more often than a floor ([`KeyRefresh`]). No round trip per request; while the provider is
 //! down, tokens signed with a cached key keep working.
+//!
+//! A token whose signature checked out is remembered (byte for byte, with its expiry and the
+//! key set it was checked against), so a client's next requests with the same token skip the
+//! signature: its time limits are still checked on every request, and any refetch of the keys
+//! forgets what was checked against the old ones.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use application::Actor;
 use application::ports::IdentityProvider;
@@ -30,6 +35,8 @@ pub const JWKS_REFRESH_FLOOR: Duration = Duration::from_secs(30);
 const LEEWAY_SECONDS: u64 = 60;
 /// Longest token looked at; anything longer is refused before parsing.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Most verified tokens remembered (about 1 KiB each); when full, all are forgotten at once.
+const MAX_VERIFIED_TOKENS: usize = 2048;
 
 /// Why a token was refused. Only for the log: the client hears a plain 401.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +67,38 @@ struct RealmAccess {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    exp: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
     #[serde(default)]
     realm_access: Option<RealmAccess>,
+}
+
+/// A token whose signature, issuer and audience were checked.
+struct Verified {
+    actor: Actor,
+    /// `exp` and `nbf` of the token, checked again on each use.
+    exp: u64,
+    nbf: Option<u64>,
+    /// The key set it was checked against; a refetch makes a new one.
+    keys: Weak<KeyCache>,
+}
+
+impl Verified {
+    /// Whether it still holds at `now` (seconds since the epoch) under the keys `current`.
+    fn holds(&self, now: u64, current: &Arc<KeyCache>) -> bool {
+        now <= self.exp.saturating_add(LEEWAY_SECONDS)
+            && self
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(LEEWAY_SECONDS))
+            && std::ptr::eq(self.keys.as_ptr(), Arc::as_ptr(current))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 struct Key {
@@ -104,6 +141,7 @@ pub struct JwtVerifier {
     issuer: String,
     audience: String,
     keys: Arc<KeyStore>,
+    verified: Mutex<HashMap<Box<str>, Verified>>,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +273,7 @@ impl JwtVerifier {
                 last_fetch: tokio::sync::Mutex::new(None),
                 background: AtomicBool::new(false),
             }),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -270,6 +309,9 @@ impl JwtVerifier {
         if header.alg != key.algorithm {
             return Err(TokenError::Algorithm);
         }
+        if let Some(actor) = self.remembered(token, &cache) {
+            return Ok(actor);
+        }
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = LEEWAY_SECONDS;
         validation.set_issuer(&[&self.issuer]);
@@ -284,10 +326,38 @@ impl JwtVerifier {
             .unwrap_or_default();
         roles.sort();
         roles.dedup();
-        Ok(Actor {
+        let actor = Actor {
             user_id: UserId::from_uuid(id),
             roles,
-        })
+        };
+        self.remember(
+            token,
+            Verified {
+                actor: actor.clone(),
+                exp: claims.exp,
+                nbf: claims.nbf,
+                keys: Arc::downgrade(&cache),
+            },
+        );
+        Ok(actor)
+    }
+
+    /// The actor of `token` when it was verified before against the keys `current` and its
+    /// time limits still hold.
+    fn remembered(&self, token: &str, current: &Arc<KeyCache>) -> Option<Actor> {
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        verified
+            .get(token)
+            .filter(|v| v.holds(unix_now(), current))
+            .map(|v| v.actor.clone())
+    }
+
+    fn remember(&self, token: &str, v: Verified) {
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(token.into(), v);
     }
 }
 
@@ -353,5 +423,38 @@ mod tests {
         let keys = usable_keys(&jwks);
         assert_eq!(keys.keys().collect::<Vec<_>>(), ["ok"]);
         assert_eq!(keys["ok"].algorithm, Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn a_remembered_token_holds_only_in_its_time_and_under_its_keys() {
+        let keys = Arc::new(KeyCache::default());
+        let verified = Verified {
+            actor: Actor {
+                user_id: UserId::from_uuid(Uuid::nil()),
+                roles: vec![Role::User],
+            },
+            exp: 1_000,
+            nbf: Some(500),
+            keys: Arc::downgrade(&keys),
+        };
+        assert!(verified.holds(700, &keys));
+        assert!(
+            verified.holds(1_000 + LEEWAY_SECONDS, &keys),
+            "expiry has the leeway"
+        );
+        assert!(!verified.holds(1_001 + LEEWAY_SECONDS, &keys), "expired");
+        assert!(
+            verified.holds(500 - LEEWAY_SECONDS, &keys),
+            "not-before has the leeway"
+        );
+        assert!(
+            !verified.holds(499 - LEEWAY_SECONDS, &keys),
+            "not yet valid"
+        );
+        let refetched = Arc::new(KeyCache::default());
+        assert!(
+            !verified.holds(700, &refetched),
+            "checked against keys no longer held"
+        );
     }
 }
