@@ -128,20 +128,28 @@ pub enum Database {
     Postgres(PgPool),
 }
 
-/// How long a request waits for a pooled connection before the database counts as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a pooled connection, by default, before the database counts
+/// as unavailable: a connection refused (the server stopped) is retried until then, so this is
+/// also how long a request takes to answer 503 while the database is down.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Database {
-    /// Connects, creating the SQLite file (and its folder) when missing.
+    /// Connects, creating the SQLite file (and its folder) when missing. A request waits at
+    /// most `acquire_timeout` for a connection (a busy pool, or a server that refuses
+    /// connections) before it fails as unavailable.
     ///
     /// # Errors
     /// When the URL is malformed or the server does not answer.
-    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         if url.is_postgres() {
             let options = PgConnectOptions::from_str(url.expose())?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await?;
             return Ok(Database::Postgres(pool));
@@ -161,12 +169,12 @@ impl Database {
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Database::Sqlite { read, write })
