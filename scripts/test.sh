@@ -27,6 +27,10 @@
 #     or java on PATH) and Maven (installed with apt-get when missing and running as root).
 #     The first start on a machine takes about a minute; later ones reuse its build.
 #
+# After the cargo tests, a whole run (no cargo arguments) also runs scripts/schemathesis.sh
+# (Schemathesis over the OpenAPI document, on SQLite and this PostgreSQL) and
+# scripts/docs-check.py (/docs in headless Chromium, nothing fetched from outside).
+#
 # Switches:
 #   SHOP_TEST_ONLY_DB=1   provide PostgreSQL, run `select version()` against it, and stop
 #                         (no cargo); handy to check the database part alone.
@@ -525,4 +529,15 @@ fi
 log "cargo test --workspace --locked $*"
 status=0
 cargo test --workspace --locked "$@" || status=$?
+
+# The API from outside, on whole-suite runs (not with a cargo filter): Schemathesis over every
+# operation of the OpenAPI document (SQLite, and the PostgreSQL above), and /docs rendered by
+# headless Chromium with no request leaving the machine.
+if [ "$#" -eq 0 ]; then
+    export SHOP_BIN="$PWD/target/debug/shop"   # built by the cargo tests above
+    log "scripts/schemathesis.sh"
+    bash scripts/schemathesis.sh || status=1
+    log "scripts/docs-check.py"
+    python3 scripts/docs-check.py || status=1
+fi
 exit "$status"

@@ -78,6 +78,16 @@ where
                 "the request body is missing",
             ));
         }
+        // Every body of this API is a JSON object; serde would otherwise read a struct from an
+        // array of its fields in order (`[null, null]` as `{first_name, last_name}`).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "body",
+                "must be a JSON object",
+            )]));
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();

@@ -88,7 +88,9 @@ impl RegisterUser {
         let password = v.check("password", Password::parse(&cmd.password));
         let username = match cmd.username.as_deref() {
             Some(u) => v.check("username", Username::parse(u)),
-            None => email.as_ref().map(Username::from_email),
+            None => email
+                .as_ref()
+                .and_then(|e| v.check("username", Username::from_email(e))),
         };
         let first_name = parse_person_name(&mut v, "first_name", cmd.first_name.as_deref());
         let last_name = parse_person_name(&mut v, "last_name", cmd.last_name.as_deref());
@@ -371,7 +373,9 @@ impl CreateAdmin {
         let password = v.check("password", Password::parse(password));
         let username = match username {
             Some(u) => v.check("username", Username::parse(u)),
-            None => email.as_ref().map(Username::from_email),
+            None => email
+                .as_ref()
+                .and_then(|e| v.check("username", Username::from_email(e))),
         };
         v.finish()?;
         let (Some(email), Some(password), Some(username)) = (email, password, username) else {

@@ -73,9 +73,20 @@ impl Username {
         Ok(Self(s))
     }
 
-    /// The username an account gets when it names none: its e-mail address.
-    pub fn from_email(email: &Email) -> Self {
-        Self(email.as_str().to_owned())
+    /// The username an account gets when it names none: its e-mail address, when that fits the
+    /// username rules (an address may be longer, or hold characters such as `!` or `é`; a
+    /// username that breaks them could be stored but never read back).
+    ///
+    /// # Errors
+    /// A `FieldError` on `username`, which the account must then name.
+    pub fn from_email(email: &Email) -> Result<Self, FieldError> {
+        Self::parse(email.as_str()).map_err(|_| {
+            FieldError::new(
+                "username",
+                "required when the e-mail address is not a valid username \
+                 (3 to 64 of: letters a-z, digits, '.', '_', '-', '@', '+')",
+            )
+        })
     }
 
     /// The username.

@@ -71,6 +71,9 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// `DATABASE_MAX_CONNECTIONS`.
     pub database_max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECONDS`: how long a request waits for a database connection
+    /// (a busy pool, or a server that is down) before it answers 503.
+    pub database_acquire_timeout: Duration,
     /// `HOST`.
     pub host: IpAddr,
     /// `PORT` (0 picks a free port).
@@ -113,6 +116,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &self.database_url)
             .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout", &self.database_acquire_timeout)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("data_dir", &self.data_dir)
@@ -291,6 +295,12 @@ impl Settings {
                 16,
                 1..=1000,
             )?,
+            database_acquire_timeout: Duration::from_secs(parse_number(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                get("DATABASE_ACQUIRE_TIMEOUT_SECONDS"),
+                infrastructure::db::DEFAULT_ACQUIRE_TIMEOUT.as_secs(),
+                1..=600,
+            )?),
             host,
             port: parse_number("PORT", get("PORT"), 5000, 0..=65535)?,
             data_dir,

@@ -49,9 +49,13 @@ impl Adapters {
     /// Connects to the database, applies pending migrations, and builds the adapters.
     async fn build(settings: &Settings) -> anyhow::Result<Self> {
         install_tls_provider();
-        let db = Database::connect(&settings.database_url, settings.database_max_connections)
-            .await
-            .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
+        let db = Database::connect(
+            &settings.database_url,
+            settings.database_max_connections,
+            settings.database_acquire_timeout,
+        )
+        .await
+        .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
         db.migrate()
             .await
             .context("cannot apply database migrations")?;
@@ -235,7 +239,7 @@ async fn shutdown_signal() {
 /// # Errors
 /// When the database cannot be opened or a migration fails.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = Database::connect(&settings.database_url, 1)
+    let db = Database::connect(&settings.database_url, 1, settings.database_acquire_timeout)
         .await
         .with_context(|| format!("cannot open the database at {}", settings.database_url))?;
     db.migrate()

@@ -34,12 +34,8 @@ pub async fn list(
     query: ListQuery,
 ) -> Result<Json<OrderPage>, ApiError> {
     let mut errors = Vec::new();
-    let user_id = match query
-        .user_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    // An empty `user_id` names no account: 422 like any other text that is not a UUID.
+    let user_id = match query.user_id.as_deref().map(str::trim) {
         None => None,
         Some(s) => match uuid::Uuid::parse_str(s) {
             Ok(u) => Some(UserId::from_uuid(u)),

@@ -753,7 +753,9 @@ mod tests {
 
     async fn database(dir: &Path) -> Database {
         let url = DatabaseUrl::parse(&format!("sqlite://{}/t.db", dir.display())).unwrap();
-        let db = Database::connect(&url, 4).await.unwrap();
+        let db = Database::connect(&url, 4, crate::db::DEFAULT_ACQUIRE_TIMEOUT)
+            .await
+            .unwrap();
         db.migrate().await.unwrap();
         db
     }

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, assert_unauthorized};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, assert_unauthorized, unique};
 
 both_dbs!(
     malformed_json_is_a_400_problem,
@@ -13,6 +13,8 @@ both_dbs!(
     a_text_plain_body_is_a_415_problem,
     a_json_body_over_1_mib_is_a_413_problem,
     json_of_the_wrong_shape_is_a_client_error,
+    an_array_in_place_of_an_object_is_a_422_even_where_every_field_is_optional,
+    an_email_that_cannot_be_a_username_needs_one_and_never_breaks_the_user_list,
     text_holding_a_nul_character_is_a_client_error,
     an_unknown_route_is_a_404_problem,
     a_wrong_method_is_a_405_problem,
@@ -115,6 +117,62 @@ async fn json_of_the_wrong_shape_is_a_client_error(app: TestApp) {
         assert!(status == 400 || status == 422, "{body} answered {status}");
         assert_problem(resp, status).await;
     }
+}
+
+async fn an_array_in_place_of_an_object_is_a_422_even_where_every_field_is_optional(app: TestApp) {
+    let (_, token) = app.user_token().await;
+    // serde reads a struct from an array of its fields; `[null, null]` once updated the profile.
+    for body in [json!([null, null]), json!([]), json!(["Ann", "Lee"])] {
+        let resp = app.put_json("/api/v1/users/me", &body, Some(&token)).await;
+        let problem = assert_problem(resp, 422).await;
+        assert_eq!(
+            problem["errors"][0]["field"],
+            json!("body"),
+            "{body}: {problem}"
+        );
+    }
+    let me: serde_json::Value = app
+        .get("/api/v1/users/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["first_name"], json!(null), "{me}");
+}
+
+async fn an_email_that_cannot_be_a_username_needs_one_and_never_breaks_the_user_list(app: TestApp) {
+    let admin = app.admin_token().await;
+    let long = format!("{}@example.com", "a".repeat(60));
+    for email in ["ann!lee@example.com", "zoë@example.com", long.as_str()] {
+        let resp = app
+            .post_json(
+                REGISTER,
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        let problem = assert_problem(resp, 422).await;
+        assert_eq!(
+            problem["errors"][0]["field"],
+            json!("username"),
+            "{email}: {problem}"
+        );
+        let resp = app
+            .post_json(
+                REGISTER,
+                &json!({"email": email, "password": PASSWORD, "username": format!("u{}", unique())}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{email} with a username"
+        );
+    }
+    // Every stored account reads back (a username the rules refuse once made this a 500).
+    let resp = app.get("/api/v1/users?per_page=100", Some(&admin)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 async fn text_holding_a_nul_character_is_a_client_error(app: TestApp) {

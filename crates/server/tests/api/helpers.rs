@@ -1,6 +1,7 @@
 //! Starting a server per test, and the small vocabulary the tests speak to it in.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
@@ -12,7 +13,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shop::{Application, AuthProvider, Settings};
 use sqlx::Connection;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 /// A password every test account gets; long enough for the password rule.
@@ -201,11 +204,11 @@ fn fresh_dir() -> PathBuf {
     dir
 }
 
-/// A fresh PostgreSQL database (server URL, database URL, database name), or `None` when no
-/// server is configured (outside CI).
-async fn postgres_database() -> Option<(String, String, String)> {
-    let server = match std::env::var("SHOP_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
+/// The test PostgreSQL server's URL (`SHOP_TEST_POSTGRES_URL`), or `None` when none is
+/// configured (outside CI; under CI=true a missing one fails the test).
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("SHOP_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -222,9 +225,15 @@ async fn postgres_database() -> Option<(String, String, String)> {
                      (scripts/test.sh starts a throw-away PostgreSQL and sets it)"
                 );
             });
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// A fresh PostgreSQL database (server URL, database URL, database name), or `None` when no
+/// server is configured (outside CI).
+async fn postgres_database() -> Option<(String, String, String)> {
+    let server = postgres_server()?;
     let name = format!("shop_test_{}", Uuid::now_v7().simple());
     let mut conn = sqlx::PgConnection::connect(&server)
         .await
@@ -524,4 +533,73 @@ pub fn timestamp(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
         .unwrap_or_else(|e| panic!("`{s}` is not RFC 3339: {e}"));
     assert_eq!(t.offset().local_minus_utc(), 0, "`{s}` is not in UTC");
     t
+}
+
+/// A TCP stand-in in front of a dependency (Keycloak, PostgreSQL) that can be stopped (new
+/// connections refused, open ones cut, as when the dependency goes down) and started again on
+/// the same port.
+pub struct Proxy {
+    port: u16,
+    upstream: SocketAddr,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Listens on a free port and forwards each connection to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut proxy = Self {
+            port,
+            upstream,
+            task: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let upstream = self.upstream;
+        self.task = Some(tokio::spawn(async move {
+            // Dropped with this task when the proxy stops, which cuts every connection.
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        }));
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Accepts and forwards again, on the same port.
+    pub async fn restart(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the proxy's port again");
+        self.serve(listener);
+    }
 }

@@ -4,7 +4,6 @@
 //! users contract itself runs against Keycloak too, as `auth::keycloak::…` and
 //! `users::keycloak::…`.)
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -13,11 +12,9 @@ use domain::Role;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
 
 use crate::helpers::{
-    Db, KeycloakEnv, PASSWORD, TestApp, assert_problem, assert_unauthorized, keycloak_env,
+    Db, KeycloakEnv, PASSWORD, Proxy, TestApp, assert_problem, assert_unauthorized, keycloak_env,
     spawn_app_with, spawn_keycloak_app, str_of, unique,
 };
 
@@ -549,65 +546,6 @@ async fn a_registration_the_database_refuses_leaves_no_account_in_keycloak() {
         admin.users_with_email(&kc.realm, &email).await.is_empty(),
         "Keycloak kept the account of a registration that failed"
     );
-}
-
-/// A TCP stand-in in front of Keycloak that can be stopped (connections refused, open ones
-/// cut) and started again on the same port.
-struct Proxy {
-    port: u16,
-    upstream: SocketAddr,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut proxy = Self {
-            port,
-            upstream,
-            task: None,
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let upstream = self.upstream;
-        self.task = Some(tokio::spawn(async move {
-            // Dropped with this task when the proxy stops, which cuts every connection.
-            let mut connections = JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                while connections.try_join_next().is_some() {}
-            }
-        }));
-    }
-
-    async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("the proxy's port again");
-        self.serve(listener);
-    }
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod images;
 mod keycloak;
 mod operations;
 mod orders;
+mod outage;
 mod products;
 mod races;
 mod users;

@@ -709,6 +709,7 @@ async fn bad_order_filters_are_refused_naming_them(app: TestApp) {
         ("status=bogus", "status"),
         ("status=PENDING", "status"),
         ("user_id=notauuid", "user_id"),
+        ("user_id=", "user_id"),
         ("page=0", "page"),
         ("per_page=101", "per_page"),
         ("per_page=abc", "per_page"),
