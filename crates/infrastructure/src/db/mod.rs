@@ -7,7 +7,9 @@ mod users;
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use domain::RepositoryError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -133,6 +135,31 @@ pub enum Database {
 /// also how long a request takes to answer 503 while the database is down.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A PostgreSQL connection idle at least this long is pinged before it serves a request.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+/// After a connection error, every pooled connection is pinged before use for this long, so
+/// the connections cut by an outage are replaced before requests see them.
+const PING_AFTER_TROUBLE_FOR: Duration = Duration::from_secs(5);
+
+/// When a query last failed for connection trouble, in milliseconds since [`process_clock`]
+/// started (0: never).
+static LAST_CONNECTION_TROUBLE_MS: AtomicU64 = AtomicU64::new(0);
+
+fn process_clock() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+fn note_connection_trouble() {
+    let now = u64::try_from(process_clock().as_millis()).unwrap_or(u64::MAX);
+    LAST_CONNECTION_TROUBLE_MS.store(now.max(1), Ordering::Relaxed);
+}
+
+fn connection_trouble_lately() -> bool {
+    let at = LAST_CONNECTION_TROUBLE_MS.load(Ordering::Relaxed);
+    at != 0 && process_clock().saturating_sub(Duration::from_millis(at)) < PING_AFTER_TROUBLE_FOR
+}
+
 /// How many SQLite reader connections to open: `max_connections`, but at most two per core.
 ///
 /// A SQLite read runs on its connection's own thread and keeps a core busy until it ends, so
@@ -158,9 +185,23 @@ impl Database {
     ) -> anyhow::Result<Self> {
         if url.is_postgres() {
             let options = PgConnectOptions::from_str(url.expose())?;
+            // A connection back from a request a moment ago is known to work (sqlx pings every
+            // connection it takes back); one that sat idle may have been cut (a restarted
+            // server, a proxy's idle timeout), and after any connection error all may have
+            // been: those are pinged before use. Busy connections are not, which saves a round
+            // trip per query.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(acquire_timeout)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_WHEN_IDLE_FOR || connection_trouble_lately() {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await?;
             return Ok(Database::Postgres(pool));
@@ -253,7 +294,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> RepositoryError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => RepositoryError::Unavailable(Box::new(e)),
+        | sqlx::Error::WorkerCrashed => {
+            note_connection_trouble();
+            RepositoryError::Unavailable(Box::new(e))
+        }
         sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
             RepositoryError::Unavailable(Box::new(e))
         }
