@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod images;
+mod inputs;
 mod keycloak;
 mod matrix;
 mod operations;
