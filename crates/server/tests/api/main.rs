@@ -15,4 +15,5 @@ mod operations;
 mod orders;
 mod products;
 mod races;
+mod tokens;
 mod users;
