@@ -408,7 +408,88 @@ impl FromRequestParts<AppState> for Auth {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use application::ports::{IdentityAccount, IdentityError, NewAccount, SignedIn, TokenPair};
+    use domain::{Email, Password, Username};
+    use jsonwebtoken::{EncodingKey, Header};
+
     use super::*;
+
+    /// A provider that publishes one Ed25519 key and counts how often its JWKS is fetched.
+    #[derive(Default)]
+    struct CountingKeys {
+        fetches: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl IdentityProvider for CountingKeys {
+        async fn register(&self, _: &NewAccount) -> Result<IdentityAccount, IdentityError> {
+            Err(IdentityError::InvalidCredentials)
+        }
+        async fn delete(&self, _: UserId) -> Result<(), IdentityError> {
+            Ok(())
+        }
+        async fn login(&self, _: &str, _: &Password) -> Result<SignedIn, IdentityError> {
+            Err(IdentityError::InvalidCredentials)
+        }
+        async fn refresh(&self, _: &str) -> Result<TokenPair, IdentityError> {
+            Err(IdentityError::InvalidToken)
+        }
+        async fn logout(&self, _: &str) -> Result<(), IdentityError> {
+            Ok(())
+        }
+        async fn ensure_admin(
+            &self,
+            _: &Email,
+            _: &Username,
+            _: &Password,
+        ) -> Result<IdentityAccount, IdentityError> {
+            Err(IdentityError::InvalidCredentials)
+        }
+        async fn jwks(&self) -> Result<String, IdentityError> {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(serde_json::json!({"keys": [
+                {"kty": "OKP", "crv": "Ed25519", "kid": "ok", "use": "sig", "alg": "EdDSA",
+                 "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            ]})
+            .to_string())
+        }
+        async fn check(&self) -> Result<(), IdentityError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_with_unknown_key_ids_fetch_the_keys_at_most_once_per_floor() {
+        let keys = Arc::new(CountingKeys::default());
+        let verifier = JwtVerifier::new(
+            "shop".into(),
+            "shop".into(),
+            Arc::clone(&keys) as Arc<dyn IdentityProvider>,
+            KeyRefresh {
+                floor: JWKS_REFRESH_FLOOR,
+                max_age: Duration::from_secs(3600),
+            },
+        );
+        // A forger's tokens: each with a key id of its own, none of them published.
+        for i in 0..200 {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(format!("forged-{i}"));
+            let token = jsonwebtoken::encode(
+                &header,
+                &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap();
+            assert!(matches!(
+                verifier.verify(&token).await,
+                Err(TokenError::UnknownKey)
+            ));
+        }
+        // The first one fetched the keys (none were held yet); the rest met the floor.
+        assert_eq!(keys.fetches.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn a_key_of_an_unknown_kind_does_not_hide_the_others() {

@@ -95,8 +95,11 @@ where
             match inner.classify() {
                 serde_json::error::Category::Data => {
                     let message = clean_message(&inner.to_string());
+                    // serde names a missing or repeated key in its message, not in the path
+                    // (which stops at the object holding it).
                     let field = match message
                         .strip_prefix("missing field `")
+                        .or_else(|| message.strip_prefix("duplicate field `"))
                         .and_then(|m| m.split('`').next())
                     {
                         Some(missing) if path == "." => missing.to_owned(),
@@ -105,6 +108,15 @@ where
                         None => path,
                     };
                     ApiError::validation(vec![FieldError::new(field, message)])
+                }
+                // A number no type holds (1e309) is well-formed JSON the field cannot take.
+                serde_json::error::Category::Syntax
+                    if path != "." && inner.to_string().starts_with("number out of range") =>
+                {
+                    ApiError::validation(vec![FieldError::new(
+                        path,
+                        "the number is out of range".to_owned(),
+                    )])
                 }
                 _ => ApiError::new(
                     StatusCode::BAD_REQUEST,

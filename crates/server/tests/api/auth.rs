@@ -364,12 +364,12 @@ async fn the_access_token_opens_users_me(app: TestApp) {
 
 // ---- the access-token verifier, probed with tokens made by hand ----------------------------
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// The signing key's id, as the service publishes it.
-async fn published_kid(app: &TestApp) -> String {
+pub(crate) async fn published_kid(app: &TestApp) -> String {
     let jwks: Value = app
         .get("/.well-known/jwks.json", None)
         .await
@@ -380,7 +380,7 @@ async fn published_kid(app: &TestApp) -> String {
 }
 
 /// The public key's 32 raw bytes, from the JWKS.
-async fn published_public_key(app: &TestApp) -> Vec<u8> {
+pub(crate) async fn published_public_key(app: &TestApp) -> Vec<u8> {
     let jwks: Value = app
         .get("/.well-known/jwks.json", None)
         .await
@@ -393,7 +393,7 @@ async fn published_public_key(app: &TestApp) -> Vec<u8> {
 }
 
 /// Claims as the service issues them, for `user`, valid for five minutes.
-fn claims_for(user: &Value) -> Value {
+pub(crate) fn claims_for(user: &Value) -> Value {
     let now = now();
     json!({
         "iss": "shop",
@@ -409,7 +409,7 @@ fn claims_for(user: &Value) -> Value {
 }
 
 /// Signs `claims` with the service's own key (EdDSA, with its kid).
-async fn sign_with_service_key(app: &TestApp, claims: &Value) -> String {
+pub(crate) async fn sign_with_service_key(app: &TestApp, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(published_kid(app).await);
     let key = EncodingKey::from_ed_pem(&app.signing_key_pem())
