@@ -7,8 +7,10 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod headers;
 mod images;
 mod keycloak;
+mod limits;
 mod operations;
 mod orders;
 mod products;
