@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use application::Actor;
 use application::ports::IdentityProvider;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use domain::{Role, UserId};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -373,25 +373,38 @@ pub(crate) fn keys_unavailable() -> ApiError {
 /// The signed-in caller; 401 with `WWW-Authenticate: Bearer` when the token is missing or bad.
 pub struct Auth(pub Actor);
 
+/// A caller whose token a middleware already verified (the write rate limit), so the
+/// handler's [`Auth`] does not verify it again. Only server code can put it in a request.
+#[derive(Clone)]
+pub(crate) struct VerifiedActor(pub(crate) Actor);
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        if let Some(VerifiedActor(actor)) = parts.extensions.remove::<VerifiedActor>() {
+            return Ok(Auth(actor));
+        }
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Err(ApiError::unauthorized("this needs a bearer token", false));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`", false)
-            })?;
+        }
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`", false)
+        })?;
         match state.verifier.verify(token).await {
             Ok(actor) => Ok(Auth(actor)),
             Err(TokenError::KeysUnavailable) => Err(keys_unavailable()),

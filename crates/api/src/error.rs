@@ -212,6 +212,10 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
             ),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large"),
             StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
+            // Only the request timeout answers a bare 503.
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ("timeout", "the request took too long; try again shortly")
+            }
             StatusCode::NOT_FOUND => ("not-found", "no such resource"),
             _ => ("error", "the request could not be served"),
         };

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod headers;
+pub mod limits;
 mod openapi;
 pub mod routes;
 
@@ -38,8 +40,13 @@ pub use auth::{JwtVerifier, KeyRefresh};
 pub use error::ApiError;
 pub use openapi::openapi;
 
-/// Largest JSON body accepted (413 above).
-pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// Largest JSON body of the product and order routes (413 above). The largest a product can
+/// be is a 10,000-character description: 120 kB even with every character written as a JSON
+/// `\uXXXX` surrogate pair. An order of 100 lines is about 7 kB, its address at most 15 kB.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+/// Largest JSON body of the auth and users routes (413 above): passwords of at most 1,024
+/// characters, names of 100, tokens of a few kB.
+pub const SMALL_JSON_BODY: usize = 16 * 1024;
 
 /// The adapters the API's use cases run on, handed over by the composition root.
 pub struct Ports {
@@ -79,6 +86,10 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Largest image upload, in bytes (413 above).
     pub max_upload_bytes: u64,
+    /// Rate limits; `None` turns them off (no layer at all).
+    pub rate_limits: Option<limits::RateLimits>,
+    /// Which browser origins may call the API.
+    pub cors: headers::Cors,
 }
 
 /// What every handler can reach: the use cases and the token verifier.
@@ -176,16 +187,18 @@ impl AppState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP service: API routes, health, JWKS, OpenAPI and docs, with request ids,
-/// tracing, timeouts, body limits and problem+json for every error.
+/// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
+/// error.
 pub fn router(ports: Ports, config: ApiConfig) -> Router {
     use routes::{auth, health, images, orders, products, users};
 
     let state = AppState::new(ports, &config);
+    let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
     let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
+        .route("/auth/register", post(auth::register).layer(small))
+        .route("/auth/login", post(auth::login).layer(small))
+        .route("/auth/refresh", post(auth::refresh).layer(small))
+        .route("/auth/logout", post(auth::logout).layer(small))
         .route("/products", get(products::list).post(products::create))
         .route(
             "/products/{id}",
@@ -211,20 +224,31 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         )
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/users", get(users::list))
-        .route("/users/me", get(users::me).put(users::update_me))
+        .route(
+            "/users/me",
+            get(users::me).put(users::update_me).layer(small),
+        )
         .route("/users/{id}", get(users::get));
+    let api = limits::apply(api, config.rate_limits.as_ref(), &state);
 
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/.well-known/jwks.json", get(auth::jwks))
-        .merge(openapi::docs_router())
+        .merge(headers::docs(openapi::docs_router()))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .layer(axum::middleware::map_response(error::problem_for_bare_errors))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        // Outside the timeout, so that its bare 503 becomes a problem too.
+        .layer(axum::middleware::map_response(
+            error::problem_for_bare_errors,
+        ));
+    headers::apply(app, &config.cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let request_id = req

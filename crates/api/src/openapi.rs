@@ -117,7 +117,10 @@ fn add_common_responses(op: &mut Operation, api: bool) {
             422 bodies list each rejected field in `errors`. Another user's resources answer 404, \
             admin-only routes answer 403 to non-admins, and 401 carries `WWW-Authenticate: Bearer`. \
             Money is `{amount, currency}` with a decimal string amount. A malformed id in a path \
-            names no resource and answers 404. JSON bodies are limited to 1 MiB (413). Product images \
+            names no resource and answers 404. JSON bodies are limited (413 above): 16 KiB on the \
+            auth and users routes, 256 KiB on the product and order routes. Sign-in, registration and \
+            refresh are rate limited per client address, other writes per signed-in user (per address \
+            when anonymous): over the limit they answer 429 with `Retry-After` in seconds. Product images \
             are uploaded as multipart/form-data (field `file`, at most `MAX_UPLOAD_BYTES`, 10 MiB by \
             default) and served publicly at the `url` each Image names.",
     ),

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use api::headers::{Cors, CorsOrigins};
+use api::limits::{Rate, RateLimits, TrustedProxies};
 use infrastructure::identity::KeycloakConfig;
 use infrastructure::{DatabaseUrl, Secret};
 
@@ -98,8 +100,13 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// `REFRESH_TOKEN_TTL_SECONDS`.
     pub refresh_token_ttl: Duration,
-    /// `RATE_LIMIT_ENABLED`.
+    /// `RATE_LIMIT_ENABLED`: `false` turns every rate limit off.
     pub rate_limit_enabled: bool,
+    /// `RATE_LIMIT_AUTH_PER_MINUTE`, `RATE_LIMIT_AUTH_BURST`, `RATE_LIMIT_WRITES_PER_MINUTE`,
+    /// `RATE_LIMIT_WRITES_BURST` and `TRUSTED_PROXIES`.
+    pub rate_limits: RateLimits,
+    /// `CORS_ALLOWED_ORIGINS` and `CORS_ALLOW_CREDENTIALS`.
+    pub cors: Cors,
     /// `REQUEST_TIMEOUT_SECONDS`.
     pub request_timeout: Duration,
     /// `LOG_FORMAT`.
@@ -128,6 +135,8 @@ impl fmt::Debug for Settings {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .field("rate_limits", &self.rate_limits)
+            .field("cors", &self.cors)
             .field("request_timeout", &self.request_timeout)
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
@@ -157,6 +166,90 @@ where
         });
     }
     Ok(n)
+}
+
+/// `true`/`1`/`yes` or `false`/`0`/`no`.
+fn parse_bool(
+    name: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError {
+            name,
+            message: format!("`{other}` is not true or false"),
+        }),
+    }
+}
+
+/// One rate: `{prefix}_PER_MINUTE` sustained and `{prefix}_BURST` at once.
+fn rate(
+    get: &impl Fn(&str) -> Option<String>,
+    (per_minute_name, burst_name): (&'static str, &'static str),
+    (per_minute, burst): (u32, u32),
+) -> Result<Rate, ConfigError> {
+    let per_minute = parse_number(
+        per_minute_name,
+        get(per_minute_name),
+        per_minute,
+        1..=1_000_000,
+    )?;
+    let burst = parse_number(burst_name, get(burst_name), burst, 1..=1_000_000)?;
+    Rate::new(per_minute, burst).ok_or(ConfigError {
+        name: per_minute_name,
+        message: "must not be zero".into(),
+    })
+}
+
+/// The rate limits (`RATE_LIMIT_*`, `TRUSTED_PROXIES`), read even when they are turned off so
+/// that a wrong value is found before they are turned on.
+fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateLimits, ConfigError> {
+    Ok(RateLimits {
+        auth: rate(
+            get,
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "RATE_LIMIT_AUTH_BURST"),
+            (10, 10),
+        )?,
+        writes: rate(
+            get,
+            ("RATE_LIMIT_WRITES_PER_MINUTE", "RATE_LIMIT_WRITES_BURST"),
+            (120, 60),
+        )?,
+        trusted_proxies: TrustedProxies::parse(&get("TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|message| ConfigError {
+                name: "TRUSTED_PROXIES",
+                message,
+            })?,
+    })
+}
+
+/// `CORS_ALLOWED_ORIGINS` and `CORS_ALLOW_CREDENTIALS`; `*` with credentials is refused
+/// (browsers refuse it too, and it would hand every site the user's cookies).
+fn cors(get: &impl Fn(&str) -> Option<String>) -> Result<Cors, ConfigError> {
+    let origins = CorsOrigins::parse(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default()).map_err(
+        |message| ConfigError {
+            name: "CORS_ALLOWED_ORIGINS",
+            message,
+        },
+    )?;
+    let allow_credentials = parse_bool(
+        "CORS_ALLOW_CREDENTIALS",
+        get("CORS_ALLOW_CREDENTIALS"),
+        false,
+    )?;
+    if allow_credentials && origins == CorsOrigins::Any {
+        return Err(ConfigError {
+            name: "CORS_ALLOWED_ORIGINS",
+            message: "`*` cannot be used with CORS_ALLOW_CREDENTIALS=true: list the origins".into(),
+        });
+    }
+    Ok(Cors {
+        origins,
+        allow_credentials,
+    })
 }
 
 /// `GDRIVE_*`, each required but the folder (`/shop` by default).
@@ -267,16 +360,7 @@ impl Settings {
                 });
             }
         };
-        let rate_limit_enabled = match get("RATE_LIMIT_ENABLED").as_deref().map(str::trim) {
-            None | Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "RATE_LIMIT_ENABLED",
-                    message: format!("`{other}` is not true or false"),
-                });
-            }
-        };
+        let rate_limit_enabled = parse_bool("RATE_LIMIT_ENABLED", get("RATE_LIMIT_ENABLED"), true)?;
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -332,6 +416,8 @@ impl Settings {
                 60..=31_536_000,
             )?),
             rate_limit_enabled,
+            rate_limits: rate_limits(&get)?,
+            cors: cors(&get)?,
             request_timeout: Duration::from_secs(parse_number(
                 "REQUEST_TIMEOUT_SECONDS",
                 get("REQUEST_TIMEOUT_SECONDS"),
@@ -349,7 +435,9 @@ impl Settings {
         })
     }
 
-    /// Defaults for a test: the given database and data folder, any free port on 127.0.0.1.
+    /// Defaults for a test: the given database and data folder, any free port on 127.0.0.1,
+    /// rate limits off (the tests sign in many times from one address; those about the limits
+    /// turn them on).
     ///
     /// # Panics
     /// When `database_url` is not a sqlite or postgres URL.
@@ -359,6 +447,7 @@ impl Settings {
         s.data_dir = data_dir.to_path_buf();
         s.port = 0;
         s.database_max_connections = 5;
+        s.rate_limit_enabled = false;
         s
     }
 }
@@ -401,6 +490,16 @@ mod tests {
             ("MAX_UPLOAD_BYTES", "ten"),
             ("JWKS_REFETCH_FLOOR_SECONDS", "0"),
             ("JWKS_MAX_AGE_SECONDS", "forever"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "ten"),
+            ("RATE_LIMIT_AUTH_BURST", "0"),
+            ("RATE_LIMIT_WRITES_PER_MINUTE", "-1"),
+            ("RATE_LIMIT_WRITES_BURST", "2000000"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy"),
+            ("TRUSTED_PROXIES", "10.0.0.1/40"),
+            ("CORS_ALLOWED_ORIGINS", "shop.example"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example/path"),
+            ("CORS_ALLOW_CREDENTIALS", "sometimes"),
         ] {
             let err = settings(&[(name, value)])
                 .err()
@@ -408,6 +507,69 @@ mod tests {
             assert_eq!(err.name, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_and_each_number_can_be_set() {
+        let s = settings(&[]).unwrap();
+        assert!(s.rate_limit_enabled);
+        let l = &s.rate_limits;
+        assert_eq!((l.auth.per_minute.get(), l.auth.burst.get()), (10, 10));
+        assert_eq!((l.writes.per_minute.get(), l.writes.burst.get()), (120, 60));
+        assert!(l.trusted_proxies.is_empty());
+
+        let s = settings(&[
+            ("RATE_LIMIT_ENABLED", "false"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "30"),
+            ("RATE_LIMIT_AUTH_BURST", "3"),
+            ("RATE_LIMIT_WRITES_PER_MINUTE", "600"),
+            ("RATE_LIMIT_WRITES_BURST", "100"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.7"),
+        ])
+        .unwrap();
+        assert!(!s.rate_limit_enabled);
+        let l = &s.rate_limits;
+        assert_eq!((l.auth.per_minute.get(), l.auth.burst.get()), (30, 3));
+        assert_eq!(
+            (l.writes.per_minute.get(), l.writes.burst.get()),
+            (600, 100)
+        );
+        assert!(l.trusted_proxies.contains("10.20.30.40".parse().unwrap()));
+        assert!(l.trusted_proxies.contains("192.168.0.7".parse().unwrap()));
+        assert!(!l.trusted_proxies.contains("192.168.0.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn cors_is_off_by_default_and_a_star_never_goes_with_credentials() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.cors, Cors::default());
+        assert_eq!(s.cors.origins, CorsOrigins::None);
+
+        let s = settings(&[
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://shop.example,http://localhost:3000",
+            ),
+            ("CORS_ALLOW_CREDENTIALS", "true"),
+        ])
+        .unwrap();
+        assert!(s.cors.allow_credentials);
+        assert!(matches!(&s.cors.origins, CorsOrigins::List(l) if l.len() == 2));
+        assert_eq!(
+            settings(&[("CORS_ALLOWED_ORIGINS", "*")])
+                .unwrap()
+                .cors
+                .origins,
+            CorsOrigins::Any
+        );
+
+        let err = settings(&[
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOW_CREDENTIALS", "true"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
+        assert!(err.to_string().contains("CORS_ALLOW_CREDENTIALS"), "{err}");
     }
 
     const KEYCLOAK: [(&str, &str); 5] = [

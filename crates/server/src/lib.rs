@@ -159,6 +159,10 @@ impl Application {
                 },
                 request_timeout: settings.request_timeout,
                 max_upload_bytes: settings.max_upload_bytes,
+                rate_limits: settings
+                    .rate_limit_enabled
+                    .then(|| settings.rate_limits.clone()),
+                cors: settings.cors.clone(),
             },
         );
         let addr = SocketAddr::new(settings.host, settings.port);
@@ -195,7 +199,11 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        axum::serve(self.listener, self.router)
+        // The peer address is the client the rate limits key on (see TRUSTED_PROXIES).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
             .await?;
         self.db.close().await;

@@ -15,6 +15,8 @@ use crate::extract::AppJson;
         (status = 201, description = "Account created", body = UserResponse),
         (status = 409, description = "E-mail or username taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -38,6 +40,8 @@ pub async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokensResponse),
         (status = 401, description = "Wrong credentials (never says whether the account exists)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -53,6 +57,8 @@ pub async fn login(
     responses(
         (status = 200, description = "New tokens", body = TokensResponse),
         (status = 401, description = "Unknown, spent, revoked or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,

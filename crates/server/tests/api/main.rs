@@ -7,9 +7,11 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod headers;
 mod images;
 mod inputs;
 mod keycloak;
+mod limits;
 mod matrix;
 mod operations;
 mod orders;
