@@ -9,6 +9,7 @@ mod auth;
 mod errors;
 mod images;
 mod keycloak;
+mod metrics;
 mod operations;
 mod orders;
 mod products;
