@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 pub mod limits;
+pub mod metrics;
 mod openapi;
 pub mod routes;
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 use application::images::{DeleteImage, GetImageFile, UploadImage};
 use application::orders::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
-    Clock, FileStore, HealthCheck, IdentityProvider, OrderReadModel, ProductReadModel,
+    Clock, FileStore, HealthCheck, IdentityProvider, OrderReadModel, PoolStats, ProductReadModel,
     UserReadModel,
 };
 use application::products::{
@@ -72,6 +73,8 @@ pub struct Ports {
     pub database: Arc<dyn HealthCheck>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The database's connection pools, read by `/metrics`.
+    pub pools: Arc<dyn PoolStats>,
 }
 
 /// Settings of the HTTP layer.
@@ -90,6 +93,8 @@ pub struct ApiConfig {
     pub rate_limits: Option<limits::RateLimits>,
     /// Which browser origins may call the API.
     pub cors: headers::Cors,
+    /// When set, `/metrics` needs `Authorization: Bearer` with this token.
+    pub metrics_token: Option<String>,
 }
 
 /// What every handler can reach: the use cases and the token verifier.
@@ -118,6 +123,7 @@ pub struct Services {
     pub(crate) list_orders: ListOrders,
     pub(crate) cancel_order: CancelOrder,
     pub(crate) change_order_status: ChangeOrderStatus,
+    pub(crate) metrics: Arc<metrics::ShopMetrics>,
 }
 
 /// Shared state of the router (cheap to clone).
@@ -135,6 +141,10 @@ impl Deref for AppState {
 impl AppState {
     /// Builds every use case from the ports.
     pub fn new(p: Ports, config: &ApiConfig) -> Self {
+        let metrics = Arc::new(metrics::ShopMetrics::new(
+            p.pools,
+            config.metrics_token.as_deref(),
+        ));
         Self(Arc::new(Services {
             verifier: JwtVerifier::new(
                 config.issuer.clone(),
@@ -143,7 +153,8 @@ impl AppState {
                 config.jwks_refresh,
             ),
             register: RegisterUser::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
-            login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
+            login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone())
+                .with_metrics(metrics.clone()),
             refresh: RefreshTokens::new(p.identity.clone()),
             logout: Logout::new(p.identity.clone()),
             get_user: GetUser::new(p.users.clone()),
@@ -170,16 +181,20 @@ impl AppState {
             ),
             delete_image: DeleteImage::new(p.images.clone(), p.files.clone()),
             get_image_file: GetImageFile::new(p.images.clone(), p.files.clone()),
-            place_order: PlaceOrder::new(p.orders.clone(), p.products.clone(), p.clock.clone()),
+            place_order: PlaceOrder::new(p.orders.clone(), p.products.clone(), p.clock.clone())
+                .with_metrics(metrics.clone()),
             get_order: GetOrder::new(p.orders.clone()),
             list_orders: ListOrders::new(p.order_reads),
-            cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone()),
-            change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone()),
+            cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone())
+                .with_metrics(metrics.clone()),
+            change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone())
+                .with_metrics(metrics.clone()),
             get_product: GetProduct::new(p.product_reads.clone()),
             list_products: ListProducts::new(p.product_reads, p.images),
             files: p.files,
             identity: p.identity,
             database: p.database,
+            metrics,
         }))
     }
 }
@@ -194,6 +209,7 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
 
     let state = AppState::new(ports, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
+    let metrics_layer = metrics::MetricsLayer::new(state.metrics.clone());
     let api = Router::new()
         .route("/auth/register", post(auth::register).layer(small))
         .route("/auth/login", post(auth::login).layer(small))
@@ -235,6 +251,7 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
         .route("/.well-known/jwks.json", get(auth::jwks))
         .merge(headers::docs(openapi::docs_router()))
         .fallback(|| async { ApiError::not_found() })
@@ -260,4 +277,6 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost, so it sees the final status of every answer (timeouts included).
+        .layer(metrics_layer)
 }

@@ -130,7 +130,7 @@ fn add_common_responses(op: &mut Operation, api: bool) {
         images::upload, images::delete, images::file,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
-        health::live, health::ready,
+        health::live, health::ready, crate::metrics::scrape,
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -139,7 +139,7 @@ fn add_common_responses(op: &mut Operation, api: bool) {
         (name = "products", description = "The catalog"),
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
-        (name = "operations", description = "Health"),
+        (name = "operations", description = "Health and metrics"),
     )
 )]
 struct ApiDoc;

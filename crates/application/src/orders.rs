@@ -13,7 +13,7 @@ use domain::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::ports::{Clock, OrderFilter, OrderReadModel};
+use crate::ports::{Clock, Metrics, NoMetrics, OrderFilter, OrderReadModel};
 use crate::{Actor, AppError};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -81,6 +81,7 @@ pub struct PlaceOrder {
     orders: Arc<dyn OrderRepository>,
     products: Arc<dyn ProductRepository>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl PlaceOrder {
@@ -94,7 +95,14 @@ impl PlaceOrder {
             orders,
             products,
             clock,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Counts each order placed (not replays) in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     async fn replay(
@@ -192,7 +200,10 @@ impl PlaceOrder {
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
         match self.orders.place(&order, record.as_ref()).await {
-            Ok(()) => Ok(Placed::New(order)),
+            Ok(()) => {
+                self.metrics.order_placed();
+                Ok(Placed::New(order))
+            }
             Err(PlaceOrderError::InsufficientStock(id)) => Err(AppError::Conflict {
                 field: Some("items"),
                 message: format!("insufficient stock for product {id}"),
@@ -274,6 +285,7 @@ impl ListOrders {
 async fn transition(
     orders: &dyn OrderRepository,
     clock: &dyn Clock,
+    metrics: &dyn Metrics,
     actor: &Actor,
     id: OrderId,
     next: OrderStatus,
@@ -290,6 +302,10 @@ async fn transition(
             .change_status(id, from, next, order.updated_at)
             .await?
         {
+            // Only the request whose compare-and-set won changed the status: count it once.
+            if next == OrderStatus::Cancelled {
+                metrics.order_cancelled();
+            }
             return Ok(order);
         }
     }
@@ -303,12 +319,23 @@ async fn transition(
 pub struct CancelOrder {
     orders: Arc<dyn OrderRepository>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl CancelOrder {
     /// Wires the use case.
     pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { orders, clock }
+        Self {
+            orders,
+            clock,
+            metrics: Arc::new(NoMetrics),
+        }
+    }
+
+    /// Counts each cancellation it makes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Cancels a pending or paid order.
@@ -320,6 +347,7 @@ impl CancelOrder {
         transition(
             &*self.orders,
             &*self.clock,
+            &*self.metrics,
             actor,
             id,
             OrderStatus::Cancelled,
@@ -332,12 +360,23 @@ impl CancelOrder {
 pub struct ChangeOrderStatus {
     orders: Arc<dyn OrderRepository>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl ChangeOrderStatus {
     /// Wires the use case.
     pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { orders, clock }
+        Self {
+            orders,
+            clock,
+            metrics: Arc::new(NoMetrics),
+        }
+    }
+
+    /// Counts each cancellation it makes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Applies the change.
@@ -354,7 +393,7 @@ impl ChangeOrderStatus {
     ) -> Result<Order, AppError> {
         actor.require_admin()?;
         let next = OrderStatus::parse(status).map_err(|e| AppError::Validation(vec![e]))?;
-        transition(&*self.orders, &*self.clock, actor, id, next).await
+        transition(&*self.orders, &*self.clock, &*self.metrics, actor, id, next).await
     }
 }
 
@@ -420,6 +459,39 @@ mod tests {
             cancel.execute(&owner, id).await.unwrap().status,
             OrderStatus::Cancelled
         );
+    }
+
+    #[tokio::test]
+    async fn placing_and_cancelling_are_counted_once_each() {
+        let metrics = Arc::new(CountingMetrics::default());
+        let (orders, owner, _, admin, id) = setup();
+        let products = Arc::new(MemoryProducts::default());
+        let product = products.add_sample("M-1");
+        let place = PlaceOrder::new(orders.clone(), products, Arc::new(FixedClock))
+            .with_metrics(metrics.clone());
+        let cmd = PlaceOrderCommand {
+            items: vec![(product, 1)],
+            shipping_address: None,
+            idempotency_key: None,
+        };
+        let placed = place.execute(&owner, cmd.clone()).await.unwrap();
+        assert!(matches!(placed, Placed::New(_)));
+        assert_eq!(metrics.counts(), (1, 0, 0));
+
+        let cancel =
+            CancelOrder::new(orders.clone(), Arc::new(FixedClock)).with_metrics(metrics.clone());
+        cancel.execute(&owner, id).await.unwrap();
+        // Cancelling again is refused and changes nothing: not counted.
+        assert!(cancel.execute(&owner, id).await.is_err());
+        assert_eq!(metrics.counts(), (1, 1, 0));
+
+        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock))
+            .with_metrics(metrics.clone());
+        let other = placed.into_order().id;
+        change.execute(&admin, other, "paid").await.unwrap();
+        assert_eq!(metrics.counts(), (1, 1, 0));
+        change.execute(&admin, other, "cancelled").await.unwrap();
+        assert_eq!(metrics.counts(), (1, 2, 0));
     }
 
     #[tokio::test]

@@ -324,3 +324,43 @@ pub trait ByteSource: Send {
     /// When the body cannot be read as the endpoint expects.
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError>;
 }
+
+/// Business facts worth counting, told by the use cases that decide them (for metrics).
+/// Each call is one event; implementations must be cheap and never fail.
+pub trait Metrics: Send + Sync {
+    /// An order was placed now (never for an idempotent replay of an earlier one).
+    fn order_placed(&self);
+    /// An order's status changed to cancelled now (by either endpoint).
+    fn order_cancelled(&self);
+    /// A sign-in was refused for wrong credentials.
+    fn login_failed(&self);
+}
+
+/// Counts nothing: for tools and tests that do not care.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn order_placed(&self) {}
+    fn order_cancelled(&self) {}
+    fn login_failed(&self) {}
+}
+
+/// How many connections of one database pool are in use and idle, read on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Which pool: `main` (PostgreSQL), `read` or `write` (SQLite).
+    pub pool: &'static str,
+    /// Connections lent out now.
+    pub in_use: u64,
+    /// Open connections waiting in the pool.
+    pub idle: u64,
+    /// Most connections the pool opens.
+    pub max: u64,
+}
+
+/// The database's connection pools, for the metrics endpoint.
+pub trait PoolStats: Send + Sync {
+    /// The usage of each pool now.
+    fn pools(&self) -> Vec<PoolUsage>;
+}

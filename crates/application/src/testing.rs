@@ -544,3 +544,25 @@ impl domain::OrderRepository for MemoryOrders {
         Ok(None)
     }
 }
+
+/// Counts the business events it is told, as (placed, cancelled, failed logins).
+#[derive(Default)]
+pub struct CountingMetrics(Mutex<(u32, u32, u32)>);
+
+impl CountingMetrics {
+    pub fn counts(&self) -> (u32, u32, u32) {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl crate::ports::Metrics for CountingMetrics {
+    fn order_placed(&self) {
+        self.0.lock().unwrap().0 += 1;
+    }
+    fn order_cancelled(&self) {
+        self.0.lock().unwrap().1 += 1;
+    }
+    fn login_failed(&self) {
+        self.0.lock().unwrap().2 += 1;
+    }
+}

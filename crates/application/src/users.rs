@@ -9,7 +9,8 @@ use domain::{
 };
 
 use crate::ports::{
-    Clock, IdentityAccount, IdentityProvider, NewAccount, SignedIn, TokenPair, UserReadModel,
+    Clock, IdentityAccount, IdentityError, IdentityProvider, Metrics, NewAccount, NoMetrics,
+    SignedIn, TokenPair, UserReadModel,
 };
 use crate::{Actor, AppError};
 
@@ -126,6 +127,7 @@ pub struct Login {
     identity: Arc<dyn IdentityProvider>,
     users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl Login {
@@ -139,7 +141,14 @@ impl Login {
             identity,
             users,
             clock,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Counts each sign-in refused for wrong credentials in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Checks the credentials at the provider and brings the shop's copy of the account up to
@@ -161,15 +170,23 @@ impl Login {
             || username.chars().any(char::is_control)
             || password.chars().count() > Password::MAX_CHARS
         {
+            self.metrics.login_failed();
             return Err(AppError::Unauthorized);
         }
-        let SignedIn { tokens, account } = self
+        let signed_in = self
             .identity
             .login(
                 &username.trim().to_lowercase(),
                 &Password::for_sign_in(password),
             )
-            .await?;
+            .await;
+        let SignedIn { tokens, account } = match signed_in {
+            Err(IdentityError::InvalidCredentials) => {
+                self.metrics.login_failed();
+                return Err(IdentityError::InvalidCredentials.into());
+            }
+            other => other?,
+        };
         self.users
             .upsert_identity(&user_from_account(account, self.clock.now()))
             .await?;
@@ -397,6 +414,28 @@ mod tests {
     use super::*;
     use crate::testing::*;
     use domain::Role;
+
+    #[tokio::test]
+    async fn wrong_credentials_count_as_failed_logins() {
+        let metrics = Arc::new(CountingMetrics::default());
+        let login = Login::new(
+            Arc::new(MemoryIdentity::default()),
+            Arc::new(MemoryUsers::default()),
+            Arc::new(FixedClock),
+        )
+        .with_metrics(metrics.clone());
+        assert!(matches!(
+            login.execute("ann", "wrong password").await,
+            Err(AppError::Unauthorized)
+        ));
+        assert!(matches!(
+            login.execute(&"a".repeat(300), "wrong password").await,
+            Err(AppError::Unauthorized)
+        ));
+        // A blank field is a malformed request, not a failed sign-in.
+        assert!(login.execute("", "x").await.is_err());
+        assert_eq!(metrics.counts(), (0, 0, 2));
+    }
 
     #[tokio::test]
     async fn a_user_sees_only_their_own_account() {

@@ -115,6 +115,9 @@ pub struct Settings {
     pub storage: StorageBackend,
     /// `MAX_UPLOAD_BYTES`: largest image upload.
     pub max_upload_bytes: u64,
+    /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it;
+    /// unset, the endpoint is open (scrapers usually sit on the private network).
+    pub metrics_token: Option<Secret>,
 }
 
 impl fmt::Debug for Settings {
@@ -141,6 +144,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("metrics_token", &self.metrics_token)
             .finish()
     }
 }
@@ -432,6 +436,7 @@ impl Settings {
                 application::images::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
+            metrics_token: get("METRICS_TOKEN").map(|t| Secret::new(t.trim())),
         })
     }
 
@@ -690,5 +695,18 @@ mod tests {
     fn debug_output_hides_the_database_password() {
         let s = settings(&[("DATABASE_URL", "postgres://shop:hunter2@db/shop")]).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_metrics_token_is_optional_and_hidden_from_debug() {
+        assert!(settings(&[]).unwrap().metrics_token.is_none());
+        let s = settings(&[("METRICS_TOKEN", "scrape-me-7f3a")]).unwrap();
+        assert_eq!(
+            s.metrics_token.as_ref().map(Secret::expose),
+            Some("scrape-me-7f3a")
+        );
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("scrape-me-7f3a"), "{debug}");
+        assert!(debug.contains("metrics_token"), "{debug}");
     }
 }

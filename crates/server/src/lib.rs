@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use application::ports::{Clock, FileStore, HealthCheck, IdentityProvider, SystemClock};
+use application::ports::{
+    Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
+};
 use application::users::CreateAdmin;
 use infrastructure::db::{SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::identity::{
@@ -37,6 +39,15 @@ struct Adapters {
 
 /// `Ok` when the database answers.
 struct DatabaseHealth(Database);
+
+/// The database's pools as `/metrics` reports them.
+struct DatabasePools(Database);
+
+impl PoolStats for DatabasePools {
+    fn pools(&self) -> Vec<PoolUsage> {
+        self.0.pool_usage()
+    }
+}
 
 #[async_trait::async_trait]
 impl HealthCheck for DatabaseHealth {
@@ -149,6 +160,7 @@ impl Application {
                 identity: a.identity.clone(),
                 database: Arc::new(DatabaseHealth(a.db.clone())),
                 clock: a.clock.clone(),
+                pools: Arc::new(DatabasePools(a.db.clone())),
             },
             api::ApiConfig {
                 issuer: settings.auth_issuer.clone(),
@@ -163,6 +175,10 @@ impl Application {
                     .rate_limit_enabled
                     .then(|| settings.rate_limits.clone()),
                 cors: settings.cors.clone(),
+                metrics_token: settings
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned()),
             },
         );
         let addr = SocketAddr::new(settings.host, settings.port);

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use application::ports::PoolUsage;
 use domain::RepositoryError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -264,6 +265,26 @@ impl Database {
     /// When it does not.
     pub async fn ping(&self) -> Result<(), RepositoryError> {
         on_db!(self, read, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()).map_err(map_err))
+    }
+
+    /// How many connections each pool has lent out and holds idle, now: SQLite's readers
+    /// (`read`) and its one writer (`write`), or PostgreSQL's pool (`main`).
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        fn usage<DB: sqlx::Database>(pool: &'static str, p: &sqlx::Pool<DB>) -> PoolUsage {
+            let size = u64::from(p.size());
+            // Read apart from `size`, so the two may disagree by a connection in motion.
+            let idle = (p.num_idle() as u64).min(size);
+            PoolUsage {
+                pool,
+                in_use: size - idle,
+                idle,
+                max: u64::from(p.options().get_max_connections()),
+            }
+        }
+        match self {
+            Database::Sqlite { read, write } => vec![usage("read", read), usage("write", write)],
+            Database::Postgres(pool) => vec![usage("main", pool)],
+        }
     }
 
     /// Closes every connection (at shutdown).

@@ -13,6 +13,7 @@ mod inputs;
 mod keycloak;
 mod limits;
 mod matrix;
+mod metrics;
 mod operations;
 mod orders;
 mod outage;
