@@ -105,6 +105,13 @@ pub struct Settings {
     pub storage: StorageBackend,
     /// `MAX_UPLOAD_BYTES`: largest image upload.
     pub max_upload_bytes: u64,
+    /// `AUTH_SIGNING_KEY_FILE`: the built-in provider's signing key, given from outside (a
+    /// mounted secret) instead of the one made under `DATA_DIR`.
+    pub signing_key_file: Option<PathBuf>,
+    /// `SHUTDOWN_DRAIN_SECONDS`: after SIGTERM, how long `/health/ready` answers 503 while
+    /// requests are still served, so a load balancer stops sending new ones before the
+    /// listener closes.
+    pub shutdown_drain: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -128,6 +135,8 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("signing_key_file", &self.signing_key_file)
+            .field("shutdown_drain", &self.shutdown_drain)
             .finish()
     }
 }
@@ -336,6 +345,13 @@ impl Settings {
                 application::images::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
+            signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(|f| PathBuf::from(f.trim())),
+            shutdown_drain: Duration::from_secs(parse_number(
+                "SHUTDOWN_DRAIN_SECONDS",
+                get("SHUTDOWN_DRAIN_SECONDS"),
+                0,
+                0..=300,
+            )?),
         })
     }
 
@@ -391,6 +407,7 @@ mod tests {
             ("MAX_UPLOAD_BYTES", "ten"),
             ("JWKS_REFETCH_FLOOR_SECONDS", "0"),
             ("JWKS_MAX_AGE_SECONDS", "forever"),
+            ("SHUTDOWN_DRAIN_SECONDS", "301"),
         ] {
             let err = settings(&[(name, value)])
                 .err()

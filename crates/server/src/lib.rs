@@ -10,6 +10,8 @@ mod demo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use application::ports::{Clock, FileStore, HealthCheck, IdentityProvider, SystemClock};
@@ -105,6 +107,7 @@ async fn identity_provider(
                 db.clone(),
                 LocalIdentityConfig {
                     data_dir: settings.data_dir.clone(),
+                    signing_key_file: settings.signing_key_file.clone(),
                     issuer: settings.auth_issuer.clone(),
                     audience: settings.auth_audience.clone(),
                     access_token_ttl: settings.access_token_ttl,
@@ -123,6 +126,12 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Database,
+    /// Set once the stop signal came: `/health/ready` then answers 503.
+    stopping: Arc<AtomicBool>,
+    /// How long to keep serving after the stop signal (`SHUTDOWN_DRAIN_SECONDS`).
+    drain: Duration,
+    /// How long requests in flight may take to finish once the listener is closed.
+    finish_within: Duration,
 }
 
 impl Application {
@@ -157,6 +166,11 @@ impl Application {
                 max_upload_bytes: settings.max_upload_bytes,
             },
         );
+        let stopping = Arc::new(AtomicBool::new(false));
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            stopping.clone(),
+            unready_when_stopping,
+        ));
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -165,6 +179,10 @@ impl Application {
             listener,
             router,
             db: a.db,
+            stopping,
+            drain: settings.shutdown_drain,
+            // Every handler is cut off at the request timeout; the margin lets the 503 go out.
+            finish_within: settings.request_timeout + Duration::from_secs(5),
         })
     }
 
@@ -181,7 +199,9 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, then finishes the requests in flight.
+    /// Serves until `signal` completes; then `/health/ready` answers 503 while requests are
+    /// still served for `SHUTDOWN_DRAIN_SECONDS`, the listener closes (new connections are
+    /// refused), and the requests in flight finish, within the request timeout.
     ///
     /// # Errors
     /// When the server fails.
@@ -191,13 +211,67 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await?;
-        self.db.close().await;
+        let (stopping, drain) = (self.stopping.clone(), self.drain);
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            signal.await;
+            stopping.store(true, Ordering::SeqCst);
+            if !drain.is_zero() {
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "stopping: /health/ready answers 503; still serving while the load balancer lets go"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("stopping: no new connections; finishing requests in flight");
+            let _ = closed_tx.send(());
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(stop);
+        // A connection that never finishes its request (a client that stalls while sending
+        // it) must not hold the process forever: after the listener closes, the requests in
+        // flight get as long as the request timeout allows.
+        let finish_within = self.finish_within;
+        let deadline = async move {
+            if closed_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(finish_within).await;
+        };
+        tokio::select! {
+            served = serve.into_future() => served?,
+            () = deadline => tracing::warn!(
+                seconds = finish_within.as_secs(),
+                "stopping: connections still open after the request timeout; closing them"
+            ),
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping: database connections still busy; leaving them");
+        }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Answers `/health/ready` with 503 once the service is stopping, so that load balancers and
+/// Kubernetes take the instance out of rotation while it still serves what reaches it.
+async fn unready_when_stopping(
+    axum::extract::State(stopping): axum::extract::State<Arc<AtomicBool>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/health/ready" && stopping.load(Ordering::SeqCst) {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"stopping","checks":{}}"#,
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Picks ring as the TLS crypto provider of every HTTPS client (identity provider, file
@@ -227,7 +301,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }
 
 /// Applies pending migrations and exits (`shop migrate`).
