@@ -6,11 +6,14 @@
 mod helpers;
 
 mod auth;
+mod cluster;
 mod errors;
 mod images;
 mod keycloak;
 mod operations;
 mod orders;
+mod process;
 mod products;
 mod races;
+mod shutdown;
 mod users;
