@@ -212,6 +212,13 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let (stopping, drain) = (self.stopping.clone(), self.drain);
+        let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+        let (port_closed_tx, port_closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let listener = ClosingListener {
+            inner: Some(self.listener),
+            close: close_rx,
+            closed: Some(port_closed_tx),
+        };
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = async move {
             signal.await;
@@ -224,9 +231,15 @@ impl Application {
                 tokio::time::sleep(drain).await;
             }
             tracing::info!("stopping: no new connections; finishing requests in flight");
+            let _ = close_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(1), port_closed_rx).await;
+            // Connections accepted a moment ago may hold a request not yet read; hyper's
+            // graceful shutdown closes such a connection as idle, which resets it under the
+            // client's request. A short pause lets their first request be read, and finished.
+            tokio::time::sleep(SETTLE).await;
             let _ = closed_tx.send(());
         };
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(stop);
+        let serve = axum::serve(listener, self.router).with_graceful_shutdown(stop);
         // A connection that never finishes its request (a client that stalls while sending
         // it) must not hold the process forever: after the listener closes, the requests in
         // flight get as long as the request timeout allows.
@@ -252,6 +265,73 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How long connections accepted just before the port closed get to send their request.
+const SETTLE: Duration = Duration::from_millis(250);
+
+/// The TCP listener, closed on request: it first accepts what the kernel has already queued
+/// (those clients have sent their request, and closing would reset them), then closes the
+/// socket, so that later connections are refused and a load balancer tries another instance.
+struct ClosingListener {
+    inner: Option<TcpListener>,
+    close: tokio::sync::watch::Receiver<bool>,
+    closed: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl axum::serve::Listener for ClosingListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(listener) = self.inner.as_ref() else {
+                return std::future::pending().await;
+            };
+            if *self.close.borrow() {
+                let queued = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(match listener.poll_accept(cx) {
+                        std::task::Poll::Ready(r) => Some(r),
+                        std::task::Poll::Pending => None,
+                    })
+                })
+                .await;
+                match queued {
+                    Some(Ok(conn)) => return conn,
+                    Some(Err(e)) => tracing::debug!(error = %e, "accept failed while closing"),
+                    None => {
+                        self.inner = None;
+                        if let Some(tx) = self.closed.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+                continue;
+            }
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => return conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, as axum's own listener does.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                changed = self.close.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match &self.inner {
+            Some(l) => l.local_addr(),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
     }
 }
 

@@ -381,25 +381,22 @@ async fn stopping_one_instance_under_load_loses_no_order() {
         seen.connection_errors, 0,
         "the balancer dropped connections"
     );
-    // A request that reached A's socket in the instant A closes it (queued in its accept
-    // backlog, or on a connection accepted but not yet read) is reset, and nginx, which must
-    // not resend a POST that reached an instance, answers 502. Such a request placed nothing:
-    // the check below finds every stored order among the 201s. (Kubernetes avoids this with
-    // readiness and SHUTDOWN_DRAIN_SECONDS; nginx has no active health checks.)
+    // nginx must not resend a POST that reached an instance, so a request reset by A as it
+    // closes would be answered 502. A accepts what is queued on its port before closing it,
+    // and reads the first request of connections it just accepted before shutting them:
+    // nothing is reset (before that, about one run in three saw a 502 here).
     let failed: Vec<_> = seen
         .statuses
         .iter()
-        .filter(|(s, _)| !matches!(**s, 200 | 201 | 502))
+        .filter(|(s, _)| !matches!(**s, 200 | 201))
         .collect();
+    eprintln!(
+        "answers through the balancer while A stopped: {:?}",
+        seen.statuses
+    );
     assert!(
         failed.is_empty(),
-        "answers other than 200/201 (or 502 for a reset) through the balancer: {failed:?}; nginx: {}",
-        lb.error_log()
-    );
-    let resets = seen.statuses.get(&502).copied().unwrap_or(0);
-    assert!(
-        resets <= 8,
-        "{resets} requests answered 502 for a single stop; nginx: {}",
+        "answers other than 200/201 through the balancer: {failed:?}; nginx: {}",
         lb.error_log()
     );
     assert_orders_kept(&app, &admin, &product, &seen).await;

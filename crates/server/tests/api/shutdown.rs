@@ -316,6 +316,10 @@ async fn sigterm_under_load_loses_nothing(db: Db) {
         .collect();
     assert!(failed.is_empty(), "answers other than 200/201: {failed:?}");
     assert!(seen.placed.len() >= 50, "{seen:?}");
+    eprintln!(
+        "{db:?}: answers {:?}, {} refused after the stop",
+        seen.statuses, seen.connection_errors
+    );
 
     assert_orders_kept(&app, &admin, &product, &seen).await;
 }
