@@ -38,6 +38,12 @@
 #                         stop (no cargo, no PostgreSQL).
 #   SHOP_TEST_NO_KEYCLOAK=1    do not provide Keycloak: the Keycloak tests are skipped (under
 #                         CI=true they fail instead).
+#
+# nginx (the load balancer of the cluster tests): SHOP_TEST_NGINX names its binary; when unset,
+# nginx on PATH or /usr/sbin/nginx is used, installed with apt-get when missing and root.
+# Without one the cluster tests are skipped (under CI=true they fail).
+#
+# scripts/cluster.sh sources this file with SHOP_TEST_SOURCE_ONLY=1 to reuse its functions.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -471,6 +477,57 @@ provide_keycloak() {
     return 1
 }
 
+# --- nginx -------------------------------------------------------------------------------------
+
+# Exports SHOP_TEST_NGINX, the nginx binary, installing Debian's package when missing and
+# root; returns 1 (after saying what to install) when there is none.
+provide_nginx() {
+    if [ -n "${SHOP_TEST_NGINX:-}" ]; then
+        return 0
+    fi
+    local bin
+    bin="$(command -v nginx 2>/dev/null || true)"
+    [ -n "$bin" ] || [ ! -x /usr/sbin/nginx ] || bin=/usr/sbin/nginx
+    if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null 2>&1; then
+        log "installing nginx with apt-get (not found on this machine)"
+        # Its package starts the system's nginx on port 80, and fails when that port is
+        # taken: a policy-rc.d that says "no" (only while installing) keeps it from starting.
+        local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+        fi
+        { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
+               || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; } || rc=$?
+        [ "$ours" = 0 ] || rm -f "$policy"
+        [ "$rc" = 0 ] || echo "error: apt-get could not install nginx" >&2
+        [ ! -x /usr/sbin/nginx ] || bin=/usr/sbin/nginx
+    fi
+    if [ -z "$bin" ]; then
+        echo "nginx not found; install it (sudo apt-get install -y nginx-light, or nginx) or set SHOP_TEST_NGINX to its binary" >&2
+        return 1
+    fi
+    export SHOP_TEST_NGINX="$bin"
+}
+
+# The Kubernetes manifests of deploy/k8s parse, and each document names its kind (no cluster
+# here to dry-run them against).
+check_manifests() {
+    if ! python3 -c 'import yaml' 2>/dev/null && is_root && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >/dev/null
+    fi
+    python3 - deploy/k8s/*.yaml <<'PY' || die "deploy/k8s: a manifest does not parse (python3-yaml needed)"
+import sys, yaml
+for f in sys.argv[1:]:
+    for doc in yaml.safe_load_all(open(f)):
+        assert isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind") \
+            and doc.get("metadata", {}).get("name"), f"{f}: apiVersion, kind or metadata.name missing"
+print(f"==> deploy/k8s: {len(sys.argv) - 1} manifest files parse", file=sys.stderr)
+PY
+}
+
+[ "${SHOP_TEST_SOURCE_ONLY:-}" != 1 ] || return 0
+
 # --- main ------------------------------------------------------------------------------------
 
 if [ "${SHOP_TEST_ONLY_KEYCLOAK:-}" = 1 ]; then
@@ -515,6 +572,12 @@ if [ "${SHOP_TEST_ONLY_DB:-}" = 1 ]; then
     exit 0
 fi
 
+check_manifests
+if ! provide_nginx; then
+    is_ci && die "no nginx, and CI=true: the cluster tests must run in CI"
+    log "warning: no nginx; the cluster tests are skipped"
+fi
+
 if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-}/.cargo/bin/cargo" ]; then
     PATH="${HOME:-}/.cargo/bin:$PATH"
 fi
@@ -534,7 +597,7 @@ cargo test --workspace --locked "$@" || status=$?
 # operation of the OpenAPI document (SQLite, and the PostgreSQL above), and /docs rendered by
 # headless Chromium with no request leaving the machine.
 if [ "$#" -eq 0 ]; then
-    export SHOP_BIN="$PWD/target/debug/shop"   # built by the cargo tests above
+    export SHOP_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shop"   # built by the cargo tests above
     log "scripts/schemathesis.sh"
     bash scripts/schemathesis.sh || status=1
     log "scripts/docs-check.py"

@@ -118,6 +118,13 @@ pub struct Settings {
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it;
     /// unset, the endpoint is open (scrapers usually sit on the private network).
     pub metrics_token: Option<Secret>,
+    /// `AUTH_SIGNING_KEY_FILE`: the built-in provider's signing key, given from outside (a
+    /// mounted secret) instead of the one made under `DATA_DIR`.
+    pub signing_key_file: Option<PathBuf>,
+    /// `SHUTDOWN_DRAIN_SECONDS`: after SIGTERM, how long `/health/ready` answers 503 while
+    /// requests are still served, so a load balancer stops sending new ones before the
+    /// listener closes.
+    pub shutdown_drain: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -145,6 +152,8 @@ impl fmt::Debug for Settings {
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("metrics_token", &self.metrics_token)
+            .field("signing_key_file", &self.signing_key_file)
+            .field("shutdown_drain", &self.shutdown_drain)
             .finish()
     }
 }
@@ -437,6 +446,13 @@ impl Settings {
                 1..=MAX_UPLOAD_LIMIT,
             )?,
             metrics_token: get("METRICS_TOKEN").map(|t| Secret::new(t.trim())),
+            signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(|f| PathBuf::from(f.trim())),
+            shutdown_drain: Duration::from_secs(parse_number(
+                "SHUTDOWN_DRAIN_SECONDS",
+                get("SHUTDOWN_DRAIN_SECONDS"),
+                0,
+                0..=300,
+            )?),
         })
     }
 
@@ -505,6 +521,7 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "shop.example"),
             ("CORS_ALLOWED_ORIGINS", "https://shop.example/path"),
             ("CORS_ALLOW_CREDENTIALS", "sometimes"),
+            ("SHUTDOWN_DRAIN_SECONDS", "301"),
         ] {
             let err = settings(&[(name, value)])
                 .err()

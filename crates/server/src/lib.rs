@@ -10,6 +10,8 @@ mod demo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use application::ports::{
@@ -120,6 +122,7 @@ async fn identity_provider(
                 db.clone(),
                 LocalIdentityConfig {
                     data_dir: settings.data_dir.clone(),
+                    signing_key_file: settings.signing_key_file.clone(),
                     issuer: settings.auth_issuer.clone(),
                     audience: settings.auth_audience.clone(),
                     access_token_ttl: settings.access_token_ttl,
@@ -138,6 +141,12 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Database,
+    /// Set once the stop signal came: `/health/ready` then answers 503.
+    stopping: Arc<AtomicBool>,
+    /// How long to keep serving after the stop signal (`SHUTDOWN_DRAIN_SECONDS`).
+    drain: Duration,
+    /// How long requests in flight may take to finish once the listener is closed.
+    finish_within: Duration,
 }
 
 impl Application {
@@ -181,6 +190,11 @@ impl Application {
                     .map(|t| t.expose().to_owned()),
             },
         );
+        let stopping = Arc::new(AtomicBool::new(false));
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            stopping.clone(),
+            unready_when_stopping,
+        ));
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -189,6 +203,10 @@ impl Application {
             listener,
             router,
             db: a.db,
+            stopping,
+            drain: settings.shutdown_drain,
+            // Every handler is cut off at the request timeout; the margin lets the 503 go out.
+            finish_within: settings.request_timeout + Duration::from_secs(5),
         })
     }
 
@@ -205,7 +223,9 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, then finishes the requests in flight.
+    /// Serves until `signal` completes; then `/health/ready` answers 503 while requests are
+    /// still served for `SHUTDOWN_DRAIN_SECONDS`, the listener closes (new connections are
+    /// refused), and the requests in flight finish, within the request timeout.
     ///
     /// # Errors
     /// When the server fails.
@@ -215,17 +235,153 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        // The peer address is the client the rate limits key on (see TRUSTED_PROXIES).
+        let (stopping, drain) = (self.stopping.clone(), self.drain);
+        let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+        let (port_closed_tx, port_closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let listener = ClosingListener {
+            inner: Some(self.listener),
+            close: close_rx,
+            closed: Some(port_closed_tx),
+        };
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            signal.await;
+            stopping.store(true, Ordering::SeqCst);
+            if !drain.is_zero() {
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "stopping: /health/ready answers 503; still serving while the load balancer lets go"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("stopping: no new connections; finishing requests in flight");
+            let _ = close_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(1), port_closed_rx).await;
+            // Connections accepted a moment ago may hold a request not yet read; hyper's
+            // graceful shutdown closes such a connection as idle, which resets it under the
+            // client's request. A short pause lets their first request be read, and finished.
+            tokio::time::sleep(SETTLE).await;
+            let _ = closed_tx.send(());
+        };
+        // The peer address is the client the rate limits key on (see TRUSTED_PROXIES); the
+        // no-op tap lets a listener of our own hand it over.
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(signal)
-            .await?;
-        self.db.close().await;
+        let serve = axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), service)
+            .with_graceful_shutdown(stop);
+        // A connection that never finishes its request (a client that stalls while sending
+        // it) must not hold the process forever: after the listener closes, the requests in
+        // flight get as long as the request timeout allows.
+        let finish_within = self.finish_within;
+        let deadline = async move {
+            if closed_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(finish_within).await;
+        };
+        tokio::select! {
+            served = serve.into_future() => served?,
+            () = deadline => tracing::warn!(
+                seconds = finish_within.as_secs(),
+                "stopping: connections still open after the request timeout; closing them"
+            ),
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping: database connections still busy; leaving them");
+        }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// How long connections accepted just before the port closed get to send their request.
+const SETTLE: Duration = Duration::from_millis(250);
+
+/// The TCP listener, closed on request: it first accepts what the kernel has already queued
+/// (those clients have sent their request, and closing would reset them), then closes the
+/// socket, so that later connections are refused and a load balancer tries another instance.
+struct ClosingListener {
+    inner: Option<TcpListener>,
+    close: tokio::sync::watch::Receiver<bool>,
+    closed: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl axum::serve::Listener for ClosingListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(listener) = self.inner.as_ref() else {
+                return std::future::pending().await;
+            };
+            if *self.close.borrow() {
+                let queued = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(match listener.poll_accept(cx) {
+                        std::task::Poll::Ready(r) => Some(r),
+                        std::task::Poll::Pending => None,
+                    })
+                })
+                .await;
+                match queued {
+                    Some(Ok(conn)) => return conn,
+                    Some(Err(e)) => tracing::debug!(error = %e, "accept failed while closing"),
+                    None => {
+                        self.inner = None;
+                        if let Some(tx) = self.closed.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+                continue;
+            }
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => return conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, as axum's own listener does.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                changed = self.close.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match &self.inner {
+            Some(l) => l.local_addr(),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// Answers `/health/ready` with 503 once the service is stopping, so that load balancers and
+/// Kubernetes take the instance out of rotation while it still serves what reaches it.
+async fn unready_when_stopping(
+    axum::extract::State(stopping): axum::extract::State<Arc<AtomicBool>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/health/ready" && stopping.load(Ordering::SeqCst) {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"stopping","checks":{}}"#,
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Picks ring as the TLS crypto provider of every HTTPS client (identity provider, file
@@ -255,7 +411,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }
 
 /// Applies pending migrations and exits (`shop migrate`).

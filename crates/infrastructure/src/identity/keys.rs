@@ -54,6 +54,20 @@ pub(crate) fn load_or_create(dir: &Path) -> anyhow::Result<SigningKeys> {
     load(&path)
 }
 
+/// Reads a key given from outside (a mounted secret), which must exist: making one here would
+/// give each instance its own key.
+///
+/// # Errors
+/// When the file is missing or unreadable, or holds no Ed25519 key.
+pub(crate) fn load_given(path: &Path) -> anyhow::Result<SigningKeys> {
+    anyhow::ensure!(
+        path.is_file(),
+        "the signing key file {} does not exist (make one with `openssl genpkey -algorithm ed25519`)",
+        path.display()
+    );
+    load(path)
+}
+
 fn load(path: &Path) -> anyhow::Result<SigningKeys> {
     let pem = fs::read_to_string(path)
         .with_context(|| format!("cannot read the signing key {}", path.display()))?;
@@ -181,6 +195,19 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [KEY_FILE]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_given_key_is_read_and_never_made() {
+        let dir = fresh_dir();
+        let made = load_or_create(&dir).unwrap();
+        let given = load_given(&dir.join(KEY_FILE)).unwrap();
+        assert_eq!(given.kid, made.kid);
+        let missing = dir.join("elsewhere.pem");
+        let err = load_given(&missing).unwrap_err().to_string();
+        assert!(err.contains("elsewhere.pem"), "{err}");
+        assert!(!missing.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 

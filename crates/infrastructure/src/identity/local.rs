@@ -52,6 +52,9 @@ const SWEEP_EVERY_SECS: i64 = 3600;
 pub struct LocalIdentityConfig {
     /// Where the signing key lives (`<data_dir>/jwt-ed25519.pem`); created when missing.
     pub data_dir: PathBuf,
+    /// A signing key given from outside (a mounted secret); used instead of the one in
+    /// `data_dir`, never created: every instance must sign with the same key.
+    pub signing_key_file: Option<PathBuf>,
     /// The `iss` claim of every access token, e.g. `shop`.
     pub issuer: String,
     /// The `aud` claim of every access token, e.g. `shop`.
@@ -68,6 +71,7 @@ impl LocalIdentityConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            signing_key_file: None,
             issuer: "shop".to_owned(),
             audience: "shop".to_owned(),
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
@@ -108,7 +112,8 @@ impl std::fmt::Debug for LocalIdentityProvider {
 }
 
 impl LocalIdentityProvider {
-    /// Loads the signing key from `config.data_dir`, creating the directory and key on first start.
+    /// Loads the signing key from `config.signing_key_file` when given, else from
+    /// `config.data_dir`, creating the directory and key on first start.
     ///
     /// # Errors
     /// When the key cannot be read or written, the file holds no Ed25519 key, the access-token
@@ -130,7 +135,12 @@ impl LocalIdentityProvider {
                 anyhow::anyhow!("the refresh token lifetime must be at most ten years")
             })?;
         let dir = config.data_dir.clone();
-        let keys = tokio::task::spawn_blocking(move || keys::load_or_create(&dir)).await??;
+        let file = config.signing_key_file.clone();
+        let keys = tokio::task::spawn_blocking(move || match file {
+            Some(file) => keys::load_given(&file),
+            None => keys::load_or_create(&dir),
+        })
+        .await??;
         let cores = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
         Ok(Self {
             db,

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod cluster;
 mod errors;
 mod headers;
 mod images;
@@ -17,7 +18,9 @@ mod metrics;
 mod operations;
 mod orders;
 mod outage;
+mod process;
 mod products;
 mod races;
+mod shutdown;
 mod tokens;
 mod users;

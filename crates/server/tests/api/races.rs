@@ -47,12 +47,12 @@ race_dbs!(
 );
 
 const ORDERS: &str = "/api/v1/orders";
-const USERS: usize = 5;
+pub(crate) const USERS: usize = 5;
 const PER_USER: usize = 40;
-const STOCK: i64 = 10;
+pub(crate) const STOCK: i64 = 10;
 
 /// A product priced 1.00 EUR with `stock` units.
-async fn product(app: &TestApp, admin: &str, stock: i64) -> Value {
+pub(crate) async fn product(app: &TestApp, admin: &str, stock: i64) -> Value {
     let sku = format!("RACE-{}", unique());
     app.create_product_with(
         admin,
@@ -139,7 +139,7 @@ async fn run_all(requests: Vec<tokio::task::JoinHandle<Outcome>>) -> Vec<Outcome
 
 /// Fires 200 orders of one unit each from 5 users, the i-th at `bases[i % len]`, and checks
 /// exactly `STOCK` succeed and the rest are 409s naming the product.
-async fn oversell_race(
+pub(crate) async fn oversell_race(
     client: &reqwest::Client,
     bases: &[String],
     tokens: &[String],
@@ -395,7 +395,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child, log
     }
 }
 
-async fn register_at(client: &reqwest::Client, base: &str) -> String {
+pub(crate) async fn register_at(client: &reqwest::Client, base: &str) -> String {
     let email = format!("racer-{}@example.com", unique());
     let password = crate::helpers::PASSWORD;
     let resp = client

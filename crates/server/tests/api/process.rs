@@ -1,0 +1,133 @@
+//! The real `shop` binary as a child process: started with the settings of a [`TestApp`]
+//! (same database, same signing key), stopped with SIGTERM as an orchestrator stops it, and
+//! killed when dropped (also when a test panics).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::TestApp;
+
+/// A running `shop serve`.
+pub struct ShopProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Its output (the log).
+    pub log: PathBuf,
+}
+
+impl Drop for ShopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
+    listener.local_addr().expect("no local address").port()
+}
+
+impl ShopProcess {
+    /// Starts `shop serve` on a free port with `app`'s database and data folder, plus `env`
+    /// (which wins), logging to `<data_dir>/<name>.log`.
+    pub fn start(app: &TestApp, name: &str, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let log = app.settings.data_dir.join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).expect("cannot create the server log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop"));
+        cmd.current_dir(&app.settings.data_dir)
+            .env("DATABASE_URL", app.settings.database_url.expose())
+            .env("DATA_DIR", &app.settings.data_dir)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("RATE_LIMIT_ENABLED", "false")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("cannot share the log file"))
+            .stderr(log_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("cannot start the shop binary");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            log,
+        }
+    }
+
+    /// Its log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most 30 s) until `/health/ready` answers 200.
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
+                panic!("{} exited with {status}: {}", self.base, self.log_text());
+            }
+            if let Ok(resp) = client
+                .get(format!("{}/health/ready", self.base))
+                .send()
+                .await
+                && resp.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not ready within 30 s: {}",
+                self.base,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM, as Kubernetes, systemd and `docker stop` do.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("cannot poll the server")
+            .is_none()
+    }
+
+    /// Waits at most `limit` for the process to exit; `None` when it still runs.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
