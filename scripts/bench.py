@@ -349,6 +349,12 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     env = dict(os.environ, DATABASE_URL=database_url, DATA_DIR=str(data_dir),
                RATE_LIMIT_ENABLED="false", ACCESS_TOKEN_TTL_SECONDS="86400",
                RUST_LOG="warn", LOG_FORMAT="text", DATABASE_MAX_CONNECTIONS="16")
+    if args.rate_limits:
+        # Every limiter on and keeping its books, with budgets no scenario exhausts: what the
+        # limits cost, not what they refuse.
+        env.update(RATE_LIMIT_ENABLED="true", RATE_LIMIT_AUTH_PER_MINUTE="1000000",
+                   RATE_LIMIT_AUTH_BURST="1000000", RATE_LIMIT_WRITES_PER_MINUTE="1000000",
+                   RATE_LIMIT_WRITES_BURST="1000000")
     log(f"{label}: starting shop")
     server = start_shop(binary, env, cleanup)
     time.sleep(1)
@@ -406,6 +412,8 @@ def report(runs: list, args, binary: Path) -> str:
         f"size {binary.stat().st_size / 2**20:.1f} MiB",
         f"- Dataset: {args.products} products, {args.users} users with access tokens; "
         f"{args.duration} s per scenario after a {args.warmup} s warm-up",
+        "- Rate limits: " + ("on, with budgets no scenario exhausts (`--rate-limits`)" if args.rate_limits
+                             else "off (`RATE_LIMIT_ENABLED=false`); metrics: always on"),
         "",
     ]
     for run in runs:
@@ -440,6 +448,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--scenarios", nargs="+", choices=[s[0] for s in SCENARIOS],
                         help="run only these scenarios (default: all)")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="run with the rate limits on (budgets too large to refuse anything), "
+                             "to measure what they cost")
     parser.add_argument("--binary", type=Path,
                         help="measure this already built shop binary instead of building one")
     args = parser.parse_args()

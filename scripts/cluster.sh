@@ -111,6 +111,7 @@ for n in 1 2; do
     ports+=("$port")
     DATABASE_URL="$DATABASE_URL" DATA_DIR="$CL_TMP/data" HOST=127.0.0.1 PORT="$port" \
         SHUTDOWN_DRAIN_SECONDS="${SHUTDOWN_DRAIN_SECONDS:-0}" RUST_LOG="${RUST_LOG:-info}" \
+        TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}" \
         "$shop_bin" serve </dev/null >"$CL_TMP/shop-$n.log" 2>&1 &
     SHOP_PIDS+=("$!")
     log "shop instance $n on 127.0.0.1:$port (pid $!, log $CL_TMP/shop-$n.log)"
