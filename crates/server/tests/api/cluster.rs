@@ -406,3 +406,43 @@ async fn stopping_one_instance_under_load_loses_no_order() {
         StatusCode::OK
     );
 }
+
+/// Sign-in attempts through the balancer from `client` (the address nginx is told in
+/// `X-Forwarded-For`); the statuses in order.
+async fn sign_ins_from(client: &reqwest::Client, base: &str, address: &str, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::with_capacity(n);
+    for _ in 0..n {
+        let resp = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"username": "nobody@example.com", "password": "wrong password"}))
+            .send()
+            .await
+            .expect("POST /auth/login through the balancer failed");
+        statuses.push(resp.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_balancer_sign_in_limits_count_per_client_not_per_proxy() {
+    // nginx (on 127.0.0.1, trusted) appends the address it saw to X-Forwarded-For; the shop
+    // takes the right-most address that is not a trusted proxy: the one the test sends.
+    let Some((app, _instances, lb)) = cluster(&[
+        ("RATE_LIMIT_ENABLED", "true".to_owned()),
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "1".to_owned()),
+        ("RATE_LIMIT_AUTH_BURST", "3".to_owned()),
+        ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+    ])
+    .await
+    else {
+        return;
+    };
+    // Each instance keeps its own counters and nginx alternates between them: 2 x 3 attempts,
+    // then the seventh is refused.
+    let first = sign_ins_from(&app.client, &lb.base, "203.0.113.7", 7).await;
+    assert_eq!(first, [401, 401, 401, 401, 401, 401, 429], "{first:?}");
+    // Another client behind the same proxy still has its whole budget.
+    let other = sign_ins_from(&app.client, &lb.base, "203.0.113.8", 2).await;
+    assert_eq!(other, [401, 401], "{other:?}");
+}
