@@ -330,7 +330,7 @@ page_type!(
 /// Health of the service and its dependencies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable`, or `stopping` (after SIGTERM).
     pub status: &'static str,
     /// Each dependency: `up` or `down`.
     #[schema(value_type = Object, example = json!({"database": "up", "identity_provider": "up", "file_store": "up"}))]

@@ -20,10 +20,12 @@ pub async fn live() -> Json<HealthResponse> {
 /// 200 when the database and the identity provider answer, else 503 naming which is down.
 /// The file store (images) is reported under `file_store` but does not make the service
 /// unready: every instance shares it, and the catalog and orders work without it.
+/// Once the instance is stopping (SIGTERM), it answers 503 with `status: "stopping"` while it
+/// still serves requests (see `SHUTDOWN_DRAIN_SECONDS`).
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthResponse),
-        (status = 503, description = "A dependency is down", body = HealthResponse),
+        (status = 503, description = "A dependency is down, or the instance is stopping", body = HealthResponse),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let timeout = std::time::Duration::from_secs(3);
