@@ -16,6 +16,29 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A whole number as JSON Schema's `integer` has it: `100` and `100.0` alike (a number whose
+/// fraction is zero); any other fraction is refused.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Beyond 2^53 a float holds no exact whole number; no bound of the API is near that.
+        Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid type: `{n}`, expected a whole number"
+        ))),
+    }
+}
+
+/// [`whole_number`] for an optional field.
+fn optional_whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
 /// RFC 3339 in UTC with microseconds, the precision both databases keep.
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
@@ -65,8 +88,8 @@ impl utoipa::PartialSchema for MoneyDto {
             ))
             .examples([serde_json::json!({"amount": "19.99", "currency": "EUR"})]);
         for (digits, codes) in currencies_by_digits() {
-            // At most 10^18 - 1 minor units, within `Money::MAX_MINOR`.
-            let whole = 18 - usize::from(digits);
+            // At most 10^15 - 1 minor units, below `Money::MAX_MINOR` (10^15).
+            let whole = 15 - usize::from(digits);
             let pattern = if digits == 0 {
                 format!("^[0-9]{{1,{whole}}}$")
             } else {
@@ -251,10 +274,10 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Username or e-mail address.
-    #[schema(example = "ann@example.com", max_length = 1024)]
+    #[schema(example = "ann@example.com", min_length = 1)]
     pub username: String,
     /// Password.
-    #[schema(example = "correct horse battery", max_length = 1024)]
+    #[schema(example = "correct horse battery", min_length = 1)]
     pub password: String,
 }
 
@@ -264,7 +287,7 @@ pub struct RefreshRequest {
     /// The refresh token from login or the last refresh.
     #[schema(
         example = "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq...",
-        max_length = 8192
+        min_length = 1
     )]
     pub refresh_token: String,
 }
@@ -392,7 +415,7 @@ impl From<Image> for ImageResponse {
 #[schema(value_type = String, format = Binary)]
 pub struct ImageBytes(pub Vec<u8>);
 
-/// The body of an image upload.
+/// The body of an image upload: the one field `file` (no others are read).
 #[derive(ToSchema)]
 pub struct ImageUpload {
     /// The image: JPEG, PNG, WebP or GIF (known by its bytes; the part's file name and content
@@ -431,6 +454,7 @@ pub struct CreateProductRequest {
     pub price: MoneyDto,
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "whole_number")]
     pub stock: i64,
 }
 
@@ -460,6 +484,7 @@ pub struct UpdateProductRequest {
     pub price: Option<MoneyDto>,
     /// New stock level, 0..=1,000,000,000.
     #[schema(example = 80, minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub stock: Option<i64>,
 }
 
@@ -673,6 +698,7 @@ pub struct OrderItemRequest {
     pub product_id: Uuid,
     /// 1..=1000 units (a product listed twice: the sum).
     #[schema(example = 1, minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
 }
 

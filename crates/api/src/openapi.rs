@@ -225,7 +225,10 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The problem page as an operation of the document (it is served next to `/docs`).
+/// Get a problem type's page
+///
+/// A short page explaining one kind of problem: the `type` of a problem+json body, resolved
+/// against this host, names it. Public.
 #[utoipa::path(get, path = "/problems/{type}", tag = "operations", operation_id = "get_problem_type",
     params(("type" = String, Path, description = "A problem type's slug, as in a problem's `type` URI", example = "validation")),
     responses(
@@ -233,7 +236,7 @@ fn html_escape(s: &str) -> String {
             example = json!("<!doctype html><html lang=\"en\"><head><title>Validation failed (validation)</title></head><body><h1>Validation failed</h1></body></html>")),
         (status = 404, description = "No such problem type", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-#[allow(dead_code)] // only its OpenAPI description is used; `problem_page` serves it
+#[allow(dead_code)] // only its OpenAPI description is used; `problem_page` serves the route
 fn problem_type_doc() {}
 
 /// Header parameters are plain strings: an optional header is absent, never `null` (which
@@ -477,6 +480,15 @@ impl Modify for ProblemTypes {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
+        // The upload holds one field: others are not read, and their names need not survive
+        // as multipart headers (a generated name with control characters is a malformed part).
+        if let Some(RefOr::T(utoipa::openapi::schema::Schema::Object(upload))) =
+            components.schemas.get_mut("ImageUpload")
+        {
+            upload.additional_properties = Some(Box::new(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ));
+        }
         let Some(RefOr::T(utoipa::openapi::schema::Schema::Object(problem))) =
             components.schemas.get_mut("Problem")
         else {
@@ -684,5 +696,344 @@ pub(crate) mod examples {
     /// A page of orders.
     pub fn order_page() -> Value {
         page(vec![order()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checklist at the top of this file, held against every operation of the document.
+
+    use std::collections::BTreeSet;
+
+    use axum::body::to_bytes;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::to_value(openapi()).unwrap()
+    }
+
+    /// (path, method, operation) of every operation.
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn operation_ids_are_unique_snake_case_and_resource_first() {
+        let doc = document();
+        let mut seen = BTreeSet::new();
+        for (path, method, op) in operations(&doc) {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+            assert!(
+                seen.insert(id.to_owned()),
+                "{method} {path}: operationId `{id}` repeats"
+            );
+            let words: Vec<&str> = id.split('_').collect();
+            assert!(
+                words.len() >= 2
+                    && words
+                        .iter()
+                        .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())),
+                "{method} {path}: `{id}` is not verb_resource in snake case"
+            );
+        }
+        for id in [
+            "list_products",
+            "get_product",
+            "delete_product",
+            "delete_product_image",
+            "list_users",
+            "get_user",
+        ] {
+            assert!(seen.contains(id), "no `{id}`");
+        }
+    }
+
+    #[test]
+    fn every_operation_has_a_short_summary_a_description_and_explicit_security() {
+        let doc = document();
+        for (path, method, op) in operations(&doc) {
+            let summary = op["summary"].as_str().unwrap_or_default();
+            assert!(
+                !summary.is_empty() && summary.len() <= 40 && !summary.ends_with('.'),
+                "{method} {path}: summary `{summary}` is not a short title"
+            );
+            let description = op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.len() > summary.len(),
+                "{method} {path}: no description"
+            );
+            assert!(
+                op["security"].is_array(),
+                "{method} {path}: no `security` (public: [])"
+            );
+        }
+        assert_eq!(doc["servers"][0]["url"], "/");
+    }
+
+    #[test]
+    fn always_sent_headers_are_declared_and_required() {
+        let doc = document();
+        for (path, method, op) in operations(&doc) {
+            let responses = op["responses"].as_object().unwrap();
+            let write = method != "get";
+            if write && path.starts_with("/api/v1/") {
+                assert!(
+                    responses.contains_key("429"),
+                    "{method} {path}: rate limited, no 429"
+                );
+            }
+            let secured = op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| !s.as_object().unwrap().is_empty());
+            if secured {
+                assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            }
+            for (status, header) in [
+                ("201", "Location"),
+                ("401", "WWW-Authenticate"),
+                ("429", "Retry-After"),
+            ] {
+                if let Some(response) = responses.get(status) {
+                    assert_eq!(
+                        response["headers"][header]["required"],
+                        Value::Bool(true),
+                        "{method} {path}: {status} without a required `{header}`"
+                    );
+                }
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "header" {
+                    assert!(
+                        parameter["schema"]["type"].is_string(),
+                        "{method} {path}: header {parameter} is not a plain type"
+                    );
+                }
+            }
+        }
+        let place = &doc["paths"]["/api/v1/orders"]["post"];
+        assert!(place["responses"]["201"]["headers"]["Idempotent-Replayed"].is_object());
+        assert_eq!(place["parameters"][0]["schema"]["type"], "string");
+        assert_eq!(place["parameters"][0]["schema"]["maxLength"], 255);
+        assert_eq!(place["parameters"][0]["required"], false);
+    }
+
+    #[test]
+    fn request_bodies_and_main_responses_have_examples() {
+        let doc = document();
+        for (path, method, op) in operations(&doc) {
+            for (media, content) in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    content["example"].is_object(),
+                    "{method} {path}: request {media} has no example"
+                );
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                for (media, content) in response["content"].as_object().into_iter().flatten() {
+                    if media.contains("json") {
+                        assert!(
+                            !content["example"].is_null(),
+                            "{method} {path}: {status} {media} has no example"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn closed_sets_are_enums_and_always_sent_fields_are_required() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["OrderStatus"]["enum"],
+            serde_json::json!(["pending", "paid", "shipped", "delivered", "cancelled"])
+        );
+        assert_eq!(
+            schemas["Role"]["enum"],
+            serde_json::json!(["user", "admin"])
+        );
+        for (schema, field) in [
+            ("ProductResponse", "description"),
+            ("OrderResponse", "shipping_address"),
+            ("UserResponse", "first_name"),
+            ("UserResponse", "last_name"),
+            ("Address", "line2"),
+        ] {
+            let required = schemas[schema]["required"].as_array().unwrap();
+            assert!(
+                required.contains(&Value::from(field)),
+                "{schema}.{field} is not required"
+            );
+        }
+        let name = &schemas["CreateProductRequest"]["properties"]["name"];
+        assert_eq!(
+            (name["minLength"].as_u64(), name["maxLength"].as_u64()),
+            (Some(1), Some(200))
+        );
+        let quantity = &schemas["OrderItemRequest"]["properties"]["quantity"];
+        assert_eq!(
+            (quantity["minimum"].as_i64(), quantity["maximum"].as_i64()),
+            (Some(1), Some(1000))
+        );
+        let items = &schemas["PlaceOrderRequest"]["properties"]["items"];
+        assert_eq!(
+            (items["minItems"].as_u64(), items["maxItems"].as_u64()),
+            (Some(1), Some(100))
+        );
+        assert_eq!(
+            schemas["RegisterRequest"]["properties"]["password"]["minLength"],
+            8
+        );
+        let list = &doc["paths"]["/api/v1/products"]["get"]["parameters"];
+        for p in list.as_array().unwrap() {
+            if p["name"] == "page" || p["name"] == "per_page" {
+                assert_eq!(p["schema"]["minimum"], 1, "{p}");
+            }
+        }
+    }
+
+    /// The patterns hold exactly what the domain holds, on a few edge cases either side.
+    #[test]
+    fn the_name_and_money_patterns_agree_with_the_domain() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let pattern = schemas["CreateProductRequest"]["properties"]["name"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The regex crate reads the \uXXXX escapes as ECMA-262 and Python do.
+        let name = regex_lite_match(&pattern);
+        for s in [
+            "Mug",
+            " Mug ",
+            "Mug\twith tab",
+            " ",
+            "",
+            "a\u{7}b",
+            "\u{a0}",
+        ] {
+            assert_eq!(name(s), domain::ProductName::parse(s).is_ok(), "name {s:?}");
+        }
+        for variant in schemas["Money"]["oneOf"].as_array().unwrap() {
+            let amount =
+                regex_lite_match(variant["properties"]["amount"]["pattern"].as_str().unwrap());
+            for code in variant["properties"]["currency"]["enum"]
+                .as_array()
+                .unwrap()
+            {
+                let currency = domain::Currency::parse(code.as_str().unwrap()).unwrap();
+                for a in [
+                    "0",
+                    "1",
+                    "19.9",
+                    "19.99",
+                    "1.250",
+                    "1.",
+                    ".5",
+                    "-1",
+                    "999999999999999999",
+                    "1e3",
+                ] {
+                    if amount(a) {
+                        assert!(
+                            domain::Money::parse(a, currency).is_ok(),
+                            "{a} {code} valid by the schema, refused"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pattern as a matcher; `\\uXXXX` (ECMA-262, Python) is `\\x{XXXX}` to the regex crate.
+    fn regex_lite_match(pattern: &str) -> impl Fn(&str) -> bool {
+        let mut translated = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match (c, chars.clone().next()) {
+                ('\\', Some('u')) => {
+                    chars.next();
+                    let hex: String = chars.by_ref().take(4).collect();
+                    translated.push_str(&format!("\\x{{{hex}}}"));
+                }
+                ('\\', Some(next)) => {
+                    chars.next();
+                    translated.push(c);
+                    translated.push(next);
+                }
+                _ => translated.push(c),
+            }
+        }
+        let re = regex::Regex::new(&translated).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        move |s: &str| re.is_match(s)
+    }
+
+    #[test]
+    fn every_problem_type_the_api_emits_is_listed_and_has_a_page() {
+        use application::AppError;
+        let errors = [
+            AppError::Validation(vec![domain::FieldError::new("f", "m")]),
+            AppError::NotFound,
+            AppError::Forbidden,
+            AppError::Unauthorized,
+            AppError::Conflict {
+                field: None,
+                message: "m".into(),
+            },
+            AppError::BadRequest("m".into()),
+            AppError::TooLarge { limit: 1 },
+            AppError::UnsupportedMediaType("m".into()),
+        ];
+        let listed: BTreeSet<&str> = PROBLEM_TYPES.iter().map(|(slug, ..)| *slug).collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for e in errors {
+            let response = crate::error::ApiError::from(e).into_response();
+            let body: Value = runtime
+                .block_on(async {
+                    serde_json::from_slice(&to_bytes(response.into_body(), 1 << 16).await.unwrap())
+                })
+                .unwrap();
+            let kind = body["type"].as_str().unwrap();
+            let slug = kind
+                .strip_prefix("/problems/")
+                .unwrap_or_else(|| panic!("type `{kind}`"));
+            assert!(listed.contains(slug), "`{slug}` is not in PROBLEM_TYPES");
+            let page = runtime.block_on(problem_page(Path(slug.to_owned())));
+            assert_eq!(page.status(), axum::http::StatusCode::OK, "{slug}");
+        }
+        for slug in [
+            "rate-limited",
+            "malformed-json",
+            "unavailable",
+            "internal",
+            "timeout",
+            "method-not-allowed",
+            "error",
+        ] {
+            assert!(listed.contains(slug), "`{slug}` is not in PROBLEM_TYPES");
+        }
+        let missing = runtime.block_on(problem_page(Path("no-such-type".to_owned())));
+        assert_eq!(missing.status(), axum::http::StatusCode::NOT_FOUND);
     }
 }
