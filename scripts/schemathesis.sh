@@ -156,6 +156,10 @@ seed() {
             "{\"sku\": \"SEED-$i\", \"name\": \"Seed product $i\", \"description\": \"for the property tests\", \"price\": {\"amount\": \"$i.50\", \"currency\": \"EUR\"}, \"stock\": 1000}" \
             | json_field id)"
         api POST /orders "$USER_TOKEN" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}" >/dev/null
+        # An image each, so that the links to the file and image routes carry real ids.
+        printf 'GIF89a seed image %s' "$i" >"$RUN_DIR/seed.gif"
+        curl -fsS -o /dev/null -X POST "$BASE/api/v1/products/$product/images" \
+            -H "authorization: Bearer $ADMIN_TOKEN" -F "file=@$RUN_DIR/seed.gif"
     done
 }
 

@@ -28,7 +28,13 @@ const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-repl
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of orders, newest first", body = OrderPage, example = json!(crate::openapi::examples::order_page())),
+        (status = 200, description = "A page of orders, newest first", body = OrderPage,
+            links(
+                ("get_order" = (operation_id = "get_order", parameters(("id" = "$response.body#/items/0/id")), description = "The newest order")),
+                ("cancel_order" = (operation_id = "cancel_order", parameters(("id" = "$response.body#/items/0/id")), description = "Cancel the newest order")),
+                ("change_order_status" = (operation_id = "change_order_status", parameters(("id" = "$response.body#/items/0/id")), description = "Change the newest order's status (admin)")),
+            ),
+            example = json!(crate::openapi::examples::order_page())),
         (status = 422, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(

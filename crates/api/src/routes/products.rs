@@ -31,7 +31,12 @@ fn price(m: MoneyDto) -> PriceInput {
         ("q" = Option<String>, Query, example = "mug", description = "Search text"),
     ),
     responses(
-        (status = 200, description = "A page of products", body = ProductPage, example = json!(crate::openapi::examples::product_page())),
+        (status = 200, description = "A page of products", body = ProductPage,
+            links(
+                ("get_product" = (operation_id = "get_product", parameters(("id" = "$response.body#/items/0/id")), description = "The newest product")),
+                ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/items/0/images/0/id")), description = "The newest product's first image")),
+            ),
+            example = json!(crate::openapi::examples::product_page())),
         (status = 422, description = "page or per_page out of range", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -51,7 +56,12 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", operation_id = "get_product",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = ProductResponse, example = json!(crate::openapi::examples::product())),
+        (status = 200, description = "The product", body = ProductResponse,
+            links(
+                ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/images/0/id")), description = "Its first image's bytes")),
+                ("delete_product_image" = (operation_id = "delete_product_image", parameters(("id" = "$response.body#/id"), ("image_id" = "$response.body#/images/0/id")), description = "Remove its first image (admin)")),
+            ),
+            example = json!(crate::openapi::examples::product())),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
