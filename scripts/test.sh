@@ -28,8 +28,10 @@
 #     The first start on a machine takes about a minute; later ones reuse its build.
 #
 # After the cargo tests, a whole run (no cargo arguments) also runs scripts/schemathesis.sh
-# (Schemathesis over the OpenAPI document, on SQLite and this PostgreSQL) and
-# scripts/docs-check.py (/docs in headless Chromium, nothing fetched from outside).
+# (Schemathesis over the OpenAPI document, on SQLite and this PostgreSQL),
+# scripts/openapi-check.sh (the document through openapi-spec-validator, Redocly, openapi-typescript
+# with tsc --strict, and a generated Python client's walk-through) and scripts/docs-check.py
+# (/docs in headless Chromium, nothing fetched from outside).
 #
 # Switches:
 #   SHOP_TEST_ONLY_DB=1   provide PostgreSQL, run `select version()` against it, and stop
@@ -594,12 +596,15 @@ status=0
 cargo test --workspace --locked "$@" || status=$?
 
 # The API from outside, on whole-suite runs (not with a cargo filter): Schemathesis over every
-# operation of the OpenAPI document (SQLite, and the PostgreSQL above), and /docs rendered by
-# headless Chromium with no request leaving the machine.
+# operation of the OpenAPI document (SQLite, and the PostgreSQL above), the document as client
+# generators and linters see it, and /docs rendered by headless Chromium with no request
+# leaving the machine.
 if [ "$#" -eq 0 ]; then
     export SHOP_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shop"   # built by the cargo tests above
     log "scripts/schemathesis.sh"
     bash scripts/schemathesis.sh || status=1
+    log "scripts/openapi-check.sh"
+    bash scripts/openapi-check.sh || status=1
     log "scripts/docs-check.py"
     python3 scripts/docs-check.py || status=1
 fi

@@ -16,20 +16,210 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A whole number as JSON Schema's `integer` has it: `100` and `100.0` alike (a number whose
+/// fraction is zero); any other fraction is refused.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Beyond 2^53 a float holds no exact whole number; no bound of the API is near that.
+        Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid type: `{n}`, expected a whole number"
+        ))),
+    }
+}
+
+/// [`whole_number`] for an optional field.
+fn optional_whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
 /// RFC 3339 in UTC with microseconds, the precision both databases keep.
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
 /// Money: never a float. `amount` carries exactly the currency's minor digits.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MoneyDto {
-    /// Decimal string; at most the currency's minor digits (2 for EUR/USD, 0 for JPY); not negative.
-    #[schema(example = "19.99")]
+    /// Decimal string; at most the currency's minor digits (2 for EUR/USD, 0 for JPY, 3 for
+    /// KWD); not negative.
     pub amount: String,
-    /// ISO 4217 code.
-    #[schema(example = "EUR")]
+    /// ISO 4217 code, one of those the shop prices in.
     pub currency: String,
+}
+
+/// Every ISO 4217 code the domain accepts, found by asking it (so the document cannot drift
+/// from the list), grouped by minor digits.
+fn currencies_by_digits() -> std::collections::BTreeMap<u8, Vec<&'static str>> {
+    let mut by_digits = std::collections::BTreeMap::<u8, Vec<&'static str>>::new();
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            for c in b'A'..=b'Z' {
+                let code = [a, b, c];
+                let code = std::str::from_utf8(&code).unwrap_or_default();
+                if let Ok(currency) = domain::Currency::parse(code) {
+                    by_digits
+                        .entry(currency.minor_digits())
+                        .or_default()
+                        .push(currency.code());
+                }
+            }
+        }
+    }
+    by_digits
+}
+
+/// `{amount, currency}` as one of a schema per number of minor digits: the amount's pattern
+/// then says exactly what the currency allows (`1500` in JPY, `19.99` in EUR, `1.250` in KWD),
+/// and below [`domain::Money::MAX_MINOR`].
+impl utoipa::PartialSchema for MoneyDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let mut one_of = OneOfBuilder::new()
+            .description(Some(
+                "Money: a decimal string `amount` with at most the currency's minor digits \
+                 (not negative), and its ISO 4217 `currency`.",
+            ))
+            .examples([serde_json::json!({"amount": "19.99", "currency": "EUR"})]);
+        for (digits, codes) in currencies_by_digits() {
+            // At most 10^15 - 1 minor units, below `Money::MAX_MINOR` (10^15).
+            let whole = 15 - usize::from(digits);
+            let pattern = if digits == 0 {
+                format!("^[0-9]{{1,{whole}}}$")
+            } else {
+                format!("^[0-9]{{1,{whole}}}(\\.[0-9]{{1,{digits}}})?$")
+            };
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .title(Some(format!("Money with {digits} minor digits")))
+                    .property(
+                        "amount",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .description(Some(format!(
+                                "Decimal string, at most {digits} digits after the point"
+                            )))
+                            .pattern(Some(pattern)),
+                    )
+                    .property(
+                        "currency",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .description(Some("ISO 4217 code"))
+                            .enum_values(Some(codes)),
+                    )
+                    .required("amount")
+                    .required("currency"),
+            );
+        }
+        one_of.into()
+    }
+}
+
+impl ToSchema for MoneyDto {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Money".into()
+    }
+}
+
+/// An assigned ISO 3166-1 alpha-2 code, every one the domain accepts (upper case is how the
+/// shop answers; lower case is accepted too).
+pub struct CountryCodeSchema;
+
+impl utoipa::PartialSchema for CountryCodeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let mut codes = Vec::new();
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = [a, b];
+                let code = std::str::from_utf8(&code).unwrap_or_default().to_owned();
+                if domain::CountryCode::parse(&code).is_ok() {
+                    codes.push(code);
+                }
+            }
+        }
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("ISO 3166-1 alpha-2 country code"))
+            .enum_values(Some(codes))
+            .examples(["DE"])
+            .into()
+    }
+}
+
+impl ToSchema for CountryCodeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CountryCode".into()
+    }
+}
+
+/// Where an order is in its life.
+#[derive(ToSchema)]
+#[schema(as = OrderStatus, rename_all = "lowercase")]
+pub enum OrderStatusName {
+    /// Placed, stock taken, awaiting payment.
+    Pending,
+    /// Paid.
+    Paid,
+    /// Sent.
+    Shipped,
+    /// Arrived.
+    Delivered,
+    /// Cancelled; its stock went back.
+    Cancelled,
+}
+
+/// A role of an account.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Role {
+    /// A customer.
+    User,
+    /// A shop operator.
+    Admin,
+}
+
+/// The token type of a sign-in.
+#[derive(ToSchema)]
+pub enum TokenType {
+    /// An RFC 6750 bearer token.
+    Bearer,
+}
+
+/// The state of the service.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Serving.
+    Ok,
+    /// A dependency is down.
+    Unavailable,
+    /// Shutting down (after SIGTERM).
+    Stopping,
+}
+
+/// The type of an image, as known from its bytes.
+#[derive(ToSchema)]
+pub enum ImageContentType {
+    /// JPEG.
+    #[schema(rename = "image/jpeg")]
+    Jpeg,
+    /// PNG.
+    #[schema(rename = "image/png")]
+    Png,
+    /// WebP.
+    #[schema(rename = "image/webp")]
+    Webp,
+    /// GIF.
+    #[schema(rename = "image/gif")]
+    Gif,
 }
 
 impl From<Money> for MoneyDto {
@@ -44,17 +234,39 @@ impl From<Money> for MoneyDto {
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    /// E-mail address (stored lower-cased).
-    #[schema(example = "ann@example.com")]
+    /// E-mail address (stored lower-cased); at most 254 characters.
+    #[schema(
+        example = "ann@example.com",
+        format = "email",
+        min_length = 3,
+        max_length = 254
+    )]
     pub email: String,
-    /// At least 8 characters.
-    #[schema(example = "correct horse battery")]
+    /// 8..=1024 characters.
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 1024)]
     pub password: String,
-    /// 3..=64 of a-z, 0-9, `.`, `_`, `-`, `@`, `+`; the e-mail address when omitted.
+    /// 3..=64 of a-z, 0-9, `.`, `_`, `-`, `@`, `+` (upper case is lower-cased); the e-mail
+    /// address when omitted, which must then fit these rules.
+    #[schema(
+        example = "ann",
+        min_length = 3,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._@+-]{3,64}$"
+    )]
     pub username: Option<String>,
-    /// Given name.
+    /// Given name, at most 100 characters; blank means none.
+    #[schema(
+        example = "Ann",
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub first_name: Option<String>,
-    /// Family name.
+    /// Family name, at most 100 characters; blank means none.
+    #[schema(
+        example = "Smith",
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub last_name: Option<String>,
 }
 
@@ -62,9 +274,10 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Username or e-mail address.
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", min_length = 1)]
     pub username: String,
     /// Password.
+    #[schema(example = "correct horse battery", min_length = 1)]
     pub password: String,
 }
 
@@ -72,6 +285,10 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
     /// The refresh token from login or the last refresh.
+    #[schema(
+        example = "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq...",
+        min_length = 1
+    )]
     pub refresh_token: String,
 }
 
@@ -79,11 +296,13 @@ pub struct RefreshRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokensResponse {
     /// JWT for `Authorization: Bearer`.
+    #[schema(example = "eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiIuLi4ifQ.c2ln")]
     pub access_token: String,
     /// Spend at `/auth/refresh` for a new pair; single use.
+    #[schema(example = "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq...")]
     pub refresh_token: String,
     /// Always `Bearer`.
-    #[schema(example = "Bearer")]
+    #[schema(value_type = TokenType, example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 300)]
@@ -109,17 +328,22 @@ impl From<application::ports::TokenPair> for TokensResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     /// Id (the identity provider's subject).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub id: Uuid,
     /// E-mail address.
+    #[schema(example = "ann@example.com", format = "email")]
     pub email: String,
     /// Sign-in name.
+    #[schema(example = "ann")]
     pub username: String,
-    /// Given name.
+    /// Given name, or null.
+    #[schema(required = true, example = "Ann")]
     pub first_name: Option<String>,
-    /// Family name.
+    /// Family name, or null.
+    #[schema(required = true, example = json!(null))]
     pub last_name: Option<String>,
     /// `user`, and `admin` for operators.
-    #[schema(example = json!(["user"]))]
+    #[schema(value_type = Vec<Role>, example = json!(["user"]))]
     pub roles: Vec<String>,
     /// Created.
     #[serde(serialize_with = "rfc3339")]
@@ -148,13 +372,13 @@ impl From<User> for UserResponse {
 /// provider owns e-mail, username, password and roles.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
-    /// Given name (at most 100 characters).
+    /// Given name (at most 100 characters; blank or `null` clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Ann", max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<Option<String>>,
-    /// Family name (at most 100 characters).
+    /// Family name (at most 100 characters; blank or `null` clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = json!(null), max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<Option<String>>,
 }
 
@@ -162,12 +386,13 @@ pub struct UpdateMeRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImageResponse {
     /// Id.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub id: Uuid,
     /// Where anyone fetches the bytes: a path on this server, `/api/v1/files/{id}`.
     #[schema(example = "/api/v1/files/0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub url: String,
     /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`, as known from the bytes.
-    #[schema(example = "image/png")]
+    #[schema(value_type = ImageContentType, example = "image/png")]
     pub content_type: String,
     /// Length in bytes.
     #[schema(example = 48213)]
@@ -190,7 +415,7 @@ impl From<Image> for ImageResponse {
 #[schema(value_type = String, format = Binary)]
 pub struct ImageBytes(pub Vec<u8>);
 
-/// The body of an image upload.
+/// The body of an image upload: the one field `file` (no others are read).
 #[derive(ToSchema)]
 pub struct ImageUpload {
     /// The image: JPEG, PNG, WebP or GIF (known by its bytes; the part's file name and content
@@ -203,34 +428,63 @@ pub struct ImageUpload {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProductRequest {
     /// Unique; 1..=64 of letters, digits, `-`, `_`, `.`.
-    #[schema(example = "MUG-001")]
+    #[schema(
+        example = "MUG-001",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
     pub sku: String,
-    /// 1..=200 characters.
-    #[schema(example = "Stoneware mug")]
+    /// 1..=200 characters, not blank, no control characters.
+    #[schema(
+        example = "Stoneware mug",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
-    /// At most 10,000 characters.
+    /// At most 10,000 characters; line breaks and tabs are the only control characters allowed.
+    #[schema(
+        example = "Holds 350 ml. Dishwasher safe.",
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub description: Option<String>,
     /// Unit price.
     pub price: MoneyDto,
     /// Units on hand, 0..=1,000,000,000.
-    #[schema(example = 100)]
+    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "whole_number")]
     pub stock: i64,
 }
 
 /// Product changes: any subset of the create fields; `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateProductRequest {
-    /// New SKU.
+    /// New SKU (as on create).
+    #[schema(
+        example = "MUG-002",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
     pub sku: Option<String>,
-    /// New name.
+    /// New name (as on create).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
-    /// New description.
+    /// New description (as on create); `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
     pub description: Option<Option<String>>,
     /// New price.
     pub price: Option<MoneyDto>,
-    /// New stock level.
+    /// New stock level, 0..=1,000,000,000.
+    #[schema(example = 80, minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub stock: Option<i64>,
 }
 
@@ -238,16 +492,21 @@ pub struct UpdateProductRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductResponse {
     /// Id.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub id: Uuid,
     /// Stock-keeping unit.
+    #[schema(example = "MUG-001")]
     pub sku: String,
     /// Name.
+    #[schema(example = "Stoneware mug")]
     pub name: String,
     /// Description, or null.
+    #[schema(required = true, example = "Holds 350 ml. Dishwasher safe.")]
     pub description: Option<String>,
     /// Unit price.
     pub price: MoneyDto,
     /// Units on hand.
+    #[schema(example = 100, maximum = 1_000_000_000)]
     pub stock: u32,
     /// Images, in upload order.
     pub images: Vec<ImageResponse>,
@@ -292,12 +551,16 @@ macro_rules! page_type {
             /// This page's items.
             pub items: Vec<$item>,
             /// 1-based page number.
+            #[schema(example = 1, minimum = 1)]
             pub page: u32,
             /// Page size asked for.
+            #[schema(example = 20, minimum = 1, maximum = 100)]
             pub per_page: u32,
             /// Items across all pages.
+            #[schema(example = 1)]
             pub total: u64,
             /// Pages in all (0 for an empty list).
+            #[schema(example = 1)]
             pub total_pages: u64,
         }
 
@@ -331,6 +594,7 @@ page_type!(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
     /// `ok`, `unavailable`, or `stopping` (after SIGTERM).
+    #[schema(value_type = HealthStatus, example = "ok")]
     pub status: &'static str,
     /// Each dependency: `up` or `down`.
     #[schema(value_type = Object, example = json!({"database": "up", "identity_provider": "up", "file_store": "up"}))]
@@ -338,37 +602,42 @@ pub struct HealthResponse {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = AddressInput)]
 pub struct AddressDto {
-    /// Street and number.
-    #[schema(example = "Hauptstraße 1")]
+    /// Street and number; 1..=200 characters, not blank.
+    #[schema(
+        example = "Hauptstraße 1",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub line1: String,
-    /// More of it.
+    /// More of it; at most 200 characters, blank or null for none.
+    #[schema(example = json!(null), max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub line2: Option<String>,
-    /// City.
-    #[schema(example = "Berlin")]
+    /// City; 1..=200 characters, not blank.
+    #[schema(
+        example = "Berlin",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub city: String,
-    /// Postal code.
-    #[schema(example = "10115")]
+    /// Postal code; 1..=200 characters, not blank.
+    #[schema(
+        example = "10115",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code.
-    #[schema(example = "DE")]
+    /// ISO 3166-1 alpha-2 country code (an assigned one; lower case is accepted).
+    #[schema(value_type = CountryCodeSchema, example = "DE")]
     pub country: String,
-    /// State, province or region.
+    /// State, province or region; at most 200 characters, blank or null for none.
+    #[schema(example = json!(null), max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub state: Option<String>,
-}
-
-impl From<domain::Address> for AddressDto {
-    fn from(a: domain::Address) -> Self {
-        Self {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            postal_code: a.postal_code,
-            country: a.country.as_str().to_owned(),
-            state: a.state,
-        }
-    }
 }
 
 impl From<AddressDto> for domain::AddressInput {
@@ -384,13 +653,52 @@ impl From<AddressDto> for domain::AddressInput {
     }
 }
 
+/// A postal address, as kept (trimmed; `country` upper case).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Address)]
+pub struct AddressResponse {
+    /// Street and number.
+    #[schema(example = "Hauptstraße 1")]
+    pub line1: String,
+    /// More of it, or null.
+    #[schema(required = true, example = json!(null))]
+    pub line2: Option<String>,
+    /// City.
+    #[schema(example = "Berlin")]
+    pub city: String,
+    /// Postal code.
+    #[schema(example = "10115")]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[schema(value_type = CountryCodeSchema, example = "DE")]
+    pub country: String,
+    /// State, province or region, or null.
+    #[schema(required = true, example = json!(null))]
+    pub state: Option<String>,
+}
+
+impl From<domain::Address> for AddressResponse {
+    fn from(a: domain::Address) -> Self {
+        Self {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country.as_str().to_owned(),
+            state: a.state,
+        }
+    }
+}
+
 /// One line of a new order.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OrderItemRequest {
     /// The product.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub product_id: Uuid,
-    /// 1..=1000 units.
-    #[schema(example = 1)]
+    /// 1..=1000 units (a product listed twice: the sum).
+    #[schema(example = 1, minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
 }
 
@@ -398,16 +706,17 @@ pub struct OrderItemRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
     /// 1..=100 lines.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderItemRequest>,
-    /// Where it goes.
+    /// Where it goes; optional.
     pub shipping_address: Option<AddressDto>,
 }
 
 /// A status change.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OrderStatusRequest {
-    /// `pending`, `paid`, `shipped`, `delivered` or `cancelled`.
-    #[schema(example = "paid")]
+    /// The new status.
+    #[schema(value_type = OrderStatusName, example = "paid")]
     pub status: String,
 }
 
@@ -415,14 +724,18 @@ pub struct OrderStatusRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineResponse {
     /// The product (it may since have changed or been deleted).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub product_id: Uuid,
     /// SKU when ordered.
+    #[schema(example = "MUG-001")]
     pub sku: String,
     /// Name when ordered.
+    #[schema(example = "Stoneware mug")]
     pub name: String,
     /// Price when ordered.
     pub unit_price: MoneyDto,
     /// Units.
+    #[schema(example = 2, minimum = 1, maximum = 1000)]
     pub quantity: u32,
     /// `unit_price × quantity`.
     pub line_total: MoneyDto,
@@ -432,18 +745,22 @@ pub struct OrderLineResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     /// Id.
+    #[schema(example = "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f01")]
     pub id: Uuid,
     /// Who placed it.
+    #[schema(example = "0192f0c4-0a1b-7c2d-8e3f-405162738495")]
     pub user_id: Uuid,
-    /// `pending`, `paid`, `shipped`, `delivered` or `cancelled`.
-    #[schema(example = "pending")]
+    /// Where it is in its life.
+    #[schema(value_type = OrderStatusName, example = "pending")]
     pub status: &'static str,
     /// Lines, one per product.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderLineResponse>,
     /// Sum of the line totals.
     pub total: MoneyDto,
     /// Where it goes, or null.
-    pub shipping_address: Option<AddressDto>,
+    #[schema(required = true)]
+    pub shipping_address: Option<AddressResponse>,
     /// Placed.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -483,3 +800,11 @@ page_type!(
     OrderPage,
     OrderResponse
 );
+
+/// A JSON Web Key Set (RFC 7517).
+#[derive(ToSchema)]
+pub struct Jwks {
+    /// The public keys; each is a JWK object (`kty`, `kid`, `alg`, and the key's members).
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}

@@ -24,7 +24,7 @@ pub struct ProblemField {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem.
-    #[schema(example = "https://shop.example/problems/validation")]
+    #[schema(example = "/problems/validation")]
     #[serde(rename = "type")]
     pub kind: String,
     /// Short summary of the kind of problem.
@@ -178,7 +178,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Problem {
-            kind: format!("https://shop.example/problems/{}", self.slug),
+            kind: format!("/problems/{}", self.slug),
             title: self.title.to_owned(),
             status: self.status.as_u16(),
             detail: self.detail,

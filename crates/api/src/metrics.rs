@@ -309,10 +309,13 @@ impl Metrics for ShopMetrics {
     }
 }
 
+/// Metrics
+///
 /// Prometheus text format: HTTP traffic by route template, database pools, orders placed and
 /// cancelled, failed sign-ins. Open unless `METRICS_TOKEN` is set; then it needs
 /// `Authorization: Bearer <METRICS_TOKEN>`.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
+    security((), ("metrics_token" = [])),
     responses(
         (status = 200, description = "Prometheus text exposition (version 0.0.4)",
             content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),

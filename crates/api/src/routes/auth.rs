@@ -9,10 +9,16 @@ use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, 
 use crate::error::{ApiError, Problem};
 use crate::extract::AppJson;
 
-/// Create an account (role `user`).
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+/// Register an account
+///
+/// Creates an account with the role `user`. Without a `username` the e-mail address is the
+/// username, which it must then be fit for. Public; rate limited per client address.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", operation_id = "register_user",
+    request_body(content = RegisterRequest, example = json!({"email": "ann@example.com", "password": "correct horse battery", "username": "ann", "first_name": "Ann"})),
     responses(
-        (status = 201, description = "Account created", body = UserResponse),
+        (status = 201, description = "Account created", body = UserResponse,
+            headers(("Location" = String, description = "The account: `/api/v1/users/{id}`")),
+            example = json!(crate::openapi::examples::user())),
         (status = 409, description = "E-mail or username taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
@@ -32,13 +38,22 @@ pub async fn register(
             last_name: body.last_name,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(UserResponse::from(user))))
+    let location = format!("/api/v1/users/{}", user.id);
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location)],
+        Json(UserResponse::from(user)),
+    ))
 }
 
-/// Sign in with username (or e-mail) and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+/// Sign in
+///
+/// Exchanges a username (or e-mail address) and password for an access token and a refresh
+/// token. Public; rate limited per client address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", operation_id = "sign_in",
+    request_body(content = LoginRequest, example = json!({"username": "ann@example.com", "password": "correct horse battery"})),
     responses(
-        (status = 200, description = "Signed in", body = TokensResponse),
+        (status = 200, description = "Signed in", body = TokensResponse, example = json!(crate::openapi::examples::tokens())),
         (status = 401, description = "Wrong credentials (never says whether the account exists)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -51,11 +66,14 @@ pub async fn login(
     Ok(Json(tokens.into()))
 }
 
-/// Spend a refresh token for a new pair. The token used is then spent; presenting a spent
-/// token again revokes every token of its sign-in.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// Refresh tokens
+///
+/// Spends a refresh token for a new pair. The token used is then spent; presenting a spent
+/// token again revokes every token of its sign-in. Public; rate limited per client address.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh_tokens",
+    request_body(content = RefreshRequest, example = json!({"refresh_token": "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq..."})),
     responses(
-        (status = 200, description = "New tokens", body = TokensResponse),
+        (status = 200, description = "New tokens", body = TokensResponse, example = json!(crate::openapi::examples::tokens())),
         (status = 401, description = "Unknown, spent, revoked or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -68,9 +86,12 @@ pub async fn refresh(
     Ok(Json(tokens.into()))
 }
 
-/// End the sign-in a refresh token belongs to. Unknown tokens also answer 204 (RFC 7009),
+/// Sign out
+///
+/// Ends the sign-in a refresh token belongs to. Unknown tokens also answer 204 (RFC 7009),
 /// so the call is safe to repeat. Access tokens already issued live until they expire.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "sign_out",
+    request_body(content = RefreshRequest, example = json!({"refresh_token": "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq..."})),
     responses((status = 204, description = "Signed out")))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -80,10 +101,14 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The public keys that sign access tokens (JWKS), for services that verify them.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+/// Get the token signing keys
+///
+/// The public keys that sign access tokens, as a JSON Web Key Set (RFC 7517), for services
+/// that verify tokens themselves. Public; cached for 5 minutes.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", operation_id = "get_jwks",
     responses(
-        (status = 200, description = "JSON Web Key Set", content_type = "application/json"),
+        (status = 200, description = "JSON Web Key Set", content_type = "application/json", body = crate::dto::Jwks,
+            example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "1", "use": "sig", "alg": "EdDSA", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})),
         (status = 503, description = "No keys held yet and the identity provider does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {

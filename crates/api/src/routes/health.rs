@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use crate::AppState;
 use crate::dto::HealthResponse;
 
-/// 200 while the process runs.
-#[utoipa::path(get, path = "/health/live", tag = "operations",
-    responses((status = 200, description = "Alive", body = HealthResponse)))]
+/// Liveness
+///
+/// 200 while the process runs; checks nothing else.
+#[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "get_liveness",
+    responses((status = 200, description = "Alive", body = HealthResponse, example = json!({"status": "ok", "checks": {}}))))]
 pub async fn live() -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok",
@@ -17,15 +19,19 @@ pub async fn live() -> Json<HealthResponse> {
     })
 }
 
+/// Readiness
+///
 /// 200 when the database and the identity provider answer, else 503 naming which is down.
 /// The file store (images) is reported under `file_store` but does not make the service
 /// unready: every instance shares it, and the catalog and orders work without it.
 /// Once the instance is stopping (SIGTERM), it answers 503 with `status: "stopping"` while it
 /// still serves requests (see `SHUTDOWN_DRAIN_SECONDS`).
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "get_readiness",
     responses(
-        (status = 200, description = "Ready", body = HealthResponse),
-        (status = 503, description = "A dependency is down, or the instance is stopping", body = HealthResponse),
+        (status = 200, description = "Ready", body = HealthResponse,
+            example = json!({"status": "ok", "checks": {"database": "up", "identity_provider": "up", "file_store": "up"}})),
+        (status = 503, description = "A dependency is down, or the instance is stopping", body = HealthResponse,
+            example = json!({"status": "unavailable", "checks": {"database": "down", "identity_provider": "up", "file_store": "up"}})),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let timeout = std::time::Duration::from_secs(3);

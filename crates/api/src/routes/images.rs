@@ -18,7 +18,9 @@ use crate::extract::{IdPath, ImagePath, MultipartFile};
 /// is fresh; a day bounds how long a deleted image may still be served from a cache.
 const CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
-/// Add an image to a product (admin). The body is `multipart/form-data` with the image in the
+/// Upload a product image
+///
+/// Adds an image to a product (admin). The body is `multipart/form-data` with the image in the
 /// field `file`; other fields are ignored. The type is known from the file's first bytes
 /// (JPEG, PNG, WebP or GIF), never from its name or the part's content type. The file is read
 /// as it arrives and reading stops at the size limit (`MAX_UPLOAD_BYTES`, 10 MiB by default),
@@ -26,12 +28,20 @@ const CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 /// already says so is refused before its body is read (a client that sends
 /// `Expect: 100-continue` never sends it). The shop names the stored file itself
 /// (`images/<image id>`); the client's file name is not used.
-#[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products",
+#[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products", operation_id = "upload_product_image",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
-    request_body(content = ImageUpload, content_type = "multipart/form-data"),
+    request_body(content = ImageUpload, content_type = "multipart/form-data",
+        // The smallest file the shop takes for a GIF: it knows images by their first bytes.
+        example = json!({"file": "GIF89a, an example image"})),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Stored; `Location` is where its bytes are served", body = ImageResponse),
+        (status = 201, description = "Stored; `Location` is where its bytes are served", body = ImageResponse,
+            headers(("Location" = String, description = "Where the bytes are served: `/api/v1/files/{image_id}`")),
+            links(
+                ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/id")), description = "The bytes")),
+                ("delete_product_image" = (operation_id = "delete_product_image", parameters(("id" = "$request.path.id"), ("image_id" = "$response.body#/id")), description = "Remove it")),
+            ),
+            example = json!(crate::openapi::examples::image())),
         (status = 400, description = "The multipart body is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
@@ -64,9 +74,11 @@ pub async fn upload(
     ))
 }
 
-/// Remove an image of a product (admin): its record, then its file. While the file store is
+/// Delete a product image
+///
+/// Removes an image of a product (admin): its record, then its file. While the file store is
 /// unavailable nothing is removed (503).
-#[utoipa::path(delete, path = "/api/v1/products/{id}/images/{image_id}", tag = "products",
+#[utoipa::path(delete, path = "/api/v1/products/{id}/images/{image_id}", tag = "products", operation_id = "delete_product_image",
     params(
         ("id" = uuid::Uuid, Path, description = "Product id"),
         ("image_id" = uuid::Uuid, Path, description = "Image id"),
@@ -107,10 +119,12 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
+/// Get an image's bytes
+///
 /// The bytes of an image (public), with their content type. `ETag` is the SHA-256 of the
 /// bytes; a request whose `If-None-Match` names it answers 304 without the bytes. Images are
 /// immutable under their id: `Cache-Control: public, max-age=86400, immutable`.
-#[utoipa::path(get, path = "/api/v1/files/{image_id}", tag = "products",
+#[utoipa::path(get, path = "/api/v1/files/{image_id}", tag = "products", operation_id = "get_image_file",
     params(("image_id" = uuid::Uuid, Path, description = "Image id")),
     responses(
         (status = 200, description = "The bytes",

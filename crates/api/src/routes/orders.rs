@@ -15,17 +15,26 @@ use crate::extract::{AppJson, IdPath, ListQuery};
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// Orders: a user's own; an admin's view of all, filtered by `user_id` and `status`.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
+/// List orders
+///
+/// Orders, newest first, a page at a time: a user's own; for an admin all of them,
+/// filtered by `user_id` and `status`.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
-        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
         ("user_id" = Option<uuid::Uuid>, Query, description = "Admin only: one account's orders (ignored for users, who always see their own)"),
-        ("status" = Option<String>, Query, description = "Only orders in this status"),
+        ("status" = Option<crate::dto::OrderStatusName>, Query, description = "Only orders in this status"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of orders, newest first", body = OrderPage),
+        (status = 200, description = "A page of orders, newest first", body = OrderPage,
+            links(
+                ("get_order" = (operation_id = "get_order", parameters(("id" = "$response.body#/items/0/id")), description = "The newest order")),
+                ("cancel_order" = (operation_id = "cancel_order", parameters(("id" = "$response.body#/items/0/id")), description = "Cancel the newest order")),
+                ("change_order_status" = (operation_id = "change_order_status", parameters(("id" = "$response.body#/items/0/id")), description = "Change the newest order's status (admin)")),
+            ),
+            example = json!(crate::openapi::examples::order_page())),
         (status = 422, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -64,12 +73,14 @@ pub async fn list(
     Ok(Json(page.into()))
 }
 
-/// One order (its owner or an admin; anyone else's answers 404).
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+/// Get an order
+///
+/// One order, to its owner or an admin; anyone else's answers 404.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = uuid::Uuid, Path, description = "Order id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The order", body = OrderResponse),
+        (status = 200, description = "The order", body = OrderResponse, example = json!(crate::openapi::examples::order())),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
@@ -86,16 +97,31 @@ pub async fn get(
     ))
 }
 
-/// Place an order. Stock is taken in the same transaction that writes the order. With an
+/// Place an order
+///
+/// Stock is taken in the same transaction that writes the order. With an
 /// `Idempotency-Key`, the same key and body within 24 hours answers the first order again
 /// (201, header `Idempotent-Replayed: true`) and places nothing new; another body under the
 /// same key is 409. Only placed orders are remembered: a request that failed may be retried
 /// with its key.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = PlaceOrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 characters, per user, kept 24 hours")),
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "place_order",
+    request_body(content = PlaceOrderRequest, example = json!(crate::openapi::examples::place_order())),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+        pattern = "^[\\x21-\\x7e]+$", example = "3f1c9a52-order-2026-12-01",
+        description = "1..=255 visible ASCII characters, per user, kept 24 hours")),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Placed (or replayed)", body = OrderResponse),
+        (status = 201, description = "Placed (or replayed)", body = OrderResponse,
+            headers(
+                ("Location" = String, description = "The order: `/api/v1/orders/{id}`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same `Idempotency-Key` and body; absent otherwise"),
+            ),
+            links(
+                ("get_order" = (operation_id = "get_order", parameters(("id" = "$response.body#/id")), description = "The order")),
+                ("cancel_order" = (operation_id = "cancel_order", parameters(("id" = "$response.body#/id")), description = "Cancel it")),
+                ("change_order_status" = (operation_id = "change_order_status", parameters(("id" = "$response.body#/id")), description = "Change its status (admin)")),
+            ),
+            example = json!(crate::openapi::examples::order())),
         (status = 409, description = "Not enough stock (the detail names the product id), or the key was used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, unknown or deleted product, mixed currencies, bad address", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -144,13 +170,16 @@ pub async fn place(
     ))
 }
 
-/// Change an order's status (admin): pending→paid→shipped→delivered, pending or
+/// Change an order's status
+///
+/// Moves an order along its life (admin): pending→paid→shipped→delivered, pending or
 /// paid→cancelled (which puts the stock back). Any other change is 409.
-#[utoipa::path(put, path = "/api/v1/orders/{id}/status", tag = "orders", request_body = OrderStatusRequest,
+#[utoipa::path(put, path = "/api/v1/orders/{id}/status", tag = "orders", operation_id = "change_order_status",
+    request_body(content = OrderStatusRequest, example = json!({"status": "paid"})),
     params(("id" = uuid::Uuid, Path, description = "Order id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The changed order", body = OrderResponse),
+        (status = 200, description = "The changed order", body = OrderResponse, example = json!(crate::openapi::examples::paid_order())),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Change not allowed from the current status", body = Problem, content_type = "application/problem+json"),
@@ -171,12 +200,15 @@ pub async fn change_status(
     ))
 }
 
-/// Cancel an order (its owner or an admin) while pending or paid; the stock goes back once.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+/// Cancel an order
+///
+/// Cancels an order (its owner or an admin) while it is pending or paid; its stock goes back,
+/// once.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order",
     params(("id" = uuid::Uuid, Path, description = "Order id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The cancelled order", body = OrderResponse),
+        (status = 200, description = "The cancelled order", body = OrderResponse, example = json!(crate::openapi::examples::cancelled_order())),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already shipped, delivered or cancelled", body = Problem, content_type = "application/problem+json"),
     ))]

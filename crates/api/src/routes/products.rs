@@ -20,16 +20,23 @@ fn price(m: MoneyDto) -> PriceInput {
     }
 }
 
-/// List products, newest first. `q` searches name and description, case-insensitively,
-/// anywhere in the text; any text is accepted.
-#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+/// List products
+///
+/// The catalog, newest first, a page at a time. `q` searches name and description,
+/// case-insensitively, anywhere in the text; any text is accepted. Public.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
-        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
-        ("q" = Option<String>, Query, description = "Search text"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+        ("q" = Option<String>, Query, example = "mug", description = "Search text"),
     ),
     responses(
-        (status = 200, description = "A page of products", body = ProductPage),
+        (status = 200, description = "A page of products", body = ProductPage,
+            links(
+                ("get_product" = (operation_id = "get_product", parameters(("id" = "$response.body#/items/0/id")), description = "The newest product")),
+                ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/items/0/images/0/id")), description = "The newest product's first image")),
+            ),
+            example = json!(crate::openapi::examples::product_page())),
         (status = 422, description = "page or per_page out of range", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -43,11 +50,18 @@ pub async fn list(
     Ok(Json(page.into()))
 }
 
-/// One product.
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+/// Get a product
+///
+/// One product of the catalog, with its images. Public.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", operation_id = "get_product",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = ProductResponse),
+        (status = 200, description = "The product", body = ProductResponse,
+            links(
+                ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/images/0/id")), description = "Its first image's bytes")),
+                ("delete_product_image" = (operation_id = "delete_product_image", parameters(("id" = "$response.body#/id"), ("image_id" = "$response.body#/images/0/id")), description = "Remove its first image (admin)")),
+            ),
+            example = json!(crate::openapi::examples::product())),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
@@ -58,11 +72,24 @@ pub async fn get(
     Ok(Json(product.into()))
 }
 
-/// Add a product (admin).
-#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProductRequest,
+/// Create a product
+///
+/// Adds a product to the catalog (admin). It has no images yet: upload them to
+/// `/api/v1/products/{id}/images`.
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", operation_id = "create_product",
+    request_body(content = CreateProductRequest, example = json!(crate::openapi::examples::create_product())),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created; `Location` names it", body = ProductResponse),
+        (status = 201, description = "Created; `Location` names it", body = ProductResponse,
+            headers(("Location" = String, description = "The new product: `/api/v1/products/{id}`")),
+            links(
+                ("get_product" = (operation_id = "get_product", parameters(("id" = "$response.body#/id")), description = "The product created")),
+                ("update_product" = (operation_id = "update_product", parameters(("id" = "$response.body#/id")), description = "Change it")),
+                ("delete_product" = (operation_id = "delete_product", parameters(("id" = "$response.body#/id")), description = "Remove it")),
+                ("upload_product_image" = (operation_id = "upload_product_image", parameters(("id" = "$response.body#/id")), description = "Add an image")),
+                ("place_order" = (operation_id = "place_order", request_body = json!({"items": [{"product_id": "$response.body#/id", "quantity": 1}]}), description = "Order one")),
+            ),
+            example = json!(crate::openapi::examples::new_product())),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "SKU taken", body = Problem, content_type = "application/problem+json"),
@@ -94,12 +121,16 @@ pub async fn create(
     ))
 }
 
-/// Change any subset of a product's fields (admin).
-#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", request_body = UpdateProductRequest,
+/// Update a product
+///
+/// Changes any subset of a product's fields (admin); absent fields stay as they are and
+/// `description: null` clears the description.
+#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", operation_id = "update_product",
+    request_body(content = UpdateProductRequest, example = json!({"name": "Stoneware mug, blue", "stock": 80})),
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The changed product", body = ProductResponse),
+        (status = 200, description = "The changed product", body = ProductResponse, example = json!(crate::openapi::examples::product())),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "SKU taken", body = Problem, content_type = "application/problem+json"),
@@ -128,8 +159,11 @@ pub async fn update(
     Ok(Json(product.into()))
 }
 
-/// Remove a product from the catalog (admin). Its SKU becomes free; orders keep their copy.
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products",
+/// Delete a product
+///
+/// Removes a product from the catalog (admin), with its images. Its SKU becomes free; orders
+/// keep their copy of its sku, name and price.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products", operation_id = "delete_product",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     security(("bearer" = [])),
     responses(

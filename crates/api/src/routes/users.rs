@@ -9,15 +9,17 @@ use crate::dto::{UpdateMeRequest, UserPage, UserResponse};
 use crate::error::{ApiError, Problem};
 use crate::extract::{AppJson, IdPath, ListQuery};
 
-/// List accounts, newest first (admin).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+/// List accounts
+///
+/// Every account, newest first, a page at a time (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
-        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of accounts", body = UserPage),
+        (status = 200, description = "A page of accounts", body = UserPage, example = json!(crate::openapi::examples::user_page())),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -30,10 +32,12 @@ pub async fn list(
     ))
 }
 
-/// The signed-in account.
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+/// Get the signed-in account
+///
+/// The account the access token belongs to.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", operation_id = "get_current_user", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserResponse),
+        (status = 200, description = "The account", body = UserResponse, example = json!(crate::openapi::examples::user())),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(
@@ -44,10 +48,16 @@ pub async fn me(
     Ok(Json(state.get_user.execute(&actor, id).await?.into()))
 }
 
-/// Change the signed-in account's profile (first and last name only).
-#[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateMeRequest, security(("bearer" = [])),
+/// Update the signed-in account
+///
+/// Changes the signed-in account's profile: first and last name only (absent fields stay,
+/// `null` or blank clears). E-mail, username, password and roles belong to the identity
+/// provider; other fields are ignored.
+#[utoipa::path(put, path = "/api/v1/users/me", tag = "users", operation_id = "update_current_user",
+    request_body(content = UpdateMeRequest, example = json!({"first_name": "Ann", "last_name": null})),
+    security(("bearer" = [])),
     responses(
-        (status = 200, description = "The changed account", body = UserResponse),
+        (status = 200, description = "The changed account", body = UserResponse, example = json!(crate::openapi::examples::user())),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_me(
@@ -68,12 +78,14 @@ pub async fn update_me(
     Ok(Json(user.into()))
 }
 
+/// Get an account
+///
 /// One account: one's own, or any for an admin. Other people's accounts answer 404.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", operation_id = "get_user",
     params(("id" = uuid::Uuid, Path, description = "User id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserResponse),
+        (status = 200, description = "The account", body = UserResponse, example = json!(crate::openapi::examples::user())),
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
