@@ -13,8 +13,9 @@
 # The tools (pinned below) are installed once, from PyPI into a venv and from npm into a
 # prefix, both cached under ${XDG_CACHE_HOME:-~/.cache}/shop/. The `shop` binary is the debug
 # build (built here when stale) or SHOP_BIN; it runs on a fresh SQLite database in a temp dir,
-# rate limits off, and is stopped at the end. Under CI=true a tool that cannot be installed is
-# a failure, never a skip. Takes about 20 s once the tools are cached.
+# rate limits off, and is stopped at the end. A tool that cannot be installed is always a
+# failure (under CI=true too), never a skip. Takes about 15 s once the tools are cached; the
+# first install of the tools takes a minute or two more.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -16,29 +16,6 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// A whole number as JSON Schema's `integer` has it: `100` and `100.0` alike (a number whose
-/// fraction is zero); any other fraction is refused.
-fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    if let Some(i) = n.as_i64() {
-        return Ok(i);
-    }
-    match n.as_f64() {
-        // Beyond 2^53 a float holds no exact whole number; no bound of the API is near that.
-        Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Ok(f as i64),
-        _ => Err(serde::de::Error::custom(format!(
-            "invalid type: `{n}`, expected a whole number"
-        ))),
-    }
-}
-
-/// [`whole_number`] for an optional field.
-fn optional_whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
-    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
-}
-
 /// RFC 3339 in UTC with microseconds, the precision both databases keep.
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
@@ -454,7 +431,6 @@ pub struct CreateProductRequest {
     pub price: MoneyDto,
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
-    #[serde(deserialize_with = "whole_number")]
     pub stock: i64,
 }
 
@@ -484,7 +460,6 @@ pub struct UpdateProductRequest {
     pub price: Option<MoneyDto>,
     /// New stock level, 0..=1,000,000,000.
     #[schema(example = 80, minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default, deserialize_with = "optional_whole_number")]
     pub stock: Option<i64>,
 }
 
@@ -698,7 +673,6 @@ pub struct OrderItemRequest {
     pub product_id: Uuid,
     /// 1..=1000 units (a product listed twice: the sum).
     #[schema(example = 1, minimum = 1, maximum = 1000)]
-    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
 }
 
