@@ -1,13 +1,19 @@
 use application::users::RegisterCommand;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
 use crate::error::{ApiError, Problem};
 use crate::extract::AppJson;
+
+/// Headers of an answer that holds tokens: no cache may keep it (RFC 6749 section 5.1).
+const NO_STORE: [(header::HeaderName, &str); 2] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::PRAGMA, "no-cache"),
+];
 
 /// Create an account (role `user`).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
@@ -38,7 +44,9 @@ pub async fn register(
 /// Sign in with username (or e-mail) and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = TokensResponse),
+        (status = 200, description = "Signed in", body = TokensResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: tokens are never cached (RFC 6749 section 5.1)"),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches"))),
         (status = 401, description = "Wrong credentials (never says whether the account exists)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -46,16 +54,18 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     AppJson(body): AppJson<LoginRequest>,
-) -> Result<Json<TokensResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let tokens = state.login.execute(&body.username, &body.password).await?;
-    Ok(Json(tokens.into()))
+    Ok((NO_STORE, Json(TokensResponse::from(tokens))))
 }
 
 /// Spend a refresh token for a new pair. The token used is then spent; presenting a spent
 /// token again revokes every token of its sign-in.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New tokens", body = TokensResponse),
+        (status = 200, description = "New tokens", body = TokensResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: tokens are never cached (RFC 6749 section 5.1)"),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches"))),
         (status = 401, description = "Unknown, spent, revoked or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -63,9 +73,9 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshRequest>,
-) -> Result<Json<TokensResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let tokens = state.refresh.execute(&body.refresh_token).await?;
-    Ok(Json(tokens.into()))
+    Ok((NO_STORE, Json(TokensResponse::from(tokens))))
 }
 
 /// End the sign-in a refresh token belongs to. Unknown tokens also answer 204 (RFC 7009),

@@ -18,8 +18,8 @@ const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-repl
 /// Orders: a user's own; an admin's view of all, filtered by `user_id` and `status`.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
-        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1..=100, default 20"),
         ("user_id" = Option<uuid::Uuid>, Query, description = "Admin only: one account's orders (ignored for users, who always see their own)"),
         ("status" = Option<String>, Query, description = "Only orders in this status"),
     ),

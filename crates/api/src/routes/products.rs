@@ -24,8 +24,8 @@ fn price(m: MoneyDto) -> PriceInput {
 /// anywhere in the text; any text is accepted.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page, default 1"),
-        ("per_page" = Option<u32>, Query, description = "1..=100, default 20"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1..=100, default 20"),
         ("q" = Option<String>, Query, description = "Search text"),
     ),
     responses(
