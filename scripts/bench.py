@@ -3,7 +3,9 @@
 
     scripts/bench.py            # full run: release build, 10,000 products, 500 users,
                                 # 16 and 64 connections, 15 s per scenario; writes BENCHMARKS.md
-    scripts/bench.py --smoke    # tiny dataset, 2 s per scenario, debug build, report to stdout
+    scripts/bench.py --smoke    # 40 products, 4 users, 2 s per scenario, report to stdout; the
+                                # debug binary the test suite builds (`cargo test --no-run`), so
+                                # right after scripts/test.sh it compiles nothing
 
 It builds `shop`, provides PostgreSQL (like scripts/test.sh: `SHOP_TEST_POSTGRES_URL` when set,
 else a throw-away cluster, with fsync on as in production), installs wrk from Debian's packages
@@ -294,7 +296,7 @@ SCENARIOS = [
     ("catalog", "catalog page: GET /products?page=random&per_page=20", "request = catalog"),
     ("product", "product by id: GET /products/{random id}", "request = product"),
     ("search", "search: GET /products?q={random word}", "request = search"),
-    ("me", "signed-in GET /users/me (500 tokens)", "request = me"),
+    ("me", "signed-in GET /users/me (a random user's token)", "request = me"),
     ("order", "order placement: POST /orders (1-2 lines)", "request = order"),
     ("mix", "mix: 80% catalog, 15% product, 5% orders", "request = mix"),
 ]
@@ -438,7 +440,8 @@ def report(runs: list, args, binary: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true",
-                        help="tiny dataset, 2 s per scenario, debug build, report to stdout (used by CI)")
+                        help="40 products, 4 users, 2 s per scenario, report to stdout (used by CI); "
+                             "measures the debug binary of `cargo test --workspace --no-run`")
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
@@ -465,9 +468,15 @@ def main() -> None:
         if args.binary:
             binary = args.binary.resolve()
         else:
-            log(f"building shop ({profile})")
-            subprocess.run(["cargo", "build", "--locked", "-p", "shop", "--profile", profile], cwd=ROOT,
-                           check=True)
+            if args.smoke:
+                # The build scripts/test.sh makes: features unified with the tests', so after a
+                # test run nothing is compiled again (a plain `cargo build -p shop` would be).
+                log("building shop (debug, as `cargo test --workspace --no-run` builds it)")
+                command = ["cargo", "test", "--workspace", "--locked", "--no-run"]
+            else:
+                log(f"building shop ({profile})")
+                command = ["cargo", "build", "--locked", "-p", "shop", "--profile", profile]
+            subprocess.run(command, cwd=ROOT, check=True)
             target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
             binary = target / ("debug" if profile == "dev" else profile) / "shop"
         wrk = ensure_wrk()

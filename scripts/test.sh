@@ -355,7 +355,12 @@ random_secret() {
 # Starts a copy of the cached distribution in the background; `wait_for_keycloak` waits for it.
 start_keycloak() {
     find_keycloak_java || {
-        echo "error: no Java 21 or newer found (looked under /usr/lib/jvm, JAVA_HOME and PATH); Keycloak $KEYCLOAK_VERSION needs one" >&2
+        echo "error: no Java 21 or newer found (looked under /usr/lib/jvm, JAVA_HOME and PATH); Keycloak $KEYCLOAK_VERSION needs one." >&2
+        echo "  Debian 12's packages stop at Java 17. Install a newer JDK, e.g. Eclipse Temurin 21 from" >&2
+        echo "  Adoptium's Debian repository (apt-get install temurin-21-jdk, after adding" >&2
+        echo "  https://packages.adoptium.net/artifactory/deb as Adoptium's instructions say), Debian 13's" >&2
+        echo "  openjdk-21-jdk, or unpack a JDK and set JAVA_HOME to it; or point the tests at a running" >&2
+        echo "  Keycloak with SHOP_TEST_KEYCLOAK_URL (see the README)." >&2
         return 1
     }
     local dist

@@ -1,4 +1,4 @@
-//! Request and response bodies as they travel on the wire (snake_case, as API.md shows).
+//! Request and response bodies as they travel on the wire (snake_case, as docs/API.md shows).
 
 use application::products::ProductView;
 use chrono::{DateTime, SecondsFormat, Utc};

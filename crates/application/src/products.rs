@@ -299,7 +299,7 @@ impl ListProducts {
         let search = search
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_lowercase);
+            .map(domain::fold_case);
         // Stored text holds no control characters but line breaks and tabs (PostgreSQL cannot
         // even store a NUL), so a search with any other matches nothing: answer it here.
         let unmatchable = |s: &str| {

@@ -88,7 +88,7 @@ impl RegisterUser {
         let email = v.check("email", Email::parse(&cmd.email));
         let password = v.check("password", Password::parse(&cmd.password));
         let username = match cmd.username.as_deref() {
-            Some(u) => v.check("username", Username::parse(u)),
+            Some(u) => v.check("username", Username::parse_for(u, email.as_ref())),
             None => email
                 .as_ref()
                 .and_then(|e| v.check("username", Username::from_email(e))),
@@ -389,7 +389,7 @@ impl CreateAdmin {
         let email = v.check("email", Email::parse(email));
         let password = v.check("password", Password::parse(password));
         let username = match username {
-            Some(u) => v.check("username", Username::parse(u)),
+            Some(u) => v.check("username", Username::parse_for(u, email.as_ref())),
             None => email
                 .as_ref()
                 .and_then(|e| v.check("username", Username::from_email(e))),

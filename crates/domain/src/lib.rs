@@ -18,7 +18,7 @@ pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Address, AddressInput, CountryCode, Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
-pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
+pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock, fold_case};
 pub use repository::{
     IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError, ProductRepository,
     RepositoryError, UserRepository,

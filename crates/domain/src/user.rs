@@ -89,6 +89,25 @@ impl Username {
         })
     }
 
+    /// [`Username::parse`] for the account of `email`: a username holding `@` must be that
+    /// very address, so that no username is another person's e-mail address (sign-in takes
+    /// either, and that person could not register). `None` (an invalid address) skips the check.
+    ///
+    /// # Errors
+    /// As [`Username::parse`], and a `FieldError` on `username` for another address.
+    pub fn parse_for(s: &str, email: Option<&Email>) -> Result<Self, FieldError> {
+        let username = Self::parse(s)?;
+        match email {
+            Some(e) if username.0.contains('@') && !username.0.eq_ignore_ascii_case(e.as_str()) => {
+                Err(FieldError::new(
+                    "username",
+                    "may hold '@' only as the account's own e-mail address",
+                ))
+            }
+            _ => Ok(username),
+        }
+    }
+
     /// The username.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -125,6 +125,12 @@ pub struct Settings {
     /// requests are still served, so a load balancer stops sending new ones before the
     /// listener closes.
     pub shutdown_drain: Duration,
+    /// `HEADER_READ_TIMEOUT_SECONDS`: how long a client may take to send a request head, and
+    /// how long a kept-alive connection may sit idle before its next request; then it is closed.
+    pub header_read_timeout: Duration,
+    /// `MAX_CONNECTIONS`: connections served at once; past it new ones wait in the listen
+    /// queue until one closes.
+    pub max_connections: usize,
 }
 
 impl fmt::Debug for Settings {
@@ -154,6 +160,8 @@ impl fmt::Debug for Settings {
             .field("metrics_token", &self.metrics_token)
             .field("signing_key_file", &self.signing_key_file)
             .field("shutdown_drain", &self.shutdown_drain)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -453,6 +461,18 @@ impl Settings {
                 0,
                 0..=300,
             )?),
+            header_read_timeout: Duration::from_secs(parse_number(
+                "HEADER_READ_TIMEOUT_SECONDS",
+                get("HEADER_READ_TIMEOUT_SECONDS"),
+                15,
+                1..=600,
+            )?),
+            max_connections: parse_number(
+                "MAX_CONNECTIONS",
+                get("MAX_CONNECTIONS"),
+                1024,
+                1..=1_000_000,
+            )?,
         })
     }
 
@@ -518,6 +538,8 @@ mod tests {
             ("RATE_LIMIT_WRITES_BURST", "2000000"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy"),
             ("TRUSTED_PROXIES", "10.0.0.1/40"),
+            ("HEADER_READ_TIMEOUT_SECONDS", "0"),
+            ("MAX_CONNECTIONS", "0"),
             ("CORS_ALLOWED_ORIGINS", "shop.example"),
             ("CORS_ALLOWED_ORIGINS", "https://shop.example/path"),
             ("CORS_ALLOW_CREDENTIALS", "sometimes"),

@@ -6,6 +6,7 @@ pub mod config;
 pub mod telemetry;
 
 mod demo;
+mod serve;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -147,6 +148,8 @@ pub struct Application {
     drain: Duration,
     /// How long requests in flight may take to finish once the listener is closed.
     finish_within: Duration,
+    /// Time to read a request head, and connections served at once.
+    limits: serve::ConnectionLimits,
 }
 
 impl Application {
@@ -207,6 +210,10 @@ impl Application {
             drain: settings.shutdown_drain,
             // Every handler is cut off at the request timeout; the margin lets the 503 go out.
             finish_within: settings.request_timeout + Duration::from_secs(5),
+            limits: serve::ConnectionLimits {
+                header_read_timeout: settings.header_read_timeout,
+                max_connections: settings.max_connections,
+            },
         })
     }
 
@@ -242,6 +249,7 @@ impl Application {
             inner: Some(self.listener),
             close: close_rx,
             closed: Some(port_closed_tx),
+            backoff: Duration::ZERO,
         };
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = async move {
@@ -263,13 +271,7 @@ impl Application {
             tokio::time::sleep(SETTLE).await;
             let _ = closed_tx.send(());
         };
-        // The peer address is the client the rate limits key on (see TRUSTED_PROXIES); the
-        // no-op tap lets a listener of our own hand it over.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), service)
-            .with_graceful_shutdown(stop);
+        let serve = serve::serve(listener, self.router, self.limits, stop);
         // A connection that never finishes its request (a client that stalls while sending
         // it) must not hold the process forever: after the listener closes, the requests in
         // flight get as long as the request timeout allows.
@@ -281,7 +283,7 @@ impl Application {
             tokio::time::sleep(finish_within).await;
         };
         tokio::select! {
-            served = serve.into_future() => served?,
+            () = serve => {},
             () = deadline => tracing::warn!(
                 seconds = finish_within.as_secs(),
                 "stopping: connections still open after the request timeout; closing them"
@@ -308,7 +310,13 @@ struct ClosingListener {
     inner: Option<TcpListener>,
     close: tokio::sync::watch::Receiver<bool>,
     closed: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The wait after the last failed accept; zero while accepting works.
+    backoff: Duration,
 }
+
+/// The shortest and the longest wait after an accept fails.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl axum::serve::Listener for ClosingListener {
     type Io = tokio::net::TcpStream;
@@ -341,11 +349,21 @@ impl axum::serve::Listener for ClosingListener {
             }
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok(conn) => return conn,
+                    Ok(conn) => {
+                        if !self.backoff.is_zero() {
+                            tracing::info!("accepting connections again");
+                            self.backoff = Duration::ZERO;
+                        }
+                        return conn;
+                    }
                     Err(e) => {
-                        // Out of file descriptors and the like: wait, as axum's own listener does.
-                        tracing::warn!(error = %e, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // Out of file descriptors and the like: wait, longer each time (up to
+                        // a second), and say so once, not on every try.
+                        if self.backoff.is_zero() {
+                            tracing::warn!(error = %e, "cannot accept a connection; retrying with backoff");
+                        }
+                        self.backoff = (self.backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                        tokio::time::sleep(self.backoff).await;
                     }
                 },
                 changed = self.close.changed() => {

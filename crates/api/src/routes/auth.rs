@@ -1,13 +1,19 @@
 use application::users::RegisterCommand;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
 use crate::error::{ApiError, Problem};
 use crate::extract::AppJson;
+
+/// Headers of an answer that holds tokens: no cache may keep it (RFC 6749 section 5.1).
+const NO_STORE: [(header::HeaderName, &str); 2] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::PRAGMA, "no-cache"),
+];
 
 /// Register an account
 ///
@@ -53,7 +59,10 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", operation_id = "sign_in",
     request_body(content = LoginRequest, example = json!({"username": "ann@example.com", "password": "correct horse battery"})),
     responses(
-        (status = 200, description = "Signed in", body = TokensResponse, example = json!(crate::openapi::examples::tokens())),
+        (status = 200, description = "Signed in", body = TokensResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: tokens are never cached (RFC 6749 section 5.1)"),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches")),
+            example = json!(crate::openapi::examples::tokens())),
         (status = 401, description = "Wrong credentials (never says whether the account exists)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -61,9 +70,9 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     AppJson(body): AppJson<LoginRequest>,
-) -> Result<Json<TokensResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let tokens = state.login.execute(&body.username, &body.password).await?;
-    Ok(Json(tokens.into()))
+    Ok((NO_STORE, Json(TokensResponse::from(tokens))))
 }
 
 /// Refresh tokens
@@ -73,7 +82,10 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh_tokens",
     request_body(content = RefreshRequest, example = json!({"refresh_token": "2f6c1a0e-3c1d-4a8b-9a57-0c1d2e3f4a5b.Yh3kq..."})),
     responses(
-        (status = 200, description = "New tokens", body = TokensResponse, example = json!(crate::openapi::examples::tokens())),
+        (status = 200, description = "New tokens", body = TokensResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: tokens are never cached (RFC 6749 section 5.1)"),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches")),
+            example = json!(crate::openapi::examples::tokens())),
         (status = 401, description = "Unknown, spent, revoked or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
@@ -81,9 +93,9 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshRequest>,
-) -> Result<Json<TokensResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let tokens = state.refresh.execute(&body.refresh_token).await?;
-    Ok(Json(tokens.into()))
+    Ok((NO_STORE, Json(TokensResponse::from(tokens))))
 }
 
 /// Sign out

@@ -21,7 +21,7 @@ const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-repl
 /// filtered by `user_id` and `status`.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders",
     params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
         ("user_id" = Option<uuid::Uuid>, Query, description = "Admin only: one account's orders (ignored for users, who always see their own)"),
         ("status" = Option<crate::dto::OrderStatusName>, Query, description = "Only orders in this status"),

@@ -26,7 +26,7 @@ fn price(m: MoneyDto) -> PriceInput {
 /// case-insensitively, anywhere in the text; any text is accepted. Public.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
     params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
         ("q" = Option<String>, Query, example = "mug", description = "Search text"),
     ),

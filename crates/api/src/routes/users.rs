@@ -14,7 +14,7 @@ use crate::extract::{AppJson, IdPath, ListQuery};
 /// Every account, newest first, a page at a time (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
     params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
     ),
     security(("bearer" = [])),

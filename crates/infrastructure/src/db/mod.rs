@@ -245,7 +245,8 @@ impl Database {
         }
     }
 
-    /// Applies pending migrations of this backend.
+    /// Applies pending migrations of this backend, then computes again the search text of
+    /// products a migration marked stale (the folding rule lives in Rust, not in SQL).
     ///
     /// # Errors
     /// When a migration fails or an applied one was changed.
@@ -256,6 +257,7 @@ impl Database {
             }
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
+        products::refresh_search_text(self).await?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     Address, CountryCode, Currency, IdempotencyRecord, Money, Order, OrderId, OrderLine,
     OrderRepository, OrderStatus, Page, PageRequest, PlaceOrderError, ProductId, ProductName,
-    Quantity, RepositoryError, Sku, UserId,
+    Quantity, RepositoryError, Sku, Stock, UserId,
 };
 use uuid::Uuid;
 
@@ -124,6 +124,19 @@ const INSERT_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, request_ha
      order_id = excluded.order_id, expires_at = excluded.expires_at, \
      created_at = excluded.created_at, updated_at = excluded.updated_at \
      WHERE idempotency_keys.expires_at <= $6";
+
+/// Returns a line's quantity to its product's stock, capped at [`Stock::MAX`]. Binds: product
+/// id, quantity, time.
+fn restock_sql(db: &Database) -> String {
+    let least = match db {
+        Database::Sqlite { .. } => "MIN",
+        Database::Postgres(_) => "LEAST",
+    };
+    format!(
+        "UPDATE products SET stock = {least}(stock + $2, {}), updated_at = $3 WHERE id = $1",
+        Stock::MAX
+    )
+}
 
 /// Takes a line's quantity from its product's stock; no row changes when the product is gone
 /// or holds too little. Binds: see [`bind_stock!`].
@@ -483,8 +496,10 @@ impl OrderRepository for SqlOrders {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err)?;
+                // Stock comes back up to its maximum and no further (an admin may have set it
+                // there since the order): a row past it would be unreadable.
                 for (product_id, quantity) in lines {
-                    sqlx::query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
+                    sqlx::query(sqlx::AssertSqlSafe(restock_sql(&self.db)))
                         .bind(product_id)
                         .bind(quantity)
                         .bind(now)

@@ -69,6 +69,58 @@ impl TryFrom<ProductRow> for Product {
     }
 }
 
+/// The rows of a list that read as products: one that does not is logged and left out, so
+/// that it cannot take the whole page down.
+fn readable(rows: Vec<ProductRow>) -> Vec<Product> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            Product::try_from(row)
+                .inspect_err(
+                    |e| tracing::error!(product = %id, error = %e, "product left out of a list"),
+                )
+                .ok()
+        })
+        .collect()
+}
+
+/// Computes again, in batches, the `search_text` of the products a migration marked
+/// `search_stale` (after a change of [`Product::search_text`]'s rule).
+pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryError> {
+    const BATCH: i64 = 500;
+    let mut done = 0_u64;
+    loop {
+        let n = on_db!(db, write, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, name, description FROM products WHERE search_stale LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            for (id, name, description) in &rows {
+                sqlx::query("UPDATE products SET search_text = $2, search_stale = FALSE WHERE id = $1")
+                    .bind(id)
+                    .bind(Product::search_text_of(name, description.as_deref()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, RepositoryError>(rows.len())
+        })?;
+        done += n as u64;
+        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    if done > 0 {
+        tracing::info!(products = done, "search text computed again");
+    }
+    Ok(())
+}
+
 /// Products in SQL, for both backends: the repository and the catalog's read model.
 #[derive(Clone)]
 pub struct SqlProducts {
@@ -367,10 +419,7 @@ impl ProductReadModel for SqlProducts {
             }
         };
         Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Product::try_from)
-                .collect::<Result<_, _>>()?,
+            items: readable(rows),
             request: page,
             total: u64::try_from(total).unwrap_or(0),
         })

@@ -12,6 +12,8 @@ use crate::helpers::{
 };
 
 every_provider!(
+    answers_holding_tokens_are_never_cached,
+    a_username_is_never_another_persons_email_address,
     registering_returns_the_new_user_without_any_password,
     registering_keeps_a_given_username_and_profile,
     registering_with_a_short_password_is_refused_naming_password,
@@ -617,4 +619,64 @@ async fn a_refresh_token_is_no_access_token_and_the_other_way_round(app: TestApp
             .status(),
         StatusCode::OK
     );
+}
+
+/// `Cache-Control` and `Pragma` of a 200 holding tokens (RFC 6749 section 5.1).
+fn assert_not_cacheable(resp: &reqwest::Response, what: &str) {
+    assert_eq!(resp.status(), StatusCode::OK, "{what}");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+    assert_eq!(header("pragma").as_deref(), Some("no-cache"), "{what}");
+}
+
+async fn answers_holding_tokens_are_never_cached(app: TestApp) {
+    let email = format!("cache-{}@example.com", unique());
+    app.register(&email, PASSWORD).await;
+    let resp = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"username": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_not_cacheable(&resp, "signing in");
+    let tokens: Value = resp.json().await.unwrap();
+    let resp = app.refresh(&str_of(&tokens, "refresh_token")).await;
+    assert_not_cacheable(&resp, "refreshing");
+}
+
+async fn a_username_is_never_another_persons_email_address(app: TestApp) {
+    let (mine, theirs) = (
+        format!("me-{}@example.com", unique()),
+        format!("them-{}@example.com", unique()),
+    );
+    let resp = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": mine, "password": PASSWORD, "username": theirs}),
+            None,
+        )
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["username"]);
+    // So the owner of that address can still register with it, and sign in by it.
+    app.register(&theirs, PASSWORD).await;
+    app.login(&theirs, PASSWORD).await;
+    // One's own address is a valid username.
+    let resp = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": mine, "password": PASSWORD, "username": mine.to_uppercase()}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
 }

@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod cluster;
+mod connections;
 mod errors;
 mod headers;
 mod images;

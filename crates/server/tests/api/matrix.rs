@@ -1,6 +1,6 @@
-//! Who may call what: every route of API.md, called by an anonymous caller, a user, another
+//! Who may call what: every route of docs/API.md, called by an anonymous caller, a user, another
 //! user and an admin, against the status the contract names. One table, one loop: a route
-//! that is missing from the table, or a cell that disagrees with API.md, shows at a glance.
+//! that is missing from the table, or a cell that disagrees with docs/API.md, shows at a glance.
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Response, StatusCode};
@@ -46,7 +46,7 @@ const fn row(method: Method, path: &'static str, body: Body, expect: [u16; 4]) -
     }
 }
 
-/// Every route of API.md. `{user_order}` and `{user_id}` belong to the "user" column's account,
+/// Every route of docs/API.md. `{user_order}` and `{user_id}` belong to the "user" column's account,
 /// so "another user" must get the 404 of a missing resource there. The `{fresh_*}` and
 /// `{doomed_*}` placeholders are made anew for each cell, so that one caller's success (a
 /// cancel, a delete, a spent refresh token) does not change what the next caller meets.
@@ -165,7 +165,7 @@ fn table() -> Vec<Row> {
     ]
 }
 
-/// The route shapes of API.md, as `METHOD /path` with `{}` for each path parameter: the table
+/// The route shapes of docs/API.md, as `METHOD /path` with `{}` for each path parameter: the table
 /// must cover each exactly.
 const API_MD_ROUTES: [&str; 26] = [
     "POST /api/v1/auth/register",
@@ -374,7 +374,10 @@ async fn every_route_answers_each_kind_of_caller_as_the_contract_says(app: TestA
     covered.sort();
     let mut documented: Vec<String> = API_MD_ROUTES.iter().map(|s| s.to_string()).collect();
     documented.sort();
-    assert_eq!(covered, documented, "the table and API.md's routes differ");
+    assert_eq!(
+        covered, documented,
+        "the table and docs/API.md's routes differ"
+    );
 
     let fx = Fixtures::new(&app).await;
     let mut wrong = Vec::new();
@@ -419,7 +422,7 @@ async fn every_route_answers_each_kind_of_caller_as_the_contract_says(app: TestA
     }
     assert!(
         wrong.is_empty(),
-        "{} cells disagree with API.md:\n{}",
+        "{} cells disagree with docs/API.md:\n{}",
         wrong.len(),
         wrong.join("\n")
     );

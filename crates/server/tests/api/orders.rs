@@ -38,6 +38,7 @@ both_dbs!(
     an_order_past_cancelling_cannot_be_cancelled,
     a_paid_order_can_still_be_cancelled,
     cancelling_through_the_status_endpoint_returns_the_stock,
+    cancelling_never_lifts_stock_past_its_maximum,
     a_repeated_idempotency_key_replays_the_first_order,
     an_idempotency_key_with_another_body_is_a_conflict,
     idempotency_keys_belong_to_one_user,
@@ -796,6 +797,62 @@ async fn an_order_is_seen_by_its_owner_and_admins_only(app: TestApp) {
 }
 
 // ---- status changes and cancelling -------------------------------------------------------
+
+/// The largest stock a product may hold.
+const MAX_STOCK: i64 = 1_000_000_000;
+
+async fn cancelling_never_lifts_stock_past_its_maximum(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let full = product(&app, &admin, "1.00", "EUR", MAX_STOCK).await;
+    let order = place_ok(&app, &token, &items(&[(&full, 1000)])).await;
+    assert_eq!(stock_of(&app, &full).await, MAX_STOCK - 1000);
+    let resp = app
+        .put_json(
+            &product_path(&full),
+            &json!({"stock": MAX_STOCK}),
+            Some(&admin),
+        )
+        .await;
+    expect_json(
+        resp,
+        StatusCode::OK,
+        "setting the stock back to its maximum",
+    )
+    .await;
+
+    let cancelled = expect_json(
+        cancel(&app, &token, &order).await,
+        StatusCode::OK,
+        "cancelling",
+    )
+    .await;
+    assert_eq!(cancelled["status"], json!("cancelled"));
+
+    // The stock stops at its maximum, and everything that reads the product still works.
+    assert_eq!(stock_of(&app, &full).await, MAX_STOCK);
+    let name = str_of(&full, "name");
+    for path in [
+        format!("{PRODUCTS}?per_page=100"),
+        format!("{PRODUCTS}?q={}", name.replace(' ', "%20")),
+    ] {
+        let page = expect_json(app.get(&path, None).await, StatusCode::OK, &path).await;
+        assert!(
+            list_items(&page).iter().any(|p| p["id"] == full["id"]),
+            "GET {path} lists the product: {page}"
+        );
+    }
+    let again = place_ok(&app, &token, &items(&[(&full, 1)])).await;
+    assert_eq!(again["status"], json!("pending"));
+    let resp = app
+        .put_json(
+            &product_path(&full),
+            &json!({"name": "Renamed"}),
+            Some(&admin),
+        )
+        .await;
+    expect_json(resp, StatusCode::OK, "renaming the product").await;
+}
 
 const STATUSES: [&str; 5] = ["pending", "paid", "shipped", "delivered", "cancelled"];
 

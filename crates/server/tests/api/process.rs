@@ -39,10 +39,33 @@ impl ShopProcess {
     /// Starts `shop serve` on a free port with `app`'s database and data folder, plus `env`
     /// (which wins), logging to `<data_dir>/<name>.log`.
     pub fn start(app: &TestApp, name: &str, env: &[(&str, String)]) -> Self {
+        Self::launch(app, name, env, None)
+    }
+
+    /// [`ShopProcess::start`] with at most `open_files` file descriptors (`ulimit -n`).
+    pub fn start_with_fd_limit(
+        app: &TestApp,
+        name: &str,
+        env: &[(&str, String)],
+        open_files: u32,
+    ) -> Self {
+        Self::launch(app, name, env, Some(open_files))
+    }
+
+    fn launch(app: &TestApp, name: &str, env: &[(&str, String)], open_files: Option<u32>) -> Self {
         let port = free_port();
         let log = app.settings.data_dir.join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).expect("cannot create the server log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop"));
+        let binary = env!("CARGO_BIN_EXE_shop");
+        let mut cmd = match open_files {
+            None => Command::new(binary),
+            Some(n) => {
+                // The shell lowers its own limit, then becomes the server.
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\""), binary]);
+                sh
+            }
+        };
         cmd.current_dir(&app.settings.data_dir)
             .env("DATABASE_URL", app.settings.database_url.expose())
             .env("DATA_DIR", &app.settings.data_dir)

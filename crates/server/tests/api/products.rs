@@ -33,8 +33,66 @@ both_dbs!(
     search_accepts_any_text,
     a_description_with_a_nul_character_is_no_server_error,
     search_folds_the_case_of_non_ascii_letters,
+    search_folds_case_by_one_rule_on_every_query_path,
+    stored_search_text_is_folded_again_by_the_migration,
+    one_unreadable_product_does_not_take_a_list_down,
     a_malformed_product_id_is_404,
 );
+
+/// The paging parameters' bounds in the OpenAPI document are the ones the service applies.
+#[tokio::test]
+async fn the_openapi_document_gives_the_paging_bounds_the_service_applies() {
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await else {
+        return;
+    };
+    let doc: Value = app
+        .get("/api/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/v1/products", "/api/v1/orders", "/api/v1/users"] {
+        let params = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no parameters on GET {path}"));
+        let schema = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == json!(name))
+                .map(|p| p["schema"].clone())
+                .unwrap_or_else(|| panic!("no `{name}` on GET {path}"))
+        };
+        let (page, per_page) = (schema("page"), schema("per_page"));
+        assert_eq!(page["minimum"], json!(1), "page on {path}: {page}");
+        assert_eq!(page["maximum"], json!(1_000_000), "page on {path}: {page}");
+        assert_eq!(
+            per_page["minimum"],
+            json!(1),
+            "per_page on {path}: {per_page}"
+        );
+        assert_eq!(
+            per_page["maximum"],
+            json!(100),
+            "per_page on {path}: {per_page}"
+        );
+    }
+    // The edges the document gives are accepted, one past them is refused naming the field.
+    for (query, status) in [
+        ("page=1&per_page=1", 200),
+        ("page=1000000&per_page=100", 200),
+        ("page=1000001", 422),
+        ("per_page=101", 422),
+        ("page=0", 422),
+        ("per_page=0", 422),
+    ] {
+        let resp = app.get(&format!("{PRODUCTS}?{query}"), None).await;
+        assert_eq!(resp.status().as_u16(), status, "GET {PRODUCTS}?{query}");
+        if status == 200 {
+            let page: Value = resp.json().await.unwrap();
+            assert_eq!(page["items"], json!([]), "a page past the end is empty");
+        }
+    }
+}
 
 const PRODUCTS: &str = "/api/v1/products";
 
@@ -839,6 +897,94 @@ async fn search_folds_the_case_of_non_ascii_letters(app: TestApp) {
         set(&["Café crème beans", "Cafetière"]),
         "one non-ASCII capital"
     );
+}
+
+/// Runs `sql` on the app's own database, as a broken or older deployment would have left it.
+async fn run_sql(app: &TestApp, sql: &str) {
+    use sqlx::Connection;
+    let url = app.settings.database_url.expose().to_owned();
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn search_folds_case_by_one_rule_on_every_query_path(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "ΑΣΑΝΣΕΡ", None).await;
+    add(&app, &admin, "ΟΔΟΣ ΠΑΝΕΠΙΣΤΗΜΙΟΥ", None).await;
+    add(&app, &admin, "Οδός Ερμού", None).await;
+    add(&app, &admin, "STRASSE", Some("Schild")).await;
+    let (asanser, odos) = (set(&["ΑΣΑΝΣΕΡ"]), set(&["ΟΔΟΣ ΠΑΝΕΠΙΣΤΗΜΙΟΥ"]));
+    // Under three characters (a scan) and from three on (the trigram index on SQLite).
+    for q in ["ΑΣ", "ας", "ασ", "ΑΣΑ", "ασα", "ΑΣΑΝΣΕΡ", "ασανσερ"] {
+        assert_eq!(search(&app, q).await, asanser, "q={q}");
+    }
+    for q in ["ΟΔΟΣ", "οδοσ", "οδος", "ΟΔΟΣ ΠΑΝ", "ος π", "Σ"] {
+        let found = search(&app, q).await;
+        assert!(found.is_superset(&odos), "q={q} finds {found:?}");
+    }
+    assert_eq!(search(&app, "οδοσ π").await, odos);
+    assert_eq!(search(&app, "ερμου").await, BTreeSet::new(), "accents stay");
+    assert_eq!(search(&app, "ΕΡΜΟΎ").await, set(&["Οδός Ερμού"]));
+    // Full case folding, not lower-casing: ß is ss.
+    assert_eq!(search(&app, "straße").await, set(&["STRASSE"]));
+    assert_eq!(search(&app, "ß").await, set(&["STRASSE"]));
+}
+
+async fn stored_search_text_is_folded_again_by_the_migration(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "ΟΔΟΣ ΑΘΗΝΑΣ", None).await;
+    // As an older release stored it: lower-cased, with a word-final ς.
+    run_sql(
+        &app,
+        "UPDATE products SET search_text = 'οδος αθηνας', search_stale = TRUE",
+    )
+    .await;
+    assert_eq!(search(&app, "οδοσ").await, BTreeSet::new());
+    // A service started on that database computes the text again before it serves.
+    let mut server = crate::process::ShopProcess::start(&app, "refold", &[]);
+    server.wait_ready(&app.client).await;
+    let url = format!("{}{PRODUCTS}?q=%CE%BF%CE%B4%CE%BF%CF%83", server.base);
+    let page: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["ΟΔΟΣ ΑΘΗΝΑΣ"], "{page}");
+    assert!(server.log_text().contains("search text computed again"));
+}
+
+async fn one_unreadable_product_does_not_take_a_list_down(app: TestApp) {
+    let admin = app.admin_token().await;
+    add(&app, &admin, "Readable mug", None).await;
+    add(&app, &admin, "Broken mug", None).await;
+    add(&app, &admin, "Readable plate", None).await;
+    // A row no valid request can make: a blank name.
+    run_sql(
+        &app,
+        "UPDATE products SET name = '   ' WHERE name = 'Broken mug'",
+    )
+    .await;
+    let page = get_page(&app, "per_page=100").await;
+    assert_eq!(names(&page), ["Readable plate", "Readable mug"], "{page}");
+    let found = get_page(&app, "q=mug&per_page=100").await;
+    assert_eq!(names(&found), ["Readable mug"], "{found}");
+    let resp = app.get(&format!("{PRODUCTS}?q=plate"), None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 async fn a_malformed_product_id_is_404(app: TestApp) {
