@@ -19,7 +19,7 @@ use application::ports::IdentityProvider;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use domain::{Role, UserId};
+use domain::{Roles, UserId};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -320,12 +320,10 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         let claims = decode::<Claims>(token, &key.decoding, &validation)?.claims;
         let id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Malformed)?;
-        let mut roles: Vec<Role> = claims
+        let roles = claims
             .realm_access
-            .map(|r| r.roles.iter().filter_map(|n| Role::from_name(n)).collect())
+            .map(|r| Roles::from_names(r.roles.iter().map(String::as_str)))
             .unwrap_or_default();
-        roles.sort();
-        roles.dedup();
         let actor = Actor {
             user_id: UserId::from_uuid(id),
             roles,
@@ -525,7 +523,7 @@ mod tests {
         let verified = Verified {
             actor: Actor {
                 user_id: UserId::from_uuid(Uuid::nil()),
-                roles: vec![Role::User],
+                roles: Roles::from([domain::Role::User]),
             },
             exp: 1_000,
             nbf: Some(500),

@@ -137,7 +137,7 @@ impl From<User> for UserResponse {
             username: u.username.as_str().to_owned(),
             first_name: u.first_name.map(|n| n.as_str().to_owned()),
             last_name: u.last_name.map(|n| n.as_str().to_owned()),
-            roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: u.roles.names().map(str::to_owned).collect(),
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

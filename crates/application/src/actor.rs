@@ -1,4 +1,4 @@
-use domain::{Role, UserId};
+use domain::{Role, Roles, UserId};
 
 /// Who is asking, as proven by a verified access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -6,7 +6,7 @@ pub struct Actor {
     /// The account's id (the token's `sub`).
     pub user_id: UserId,
     /// The account's roles (the token's `realm_access.roles` this shop knows).
-    pub roles: Vec<Role>,
+    pub roles: Roles,
 }
 
 impl Actor {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     Email, FieldError, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
-    ProductId, RepositoryError, Role, StoredFile, User, UserId, Username,
+    ProductId, RepositoryError, Roles, StoredFile, User, UserId, Username,
 };
 
 use crate::products::ProductView;
@@ -92,7 +92,7 @@ pub struct IdentityAccount {
     /// Family name, as the provider holds it.
     pub last_name: Option<PersonName>,
     /// Realm roles this shop knows.
-    pub roles: Vec<Role>,
+    pub roles: Roles,
 }
 
 /// A registration as the identity provider receives it.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     Currency, Email, Image, ImageId, ImageRepository, ImageType, Money, Page, PageRequest,
     Password, Product, ProductChanges, ProductId, ProductName, ProductRepository, RepositoryError,
-    Role, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
+    Role, Roles, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
@@ -32,7 +32,7 @@ impl Clock for FixedClock {
 pub fn actor(roles: &[Role]) -> Actor {
     Actor {
         user_id: UserId::new(),
-        roles: roles.to_vec(),
+        roles: Roles::new(roles.iter().copied()),
     }
 }
 
@@ -44,7 +44,7 @@ pub fn sample_user(name: &str) -> User {
         username: Username::parse(name).unwrap(),
         first_name: None,
         last_name: None,
-        roles: vec![Role::User],
+        roles: Roles::from([Role::User]),
         created_at: now,
         updated_at: now,
     }
@@ -450,7 +450,7 @@ impl IdentityProvider for MemoryIdentity {
             username: account.username.clone(),
             first_name: account.first_name.clone(),
             last_name: account.last_name.clone(),
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         };
         self.accounts.lock().unwrap().push(a.clone());
         Ok(a)

@@ -15,16 +15,13 @@ use crate::ports::{
 use crate::{Actor, AppError};
 
 fn user_from_account(account: IdentityAccount, now: chrono::DateTime<chrono::Utc>) -> User {
-    let mut roles = account.roles;
-    roles.sort();
-    roles.dedup();
     User {
         id: account.id,
         email: account.email,
         username: account.username,
         first_name: account.first_name,
         last_name: account.last_name,
-        roles,
+        roles: account.roles,
         created_at: now,
         updated_at: now,
     }
@@ -413,7 +410,7 @@ impl CreateAdmin {
 mod tests {
     use super::*;
     use crate::testing::*;
-    use domain::Role;
+    use domain::{Role, Roles};
 
     #[tokio::test]
     async fn wrong_credentials_count_as_failed_logins() {
@@ -447,7 +444,7 @@ mod tests {
         let get = GetUser::new(users.clone());
         let as_ann = Actor {
             user_id: ann.id,
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         };
         assert_eq!(get.execute(&as_ann, ann.id).await.unwrap().id, ann.id);
         assert!(matches!(
@@ -456,7 +453,7 @@ mod tests {
         ));
         let admin = Actor {
             user_id: UserId::new(),
-            roles: vec![Role::Admin],
+            roles: Roles::from([Role::Admin]),
         };
         assert_eq!(get.execute(&admin, bob.id).await.unwrap().id, bob.id);
     }

@@ -23,4 +23,4 @@ pub use repository::{
     IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError, ProductRepository,
     RepositoryError, UserRepository,
 };
-pub use user::{Email, Password, PersonName, Role, User, Username};
+pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

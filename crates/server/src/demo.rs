@@ -5,7 +5,7 @@ use std::sync::Arc;
 use application::ports::Clock;
 use application::products::{CreateProduct, CreateProductCommand, PriceInput};
 use application::{Actor, AppError};
-use domain::{ProductRepository, Role, UserId};
+use domain::{ProductRepository, Role, Roles, UserId};
 
 const DEMO: &[(&str, &str, &str, &str, i64)] = &[
     (
@@ -88,7 +88,7 @@ pub(crate) async fn seed(
     let create = CreateProduct::new(products, clock);
     let seeder = Actor {
         user_id: UserId::new(),
-        roles: vec![Role::Admin],
+        roles: Roles::from([Role::Admin]),
     };
     let mut created = 0;
     for &(sku, name, description, amount, stock) in DEMO {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{Email, FieldError, Password, PersonName, Role, UserId, Username};
+use domain::{Email, FieldError, Password, PersonName, Role, Roles, UserId, Username};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -449,16 +449,13 @@ fn account(
     // Names are the shop's own profile once the account exists; one the shop's rules refuse
     // is left out rather than failing the sign-in.
     let name = |n: Option<&str>| n.and_then(|n| PersonName::parse(n).ok().flatten());
-    let mut roles: Vec<Role> = roles.iter().filter_map(|r| Role::from_name(r)).collect();
-    roles.sort();
-    roles.dedup();
     Ok(IdentityAccount {
         id: UserId::from_uuid(id),
         email,
         username,
         first_name: name(first_name),
         last_name: name(last_name),
-        roles,
+        roles: Roles::from_names(roles.iter().map(String::as_str)),
     })
 }
 
@@ -814,7 +811,7 @@ impl IdentityProvider for KeycloakIdentityProvider {
             last_name: new.last_name.clone(),
             // The realm's default role; the first sign-in brings the copy up to date with
             // whatever the realm really grants.
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         })
     }
 
