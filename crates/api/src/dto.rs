@@ -358,15 +358,15 @@ pub struct AddressDto {
     pub state: Option<String>,
 }
 
-impl From<domain::Address> for AddressDto {
-    fn from(a: domain::Address) -> Self {
+impl From<&domain::Address> for AddressDto {
+    fn from(a: &domain::Address) -> Self {
         Self {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            postal_code: a.postal_code,
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            postal_code: a.postal_code.clone(),
             country: a.country.as_str().to_owned(),
-            state: a.state,
+            state: a.state.clone(),
         }
     }
 }
@@ -455,12 +455,12 @@ pub struct OrderResponse {
 impl From<domain::Order> for OrderResponse {
     fn from(o: domain::Order) -> Self {
         Self {
-            id: o.id.as_uuid(),
-            user_id: o.user_id.as_uuid(),
-            status: o.status.as_str(),
+            id: o.id().as_uuid(),
+            user_id: o.user_id().as_uuid(),
+            status: o.status().as_str(),
             items: o
-                .lines
-                .into_iter()
+                .lines()
+                .iter()
                 .map(|l| OrderLineResponse {
                     product_id: l.product_id.as_uuid(),
                     sku: l.sku.as_str().to_owned(),
@@ -470,10 +470,10 @@ impl From<domain::Order> for OrderResponse {
                     line_total: l.line_total.into(),
                 })
                 .collect(),
-            total: o.total.into(),
-            shipping_address: o.shipping_address.map(Into::into),
-            created_at: o.created_at,
-            updated_at: o.updated_at,
+            total: o.total().into(),
+            shipping_address: o.shipping_address().map(Into::into),
+            created_at: o.created_at(),
+            updated_at: o.updated_at(),
         }
     }
 }

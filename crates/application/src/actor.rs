@@ -15,6 +15,12 @@ impl Actor {
         self.roles.contains(&Role::Admin)
     }
 
+    /// Whether the actor may see and act on what belongs to `owner`: their own, or anyone's
+    /// for an admin.
+    pub fn may_act_for(&self, owner: UserId) -> bool {
+        self.user_id == owner || self.is_admin()
+    }
+
     /// Refuses non-admins.
     ///
     /// # Errors

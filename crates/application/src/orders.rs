@@ -196,7 +196,7 @@ impl PlaceOrder {
             user_id: actor.user_id,
             key: k.clone(),
             request_hash: hash.clone(),
-            order_id: order.id,
+            order_id: order.id(),
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
         match self.orders.place(&order, record.as_ref()).await {
@@ -227,6 +227,20 @@ impl PlaceOrder {
     }
 }
 
+/// The order `id` when `actor` may see it (its owner, or an admin); anyone else's answers
+/// `NotFound`, exactly like a missing one.
+async fn own_order(
+    orders: &dyn OrderRepository,
+    actor: &Actor,
+    id: OrderId,
+) -> Result<Order, AppError> {
+    let order = orders.get(id).await?.ok_or(AppError::NotFound)?;
+    if !actor.may_act_for(order.user_id()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(order)
+}
+
 /// Reads one order: the owner's or, for an admin, any.
 pub struct GetOrder {
     orders: Arc<dyn OrderRepository>,
@@ -244,11 +258,7 @@ impl GetOrder {
     /// `NotFound` when missing or someone else's.
     #[tracing::instrument(name = "get_order", skip_all, fields(order_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
-        let order = self.orders.get(id).await?.ok_or(AppError::NotFound)?;
-        if order.user_id != actor.user_id && !actor.is_admin() {
-            return Err(AppError::NotFound);
-        }
-        Ok(order)
+        own_order(&*self.orders, actor, id).await
     }
 }
 
@@ -292,14 +302,11 @@ async fn transition(
 ) -> Result<Order, AppError> {
     // A lost compare-and-set means another request changed the status first: look again.
     for _ in 0..3 {
-        let mut order = orders.get(id).await?.ok_or(AppError::NotFound)?;
-        if order.user_id != actor.user_id && !actor.is_admin() {
-            return Err(AppError::NotFound);
-        }
-        let from = order.status;
+        let mut order = own_order(orders, actor, id).await?;
+        let from = order.status();
         order.change_status(next, clock.now())?;
         if orders
-            .change_status(id, from, next, order.updated_at)
+            .change_status(id, from, next, order.updated_at())
             .await?
         {
             // Only the request whose compare-and-set won changed the status: count it once.
@@ -429,7 +436,7 @@ mod tests {
         let orders = Arc::new(MemoryOrders::default());
         let owner = actor(&[Role::User]);
         let order = sample_order(owner.user_id);
-        let id = order.id;
+        let id = order.id();
         orders.orders.lock().unwrap().push(order);
         (
             orders,
@@ -456,7 +463,7 @@ mod tests {
             Err(AppError::NotFound)
         ));
         assert_eq!(
-            cancel.execute(&owner, id).await.unwrap().status,
+            cancel.execute(&owner, id).await.unwrap().status(),
             OrderStatus::Cancelled
         );
     }
@@ -487,7 +494,7 @@ mod tests {
 
         let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock))
             .with_metrics(metrics.clone());
-        let other = placed.into_order().id;
+        let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
         assert_eq!(metrics.counts(), (1, 1, 0));
         change.execute(&admin, other, "cancelled").await.unwrap();
@@ -507,7 +514,7 @@ mod tests {
             Err(AppError::Validation(_))
         ));
         assert_eq!(
-            change.execute(&admin, id, "paid").await.unwrap().status,
+            change.execute(&admin, id, "paid").await.unwrap().status(),
             OrderStatus::Paid
         );
     }
@@ -534,7 +541,7 @@ mod tests {
                 }
                 let result = change.execute(&admin, id, to.as_str()).await;
                 if from.can_become(to) {
-                    assert_eq!(result.unwrap().status, to, "{from} -> {to}");
+                    assert_eq!(result.unwrap().status(), to, "{from} -> {to}");
                 } else {
                     assert!(
                         matches!(result, Err(AppError::Conflict { .. })),
@@ -545,7 +552,7 @@ mod tests {
                             .execute(&admin, id)
                             .await
                             .unwrap()
-                            .status,
+                            .status(),
                         from
                     );
                 }

@@ -513,7 +513,7 @@ impl domain::OrderRepository for MemoryOrders {
             .lock()
             .unwrap()
             .iter()
-            .find(|o| o.id == id)
+            .find(|o| o.id() == id)
             .cloned())
     }
 
@@ -525,10 +525,22 @@ impl domain::OrderRepository for MemoryOrders {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
         let mut orders = self.orders.lock().unwrap();
-        match orders.iter_mut().find(|o| o.id == id && o.status == from) {
+        match orders
+            .iter_mut()
+            .find(|o| o.id() == id && o.status() == from)
+        {
             Some(o) => {
-                o.status = to;
-                o.updated_at = now;
+                // Stored as the SQL adapters store it: the status column and the time.
+                *o = domain::Order::restore(
+                    o.id(),
+                    o.user_id(),
+                    to,
+                    o.lines().to_vec(),
+                    o.total(),
+                    o.shipping_address().cloned(),
+                    o.created_at(),
+                    now,
+                );
                 Ok(true)
             }
             None => Ok(false),

@@ -262,7 +262,7 @@ impl GetUser {
     /// `NotFound`.
     #[tracing::instrument(name = "get_user", skip_all, fields(user_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: UserId) -> Result<User, AppError> {
-        if actor.user_id != id && !actor.is_admin() {
+        if !actor.may_act_for(id) {
             return Err(AppError::NotFound);
         }
         self.users.get(id).await?.ok_or(AppError::NotFound)

@@ -267,21 +267,21 @@ pub struct OrderLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     /// Identity.
-    pub id: OrderId,
+    id: OrderId,
     /// Who placed it.
-    pub user_id: UserId,
+    user_id: UserId,
     /// Where it is in its life.
-    pub status: OrderStatus,
+    status: OrderStatus,
     /// The lines, one per product.
-    pub lines: Vec<OrderLine>,
+    lines: Vec<OrderLine>,
     /// Sum of the line totals.
-    pub total: Money,
+    total: Money,
     /// Where it goes.
-    pub shipping_address: Option<Address>,
+    shipping_address: Option<Address>,
     /// Placed.
-    pub created_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
     /// Last changed.
-    pub updated_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 /// Merges repeated products into one line each, summing their quantities, in first-seen order.
@@ -328,6 +328,71 @@ pub fn merge_lines(items: &[(ProductId, i64)]) -> Result<Vec<(ProductId, Quantit
 }
 
 impl Order {
+    /// An order as it was stored: the repositories' way back to one, trusting what they
+    /// wrote (each field was checked when the order was placed or changed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        id: OrderId,
+        user_id: UserId,
+        status: OrderStatus,
+        lines: Vec<OrderLine>,
+        total: Money,
+        shipping_address: Option<Address>,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            status,
+            lines,
+            total,
+            shipping_address,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// Identity.
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+
+    /// Who placed it.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// Where it is in its life.
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// The lines, one per product.
+    pub fn lines(&self) -> &[OrderLine] {
+        &self.lines
+    }
+
+    /// Sum of the line totals.
+    pub fn total(&self) -> Money {
+        self.total
+    }
+
+    /// Where it goes.
+    pub fn shipping_address(&self) -> Option<&Address> {
+        self.shipping_address.as_ref()
+    }
+
+    /// When it was placed.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
     /// A new pending order of `lines` at the products' current prices.
     ///
     /// # Errors

@@ -131,7 +131,7 @@ pub async fn place(
     let replayed = matches!(placed, Placed::Replayed(_));
     let order = placed.into_order();
     let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id())) {
         headers.insert(header::LOCATION, v);
     }
     if replayed {
