@@ -245,7 +245,9 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
             get(users::me).put(users::update_me).layer(small),
         )
         .route("/users/{id}", get(users::get));
-    let api = limits::apply(api, config.rate_limits.as_ref(), &state);
+    let api = limits::apply(api, config.rate_limits.as_ref()).layer(
+        axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
+    );
 
     let app = Router::new()
         .nest("/api/v1", api)
