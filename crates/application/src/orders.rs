@@ -21,6 +21,33 @@ pub const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_KEY_CHARS: usize = 255;
 
+/// An `Idempotency-Key` as a client may send it: 1 to [`MAX_KEY_CHARS`] characters once
+/// surrounding blanks are dropped. Keys are per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The key of `raw`, trimmed.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `Idempotency-Key` when it is blank or too long.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let key = raw.trim();
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 characters",
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An order as the client sent it.
 #[derive(Debug, Clone)]
 pub struct PlaceOrderCommand {
@@ -29,7 +56,7 @@ pub struct PlaceOrderCommand {
     /// Where it goes.
     pub shipping_address: Option<AddressInput>,
     /// The `Idempotency-Key` header, when sent.
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl PlaceOrderCommand {
@@ -137,16 +164,7 @@ impl PlaceOrder {
     #[tracing::instrument(name = "place_order", skip_all, fields(user_id = %actor.user_id))]
     pub async fn execute(&self, actor: &Actor, cmd: PlaceOrderCommand) -> Result<Placed, AppError> {
         let mut v = Validator::new();
-        let key = match cmd.idempotency_key.as_deref().map(str::trim) {
-            Some(k) if k.is_empty() || k.chars().count() > MAX_KEY_CHARS => {
-                v.push(FieldError::new(
-                    "Idempotency-Key",
-                    "must be 1 to 255 characters",
-                ));
-                None
-            }
-            other => other.map(str::to_owned),
-        };
+        let key = cmd.idempotency_key.as_ref().map(IdempotencyKey::as_str);
         let address: Option<Option<Address>> = match &cmd.shipping_address {
             None => Some(None),
             Some(a) => Address::parse(&mut v, "shipping_address", a).map(Some),
@@ -164,7 +182,7 @@ impl PlaceOrder {
             return Err(AppError::invalid("items", "invalid order"));
         };
         let hash = cmd.fingerprint();
-        if let Some(key) = &key
+        if let Some(key) = key
             && let Some(placed) = self.replay(actor.user_id, key, &hash).await?
         {
             return Ok(placed);
@@ -192,9 +210,9 @@ impl PlaceOrder {
         v.finish()?;
         let now = self.clock.now();
         let order = Order::place(OrderId::new(), actor.user_id, priced, address, now)?;
-        let record = key.as_ref().map(|k| IdempotencyRecord {
+        let record = key.map(|k| IdempotencyRecord {
             user_id: actor.user_id,
-            key: k.clone(),
+            key: k.to_owned(),
             request_hash: hash.clone(),
             order_id: order.id(),
             expires_at: now + IDEMPOTENCY_WINDOW,
@@ -215,7 +233,7 @@ impl PlaceOrder {
             Err(PlaceOrderError::KeyTaken) => {
                 // The racing request with this key committed first: answer its order.
                 let key = key.unwrap_or_default();
-                self.replay(actor.user_id, &key, &hash)
+                self.replay(actor.user_id, key, &hash)
                     .await?
                     .ok_or(AppError::Conflict {
                         field: Some("Idempotency-Key"),

@@ -11,7 +11,7 @@ use crate::dto::{
     CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
 };
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ListQuery};
+use crate::extract::{AppJson, IdPath, ProductQuery};
 
 fn price(m: MoneyDto) -> PriceInput {
     PriceInput {
@@ -34,7 +34,7 @@ fn price(m: MoneyDto) -> PriceInput {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    query: ListQuery,
+    query: ProductQuery,
 ) -> Result<Json<ProductPage>, ApiError> {
     let page = state
         .list_products

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{UpdateMeRequest, UserPage, UserResponse};
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ListQuery};
+use crate::extract::{AppJson, IdPath, PageQuery};
 
 /// List accounts, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
@@ -23,11 +23,9 @@ use crate::extract::{AppJson, IdPath, ListQuery};
 pub async fn list(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    query: ListQuery,
+    PageQuery(page): PageQuery,
 ) -> Result<Json<UserPage>, ApiError> {
-    Ok(Json(
-        state.list_users.execute(&actor, query.page).await?.into(),
-    ))
+    Ok(Json(state.list_users.execute(&actor, page).await?.into()))
 }
 
 /// The signed-in account.
