@@ -1,6 +1,6 @@
 //! Request and response bodies as they travel on the wire (snake_case, as API.md shows).
 
-use application::products::ProductView;
+use application::ports::ProductView;
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{Image, Money, Page, Product, User};
 use serde::{Deserialize, Deserializer, Serialize};

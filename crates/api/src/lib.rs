@@ -190,7 +190,7 @@ impl AppState {
             change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone())
                 .with_metrics(metrics.clone()),
             get_product: GetProduct::new(p.product_reads.clone()),
-            list_products: ListProducts::new(p.product_reads, p.images),
+            list_products: ListProducts::new(p.product_reads),
             files: p.files,
             identity: p.identity,
             database: p.database,

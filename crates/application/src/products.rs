@@ -1,25 +1,15 @@
 //! Catalog use cases: admins write products, anyone reads them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Currency, Description, Image, ImageRepository, Money, Page, PageRequest, Product,
-    ProductChanges, ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
+    Currency, Description, ImageRepository, Money, Page, PageRequest, Product, ProductChanges,
+    ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
 };
 
 use crate::images::discard_files;
-use crate::ports::{Clock, FileStore, ProductReadModel};
+use crate::ports::{Clock, FileStore, ProductReadModel, ProductView};
 use crate::{Actor, AppError};
-
-/// A product as the catalog shows it: with its images, in upload order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductView {
-    /// The product.
-    pub product: Product,
-    /// Its images, oldest first.
-    pub images: Vec<Image>,
-}
 
 /// The images of one product, in one query.
 async fn with_images(
@@ -276,13 +266,12 @@ impl GetProduct {
 /// product with its images.
 pub struct ListProducts {
     catalog: Arc<dyn ProductReadModel>,
-    images: Arc<dyn ImageRepository>,
 }
 
 impl ListProducts {
     /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>, images: Arc<dyn ImageRepository>) -> Self {
-        Self { catalog, images }
+    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
+        Self { catalog }
     }
 
     /// One page; a blank search lists everything. Any text is a valid search. The images of
@@ -296,33 +285,7 @@ impl ListProducts {
         page: PageRequest,
         search: Option<&str>,
     ) -> Result<Page<ProductView>, AppError> {
-        let search = search
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_lowercase);
-        // Stored text holds no control characters but line breaks and tabs (PostgreSQL cannot
-        // even store a NUL), so a search with any other matches nothing: answer it here.
-        let unmatchable = |s: &str| {
-            s.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        };
-        if search.as_deref().is_some_and(unmatchable) {
-            return Ok(Page {
-                items: Vec::new(),
-                request: page,
-                total: 0,
-            });
-        }
-        let products = self.catalog.list(page, search.as_deref()).await?;
-        let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
-        let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
-        for image in self.images.of_products(&ids).await? {
-            by_product.entry(image.product_id).or_default().push(image);
-        }
-        Ok(products.map(|product| ProductView {
-            images: by_product.remove(&product.id).unwrap_or_default(),
-            product,
-        }))
+        Ok(self.catalog.list(page, search).await?)
     }
 }
 
@@ -421,31 +384,6 @@ mod tests {
             .unwrap();
         assert_eq!(changed.product.stock.get(), 7);
         assert_eq!(changed.product.name.as_str(), "Mug");
-    }
-
-    #[tokio::test]
-    async fn a_page_loads_the_images_of_all_its_products_in_one_query() {
-        let repo = Arc::new(MemoryProducts::default());
-        let a = repo.add_sample("A-1");
-        let b = repo.add_sample("B-1");
-        let c = repo.add_sample("C-1");
-        for (product, n) in [(a, 2), (c, 1), (a, 1)] {
-            for _ in 0..n {
-                repo.add_image(product);
-            }
-        }
-        let list = ListProducts::new(repo.clone(), repo.clone());
-        let page = list.execute(PageRequest::default(), None).await.unwrap();
-        assert_eq!(repo.image_queries(), 1);
-        let counts: Vec<(ProductId, usize)> = page
-            .items
-            .iter()
-            .map(|v| (v.product.id, v.images.len()))
-            .collect();
-        assert_eq!(counts, [(a, 3), (b, 0), (c, 1)]);
-        let of_a = &page.items[0].images;
-        assert!(of_a.windows(2).all(|w| w[0].id < w[1].id), "upload order");
-        assert!(of_a.iter().all(|i| i.product_id == a));
     }
 
     #[tokio::test]

@@ -16,9 +16,9 @@ use domain::{
 use crate::Actor;
 use crate::ports::{
     ByteSource, Clock, FileBody, FileStore, IdentityAccount, IdentityError, IdentityProvider,
-    NewAccount, ProductReadModel, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
+    NewAccount, ProductReadModel, ProductView, SignedIn, SourceError, StorageError, TokenPair,
+    UserReadModel,
 };
-use crate::products::ProductView;
 
 #[derive(Default)]
 pub struct FixedClock;
@@ -56,7 +56,6 @@ pub struct MemoryProducts {
     pub items: Mutex<Vec<Product>>,
     pub images: Mutex<Vec<Image>>,
     fail_image_inserts: AtomicBool,
-    image_queries: AtomicUsize,
 }
 
 impl MemoryProducts {
@@ -98,10 +97,6 @@ impl MemoryProducts {
     pub fn fail_image_inserts(&self) {
         self.fail_image_inserts.store(true, Ordering::SeqCst);
     }
-
-    pub fn image_queries(&self) -> usize {
-        self.image_queries.load(Ordering::SeqCst)
-    }
 }
 
 #[async_trait]
@@ -131,8 +126,22 @@ impl ProductReadModel for MemoryProducts {
         &self,
         page: PageRequest,
         _: Option<&str>,
-    ) -> Result<Page<Product>, RepositoryError> {
-        let items = self.items.lock().unwrap().clone();
+    ) -> Result<Page<ProductView>, RepositoryError> {
+        let images = self.images.lock().unwrap().clone();
+        let items: Vec<ProductView> = self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|product| ProductView {
+                images: images
+                    .iter()
+                    .filter(|i| i.product_id == product.id)
+                    .cloned()
+                    .collect(),
+                product: product.clone(),
+            })
+            .collect();
         Ok(Page {
             total: items.len() as u64,
             items,
@@ -171,7 +180,6 @@ impl ImageRepository for MemoryProducts {
     }
 
     async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError> {
-        self.image_queries.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .images
             .lock()

@@ -170,10 +170,6 @@ pub struct ProductChanges {
 }
 
 impl Product {
-    /// Joins name and description in [`Product::search_text`]; a control character that
-    /// names and descriptions refuse.
-    pub const SEARCH_SEPARATOR: char = '\u{1f}';
-
     /// Applies `changes` and stamps `updated_at`.
     pub fn apply(&mut self, changes: ProductChanges, now: DateTime<Utc>) {
         if let Some(sku) = changes.sku {
@@ -192,17 +188,6 @@ impl Product {
             self.stock = stock;
         }
         self.updated_at = now;
-    }
-
-    /// Lower-cased text that product search matches against: name and description, joined by
-    /// [`Product::SEARCH_SEPARATOR`], which neither may hold, so no match spans the two.
-    pub fn search_text(&self) -> String {
-        let mut text = self.name.as_str().to_lowercase();
-        if let Some(d) = &self.description {
-            text.push(Self::SEARCH_SEPARATOR);
-            text.push_str(&d.as_str().to_lowercase());
-        }
-        text
     }
 }
 
