@@ -415,7 +415,7 @@ pub(crate) async fn authenticate(
     if req.headers().contains_key(header::AUTHORIZATION) {
         let outcome = match bearer_token(req.headers()) {
             None => Authentication::Refused(Refusal::NotBearer),
-            Some(token) => match state.verifier.verify(token).await {
+            Some(token) => match state.verifier().verify(token).await {
                 Ok(actor) => Authentication::Verified(actor),
                 Err(TokenError::KeysUnavailable) => {
                     Authentication::Refused(Refusal::KeysUnavailable)

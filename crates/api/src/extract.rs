@@ -1,8 +1,8 @@
 //! Extractors whose rejections are the API's own problem+json errors, so every error a
 //! client can cause has one shape and the field it concerns.
 
-use application::images::FILE_FIELD;
-use application::orders::IdempotencyKey;
+use application::catalog::FILE_FIELD;
+use application::ordering::IdempotencyKey;
 use application::ports::{ByteSource, OrderFilter, SourceError};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};

@@ -442,7 +442,7 @@ impl Settings {
             max_upload_bytes: parse_number(
                 "MAX_UPLOAD_BYTES",
                 get("MAX_UPLOAD_BYTES"),
-                application::images::DEFAULT_MAX_UPLOAD_BYTES,
+                application::catalog::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
             metrics_token: get("METRICS_TOKEN").map(|t| Secret::new(t.trim())),

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use application::catalog::{CreateProduct, CreateProductCommand, PriceInput};
 use application::ports::Clock;
-use application::products::{CreateProduct, CreateProductCommand, PriceInput};
 use application::{Actor, AppError};
 use domain::{ProductRepository, Role, Roles, UserId};
 
@@ -85,7 +85,7 @@ pub(crate) async fn seed(
     products: Arc<dyn ProductRepository>,
     clock: Arc<dyn Clock>,
 ) -> Result<usize, AppError> {
-    let create = CreateProduct::new(products, clock);
+    let create = CreateProduct { products, clock };
     let seeder = Actor {
         user_id: UserId::new(),
         roles: Roles::from([Role::Admin]),

@@ -1,4 +1,4 @@
-use application::users::RegisterCommand;
+use application::accounts::RegisterCommand;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -89,7 +89,7 @@ pub async fn logout(
 pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     // From the verifier's cache: a public endpoint must not cost the provider a request each.
     let body = state
-        .verifier
+        .verifier()
         .jwks_document()
         .await
         .map_err(|_| crate::auth::keys_unavailable())?;

@@ -48,7 +48,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut file = MultipartFile::new(&headers, body, state.upload_image.max_bytes());
+    let mut file = MultipartFile::new(&headers, body, state.upload_image.max_bytes);
     let uploaded = state
         .upload_image
         .execute(&actor, ProductId::from_uuid(id), &mut file)

@@ -1,4 +1,4 @@
-use application::orders::{PlaceOrderCommand, Placed};
+use application::ordering::{PlaceOrderCommand, Placed};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};

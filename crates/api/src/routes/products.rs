@@ -1,4 +1,4 @@
-use application::products::{CreateProductCommand, PriceInput, UpdateProductCommand};
+use application::catalog::{CreateProductCommand, PriceInput, UpdateProductCommand};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -1,4 +1,4 @@
-use application::users::UpdateProfileCommand;
+use application::accounts::UpdateProfileCommand;
 use axum::Json;
 use axum::extract::State;
 use domain::UserId;

@@ -7,7 +7,7 @@ use domain::{
     ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
 };
 
-use crate::images::discard_files;
+use super::images::discard_files;
 use crate::ports::{Clock, FileStore, ProductReadModel, ProductView};
 use crate::{Actor, AppError};
 
@@ -69,16 +69,13 @@ pub struct CreateProductCommand {
 
 /// Adds a product to the catalog (admins only; the SKU must be free).
 pub struct CreateProduct {
-    products: Arc<dyn ProductRepository>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl CreateProduct {
-    /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { products, clock }
-    }
-
     /// Validates every field, then stores the product.
     ///
     /// # Errors
@@ -135,25 +132,15 @@ pub struct UpdateProductCommand {
 
 /// Changes a product (admins only).
 pub struct UpdateProduct {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl UpdateProduct {
-    /// Wires the use case.
-    pub fn new(
-        products: Arc<dyn ProductRepository>,
-        images: Arc<dyn ImageRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            products,
-            images,
-            clock,
-        }
-    }
-
     /// Validates the given fields, then saves the product with them.
     ///
     /// # Errors
@@ -196,28 +183,17 @@ impl UpdateProduct {
 /// Removes a product from the catalog with its images (admins only). Orders keep their own
 /// copy of it.
 pub struct DeleteProduct {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
-    store: Arc<dyn FileStore>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub store: Arc<dyn FileStore>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl DeleteProduct {
-    /// Wires the use case.
-    pub fn new(
-        products: Arc<dyn ProductRepository>,
-        images: Arc<dyn ImageRepository>,
-        store: Arc<dyn FileStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            products,
-            images,
-            store,
-            clock,
-        }
-    }
-
     /// Deletes the product and its image rows in one transaction, then their files. A product
     /// with images is deleted only while the file store answers, so that a store that is down
     /// leaves everything as it was.
@@ -243,15 +219,11 @@ impl DeleteProduct {
 
 /// Reads one product with its images (public), from the catalog's read model: one round trip.
 pub struct GetProduct {
-    catalog: Arc<dyn ProductReadModel>,
+    /// Catalog reads.
+    pub catalog: Arc<dyn ProductReadModel>,
 }
 
 impl GetProduct {
-    /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
-        Self { catalog }
-    }
-
     /// The product.
     ///
     /// # Errors
@@ -263,19 +235,14 @@ impl GetProduct {
 }
 
 /// Lists the catalog (public), newest first, optionally filtered by a search text, each
-/// product with its images.
+/// product with its images, as the catalog's read model answers it.
 pub struct ListProducts {
-    catalog: Arc<dyn ProductReadModel>,
+    /// Catalog reads.
+    pub catalog: Arc<dyn ProductReadModel>,
 }
 
 impl ListProducts {
-    /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
-        Self { catalog }
-    }
-
-    /// One page; a blank search lists everything. Any text is a valid search. The images of
-    /// the whole page come in one query, never one per product.
+    /// One page; a blank search lists everything. Any text is a valid search.
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.
@@ -311,7 +278,10 @@ mod tests {
     #[tokio::test]
     async fn only_admins_create_products() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo.clone(), Arc::new(FixedClock));
+        let uc = CreateProduct {
+            products: repo.clone(),
+            clock: Arc::new(FixedClock),
+        };
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
         assert!(matches!(err, AppError::Forbidden));
         assert!(repo.items.lock().unwrap().is_empty());
@@ -325,7 +295,10 @@ mod tests {
     #[tokio::test]
     async fn every_bad_field_is_reported_at_once() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo, Arc::new(FixedClock));
+        let uc = CreateProduct {
+            products: repo,
+            clock: Arc::new(FixedClock),
+        };
         let bad = CreateProductCommand {
             sku: "".into(),
             name: "".into(),
@@ -348,12 +321,19 @@ mod tests {
     async fn non_admins_cannot_update_or_delete() {
         let repo = Arc::new(MemoryProducts::default());
         let admin = actor(&[Role::Admin]);
-        let p = CreateProduct::new(repo.clone(), Arc::new(FixedClock))
-            .execute(&admin, cmd())
-            .await
-            .unwrap();
+        let p = CreateProduct {
+            products: repo.clone(),
+            clock: Arc::new(FixedClock),
+        }
+        .execute(&admin, cmd())
+        .await
+        .unwrap();
         let user = actor(&[Role::User]);
-        let update = UpdateProduct::new(repo.clone(), repo.clone(), Arc::new(FixedClock));
+        let update = UpdateProduct {
+            products: repo.clone(),
+            images: repo.clone(),
+            clock: Arc::new(FixedClock),
+        };
         assert!(matches!(
             update
                 .execute(&user, p.id, UpdateProductCommand::default())
@@ -361,12 +341,12 @@ mod tests {
             Err(AppError::Forbidden)
         ));
         assert!(matches!(
-            DeleteProduct::new(
-                repo.clone(),
-                repo.clone(),
-                Arc::new(MemoryStore::default()),
-                Arc::new(FixedClock)
-            )
+            DeleteProduct {
+                products: repo.clone(),
+                images: repo.clone(),
+                store: Arc::new(MemoryStore::default()),
+                clock: Arc::new(FixedClock)
+            }
             .execute(&user, p.id)
             .await,
             Err(AppError::Forbidden)
@@ -393,12 +373,12 @@ mod tests {
         let p = repo.add_sample("A-1");
         let image = repo.add_image(p);
         store.insert(&image.file.key, b"bytes");
-        let delete = DeleteProduct::new(
-            repo.clone(),
-            repo.clone(),
-            store.clone(),
-            Arc::new(FixedClock),
-        );
+        let delete = DeleteProduct {
+            products: repo.clone(),
+            images: repo.clone(),
+            store: store.clone(),
+            clock: Arc::new(FixedClock),
+        };
         let admin = actor(&[Role::Admin]);
 
         store.set_down(true);

@@ -13,7 +13,7 @@ use domain::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::ports::{Clock, Metrics, NoMetrics, OrderFilter, OrderReadModel};
+use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel};
 use crate::{Actor, AppError};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -105,33 +105,17 @@ impl Placed {
 
 /// Places an order for the signed-in user: prices copied, stock taken, all or nothing.
 pub struct PlaceOrder {
-    orders: Arc<dyn OrderRepository>,
-    products: Arc<dyn ProductRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl PlaceOrder {
-    /// Wires the use case.
-    pub fn new(
-        orders: Arc<dyn OrderRepository>,
-        products: Arc<dyn ProductRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            orders,
-            products,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each order placed (not replays) in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     async fn replay(
         &self,
         user: UserId,
@@ -261,15 +245,11 @@ async fn own_order(
 
 /// Reads one order: the owner's or, for an admin, any.
 pub struct GetOrder {
-    orders: Arc<dyn OrderRepository>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
 }
 
 impl GetOrder {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>) -> Self {
-        Self { orders }
-    }
-
     /// The order.
     ///
     /// # Errors
@@ -282,15 +262,11 @@ impl GetOrder {
 
 /// Lists orders: a user's own, or (admin) all with optional filters.
 pub struct ListOrders {
-    reads: Arc<dyn OrderReadModel>,
+    /// Order reads.
+    pub reads: Arc<dyn OrderReadModel>,
 }
 
 impl ListOrders {
-    /// Wires the use case.
-    pub fn new(reads: Arc<dyn OrderReadModel>) -> Self {
-        Self { reads }
-    }
-
     /// One page, newest first. For non-admins the `user_id` filter is always their own.
     ///
     /// # Errors
@@ -342,27 +318,15 @@ async fn transition(
 
 /// Cancels an order (its owner or an admin); its stock goes back exactly once.
 pub struct CancelOrder {
-    orders: Arc<dyn OrderRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl CancelOrder {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            orders,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each cancellation it makes in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Cancels a pending or paid order.
     ///
     /// # Errors
@@ -383,27 +347,15 @@ impl CancelOrder {
 
 /// Changes an order's status (admins only), along the allowed edges.
 pub struct ChangeOrderStatus {
-    orders: Arc<dyn OrderRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl ChangeOrderStatus {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            orders,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each cancellation it makes in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Applies the change.
     ///
     /// # Errors
@@ -425,6 +377,7 @@ impl ChangeOrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::NoMetrics;
     use crate::testing::*;
     use domain::{Currency, Money, Product, ProductName, Quantity, Role, Sku, Stock};
 
@@ -468,14 +421,20 @@ mod tests {
     #[tokio::test]
     async fn other_peoples_orders_are_not_found() {
         let (orders, owner, stranger, admin, id) = setup();
-        let get = GetOrder::new(orders.clone());
+        let get = GetOrder {
+            orders: orders.clone(),
+        };
         assert!(get.execute(&owner, id).await.is_ok());
         assert!(get.execute(&admin, id).await.is_ok());
         assert!(matches!(
             get.execute(&stranger, id).await,
             Err(AppError::NotFound)
         ));
-        let cancel = CancelOrder::new(orders.clone(), Arc::new(FixedClock));
+        let cancel = CancelOrder {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: Arc::new(NoMetrics),
+        };
         assert!(matches!(
             cancel.execute(&stranger, id).await,
             Err(AppError::NotFound)
@@ -492,8 +451,12 @@ mod tests {
         let (orders, owner, _, admin, id) = setup();
         let products = Arc::new(MemoryProducts::default());
         let product = products.add_sample("M-1");
-        let place = PlaceOrder::new(orders.clone(), products, Arc::new(FixedClock))
-            .with_metrics(metrics.clone());
+        let place = PlaceOrder {
+            orders: orders.clone(),
+            products,
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         let cmd = PlaceOrderCommand {
             items: vec![(product, 1)],
             shipping_address: None,
@@ -503,15 +466,21 @@ mod tests {
         assert!(matches!(placed, Placed::New(_)));
         assert_eq!(metrics.counts(), (1, 0, 0));
 
-        let cancel =
-            CancelOrder::new(orders.clone(), Arc::new(FixedClock)).with_metrics(metrics.clone());
+        let cancel = CancelOrder {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         cancel.execute(&owner, id).await.unwrap();
         // Cancelling again is refused and changes nothing: not counted.
         assert!(cancel.execute(&owner, id).await.is_err());
         assert_eq!(metrics.counts(), (1, 1, 0));
 
-        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock))
-            .with_metrics(metrics.clone());
+        let change = ChangeOrderStatus {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
         assert_eq!(metrics.counts(), (1, 1, 0));
@@ -522,7 +491,11 @@ mod tests {
     #[tokio::test]
     async fn only_admins_change_status() {
         let (orders, owner, _, admin, id) = setup();
-        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+        let change = ChangeOrderStatus {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: Arc::new(NoMetrics),
+        };
         assert!(matches!(
             change.execute(&owner, id, "paid").await,
             Err(AppError::Forbidden)
@@ -553,7 +526,11 @@ mod tests {
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
                 let (orders, _, _, admin, id) = setup();
-                let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+                let change = ChangeOrderStatus {
+                    orders: orders.clone(),
+                    clock: Arc::new(FixedClock),
+                    metrics: Arc::new(NoMetrics),
+                };
                 for step in path(from) {
                     change.execute(&admin, id, step).await.unwrap();
                 }
@@ -566,7 +543,7 @@ mod tests {
                         "{from} -> {to} was not refused"
                     );
                     assert_eq!(
-                        GetOrder::new(orders)
+                        GetOrder { orders }
                             .execute(&admin, id)
                             .await
                             .unwrap()
@@ -597,7 +574,7 @@ mod tests {
             }
         }
         let spy = Arc::new(Spy(std::sync::Mutex::new(None)));
-        let list = ListOrders::new(spy.clone());
+        let list = ListOrders { reads: spy.clone() };
         let user = actor(&[Role::User]);
         let someone = UserId::new();
         list.execute(
