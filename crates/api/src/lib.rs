@@ -5,11 +5,11 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
-pub mod extract;
-pub mod headers;
-pub mod limits;
+pub mod extractors;
 pub mod metrics;
 mod openapi;
+pub mod rate_limits;
+pub mod response_headers;
 pub mod routes;
 
 use std::ops::Deref;
@@ -56,9 +56,9 @@ pub struct ApiConfig {
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// Rate limits; `None` turns them off (no layer at all).
-    pub rate_limits: Option<limits::RateLimits>,
+    pub rate_limits: Option<rate_limits::RateLimits>,
     /// Which browser origins may call the API.
-    pub cors: headers::Cors,
+    pub cors: response_headers::Cors,
 }
 
 /// What the handlers call, built by the composition root: one value per use case, and the
@@ -197,7 +197,7 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             get(users::me).put(users::update_me).layer(small),
         )
         .route("/users/{id}", get(users::get));
-    let api = limits::apply(api, config.rate_limits.as_ref()).layer(
+    let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
     );
 
@@ -207,7 +207,7 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
         .route("/.well-known/jwks.json", get(auth::jwks))
-        .merge(headers::docs(openapi::docs_router()))
+        .merge(response_headers::docs(openapi::docs_router()))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
@@ -219,7 +219,7 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .layer(axum::middleware::map_response(
             error::problem_for_bare_errors,
         ));
-    headers::apply(app, &config.cors)
+    response_headers::apply(app, &config.cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let request_id = req

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use api::headers::{Cors, CorsOrigins};
-use api::limits::{Rate, RateLimits, TrustedProxies};
+use api::rate_limits::{Rate, RateLimits, TrustedProxies};
+use api::response_headers::{Cors, CorsOrigins};
 use infrastructure::identity::KeycloakConfig;
 use infrastructure::{DatabaseUrl, Secret};
 

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
 use crate::error::{ApiError, Problem};
-use crate::extract::AppJson;
+use crate::extractors::AppJson;
 
 /// Create an account (role `user`).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,

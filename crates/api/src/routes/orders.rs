@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{OrderPage, OrderResponse, OrderStatusRequest, PlaceOrderRequest};
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, IdempotencyKeyHeader, OrderQuery};
+use crate::extractors::{AppJson, IdPath, IdempotencyKeyHeader, OrderQuery};
 
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 

@@ -11,7 +11,7 @@ use crate::dto::{
     CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
 };
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ProductQuery};
+use crate::extractors::{AppJson, IdPath, ProductQuery};
 
 fn price(m: MoneyDto) -> PriceInput {
     PriceInput {

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{UpdateMeRequest, UserPage, UserResponse};
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, PageQuery};
+use crate::extractors::{AppJson, IdPath, PageQuery};
 
 /// List accounts, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
