@@ -16,10 +16,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use application::Actor;
 use application::ports::IdentityProvider;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use domain::{Role, UserId};
+use axum::middleware::Next;
+use axum::response::Response;
+use domain::{Roles, UserId};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -320,12 +322,10 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         let claims = decode::<Claims>(token, &key.decoding, &validation)?.claims;
         let id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Malformed)?;
-        let mut roles: Vec<Role> = claims
+        let roles = claims
             .realm_access
-            .map(|r| r.roles.iter().filter_map(|n| Role::from_name(n)).collect())
+            .map(|r| Roles::from_names(r.roles.iter().map(String::as_str)))
             .unwrap_or_default();
-        roles.sort();
-        roles.dedup();
         let actor = Actor {
             user_id: UserId::from_uuid(id),
             roles,
@@ -370,16 +370,74 @@ pub(crate) fn keys_unavailable() -> ApiError {
     )
 }
 
-/// The signed-in caller; 401 with `WWW-Authenticate: Bearer` when the token is missing or bad.
+/// What the authentication layer found in a request that carries an `Authorization` header:
+/// the caller it proves, or why it proves nothing. A request without the header carries
+/// neither. Only server code can put it in a request.
+#[derive(Clone)]
+pub(crate) enum Authentication {
+    /// A well-signed, current token of this issuer and audience.
+    Verified(Actor),
+    /// The header is there but proves nothing.
+    Refused(Refusal),
+}
+
+/// Why an `Authorization` header proves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Not `Bearer <token>`.
+    NotBearer,
+    /// The token is bad or expired.
+    Invalid,
+    /// No signing keys are held and the identity provider does not answer.
+    KeysUnavailable,
+}
+
+impl Authentication {
+    /// The verified caller, if any.
+    pub(crate) fn actor(&self) -> Option<&Actor> {
+        match self {
+            Authentication::Verified(actor) => Some(actor),
+            Authentication::Refused(_) => None,
+        }
+    }
+}
+
+/// The one authentication step, a layer around the routes under `/api/v1`: a request with an
+/// `Authorization` header has its bearer token verified here, once, and carries the outcome
+/// ([`Authentication`]) in its extensions for the rate limits and [`Auth`] to read. A request
+/// without the header passes untouched. Nothing is refused here: a public route ignores a bad
+/// token as it always did, and [`Auth`] answers 401 (or 503) where a caller is needed.
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let outcome = match bearer_token(req.headers()) {
+            None => Authentication::Refused(Refusal::NotBearer),
+            Some(token) => match state.verifier().verify(token).await {
+                Ok(actor) => Authentication::Verified(actor),
+                Err(TokenError::KeysUnavailable) => {
+                    Authentication::Refused(Refusal::KeysUnavailable)
+                }
+                Err(e) => {
+                    tracing::debug!(reason = %e, "bearer token refused");
+                    Authentication::Refused(Refusal::Invalid)
+                }
+            },
+        };
+        req.extensions_mut().insert(outcome);
+    }
+    next.run(req).await
+}
+
+/// The signed-in caller, as the authentication layer verified it; 401 with
+/// `WWW-Authenticate: Bearer` when the token is missing or bad, 503 when the identity
+/// provider's keys are unavailable.
 pub struct Auth(pub Actor);
 
-/// A caller whose token a middleware already verified (the write rate limit), so the
-/// handler's [`Auth`] does not verify it again. Only server code can put it in a request.
-#[derive(Clone)]
-pub(crate) struct VerifiedActor(pub(crate) Actor);
-
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -392,29 +450,22 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for Auth {
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(VerifiedActor(actor)) = parts.extensions.remove::<VerifiedActor>() {
-            return Ok(Auth(actor));
-        }
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
-            return Err(ApiError::unauthorized("this needs a bearer token", false));
-        }
-        let token = bearer_token(&parts.headers).ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be `Bearer <token>`", false)
-        })?;
-        match state.verifier.verify(token).await {
-            Ok(actor) => Ok(Auth(actor)),
-            Err(TokenError::KeysUnavailable) => Err(keys_unavailable()),
-            Err(e) => {
-                tracing::debug!(reason = %e, "bearer token refused");
-                Err(ApiError::unauthorized(
-                    "the access token is invalid or expired",
-                    true,
-                ))
-            }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.remove::<Authentication>() {
+            Some(Authentication::Verified(actor)) => Ok(Auth(actor)),
+            None => Err(ApiError::unauthorized("this needs a bearer token", false)),
+            Some(Authentication::Refused(Refusal::NotBearer)) => Err(ApiError::unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+                false,
+            )),
+            Some(Authentication::Refused(Refusal::KeysUnavailable)) => Err(keys_unavailable()),
+            Some(Authentication::Refused(Refusal::Invalid)) => Err(ApiError::unauthorized(
+                "the access token is invalid or expired",
+                true,
+            )),
         }
     }
 }
@@ -525,7 +576,7 @@ mod tests {
         let verified = Verified {
             actor: Actor {
                 user_id: UserId::from_uuid(Uuid::nil()),
-                roles: vec![Role::User],
+                roles: Roles::from([domain::Role::User]),
             },
             exp: 1_000,
             nbf: Some(500),

@@ -1,6 +1,6 @@
 //! Request and response bodies as they travel on the wire (snake_case, as docs/API.md shows).
 
-use application::products::ProductView;
+use application::ports::ProductView;
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{Image, Money, Page, Product, User};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -338,7 +338,7 @@ impl From<User> for UserResponse {
             username: u.username.as_str().to_owned(),
             first_name: u.first_name.map(|n| n.as_str().to_owned()),
             last_name: u.last_name.map(|n| n.as_str().to_owned()),
-            roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: u.roles.names().map(str::to_owned).collect(),
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -652,15 +652,15 @@ pub struct AddressResponse {
     pub state: Option<String>,
 }
 
-impl From<domain::Address> for AddressResponse {
-    fn from(a: domain::Address) -> Self {
+impl From<&domain::Address> for AddressResponse {
+    fn from(a: &domain::Address) -> Self {
         Self {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            postal_code: a.postal_code,
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            postal_code: a.postal_code.clone(),
             country: a.country.as_str().to_owned(),
-            state: a.state,
+            state: a.state.clone(),
         }
     }
 }
@@ -746,12 +746,12 @@ pub struct OrderResponse {
 impl From<domain::Order> for OrderResponse {
     fn from(o: domain::Order) -> Self {
         Self {
-            id: o.id.as_uuid(),
-            user_id: o.user_id.as_uuid(),
-            status: o.status.as_str(),
+            id: o.id().as_uuid(),
+            user_id: o.user_id().as_uuid(),
+            status: o.status().as_str(),
             items: o
-                .lines
-                .into_iter()
+                .lines()
+                .iter()
                 .map(|l| OrderLineResponse {
                     product_id: l.product_id.as_uuid(),
                     sku: l.sku.as_str().to_owned(),
@@ -761,10 +761,10 @@ impl From<domain::Order> for OrderResponse {
                     line_total: l.line_total.into(),
                 })
                 .collect(),
-            total: o.total.into(),
-            shipping_address: o.shipping_address.map(Into::into),
-            created_at: o.created_at,
-            updated_at: o.updated_at,
+            total: o.total().into(),
+            shipping_address: o.shipping_address().map(Into::into),
+            created_at: o.created_at(),
+            updated_at: o.updated_at(),
         }
     }
 }

@@ -5,34 +5,30 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
-pub mod extract;
-pub mod headers;
-pub mod limits;
+pub mod extractors;
 pub mod metrics;
 mod openapi;
+pub mod rate_limits;
+pub mod response_headers;
 pub mod routes;
 
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::images::{DeleteImage, GetImageFile, UploadImage};
-use application::orders::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
-use application::ports::{
-    Clock, FileStore, HealthCheck, IdentityProvider, OrderReadModel, PoolStats, ProductReadModel,
-    UserReadModel,
-};
-use application::products::{
-    CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct,
-};
-use application::users::{
+use application::accounts::{
     GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
+use application::catalog::{
+    CreateProduct, DeleteImage, DeleteProduct, GetImageFile, GetProduct, ListProducts,
+    UpdateProduct, UploadImage,
+};
+use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use application::ports::{FileStore, HealthCheck, IdentityProvider};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::{get, post};
-use domain::{ImageRepository, OrderRepository, ProductRepository, UserRepository};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -49,34 +45,6 @@ pub const MAX_JSON_BODY: usize = 256 * 1024;
 /// characters, names of 100, tokens of a few kB.
 pub const SMALL_JSON_BODY: usize = 16 * 1024;
 
-/// The adapters the API's use cases run on, handed over by the composition root.
-pub struct Ports {
-    /// Product writes.
-    pub products: Arc<dyn ProductRepository>,
-    /// Catalog reads.
-    pub product_reads: Arc<dyn ProductReadModel>,
-    /// Product image rows.
-    pub images: Arc<dyn ImageRepository>,
-    /// Where image files are kept.
-    pub files: Arc<dyn FileStore>,
-    /// Order writes.
-    pub orders: Arc<dyn OrderRepository>,
-    /// Order reads.
-    pub order_reads: Arc<dyn OrderReadModel>,
-    /// Account writes.
-    pub users: Arc<dyn UserRepository>,
-    /// Account reads.
-    pub user_reads: Arc<dyn UserReadModel>,
-    /// The identity provider (sign-in, tokens, JWKS).
-    pub identity: Arc<dyn IdentityProvider>,
-    /// Whether the database answers.
-    pub database: Arc<dyn HealthCheck>,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-    /// The database's connection pools, read by `/metrics`.
-    pub pools: Arc<dyn PoolStats>,
-}
-
 /// Settings of the HTTP layer.
 pub struct ApiConfig {
     /// Accepted `iss` of access tokens.
@@ -87,115 +55,99 @@ pub struct ApiConfig {
     pub jwks_refresh: KeyRefresh,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
-    /// Largest image upload, in bytes (413 above).
-    pub max_upload_bytes: u64,
     /// Rate limits; `None` turns them off (no layer at all).
-    pub rate_limits: Option<limits::RateLimits>,
+    pub rate_limits: Option<rate_limits::RateLimits>,
     /// Which browser origins may call the API.
-    pub cors: headers::Cors,
-    /// When set, `/metrics` needs `Authorization: Bearer` with this token.
-    pub metrics_token: Option<String>,
+    pub cors: response_headers::Cors,
 }
 
-/// What every handler can reach: the use cases and the token verifier.
+/// What the handlers call, built by the composition root: one value per use case, and the
+/// few adapters the HTTP layer asks directly (readiness, the identity provider's keys, the
+/// file store's health) with the metrics the use cases also count into.
 pub struct Services {
-    pub(crate) verifier: JwtVerifier,
-    pub(crate) identity: Arc<dyn IdentityProvider>,
-    pub(crate) database: Arc<dyn HealthCheck>,
-    pub(crate) files: Arc<dyn FileStore>,
-    pub(crate) register: RegisterUser,
-    pub(crate) login: Login,
-    pub(crate) refresh: RefreshTokens,
-    pub(crate) logout: Logout,
-    pub(crate) get_user: GetUser,
-    pub(crate) update_profile: UpdateProfile,
-    pub(crate) list_users: ListUsers,
-    pub(crate) create_product: CreateProduct,
-    pub(crate) update_product: UpdateProduct,
-    pub(crate) delete_product: DeleteProduct,
-    pub(crate) get_product: GetProduct,
-    pub(crate) list_products: ListProducts,
-    pub(crate) upload_image: UploadImage,
-    pub(crate) delete_image: DeleteImage,
-    pub(crate) get_image_file: GetImageFile,
-    pub(crate) place_order: PlaceOrder,
-    pub(crate) get_order: GetOrder,
-    pub(crate) list_orders: ListOrders,
-    pub(crate) cancel_order: CancelOrder,
-    pub(crate) change_order_status: ChangeOrderStatus,
-    pub(crate) metrics: Arc<metrics::ShopMetrics>,
+    /// `POST /auth/register`.
+    pub register: RegisterUser,
+    /// `POST /auth/login`.
+    pub login: Login,
+    /// `POST /auth/refresh`.
+    pub refresh: RefreshTokens,
+    /// `POST /auth/logout`.
+    pub logout: Logout,
+    /// `GET /users/me`, `GET /users/{id}`.
+    pub get_user: GetUser,
+    /// `PUT /users/me`.
+    pub update_profile: UpdateProfile,
+    /// `GET /users`.
+    pub list_users: ListUsers,
+    /// `POST /products`.
+    pub create_product: CreateProduct,
+    /// `PUT /products/{id}`.
+    pub update_product: UpdateProduct,
+    /// `DELETE /products/{id}`.
+    pub delete_product: DeleteProduct,
+    /// `GET /products/{id}`.
+    pub get_product: GetProduct,
+    /// `GET /products`.
+    pub list_products: ListProducts,
+    /// `POST /products/{id}/images`.
+    pub upload_image: UploadImage,
+    /// `DELETE /products/{id}/images/{image_id}`.
+    pub delete_image: DeleteImage,
+    /// `GET /files/{image_id}`.
+    pub get_image_file: GetImageFile,
+    /// `POST /orders`.
+    pub place_order: PlaceOrder,
+    /// `GET /orders/{id}`.
+    pub get_order: GetOrder,
+    /// `GET /orders`.
+    pub list_orders: ListOrders,
+    /// `POST /orders/{id}/cancel`.
+    pub cancel_order: CancelOrder,
+    /// `PUT /orders/{id}/status`.
+    pub change_order_status: ChangeOrderStatus,
+    /// The identity provider: its signing keys (for the verifier) and its readiness.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Whether the database answers.
+    pub database: Arc<dyn HealthCheck>,
+    /// Whether the file store answers.
+    pub files: Arc<dyn FileStore>,
+    /// What `/metrics` reports; the use cases above count their business events into it.
+    pub metrics: Arc<metrics::ShopMetrics>,
+}
+
+/// The services and the token verifier, shared by every request.
+struct Shared {
+    services: Services,
+    verifier: JwtVerifier,
 }
 
 /// Shared state of the router (cheap to clone).
 #[derive(Clone)]
-pub struct AppState(Arc<Services>);
+pub struct AppState(Arc<Shared>);
 
 impl Deref for AppState {
     type Target = Services;
 
     fn deref(&self) -> &Services {
-        &self.0
+        &self.0.services
     }
 }
 
 impl AppState {
-    /// Builds every use case from the ports.
-    pub fn new(p: Ports, config: &ApiConfig) -> Self {
-        let metrics = Arc::new(metrics::ShopMetrics::new(
-            p.pools,
-            config.metrics_token.as_deref(),
-        ));
-        Self(Arc::new(Services {
-            verifier: JwtVerifier::new(
-                config.issuer.clone(),
-                config.audience.clone(),
-                p.identity.clone(),
-                config.jwks_refresh,
-            ),
-            register: RegisterUser::new(p.identity.clone(), p.users.clone(), p.clock.clone()),
-            login: Login::new(p.identity.clone(), p.users.clone(), p.clock.clone())
-                .with_metrics(metrics.clone()),
-            refresh: RefreshTokens::new(p.identity.clone()),
-            logout: Logout::new(p.identity.clone()),
-            get_user: GetUser::new(p.users.clone()),
-            update_profile: UpdateProfile::new(p.users.clone(), p.clock.clone()),
-            list_users: ListUsers::new(p.user_reads),
-            create_product: CreateProduct::new(p.products.clone(), p.clock.clone()),
-            update_product: UpdateProduct::new(
-                p.products.clone(),
-                p.images.clone(),
-                p.clock.clone(),
-            ),
-            delete_product: DeleteProduct::new(
-                p.products.clone(),
-                p.images.clone(),
-                p.files.clone(),
-                p.clock.clone(),
-            ),
-            upload_image: UploadImage::new(
-                p.products.clone(),
-                p.images.clone(),
-                p.files.clone(),
-                p.clock.clone(),
-                config.max_upload_bytes,
-            ),
-            delete_image: DeleteImage::new(p.images.clone(), p.files.clone()),
-            get_image_file: GetImageFile::new(p.images.clone(), p.files.clone()),
-            place_order: PlaceOrder::new(p.orders.clone(), p.products.clone(), p.clock.clone())
-                .with_metrics(metrics.clone()),
-            get_order: GetOrder::new(p.orders.clone()),
-            list_orders: ListOrders::new(p.order_reads),
-            cancel_order: CancelOrder::new(p.orders.clone(), p.clock.clone())
-                .with_metrics(metrics.clone()),
-            change_order_status: ChangeOrderStatus::new(p.orders, p.clock.clone())
-                .with_metrics(metrics.clone()),
-            get_product: GetProduct::new(p.product_reads.clone()),
-            list_products: ListProducts::new(p.product_reads, p.images),
-            files: p.files,
-            identity: p.identity,
-            database: p.database,
-            metrics,
-        }))
+    /// The services, with a verifier of the access tokens `config` describes.
+    fn new(services: Services, config: &ApiConfig) -> Self {
+        let verifier = JwtVerifier::new(
+            config.issuer.clone(),
+            config.audience.clone(),
+            services.identity.clone(),
+            config.jwks_refresh,
+        );
+        Self(Arc::new(Shared { services, verifier }))
+    }
+
+    /// The access-token verifier.
+    pub(crate) fn verifier(&self) -> &JwtVerifier {
+        &self.0.verifier
     }
 }
 
@@ -204,10 +156,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP service: API routes, health, JWKS, OpenAPI and docs, with request ids,
 /// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
 /// error.
-pub fn router(ports: Ports, config: ApiConfig) -> Router {
+pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{auth, health, images, orders, products, users};
 
-    let state = AppState::new(ports, &config);
+    let state = AppState::new(services, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
     let metrics_layer = metrics::MetricsLayer::new(state.metrics.clone());
     let api = Router::new()
@@ -245,7 +197,9 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
             get(users::me).put(users::update_me).layer(small),
         )
         .route("/users/{id}", get(users::get));
-    let api = limits::apply(api, config.rate_limits.as_ref(), &state);
+    let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
+        axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
+    );
 
     let app = Router::new()
         .nest("/api/v1", api)
@@ -253,7 +207,7 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
         .route("/.well-known/jwks.json", get(auth::jwks))
-        .merge(headers::docs(openapi::docs_router()))
+        .merge(response_headers::docs(openapi::docs_router()))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
@@ -265,7 +219,7 @@ pub fn router(ports: Ports, config: ApiConfig) -> Router {
         .layer(axum::middleware::map_response(
             error::problem_for_bare_errors,
         ));
-    headers::apply(app, &config.cors)
+    response_headers::apply(app, &config.cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let request_id = req

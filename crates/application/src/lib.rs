@@ -3,13 +3,12 @@
 //! Authorization is decided here, in each use case, not in the HTTP layer.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod actor;
+pub mod catalog;
 pub mod error;
-pub mod images;
-pub mod orders;
+pub mod ordering;
 pub mod ports;
-pub mod products;
-pub mod users;
 
 pub use actor::Actor;
 pub use error::AppError;

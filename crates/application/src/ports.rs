@@ -4,11 +4,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, FieldError, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
-    ProductId, RepositoryError, Role, StoredFile, User, UserId, Username,
+    Email, FieldError, Image, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
+    ProductId, RepositoryError, Roles, StoredFile, User, UserId, Username,
 };
-
-use crate::products::ProductView;
 
 /// The time, so tests can pin it.
 pub trait Clock: Send + Sync {
@@ -28,19 +26,32 @@ impl Clock for SystemClock {
     }
 }
 
-/// Reads of the catalog, shaped for the list and detail pages (the query side).
+/// A product as the catalog shows it: with its images, in upload order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductView {
+    /// The product.
+    pub product: Product,
+    /// Its images, oldest first.
+    pub images: Vec<Image>,
+}
+
+/// Reads of the catalog, shaped for the list and detail pages (the query side): whole
+/// [`ProductView`]s, each built by the adapter in a fixed number of round trips.
 #[async_trait]
 pub trait ProductReadModel: Send + Sync {
     /// One product with its images in upload order, in one round trip; `None` when it does
     /// not exist or was deleted.
     async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError>;
 
-    /// Newest first; `search` matches name and description, case-insensitively, anywhere in the text.
+    /// Newest first, each product with its images in upload order: the page in one round
+    /// trip and the images of all of it in one more, never one per product. `search` is the
+    /// text as the client typed it: a blank one lists everything; otherwise it matches name
+    /// and description, case-insensitively, anywhere in the text.
     async fn list(
         &self,
         page: PageRequest,
         search: Option<&str>,
-    ) -> Result<Page<Product>, RepositoryError>;
+    ) -> Result<Page<ProductView>, RepositoryError>;
 }
 
 /// Which orders a list shows.
@@ -92,7 +103,7 @@ pub struct IdentityAccount {
     /// Family name, as the provider holds it.
     pub last_name: Option<PersonName>,
     /// Realm roles this shop knows.
-    pub roles: Vec<Role>,
+    pub roles: Roles,
 }
 
 /// A registration as the identity provider receives it.

@@ -10,15 +10,15 @@ use chrono::{DateTime, Utc};
 use domain::{
     Currency, Email, Image, ImageId, ImageRepository, ImageType, Money, Page, PageRequest,
     Password, Product, ProductChanges, ProductId, ProductName, ProductRepository, RepositoryError,
-    Role, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
+    Role, Roles, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
 use crate::ports::{
     ByteSource, Clock, FileBody, FileStore, IdentityAccount, IdentityError, IdentityProvider,
-    NewAccount, ProductReadModel, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
+    NewAccount, ProductReadModel, ProductView, SignedIn, SourceError, StorageError, TokenPair,
+    UserReadModel,
 };
-use crate::products::ProductView;
 
 #[derive(Default)]
 pub struct FixedClock;
@@ -32,7 +32,7 @@ impl Clock for FixedClock {
 pub fn actor(roles: &[Role]) -> Actor {
     Actor {
         user_id: UserId::new(),
-        roles: roles.to_vec(),
+        roles: Roles::new(roles.iter().copied()),
     }
 }
 
@@ -44,7 +44,7 @@ pub fn sample_user(name: &str) -> User {
         username: Username::parse(name).unwrap(),
         first_name: None,
         last_name: None,
-        roles: vec![Role::User],
+        roles: Roles::from([Role::User]),
         created_at: now,
         updated_at: now,
     }
@@ -56,7 +56,6 @@ pub struct MemoryProducts {
     pub items: Mutex<Vec<Product>>,
     pub images: Mutex<Vec<Image>>,
     fail_image_inserts: AtomicBool,
-    image_queries: AtomicUsize,
 }
 
 impl MemoryProducts {
@@ -98,10 +97,6 @@ impl MemoryProducts {
     pub fn fail_image_inserts(&self) {
         self.fail_image_inserts.store(true, Ordering::SeqCst);
     }
-
-    pub fn image_queries(&self) -> usize {
-        self.image_queries.load(Ordering::SeqCst)
-    }
 }
 
 #[async_trait]
@@ -131,8 +126,22 @@ impl ProductReadModel for MemoryProducts {
         &self,
         page: PageRequest,
         _: Option<&str>,
-    ) -> Result<Page<Product>, RepositoryError> {
-        let items = self.items.lock().unwrap().clone();
+    ) -> Result<Page<ProductView>, RepositoryError> {
+        let images = self.images.lock().unwrap().clone();
+        let items: Vec<ProductView> = self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|product| ProductView {
+                images: images
+                    .iter()
+                    .filter(|i| i.product_id == product.id)
+                    .cloned()
+                    .collect(),
+                product: product.clone(),
+            })
+            .collect();
         Ok(Page {
             total: items.len() as u64,
             items,
@@ -171,7 +180,6 @@ impl ImageRepository for MemoryProducts {
     }
 
     async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError> {
-        self.image_queries.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .images
             .lock()
@@ -450,7 +458,7 @@ impl IdentityProvider for MemoryIdentity {
             username: account.username.clone(),
             first_name: account.first_name.clone(),
             last_name: account.last_name.clone(),
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         };
         self.accounts.lock().unwrap().push(a.clone());
         Ok(a)
@@ -513,7 +521,7 @@ impl domain::OrderRepository for MemoryOrders {
             .lock()
             .unwrap()
             .iter()
-            .find(|o| o.id == id)
+            .find(|o| o.id() == id)
             .cloned())
     }
 
@@ -525,10 +533,22 @@ impl domain::OrderRepository for MemoryOrders {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
         let mut orders = self.orders.lock().unwrap();
-        match orders.iter_mut().find(|o| o.id == id && o.status == from) {
+        match orders
+            .iter_mut()
+            .find(|o| o.id() == id && o.status() == from)
+        {
             Some(o) => {
-                o.status = to;
-                o.updated_at = now;
+                // Stored as the SQL adapters store it: the status column and the time.
+                *o = domain::Order::restore(
+                    o.id(),
+                    o.user_id(),
+                    to,
+                    o.lines().to_vec(),
+                    o.total(),
+                    o.shipping_address().cloned(),
+                    o.created_at(),
+                    now,
+                );
                 Ok(true)
             }
             None => Ok(false),

@@ -2,6 +2,7 @@
 //! repository traits the outer layers implement. Plain Rust: no I/O, no framework.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod error;
 pub mod ids;
 pub mod image;
@@ -12,15 +13,16 @@ pub mod product;
 pub mod repository;
 pub mod user;
 
+pub use address::{Address, AddressInput, CountryCode};
 pub use error::{DomainError, FieldError, Validator};
 pub use ids::{ImageId, OrderId, ProductId, UserId};
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
-pub use order::{Address, AddressInput, CountryCode, Order, OrderLine, OrderStatus, Quantity};
+pub use order::{Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
-pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock, fold_case};
+pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
 pub use repository::{
     IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError, ProductRepository,
     RepositoryError, UserRepository,
 };
-pub use user::{Email, Password, PersonName, Role, User, Username};
+pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

@@ -170,10 +170,6 @@ pub struct ProductChanges {
 }
 
 impl Product {
-    /// Joins name and description in [`Product::search_text`]; a control character that
-    /// names and descriptions refuse.
-    pub const SEARCH_SEPARATOR: char = '\u{1f}';
-
     /// Applies `changes` and stamps `updated_at`.
     pub fn apply(&mut self, changes: ProductChanges, now: DateTime<Utc>) {
         if let Some(sku) = changes.sku {
@@ -193,33 +189,8 @@ impl Product {
         }
         self.updated_at = now;
     }
-
-    /// Case-folded text that product search matches against: name and description, joined by
-    /// [`Product::SEARCH_SEPARATOR`], which neither may hold, so no match spans the two.
-    pub fn search_text(&self) -> String {
-        Self::search_text_of(
-            self.name.as_str(),
-            self.description.as_ref().map(Description::as_str),
-        )
-    }
-
-    /// [`Product::search_text`] of a name and description as stored.
-    pub fn search_text_of(name: &str, description: Option<&str>) -> String {
-        let mut text = fold_case(name);
-        if let Some(d) = description {
-            text.push(Self::SEARCH_SEPARATOR);
-            text.push_str(&fold_case(d));
-        }
-        text
-    }
 }
 
-/// The one case rule of product search, applied to the stored text and to every query alike:
-/// Unicode full case folding (`CaseFolding.txt`, statuses C and F). Unlike lower-casing it
-/// folds `Σ`, `σ` and word-final `ς` to one letter, and `ß` and `SS` to `ss`.
-pub fn fold_case(text: &str) -> String {
-    caseless::default_case_fold_str(text)
-}
 
 #[cfg(test)]
 mod tests {

@@ -216,6 +216,65 @@ impl Role {
     }
 }
 
+/// The roles of an account, sorted, each once: the one place they are put in order, so two
+/// sets compare equal whatever order a provider listed them in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Roles(Vec<Role>);
+
+impl Roles {
+    /// The roles of `roles`, sorted, without duplicates.
+    pub fn new(roles: impl IntoIterator<Item = Role>) -> Self {
+        let mut roles: Vec<Role> = roles.into_iter().collect();
+        roles.sort();
+        roles.dedup();
+        Self(roles)
+    }
+
+    /// The roles named in `names`; names this shop does not use are left out.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::new(names.into_iter().filter_map(Role::from_name))
+    }
+
+    /// These roles and `more`.
+    #[must_use]
+    pub fn with(&self, more: impl IntoIterator<Item = Role>) -> Self {
+        Self::new(self.0.iter().copied().chain(more))
+    }
+
+    /// Whether `role` is among them.
+    pub fn contains(&self, role: &Role) -> bool {
+        self.0.contains(role)
+    }
+
+    /// The roles, in order.
+    pub fn as_slice(&self) -> &[Role] {
+        &self.0
+    }
+
+    /// Their names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(Role::as_str)
+    }
+}
+
+impl FromIterator<Role> for Roles {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> Self {
+        Self::new(iter)
+    }
+}
+
+impl<const N: usize> From<[Role; N]> for Roles {
+    fn from(roles: [Role; N]) -> Self {
+        Self::new(roles)
+    }
+}
+
+impl<const N: usize> PartialEq<[Role; N]> for Roles {
+    fn eq(&self, other: &[Role; N]) -> bool {
+        self.0 == other
+    }
+}
+
 /// An account as this shop knows it. The identity provider owns email, username, password and
 /// roles; the shop keeps a copy of them beside the profile fields it owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +289,8 @@ pub struct User {
     pub first_name: Option<PersonName>,
     /// Family name.
     pub last_name: Option<PersonName>,
-    /// Roles, sorted, without duplicates.
-    pub roles: Vec<Role>,
+    /// Roles.
+    pub roles: Roles,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account last changed.
@@ -284,6 +343,21 @@ mod tests {
         assert!(Password::parse("1234567").is_err());
         let p = Password::parse("correct horse").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn roles_are_sorted_once_and_unknown_names_dropped() {
+        let roles = Roles::from_names(["admin", "offline_access", "user", "admin"]);
+        assert_eq!(roles, [Role::User, Role::Admin]);
+        assert_eq!(roles.names().collect::<Vec<_>>(), ["user", "admin"]);
+        assert_eq!(Roles::new([Role::Admin, Role::User]), roles);
+        assert_eq!(
+            Roles::from([Role::User]).with([Role::Admin, Role::User]),
+            roles
+        );
+        assert!(roles.contains(&Role::Admin));
+        assert!(!Roles::from([Role::User]).contains(&Role::Admin));
+        assert_eq!(Roles::from_names(["root"]), []);
     }
 
     proptest! {

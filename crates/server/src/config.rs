@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use api::headers::{Cors, CorsOrigins};
-use api::limits::{Rate, RateLimits, TrustedProxies};
+use api::rate_limits::{Rate, RateLimits, TrustedProxies};
+use api::response_headers::{Cors, CorsOrigins};
 use infrastructure::identity::KeycloakConfig;
 use infrastructure::{DatabaseUrl, Secret};
 
@@ -450,7 +450,7 @@ impl Settings {
             max_upload_bytes: parse_number(
                 "MAX_UPLOAD_BYTES",
                 get("MAX_UPLOAD_BYTES"),
-                application::images::DEFAULT_MAX_UPLOAD_BYTES,
+                application::catalog::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
             metrics_token: get("METRICS_TOKEN").map(|t| Secret::new(t.trim())),

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use application::catalog::{CreateProduct, CreateProductCommand, PriceInput};
 use application::ports::Clock;
-use application::products::{CreateProduct, CreateProductCommand, PriceInput};
 use application::{Actor, AppError};
-use domain::{ProductRepository, Role, UserId};
+use domain::{ProductRepository, Role, Roles, UserId};
 
 const DEMO: &[(&str, &str, &str, &str, i64)] = &[
     (
@@ -85,10 +85,10 @@ pub(crate) async fn seed(
     products: Arc<dyn ProductRepository>,
     clock: Arc<dyn Clock>,
 ) -> Result<usize, AppError> {
-    let create = CreateProduct::new(products, clock);
+    let create = CreateProduct { products, clock };
     let seeder = Actor {
         user_id: UserId::new(),
-        roles: vec![Role::Admin],
+        roles: Roles::from([Role::Admin]),
     };
     let mut created = 0;
     for &(sku, name, description, amount, stock) in DEMO {

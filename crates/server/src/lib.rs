@@ -15,10 +15,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use application::accounts::{
+    CreateAdmin, GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
+};
+use application::catalog::{
+    CreateProduct, DeleteImage, DeleteProduct, GetImageFile, GetProduct, ListProducts,
+    UpdateProduct, UploadImage,
+};
+use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
-use application::users::CreateAdmin;
 use infrastructure::db::{SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -84,6 +91,111 @@ impl Adapters {
             clock: Arc::new(SystemClock),
             db,
         })
+    }
+}
+
+impl Adapters {
+    /// Every use case the API serves, on these adapters; the ones that count business events
+    /// count them in `metrics`.
+    fn services(
+        &self,
+        settings: &Settings,
+        metrics: Arc<api::metrics::ShopMetrics>,
+    ) -> api::Services {
+        let (products, images, orders, users) =
+            (&self.products, &self.images, &self.orders, &self.users);
+        let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
+        api::Services {
+            register: RegisterUser {
+                identity: identity.clone(),
+                users: users.clone(),
+                clock: clock.clone(),
+            },
+            login: Login {
+                identity: identity.clone(),
+                users: users.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            refresh: RefreshTokens {
+                identity: identity.clone(),
+            },
+            logout: Logout {
+                identity: identity.clone(),
+            },
+            get_user: GetUser {
+                users: users.clone(),
+            },
+            update_profile: UpdateProfile {
+                users: users.clone(),
+                clock: clock.clone(),
+            },
+            list_users: ListUsers {
+                directory: users.clone(),
+            },
+            create_product: CreateProduct {
+                products: products.clone(),
+                clock: clock.clone(),
+            },
+            update_product: UpdateProduct {
+                products: products.clone(),
+                images: images.clone(),
+                clock: clock.clone(),
+            },
+            delete_product: DeleteProduct {
+                products: products.clone(),
+                images: images.clone(),
+                store: files.clone(),
+                clock: clock.clone(),
+            },
+            get_product: GetProduct {
+                catalog: products.clone(),
+            },
+            list_products: ListProducts {
+                catalog: products.clone(),
+            },
+            upload_image: UploadImage {
+                products: products.clone(),
+                images: images.clone(),
+                store: files.clone(),
+                clock: clock.clone(),
+                max_bytes: settings.max_upload_bytes,
+            },
+            delete_image: DeleteImage {
+                images: images.clone(),
+                store: files.clone(),
+            },
+            get_image_file: GetImageFile {
+                images: images.clone(),
+                store: files.clone(),
+            },
+            place_order: PlaceOrder {
+                orders: orders.clone(),
+                products: products.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            get_order: GetOrder {
+                orders: orders.clone(),
+            },
+            list_orders: ListOrders {
+                reads: orders.clone(),
+            },
+            cancel_order: CancelOrder {
+                orders: orders.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            change_order_status: ChangeOrderStatus {
+                orders: orders.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            identity: identity.clone(),
+            database: Arc::new(DatabaseHealth(self.db.clone())),
+            files: files.clone(),
+            metrics,
+        }
     }
 }
 
@@ -153,27 +265,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, wires everything and binds the listener (port 0 picks a free one).
+    /// The composition root: connects, migrates, builds the adapters and every use case on
+    /// them, hands those to the API's router, and binds the listener (port 0 picks a free one).
     ///
     /// # Errors
     /// When the database, the identity provider or the port cannot be had.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let a = Adapters::build(&settings).await?;
+        let metrics = Arc::new(api::metrics::ShopMetrics::new(
+            Arc::new(DatabasePools(a.db.clone())),
+            settings.metrics_token.as_ref().map(|t| t.expose()),
+        ));
         let router = api::router(
-            api::Ports {
-                products: a.products.clone(),
-                product_reads: a.products.clone(),
-                images: a.images.clone(),
-                files: a.files.clone(),
-                orders: a.orders.clone(),
-                order_reads: a.orders.clone(),
-                users: a.users.clone(),
-                user_reads: a.users.clone(),
-                identity: a.identity.clone(),
-                database: Arc::new(DatabaseHealth(a.db.clone())),
-                clock: a.clock.clone(),
-                pools: Arc::new(DatabasePools(a.db.clone())),
-            },
+            a.services(&settings, metrics),
             api::ApiConfig {
                 issuer: settings.auth_issuer.clone(),
                 audience: settings.auth_audience.clone(),
@@ -182,15 +286,10 @@ impl Application {
                     max_age: settings.jwks_max_age,
                 },
                 request_timeout: settings.request_timeout,
-                max_upload_bytes: settings.max_upload_bytes,
                 rate_limits: settings
                     .rate_limit_enabled
                     .then(|| settings.rate_limits.clone()),
                 cors: settings.cors.clone(),
-                metrics_token: settings
-                    .metrics_token
-                    .as_ref()
-                    .map(|t| t.expose().to_owned()),
             },
         );
         let stopping = Arc::new(AtomicBool::new(false));
@@ -461,10 +560,14 @@ pub async fn create_admin(
     username: Option<&str>,
 ) -> anyhow::Result<domain::User> {
     let a = Adapters::build(settings).await?;
-    let user = CreateAdmin::new(a.identity.clone(), a.users.clone(), a.clock.clone())
-        .execute(email, password, username)
-        .await
-        .map_err(describe)?;
+    let user = CreateAdmin {
+        identity: a.identity.clone(),
+        users: a.users.clone(),
+        clock: a.clock.clone(),
+    }
+    .execute(email, password, username)
+    .await
+    .map_err(describe)?;
     a.db.close().await;
     Ok(user)
 }

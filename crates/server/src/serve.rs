@@ -167,7 +167,7 @@ async fn render(status: StatusCode, slug: &'static str, detail: &str) -> Vec<u8>
         }
     }
     for (name, value) in [
-        ("content-security-policy", api::headers::API_CSP),
+        ("content-security-policy", api::response_headers::API_CSP),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),

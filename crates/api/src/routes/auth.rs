@@ -1,4 +1,4 @@
-use application::users::RegisterCommand;
+use application::accounts::RegisterCommand;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
 use crate::error::{ApiError, Problem};
-use crate::extract::AppJson;
+use crate::extractors::AppJson;
 
 /// Headers of an answer that holds tokens: no cache may keep it (RFC 6749 section 5.1).
 const NO_STORE: [(header::HeaderName, &str); 2] = [
@@ -126,7 +126,7 @@ pub async fn logout(
 pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     // From the verifier's cache: a public endpoint must not cost the provider a request each.
     let body = state
-        .verifier
+        .verifier()
         .jwks_document()
         .await
         .map_err(|_| crate::auth::keys_unavailable())?;

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{ImageBytes, ImageResponse, ImageUpload};
 use crate::error::{ApiError, Problem};
-use crate::extract::{IdPath, ImagePath, MultipartFile};
+use crate::extractors::{IdPath, ImagePath, MultipartFile};
 
 /// How long clients and caches may keep an image without asking again. The bytes behind an
 /// image id never change (a new upload is a new id), so caches need not revalidate while it
@@ -58,7 +58,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut file = MultipartFile::new(&headers, body, state.upload_image.max_bytes());
+    let mut file = MultipartFile::new(&headers, body, state.upload_image.max_bytes);
     let uploaded = state
         .upload_image
         .execute(&actor, ProductId::from_uuid(id), &mut file)

@@ -1,18 +1,16 @@
-use application::orders::{PlaceOrderCommand, Placed};
-use application::ports::OrderFilter;
+use application::ordering::{PlaceOrderCommand, Placed};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use domain::{FieldError, OrderId, OrderStatus, ProductId, UserId};
+use domain::{OrderId, ProductId};
 
 use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{OrderPage, OrderResponse, OrderStatusRequest, PlaceOrderRequest};
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ListQuery};
+use crate::extractors::{AppJson, IdPath, IdempotencyKeyHeader, OrderQuery};
 
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// List orders
@@ -40,35 +38,11 @@ const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-repl
 pub async fn list(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    query: ListQuery,
+    query: OrderQuery,
 ) -> Result<Json<OrderPage>, ApiError> {
-    let mut errors = Vec::new();
-    // An empty `user_id` names no account: 422 like any other text that is not a UUID.
-    let user_id = match query.user_id.as_deref().map(str::trim) {
-        None => None,
-        Some(s) => match uuid::Uuid::parse_str(s) {
-            Ok(u) => Some(UserId::from_uuid(u)),
-            Err(_) => {
-                errors.push(FieldError::new("user_id", "must be a UUID"));
-                None
-            }
-        },
-    };
-    let status = match query
-        .status
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(s) => OrderStatus::parse(s).map_err(|e| errors.push(e)).ok(),
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
     let page = state
         .list_orders
-        .execute(&actor, OrderFilter { user_id, status }, query.page)
+        .execute(&actor, query.filter, query.page)
         .await?;
     Ok(Json(page.into()))
 }
@@ -128,17 +102,9 @@ pub async fn get(
 pub async fn place(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    headers: HeaderMap,
+    IdempotencyKeyHeader(idempotency_key): IdempotencyKeyHeader,
     AppJson(body): AppJson<PlaceOrderRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::invalid_field("Idempotency-Key", "must be visible ASCII"))?
-                .to_owned(),
-        ),
-    };
     let placed = state
         .place_order
         .execute(
@@ -157,7 +123,7 @@ pub async fn place(
     let replayed = matches!(placed, Placed::Replayed(_));
     let order = placed.into_order();
     let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id())) {
         headers.insert(header::LOCATION, v);
     }
     if replayed {

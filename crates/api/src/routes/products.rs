@@ -1,4 +1,4 @@
-use application::products::{CreateProductCommand, PriceInput, UpdateProductCommand};
+use application::catalog::{CreateProductCommand, PriceInput, UpdateProductCommand};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -11,7 +11,7 @@ use crate::dto::{
     CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
 };
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ListQuery};
+use crate::extractors::{AppJson, IdPath, ProductQuery};
 
 fn price(m: MoneyDto) -> PriceInput {
     PriceInput {
@@ -41,7 +41,7 @@ fn price(m: MoneyDto) -> PriceInput {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    query: ListQuery,
+    query: ProductQuery,
 ) -> Result<Json<ProductPage>, ApiError> {
     let page = state
         .list_products

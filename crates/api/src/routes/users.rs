@@ -1,4 +1,4 @@
-use application::users::UpdateProfileCommand;
+use application::accounts::UpdateProfileCommand;
 use axum::Json;
 use axum::extract::State;
 use domain::UserId;
@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{UpdateMeRequest, UserPage, UserResponse};
 use crate::error::{ApiError, Problem};
-use crate::extract::{AppJson, IdPath, ListQuery};
+use crate::extractors::{AppJson, IdPath, PageQuery};
 
 /// List accounts
 ///
@@ -25,11 +25,9 @@ use crate::extract::{AppJson, IdPath, ListQuery};
 pub async fn list(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    query: ListQuery,
+    PageQuery(page): PageQuery,
 ) -> Result<Json<UserPage>, ApiError> {
-    Ok(Json(
-        state.list_users.execute(&actor, query.page).await?.into(),
-    ))
+    Ok(Json(state.list_users.execute(&actor, page).await?.into()))
 }
 
 /// Get the signed-in account

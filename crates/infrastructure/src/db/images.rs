@@ -75,6 +75,33 @@ impl JoinedImageRow {
     }
 }
 
+/// The images of `products` in one query, by product, each product's in upload order.
+pub(super) async fn images_of_products(
+    db: &Database,
+    products: &[ProductId],
+) -> Result<Vec<Image>, RepositoryError> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            image_columns!(),
+            " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
+        ),
+        placeholders(products.len())
+    );
+    let rows: Vec<ImageRow> = on_db!(db, read, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in products {
+            q = q.bind(id.as_uuid());
+        }
+        q.fetch_all(pool).await
+    })
+    .map_err(map_err)?;
+    rows.into_iter().map(Image::try_from).collect()
+}
+
 impl TryFrom<ImageRow> for Image {
     type Error = RepositoryError;
 
@@ -168,26 +195,7 @@ impl ImageRepository for SqlImages {
 
     #[tracing::instrument(name = "db.images.of_products", skip_all, fields(count = products.len()))]
     async fn of_products(&self, products: &[ProductId]) -> Result<Vec<Image>, RepositoryError> {
-        if products.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                image_columns!(),
-                " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
-            ),
-            placeholders(products.len())
-        );
-        let rows: Vec<ImageRow> = on_db!(&self.db, read, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for id in products {
-                q = q.bind(id.as_uuid());
-            }
-            q.fetch_all(pool).await
-        })
-        .map_err(map_err)?;
-        rows.into_iter().map(Image::try_from).collect()
+        images_of_products(&self.db, products).await
     }
 
     #[tracing::instrument(name = "db.images.delete", skip_all, fields(image_id = %id))]

@@ -348,23 +348,13 @@ pub(crate) fn placeholders(n: usize) -> String {
 }
 
 /// Roles as stored: comma-separated names.
-pub(crate) fn roles_to_text(roles: &[domain::Role]) -> String {
-    roles
-        .iter()
-        .map(domain::Role::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+pub(crate) fn roles_to_text(roles: &domain::Roles) -> String {
+    roles.names().collect::<Vec<_>>().join(",")
 }
 
 /// Roles from their stored form; names this shop does not know are dropped.
-pub(crate) fn roles_from_text(text: &str) -> Vec<domain::Role> {
-    let mut roles: Vec<_> = text
-        .split(',')
-        .filter_map(domain::Role::from_name)
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
+pub(crate) fn roles_from_text(text: &str) -> domain::Roles {
+    domain::Roles::from_names(text.split(','))
 }
 
 /// A stored value that no longer parses: corrupt data, never the client's fault.

@@ -101,19 +101,19 @@ fn order_from_rows(r: OrderRow, lines: Vec<LineRow>) -> Result<Order, Repository
         }),
         _ => None,
     };
-    Ok(Order {
-        id: OrderId::from_uuid(r.id),
-        user_id: UserId::from_uuid(r.user_id),
-        status: OrderStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
-        lines: lines
+    Ok(Order::restore(
+        OrderId::from_uuid(r.id),
+        UserId::from_uuid(r.user_id),
+        OrderStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
+        lines
             .into_iter()
             .map(line_from_row)
             .collect::<Result<_, _>>()?,
-        total: money(r.total_minor, &r.currency)?,
+        money(r.total_minor, &r.currency)?,
         shipping_address,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    })
+        r.created_at,
+        r.updated_at,
+    ))
 }
 
 /// Claims an idempotency key: inserts it, or takes over an expired one; no row changes
@@ -212,29 +212,29 @@ macro_rules! bind_stock {
 
 macro_rules! bind_order {
     ($q:expr, $order:expr) => {{
-        let address = $order.shipping_address.as_ref();
-        $q.bind($order.id.as_uuid())
-            .bind($order.user_id.as_uuid())
-            .bind($order.status.as_str())
-            .bind($order.total.minor())
-            .bind($order.total.currency().code())
+        let address = $order.shipping_address();
+        $q.bind($order.id().as_uuid())
+            .bind($order.user_id().as_uuid())
+            .bind($order.status().as_str())
+            .bind($order.total().minor())
+            .bind($order.total().currency().code())
             .bind(address.map(|a| a.line1.as_str()))
             .bind(address.and_then(|a| a.line2.as_deref()))
             .bind(address.map(|a| a.city.as_str()))
             .bind(address.map(|a| a.postal_code.as_str()))
             .bind(address.map(|a| a.country.as_str()))
             .bind(address.and_then(|a| a.state.as_deref()))
-            .bind($order.created_at)
-            .bind($order.updated_at)
+            .bind($order.created_at())
+            .bind($order.updated_at())
     }};
 }
 
 macro_rules! bind_lines {
     ($q:expr, $order:expr) => {{
         let mut q = $q;
-        for (i, l) in $order.lines.iter().enumerate() {
+        for (i, l) in $order.lines().iter().enumerate() {
             q = q
-                .bind($order.id.as_uuid())
+                .bind($order.id().as_uuid())
                 .bind(i64::try_from(i).unwrap_or(i64::MAX))
                 .bind(l.product_id.as_uuid())
                 .bind(l.sku.as_str())
@@ -243,8 +243,8 @@ macro_rules! bind_lines {
                 .bind(l.unit_price.currency().code())
                 .bind(i64::from(l.quantity.get()))
                 .bind(l.line_total.minor())
-                .bind($order.created_at)
-                .bind($order.created_at);
+                .bind($order.created_at())
+                .bind($order.created_at());
         }
         q
     }};
@@ -262,9 +262,9 @@ async fn place_in_one_statement(
     order: &Order,
     key: Option<&IdempotencyRecord>,
 ) -> Result<bool, PlaceOrderError> {
-    let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
+    let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
     by_product.sort_by_key(|l| l.product_id);
-    let now = order.created_at;
+    let now = order.created_at();
     let mut sql = String::new();
     let mut offset = 0;
     let mut expected = 0u64;
@@ -283,8 +283,8 @@ async fn place_in_one_statement(
     sql.push_str(&shift_placeholders(INSERT_ORDER, offset));
     sql.push_str(";\n");
     offset += 13;
-    sql.push_str(&insert_lines_sql(order.lines.len(), offset));
-    expected += 1 + order.lines.len() as u64;
+    sql.push_str(&insert_lines_sql(order.lines().len(), offset));
+    expected += 1 + order.lines().len() as u64;
 
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     if let Some(k) = key {
@@ -355,10 +355,10 @@ impl SqlOrders {
     ) -> Result<(), PlaceOrderError> {
         // Stock rows are locked in one global order (by product id) so that concurrent orders
         // over the same products queue behind each other instead of deadlocking.
-        let mut by_product: Vec<&OrderLine> = order.lines.iter().collect();
+        let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
         by_product.sort_by_key(|l| l.product_id);
-        let now = order.created_at;
-        let line_sql = insert_lines_sql(order.lines.len(), 0);
+        let now = order.created_at();
+        let line_sql = insert_lines_sql(order.lines().len(), 0);
         let result: Result<(), PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             if let Some(k) = key {
@@ -431,7 +431,7 @@ impl SqlOrders {
 
 #[async_trait]
 impl OrderRepository for SqlOrders {
-    #[tracing::instrument(name = "db.orders.place", skip_all, fields(order_id = %order.id, lines = order.lines.len()))]
+    #[tracing::instrument(name = "db.orders.place", skip_all, fields(order_id = %order.id(), lines = order.lines().len()))]
     async fn place(
         &self,
         order: &Order,
@@ -445,7 +445,7 @@ impl OrderRepository for SqlOrders {
             self.place_step_by_step(order, key).await?;
         }
         if key.is_some() {
-            self.sweep_keys(order.created_at).await;
+            self.sweep_keys(order.created_at()).await;
         }
         Ok(())
     }

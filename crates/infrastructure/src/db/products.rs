@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
@@ -6,10 +8,11 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::images::{ImageRow, JoinedImageRow, image_columns, joined_image_columns};
+use super::images::{
+    ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
+};
 use super::{Database, corrupt, map_err, on_db, placeholders};
-use application::ports::ProductReadModel;
-use application::products::ProductView;
+use application::ports::{ProductReadModel, ProductView};
 
 macro_rules! product_columns {
     () => {
@@ -85,7 +88,7 @@ fn readable(rows: Vec<ProductRow>) -> Vec<Product> {
 }
 
 /// Computes again, in batches, the `search_text` of the products a migration marked
-/// `search_stale` (after a change of [`Product::search_text`]'s rule).
+/// `search_stale` (after a change of [`search_text`]'s rule).
 pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryError> {
     const BATCH: i64 = 500;
     let mut done = 0_u64;
@@ -102,7 +105,7 @@ pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryE
             for (id, name, description) in &rows {
                 sqlx::query("UPDATE products SET search_text = $2, search_stale = FALSE WHERE id = $1")
                     .bind(id)
-                    .bind(Product::search_text_of(name, description.as_deref()))
+                    .bind(search_text_of(name, description.as_deref()))
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
@@ -132,6 +135,46 @@ impl SqlProducts {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// Joins name and description in [`search_text`]; a control character that names and
+/// descriptions refuse, so no match spans the two.
+const SEARCH_SEPARATOR: char = '\u{1f}';
+
+/// What the `search_text` column holds for `p`, and searches match against: name and
+/// description, case-folded, joined by [`SEARCH_SEPARATOR`].
+fn search_text(p: &Product) -> String {
+    search_text_of(p.name.as_str(), p.description.as_ref().map(|d| d.as_str()))
+}
+
+/// [`search_text`] of a name and description as stored.
+fn search_text_of(name: &str, description: Option<&str>) -> String {
+    let mut text = fold_case(name);
+    if let Some(d) = description {
+        text.push(SEARCH_SEPARATOR);
+        text.push_str(&fold_case(d));
+    }
+    text
+}
+
+/// The one case rule of product search, applied to the stored text and to every query alike:
+/// Unicode full case folding (`CaseFolding.txt`, statuses C and F). Unlike lower-casing it
+/// folds `Σ`, `σ` and word-final `ς` to one letter, and `ß` and `SS` to `ss`, the same on
+/// both databases and on the indexed and the scanning query paths.
+fn fold_case(text: &str) -> String {
+    caseless::default_case_fold_str(text)
+}
+
+/// What a search as the client typed it looks for in `search_text`: `None` lists everything
+/// (no text, or only blanks), `Some(None)` matches nothing, `Some(Some(text))` is the
+/// case-folded text. Stored text holds no control characters but line breaks and tabs
+/// (PostgreSQL cannot even store a NUL), so a search with any other matches nothing.
+fn search_term(search: Option<&str>) -> Option<Option<String>> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty())?;
+    let unmatchable = search
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    Some((!unmatchable).then(|| fold_case(search)))
 }
 
 /// `LIKE` pattern matching `text` anywhere, with the pattern's own wildcards escaped.
@@ -169,7 +212,7 @@ impl ProductRepository for SqlProducts {
             .bind(p.price.minor())
             .bind(p.price.currency().code())
             .bind(i64::from(p.stock.get()))
-            .bind(p.search_text())
+            .bind(search_text(p))
             .bind(p.created_at)
             .bind(p.updated_at)
             .execute(pool)
@@ -250,7 +293,7 @@ impl ProductRepository for SqlProducts {
             if text_changed {
                 sqlx::query("UPDATE products SET search_text = $2 WHERE id = $1")
                     .bind(id.as_uuid())
-                    .bind(product.search_text())
+                    .bind(search_text(&product))
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
@@ -331,6 +374,40 @@ impl ProductReadModel for SqlProducts {
 
     #[tracing::instrument(name = "db.products.list", skip_all)]
     async fn list(
+        &self,
+        page: PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<ProductView>, RepositoryError> {
+        let search = match search_term(search) {
+            None => None,
+            Some(Some(term)) => Some(term),
+            Some(None) => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    request: page,
+                    total: 0,
+                });
+            }
+        };
+        let search = search.as_deref();
+        // One round trip for the page (and its count), one for the images of all of it.
+        let products = self.page(page, search).await?;
+        let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
+        let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
+        // In upload order within each product.
+        for image in images_of_products(&self.db, &ids).await? {
+            by_product.entry(image.product_id).or_default().push(image);
+        }
+        Ok(products.map(|product| ProductView {
+            images: by_product.remove(&product.id).unwrap_or_default(),
+            product,
+        }))
+    }
+}
+
+impl SqlProducts {
+    /// One page of products, newest first, matching the lower-cased `search` when given.
+    async fn page(
         &self,
         page: PageRequest,
         search: Option<&str>,
@@ -434,5 +511,15 @@ mod tests {
     fn like_wildcards_in_the_search_are_literal() {
         assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn searches_are_lower_cased_and_control_characters_match_nothing() {
+        assert_eq!(search_term(None), None);
+        assert_eq!(search_term(Some("  \t ")), None);
+        assert_eq!(search_term(Some(" MuG ")), Some(Some("mug".into())));
+        assert_eq!(search_term(Some("a\tB")), Some(Some("a\tb".into())));
+        assert_eq!(search_term(Some("a\u{0}b")), Some(None));
+        assert_eq!(search_term(Some("a\u{1f}b")), Some(None));
     }
 }

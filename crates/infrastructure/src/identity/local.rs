@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::{Email, Password, PersonName, RepositoryError, Role, UserId, Username};
+use domain::{Email, Password, PersonName, RepositoryError, Role, Roles, UserId, Username};
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -251,7 +251,7 @@ impl LocalIdentityProvider {
             given_name: account.first_name.as_ref().map(PersonName::as_str),
             family_name: account.last_name.as_ref().map(PersonName::as_str),
             realm_access: RealmAccess {
-                roles: account.roles.iter().map(Role::as_str).collect(),
+                roles: account.roles.names().collect(),
             },
         };
         let mut header = Header::new(Algorithm::EdDSA);
@@ -361,9 +361,7 @@ impl LocalIdentityProvider {
             .map_err(db_err)?;
             let Some(row) = row else { return Ok(None) };
             let mut account = row.account().map_err(repo_err)?;
-            account.roles.extend([Role::User, Role::Admin]);
-            account.roles.sort();
-            account.roles.dedup();
+            account.roles = account.roles.with([Role::User, Role::Admin]);
             sqlx::query(
                 "UPDATE identity_accounts SET password_hash = $2, roles = $3, updated_at = $4 \
                  WHERE id = $1",
@@ -516,7 +514,7 @@ impl IdentityProvider for LocalIdentityProvider {
             username: new.username.clone(),
             first_name: new.first_name.clone(),
             last_name: new.last_name.clone(),
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         };
         self.insert_account(&account, &hash).await?;
         Ok(account)
@@ -707,7 +705,7 @@ impl IdentityProvider for LocalIdentityProvider {
                 username: username.clone(),
                 first_name: None,
                 last_name: None,
-                roles: vec![Role::User, Role::Admin],
+                roles: Roles::from([Role::User, Role::Admin]),
             };
             let inserted = self.insert_account(&account, &hash).await;
             match inserted {

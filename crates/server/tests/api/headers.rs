@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use api::headers::{Cors, CorsOrigins};
+use api::response_headers::{Cors, CorsOrigins};
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::json;

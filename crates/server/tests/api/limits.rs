@@ -50,12 +50,12 @@ async fn assert_rate_limited(resp: Response) -> u64 {
     seconds
 }
 
-fn rate(per_minute: u32, burst: u32) -> api::limits::Rate {
-    api::limits::Rate::new(per_minute, burst).unwrap()
+fn rate(per_minute: u32, burst: u32) -> api::rate_limits::Rate {
+    api::rate_limits::Rate::new(per_minute, burst).unwrap()
 }
 
-fn trust(list: &str) -> api::limits::TrustedProxies {
-    api::limits::TrustedProxies::parse(list).unwrap()
+fn trust(list: &str) -> api::rate_limits::TrustedProxies {
+    api::rate_limits::TrustedProxies::parse(list).unwrap()
 }
 
 #[tokio::test]

@@ -6,15 +6,14 @@
 //! `invalid_grant` is a refused credential or token (401).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{Email, FieldError, Password, PersonName, Role, UserId, Username};
+use domain::{Email, FieldError, Password, PersonName, Role, Roles, UserId, Username};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use application::ports::{
@@ -22,6 +21,12 @@ use application::ports::{
 };
 
 use crate::Secret;
+
+mod admin;
+mod wire;
+
+use admin::ServiceToken;
+use wire::*;
 
 /// Longest wait for a TCP (and TLS) connection to Keycloak.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -191,215 +196,6 @@ fn malformed(
     IdentityError::Other(Box::new(KeycloakError::Malformed(what, e.into())))
 }
 
-/// An OAuth error answer (RFC 6749 §5.2).
-#[derive(Debug, Deserialize)]
-struct OAuthError {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
-impl OAuthError {
-    /// `invalid_grant` (and `invalid_request`): the credentials or token the client sent are
-    /// refused. Every other error means the shop's client itself is refused or misconfigured.
-    fn is_about_the_grant(&self) -> bool {
-        matches!(self.error.as_str(), "invalid_grant" | "invalid_request")
-    }
-
-    fn client_refused(self, what: &'static str) -> IdentityError {
-        unavailable(KeycloakError::ClientRefused {
-            what,
-            error: self.error,
-            description: self.error_description.unwrap_or_default(),
-        })
-    }
-}
-
-/// A successful token endpoint answer. No `Debug`: it holds tokens.
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: u64,
-    #[serde(default)]
-    refresh_expires_in: u64,
-}
-
-impl TokenResponse {
-    fn into_pair(self, what: &'static str) -> Result<TokenPair, IdentityError> {
-        let refresh_token = self
-            .refresh_token
-            .ok_or_else(|| malformed(what, "the answer holds no refresh token"))?;
-        Ok(TokenPair {
-            access_token: self.access_token,
-            refresh_token,
-            expires_in: self.expires_in,
-            refresh_expires_in: self.refresh_expires_in,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct RealmAccess {
-    #[serde(default)]
-    roles: Vec<String>,
-}
-
-/// The access-token claims the shop's copy of an account is made from.
-#[derive(Deserialize)]
-struct AccessClaims {
-    #[serde(default)]
-    sub: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    given_name: Option<String>,
-    #[serde(default)]
-    family_name: Option<String>,
-    #[serde(default)]
-    realm_access: Option<RealmAccess>,
-}
-
-/// A user as the admin REST API shows it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserRepresentation {
-    id: String,
-    username: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RoleRepresentation {
-    name: String,
-}
-
-/// A user to create. No `Debug`: it holds the password.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NewUserRepresentation<'a> {
-    username: &'a str,
-    email: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_name: Option<&'a str>,
-    enabled: bool,
-    credentials: [PasswordCredential<'a>; 1],
-}
-
-/// A password credential. No `Debug`: it is the password.
-#[derive(Serialize)]
-struct PasswordCredential<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    value: &'a str,
-    temporary: bool,
-}
-
-impl<'a> PasswordCredential<'a> {
-    fn new(password: &'a Password) -> Self {
-        Self {
-            kind: "password",
-            value: password.expose(),
-            temporary: false,
-        }
-    }
-}
-
-/// A refusal of the admin REST API: `{"errorMessage": ...}`, `{"field": ..., "errorMessage":
-/// ...}`, a list of those under `errors`, or `{"error": ..., "error_description": ...}` (the
-/// password policy).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AdminError {
-    #[serde(default)]
-    field: Option<String>,
-    #[serde(default)]
-    error_message: Option<String>,
-    #[serde(default)]
-    errors: Vec<AdminError>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default, rename = "error_description")]
-    error_description: Option<String>,
-}
-
-impl AdminError {
-    fn parse(body: &str) -> Self {
-        serde_json::from_str(body).unwrap_or_default()
-    }
-
-    /// Which of the shop's fields a 409 names.
-    fn conflict_field(&self) -> &'static str {
-        let message = self.error_message.as_deref().unwrap_or_default();
-        if message.to_lowercase().contains("email") {
-            "email"
-        } else {
-            "username"
-        }
-    }
-
-    /// The fields a 400 refused, named as the shop's API names them.
-    fn field_errors(&self) -> Vec<FieldError> {
-        if let Some(error) = self
-            .error
-            .as_deref()
-            .filter(|e| e.starts_with("invalidPassword"))
-        {
-            let description = self.error_description.as_deref().unwrap_or(error);
-            let message = description
-                .strip_prefix("Invalid password: ")
-                .unwrap_or(description);
-            return vec![FieldError::new(
-                "password",
-                format!("refused by the password policy: {message}"),
-            )];
-        }
-        let mut errors: Vec<FieldError> = self
-            .errors
-            .iter()
-            .chain(std::iter::once(self))
-            .filter_map(|e| {
-                let field = match e.field.as_deref()? {
-                    "firstName" => "first_name",
-                    "lastName" => "last_name",
-                    "email" => "email",
-                    "username" => "username",
-                    _ => "body",
-                };
-                let reason = e.error_message.as_deref().unwrap_or("invalid");
-                Some(FieldError::new(
-                    field,
-                    format!("refused by the identity provider ({reason})"),
-                ))
-            })
-            .collect();
-        if errors.is_empty() {
-            errors.push(FieldError::new(
-                "body",
-                "refused by the identity provider".to_owned(),
-            ));
-        }
-        errors
-    }
-}
-
-/// The service account's access token and when to stop using it. No `Debug`: it is a token.
-struct ServiceToken {
-    value: String,
-    renew_at: Instant,
-}
-
 /// The Keycloak identity provider. Holds no state but a connection pool and the cached
 /// service-account token, so any number of shop instances can share one realm.
 pub struct KeycloakIdentityProvider {
@@ -449,16 +245,13 @@ fn account(
     // Names are the shop's own profile once the account exists; one the shop's rules refuse
     // is left out rather than failing the sign-in.
     let name = |n: Option<&str>| n.and_then(|n| PersonName::parse(n).ok().flatten());
-    let mut roles: Vec<Role> = roles.iter().filter_map(|r| Role::from_name(r)).collect();
-    roles.sort();
-    roles.dedup();
     Ok(IdentityAccount {
         id: UserId::from_uuid(id),
         email,
         username,
         first_name: name(first_name),
         last_name: name(last_name),
-        roles,
+        roles: Roles::from_names(roles.iter().map(String::as_str)),
     })
 }
 
@@ -568,227 +361,6 @@ impl KeycloakIdentityProvider {
         let bytes = response.bytes().await.map_err(|e| unreachable(what, e))?;
         serde_json::from_slice(&bytes).map_err(|_| unavailable(KeycloakError::Status(what, status)))
     }
-
-    /// The service account's access token, from the cache while it has more than
-    /// [`SERVICE_TOKEN_MARGIN`] to live. Two requests that find it stale may both fetch one;
-    /// that is cheaper than making every admin call wait on a lock across the network.
-    async fn service_token(&self) -> Result<String, IdentityError> {
-        const WHAT: &str = "service-account token request";
-        if let Some(token) = self
-            .cached_service_token()
-            .as_ref()
-            .filter(|t| Instant::now() < t.renew_at)
-        {
-            return Ok(token.value.clone());
-        }
-        let fetched_at = Instant::now();
-        let tokens = self
-            .token(WHAT, &[("grant_type", "client_credentials")])
-            .await?
-            .map_err(|e| e.client_refused(WHAT))?;
-        let lifetime = Duration::from_secs(tokens.expires_in).saturating_sub(SERVICE_TOKEN_MARGIN);
-        let value = tokens.access_token;
-        self.store_service_token(Some(ServiceToken {
-            value: value.clone(),
-            renew_at: fetched_at + lifetime,
-        }));
-        Ok(value)
-    }
-
-    fn cached_service_token(&self) -> std::sync::MutexGuard<'_, Option<ServiceToken>> {
-        self.service_token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn store_service_token(&self, token: Option<ServiceToken>) {
-        *self.cached_service_token() = token;
-    }
-
-    /// Calls the admin REST API with the service account's token; a 401 (the token was
-    /// revoked or the realm's keys changed) fetches a new token and tries once more.
-    async fn admin(
-        &self,
-        what: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&[u8]>,
-    ) -> Result<Response, IdentityError> {
-        let mut retried = false;
-        loop {
-            let token = self.service_token().await?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(&token);
-            if let Some(body) = body {
-                request = request
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.to_vec());
-            }
-            let response = self.send(what, request).await?;
-            match response.status() {
-                StatusCode::UNAUTHORIZED if !retried => {
-                    retried = true;
-                    self.store_service_token(None);
-                }
-                StatusCode::UNAUTHORIZED => {
-                    return Err(unavailable(KeycloakError::Status(
-                        what,
-                        StatusCode::UNAUTHORIZED,
-                    )));
-                }
-                StatusCode::FORBIDDEN => return Err(unavailable(KeycloakError::Forbidden(what))),
-                _ => return Ok(response),
-            }
-        }
-    }
-
-    /// Creates a user with a password; its id, or what Keycloak refused.
-    async fn create_user(&self, user: &NewUserRepresentation<'_>) -> Result<UserId, IdentityError> {
-        const WHAT: &str = "user creation";
-        let body = serde_json::to_vec(user).map_err(|e| malformed(WHAT, e))?;
-        let response = self
-            .admin(
-                WHAT,
-                Method::POST,
-                self.endpoints.users.clone(),
-                Some(&body),
-            )
-            .await?;
-        let status = response.status();
-        if status == StatusCode::CREATED {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let id = location
-                .rsplit('/')
-                .next()
-                .and_then(|id| Uuid::parse_str(id).ok())
-                .ok_or_else(|| malformed(WHAT, "no user id in the Location header"))?;
-            return Ok(UserId::from_uuid(id));
-        }
-        let body = response.text().await.unwrap_or_default();
-        match status {
-            StatusCode::CONFLICT => Err(IdentityError::Conflict(
-                AdminError::parse(&body).conflict_field(),
-            )),
-            StatusCode::BAD_REQUEST => Err(IdentityError::Rejected(
-                AdminError::parse(&body).field_errors(),
-            )),
-            s => Err(unexpected(WHAT, s)),
-        }
-    }
-
-    /// The user whose e-mail address is `email`, if any.
-    async fn find_by_email(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserRepresentation>, IdentityError> {
-        const WHAT: &str = "user search";
-        let mut url = self.endpoints.users.clone();
-        url.query_pairs_mut()
-            .append_pair("email", email.as_str())
-            .append_pair("exact", "true");
-        let response = self.admin(WHAT, Method::GET, url, None).await?;
-        if !response.status().is_success() {
-            return Err(unexpected(WHAT, response.status()));
-        }
-        let users: Vec<UserRepresentation> = Self::json(WHAT, response).await?;
-        Ok(users.into_iter().find(|u| {
-            u.email
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
-        }))
-    }
-
-    /// Gives the user the realm role `admin`; granting it twice is harmless.
-    async fn grant_admin(&self, id: UserId) -> Result<(), IdentityError> {
-        const WHAT: &str = "admin role grant";
-        let response = self
-            .admin(WHAT, Method::GET, self.endpoints.admin_role.clone(), None)
-            .await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Err(IdentityError::Other(
-                "the realm has no `admin` role; import keycloak/shop-realm.json or add the role"
-                    .into(),
-            ));
-        }
-        if !response.status().is_success() {
-            return Err(unexpected(WHAT, response.status()));
-        }
-        let role: serde_json::Value = Self::json(WHAT, response).await?;
-        let url = self.endpoints.user(id, &["role-mappings", "realm"])?;
-        let body = serde_json::to_vec(&[role]).map_err(|e| malformed(WHAT, e))?;
-        let response = self.admin(WHAT, Method::POST, url, Some(&body)).await?;
-        if !response.status().is_success() {
-            return Err(unexpected(WHAT, response.status()));
-        }
-        Ok(())
-    }
-
-    /// Replaces the password of a user found by a search; its id.
-    async fn reset_password_of(
-        &self,
-        user: &UserRepresentation,
-        password: &Password,
-    ) -> Result<UserId, IdentityError> {
-        let id = Uuid::parse_str(&user.id)
-            .map(UserId::from_uuid)
-            .map_err(|e| malformed("user search", e))?;
-        self.reset_password(id, password).await?;
-        Ok(id)
-    }
-
-    /// Replaces the user's password.
-    async fn reset_password(&self, id: UserId, password: &Password) -> Result<(), IdentityError> {
-        const WHAT: &str = "password reset";
-        let url = self.endpoints.user(id, &["reset-password"])?;
-        let body = serde_json::to_vec(&PasswordCredential::new(password))
-            .map_err(|e| malformed(WHAT, e))?;
-        let response = self.admin(WHAT, Method::PUT, url, Some(&body)).await?;
-        match response.status() {
-            s if s.is_success() => Ok(()),
-            StatusCode::BAD_REQUEST => {
-                let body = response.text().await.unwrap_or_default();
-                Err(IdentityError::Rejected(
-                    AdminError::parse(&body).field_errors(),
-                ))
-            }
-            s => Err(unexpected(WHAT, s)),
-        }
-    }
-
-    /// The user as Keycloak holds it now, with its effective realm roles.
-    async fn load_account(&self, id: UserId) -> Result<IdentityAccount, IdentityError> {
-        const WHAT: &str = "user lookup";
-        let response = self
-            .admin(WHAT, Method::GET, self.endpoints.user(id, &[])?, None)
-            .await?;
-        if !response.status().is_success() {
-            return Err(unexpected(WHAT, response.status()));
-        }
-        let user: UserRepresentation = Self::json(WHAT, response).await?;
-        let url = self
-            .endpoints
-            .user(id, &["role-mappings", "realm", "composite"])?;
-        let response = self.admin(WHAT, Method::GET, url, None).await?;
-        if !response.status().is_success() {
-            return Err(unexpected(WHAT, response.status()));
-        }
-        let roles: Vec<RoleRepresentation> = Self::json(WHAT, response).await?;
-        let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
-        account(
-            Some(&user.id),
-            Some(&user.username),
-            user.email.as_deref(),
-            user.first_name.as_deref(),
-            user.last_name.as_deref(),
-            &roles,
-        )
-    }
 }
 
 #[async_trait]
@@ -814,7 +386,7 @@ impl IdentityProvider for KeycloakIdentityProvider {
             last_name: new.last_name.clone(),
             // The realm's default role; the first sign-in brings the copy up to date with
             // whatever the realm really grants.
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         })
     }
 

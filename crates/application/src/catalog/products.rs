@@ -1,25 +1,15 @@
 //! Catalog use cases: admins write products, anyone reads them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Currency, Description, Image, ImageRepository, Money, Page, PageRequest, Product,
-    ProductChanges, ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
+    Currency, Description, ImageRepository, Money, Page, PageRequest, Product, ProductChanges,
+    ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
 };
 
-use crate::images::discard_files;
-use crate::ports::{Clock, FileStore, ProductReadModel};
+use super::images::discard_files;
+use crate::ports::{Clock, FileStore, ProductReadModel, ProductView};
 use crate::{Actor, AppError};
-
-/// A product as the catalog shows it: with its images, in upload order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductView {
-    /// The product.
-    pub product: Product,
-    /// Its images, oldest first.
-    pub images: Vec<Image>,
-}
 
 /// The images of one product, in one query.
 async fn with_images(
@@ -79,16 +69,13 @@ pub struct CreateProductCommand {
 
 /// Adds a product to the catalog (admins only; the SKU must be free).
 pub struct CreateProduct {
-    products: Arc<dyn ProductRepository>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl CreateProduct {
-    /// Wires the use case.
-    pub fn new(products: Arc<dyn ProductRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { products, clock }
-    }
-
     /// Validates every field, then stores the product.
     ///
     /// # Errors
@@ -145,25 +132,15 @@ pub struct UpdateProductCommand {
 
 /// Changes a product (admins only).
 pub struct UpdateProduct {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl UpdateProduct {
-    /// Wires the use case.
-    pub fn new(
-        products: Arc<dyn ProductRepository>,
-        images: Arc<dyn ImageRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            products,
-            images,
-            clock,
-        }
-    }
-
     /// Validates the given fields, then saves the product with them.
     ///
     /// # Errors
@@ -206,28 +183,17 @@ impl UpdateProduct {
 /// Removes a product from the catalog with its images (admins only). Orders keep their own
 /// copy of it.
 pub struct DeleteProduct {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
-    store: Arc<dyn FileStore>,
-    clock: Arc<dyn Clock>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub store: Arc<dyn FileStore>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl DeleteProduct {
-    /// Wires the use case.
-    pub fn new(
-        products: Arc<dyn ProductRepository>,
-        images: Arc<dyn ImageRepository>,
-        store: Arc<dyn FileStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            products,
-            images,
-            store,
-            clock,
-        }
-    }
-
     /// Deletes the product and its image rows in one transaction, then their files. A product
     /// with images is deleted only while the file store answers, so that a store that is down
     /// leaves everything as it was.
@@ -253,15 +219,11 @@ impl DeleteProduct {
 
 /// Reads one product with its images (public), from the catalog's read model: one round trip.
 pub struct GetProduct {
-    catalog: Arc<dyn ProductReadModel>,
+    /// Catalog reads.
+    pub catalog: Arc<dyn ProductReadModel>,
 }
 
 impl GetProduct {
-    /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>) -> Self {
-        Self { catalog }
-    }
-
     /// The product.
     ///
     /// # Errors
@@ -273,20 +235,14 @@ impl GetProduct {
 }
 
 /// Lists the catalog (public), newest first, optionally filtered by a search text, each
-/// product with its images.
+/// product with its images, as the catalog's read model answers it.
 pub struct ListProducts {
-    catalog: Arc<dyn ProductReadModel>,
-    images: Arc<dyn ImageRepository>,
+    /// Catalog reads.
+    pub catalog: Arc<dyn ProductReadModel>,
 }
 
 impl ListProducts {
-    /// Wires the use case.
-    pub fn new(catalog: Arc<dyn ProductReadModel>, images: Arc<dyn ImageRepository>) -> Self {
-        Self { catalog, images }
-    }
-
-    /// One page; a blank search lists everything. Any text is a valid search. The images of
-    /// the whole page come in one query, never one per product.
+    /// One page; a blank search lists everything. Any text is a valid search.
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.
@@ -296,33 +252,7 @@ impl ListProducts {
         page: PageRequest,
         search: Option<&str>,
     ) -> Result<Page<ProductView>, AppError> {
-        let search = search
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(domain::fold_case);
-        // Stored text holds no control characters but line breaks and tabs (PostgreSQL cannot
-        // even store a NUL), so a search with any other matches nothing: answer it here.
-        let unmatchable = |s: &str| {
-            s.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        };
-        if search.as_deref().is_some_and(unmatchable) {
-            return Ok(Page {
-                items: Vec::new(),
-                request: page,
-                total: 0,
-            });
-        }
-        let products = self.catalog.list(page, search.as_deref()).await?;
-        let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
-        let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
-        for image in self.images.of_products(&ids).await? {
-            by_product.entry(image.product_id).or_default().push(image);
-        }
-        Ok(products.map(|product| ProductView {
-            images: by_product.remove(&product.id).unwrap_or_default(),
-            product,
-        }))
+        Ok(self.catalog.list(page, search).await?)
     }
 }
 
@@ -348,7 +278,10 @@ mod tests {
     #[tokio::test]
     async fn only_admins_create_products() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo.clone(), Arc::new(FixedClock));
+        let uc = CreateProduct {
+            products: repo.clone(),
+            clock: Arc::new(FixedClock),
+        };
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
         assert!(matches!(err, AppError::Forbidden));
         assert!(repo.items.lock().unwrap().is_empty());
@@ -362,7 +295,10 @@ mod tests {
     #[tokio::test]
     async fn every_bad_field_is_reported_at_once() {
         let repo = Arc::new(MemoryProducts::default());
-        let uc = CreateProduct::new(repo, Arc::new(FixedClock));
+        let uc = CreateProduct {
+            products: repo,
+            clock: Arc::new(FixedClock),
+        };
         let bad = CreateProductCommand {
             sku: "".into(),
             name: "".into(),
@@ -385,12 +321,19 @@ mod tests {
     async fn non_admins_cannot_update_or_delete() {
         let repo = Arc::new(MemoryProducts::default());
         let admin = actor(&[Role::Admin]);
-        let p = CreateProduct::new(repo.clone(), Arc::new(FixedClock))
-            .execute(&admin, cmd())
-            .await
-            .unwrap();
+        let p = CreateProduct {
+            products: repo.clone(),
+            clock: Arc::new(FixedClock),
+        }
+        .execute(&admin, cmd())
+        .await
+        .unwrap();
         let user = actor(&[Role::User]);
-        let update = UpdateProduct::new(repo.clone(), repo.clone(), Arc::new(FixedClock));
+        let update = UpdateProduct {
+            products: repo.clone(),
+            images: repo.clone(),
+            clock: Arc::new(FixedClock),
+        };
         assert!(matches!(
             update
                 .execute(&user, p.id, UpdateProductCommand::default())
@@ -398,12 +341,12 @@ mod tests {
             Err(AppError::Forbidden)
         ));
         assert!(matches!(
-            DeleteProduct::new(
-                repo.clone(),
-                repo.clone(),
-                Arc::new(MemoryStore::default()),
-                Arc::new(FixedClock)
-            )
+            DeleteProduct {
+                products: repo.clone(),
+                images: repo.clone(),
+                store: Arc::new(MemoryStore::default()),
+                clock: Arc::new(FixedClock)
+            }
             .execute(&user, p.id)
             .await,
             Err(AppError::Forbidden)
@@ -424,43 +367,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_page_loads_the_images_of_all_its_products_in_one_query() {
-        let repo = Arc::new(MemoryProducts::default());
-        let a = repo.add_sample("A-1");
-        let b = repo.add_sample("B-1");
-        let c = repo.add_sample("C-1");
-        for (product, n) in [(a, 2), (c, 1), (a, 1)] {
-            for _ in 0..n {
-                repo.add_image(product);
-            }
-        }
-        let list = ListProducts::new(repo.clone(), repo.clone());
-        let page = list.execute(PageRequest::default(), None).await.unwrap();
-        assert_eq!(repo.image_queries(), 1);
-        let counts: Vec<(ProductId, usize)> = page
-            .items
-            .iter()
-            .map(|v| (v.product.id, v.images.len()))
-            .collect();
-        assert_eq!(counts, [(a, 3), (b, 0), (c, 1)]);
-        let of_a = &page.items[0].images;
-        assert!(of_a.windows(2).all(|w| w[0].id < w[1].id), "upload order");
-        assert!(of_a.iter().all(|i| i.product_id == a));
-    }
-
-    #[tokio::test]
     async fn deleting_a_product_removes_its_images_and_their_files() {
         let repo = Arc::new(MemoryProducts::default());
         let store = Arc::new(MemoryStore::default());
         let p = repo.add_sample("A-1");
         let image = repo.add_image(p);
         store.insert(&image.file.key, b"bytes");
-        let delete = DeleteProduct::new(
-            repo.clone(),
-            repo.clone(),
-            store.clone(),
-            Arc::new(FixedClock),
-        );
+        let delete = DeleteProduct {
+            products: repo.clone(),
+            images: repo.clone(),
+            store: store.clone(),
+            clock: Arc::new(FixedClock),
+        };
         let admin = actor(&[Role::Admin]);
 
         store.set_down(true);

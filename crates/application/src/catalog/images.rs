@@ -87,36 +87,19 @@ async fn discard(store: &dyn FileStore, file: &StoredFile) {
 /// Adds an image to a product (admins only): JPEG, PNG, WebP or GIF as known from its bytes,
 /// at most a configured size.
 pub struct UploadImage {
-    products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
-    store: Arc<dyn FileStore>,
-    clock: Arc<dyn Clock>,
-    max_bytes: u64,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub store: Arc<dyn FileStore>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Largest upload, in bytes (`TooLarge` above).
+    pub max_bytes: u64,
 }
 
 impl UploadImage {
-    /// Wires the use case; uploads over `max_bytes` are refused.
-    pub fn new(
-        products: Arc<dyn ProductRepository>,
-        images: Arc<dyn ImageRepository>,
-        store: Arc<dyn FileStore>,
-        clock: Arc<dyn Clock>,
-        max_bytes: u64,
-    ) -> Self {
-        Self {
-            products,
-            images,
-            store,
-            clock,
-            max_bytes,
-        }
-    }
-
-    /// Largest upload accepted, in bytes.
-    pub fn max_bytes(&self) -> u64 {
-        self.max_bytes
-    }
-
     /// Checks the caller and the product before reading a byte of `body`, reads it up to the
     /// limit, stores the file under a key of its own making, then writes the row.
     ///
@@ -171,16 +154,13 @@ impl UploadImage {
 
 /// Removes an image of a product (admins only): its row, then its file.
 pub struct DeleteImage {
-    images: Arc<dyn ImageRepository>,
-    store: Arc<dyn FileStore>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub store: Arc<dyn FileStore>,
 }
 
 impl DeleteImage {
-    /// Wires the use case.
-    pub fn new(images: Arc<dyn ImageRepository>, store: Arc<dyn FileStore>) -> Self {
-        Self { images, store }
-    }
-
     /// Deletes the image when the store answers: with the store down nothing changes (503), so
     /// a removal never stops half-way for that reason. Should the store fail between the check
     /// and the removal of the file, the image is still gone and the stray file is logged.
@@ -213,16 +193,13 @@ impl DeleteImage {
 
 /// Serves the bytes of images (public).
 pub struct GetImageFile {
-    images: Arc<dyn ImageRepository>,
-    store: Arc<dyn FileStore>,
+    /// Product image rows.
+    pub images: Arc<dyn ImageRepository>,
+    /// Where image files are kept.
+    pub store: Arc<dyn FileStore>,
 }
 
 impl GetImageFile {
-    /// Wires the use case.
-    pub fn new(images: Arc<dyn ImageRepository>, store: Arc<dyn FileStore>) -> Self {
-        Self { images, store }
-    }
-
     /// What is known of the image, without touching the store (enough to answer a conditional
     /// request).
     ///
@@ -269,13 +246,13 @@ mod tests {
         let catalog = Arc::new(MemoryProducts::default());
         let product = catalog.add_sample("MUG-1");
         let store = Arc::new(MemoryStore::default());
-        let upload = UploadImage::new(
-            catalog.clone(),
-            catalog.clone(),
-            store.clone(),
-            Arc::new(FixedClock),
+        let upload = UploadImage {
+            products: catalog.clone(),
+            images: catalog.clone(),
+            store: store.clone(),
+            clock: Arc::new(FixedClock),
             max_bytes,
-        );
+        };
         Setup {
             catalog,
             store,
@@ -434,7 +411,10 @@ mod tests {
             .execute(&admin(), s.product, &mut Chunks::of(&[PNG]))
             .await
             .unwrap();
-        let delete = DeleteImage::new(s.catalog.clone(), s.store.clone());
+        let delete = DeleteImage {
+            images: s.catalog.clone(),
+            store: s.store.clone(),
+        };
         assert!(matches!(
             delete
                 .execute(&actor(&[Role::User]), s.product, image.id)

@@ -1,13 +1,14 @@
 //! Extractors whose rejections are the API's own problem+json errors, so every error a
 //! client can cause has one shape and the field it concerns.
 
-use application::images::FILE_FIELD;
-use application::ports::{ByteSource, SourceError};
+use application::catalog::FILE_FIELD;
+use application::ordering::IdempotencyKey;
+use application::ports::{ByteSource, OrderFilter, SourceError};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use domain::{FieldError, PageRequest};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use domain::{FieldError, OrderStatus, PageRequest, UserId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -309,17 +310,13 @@ struct RawListQuery {
     status: Option<String>,
 }
 
-/// `page` and `per_page` (and the optional search `q`) of a list; 422 naming the parameter
-/// when a number is not a whole number in range.
-pub struct ListQuery {
-    /// Which page.
-    pub page: PageRequest,
-    /// Search text, when given.
-    pub q: Option<String>,
-    /// `user_id` filter as sent (orders).
-    pub user_id: Option<String>,
-    /// `status` filter as sent (orders).
-    pub status: Option<String>,
+impl RawListQuery {
+    fn from_parts(parts: &Parts) -> Result<Self, ApiError> {
+        let Query(raw) = Query::<RawListQuery>::try_from_uri(&parts.uri).map_err(|_| {
+            ApiError::invalid_field("query", "the query string could not be parsed")
+        })?;
+        Ok(raw)
+    }
 }
 
 fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, FieldError> {
@@ -332,38 +329,125 @@ fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, Fiel
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+/// `page` and `per_page` of a list; each error goes to `errors`, naming the parameter, when a
+/// number is not a whole number in range.
+fn page_request(raw: &RawListQuery, errors: &mut Vec<FieldError>) -> Option<PageRequest> {
+    let page = whole_number("page", raw.page.as_deref(), 1)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let per_page = whole_number(
+        "per_page",
+        raw.per_page.as_deref(),
+        PageRequest::DEFAULT_PER_PAGE,
+    )
+    .map_err(|e| errors.push(e))
+    .ok();
+    let (page, per_page) = (page?, per_page?);
+    PageRequest::new(page, per_page)
+        .map_err(|e| errors.push(e))
+        .ok()
+}
+
+/// Everything parsed, or 422 naming each parameter that is not.
+fn finish<T>(value: Option<T>, errors: Vec<FieldError>) -> Result<T, ApiError> {
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// `page` and `per_page` of a list (the accounts); 422 naming the parameter when a number is
+/// not a whole number in range.
+pub struct PageQuery(pub PageRequest);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<RawListQuery>::try_from_uri(&parts.uri).map_err(|_| {
-            ApiError::invalid_field("query", "the query string could not be parsed")
-        })?;
+        let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
-        let page = whole_number("page", raw.page.as_deref(), 1)
-            .map_err(|e| errors.push(e))
-            .ok();
-        let per_page = whole_number(
-            "per_page",
-            raw.per_page.as_deref(),
-            PageRequest::DEFAULT_PER_PAGE,
-        )
-        .map_err(|e| errors.push(e))
-        .ok();
-        if let (Some(page), Some(per_page)) = (page, per_page) {
-            match PageRequest::new(page, per_page) {
-                Ok(p) => {
-                    return Ok(ListQuery {
-                        page: p,
-                        q: raw.q,
-                        user_id: raw.user_id,
-                        status: raw.status,
-                    });
+        finish(page_request(&raw, &mut errors).map(PageQuery), errors)
+    }
+}
+
+/// The catalog's list: its page and the optional search text `q` (any text is a search).
+pub struct ProductQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Search text, when given.
+    pub q: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ProductQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        finish(page.map(|page| ProductQuery { page, q: raw.q }), errors)
+    }
+}
+
+/// The orders' list: its page and filters; 422 naming each parameter that is invalid.
+pub struct OrderQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// `user_id` (a UUID) and `status` (an order status), when given.
+    pub filter: OrderFilter,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        // An empty `user_id` names no account: 422 like any other text that is not a UUID.
+        let user_id = match raw.user_id.as_deref().map(str::trim) {
+            None => None,
+            Some(s) => match Uuid::parse_str(s) {
+                Ok(u) => Some(UserId::from_uuid(u)),
+                Err(_) => {
+                    errors.push(FieldError::new("user_id", "must be a UUID"));
+                    None
                 }
-                Err(e) => errors.push(e),
-            }
-        }
-        Err(ApiError::validation(errors))
+            },
+        };
+        let status = match raw
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(s) => OrderStatus::parse(s).map_err(|e| errors.push(e)).ok(),
+        };
+        let filter = OrderFilter { user_id, status };
+        finish(page.map(|page| OrderQuery { page, filter }), errors)
+    }
+}
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The `Idempotency-Key` header, when sent: 422 naming it unless it is visible ASCII of
+/// 1 to 255 characters (surrounding blanks aside).
+pub struct IdempotencyKeyHeader(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
+            return Ok(IdempotencyKeyHeader(None));
+        };
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::invalid_field("Idempotency-Key", "must be visible ASCII"))?;
+        IdempotencyKey::parse(text)
+            .map(|key| IdempotencyKeyHeader(Some(key)))
+            .map_err(|e| ApiError::validation(vec![e]))
     }
 }
 

@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{VerifiedActor, bearer_token};
+use crate::auth::Authentication;
 use crate::error::ApiError;
 
 /// How often buckets that have refilled are dropped.
@@ -242,11 +242,7 @@ fn limit_of(method: &Method, path: &str) -> Option<Limit> {
     }
 }
 
-async fn limit(
-    State((limiters, app)): State<(Arc<Limiters>, AppState)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
     let Some(kind) = limit_of(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
@@ -259,20 +255,16 @@ async fn limit(
     let verdict = match kind {
         Limit::Auth => check(&limiters.auth, &address),
         Limit::Write => {
-            // The handler's `Auth` takes the verified caller from the extensions, so a write
-            // verifies its token once. A missing or bad token counts against the address,
-            // and the handler then answers 401.
-            let actor = match bearer_token(req.headers()) {
-                Some(token) => app.verifier.verify(token).await.ok(),
-                None => None,
-            };
-            let key = match &actor {
+            // The authentication layer, outside this one, verified the token. A missing or
+            // bad token counts against the address, and the handler then answers 401.
+            let key = match req
+                .extensions()
+                .get::<Authentication>()
+                .and_then(Authentication::actor)
+            {
                 Some(a) => WriteKey::User(a.user_id.as_uuid()),
                 None => WriteKey::Address(address),
             };
-            if let Some(actor) = actor {
-                req.extensions_mut().insert(VerifiedActor(actor));
-            }
             check(&limiters.writes, &key)
         }
     };
@@ -283,19 +275,13 @@ async fn limit(
 }
 
 /// Wraps `api` (the routes under `/api/v1`) in the rate limits, and starts the task that
-/// prunes their state; `None` leaves it as it is, with no layer at all.
-pub(crate) fn apply(
-    api: Router<AppState>,
-    limits: Option<&RateLimits>,
-    state: &AppState,
-) -> Router<AppState> {
+/// prunes their state; `None` leaves it as it is, with no layer at all. The authentication
+/// layer must wrap the result, so a write is keyed by the caller it verified.
+pub(crate) fn apply(api: Router<AppState>, limits: Option<&RateLimits>) -> Router<AppState> {
     let Some(limits) = limits else { return api };
     let limiters = Arc::new(Limiters::new(limits, &DefaultClock::default()));
     spawn_pruning(Arc::downgrade(&limiters));
-    api.layer(axum::middleware::from_fn_with_state(
-        (limiters, state.clone()),
-        limit,
-    ))
+    api.layer(axum::middleware::from_fn_with_state(limiters, limit))
 }
 
 /// Prunes every [`PRUNE_EVERY`] until the router (and with it the limiters) is dropped.

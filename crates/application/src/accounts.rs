@@ -9,22 +9,19 @@ use domain::{
 };
 
 use crate::ports::{
-    Clock, IdentityAccount, IdentityError, IdentityProvider, Metrics, NewAccount, NoMetrics,
-    SignedIn, TokenPair, UserReadModel,
+    Clock, IdentityAccount, IdentityError, IdentityProvider, Metrics, NewAccount, SignedIn,
+    TokenPair, UserReadModel,
 };
 use crate::{Actor, AppError};
 
 fn user_from_account(account: IdentityAccount, now: chrono::DateTime<chrono::Utc>) -> User {
-    let mut roles = account.roles;
-    roles.sort();
-    roles.dedup();
     User {
         id: account.id,
         email: account.email,
         username: account.username,
         first_name: account.first_name,
         last_name: account.last_name,
-        roles,
+        roles: account.roles,
         created_at: now,
         updated_at: now,
     }
@@ -58,25 +55,15 @@ pub struct RegisterCommand {
 
 /// Creates an account at the identity provider and its copy in the shop; never half of it.
 pub struct RegisterUser {
-    identity: Arc<dyn IdentityProvider>,
-    users: Arc<dyn UserRepository>,
-    clock: Arc<dyn Clock>,
+    /// The identity provider.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Account copies in the shop.
+    pub users: Arc<dyn UserRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl RegisterUser {
-    /// Wires the use case.
-    pub fn new(
-        identity: Arc<dyn IdentityProvider>,
-        users: Arc<dyn UserRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            identity,
-            users,
-            clock,
-        }
-    }
-
     /// Validates, registers at the provider, then stores the account; when the store fails the
     /// provider's account is deleted again.
     ///
@@ -124,33 +111,17 @@ impl RegisterUser {
 
 /// Signs in by username or e-mail and password.
 pub struct Login {
-    identity: Arc<dyn IdentityProvider>,
-    users: Arc<dyn UserRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// The identity provider.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Account copies in the shop.
+    pub users: Arc<dyn UserRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl Login {
-    /// Wires the use case.
-    pub fn new(
-        identity: Arc<dyn IdentityProvider>,
-        users: Arc<dyn UserRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            identity,
-            users,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each sign-in refused for wrong credentials in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Checks the credentials at the provider and brings the shop's copy of the account up to
     /// date with it (so accounts made at the provider directly work too).
     ///
@@ -196,15 +167,11 @@ impl Login {
 
 /// Trades a refresh token for a new pair; the old one is spent.
 pub struct RefreshTokens {
-    identity: Arc<dyn IdentityProvider>,
+    /// The identity provider.
+    pub identity: Arc<dyn IdentityProvider>,
 }
 
 impl RefreshTokens {
-    /// Wires the use case.
-    pub fn new(identity: Arc<dyn IdentityProvider>) -> Self {
-        Self { identity }
-    }
-
     /// Rotates the token.
     ///
     /// # Errors
@@ -223,15 +190,11 @@ impl RefreshTokens {
 
 /// Ends the session a refresh token belongs to.
 pub struct Logout {
-    identity: Arc<dyn IdentityProvider>,
+    /// The identity provider.
+    pub identity: Arc<dyn IdentityProvider>,
 }
 
 impl Logout {
-    /// Wires the use case.
-    pub fn new(identity: Arc<dyn IdentityProvider>) -> Self {
-        Self { identity }
-    }
-
     /// Revokes the token's session; an unknown token is not an error (RFC 7009).
     ///
     /// # Errors
@@ -250,22 +213,18 @@ impl Logout {
 
 /// Reads one account: one's own, or any for an admin.
 pub struct GetUser {
-    users: Arc<dyn UserRepository>,
+    /// Account copies in the shop.
+    pub users: Arc<dyn UserRepository>,
 }
 
 impl GetUser {
-    /// Wires the use case.
-    pub fn new(users: Arc<dyn UserRepository>) -> Self {
-        Self { users }
-    }
-
     /// The account; another user's answers `NotFound`, exactly like a missing one.
     ///
     /// # Errors
     /// `NotFound`.
     #[tracing::instrument(name = "get_user", skip_all, fields(user_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: UserId) -> Result<User, AppError> {
-        if actor.user_id != id && !actor.is_admin() {
+        if !actor.may_act_for(id) {
             return Err(AppError::NotFound);
         }
         self.users.get(id).await?.ok_or(AppError::NotFound)
@@ -283,16 +242,13 @@ pub struct UpdateProfileCommand {
 
 /// Changes the profile fields (only those: the provider owns the rest) of one's own account.
 pub struct UpdateProfile {
-    users: Arc<dyn UserRepository>,
-    clock: Arc<dyn Clock>,
+    /// Account copies in the shop.
+    pub users: Arc<dyn UserRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl UpdateProfile {
-    /// Wires the use case.
-    pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, clock }
-    }
-
     /// Saves the given fields.
     ///
     /// # Errors
@@ -332,15 +288,11 @@ impl UpdateProfile {
 
 /// Lists every account (admins only), newest first.
 pub struct ListUsers {
-    directory: Arc<dyn UserReadModel>,
+    /// Account reads.
+    pub directory: Arc<dyn UserReadModel>,
 }
 
 impl ListUsers {
-    /// Wires the use case.
-    pub fn new(directory: Arc<dyn UserReadModel>) -> Self {
-        Self { directory }
-    }
-
     /// One page of accounts.
     ///
     /// # Errors
@@ -354,25 +306,15 @@ impl ListUsers {
 
 /// Makes an account an admin, creating it when missing (`shop create-admin`); safe to repeat.
 pub struct CreateAdmin {
-    identity: Arc<dyn IdentityProvider>,
-    users: Arc<dyn UserRepository>,
-    clock: Arc<dyn Clock>,
+    /// The identity provider.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Account copies in the shop.
+    pub users: Arc<dyn UserRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl CreateAdmin {
-    /// Wires the use case.
-    pub fn new(
-        identity: Arc<dyn IdentityProvider>,
-        users: Arc<dyn UserRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            identity,
-            users,
-            clock,
-        }
-    }
-
     /// Creates or updates the account at the provider with the admin role and the given
     /// password, then its copy in the shop.
     ///
@@ -413,17 +355,17 @@ impl CreateAdmin {
 mod tests {
     use super::*;
     use crate::testing::*;
-    use domain::Role;
+    use domain::{Role, Roles};
 
     #[tokio::test]
     async fn wrong_credentials_count_as_failed_logins() {
         let metrics = Arc::new(CountingMetrics::default());
-        let login = Login::new(
-            Arc::new(MemoryIdentity::default()),
-            Arc::new(MemoryUsers::default()),
-            Arc::new(FixedClock),
-        )
-        .with_metrics(metrics.clone());
+        let login = Login {
+            identity: Arc::new(MemoryIdentity::default()),
+            users: Arc::new(MemoryUsers::default()),
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         assert!(matches!(
             login.execute("ann", "wrong password").await,
             Err(AppError::Unauthorized)
@@ -444,10 +386,12 @@ mod tests {
         let bob = sample_user("bob");
         users.insert(&ann).await.unwrap();
         users.insert(&bob).await.unwrap();
-        let get = GetUser::new(users.clone());
+        let get = GetUser {
+            users: users.clone(),
+        };
         let as_ann = Actor {
             user_id: ann.id,
-            roles: vec![Role::User],
+            roles: Roles::from([Role::User]),
         };
         assert_eq!(get.execute(&as_ann, ann.id).await.unwrap().id, ann.id);
         assert!(matches!(
@@ -456,7 +400,7 @@ mod tests {
         ));
         let admin = Actor {
             user_id: UserId::new(),
-            roles: vec![Role::Admin],
+            roles: Roles::from([Role::Admin]),
         };
         assert_eq!(get.execute(&admin, bob.id).await.unwrap().id, bob.id);
     }
@@ -464,7 +408,9 @@ mod tests {
     #[tokio::test]
     async fn only_admins_list_accounts() {
         let users = Arc::new(MemoryUsers::default());
-        let list = ListUsers::new(users.clone());
+        let list = ListUsers {
+            directory: users.clone(),
+        };
         let page = PageRequest::default();
         assert!(matches!(
             list.execute(&actor(&[Role::User]), page).await,
@@ -480,7 +426,11 @@ mod tests {
             ..Default::default()
         });
         let identity = Arc::new(MemoryIdentity::default());
-        let register = RegisterUser::new(identity.clone(), users, Arc::new(FixedClock));
+        let register = RegisterUser {
+            identity: identity.clone(),
+            users,
+            clock: Arc::new(FixedClock),
+        };
         let cmd = RegisterCommand {
             email: "ann@example.com".into(),
             password: "long enough".into(),
@@ -494,11 +444,11 @@ mod tests {
 
     #[tokio::test]
     async fn registration_reports_every_bad_field() {
-        let register = RegisterUser::new(
-            Arc::new(MemoryIdentity::default()),
-            Arc::new(MemoryUsers::default()),
-            Arc::new(FixedClock),
-        );
+        let register = RegisterUser {
+            identity: Arc::new(MemoryIdentity::default()),
+            users: Arc::new(MemoryUsers::default()),
+            clock: Arc::new(FixedClock),
+        };
         let cmd = RegisterCommand {
             email: "nope".into(),
             password: "short".into(),

@@ -13,13 +13,40 @@ use domain::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::ports::{Clock, Metrics, NoMetrics, OrderFilter, OrderReadModel};
+use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel};
 use crate::{Actor, AppError};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_KEY_CHARS: usize = 255;
+
+/// An `Idempotency-Key` as a client may send it: 1 to [`MAX_KEY_CHARS`] characters once
+/// surrounding blanks are dropped. Keys are per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The key of `raw`, trimmed.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `Idempotency-Key` when it is blank or too long.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let key = raw.trim();
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 characters",
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// An order as the client sent it.
 #[derive(Debug, Clone)]
@@ -29,7 +56,7 @@ pub struct PlaceOrderCommand {
     /// Where it goes.
     pub shipping_address: Option<AddressInput>,
     /// The `Idempotency-Key` header, when sent.
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl PlaceOrderCommand {
@@ -78,33 +105,17 @@ impl Placed {
 
 /// Places an order for the signed-in user: prices copied, stock taken, all or nothing.
 pub struct PlaceOrder {
-    orders: Arc<dyn OrderRepository>,
-    products: Arc<dyn ProductRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// Product writes.
+    pub products: Arc<dyn ProductRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl PlaceOrder {
-    /// Wires the use case.
-    pub fn new(
-        orders: Arc<dyn OrderRepository>,
-        products: Arc<dyn ProductRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            orders,
-            products,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each order placed (not replays) in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     async fn replay(
         &self,
         user: UserId,
@@ -137,16 +148,7 @@ impl PlaceOrder {
     #[tracing::instrument(name = "place_order", skip_all, fields(user_id = %actor.user_id))]
     pub async fn execute(&self, actor: &Actor, cmd: PlaceOrderCommand) -> Result<Placed, AppError> {
         let mut v = Validator::new();
-        let key = match cmd.idempotency_key.as_deref().map(str::trim) {
-            Some(k) if k.is_empty() || k.chars().count() > MAX_KEY_CHARS => {
-                v.push(FieldError::new(
-                    "Idempotency-Key",
-                    "must be 1 to 255 characters",
-                ));
-                None
-            }
-            other => other.map(str::to_owned),
-        };
+        let key = cmd.idempotency_key.as_ref().map(IdempotencyKey::as_str);
         let address: Option<Option<Address>> = match &cmd.shipping_address {
             None => Some(None),
             Some(a) => Address::parse(&mut v, "shipping_address", a).map(Some),
@@ -164,7 +166,7 @@ impl PlaceOrder {
             return Err(AppError::invalid("items", "invalid order"));
         };
         let hash = cmd.fingerprint();
-        if let Some(key) = &key
+        if let Some(key) = key
             && let Some(placed) = self.replay(actor.user_id, key, &hash).await?
         {
             return Ok(placed);
@@ -192,11 +194,11 @@ impl PlaceOrder {
         v.finish()?;
         let now = self.clock.now();
         let order = Order::place(OrderId::new(), actor.user_id, priced, address, now)?;
-        let record = key.as_ref().map(|k| IdempotencyRecord {
+        let record = key.map(|k| IdempotencyRecord {
             user_id: actor.user_id,
-            key: k.clone(),
+            key: k.to_owned(),
             request_hash: hash.clone(),
-            order_id: order.id,
+            order_id: order.id(),
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
         match self.orders.place(&order, record.as_ref()).await {
@@ -215,7 +217,7 @@ impl PlaceOrder {
             Err(PlaceOrderError::KeyTaken) => {
                 // The racing request with this key committed first: answer its order.
                 let key = key.unwrap_or_default();
-                self.replay(actor.user_id, &key, &hash)
+                self.replay(actor.user_id, key, &hash)
                     .await?
                     .ok_or(AppError::Conflict {
                         field: Some("Idempotency-Key"),
@@ -227,42 +229,44 @@ impl PlaceOrder {
     }
 }
 
+/// The order `id` when `actor` may see it (its owner, or an admin); anyone else's answers
+/// `NotFound`, exactly like a missing one.
+async fn own_order(
+    orders: &dyn OrderRepository,
+    actor: &Actor,
+    id: OrderId,
+) -> Result<Order, AppError> {
+    let order = orders.get(id).await?.ok_or(AppError::NotFound)?;
+    if !actor.may_act_for(order.user_id()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(order)
+}
+
 /// Reads one order: the owner's or, for an admin, any.
 pub struct GetOrder {
-    orders: Arc<dyn OrderRepository>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
 }
 
 impl GetOrder {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>) -> Self {
-        Self { orders }
-    }
-
     /// The order.
     ///
     /// # Errors
     /// `NotFound` when missing or someone else's.
     #[tracing::instrument(name = "get_order", skip_all, fields(order_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
-        let order = self.orders.get(id).await?.ok_or(AppError::NotFound)?;
-        if order.user_id != actor.user_id && !actor.is_admin() {
-            return Err(AppError::NotFound);
-        }
-        Ok(order)
+        own_order(&*self.orders, actor, id).await
     }
 }
 
 /// Lists orders: a user's own, or (admin) all with optional filters.
 pub struct ListOrders {
-    reads: Arc<dyn OrderReadModel>,
+    /// Order reads.
+    pub reads: Arc<dyn OrderReadModel>,
 }
 
 impl ListOrders {
-    /// Wires the use case.
-    pub fn new(reads: Arc<dyn OrderReadModel>) -> Self {
-        Self { reads }
-    }
-
     /// One page, newest first. For non-admins the `user_id` filter is always their own.
     ///
     /// # Errors
@@ -292,14 +296,11 @@ async fn transition(
 ) -> Result<Order, AppError> {
     // A lost compare-and-set means another request changed the status first: look again.
     for _ in 0..3 {
-        let mut order = orders.get(id).await?.ok_or(AppError::NotFound)?;
-        if order.user_id != actor.user_id && !actor.is_admin() {
-            return Err(AppError::NotFound);
-        }
-        let from = order.status;
+        let mut order = own_order(orders, actor, id).await?;
+        let from = order.status();
         order.change_status(next, clock.now())?;
         if orders
-            .change_status(id, from, next, order.updated_at)
+            .change_status(id, from, next, order.updated_at())
             .await?
         {
             // Only the request whose compare-and-set won changed the status: count it once.
@@ -317,27 +318,15 @@ async fn transition(
 
 /// Cancels an order (its owner or an admin); its stock goes back exactly once.
 pub struct CancelOrder {
-    orders: Arc<dyn OrderRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl CancelOrder {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            orders,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each cancellation it makes in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Cancels a pending or paid order.
     ///
     /// # Errors
@@ -358,27 +347,15 @@ impl CancelOrder {
 
 /// Changes an order's status (admins only), along the allowed edges.
 pub struct ChangeOrderStatus {
-    orders: Arc<dyn OrderRepository>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<dyn Metrics>,
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where the business events it decides are counted.
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl ChangeOrderStatus {
-    /// Wires the use case.
-    pub fn new(orders: Arc<dyn OrderRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            orders,
-            clock,
-            metrics: Arc::new(NoMetrics),
-        }
-    }
-
-    /// Counts each cancellation it makes in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Applies the change.
     ///
     /// # Errors
@@ -400,6 +377,7 @@ impl ChangeOrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::NoMetrics;
     use crate::testing::*;
     use domain::{Currency, Money, Product, ProductName, Quantity, Role, Sku, Stock};
 
@@ -429,7 +407,7 @@ mod tests {
         let orders = Arc::new(MemoryOrders::default());
         let owner = actor(&[Role::User]);
         let order = sample_order(owner.user_id);
-        let id = order.id;
+        let id = order.id();
         orders.orders.lock().unwrap().push(order);
         (
             orders,
@@ -443,20 +421,26 @@ mod tests {
     #[tokio::test]
     async fn other_peoples_orders_are_not_found() {
         let (orders, owner, stranger, admin, id) = setup();
-        let get = GetOrder::new(orders.clone());
+        let get = GetOrder {
+            orders: orders.clone(),
+        };
         assert!(get.execute(&owner, id).await.is_ok());
         assert!(get.execute(&admin, id).await.is_ok());
         assert!(matches!(
             get.execute(&stranger, id).await,
             Err(AppError::NotFound)
         ));
-        let cancel = CancelOrder::new(orders.clone(), Arc::new(FixedClock));
+        let cancel = CancelOrder {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: Arc::new(NoMetrics),
+        };
         assert!(matches!(
             cancel.execute(&stranger, id).await,
             Err(AppError::NotFound)
         ));
         assert_eq!(
-            cancel.execute(&owner, id).await.unwrap().status,
+            cancel.execute(&owner, id).await.unwrap().status(),
             OrderStatus::Cancelled
         );
     }
@@ -467,8 +451,12 @@ mod tests {
         let (orders, owner, _, admin, id) = setup();
         let products = Arc::new(MemoryProducts::default());
         let product = products.add_sample("M-1");
-        let place = PlaceOrder::new(orders.clone(), products, Arc::new(FixedClock))
-            .with_metrics(metrics.clone());
+        let place = PlaceOrder {
+            orders: orders.clone(),
+            products,
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         let cmd = PlaceOrderCommand {
             items: vec![(product, 1)],
             shipping_address: None,
@@ -478,16 +466,22 @@ mod tests {
         assert!(matches!(placed, Placed::New(_)));
         assert_eq!(metrics.counts(), (1, 0, 0));
 
-        let cancel =
-            CancelOrder::new(orders.clone(), Arc::new(FixedClock)).with_metrics(metrics.clone());
+        let cancel = CancelOrder {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
         cancel.execute(&owner, id).await.unwrap();
         // Cancelling again is refused and changes nothing: not counted.
         assert!(cancel.execute(&owner, id).await.is_err());
         assert_eq!(metrics.counts(), (1, 1, 0));
 
-        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock))
-            .with_metrics(metrics.clone());
-        let other = placed.into_order().id;
+        let change = ChangeOrderStatus {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: metrics.clone(),
+        };
+        let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
         assert_eq!(metrics.counts(), (1, 1, 0));
         change.execute(&admin, other, "cancelled").await.unwrap();
@@ -497,7 +491,11 @@ mod tests {
     #[tokio::test]
     async fn only_admins_change_status() {
         let (orders, owner, _, admin, id) = setup();
-        let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+        let change = ChangeOrderStatus {
+            orders: orders.clone(),
+            clock: Arc::new(FixedClock),
+            metrics: Arc::new(NoMetrics),
+        };
         assert!(matches!(
             change.execute(&owner, id, "paid").await,
             Err(AppError::Forbidden)
@@ -507,7 +505,7 @@ mod tests {
             Err(AppError::Validation(_))
         ));
         assert_eq!(
-            change.execute(&admin, id, "paid").await.unwrap().status,
+            change.execute(&admin, id, "paid").await.unwrap().status(),
             OrderStatus::Paid
         );
     }
@@ -528,24 +526,28 @@ mod tests {
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
                 let (orders, _, _, admin, id) = setup();
-                let change = ChangeOrderStatus::new(orders.clone(), Arc::new(FixedClock));
+                let change = ChangeOrderStatus {
+                    orders: orders.clone(),
+                    clock: Arc::new(FixedClock),
+                    metrics: Arc::new(NoMetrics),
+                };
                 for step in path(from) {
                     change.execute(&admin, id, step).await.unwrap();
                 }
                 let result = change.execute(&admin, id, to.as_str()).await;
                 if from.can_become(to) {
-                    assert_eq!(result.unwrap().status, to, "{from} -> {to}");
+                    assert_eq!(result.unwrap().status(), to, "{from} -> {to}");
                 } else {
                     assert!(
                         matches!(result, Err(AppError::Conflict { .. })),
                         "{from} -> {to} was not refused"
                     );
                     assert_eq!(
-                        GetOrder::new(orders)
+                        GetOrder { orders }
                             .execute(&admin, id)
                             .await
                             .unwrap()
-                            .status,
+                            .status(),
                         from
                     );
                 }
@@ -572,7 +574,7 @@ mod tests {
             }
         }
         let spy = Arc::new(Spy(std::sync::Mutex::new(None)));
-        let list = ListOrders::new(spy.clone());
+        let list = ListOrders { reads: spy.clone() };
         let user = actor(&[Role::User]);
         let someone = UserId::new();
         list.execute(
