@@ -16,3 +16,5 @@ pub use error::AppError;
 
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
