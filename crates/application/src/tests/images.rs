@@ -140,3 +140,17 @@ async fn an_image_and_its_bytes_are_read_back() {
         })
     ));
 }
+
+#[tokio::test]
+async fn a_file_of_another_type_is_refused_once_its_first_twelve_bytes_are_in() {
+    let s = shelf();
+    let upload = upload_image(s.catalog.clone(), s.catalog.clone(), s.store.clone(), 1024);
+    // The head arrives split: 5 bytes, then enough for the 12 the signatures need.
+    let mut body = Chunks::of(&[b"%PDF-", &[b'x'; 20], b"more", b"more"]);
+    assert!(matches!(
+        upload.execute(&admin(), s.mug, &mut body).await,
+        Err(AppError::UnsupportedMediaType(_))
+    ));
+    assert_eq!(body.read, 2);
+    assert!(s.store.is_empty());
+}

@@ -189,7 +189,10 @@ enum NextPlace {
     Fail(PlaceOrderError),
     /// A twin request with the same key committed first: its order and key are stored (the
     /// key with `hash`, or with the caller's hash when `None`), and this one answers `KeyTaken`.
-    TwinWon { twin: Order, hash: Option<String> },
+    TwinWon {
+        twin: Box<Order>,
+        hash: Option<String>,
+    },
     /// Another request holds the key, but it is gone by the time it is looked up.
     KeyVanished,
 }
@@ -226,7 +229,7 @@ impl OrderRepository for KeyedOrders {
                     record.request_hash = h;
                 }
                 self.keys.lock().unwrap().push(record);
-                self.orders.orders.lock().unwrap().push(twin);
+                self.orders.orders.lock().unwrap().push(*twin);
                 return Err(PlaceOrderError::KeyTaken);
             }
             None => {}

@@ -345,7 +345,7 @@ async fn a_twin_request_that_won_the_key_is_answered_with_its_order() {
             .unwrap(),
     );
     s.orders.will(NextPlace::TwinWon {
-        twin: twin.clone(),
+        twin: Box::new(twin.clone()),
         hash: None,
     });
     let answer = s
@@ -367,7 +367,7 @@ async fn a_twin_request_with_another_body_or_a_vanished_key_is_a_conflict() {
             .unwrap(),
     );
     s.orders.will(NextPlace::TwinWon {
-        twin,
+        twin: Box::new(twin),
         hash: Some("another body".into()),
     });
     let message = key_conflict(
