@@ -47,6 +47,25 @@ async fn an_image_is_deleted_only_through_the_product_it_belongs_to() {
     );
     assert_eq!(s.store.bytes(&image.file.key).as_deref(), Some(PNG));
     assert_eq!(s.store.deletes(), 0);
+    // Told apart before the file store is asked: another product's image is not found even
+    // while the store is down.
+    s.store.set_down(true);
+    assert!(matches!(
+        delete.execute(&admin(), s.pen, image.id).await,
+        Err(AppError::NotFound)
+    ));
+    assert!(matches!(
+        delete.execute(&admin(), s.mug, image.id).await,
+        Err(AppError::Unavailable {
+            dependency: "file store",
+            ..
+        })
+    ));
+    assert_eq!(
+        s.catalog.images.lock().unwrap().clone(),
+        vec![image.clone()]
+    );
+    s.store.set_down(false);
 
     delete.execute(&admin(), s.mug, image.id).await.unwrap();
     assert!(s.catalog.images.lock().unwrap().is_empty());
