@@ -66,6 +66,11 @@ for crate in "${crates[@]}"; do
     # Exit codes: 0 all caught, 2 some missed, 3 some timed out; anything else is a failure
     # of the run itself (4: the unmutated tests fail).
     cargo mutants --package "$crate" "${how[@]}" --output "$out" || rc=$?
+    if [ "$IN_PLACE" = 1 ]; then
+        # proptest records the inputs that failed against a mutant; they are no regressions.
+        git ls-files --others --exclude-standard -z -- "crates/$crate" \
+            | grep -z '/proptest-regressions/' | xargs -0 -r rm -f --
+    fi
     case "$rc" in
         0 | 2 | 3) ;;
         *) log "cargo mutants failed on $crate (exit $rc)"; status=1; continue ;;
