@@ -15,3 +15,5 @@ pub use error::AppError;
 
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;

@@ -101,3 +101,45 @@ impl Validator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_error_prints_its_field_and_reason() {
+        let e = FieldError::new("price.amount", "must not be negative");
+        assert_eq!(e.to_string(), "price.amount: must not be negative");
+        let moved = e.at("items[0].price");
+        assert_eq!(moved.field, "items[0].price");
+        assert_eq!(moved.message, "must not be negative");
+    }
+
+    #[test]
+    fn a_validator_keeps_values_and_reports_every_error_in_order() {
+        let mut v = Validator::new();
+        assert_eq!(v.check("a", Ok::<_, FieldError>(7)), Some(7));
+        assert_eq!(v.check::<i32>("b", Err(FieldError::new("x", "bad"))), None);
+        v.push(FieldError::new("c", "worse"));
+        assert_eq!(
+            v.finish(),
+            Err(DomainError::Validation(vec![
+                FieldError::new("b", "bad"),
+                FieldError::new("c", "worse")
+            ]))
+        );
+        let mut v = Validator::new();
+        assert_eq!(v.check("a", Ok::<_, FieldError>(())), Some(()));
+        assert_eq!(v.finish(), Ok(()));
+    }
+
+    #[test]
+    fn one_field_error_becomes_a_validation_of_one() {
+        let e: DomainError = FieldError::new("sku", "taken").into();
+        assert_eq!(
+            e,
+            DomainError::Validation(vec![FieldError::new("sku", "taken")])
+        );
+        assert_eq!(e.to_string(), "invalid input: sku: taken");
+    }
+}

@@ -60,3 +60,29 @@ id_type!(
     /// Identity of a product image; also names its file in the store (`images/<id>`).
     ImageId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_wraps_and_prints_its_uuid() {
+        let uuid = Uuid::parse_str("0190f3a4-5b6c-7d8e-9f00-112233445566").unwrap();
+        let id = OrderId::from_uuid(uuid);
+        assert_eq!(id.as_uuid(), uuid);
+        assert_eq!(OrderId::from(uuid), id);
+        assert_eq!(id.to_string(), "0190f3a4-5b6c-7d8e-9f00-112233445566");
+    }
+
+    #[test]
+    fn new_ids_are_distinct_time_ordered_version_seven_uuids() {
+        let a = ProductId::new();
+        let b = ProductId::default();
+        assert_ne!(a, b);
+        assert!(a < b);
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert_eq!(b.as_uuid().get_version_num(), 7);
+        assert!(!UserId::new().as_uuid().is_nil());
+        assert!(!ImageId::default().as_uuid().is_nil());
+    }
+}

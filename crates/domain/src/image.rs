@@ -155,4 +155,18 @@ mod tests {
             prop_assert_eq!(ImageType::sniff(&bytes), ImageType::sniff(&bytes[..cut]));
         }
     }
+
+    #[test]
+    fn each_format_is_served_with_its_mime_type() {
+        assert_eq!(ImageType::Jpeg.content_type(), "image/jpeg");
+        assert_eq!(ImageType::Png.content_type(), "image/png");
+        assert_eq!(ImageType::WebP.content_type(), "image/webp");
+        assert_eq!(ImageType::Gif.content_type(), "image/gif");
+        assert_eq!(
+            ImageType::from_content_type("image/png"),
+            Some(ImageType::Png)
+        );
+        assert_eq!(ImageType::from_content_type("image/PNG"), None);
+        assert_eq!(ImageType::SNIFF_LEN, 12);
+    }
 }

@@ -346,4 +346,123 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn from_minor_accepts_zero_to_the_maximum_and_nothing_past_either_end() {
+        assert_eq!(Money::from_minor(0, eur()).unwrap().minor(), 0);
+        assert_eq!(
+            Money::from_minor(Money::MAX_MINOR, eur()).unwrap().minor(),
+            1_000_000_000_000_000
+        );
+        let e = Money::from_minor(Money::MAX_MINOR + 1, eur()).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("amount", "is too large")
+        );
+        let e = Money::from_minor(-1, eur()).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("amount", "must not be negative")
+        );
+    }
+
+    #[test]
+    fn parse_accepts_the_largest_amount_and_refuses_one_minor_unit_more() {
+        assert_eq!(
+            Money::parse("10000000000000.00", eur()).unwrap().minor(),
+            Money::MAX_MINOR
+        );
+        assert!(Money::parse("10000000000000.01", eur()).is_err());
+        assert_eq!(
+            Money::parse("1000000000000000", jpy()).unwrap().minor(),
+            Money::MAX_MINOR
+        );
+        assert!(Money::parse("1000000000000001", jpy()).is_err());
+        assert_eq!(
+            Money::parse("0000000000000000000000001.5", eur())
+                .unwrap()
+                .minor(),
+            150
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_amount_and_show_an_example_of_the_currency() {
+        let e = Money::parse("1.999", eur()).unwrap_err();
+        assert_eq!(e.field, "amount");
+        assert_eq!(
+            e.message,
+            "must be a decimal string with at most 2 digits after the point, such as 19.99"
+        );
+        let e = Money::parse("1.5", jpy()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "must be a decimal string with at most 0 digits after the point, such as 1500"
+        );
+        assert_eq!(
+            Money::parse("-5", eur()).unwrap_err().message,
+            "must not be negative"
+        );
+        assert_eq!(
+            Money::parse("99999999999999999999999999", eur())
+                .unwrap_err()
+                .message,
+            "is too large"
+        );
+    }
+
+    #[test]
+    fn three_digit_currencies_scale_short_fractions() {
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(kwd.minor_digits(), 3);
+        assert_eq!(Money::parse("1.5", kwd).unwrap().minor(), 1500);
+        assert_eq!(Money::parse("1.05", kwd).unwrap().minor(), 1050);
+        assert_eq!(Money::parse("1.005", kwd).unwrap().minor(), 1005);
+        assert_eq!(Money::parse("0.001", kwd).unwrap().amount_string(), "0.001");
+    }
+
+    #[test]
+    fn currencies_know_their_code_and_minor_digits() {
+        assert_eq!(eur().code(), "EUR");
+        assert_eq!(eur().minor_digits(), 2);
+        assert_eq!(jpy().code(), "JPY");
+        assert_eq!(jpy().minor_digits(), 0);
+        assert_eq!(eur().to_string(), "EUR");
+        assert_eq!(Currency::parse("CLP").unwrap().minor_digits(), 0);
+    }
+
+    #[test]
+    fn money_prints_its_amount_and_currency() {
+        assert_eq!(
+            Money::parse("19.99", eur()).unwrap().to_string(),
+            "19.99 EUR"
+        );
+        assert_eq!(Money::parse("0.05", eur()).unwrap().to_string(), "0.05 EUR");
+        assert_eq!(Money::parse("1500", jpy()).unwrap().to_string(), "1500 JPY");
+        assert_eq!(Money::zero(eur()).to_string(), "0.00 EUR");
+        assert_eq!(Money::zero(jpy()).currency(), jpy());
+        assert_eq!(Money::zero(jpy()).minor(), 0);
+    }
+
+    #[test]
+    fn sums_and_products_are_exact_up_to_the_maximum_and_overflow_past_it() {
+        let a = Money::parse("2.50", eur()).unwrap();
+        let b = Money::parse("0.75", eur()).unwrap();
+        assert_eq!(a.checked_add(b).unwrap().minor(), 325);
+        assert_eq!(a.checked_add(b).unwrap().currency(), eur());
+        assert_eq!(a.checked_mul(3).unwrap().minor(), 750);
+        assert_eq!(a.checked_mul(0).unwrap().minor(), 0);
+        assert_eq!(a.checked_mul(1).unwrap().minor(), 250);
+        let max = Money::from_minor(Money::MAX_MINOR, eur()).unwrap();
+        let one = Money::from_minor(1, eur()).unwrap();
+        assert_eq!(max.checked_add(Money::zero(eur())).unwrap(), max);
+        assert_eq!(max.checked_add(one), Err(DomainError::Overflow));
+        assert_eq!(max.checked_mul(1).unwrap(), max);
+        assert_eq!(max.checked_mul(2), Err(DomainError::Overflow));
+        let usd = Money::parse("1", Currency::parse("USD").unwrap()).unwrap();
+        assert_eq!(
+            a.checked_add(usd),
+            Err(DomainError::CurrencyMismatch("EUR".into(), "USD".into()))
+        );
+    }
 }

@@ -415,4 +415,369 @@ mod tests {
             }
         }
     }
+
+    fn priced(price: &str, qty: i64) -> (Product, Quantity) {
+        (product(price, "EUR"), Quantity::new(qty).unwrap())
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn input() -> AddressInput {
+        AddressInput {
+            line1: "Hauptstr. 1".into(),
+            line2: None,
+            city: "Berlin".into(),
+            postal_code: "10115".into(),
+            country: "DE".into(),
+            state: None,
+        }
+    }
+
+    fn parse_address(input: &AddressInput) -> Result<Address, Vec<FieldError>> {
+        let mut v = Validator::new();
+        let address = Address::parse(&mut v, "shipping_address", input);
+        match v.finish() {
+            Ok(()) => Ok(address.expect("no errors but no address")),
+            Err(DomainError::Validation(errors)) => {
+                assert!(address.is_none(), "errors but an address");
+                Err(errors)
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn the_status_machine_allows_exactly_five_edges_and_refuses_the_other_twenty() {
+        use OrderStatus::*;
+        let allowed = [
+            (Pending, Paid),
+            (Pending, Cancelled),
+            (Paid, Shipped),
+            (Paid, Cancelled),
+            (Shipped, Delivered),
+        ];
+        let mut refused = 0;
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                let expected = allowed.contains(&(from, to));
+                assert_eq!(from.can_become(to), expected, "{from} -> {to}");
+                if !expected {
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(refused, 20);
+        assert!(Pending.can_become(Paid));
+        assert!(!Paid.can_become(Pending));
+        assert!(!Delivered.can_become(Cancelled));
+        assert!(!Cancelled.can_become(Pending));
+        assert!(!Pending.can_become(Pending));
+    }
+
+    #[test]
+    fn status_names_parse_and_print_as_the_api_spells_them() {
+        let names = ["pending", "paid", "shipped", "delivered", "cancelled"];
+        for (status, name) in OrderStatus::ALL.into_iter().zip(names) {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(status.to_string(), name);
+            assert_eq!(OrderStatus::parse(name), Ok(status));
+        }
+        for bad in ["", "Paid", "PENDING", "canceled", "refunded"] {
+            let e = OrderStatus::parse(bad).unwrap_err();
+            assert_eq!(e.field, "status", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_quantity_is_a_whole_number_from_one_to_a_thousand() {
+        assert_eq!(Quantity::new(1).unwrap().get(), 1);
+        assert_eq!(Quantity::new(7).unwrap().get(), 7);
+        assert_eq!(Quantity::new(1000).unwrap().get(), 1000);
+        for bad in [0, -1, 1001, i64::MAX, i64::MIN] {
+            assert_eq!(Quantity::new(bad).unwrap_err().field, "quantity", "{bad}");
+        }
+        assert_eq!(Quantity::MAX, 1000);
+    }
+
+    #[test]
+    fn placing_copies_prices_and_multiplies_each_line_exactly() {
+        let (mug, mug_qty) = priced("2.50", 3);
+        let (pen, pen_qty) = priced("0.99", 7);
+        let (mug_id, pen_id) = (mug.id, pen.id);
+        let id = OrderId::new();
+        let user = UserId::new();
+        let order =
+            Order::place(id, user, vec![(mug, mug_qty), (pen, pen_qty)], None, at(0)).unwrap();
+        assert_eq!(order.id, id);
+        assert_eq!(order.user_id, user);
+        assert_eq!(order.status, OrderStatus::Pending);
+        assert_eq!(order.created_at, at(0));
+        assert_eq!(order.updated_at, at(0));
+        assert_eq!(order.shipping_address, None);
+        let totals: Vec<_> = order
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.product_id,
+                    l.unit_price.minor(),
+                    l.quantity.get(),
+                    l.line_total.minor(),
+                )
+            })
+            .collect();
+        assert_eq!(totals, vec![(mug_id, 250, 3, 750), (pen_id, 99, 7, 693)]);
+        assert_eq!(order.total.minor(), 1443);
+        assert_eq!(order.total.amount_string(), "14.43");
+        assert_eq!(order.lines[0].sku.as_str(), "SKU-1");
+        assert_eq!(order.lines[0].name.as_str(), "Thing");
+    }
+
+    #[test]
+    fn an_order_of_no_lines_is_refused() {
+        let r = Order::place(OrderId::new(), UserId::new(), vec![], None, at(0));
+        match r {
+            Err(DomainError::Validation(errors)) => assert_eq!(fields(&errors), ["items"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_total_past_the_largest_amount_is_an_overflow() {
+        let mut p = product("0", "EUR");
+        p.price = Money::from_minor(Money::MAX_MINOR, p.price.currency()).unwrap();
+        let r = Order::place(
+            OrderId::new(),
+            UserId::new(),
+            vec![
+                (p.clone(), Quantity::new(1).unwrap()),
+                (p, Quantity::new(1).unwrap()),
+            ],
+            None,
+            at(0),
+        );
+        assert_eq!(r.unwrap_err(), DomainError::Overflow);
+    }
+
+    #[test]
+    fn a_status_change_stamps_the_time_and_a_refused_one_names_both_ends() {
+        let mut order = Order::place(
+            OrderId::new(),
+            UserId::new(),
+            vec![priced("1", 1)],
+            None,
+            at(0),
+        )
+        .unwrap();
+        order.change_status(OrderStatus::Paid, at(60)).unwrap();
+        assert_eq!(order.status, OrderStatus::Paid);
+        assert_eq!(order.updated_at, at(60));
+        assert_eq!(order.created_at, at(0));
+        let e = order
+            .change_status(OrderStatus::Pending, at(120))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DomainError::InvalidTransition {
+                from: "paid",
+                to: "pending"
+            }
+        );
+        assert_eq!(order.status, OrderStatus::Paid);
+        assert_eq!(order.updated_at, at(60));
+    }
+
+    #[test]
+    fn one_hundred_lines_are_accepted_and_one_hundred_and_one_refused() {
+        let ids: Vec<(ProductId, i64)> = (0..101).map(|_| (ProductId::new(), 1)).collect();
+        assert_eq!(merge_lines(&ids[..100]).unwrap().len(), 100);
+        assert_eq!(merge_lines(&ids[..1]).unwrap().len(), 1);
+        match merge_lines(&ids) {
+            Err(DomainError::Validation(errors)) => assert_eq!(fields(&errors), ["items"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn merged_quantities_may_reach_a_thousand_but_not_pass_it() {
+        let a = ProductId::new();
+        let b = ProductId::new();
+        assert_eq!(
+            merge_lines(&[(a, 400), (b, 1), (a, 600)]).unwrap(),
+            vec![
+                (a, Quantity::new(1000).unwrap()),
+                (b, Quantity::new(1).unwrap())
+            ]
+        );
+        match merge_lines(&[(b, 1), (a, 400), (a, 601)]) {
+            Err(DomainError::Validation(errors)) => {
+                // Reported at the product's first line.
+                assert_eq!(fields(&errors), ["items[1].quantity"]);
+                assert!(errors[0].message.contains("add up to more than 1000"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_quantity_is_reported_at_its_own_line() {
+        let a = ProductId::new();
+        match merge_lines(&[(a, 1), (ProductId::new(), 0), (ProductId::new(), 1001)]) {
+            Err(DomainError::Validation(errors)) => {
+                assert_eq!(fields(&errors), ["items[1].quantity", "items[2].quantity"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_address_parses_trimmed_with_its_country_upper_cased() {
+        let a = parse_address(&AddressInput {
+            line1: "  Hauptstr. 1 ".into(),
+            line2: Some(" Hinterhaus ".into()),
+            city: " Berlin".into(),
+            postal_code: "10115 ".into(),
+            country: " de ".into(),
+            state: Some("Berlin".into()),
+        })
+        .unwrap();
+        assert_eq!(a.line1, "Hauptstr. 1");
+        assert_eq!(a.line2.as_deref(), Some("Hinterhaus"));
+        assert_eq!(a.city, "Berlin");
+        assert_eq!(a.postal_code, "10115");
+        assert_eq!(a.country.as_str(), "DE");
+        assert_eq!(a.state.as_deref(), Some("Berlin"));
+    }
+
+    #[test]
+    fn blank_optional_address_lines_are_none() {
+        let a = parse_address(&AddressInput {
+            line2: Some("   ".into()),
+            state: Some(String::new()),
+            ..input()
+        })
+        .unwrap();
+        assert_eq!(a.line2, None);
+        assert_eq!(a.state, None);
+        assert_eq!(parse_address(&input()).unwrap().line2, None);
+    }
+
+    #[test]
+    fn every_blank_required_address_part_is_named_under_the_prefix() {
+        let errors = parse_address(&AddressInput {
+            line1: " ".into(),
+            line2: None,
+            city: String::new(),
+            postal_code: "\t".into(),
+            country: String::new(),
+            state: None,
+        })
+        .unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            [
+                "shipping_address.line1",
+                "shipping_address.city",
+                "shipping_address.postal_code",
+                "shipping_address.country"
+            ]
+        );
+        assert_eq!(errors[0].message, "must not be empty");
+    }
+
+    #[test]
+    fn each_address_part_may_hold_two_hundred_characters_but_not_more() {
+        let ok = "é".repeat(200);
+        let long = "é".repeat(201);
+        let a = parse_address(&AddressInput {
+            line1: ok.clone(),
+            line2: Some(ok.clone()),
+            city: ok.clone(),
+            postal_code: ok.clone(),
+            state: Some(ok.clone()),
+            ..input()
+        })
+        .unwrap();
+        assert_eq!(a.line1.chars().count(), 200);
+        let cases: [(&str, AddressInput); 5] = [
+            (
+                "line1",
+                AddressInput {
+                    line1: long.clone(),
+                    ..input()
+                },
+            ),
+            (
+                "line2",
+                AddressInput {
+                    line2: Some(long.clone()),
+                    ..input()
+                },
+            ),
+            (
+                "city",
+                AddressInput {
+                    city: long.clone(),
+                    ..input()
+                },
+            ),
+            (
+                "postal_code",
+                AddressInput {
+                    postal_code: long.clone(),
+                    ..input()
+                },
+            ),
+            (
+                "state",
+                AddressInput {
+                    state: Some(long.clone()),
+                    ..input()
+                },
+            ),
+        ];
+        for (field, bad) in cases {
+            let errors = parse_address(&bad).unwrap_err();
+            assert_eq!(
+                fields(&errors),
+                [format!("shipping_address.{field}")],
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_characters_in_an_address_are_refused() {
+        let errors = parse_address(&AddressInput {
+            city: "Ber\u{7}lin".into(),
+            state: Some("a\nb".into()),
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            ["shipping_address.city", "shipping_address.state"]
+        );
+    }
+
+    #[test]
+    fn an_unassigned_country_is_refused_under_the_prefix() {
+        for bad in ["XX", "DEU", "D", "1A", "ÄÖ"] {
+            let errors = parse_address(&AddressInput {
+                country: bad.into(),
+                ..input()
+            })
+            .unwrap_err();
+            assert_eq!(fields(&errors), ["shipping_address.country"], "{bad:?}");
+        }
+        assert_eq!(CountryCode::parse("us").unwrap().as_str(), "US");
+        assert_eq!(CountryCode::parse("ZW").unwrap().as_str(), "ZW");
+        assert_eq!(CountryCode::parse("AD").unwrap().as_str(), "AD");
+    }
 }

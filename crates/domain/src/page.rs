@@ -108,4 +108,61 @@ mod tests {
         };
         assert_eq!(p.total_pages(), 7);
     }
+
+    #[test]
+    fn page_and_size_are_accepted_exactly_within_their_ranges() {
+        let r = PageRequest::new(1, 1).unwrap();
+        assert_eq!((r.page(), r.per_page(), r.offset()), (1, 1, 0));
+        let r = PageRequest::new(PageRequest::MAX_PAGE, 100).unwrap();
+        assert_eq!((r.page(), r.per_page()), (1_000_000, 100));
+        assert_eq!(r.offset(), 99_999_900);
+        assert_eq!(
+            PageRequest::new(0, 20).unwrap_err().message,
+            "must be a whole number from 1 to 1000000"
+        );
+        assert_eq!(PageRequest::new(1_000_001, 20).unwrap_err().field, "page");
+        assert_eq!(
+            PageRequest::new(1, 101).unwrap_err(),
+            FieldError::new("per_page", "must be a whole number from 1 to 100")
+        );
+        assert_eq!(PageRequest::new(1, 0).unwrap_err().field, "per_page");
+        assert_eq!(PageRequest::new(2, 20).unwrap().offset(), 20);
+    }
+
+    #[test]
+    fn the_default_page_is_the_first_of_twenty() {
+        let r = PageRequest::default();
+        assert_eq!((r.page(), r.per_page(), r.offset()), (1, 20, 0));
+    }
+
+    #[test]
+    fn page_counts_for_empty_exact_and_partial_lists() {
+        let pages = |total: u64, per_page: u32| {
+            Page::<()> {
+                items: vec![],
+                request: PageRequest::new(1, per_page).unwrap(),
+                total,
+            }
+            .total_pages()
+        };
+        assert_eq!(pages(0, 20), 0);
+        assert_eq!(pages(1, 20), 1);
+        assert_eq!(pages(20, 20), 1);
+        assert_eq!(pages(21, 20), 2);
+        assert_eq!(pages(5, 1), 5);
+    }
+
+    #[test]
+    fn mapping_a_page_keeps_its_request_and_total() {
+        let request = PageRequest::new(2, 3).unwrap();
+        let page = Page {
+            items: vec![1, 2, 3],
+            request,
+            total: 9,
+        }
+        .map(|n| n * 10);
+        assert_eq!(page.items, vec![10, 20, 30]);
+        assert_eq!(page.request, request);
+        assert_eq!(page.total, 9);
+    }
 }

@@ -237,4 +237,134 @@ mod tests {
             }
         }
     }
+
+    fn sample() -> Product {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        Product {
+            id: ProductId::new(),
+            sku: Sku::parse("MUG-1").unwrap(),
+            name: ProductName::parse("Blue Mug").unwrap(),
+            description: None,
+            price: Money::parse("9.50", crate::money::Currency::parse("EUR").unwrap()).unwrap(),
+            stock: Stock::new(3).unwrap(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_sku_holds_one_to_sixty_four_allowed_characters() {
+        assert_eq!(Sku::parse("a").unwrap().as_str(), "a");
+        assert_eq!(Sku::parse(&"A".repeat(64)).unwrap().as_str().len(), 64);
+        assert_eq!(
+            Sku::parse(&"A".repeat(65)).unwrap_err().message,
+            "must be 1 to 64 characters"
+        );
+        assert_eq!(
+            Sku::parse("   ").unwrap_err().message,
+            "must be 1 to 64 characters"
+        );
+        for bad in ["a/b", "a b", "a,b", "ab!", "a+b"] {
+            let e = Sku::parse(bad).unwrap_err();
+            assert_eq!(e.field, "sku");
+            assert!(e.message.starts_with("may hold only"), "{bad:?}");
+        }
+        assert!(Sku::parse("x-y_z.9").is_ok());
+    }
+
+    #[test]
+    fn a_product_name_is_trimmed_and_refused_blank_long_or_with_control_characters() {
+        assert_eq!(ProductName::parse("  Mug ").unwrap().as_str(), "Mug");
+        assert_eq!(ProductName::parse("M").unwrap().as_str(), "M");
+        assert_eq!(ProductName::parse("").unwrap_err().field, "name");
+        assert_eq!(
+            ProductName::parse("a\tb").unwrap_err().message,
+            "must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn a_description_may_hold_ten_thousand_characters_and_line_breaks() {
+        assert_eq!(Description::MAX_CHARS, 10_000);
+        let longest = "é".repeat(10_000);
+        assert_eq!(Description::parse(&longest).unwrap().as_str(), longest);
+        let e = Description::parse(&"é".repeat(10_001)).unwrap_err();
+        assert_eq!(e.field, "description");
+        assert_eq!(e.message, "must be at most 10000 characters");
+        assert_eq!(
+            Description::parse("one\ntwo\r\nthree\tfour")
+                .unwrap()
+                .as_str(),
+            "one\ntwo\r\nthree\tfour"
+        );
+        assert_eq!(Description::parse("").unwrap().as_str(), "");
+        for bad in ["a\u{0}b", "a\u{1f}b", "\u{7f}"] {
+            let e = Description::parse(bad).unwrap_err();
+            assert!(e.message.starts_with("must not contain control"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stock_keeps_its_count() {
+        assert_eq!(Stock::new(0).unwrap().get(), 0);
+        assert_eq!(Stock::new(7).unwrap().get(), 7);
+        assert_eq!(Stock::new(Stock::MAX).unwrap().get(), 1_000_000_000);
+        assert_eq!(Stock::new(-1).unwrap_err().field, "stock");
+    }
+
+    #[test]
+    fn applying_changes_sets_each_named_field_and_the_time_only() {
+        let mut p = sample();
+        let before = p.clone();
+        let later = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        p.apply(ProductChanges::default(), later);
+        assert_eq!(p.updated_at, later);
+        assert_eq!(
+            (&p.sku, &p.name, &p.description, p.price, p.stock),
+            (
+                &before.sku,
+                &before.name,
+                &before.description,
+                before.price,
+                before.stock
+            )
+        );
+        assert_eq!(p.created_at, before.created_at);
+
+        let eur = crate::money::Currency::parse("EUR").unwrap();
+        p.apply(
+            ProductChanges {
+                sku: Some(Sku::parse("MUG-2").unwrap()),
+                name: Some(ProductName::parse("Red Mug").unwrap()),
+                description: Some(Some(Description::parse("Big").unwrap())),
+                price: Some(Money::parse("12.00", eur).unwrap()),
+                stock: Some(Stock::new(9).unwrap()),
+            },
+            later,
+        );
+        assert_eq!(p.sku.as_str(), "MUG-2");
+        assert_eq!(p.name.as_str(), "Red Mug");
+        assert_eq!(p.description.as_ref().map(Description::as_str), Some("Big"));
+        assert_eq!(p.price.minor(), 1200);
+        assert_eq!(p.stock.get(), 9);
+
+        p.apply(
+            ProductChanges {
+                description: Some(None),
+                ..ProductChanges::default()
+            },
+            later,
+        );
+        assert_eq!(p.description, None);
+        assert_eq!(p.name.as_str(), "Red Mug");
+    }
+
+    #[test]
+    fn search_text_is_the_lower_cased_name_and_description_apart() {
+        let mut p = sample();
+        assert_eq!(p.search_text(), "blue mug");
+        p.description = Some(Description::parse("Holds TEA").unwrap());
+        assert_eq!(p.search_text(), "blue mug\u{1f}holds tea");
+        assert_eq!(Product::SEARCH_SEPARATOR, '\u{1f}');
+    }
 }

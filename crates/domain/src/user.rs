@@ -374,4 +374,137 @@ mod tests {
             prop_assert_eq!(e.as_str(), format!("{local}@{domain}"));
         }
     }
+
+    fn user_with(roles: Vec<Role>) -> User {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        User {
+            id: UserId::new(),
+            email: Email::parse("ann@example.com").unwrap(),
+            username: Username::parse("ann").unwrap(),
+            first_name: None,
+            last_name: None,
+            roles,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn an_email_may_be_254_bytes_with_a_local_part_of_64() {
+        let local = "a".repeat(64);
+        let at_most = format!("{local}@{}.com", "b".repeat(254 - 64 - 1 - 4));
+        assert_eq!(at_most.len(), 254);
+        assert_eq!(Email::parse(&at_most).unwrap().as_str(), at_most);
+        let too_long = format!("{local}@{}.com", "b".repeat(254 - 64 - 4));
+        assert!(Email::parse(&too_long).is_err());
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+        assert!(Email::parse("ann@example.com.").is_err());
+        assert!(Email::parse("ann@exa\u{7}mple.com").is_err());
+        let e = Email::parse("nope").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("email", "must be a valid e-mail address")
+        );
+        assert_eq!(
+            Email::parse("Ann@Example.com").unwrap().to_string(),
+            "ann@example.com"
+        );
+    }
+
+    #[test]
+    fn a_username_holds_three_to_sixty_four_allowed_characters() {
+        assert_eq!(Username::parse("abc").unwrap().as_str(), "abc");
+        assert_eq!(Username::parse(&"a".repeat(64)).unwrap().as_str().len(), 64);
+        assert_eq!(
+            Username::parse(&"a".repeat(65)).unwrap_err().message,
+            "must be 3 to 64 characters"
+        );
+        assert_eq!(
+            Username::parse(" ab ").unwrap_err().message,
+            "must be 3 to 64 characters"
+        );
+        assert_eq!(
+            Username::parse("a.b_c-d@e+f").unwrap().as_str(),
+            "a.b_c-d@e+f"
+        );
+        for bad in ["ann!", "an n", "ann/x"] {
+            let e = Username::parse(bad).unwrap_err();
+            assert_eq!(e.field, "username");
+            assert!(e.message.starts_with("may hold only"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_email_becomes_the_username_only_when_it_fits_the_rules() {
+        let fits = Email::parse("Ann.B@example.com").unwrap();
+        assert_eq!(
+            Username::from_email(&fits).unwrap().as_str(),
+            "ann.b@example.com"
+        );
+        let too_odd = Email::parse("ann!@example.com").unwrap();
+        let e = Username::from_email(&too_odd).unwrap_err();
+        assert_eq!(e.field, "username");
+        assert!(e.message.starts_with("required when"));
+    }
+
+    #[test]
+    fn a_password_may_be_eight_to_1024_characters() {
+        assert_eq!(Password::MIN_CHARS, 8);
+        assert_eq!(Password::MAX_CHARS, 1024);
+        assert_eq!(Password::parse("12345678").unwrap().expose(), "12345678");
+        assert_eq!(
+            Password::parse(&"é".repeat(8)).unwrap().expose(),
+            "é".repeat(8)
+        );
+        assert_eq!(
+            Password::parse("1234567").unwrap_err(),
+            FieldError::new("password", "must be at least 8 characters")
+        );
+        assert!(Password::parse(&"é".repeat(1024)).is_ok());
+        assert_eq!(
+            Password::parse(&"é".repeat(1025)).unwrap_err(),
+            FieldError::new("password", "must be at most 1024 characters")
+        );
+        assert_eq!(Password::for_sign_in("x").expose(), "x");
+        assert_eq!(
+            format!("{:?}", Password::for_sign_in("x")),
+            "Password([redacted])"
+        );
+    }
+
+    #[test]
+    fn a_person_name_is_trimmed_blank_is_none_and_long_is_refused() {
+        assert_eq!(
+            PersonName::parse("  Ann ").unwrap().unwrap().as_str(),
+            "Ann"
+        );
+        assert_eq!(PersonName::parse("   ").unwrap(), None);
+        assert_eq!(PersonName::parse("").unwrap(), None);
+        assert!(PersonName::parse(&"é".repeat(100)).unwrap().is_some());
+        assert_eq!(
+            PersonName::parse(&"é".repeat(101)).unwrap_err().field,
+            "name"
+        );
+        assert!(PersonName::parse("An\u{0}n").is_err());
+    }
+
+    #[test]
+    fn roles_read_and_print_as_the_identity_provider_names_them() {
+        assert_eq!(Role::from_name("user"), Some(Role::User));
+        assert_eq!(Role::from_name("admin"), Some(Role::Admin));
+        for other in ["", "Admin", "USER", "offline_access", "uma_authorization"] {
+            assert_eq!(Role::from_name(other), None, "{other:?}");
+        }
+        assert_eq!(Role::User.as_str(), "user");
+        assert_eq!(Role::Admin.as_str(), "admin");
+        assert!(Role::User < Role::Admin);
+    }
+
+    #[test]
+    fn only_an_account_holding_the_admin_role_is_an_admin() {
+        assert!(!user_with(vec![]).is_admin());
+        assert!(!user_with(vec![Role::User]).is_admin());
+        assert!(user_with(vec![Role::Admin]).is_admin());
+        assert!(user_with(vec![Role::User, Role::Admin]).is_admin());
+    }
 }

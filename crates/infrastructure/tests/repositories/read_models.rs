@@ -1,0 +1,283 @@
+//! The read models: order lists (newest first, filtered, paged, with their lines), the
+//! catalog list and search, the product view with its images, and the account list.
+
+use application::ports::{OrderFilter, OrderReadModel, ProductReadModel, UserReadModel};
+use domain::{
+    ImageRepository, Order, OrderRepository, OrderStatus, PageRequest, ProductId,
+    ProductRepository, Role, UserId, UserRepository,
+};
+
+use crate::support::*;
+
+fn page(n: u32, per_page: u32) -> PageRequest {
+    PageRequest::new(n, per_page).unwrap()
+}
+
+/// The ids on a catalog page, and the total.
+async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<ProductId>, u64) {
+    let listed = ProductReadModel::list(&t.products, p, search)
+        .await
+        .unwrap();
+    assert_eq!(listed.request, p);
+    (listed.items.iter().map(|p| p.id).collect(), listed.total)
+}
+
+async fn orders(t: &TestDb, filter: OrderFilter, p: PageRequest) -> (Vec<Order>, u64) {
+    let listed = t.orders.list(filter, p).await.unwrap();
+    assert_eq!(listed.request, p);
+    (listed.items, listed.total)
+}
+
+async fn orders_list_newest_first_with_their_lines_in_pages(t: TestDb) {
+    let mug = product("MUG-1", "Mug", "2.50", 100);
+    let pen = product("PEN-1", "Pen", "0.99", 100);
+    t.products.insert(&mug).await.unwrap();
+    t.products.insert(&pen).await.unwrap();
+    let ann = UserId::new();
+    let mut placed = Vec::new();
+    for i in 0..5 {
+        let o = if i % 2 == 0 {
+            order_to(ann, &[(&mug, i + 1), (&pen, 2)], i, Some(address()))
+        } else {
+            order(ann, &[(&pen, i + 1)], i)
+        };
+        t.orders.place(&o, None).await.unwrap();
+        placed.push(o);
+    }
+    placed.reverse();
+    let all = OrderFilter::default();
+    assert_eq!(orders(&t, all, page(1, 2)).await, (placed[..2].to_vec(), 5));
+    assert_eq!(
+        orders(&t, all, page(2, 2)).await,
+        (placed[2..4].to_vec(), 5)
+    );
+    assert_eq!(orders(&t, all, page(3, 2)).await, (placed[4..].to_vec(), 5));
+    assert_eq!(orders(&t, all, page(4, 2)).await, (vec![], 5));
+    assert_eq!(orders(&t, all, page(1, 100)).await, (placed, 5));
+}
+
+async fn orders_filter_by_owner_and_status_together(t: TestDb) {
+    let mug = product("MUG-1", "Mug", "1", 100);
+    t.products.insert(&mug).await.unwrap();
+    let (ann, bob) = (UserId::new(), UserId::new());
+    let a1 = order(ann, &[(&mug, 1)], 1);
+    let b1 = order(bob, &[(&mug, 1)], 2);
+    let a2 = order(ann, &[(&mug, 2)], 3);
+    let b2 = order(bob, &[(&mug, 2)], 4);
+    for o in [&a1, &b1, &a2, &b2] {
+        t.orders.place(o, None).await.unwrap();
+    }
+    for o in [&a2, &b2] {
+        assert!(
+            t.orders
+                .change_status(order_id(o), OrderStatus::Pending, OrderStatus::Paid, at(10))
+                .await
+                .unwrap()
+        );
+    }
+    let ids =
+        |(items, total): (Vec<Order>, u64)| (items.iter().map(order_id).collect::<Vec<_>>(), total);
+    let filter = |user_id, status| OrderFilter { user_id, status };
+    let p = page(1, 10);
+    assert_eq!(
+        ids(orders(&t, filter(Some(ann), None), p).await),
+        (vec![order_id(&a2), order_id(&a1)], 2)
+    );
+    assert_eq!(
+        ids(orders(&t, filter(None, Some(OrderStatus::Paid)), p).await),
+        (vec![order_id(&b2), order_id(&a2)], 2)
+    );
+    assert_eq!(
+        ids(orders(&t, filter(Some(bob), Some(OrderStatus::Pending)), p).await),
+        (vec![order_id(&b1)], 1)
+    );
+    assert_eq!(
+        ids(orders(&t, filter(Some(UserId::new()), None), p).await),
+        (vec![], 0)
+    );
+    assert_eq!(
+        ids(orders(&t, filter(Some(ann), Some(OrderStatus::Cancelled)), p).await),
+        (vec![], 0)
+    );
+    let (paid, _) = orders(&t, filter(Some(ann), Some(OrderStatus::Paid)), p).await;
+    assert_eq!(order_status(&paid[0]), OrderStatus::Paid);
+    assert_eq!(order_updated_at(&paid[0]), at(10));
+    assert_eq!(order_lines(&paid[0]), order_lines(&a2));
+}
+
+async fn the_catalog_lists_live_products_newest_first_in_pages(t: TestDb) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let p = product(&format!("P-{i}"), &format!("Product {i}"), "1", 1);
+        t.products.insert(&p).await.unwrap();
+        ids.push(p.id);
+    }
+    t.products.delete(ids[2], at(1)).await.unwrap();
+    ids.remove(2);
+    ids.reverse();
+    assert_eq!(catalog(&t, page(1, 2), None).await, (ids[..2].to_vec(), 4));
+    assert_eq!(catalog(&t, page(2, 2), None).await, (ids[2..].to_vec(), 4));
+    assert_eq!(catalog(&t, page(3, 2), None).await, (vec![], 4));
+    assert_eq!(catalog(&t, page(1, 20), Some("")).await, (ids.clone(), 4));
+    // The page's products are whole.
+    let listed = ProductReadModel::list(&t.products, page(1, 1), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(listed.items[0].clone()),
+        ProductRepository::get(&t.products, ids[0]).await.unwrap()
+    );
+}
+
+async fn a_search_matches_name_or_description_anywhere_and_ignores_case(t: TestDb) {
+    let blue_mug = described(product("M-1", "Blue Mug", "1", 1), "Holds TEA");
+    let red_mug = product("M-2", "red MUG", "1", 1);
+    let teapot = product("T-1", "Teapot", "1", 1);
+    let pen = described(product("P-1", "Pen", "1", 1), "Blue ink");
+    let sale = product("S-1", "50% off", "1", 1);
+    let plain = product("S-2", "500 off", "1", 1);
+    let quoted = product("Q-1", "Say \"hi\"", "1", 1);
+    let gone = product("G-1", "Gone mug", "1", 1);
+    for p in [
+        &blue_mug, &red_mug, &teapot, &pen, &sale, &plain, &quoted, &gone,
+    ] {
+        t.products.insert(p).await.unwrap();
+    }
+    t.products.delete(gone.id, at(1)).await.unwrap();
+    let all = page(1, 20);
+    // Searches arrive lower-cased (the use case folds them), of three characters or more...
+    assert_eq!(
+        catalog(&t, all, Some("mug")).await,
+        (vec![red_mug.id, blue_mug.id], 2)
+    );
+    assert_eq!(
+        catalog(&t, all, Some("tea")).await,
+        (vec![teapot.id, blue_mug.id], 2)
+    );
+    assert_eq!(
+        catalog(&t, all, Some("blue")).await,
+        (vec![pen.id, blue_mug.id], 2)
+    );
+    assert_eq!(
+        catalog(&t, all, Some("blue mug")).await,
+        (vec![blue_mug.id], 1)
+    );
+    // ...or shorter, ...
+    assert_eq!(
+        catalog(&t, all, Some("ue")).await,
+        (vec![pen.id, blue_mug.id], 2)
+    );
+    assert_eq!(catalog(&t, all, Some("%")).await, (vec![sale.id], 1));
+    // ...with wildcards and quotes taken literally, never across name and description.
+    assert_eq!(catalog(&t, all, Some("50%")).await, (vec![sale.id], 1));
+    assert_eq!(catalog(&t, all, Some("0_o")).await, (vec![], 0));
+    assert_eq!(catalog(&t, all, Some("\"hi\"")).await, (vec![quoted.id], 1));
+    assert_eq!(catalog(&t, all, Some("mug holds")).await, (vec![], 0));
+    assert_eq!(catalog(&t, all, Some("nothing like it")).await, (vec![], 0));
+    assert_eq!(catalog(&t, all, Some("gone")).await, (vec![], 0));
+    // A search is paged like the list.
+    assert_eq!(
+        catalog(&t, page(2, 1), Some("mug")).await,
+        (vec![blue_mug.id], 2)
+    );
+    assert_eq!(
+        catalog(&t, page(2, 1), Some("ue")).await,
+        (vec![blue_mug.id], 2)
+    );
+}
+
+async fn a_search_follows_renames_and_deletions(t: TestDb) {
+    let p = described(product("M-1", "Mug", "1", 1), "Ceramic");
+    t.products.insert(&p).await.unwrap();
+    let rename = domain::ProductChanges {
+        name: Some(domain::ProductName::parse("Cup").unwrap()),
+        description: Some(None),
+        ..Default::default()
+    };
+    t.products.update(p.id, &rename, at(1)).await.unwrap();
+    assert_eq!(catalog(&t, page(1, 20), Some("mug")).await, (vec![], 0));
+    assert_eq!(catalog(&t, page(1, 20), Some("ceramic")).await, (vec![], 0));
+    assert_eq!(catalog(&t, page(1, 20), Some("cup")).await, (vec![p.id], 1));
+    let restock = domain::ProductChanges {
+        stock: Some(domain::Stock::new(5).unwrap()),
+        ..Default::default()
+    };
+    t.products.update(p.id, &restock, at(2)).await.unwrap();
+    assert_eq!(catalog(&t, page(1, 20), Some("cup")).await, (vec![p.id], 1));
+    t.products.delete(p.id, at(3)).await.unwrap();
+    assert_eq!(catalog(&t, page(1, 20), Some("cup")).await, (vec![], 0));
+    assert_eq!(catalog(&t, page(1, 20), Some("cu")).await, (vec![], 0));
+}
+
+async fn a_product_view_holds_the_product_and_its_images_in_upload_order(t: TestDb) {
+    let mug = product("MUG-1", "Mug", "1", 1);
+    let pen = product("PEN-1", "Pen", "1", 1);
+    t.products.insert(&mug).await.unwrap();
+    t.products.insert(&pen).await.unwrap();
+    let (m1, p1, m2) = (image(mug.id, 1), image(pen.id, 2), image(mug.id, 3));
+    for i in [&m1, &p1, &m2] {
+        t.images.insert(i).await.unwrap();
+    }
+    let view = ProductReadModel::get(&t.products, mug.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.product, mug);
+    assert_eq!(view.images, vec![m1, m2]);
+    let bare = product("CUP-1", "Cup", "1", 1);
+    t.products.insert(&bare).await.unwrap();
+    let view = ProductReadModel::get(&t.products, bare.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((view.product, view.images), (bare, vec![]));
+    t.products.delete(pen.id, at(4)).await.unwrap();
+    assert!(
+        ProductReadModel::get(&t.products, pen.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ProductReadModel::get(&t.products, ProductId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn accounts_list_newest_first_in_pages(t: TestDb) {
+    let mut ids = Vec::new();
+    for name in ["ann", "bob", "cyd"] {
+        let u = user(name, &[Role::User]);
+        t.users.insert(&u).await.unwrap();
+        ids.push(u.id);
+    }
+    ids.reverse();
+    let first = t.users.list(page(1, 2)).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|u| u.id).collect::<Vec<_>>(),
+        ids[..2]
+    );
+    assert_eq!((first.total, first.request), (3, page(1, 2)));
+    let second = t.users.list(page(2, 2)).await.unwrap();
+    assert_eq!(
+        second.items.iter().map(|u| u.id).collect::<Vec<_>>(),
+        ids[2..]
+    );
+    assert_eq!(
+        Some(second.items[0].clone()),
+        t.users.get(ids[2]).await.unwrap()
+    );
+    assert!(t.users.list(page(3, 2)).await.unwrap().items.is_empty());
+}
+
+on_both_backends!(
+    orders_list_newest_first_with_their_lines_in_pages,
+    orders_filter_by_owner_and_status_together,
+    the_catalog_lists_live_products_newest_first_in_pages,
+    a_search_matches_name_or_description_anywhere_and_ignores_case,
+    a_search_follows_renames_and_deletions,
+    a_product_view_holds_the_product_and_its_images_in_upload_order,
+    accounts_list_newest_first_in_pages,
+);
