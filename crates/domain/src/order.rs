@@ -330,6 +330,7 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address::{AddressInput, CountryCode};
     use crate::money::Currency;
     use crate::product::Stock;
     use proptest::prelude::*;

@@ -191,7 +191,6 @@ impl Product {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,14 +356,5 @@ mod tests {
         );
         assert_eq!(p.description, None);
         assert_eq!(p.name.as_str(), "Red Mug");
-    }
-
-    #[test]
-    fn search_text_is_the_lower_cased_name_and_description_apart() {
-        let mut p = sample();
-        assert_eq!(p.search_text(), "blue mug");
-        p.description = Some(Description::parse("Holds TEA").unwrap());
-        assert_eq!(p.search_text(), "blue mug\u{1f}holds tea");
-        assert_eq!(Product::SEARCH_SEPARATOR, '\u{1f}');
     }
 }

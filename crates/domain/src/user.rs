@@ -383,7 +383,7 @@ mod tests {
             username: Username::parse("ann").unwrap(),
             first_name: None,
             last_name: None,
-            roles,
+            roles: Roles::new(roles),
             created_at: at,
             updated_at: at,
         }

@@ -87,7 +87,7 @@ async fn an_upload_of_exactly_the_limit_is_stored_and_one_byte_more_is_refused()
     let s = shelf();
     let limit = PNG.len() as u64 + 4;
     let upload = upload_image(s.catalog.clone(), s.catalog.clone(), s.store.clone(), limit);
-    assert_eq!(upload.max_bytes(), limit);
+    assert_eq!(upload.max_bytes, limit);
     let image = upload
         .execute(&admin(), s.mug, &mut Chunks::of(&[PNG, b"1234"]))
         .await

@@ -20,21 +20,28 @@ use domain::{
     RepositoryError, Sku, Stock, UserId, UserRepository,
 };
 
-use crate::images::{DeleteImage, GetImageFile, UploadImage};
-use crate::orders::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
-use crate::ports::{
-    Clock, FileStore, IdentityProvider, OrderReadModel, ProductReadModel, UserReadModel,
-};
-use crate::products::{CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct};
-use crate::testing::{FixedClock, MemoryOrders};
-use crate::users::{
+use crate::accounts::{
     CreateAdmin, GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
+use crate::catalog::{
+    CreateProduct, DeleteImage, DeleteProduct, GetImageFile, GetProduct, ListProducts,
+    UpdateProduct, UploadImage,
+};
+use crate::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use crate::ports::{
+    Clock, FileStore, IdentityProvider, Metrics, NoMetrics, OrderReadModel, ProductReadModel,
+    UserReadModel,
+};
+use crate::testing::{FixedClock, MemoryOrders};
 
 // --- building the use cases -------------------------------------------------------------
 
 fn clock() -> Arc<dyn Clock> {
     Arc::new(FixedClock)
+}
+
+fn no_metrics() -> Arc<dyn Metrics> {
+    Arc::new(NoMetrics)
 }
 
 fn now() -> DateTime<Utc> {
@@ -45,72 +52,108 @@ fn place_order(
     orders: Arc<dyn OrderRepository>,
     products: Arc<dyn ProductRepository>,
 ) -> PlaceOrder {
-    PlaceOrder::new(orders, products, clock())
+    PlaceOrder {
+        orders,
+        products,
+        clock: clock(),
+        metrics: no_metrics(),
+    }
 }
 
 fn get_order(orders: Arc<dyn OrderRepository>) -> GetOrder {
-    GetOrder::new(orders)
+    GetOrder { orders }
 }
 
 fn list_orders(reads: Arc<dyn OrderReadModel>) -> ListOrders {
-    ListOrders::new(reads)
+    ListOrders { reads }
 }
 
 fn cancel_order(orders: Arc<dyn OrderRepository>) -> CancelOrder {
-    CancelOrder::new(orders, clock())
+    CancelOrder {
+        orders,
+        clock: clock(),
+        metrics: no_metrics(),
+    }
 }
 
 fn change_order_status(orders: Arc<dyn OrderRepository>) -> ChangeOrderStatus {
-    ChangeOrderStatus::new(orders, clock())
+    ChangeOrderStatus {
+        orders,
+        clock: clock(),
+        metrics: no_metrics(),
+    }
 }
 
 fn register_user(
     identity: Arc<dyn IdentityProvider>,
     users: Arc<dyn UserRepository>,
 ) -> RegisterUser {
-    RegisterUser::new(identity, users, clock())
+    RegisterUser {
+        identity,
+        users,
+        clock: clock(),
+    }
 }
 
 fn login(identity: Arc<dyn IdentityProvider>, users: Arc<dyn UserRepository>) -> Login {
-    Login::new(identity, users, clock())
+    Login {
+        identity,
+        users,
+        clock: clock(),
+        metrics: no_metrics(),
+    }
 }
 
 fn refresh_tokens(identity: Arc<dyn IdentityProvider>) -> RefreshTokens {
-    RefreshTokens::new(identity)
+    RefreshTokens { identity }
 }
 
 fn logout(identity: Arc<dyn IdentityProvider>) -> Logout {
-    Logout::new(identity)
+    Logout { identity }
 }
 
 fn get_user(users: Arc<dyn UserRepository>) -> GetUser {
-    GetUser::new(users)
+    GetUser { users }
 }
 
 fn update_profile(users: Arc<dyn UserRepository>) -> UpdateProfile {
-    UpdateProfile::new(users, clock())
+    UpdateProfile {
+        users,
+        clock: clock(),
+    }
 }
 
 fn list_users(directory: Arc<dyn UserReadModel>) -> ListUsers {
-    ListUsers::new(directory)
+    ListUsers { directory }
 }
 
 fn create_admin(
     identity: Arc<dyn IdentityProvider>,
     users: Arc<dyn UserRepository>,
 ) -> CreateAdmin {
-    CreateAdmin::new(identity, users, clock())
+    CreateAdmin {
+        identity,
+        users,
+        clock: clock(),
+    }
 }
 
 fn create_product(products: Arc<dyn ProductRepository>) -> CreateProduct {
-    CreateProduct::new(products, clock())
+    CreateProduct {
+        products,
+        clock: clock(),
+    }
 }
 
 fn update_product(
     products: Arc<dyn ProductRepository>,
     images: Arc<dyn ImageRepository>,
 ) -> UpdateProduct {
-    UpdateProduct::new(products, images, clock())
+    UpdateProduct {
+        products,
+        images,
+        clock: clock(),
+    }
 }
 
 fn delete_product(
@@ -118,18 +161,20 @@ fn delete_product(
     images: Arc<dyn ImageRepository>,
     store: Arc<dyn FileStore>,
 ) -> DeleteProduct {
-    DeleteProduct::new(products, images, store, clock())
+    DeleteProduct {
+        products,
+        images,
+        store,
+        clock: clock(),
+    }
 }
 
 fn get_product(catalog: Arc<dyn ProductReadModel>) -> GetProduct {
-    GetProduct::new(catalog)
+    GetProduct { catalog }
 }
 
-fn list_products(
-    catalog: Arc<dyn ProductReadModel>,
-    images: Arc<dyn ImageRepository>,
-) -> ListProducts {
-    ListProducts::new(catalog, images)
+fn list_products(catalog: Arc<dyn ProductReadModel>) -> ListProducts {
+    ListProducts { catalog }
 }
 
 fn upload_image(
@@ -138,16 +183,40 @@ fn upload_image(
     store: Arc<dyn FileStore>,
     max_bytes: u64,
 ) -> UploadImage {
-    UploadImage::new(products, images, store, clock(), max_bytes)
+    UploadImage {
+        products,
+        images,
+        store,
+        clock: clock(),
+        max_bytes,
+    }
 }
 
 fn delete_image(images: Arc<dyn ImageRepository>, store: Arc<dyn FileStore>) -> DeleteImage {
-    DeleteImage::new(images, store)
+    DeleteImage { images, store }
 }
 
 fn get_image_file(images: Arc<dyn ImageRepository>, store: Arc<dyn FileStore>) -> GetImageFile {
-    GetImageFile::new(images, store)
+    GetImageFile { images, store }
 }
+
+/// Gives a built use case the metrics port a test watches.
+trait WithMetrics {
+    fn with_metrics(self, metrics: Arc<dyn Metrics>) -> Self;
+}
+
+macro_rules! with_metrics {
+    ($($use_case:ty),*) => {$(
+        impl WithMetrics for $use_case {
+            fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+                self.metrics = metrics;
+                self
+            }
+        }
+    )*};
+}
+
+with_metrics!(PlaceOrder, CancelOrder, ChangeOrderStatus, Login);
 
 // --- values -----------------------------------------------------------------------------
 
@@ -224,7 +293,7 @@ impl OrderRepository for KeyedOrders {
             Some(NextPlace::KeyVanished) => return Err(PlaceOrderError::KeyTaken),
             Some(NextPlace::TwinWon { twin, hash }) => {
                 let mut record = key.expect("a key").clone();
-                record.order_id = twin.id;
+                record.order_id = twin.id();
                 if let Some(h) = hash {
                     record.request_hash = h;
                 }

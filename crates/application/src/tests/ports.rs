@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::images::DEFAULT_MAX_UPLOAD_BYTES;
+use crate::catalog::DEFAULT_MAX_UPLOAD_BYTES;
 use crate::ports::{Clock, FileBody, SystemClock, TokenPair};
 
 #[test]

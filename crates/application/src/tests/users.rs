@@ -5,13 +5,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use domain::{
-    Email, PageRequest, Password, PersonName, Role, User, UserId, UserRepository, Username,
+    Email, PageRequest, Password, PersonName, Role, Roles, User, UserId, UserRepository, Username,
 };
 
 use super::*;
+use crate::accounts::{RegisterCommand, UpdateProfileCommand};
 use crate::ports::{IdentityAccount, IdentityError, NewAccount, SignedIn, TokenPair};
 use crate::testing::{CountingMetrics, MemoryIdentity, MemoryUsers, actor, sample_user};
-use crate::users::{RegisterCommand, UpdateProfileCommand};
 use crate::{Actor, AppError};
 
 fn tokens() -> TokenPair {
@@ -39,7 +39,7 @@ impl Provider {
                 username: Username::parse("ann").unwrap(),
                 first_name: PersonName::parse("Ann").unwrap(),
                 last_name: None,
-                roles: roles.to_vec(),
+                roles: Roles::new(roles.iter().copied()),
             },
             calls: Mutex::new(Vec::new()),
         })
@@ -166,7 +166,7 @@ async fn a_registration_is_stored_as_the_provider_answered_with_sorted_unique_ro
         Some("Ann")
     );
     assert_eq!(user.last_name, None);
-    assert_eq!(user.roles, vec![Role::User, Role::Admin]);
+    assert_eq!(user.roles.as_slice(), [Role::User, Role::Admin]);
     assert_eq!((user.created_at, user.updated_at), (now(), now()));
     assert_eq!(users.items.lock().unwrap().clone(), vec![user]);
 }
@@ -236,7 +236,7 @@ async fn a_sign_in_passes_the_trimmed_lower_cased_username_and_stores_the_accoun
     let stored = users.items.lock().unwrap().clone();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, provider.account.id);
-    assert_eq!(stored[0].roles, vec![Role::User]);
+    assert_eq!(stored[0].roles.as_slice(), [Role::User]);
     assert_eq!(stored[0].updated_at, now());
     assert_eq!(metrics.counts(), (0, 0, 0));
 }
@@ -323,7 +323,7 @@ async fn a_profile_update_sets_clears_and_keeps_names_and_stamps_the_time() {
     users.insert(&ann).await.unwrap();
     let me = Actor {
         user_id: ann.id,
-        roles: vec![Role::User],
+        roles: Roles::new([Role::User]),
     };
     let update = update_profile(users.clone());
     let updated = update
@@ -369,7 +369,7 @@ async fn a_bad_profile_name_is_named_and_changes_nothing() {
     users.insert(&ann).await.unwrap();
     let me = Actor {
         user_id: ann.id,
-        roles: vec![Role::User],
+        roles: Roles::new([Role::User]),
     };
     let errors = validation(
         update_profile(users.clone())
@@ -408,7 +408,7 @@ async fn a_profile_of_an_account_the_shop_does_not_hold_is_not_found() {
     let ann = sample_user("ann");
     let me = Actor {
         user_id: ann.id,
-        roles: vec![Role::User],
+        roles: Roles::new([Role::User]),
     };
     assert!(matches!(
         update_profile(Arc::new(Vanishing(ann)))
@@ -458,7 +458,7 @@ async fn the_admin_account_is_ensured_at_the_provider_and_stored_with_its_roles(
         provider.calls(),
         ["ensure_admin root@example.com root@example.com long enough"]
     );
-    assert_eq!(admin.roles, vec![Role::User, Role::Admin]);
+    assert_eq!(admin.roles.as_slice(), [Role::User, Role::Admin]);
     assert!(admin.is_admin());
     assert_eq!(admin.created_at, now());
     assert_eq!(users.items.lock().unwrap().clone(), vec![admin]);

@@ -522,4 +522,18 @@ mod tests {
         assert_eq!(search_term(Some("a\u{0}b")), Some(None));
         assert_eq!(search_term(Some("a\u{1f}b")), Some(None));
     }
+
+    #[test]
+    fn stored_text_and_queries_fold_case_alike() {
+        // Word-final sigma, which lower-casing turns into `ς`, folds like any `σ`.
+        assert_eq!(fold_case("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold_case("ὀδός"), fold_case("ὈΔΌΣ"));
+        assert_eq!(fold_case("Straße"), "strasse");
+        assert_eq!(search_term(Some("ΑΣ")), Some(Some("ασ".into())));
+        assert_eq!(
+            search_text_of("ΑΣΑ Mug", Some("Holds TEA")),
+            "ασα mug\u{1f}holds tea"
+        );
+        assert_eq!(search_text_of("Blue Mug", None), "blue mug");
+    }
 }

@@ -19,7 +19,10 @@ async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<Produ
         .await
         .unwrap();
     assert_eq!(listed.request, p);
-    (listed.items.iter().map(|p| p.id).collect(), listed.total)
+    (
+        listed.items.iter().map(|v| v.product.id).collect(),
+        listed.total,
+    )
 }
 
 async fn orders(t: &TestDb, filter: OrderFilter, p: PageRequest) -> (Vec<Order>, u64) {
@@ -124,7 +127,7 @@ async fn the_catalog_lists_live_products_newest_first_in_pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        Some(listed.items[0].clone()),
+        Some(listed.items[0].product.clone()),
         ProductRepository::get(&t.products, ids[0]).await.unwrap()
     );
 }

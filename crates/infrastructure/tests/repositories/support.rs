@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::{
     Address, AddressInput, Currency, Description, Email, Image, ImageId, ImageType, Money, Order,
-    OrderId, OrderStatus, PersonName, Product, ProductId, ProductName, Quantity, Role, Sku, Stock,
-    StoredFile, User, UserId, Username, Validator,
+    OrderId, OrderStatus, PersonName, Product, ProductId, ProductName, Quantity, Role, Roles, Sku,
+    Stock, StoredFile, User, UserId, Username, Validator,
 };
 use infrastructure::db::{Backend, SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::{Database, DatabaseUrl};
@@ -191,7 +191,7 @@ pub fn user(name: &str, roles: &[Role]) -> User {
         username: Username::parse(name).unwrap(),
         first_name: PersonName::parse("Ann").unwrap(),
         last_name: None,
-        roles: roles.to_vec(),
+        roles: Roles::new(roles.iter().copied()),
         created_at: at(0),
         updated_at: at(0),
     }
@@ -259,25 +259,25 @@ pub fn order_to(
 // --- reading orders (the aggregate's fields, in one place) --------------------------------
 
 pub fn order_id(o: &Order) -> OrderId {
-    o.id
+    o.id()
 }
 
 pub fn order_status(o: &Order) -> OrderStatus {
-    o.status
+    o.status()
 }
 
 pub fn order_updated_at(o: &Order) -> DateTime<Utc> {
-    o.updated_at
+    o.updated_at()
 }
 
 /// `(product, quantity, line total in minor units)` per line.
 pub fn order_lines(o: &Order) -> Vec<(ProductId, u32, i64)> {
-    o.lines
+    o.lines()
         .iter()
         .map(|l| (l.product_id, l.quantity.get(), l.line_total.minor()))
         .collect()
 }
 
 pub fn order_total(o: &Order) -> i64 {
-    o.total.minor()
+    o.total().minor()
 }

@@ -1,7 +1,7 @@
 //! `SqlUsers`: accounts as written, unique e-mail and username, the provider's upsert that
 //! keeps the profile, and profile updates.
 
-use domain::{Email, PersonName, RepositoryError, Role, UserId, UserRepository, Username};
+use domain::{Email, PersonName, RepositoryError, Role, Roles, UserId, UserRepository, Username};
 
 use crate::support::*;
 
@@ -49,7 +49,7 @@ async fn the_providers_upsert_inserts_then_updates_its_fields_and_keeps_the_prof
     let mut changed = ann.clone();
     changed.email = Email::parse("ann.new@example.com").unwrap();
     changed.username = Username::parse("ann.new").unwrap();
-    changed.roles = vec![Role::User, Role::Admin];
+    changed.roles = Roles::new([Role::User, Role::Admin]);
     changed.first_name = PersonName::parse("Someone").unwrap();
     changed.created_at = at(200);
     changed.updated_at = at(200);
@@ -57,7 +57,7 @@ async fn the_providers_upsert_inserts_then_updates_its_fields_and_keeps_the_prof
     let mut expected = ann.clone();
     expected.email = changed.email.clone();
     expected.username = changed.username.clone();
-    expected.roles = vec![Role::User, Role::Admin];
+    expected.roles = Roles::new([Role::User, Role::Admin]);
     expected.updated_at = at(200);
     assert_eq!(stored, expected);
     assert_eq!(t.users.get(ann.id).await.unwrap(), Some(expected));
