@@ -1,3 +1,7 @@
+//! Authentication: `authenticate`, the layer around `/api/v1` that verifies a request's
+//! bearer token once and leaves the outcome in its extensions, and [`Auth`], the extractor of
+//! the caller it proved.
+//!
 //! Bearer-token verification: EdDSA or RS256 signatures checked against the identity
 //! provider's JWKS, issuer, audience and expiry. The keys are cached in memory and refetched for
 //! an unknown key id (waited for) or when older than a maximum age (in the background), never

@@ -1,5 +1,10 @@
-//! The HTTP interface of `shop`: routes, DTOs, bearer-token verification, problem+json
-//! errors and the OpenAPI document. Handlers are thin: extract, call one use case, map.
+//! The HTTP interface of `shop`: [`router`] serves the [`Services`] the composition root
+//! built. One authentication layer ([`auth`]) verifies a request's bearer token once; the
+//! rate limits ([`rate_limits`]), security headers and CORS ([`response_headers`]), metrics
+//! and request ids wrap every route. [`extractors`] turn requests into typed values (JSON
+//! bodies, ids, list queries, the `Idempotency-Key`, multipart uploads) with problem+json
+//! rejections ([`error`]); [`dto`] holds the bodies on the wire; the OpenAPI document is
+//! generated from the handlers. Handlers are thin: extract, call one use case, map.
 #![forbid(unsafe_code)]
 
 pub mod auth;

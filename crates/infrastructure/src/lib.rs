@@ -1,6 +1,7 @@
-//! Adapters of `shop`: one SQL implementation of every repository for SQLite and PostgreSQL,
-//! their migrations, the built-in identity provider, and the file stores (a local folder or
-//! Google Drive).
+//! Adapters of `shop`: one SQL implementation of every repository and read model for SQLite
+//! and PostgreSQL (with the catalog's search text and its rules), their migrations, the
+//! identity providers (the built-in one and Keycloak), and the file stores (a local folder
+//! or Google Drive).
 #![forbid(unsafe_code)]
 
 pub mod db;

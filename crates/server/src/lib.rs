@@ -1,5 +1,8 @@
-//! The `shop` service as a library: configuration, the composition root that wires adapters
-//! to use cases, and [`Application`], which `main` and the tests start the same way.
+//! The `shop` service as a library: configuration, and [`Application`], the composition
+//! root: [`Application::build`] builds the adapters (database, identity provider, file
+//! store), every use case on them, and the HTTP router they are handed to; `main` and the
+//! tests start it the same way. The command-line tools (`migrate`, `create-admin`,
+//! `seed-demo`) build the adapters they need the same way.
 #![forbid(unsafe_code)]
 
 pub mod config;
