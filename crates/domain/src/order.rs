@@ -367,6 +367,57 @@ mod tests {
     }
 
     #[test]
+    fn an_order_reads_back_through_its_getters_as_placed_and_as_restored() {
+        let (id, user) = (OrderId::new(), UserId::new());
+        let placed_at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let address = parse_address(&input()).unwrap();
+        let mug = product("2.50", "EUR");
+        let mug_id = mug.id;
+        let order = Order::place(
+            id,
+            user,
+            vec![(mug, Quantity::new(3).unwrap())],
+            Some(address.clone()),
+            placed_at,
+        )
+        .unwrap();
+        assert_eq!(order.id(), id);
+        assert_eq!(order.user_id(), user);
+        assert_eq!(order.status(), OrderStatus::Pending);
+        assert_eq!(order.lines().len(), 1);
+        assert_eq!(order.lines()[0].product_id, mug_id);
+        assert_eq!(order.lines()[0].line_total.amount_string(), "7.50");
+        assert_eq!(order.total().amount_string(), "7.50");
+        assert_eq!(order.shipping_address(), Some(&address));
+        assert_eq!(
+            (order.created_at(), order.updated_at()),
+            (placed_at, placed_at)
+        );
+
+        let later = placed_at + chrono::TimeDelta::hours(1);
+        let restored = Order::restore(
+            id,
+            user,
+            OrderStatus::Paid,
+            order.lines().to_vec(),
+            order.total(),
+            None,
+            placed_at,
+            later,
+        );
+        assert_eq!(restored.id(), id);
+        assert_eq!(restored.user_id(), user);
+        assert_eq!(restored.status(), OrderStatus::Paid);
+        assert_eq!(restored.lines(), order.lines());
+        assert_eq!(restored.total(), order.total());
+        assert_eq!(restored.shipping_address(), None);
+        assert_eq!(
+            (restored.created_at(), restored.updated_at()),
+            (placed_at, later)
+        );
+    }
+
+    #[test]
     fn mixed_currencies_are_refused() {
         let r = Order::place(
             OrderId::new(),

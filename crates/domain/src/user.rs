@@ -360,6 +360,20 @@ mod tests {
         assert_eq!(Roles::from_names(["root"]), []);
     }
 
+    #[test]
+    fn roles_built_every_way_hold_the_same_sorted_slice() {
+        let expected: &[Role] = &[Role::User, Role::Admin];
+        let from_array = Roles::from([Role::Admin, Role::User, Role::Admin]);
+        let collected: Roles = [Role::Admin, Role::User].into_iter().collect();
+        assert_eq!(from_array.as_slice(), expected);
+        assert_eq!(collected.as_slice(), expected);
+        assert_eq!(Roles::default().as_slice(), &[] as &[Role]);
+        // Comparing with an array compares the sorted roles, not just the count.
+        assert!(Roles::from([Role::User]) == [Role::User]);
+        assert!(Roles::from([Role::User]) != [Role::Admin]);
+        assert!(Roles::default() != [Role::User]);
+    }
+
     proptest! {
         #[test]
         fn email_parse_never_panics_and_round_trips(s in "\\PC*") {
@@ -387,6 +401,43 @@ mod tests {
             created_at: at,
             updated_at: at,
         }
+    }
+
+    #[test]
+    fn a_username_holds_an_at_sign_only_as_the_accounts_own_address() {
+        let ann = Email::parse("ann@example.com").unwrap();
+        // The account's own address, in any case, and any name without `@`.
+        assert_eq!(
+            Username::parse_for("ann@example.com", Some(&ann))
+                .unwrap()
+                .as_str(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            Username::parse_for("Ann@Example.com", Some(&ann))
+                .unwrap()
+                .as_str(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            Username::parse_for("ann", Some(&ann)).unwrap().as_str(),
+            "ann"
+        );
+        // Somebody else's address is refused on `username`.
+        let err = Username::parse_for("bob@example.com", Some(&ann)).unwrap_err();
+        assert_eq!(err.field, "username");
+        assert_eq!(
+            err.message,
+            "may hold '@' only as the account's own e-mail address"
+        );
+        // Without a valid address to compare with, only the username's own rules apply.
+        assert_eq!(
+            Username::parse_for("bob@example.com", None)
+                .unwrap()
+                .as_str(),
+            "bob@example.com"
+        );
+        assert!(Username::parse_for("a", Some(&ann)).is_err());
     }
 
     #[test]
