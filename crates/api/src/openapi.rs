@@ -633,18 +633,23 @@ pub(crate) mod examples {
         })
     }
 
+    /// The shipping address of the order.
+    fn address() -> Value {
+        json!({
+            "line1": "Hauptstraße 1",
+            "line2": null,
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+            "state": null,
+        })
+    }
+
     /// The body of `place_order`.
     pub fn place_order() -> Value {
         json!({
             "items": [{"product_id": PRODUCT_ID, "quantity": 2}],
-            "shipping_address": {
-                "line1": "Hauptstraße 1",
-                "line2": null,
-                "city": "Berlin",
-                "postal_code": "10115",
-                "country": "DE",
-                "state": null,
-            },
+            "shipping_address": address(),
         })
     }
 
@@ -663,14 +668,7 @@ pub(crate) mod examples {
                 "line_total": money("39.98"),
             }],
             "total": money("39.98"),
-            "shipping_address": {
-                "line1": "Hauptstraße 1",
-                "line2": null,
-                "city": "Berlin",
-                "postal_code": "10115",
-                "country": "DE",
-                "state": null,
-            },
+            "shipping_address": address(),
             "created_at": CREATED,
             "updated_at": CREATED,
         })

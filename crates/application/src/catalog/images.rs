@@ -265,14 +265,18 @@ mod tests {
         actor(&[Role::Admin])
     }
 
+    /// Uploads the PNG for the product, as an admin.
+    async fn upload_png(s: &Setup) -> Image {
+        s.upload
+            .execute(&admin(), s.product, &mut Chunks::of(&[PNG]))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_upload_stores_the_file_under_a_key_of_its_own_then_the_row() {
         let s = setup(1024);
-        let image = s
-            .upload
-            .execute(&admin(), s.product, &mut Chunks::of(&[PNG]))
-            .await
-            .unwrap();
+        let image = upload_png(&s).await;
         assert_eq!(image.content_type, ImageType::Png);
         assert_eq!(image.size, PNG.len() as u64);
         assert_eq!(image.file.key, format!("images/{}", image.id));
@@ -406,11 +410,7 @@ mod tests {
     #[tokio::test]
     async fn deleting_removes_the_row_then_the_file_and_nothing_while_the_store_is_down() {
         let s = setup(1024);
-        let image = s
-            .upload
-            .execute(&admin(), s.product, &mut Chunks::of(&[PNG]))
-            .await
-            .unwrap();
+        let image = upload_png(&s).await;
         let delete = DeleteImage {
             images: s.catalog.clone(),
             store: s.store.clone(),

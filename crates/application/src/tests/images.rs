@@ -27,15 +27,21 @@ fn shelf() -> Shelf {
     }
 }
 
+/// The shelf with one image of the mug whose bytes are in the store.
+fn shelf_with_stored_image() -> (Shelf, domain::Image) {
+    let s = shelf();
+    let image = s.catalog.add_image(s.mug);
+    s.store.insert(&image.file.key, PNG);
+    (s, image)
+}
+
 fn admin() -> crate::Actor {
     actor(&[Role::Admin])
 }
 
 #[tokio::test]
 async fn an_image_is_deleted_only_through_the_product_it_belongs_to() {
-    let s = shelf();
-    let image = s.catalog.add_image(s.mug);
-    s.store.insert(&image.file.key, PNG);
+    let (s, image) = shelf_with_stored_image();
     let delete = delete_image(s.catalog.clone(), s.store.clone());
     assert!(matches!(
         delete.execute(&admin(), s.pen, image.id).await,
@@ -139,9 +145,7 @@ async fn an_upload_to_a_missing_product_reads_nothing() {
 
 #[tokio::test]
 async fn an_image_and_its_bytes_are_read_back() {
-    let s = shelf();
-    let image = s.catalog.add_image(s.mug);
-    s.store.insert(&image.file.key, PNG);
+    let (s, image) = shelf_with_stored_image();
     let get = get_image_file(s.catalog.clone(), s.store.clone());
     assert_eq!(get.image(image.id).await.unwrap(), image);
     let body = get.bytes(&image).await.unwrap();

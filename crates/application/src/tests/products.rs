@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use domain::{Page, PageRequest, ProductId, RepositoryError, Role};
+use domain::{Page, PageRequest, Product, ProductId, RepositoryError, Role};
 
 use super::*;
 use crate::AppError;
@@ -34,13 +34,19 @@ fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::Fi
     }
 }
 
-#[tokio::test]
-async fn a_created_product_holds_exactly_what_was_sent_and_is_stored() {
+/// A product store holding the mug, created through the use case.
+async fn stored_mug() -> (Arc<MemoryProducts>, Product) {
     let repo = Arc::new(MemoryProducts::default());
     let p = create_product(repo.clone())
         .execute(&admin(), mug())
         .await
         .unwrap();
+    (repo, p)
+}
+
+#[tokio::test]
+async fn a_created_product_holds_exactly_what_was_sent_and_is_stored() {
+    let (repo, p) = stored_mug().await;
     assert_eq!(p.sku.as_str(), "MUG-1");
     assert_eq!(p.name.as_str(), "Blue Mug");
     assert_eq!(
@@ -137,11 +143,7 @@ async fn a_taken_sku_is_a_conflict_on_the_sku() {
 
 #[tokio::test]
 async fn an_update_changes_the_named_fields_and_answers_the_product_with_its_images() {
-    let repo = Arc::new(MemoryProducts::default());
-    let p = create_product(repo.clone())
-        .execute(&admin(), mug())
-        .await
-        .unwrap();
+    let (repo, p) = stored_mug().await;
     let image = repo.add_image(p.id);
     let view = update_product(repo.clone(), repo.clone())
         .execute(

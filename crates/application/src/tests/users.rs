@@ -241,12 +241,18 @@ async fn a_sign_in_passes_the_trimmed_lower_cased_username_and_stores_the_accoun
     assert_eq!(metrics.counts(), (0, 0, 0));
 }
 
-#[tokio::test]
-async fn blank_sign_in_fields_are_named_and_not_counted_as_failures() {
+/// A login over a provider granting `user`, an empty user store and counted metrics.
+fn counted_login() -> (Arc<Provider>, Arc<CountingMetrics>, Login) {
     let provider = Provider::with_roles(&[Role::User]);
     let metrics = Arc::new(CountingMetrics::default());
     let login =
         login(provider.clone(), Arc::new(MemoryUsers::default())).with_metrics(metrics.clone());
+    (provider, metrics, login)
+}
+
+#[tokio::test]
+async fn blank_sign_in_fields_are_named_and_not_counted_as_failures() {
+    let (provider, metrics, login) = counted_login();
     assert_eq!(
         fields(&validation(login.execute("  ", "x").await)),
         ["username"]
@@ -265,10 +271,7 @@ async fn blank_sign_in_fields_are_named_and_not_counted_as_failures() {
 
 #[tokio::test]
 async fn oversized_sign_in_fields_fail_without_asking_the_provider() {
-    let provider = Provider::with_roles(&[Role::User]);
-    let metrics = Arc::new(CountingMetrics::default());
-    let login =
-        login(provider.clone(), Arc::new(MemoryUsers::default())).with_metrics(metrics.clone());
+    let (provider, metrics, login) = counted_login();
     for (username, password) in [
         ("a".repeat(255), "password".to_owned()),
         ("an\u{7}n".to_owned(), "password".to_owned()),
