@@ -369,8 +369,9 @@ mod tests {
         assert_eq!(collected.as_slice(), expected);
         assert_eq!(Roles::default().as_slice(), &[] as &[Role]);
         // Comparing with an array compares the sorted roles, not just the count.
-        assert!(Roles::from([Role::User]) == [Role::User]);
-        assert!(Roles::from([Role::User]) != [Role::Admin]);
+        let user_only = Roles::from([Role::User]);
+        assert!(user_only == [Role::User]);
+        assert!(user_only != [Role::Admin]);
         assert!(Roles::default() != [Role::User]);
     }
 
