@@ -323,7 +323,6 @@ fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, Fiel
     match raw {
         None => Ok(default),
         Some(s) => s
-            .trim()
             .parse::<u32>()
             .map_err(|_| FieldError::new(name, "must be a whole number in range")),
     }
@@ -404,8 +403,9 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
         let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
         let page = page_request(&raw, &mut errors);
-        // An empty `user_id` names no account: 422 like any other text that is not a UUID.
-        let user_id = match raw.user_id.as_deref().map(str::trim) {
+        // Parameters are taken as sent: an empty or blank-padded value is not a UUID or a
+        // status, and is 422 like any other text that is neither.
+        let user_id = match raw.user_id.as_deref() {
             None => None,
             Some(s) => match Uuid::parse_str(s) {
                 Ok(u) => Some(UserId::from_uuid(u)),
@@ -415,12 +415,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
                 }
             },
         };
-        let status = match raw
-            .status
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        let status = match raw.status.as_deref() {
             None => None,
             Some(s) => OrderStatus::parse(s).map_err(|e| errors.push(e)).ok(),
         };

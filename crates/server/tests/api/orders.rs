@@ -5,6 +5,7 @@ use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::paths::{ORDERS, PRODUCTS};
 use crate::helpers::{
     TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, str_of, timestamp,
     unique,
@@ -45,9 +46,6 @@ both_dbs!(
     without_an_idempotency_key_each_request_places_an_order,
     a_key_whose_request_failed_can_be_used_again,
 );
-
-const ORDERS: &str = "/api/v1/orders";
-const PRODUCTS: &str = "/api/v1/products";
 
 // ---- local vocabulary ----------------------------------------------------------------------
 
@@ -711,6 +709,9 @@ async fn bad_order_filters_are_refused_naming_them(app: TestApp) {
         ("status=PENDING", "status"),
         ("user_id=notauuid", "user_id"),
         ("user_id=", "user_id"),
+        ("status=", "status"),
+        ("status=%20pending", "status"),
+        ("page=%201", "page"),
         ("page=0", "page"),
         ("per_page=101", "per_page"),
         ("per_page=abc", "per_page"),
