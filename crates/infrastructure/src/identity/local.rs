@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{Email, Password, PersonName, RepositoryError, Role, Roles, UserId, Username};
 use jsonwebtoken::{Algorithm, Header};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
@@ -25,6 +24,7 @@ use application::ports::{
     TokenPair,
 };
 
+use super::claims::{AccessClaims, RealmAccess};
 use super::hashing::PasswordHasher;
 use super::keys::{self, SigningKeys};
 use crate::db::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
@@ -238,21 +238,21 @@ impl LocalIdentityProvider {
         let iat = now.timestamp();
         let ttl = i64::try_from(self.access_ttl_secs).map_err(other)?;
         let claims = AccessClaims {
-            iss: &self.issuer,
-            sub: account.id.to_string(),
-            aud: &self.audience,
-            exp: iat.saturating_add(ttl),
-            iat,
-            jti: Uuid::now_v7().to_string(),
-            typ: "Bearer",
-            azp: AUTHORIZED_PARTY,
-            preferred_username: account.username.as_str(),
-            email: account.email.as_str(),
-            given_name: account.first_name.as_ref().map(PersonName::as_str),
-            family_name: account.last_name.as_ref().map(PersonName::as_str),
-            realm_access: RealmAccess {
-                roles: account.roles.names().collect(),
-            },
+            iss: Some(self.issuer.clone()),
+            sub: Some(account.id.to_string()),
+            aud: Some(self.audience.clone()),
+            exp: Some(iat.saturating_add(ttl)),
+            iat: Some(iat),
+            jti: Some(Uuid::now_v7().to_string()),
+            typ: Some("Bearer".into()),
+            azp: Some(AUTHORIZED_PARTY.into()),
+            preferred_username: Some(account.username.as_str().into()),
+            email: Some(account.email.as_str().into()),
+            given_name: account.first_name.as_ref().map(|n| n.as_str().into()),
+            family_name: account.last_name.as_ref().map(|n| n.as_str().into()),
+            realm_access: Some(RealmAccess {
+                roles: account.roles.names().map(str::to_owned).collect(),
+            }),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.keys.kid.clone());
@@ -438,31 +438,6 @@ impl AccountRow {
             roles: roles_from_text(&self.roles),
         })
     }
-}
-
-#[derive(Serialize)]
-struct RealmAccess {
-    roles: Vec<&'static str>,
-}
-
-/// Access-token claims, named as Keycloak names them so one verifier reads both providers' tokens.
-#[derive(Serialize)]
-struct AccessClaims<'a> {
-    iss: &'a str,
-    sub: String,
-    aud: &'a str,
-    exp: i64,
-    iat: i64,
-    jti: String,
-    typ: &'static str,
-    azp: &'static str,
-    preferred_username: &'a str,
-    email: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    given_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    family_name: Option<&'a str>,
-    realm_access: RealmAccess,
 }
 
 /// A fresh refresh token (32 random bytes, base64url) and the hash that is all the database keeps.

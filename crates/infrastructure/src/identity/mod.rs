@@ -1,6 +1,7 @@
 //! Identity providers: the built-in one (`AUTH_PROVIDER=local`) and Keycloak
 //! (`AUTH_PROVIDER=keycloak`).
 
+mod claims;
 mod hashing;
 mod keycloak;
 mod keys;

@@ -1,6 +1,7 @@
 //! The admin REST API calls: the service account's token (cached until shortly before it
 //! expires), and the users and role mappings the provider creates, finds and changes.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use application::ports::{IdentityAccount, IdentityError};
@@ -13,12 +14,26 @@ use super::wire::{
 use super::*;
 
 /// The service account's access token and when to stop using it. No `Debug`: it is a token.
-pub(super) struct ServiceToken {
+struct ServiceToken {
     value: String,
     renew_at: Instant,
 }
 
-impl KeycloakIdentityProvider {
+/// The admin REST API as the shop's service account: creates, finds and changes users and
+/// their role mappings.
+pub(super) struct AdminClient {
+    client: Arc<Client>,
+    service_token: Mutex<Option<ServiceToken>>,
+}
+
+impl AdminClient {
+    pub(super) fn new(client: Arc<Client>) -> Self {
+        Self {
+            client,
+            service_token: Mutex::new(None),
+        }
+    }
+
     /// The service account's access token, from the cache while it has more than
     /// [`SERVICE_TOKEN_MARGIN`] to live. Two requests that find it stale may both fetch one;
     /// that is cheaper than making every admin call wait on a lock across the network.
@@ -33,6 +48,7 @@ impl KeycloakIdentityProvider {
         }
         let fetched_at = Instant::now();
         let tokens = self
+            .client
             .token(WHAT, &[("grant_type", "client_credentials")])
             .await?
             .map_err(|e| e.client_refused(WHAT))?;
@@ -45,19 +61,19 @@ impl KeycloakIdentityProvider {
         Ok(value)
     }
 
-    pub(super) fn cached_service_token(&self) -> std::sync::MutexGuard<'_, Option<ServiceToken>> {
+    fn cached_service_token(&self) -> std::sync::MutexGuard<'_, Option<ServiceToken>> {
         self.service_token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(super) fn store_service_token(&self, token: Option<ServiceToken>) {
+    fn store_service_token(&self, token: Option<ServiceToken>) {
         *self.cached_service_token() = token;
     }
 
     /// Calls the admin REST API with the service account's token; a 401 (the token was
     /// revoked or the realm's keys changed) fetches a new token and tries once more.
-    pub(super) async fn admin(
+    pub(super) async fn call(
         &self,
         what: &'static str,
         method: Method,
@@ -68,6 +84,7 @@ impl KeycloakIdentityProvider {
         loop {
             let token = self.service_token().await?;
             let mut request = self
+                .client
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(&token);
@@ -76,7 +93,7 @@ impl KeycloakIdentityProvider {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.to_vec());
             }
-            let response = self.send(what, request).await?;
+            let response = self.client.send(what, request).await?;
             match response.status() {
                 StatusCode::UNAUTHORIZED if !retried => {
                     retried = true;
@@ -102,10 +119,10 @@ impl KeycloakIdentityProvider {
         const WHAT: &str = "user creation";
         let body = serde_json::to_vec(user).map_err(|e| malformed(WHAT, e))?;
         let response = self
-            .admin(
+            .call(
                 WHAT,
                 Method::POST,
-                self.endpoints.users.clone(),
+                self.client.endpoints.users.clone(),
                 Some(&body),
             )
             .await?;
@@ -141,15 +158,15 @@ impl KeycloakIdentityProvider {
         email: &Email,
     ) -> Result<Option<UserRepresentation>, IdentityError> {
         const WHAT: &str = "user search";
-        let mut url = self.endpoints.users.clone();
+        let mut url = self.client.endpoints.users.clone();
         url.query_pairs_mut()
             .append_pair("email", email.as_str())
             .append_pair("exact", "true");
-        let response = self.admin(WHAT, Method::GET, url, None).await?;
+        let response = self.call(WHAT, Method::GET, url, None).await?;
         if !response.status().is_success() {
             return Err(unexpected(WHAT, response.status()));
         }
-        let users: Vec<UserRepresentation> = Self::json(WHAT, response).await?;
+        let users: Vec<UserRepresentation> = Client::json(WHAT, response).await?;
         Ok(users.into_iter().find(|u| {
             u.email
                 .as_deref()
@@ -161,7 +178,12 @@ impl KeycloakIdentityProvider {
     pub(super) async fn grant_admin(&self, id: UserId) -> Result<(), IdentityError> {
         const WHAT: &str = "admin role grant";
         let response = self
-            .admin(WHAT, Method::GET, self.endpoints.admin_role.clone(), None)
+            .call(
+                WHAT,
+                Method::GET,
+                self.client.endpoints.admin_role.clone(),
+                None,
+            )
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Err(IdentityError::Other(
@@ -172,10 +194,13 @@ impl KeycloakIdentityProvider {
         if !response.status().is_success() {
             return Err(unexpected(WHAT, response.status()));
         }
-        let role: serde_json::Value = Self::json(WHAT, response).await?;
-        let url = self.endpoints.user(id, &["role-mappings", "realm"])?;
+        let role: serde_json::Value = Client::json(WHAT, response).await?;
+        let url = self
+            .client
+            .endpoints
+            .user(id, &["role-mappings", "realm"])?;
         let body = serde_json::to_vec(&[role]).map_err(|e| malformed(WHAT, e))?;
-        let response = self.admin(WHAT, Method::POST, url, Some(&body)).await?;
+        let response = self.call(WHAT, Method::POST, url, Some(&body)).await?;
         if !response.status().is_success() {
             return Err(unexpected(WHAT, response.status()));
         }
@@ -202,10 +227,10 @@ impl KeycloakIdentityProvider {
         password: &Password,
     ) -> Result<(), IdentityError> {
         const WHAT: &str = "password reset";
-        let url = self.endpoints.user(id, &["reset-password"])?;
+        let url = self.client.endpoints.user(id, &["reset-password"])?;
         let body = serde_json::to_vec(&PasswordCredential::new(password))
             .map_err(|e| malformed(WHAT, e))?;
-        let response = self.admin(WHAT, Method::PUT, url, Some(&body)).await?;
+        let response = self.call(WHAT, Method::PUT, url, Some(&body)).await?;
         match response.status() {
             s if s.is_success() => Ok(()),
             StatusCode::BAD_REQUEST => {
@@ -222,20 +247,26 @@ impl KeycloakIdentityProvider {
     pub(super) async fn load_account(&self, id: UserId) -> Result<IdentityAccount, IdentityError> {
         const WHAT: &str = "user lookup";
         let response = self
-            .admin(WHAT, Method::GET, self.endpoints.user(id, &[])?, None)
+            .call(
+                WHAT,
+                Method::GET,
+                self.client.endpoints.user(id, &[])?,
+                None,
+            )
             .await?;
         if !response.status().is_success() {
             return Err(unexpected(WHAT, response.status()));
         }
-        let user: UserRepresentation = Self::json(WHAT, response).await?;
+        let user: UserRepresentation = Client::json(WHAT, response).await?;
         let url = self
+            .client
             .endpoints
             .user(id, &["role-mappings", "realm", "composite"])?;
-        let response = self.admin(WHAT, Method::GET, url, None).await?;
+        let response = self.call(WHAT, Method::GET, url, None).await?;
         if !response.status().is_success() {
             return Err(unexpected(WHAT, response.status()));
         }
-        let roles: Vec<RoleRepresentation> = Self::json(WHAT, response).await?;
+        let roles: Vec<RoleRepresentation> = Client::json(WHAT, response).await?;
         let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
         account(
             Some(&user.id),

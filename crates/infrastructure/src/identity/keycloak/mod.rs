@@ -5,7 +5,7 @@
 //! expires. Connection failures, timeouts and 5xx answers are `Unavailable` (503); Keycloak's
 //! `invalid_grant` is a refused credential or token (401).
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +25,8 @@ use crate::Secret;
 mod admin;
 mod wire;
 
-use admin::ServiceToken;
+use super::claims::AccessClaims;
+use admin::AdminClient;
 use wire::*;
 
 /// Longest wait for a TCP (and TLS) connection to Keycloak.
@@ -196,20 +197,28 @@ fn malformed(
     IdentityError::Other(Box::new(KeycloakError::Malformed(what, e.into())))
 }
 
-/// The Keycloak identity provider. Holds no state but a connection pool and the cached
-/// service-account token, so any number of shop instances can share one realm.
+/// The Keycloak identity provider: sign-in, refresh and logout at the realm's OpenID Connect
+/// endpoints, accounts through the [`AdminClient`]. Holds no state but a connection pool and
+/// the admin client's cached service-account token, so any number of shop instances can share
+/// one realm.
 pub struct KeycloakIdentityProvider {
+    client: Arc<Client>,
+    admin: AdminClient,
+}
+
+/// The HTTP side shared by the provider and the admin client: the connection pool, the
+/// realm's endpoints, and the calls every Keycloak answer goes through.
+struct Client {
     http: reqwest::Client,
     config: KeycloakConfig,
     endpoints: Endpoints,
-    service_token: Mutex<Option<ServiceToken>>,
 }
 
 impl std::fmt::Debug for KeycloakIdentityProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // KeycloakConfig's secret redacts itself; the cached token is left out.
         f.debug_struct("KeycloakIdentityProvider")
-            .field("config", &self.config)
+            .field("config", &self.client.config)
             .finish_non_exhaustive()
     }
 }
@@ -298,14 +307,19 @@ impl KeycloakIdentityProvider {
             // The admin API answers 201 with a Location; nothing here should follow redirects.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self {
+        let client = Arc::new(Client {
             http,
             endpoints: Endpoints::new(&config)?,
             config,
-            service_token: Mutex::new(None),
+        });
+        Ok(Self {
+            admin: AdminClient::new(Arc::clone(&client)),
+            client,
         })
     }
+}
 
+impl Client {
     /// Sends `request`; no answer, or a 5xx one, is `Unavailable`.
     async fn send(
         &self,
@@ -368,6 +382,7 @@ impl IdentityProvider for KeycloakIdentityProvider {
     #[tracing::instrument(name = "identity.keycloak.register", skip_all)]
     async fn register(&self, new: &NewAccount) -> Result<IdentityAccount, IdentityError> {
         let id = self
+            .admin
             .create_user(&NewUserRepresentation {
                 username: new.username.as_str(),
                 email: new.email.as_str(),
@@ -394,7 +409,13 @@ impl IdentityProvider for KeycloakIdentityProvider {
     async fn delete(&self, id: UserId) -> Result<(), IdentityError> {
         const WHAT: &str = "user removal";
         let response = self
-            .admin(WHAT, Method::DELETE, self.endpoints.user(id, &[])?, None)
+            .admin
+            .call(
+                WHAT,
+                Method::DELETE,
+                self.client.endpoints.user(id, &[])?,
+                None,
+            )
             .await?;
         match response.status() {
             s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
@@ -414,7 +435,7 @@ impl IdentityProvider for KeycloakIdentityProvider {
             ("username", username_or_email),
             ("password", password.expose()),
         ];
-        let tokens = match self.token(WHAT, &form).await? {
+        let tokens = match self.client.token(WHAT, &form).await? {
             Ok(tokens) => tokens,
             // Unknown account, wrong password, disabled or locked by brute-force detection:
             // Keycloak answers all alike, and so does the shop.
@@ -435,7 +456,7 @@ impl IdentityProvider for KeycloakIdentityProvider {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
-        match self.token(WHAT, &form).await? {
+        match self.client.token(WHAT, &form).await? {
             Ok(tokens) => tokens.into_pair(WHAT),
             Err(e) if e.is_about_the_grant() => Err(IdentityError::InvalidToken),
             Err(e) => Err(e.client_refused(WHAT)),
@@ -446,16 +467,20 @@ impl IdentityProvider for KeycloakIdentityProvider {
     async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
         const WHAT: &str = "logout";
         let form = [
-            ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.expose()),
+            ("client_id", self.client.config.client_id.as_str()),
+            ("client_secret", self.client.config.client_secret.expose()),
             ("refresh_token", refresh_token),
         ];
-        let request = self.http.post(self.endpoints.logout.clone()).form(&form);
-        let response = self.send(WHAT, request).await?;
+        let request = self
+            .client
+            .http
+            .post(self.client.endpoints.logout.clone())
+            .form(&form);
+        let response = self.client.send(WHAT, request).await?;
         match response.status() {
             s if s.is_success() => Ok(()),
             s @ (StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) => {
-                match Self::oauth_error(WHAT, s, response).await? {
+                match Client::oauth_error(WHAT, s, response).await? {
                     // An unknown, spent or expired token: nothing to end (RFC 7009).
                     e if e.is_about_the_grant() => Ok(()),
                     e => Err(e.client_refused(WHAT)),
@@ -472,10 +497,11 @@ impl IdentityProvider for KeycloakIdentityProvider {
         username: &Username,
         password: &Password,
     ) -> Result<IdentityAccount, IdentityError> {
-        let id = match self.find_by_email(email).await? {
-            Some(existing) => self.reset_password_of(&existing, password).await?,
+        let id = match self.admin.find_by_email(email).await? {
+            Some(existing) => self.admin.reset_password_of(&existing, password).await?,
             None => {
                 let created = self
+                    .admin
                     .create_user(&NewUserRepresentation {
                         username: username.as_str(),
                         email: email.as_str(),
@@ -491,25 +517,30 @@ impl IdentityProvider for KeycloakIdentityProvider {
                     // else's): update that one.
                     Err(IdentityError::Conflict(field)) => {
                         let existing = self
+                            .admin
                             .find_by_email(email)
                             .await?
                             .ok_or(IdentityError::Conflict(field))?;
-                        self.reset_password_of(&existing, password).await?
+                        self.admin.reset_password_of(&existing, password).await?
                     }
                     Err(e) => return Err(e),
                 }
             }
         };
-        self.grant_admin(id).await?;
+        self.admin.grant_admin(id).await?;
         tracing::info!(user_id = %id, "admin account ready in Keycloak");
-        self.load_account(id).await
+        self.admin.load_account(id).await
     }
 
     #[tracing::instrument(name = "identity.keycloak.jwks", skip_all)]
     async fn jwks(&self) -> Result<String, IdentityError> {
         const WHAT: &str = "signing keys request";
         let response = self
-            .send(WHAT, self.http.get(self.endpoints.certs.clone()))
+            .client
+            .send(
+                WHAT,
+                self.client.http.get(self.client.endpoints.certs.clone()),
+            )
             .await?;
         if !response.status().is_success() {
             return Err(unavailable(KeycloakError::Status(WHAT, response.status())));
@@ -521,10 +552,11 @@ impl IdentityProvider for KeycloakIdentityProvider {
     async fn check(&self) -> Result<(), IdentityError> {
         const WHAT: &str = "readiness probe";
         let request = self
+            .client
             .http
-            .get(self.endpoints.discovery.clone())
+            .get(self.client.endpoints.discovery.clone())
             .timeout(CHECK_TIMEOUT);
-        let response = self.send(WHAT, request).await?;
+        let response = self.client.send(WHAT, request).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -614,6 +646,15 @@ mod tests {
             "email": "Ann@Example.com",
             "given_name": "Ann",
             "realm_access": {"roles": ["offline_access", "default-roles-shop", "user", "admin"]},
+            // Claims as Keycloak writes them, in shapes the account does not need: `aud` a list.
+            "aud": ["shop", "account"],
+            "iss": "http://kc:8080/realms/shop",
+            "exp": 1_900_000_000,
+            "iat": 1_800_000_000,
+            "jti": "onrtac:3f1c",
+            "typ": "Bearer",
+            "azp": "shop",
+            "resource_access": {"account": {"roles": ["manage-account"]}},
         }));
         let account = account_from_access_token(&token).unwrap();
         assert_eq!(account.id, UserId::from_uuid(id));

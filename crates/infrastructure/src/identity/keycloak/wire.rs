@@ -57,29 +57,6 @@ impl TokenResponse {
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct RealmAccess {
-    #[serde(default)]
-    pub(super) roles: Vec<String>,
-}
-
-/// The access-token claims the shop's copy of an account is made from.
-#[derive(Deserialize)]
-pub(super) struct AccessClaims {
-    #[serde(default)]
-    pub(super) sub: Option<String>,
-    #[serde(default)]
-    pub(super) preferred_username: Option<String>,
-    #[serde(default)]
-    pub(super) email: Option<String>,
-    #[serde(default)]
-    pub(super) given_name: Option<String>,
-    #[serde(default)]
-    pub(super) family_name: Option<String>,
-    #[serde(default)]
-    pub(super) realm_access: Option<RealmAccess>,
-}
-
 /// A user as the admin REST API shows it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
