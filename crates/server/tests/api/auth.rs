@@ -6,6 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::paths::{LOGIN, LOGOUT, ME, REGISTER};
 use crate::helpers::{
     PASSWORD, TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, str_of,
     timestamp, unique,
@@ -47,11 +48,6 @@ every_provider!(
     a_token_signed_by_another_key_with_the_same_kid_is_refused,
     an_hs256_token_keyed_with_the_public_key_is_refused,
 );
-
-const REGISTER: &str = "/api/v1/auth/register";
-const LOGIN: &str = "/api/v1/auth/login";
-const LOGOUT: &str = "/api/v1/auth/logout";
-const ME: &str = "/api/v1/users/me";
 
 async fn registering_returns_the_new_user_without_any_password(app: TestApp) {
     let id = unique();
@@ -118,11 +114,8 @@ async fn registering_keeps_a_given_username_and_profile(app: TestApp) {
     // The same account is what signing in with that username shows.
     let tokens = app.login(&format!("bob_{id}"), PASSWORD).await;
     let me: Value = app
-        .get(ME, Some(&str_of(&tokens, "access_token")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(ME, Some(&str_of(&tokens, "access_token")))
+        .await;
     assert_eq!(me["id"], user["id"]);
 }
 
@@ -372,23 +365,13 @@ pub(crate) fn now() -> i64 {
 
 /// The signing key's id, as the service publishes it.
 pub(crate) async fn published_kid(app: &TestApp) -> String {
-    let jwks: Value = app
-        .get("/.well-known/jwks.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json", None).await;
     str_of(&jwks["keys"][0], "kid")
 }
 
 /// The public key's 32 raw bytes, from the JWKS.
 pub(crate) async fn published_public_key(app: &TestApp) -> Vec<u8> {
-    let jwks: Value = app
-        .get("/.well-known/jwks.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json", None).await;
     URL_SAFE_NO_PAD
         .decode(str_of(&jwks["keys"][0], "x"))
         .expect("`x` is base64url")
@@ -641,13 +624,7 @@ fn assert_not_cacheable(resp: &reqwest::Response, what: &str) {
 async fn answers_holding_tokens_are_never_cached(app: TestApp) {
     let email = format!("cache-{}@example.com", unique());
     app.register(&email, PASSWORD).await;
-    let resp = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"username": email, "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let resp = app.post_login(&email, PASSWORD).await;
     assert_not_cacheable(&resp, "signing in");
     let tokens: Value = resp.json().await.unwrap();
     let resp = app.refresh(&str_of(&tokens, "refresh_token")).await;

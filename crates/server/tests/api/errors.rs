@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::json;
 
+use crate::helpers::paths::REGISTER;
 use crate::helpers::{PASSWORD, TestApp, assert_problem, assert_unauthorized, unique};
 
 both_dbs!(
@@ -21,8 +22,6 @@ both_dbs!(
     a_basic_authorization_header_is_a_401,
     a_bearer_header_without_a_token_is_a_401,
 );
-
-const REGISTER: &str = "/api/v1/auth/register";
 
 async fn malformed_json_is_a_400_problem(app: TestApp) {
     for body in [
@@ -132,12 +131,7 @@ async fn an_array_in_place_of_an_object_is_a_422_even_where_every_field_is_optio
             "{body}: {problem}"
         );
     }
-    let me: serde_json::Value = app
-        .get("/api/v1/users/me", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = app.get_json("/api/v1/users/me", Some(&token)).await;
     assert_eq!(me["first_name"], json!(null), "{me}");
 }
 

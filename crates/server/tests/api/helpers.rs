@@ -18,6 +18,17 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
+/// The API's paths the tests call most.
+pub mod paths {
+    pub const REGISTER: &str = "/api/v1/auth/register";
+    pub const LOGIN: &str = "/api/v1/auth/login";
+    pub const LOGOUT: &str = "/api/v1/auth/logout";
+    pub const ME: &str = "/api/v1/users/me";
+    pub const USERS: &str = "/api/v1/users";
+    pub const PRODUCTS: &str = "/api/v1/products";
+    pub const ORDERS: &str = "/api/v1/orders";
+}
+
 /// A password every test account gets; long enough for the password rule.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -330,6 +341,15 @@ impl TestApp {
             .expect("GET failed")
     }
 
+    /// `GET` of a path whose answer is JSON; that JSON.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        self.get(path, token)
+            .await
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
         Self::with_token(self.client.post(self.url(path)), token)
             .json(body)
@@ -353,28 +373,28 @@ impl TestApp {
             .expect("DELETE failed")
     }
 
+    /// `POST /auth/register` with an e-mail address and a password; the raw response.
+    pub async fn post_register(&self, email: &str, password: &str) -> Response {
+        let body = json!({"email": email, "password": password});
+        self.post_json(paths::REGISTER, &body, None).await
+    }
+
+    /// `POST /auth/login` with a username (or e-mail address) and a password; the raw response.
+    pub async fn post_login(&self, username: &str, password: &str) -> Response {
+        let body = json!({"username": username, "password": password});
+        self.post_json(paths::LOGIN, &body, None).await
+    }
+
     /// Registers an account (201 expected) and returns the User.
     pub async fn register(&self, email: &str, password: &str) -> Value {
-        let resp = self
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": email, "password": password}),
-                None,
-            )
-            .await;
+        let resp = self.post_register(email, password).await;
         assert_eq!(resp.status(), StatusCode::CREATED, "registering {email}");
         resp.json().await.expect("a User as JSON")
     }
 
     /// Signs in (200 expected) and returns the Tokens.
     pub async fn login(&self, username: &str, password: &str) -> Value {
-        let resp = self
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"username": username, "password": password}),
-                None,
-            )
-            .await;
+        let resp = self.post_login(username, password).await;
         assert_eq!(resp.status(), StatusCode::OK, "signing in as {username}");
         resp.json().await.expect("Tokens as JSON")
     }

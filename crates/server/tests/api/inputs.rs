@@ -12,6 +12,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::paths::{ORDERS, PRODUCTS};
 use crate::helpers::{TestApp, assert_invalid, assert_problem, str_of, unique};
 
 both_dbs!(
@@ -20,9 +21,6 @@ both_dbs!(
     invalid_utf8_in_the_path_or_query_is_a_client_error,
     raw_bytes_that_are_not_utf8_in_the_request_line_leave_the_server_answering,
 );
-
-const PRODUCTS: &str = "/api/v1/products";
-const ORDERS: &str = "/api/v1/orders";
 
 /// What the shop holds, as the API shows it: the catalog, one product's stock, the user's and
 /// all orders.
@@ -830,14 +828,11 @@ async fn a_product_name_counts_characters_not_bytes(app: TestApp) {
         let created = app.create_product_with(&admin, &create(name.clone())).await;
         assert_eq!(created["name"], json!(name), "kept as sent");
         let read: Value = app
-            .get(&format!("{PRODUCTS}/{}", str_of(&created, "id")), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("{PRODUCTS}/{}", str_of(&created, "id")), None)
+            .await;
         assert_eq!(read["name"], json!(name), "read back as sent");
     }
-    let before: Value = app.get(PRODUCTS, None).await.json().await.unwrap();
+    let before: Value = app.get_json(PRODUCTS, None).await;
     for name in [
         "𝄞".repeat(201),
         "🙂".repeat(200) + "a",
@@ -853,7 +848,7 @@ async fn a_product_name_counts_characters_not_bytes(app: TestApp) {
             name.chars().count()
         );
     }
-    let after: Value = app.get(PRODUCTS, None).await.json().await.unwrap();
+    let after: Value = app.get_json(PRODUCTS, None).await;
     assert_eq!(after["total"], before["total"], "a refused name was stored");
 }
 

@@ -13,13 +13,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::paths::{ME, USERS};
 use crate::helpers::{
     Db, KeycloakEnv, PASSWORD, Proxy, TestApp, assert_problem, assert_unauthorized, keycloak_env,
     spawn_app_with, spawn_keycloak_app, str_of, unique,
 };
-
-const ME: &str = "/api/v1/users/me";
-const USERS: &str = "/api/v1/users";
 
 /// The test Keycloak and an app signing in with its `shop` realm; `None` when no Keycloak is
 /// configured (outside CI).
@@ -265,11 +263,8 @@ async fn an_account_created_in_keycloak_directly_signs_in_and_gets_its_roles() {
     // The shop has never seen it: the sign-in makes its copy from the token's claims.
     let tokens = app.login(&name, PASSWORD).await;
     let me: Value = app
-        .get(ME, Some(&str_of(&tokens, "access_token")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(ME, Some(&str_of(&tokens, "access_token")))
+        .await;
     assert_eq!(me["id"], json!(id));
     assert_eq!(me["username"], json!(name));
     assert_eq!(me["email"], json!(format!("{name}@example.com")));
@@ -282,7 +277,7 @@ async fn an_account_created_in_keycloak_directly_signs_in_and_gets_its_roles() {
     let tokens = app.login(&format!("{name}@example.com"), PASSWORD).await;
     let token = str_of(&tokens, "access_token");
     assert_eq!(app.get(USERS, Some(&token)).await.status(), StatusCode::OK);
-    let me: Value = app.get(ME, Some(&token)).await.json().await.unwrap();
+    let me: Value = app.get_json(ME, Some(&token)).await;
     assert_eq!(me["roles"], json!(["user", "admin"]));
 }
 
@@ -294,12 +289,7 @@ async fn keycloaks_tokens_carry_the_documented_claims_and_its_keys_are_published
     let (user, token) = app.user_token().await;
 
     // The shop republishes Keycloak's keys: public halves only.
-    let published: Value = app
-        .get("/.well-known/jwks.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let published: Value = app.get_json("/.well-known/jwks.json", None).await;
     let certs: Value = app
         .client
         .get(format!(
@@ -486,13 +476,7 @@ async fn create_admin_makes_or_promotes_the_keycloak_account_and_is_idempotent()
     );
 
     // The password is the latest one, and the token carries the role.
-    let refused = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"username": name, "password": "first password"}),
-            None,
-        )
-        .await;
+    let refused = app.post_login(&name, "first password").await;
     assert_problem(refused, 401).await;
     let token = str_of(&app.login(&name, "second password").await, "access_token");
     assert_eq!(app.get(USERS, Some(&token)).await.status(), StatusCode::OK);
@@ -534,13 +518,7 @@ async fn a_registration_the_database_refuses_leaves_no_account_in_keycloak() {
     app.login(&email, PASSWORD).await;
     admin.delete_user(&kc.realm, &id).await;
 
-    let resp = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let resp = app.post_register(&email, PASSWORD).await;
     assert_problem(resp, 409).await;
     assert!(
         admin.users_with_email(&kc.realm, &email).await.is_empty(),
@@ -567,7 +545,7 @@ async fn while_keycloak_is_down_sign_ins_answer_503_and_signed_in_callers_carry_
         .await
         .expect("an app");
 
-    let ready: Value = app.get("/health/ready", None).await.json().await.unwrap();
+    let ready: Value = app.get_json("/health/ready", None).await;
     assert_eq!(ready["checks"]["identity_provider"], json!("up"));
     let (user, token) = app.user_token().await;
     let email = str_of(&user, "email");

@@ -9,9 +9,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::json;
 use shop::Settings;
 
+use crate::helpers::paths::LOGIN;
 use crate::helpers::{Db, TestApp, assert_problem, spawn_app_with};
-
-const LOGIN: &str = "/api/v1/auth/login";
 
 /// A server with rate limits on, `configure` applied after.
 async fn limited_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -72,13 +71,7 @@ async fn the_eleventh_sign_in_attempt_in_a_burst_answers_429_with_retry_after() 
         "one attempt comes back every 6 s: {retry_after}"
     );
     // Registration and refresh share the budget of the address.
-    let resp = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": "new@example.com", "password": "long enough"}),
-            None,
-        )
-        .await;
+    let resp = app.post_register("new@example.com", "long enough").await;
     assert_rate_limited(resp).await;
     assert_rate_limited(app.refresh("whatever").await).await;
     // Reads are not limited.

@@ -369,13 +369,7 @@ async fn a_wrong_password_counts_as_a_login_failure(app: TestApp) {
         (email.as_str(), "not the password at all"),
         ("nobody-here@example.com", PASSWORD),
     ] {
-        let resp = app
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"username": user, "password": password}),
-                None,
-            )
-            .await;
+        let resp = app.post_login(user, password).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(app.metric(failures, &[]).await, 2.0);

@@ -188,12 +188,7 @@ async fn while_postgres_is_down_requests_answer_503_and_recover_without_a_restar
     let resp = place_order(&app, &token, &product_id, 1).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(stock_of(&app, &product_id).await, 7);
-    let orders: Value = app
-        .get("/api/v1/orders", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orders: Value = app.get_json("/api/v1/orders", Some(&token)).await;
     assert_eq!(orders["total"], json!(2), "{orders}");
 }
 
@@ -275,12 +270,7 @@ async fn an_order_in_flight_when_postgres_goes_away_answers_503_and_takes_no_sto
         10,
         "the order cut off in flight took stock"
     );
-    let orders: Value = app
-        .get("/api/v1/orders", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orders: Value = app.get_json("/api/v1/orders", Some(&token)).await;
     assert_eq!(
         orders["total"],
         json!(0),

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
+use crate::helpers::paths::PRODUCTS;
 use crate::helpers::{
     TestApp, assert_invalid, assert_problem, assert_unauthorized, str_of, timestamp, unique,
 };
@@ -45,12 +46,7 @@ async fn the_openapi_document_gives_the_paging_bounds_the_service_applies() {
     let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await else {
         return;
     };
-    let doc: Value = app
-        .get("/api/v1/openapi.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/api/v1/openapi.json", None).await;
     for path in ["/api/v1/products", "/api/v1/orders", "/api/v1/users"] {
         let params = doc["paths"][path]["get"]["parameters"]
             .as_array()
@@ -93,8 +89,6 @@ async fn the_openapi_document_gives_the_paging_bounds_the_service_applies() {
         }
     }
 }
-
-const PRODUCTS: &str = "/api/v1/products";
 
 fn product_path(id: &Value) -> String {
     format!(
@@ -201,12 +195,7 @@ async fn prices_carry_exactly_the_minor_digits_of_their_currency(app: TestApp) {
             json!({"amount": shown, "currency": currency}),
             "for {amount} {currency}"
         );
-        let fetched: Value = app
-            .get(&product_path(&product["id"]), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let fetched: Value = app.get_json(&product_path(&product["id"]), None).await;
         assert_eq!(
             fetched["price"], product["price"],
             "as stored, for {amount} {currency}"
@@ -257,12 +246,7 @@ async fn a_signed_in_user_may_not_change_the_catalog(app: TestApp) {
     let delete = app.delete(&product_path(&product["id"]), Some(&user)).await;
     assert_problem(delete, 403).await;
 
-    let unchanged: Value = app
-        .get(&product_path(&product["id"]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Value = app.get_json(&product_path(&product["id"]), None).await;
     assert_eq!(unchanged, product);
     assert_eq!(get_page(&app, "").await["total"], json!(1));
 }
@@ -281,12 +265,7 @@ async fn an_anonymous_caller_may_not_change_the_catalog(app: TestApp) {
     .await;
     assert_unauthorized(app.delete(&product_path(&product["id"]), None).await).await;
 
-    let unchanged: Value = app
-        .get(&product_path(&product["id"]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Value = app.get_json(&product_path(&product["id"]), None).await;
     assert_eq!(unchanged, product);
 }
 
@@ -453,12 +432,7 @@ async fn a_taken_sku_is_a_conflict(app: TestApp) {
         )
         .await;
     assert_problem(resp, 409).await;
-    let unchanged: Value = app
-        .get(&product_path(&other["id"]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unchanged: Value = app.get_json(&product_path(&other["id"]), None).await;
     assert_eq!(unchanged, other);
 }
 
@@ -497,12 +471,7 @@ async fn updating_only_the_stock_keeps_every_other_field(app: TestApp) {
         after["updated_at"]
     );
 
-    let fetched: Value = app
-        .get(&product_path(&before["id"]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&product_path(&before["id"]), None).await;
     assert_eq!(fetched, after);
 
     // Any other subset works too, and null clears the description.
@@ -557,12 +526,7 @@ async fn updating_with_a_bad_value_is_refused_and_changes_nothing(app: TestApp) 
         )
         .await;
     assert_eq!(assert_invalid(resp).await, ["stock"]);
-    let fetched: Value = app
-        .get(&product_path(&before["id"]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&product_path(&before["id"]), None).await;
     assert_eq!(fetched, before);
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::paths::ORDERS;
 use crate::helpers::{Db, TestApp, spawn_app, str_of, unique};
 
 /// Runs each named `async fn name(app: TestApp)` on SQLite and on PostgreSQL, on a
@@ -46,7 +47,6 @@ race_dbs!(
     concurrent_requests_with_one_idempotency_key_place_one_order,
 );
 
-const ORDERS: &str = "/api/v1/orders";
 pub(crate) const USERS: usize = 5;
 const PER_USER: usize = 40;
 pub(crate) const STOCK: i64 = 10;

@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::auth::{claims_for, now, published_kid, published_public_key, sign_with_service_key};
+use crate::helpers::paths::ME;
 use crate::helpers::{Db, TestApp, assert_unauthorized, spawn_app_with, unique};
 
 both_dbs!(
@@ -21,8 +22,6 @@ both_dbs!(
     a_valid_signature_does_not_cover_a_tampered_payload,
     a_not_before_within_the_clock_leeway_is_accepted_and_beyond_it_refused,
 );
-
-const ME: &str = "/api/v1/users/me";
 
 /// `claims` signed with the service's key, under the key id `kid`.
 fn sign_as(app: &TestApp, kid: &str, claims: &Value) -> String {
@@ -188,7 +187,7 @@ async fn a_valid_signature_does_not_cover_a_tampered_payload(app: TestApp) {
     claims["exp"] = json!(claims["exp"].as_i64().unwrap() + 86_400);
     assert_unauthorized(app.get(ME, Some(&with_payload(&valid, &claims))).await).await;
     // The untouched token still works, as the user it names.
-    let me: Value = app.get(ME, Some(&valid)).await.json().await.unwrap();
+    let me: Value = app.get_json(ME, Some(&valid)).await;
     assert_eq!(me["id"], user["id"]);
 }
 

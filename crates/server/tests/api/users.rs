@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::paths::{ME, USERS};
 use crate::helpers::{
     TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, str_of, timestamp,
     unique,
@@ -22,9 +23,6 @@ every_provider!(
     updating_the_profile_needs_a_token,
     updating_the_profile_with_bad_names_is_refused_naming_them,
 );
-
-const USERS: &str = "/api/v1/users";
-const ME: &str = "/api/v1/users/me";
 
 /// Checks two views of one account agree (`updated_at` aside: signing in may refresh the
 /// identity provider's copy).
@@ -89,11 +87,8 @@ async fn an_admin_lists_users_page_by_page(app: TestApp) {
     );
 
     let second: Value = app
-        .get(&format!("{USERS}?per_page=2&page=2"), Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{USERS}?per_page=2&page=2"), Some(&admin))
+        .await;
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     assert_eq!(second["total"], json!(3));
     assert_eq!(second["total_pages"], json!(2));
@@ -190,7 +185,7 @@ async fn updating_the_profile_changes_and_keeps_the_names(app: TestApp) {
         "updated_at did not move"
     );
 
-    let me: Value = app.get(ME, Some(&token)).await.json().await.unwrap();
+    let me: Value = app.get_json(ME, Some(&token)).await;
     assert_eq!(me, updated, "the change is stored");
 
     // A later sign-in does not overwrite the profile with the identity provider's copy.
@@ -198,11 +193,8 @@ async fn updating_the_profile_changes_and_keeps_the_names(app: TestApp) {
         .login(&str_of(&user, "email"), crate::helpers::PASSWORD)
         .await;
     let me: Value = app
-        .get(ME, Some(&str_of(&fresh, "access_token")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(ME, Some(&str_of(&fresh, "access_token")))
+        .await;
     assert_eq!(me["first_name"], json!("Ada"));
     assert_eq!(me["last_name"], json!("Lovelace"));
 
@@ -246,7 +238,7 @@ async fn updating_the_profile_ignores_email_and_roles(app: TestApp) {
     assert_eq!(updated["username"], user["username"]);
     assert_eq!(updated["roles"], json!(["user"]));
 
-    let me: Value = app.get(ME, Some(&token)).await.json().await.unwrap();
+    let me: Value = app.get_json(ME, Some(&token)).await;
     assert_eq!(me["email"], user["email"]);
     assert_eq!(me["roles"], json!(["user"]));
 
@@ -271,7 +263,7 @@ async fn updating_the_profile_with_bad_names_is_refused_naming_them(app: TestApp
     let mut fields = assert_invalid(resp).await;
     fields.sort();
     assert_eq!(fields, ["first_name", "last_name"]);
-    let me: Value = app.get(ME, Some(&token)).await.json().await.unwrap();
+    let me: Value = app.get_json(ME, Some(&token)).await;
     assert_same_user(&me, &user);
 }
 
