@@ -138,13 +138,7 @@ async fn registering_with_a_malformed_email_is_refused_naming_email(app: TestApp
         "with space@example.com",
         "",
     ] {
-        let resp = app
-            .post_json(
-                REGISTER,
-                &json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await;
+        let resp = app.post_register(email, PASSWORD).await;
         assert_eq!(
             assert_invalid(resp).await,
             ["email"],
@@ -170,23 +164,11 @@ async fn registering_a_taken_email_is_a_conflict(app: TestApp) {
     let email = format!("dup.{}@example.com", unique());
     app.register(&email, PASSWORD).await;
 
-    let again = app
-        .post_json(
-            REGISTER,
-            &json!({"email": email, "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let again = app.post_register(&email, PASSWORD).await;
     assert_problem(again, 409).await;
 
     // E-mail addresses are compared lower-cased: one mailbox, one account.
-    let shouted = app
-        .post_json(
-            REGISTER,
-            &json!({"email": email.to_uppercase(), "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let shouted = app.post_register(&email.to_uppercase(), PASSWORD).await;
     assert_problem(shouted, 409).await;
 }
 
@@ -243,13 +225,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401(app: TestApp) {
     let email = format!("dave.{}@example.com", unique());
     app.register(&email, PASSWORD).await;
 
-    let wrong_password = app
-        .post_json(
-            LOGIN,
-            &json!({"username": email, "password": "not the password"}),
-            None,
-        )
-        .await;
+    let wrong_password = app.post_login(&email, "not the password").await;
     let wrong_password = assert_problem(wrong_password, 401).await;
 
     let unknown_user = app

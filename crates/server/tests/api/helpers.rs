@@ -430,16 +430,27 @@ impl TestApp {
 
     /// Creates a product (201 expected): 19.90 EUR, 10 in stock, no description.
     pub async fn create_product(&self, admin_token: &str, sku: &str) -> Value {
-        self.create_product_with(
-            admin_token,
-            &json!({
-                "sku": sku,
-                "name": format!("Product {sku}"),
-                "price": {"amount": "19.90", "currency": "EUR"},
-                "stock": 10
-            }),
-        )
-        .await
+        self.create_product_priced(admin_token, sku, "19.90", "EUR", 10)
+            .await
+    }
+
+    /// Creates a product named after `sku` with a price and a stock of one's choosing
+    /// (201 expected).
+    pub async fn create_product_priced(
+        &self,
+        admin_token: &str,
+        sku: &str,
+        amount: &str,
+        currency: &str,
+        stock: i64,
+    ) -> Value {
+        let body = json!({
+            "sku": sku,
+            "name": format!("Product {sku}"),
+            "price": {"amount": amount, "currency": currency},
+            "stock": stock
+        });
+        self.create_product_with(admin_token, &body).await
     }
 
     /// Creates a product from `body` (201 expected) and returns it.
@@ -470,6 +481,26 @@ pub fn str_of(v: &Value, key: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
         .to_owned()
+}
+
+/// `GET url` (any server) with `client`; the JSON it answers.
+pub async fn fetch_json(client: &reqwest::Client, url: &str) -> Value {
+    let resp = client.get(url).send().await.expect("GET failed");
+    resp.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
+/// The value of the header `name` of `resp`, which must be there and be text.
+pub fn header_text(resp: &Response, name: reqwest::header::HeaderName) -> String {
+    let value = resp.headers().get(&name);
+    let value = value.unwrap_or_else(|| panic!("no {name} header"));
+    value.to_str().expect("a header that is text").to_owned()
+}
+
+/// The `Location` header of a 201.
+pub fn location(resp: &Response) -> String {
+    header_text(resp, reqwest::header::LOCATION)
 }
 
 /// Checks that `resp` is an RFC 9457 problem with `status`, and returns its body.

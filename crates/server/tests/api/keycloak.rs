@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::paths::{ME, USERS};
 use crate::helpers::{
-    Db, KeycloakEnv, PASSWORD, Proxy, TestApp, assert_problem, assert_unauthorized, keycloak_env,
-    spawn_app_with, spawn_keycloak_app, str_of, unique,
+    Db, KeycloakEnv, PASSWORD, Proxy, TestApp, assert_problem, assert_unauthorized, fetch_json,
+    keycloak_env, spawn_app_with, spawn_keycloak_app, str_of, unique,
 };
 
 /// The test Keycloak and an app signing in with its `shop` realm; `None` when no Keycloak is
@@ -290,18 +290,14 @@ async fn keycloaks_tokens_carry_the_documented_claims_and_its_keys_are_published
 
     // The shop republishes Keycloak's keys: public halves only.
     let published: Value = app.get_json("/.well-known/jwks.json", None).await;
-    let certs: Value = app
-        .client
-        .get(format!(
+    let certs: Value = fetch_json(
+        &app.client,
+        &format!(
             "{}/realms/{}/protocol/openid-connect/certs",
             kc.url, kc.realm
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(published, certs);
     for key in published["keys"].as_array().unwrap() {
         assert!(key.get("d").is_none(), "a private key is published: {key}");

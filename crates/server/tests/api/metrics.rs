@@ -325,23 +325,12 @@ async fn cancellations_count_by_either_endpoint(app: TestApp) {
         let order: serde_json::Value = resp.json().await.unwrap();
         ids.push(str_of(&order, "id"));
     }
-    let resp = app
-        .post_json(
-            &format!("/api/v1/orders/{}/cancel", ids[0]),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
+    let cancel = format!("/api/v1/orders/{}/cancel", ids[0]);
+    let resp = app.post_json(&cancel, &json!({}), Some(&token)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(app.metric(CANCELLED, &[]).await, 1.0);
     // Cancelling again is refused and counts nothing.
-    let resp = app
-        .post_json(
-            &format!("/api/v1/orders/{}/cancel", ids[0]),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
+    let resp = app.post_json(&cancel, &json!({}), Some(&token)).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     assert_eq!(app.metric(CANCELLED, &[]).await, 1.0);
     // A status change that is not a cancellation counts nothing either.

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, header_text};
 
 both_dbs!(
     the_liveness_check_answers_200,
@@ -26,20 +26,20 @@ async fn the_readiness_check_answers_200_with_the_database_up(app: TestApp) {
     );
 }
 
-async fn the_openapi_document_describes_the_api(app: TestApp) {
-    let resp = app.get("/api/v1/openapi.json", None).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let content_type = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+/// `GET path`, which must answer 200 with a content type that starts with `content_type`.
+async fn get_ok_as(app: &TestApp, path: &str, content_type: &str) -> reqwest::Response {
+    let resp = app.get(path, None).await;
+    assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+    let got = header_text(&resp, CONTENT_TYPE);
     assert!(
-        content_type.starts_with("application/json"),
-        "content-type `{content_type}`"
+        got.starts_with(content_type),
+        "GET {path}: content-type `{got}`"
     );
+    resp
+}
+
+async fn the_openapi_document_describes_the_api(app: TestApp) {
+    let resp = get_ok_as(&app, "/api/v1/openapi.json", "application/json").await;
     let doc: Value = resp.json().await.unwrap();
     let version = doc["openapi"].as_str().expect("`openapi` is a string");
     assert!(version.starts_with("3.1"), "openapi version {version}");
@@ -63,19 +63,7 @@ async fn the_openapi_document_describes_the_api(app: TestApp) {
 
 async fn the_docs_page_renders_swagger_ui(app: TestApp) {
     // The client follows redirects (e.g. /docs -> /docs/).
-    let resp = app.get("/docs", None).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let content_type = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("text/html"),
-        "content-type `{content_type}`"
-    );
+    let resp = get_ok_as(&app, "/docs", "text/html").await;
     let html = resp.text().await.unwrap();
     assert!(
         html.to_lowercase().contains("swagger"),

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::paths::{ORDERS, PRODUCTS};
 use crate::helpers::{
-    TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, str_of, timestamp,
-    unique,
+    TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, location, str_of,
+    timestamp, unique,
 };
 
 both_dbs!(
@@ -85,16 +85,8 @@ fn address() -> Value {
 /// A product with a price and a stock of one's choosing.
 async fn product(app: &TestApp, admin: &str, amount: &str, currency: &str, stock: i64) -> Value {
     let sku = format!("SKU-{}", unique());
-    app.create_product_with(
-        admin,
-        &json!({
-            "sku": sku,
-            "name": format!("Product {sku}"),
-            "price": {"amount": amount, "currency": currency},
-            "stock": stock
-        }),
-    )
-    .await
+    app.create_product_priced(admin, &sku, amount, currency, stock)
+        .await
 }
 
 async fn place(app: &TestApp, token: Option<&str>, body: &Value) -> Response {
@@ -197,13 +189,7 @@ async fn placing_an_order_answers_it_and_takes_the_stock(app: TestApp) {
     body["shipping_address"] = address();
     let resp = place(&app, Some(&token), &body).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp
-        .headers()
-        .get(LOCATION)
-        .expect("201 without Location")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = location(&resp);
     let order: Value = resp.json().await.unwrap();
 
     uuid::Uuid::parse_str(&id_of(&order)).expect("`id` is a UUID");

@@ -3,12 +3,12 @@
 use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 use crate::helpers::paths::PRODUCTS;
 use crate::helpers::{
-    TestApp, assert_invalid, assert_problem, assert_unauthorized, str_of, timestamp, unique,
+    TestApp, assert_invalid, assert_problem, assert_unauthorized, fetch_json, location, str_of,
+    timestamp, unique,
 };
 
 both_dbs!(
@@ -141,13 +141,7 @@ async fn an_admin_creates_a_product_that_anyone_can_read(app: TestApp) {
         .post_json(PRODUCTS, &valid_body(&sku), Some(&admin))
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp
-        .headers()
-        .get(LOCATION)
-        .expect("201 without Location")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = location(&resp);
     let created: Value = resp.json().await.unwrap();
 
     uuid::Uuid::parse_str(&str_of(&created, "id")).expect("`id` is a UUID");
@@ -919,15 +913,7 @@ async fn stored_search_text_is_folded_again_by_the_migration(app: TestApp) {
     let mut server = crate::process::ShopProcess::start(&app, "refold", &[]);
     server.wait_ready(&app.client).await;
     let url = format!("{}{PRODUCTS}?q=%CE%BF%CE%B4%CE%BF%CF%83", server.base);
-    let page: Value = app
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = fetch_json(&app.client, &url).await;
     assert_eq!(names(&page), ["ΟΔΟΣ ΑΘΗΝΑΣ"], "{page}");
     assert!(server.log_text().contains("search text computed again"));
 }

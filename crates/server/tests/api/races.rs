@@ -54,16 +54,8 @@ pub(crate) const STOCK: i64 = 10;
 /// A product priced 1.00 EUR with `stock` units.
 pub(crate) async fn product(app: &TestApp, admin: &str, stock: i64) -> Value {
     let sku = format!("RACE-{}", unique());
-    app.create_product_with(
-        admin,
-        &json!({
-            "sku": sku,
-            "name": format!("Race {sku}"),
-            "price": {"amount": "1.00", "currency": "EUR"},
-            "stock": stock
-        }),
-    )
-    .await
+    app.create_product_priced(admin, &sku, "1.00", "EUR", stock)
+        .await
 }
 
 async fn stock_at(client: &reqwest::Client, base: &str, product: &Value) -> i64 {
