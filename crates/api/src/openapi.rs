@@ -51,7 +51,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
-use crate::routes::{auth, health, images, orders, products, users};
+use crate::routes::{auth, categories, health, images, orders, products, users};
 
 struct BearerAuth;
 
@@ -456,6 +456,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         auth::register, auth::login, auth::refresh, auth::logout, auth::jwks,
         products::list, products::get, products::create, products::update, products::delete,
         images::upload, images::delete, images::file,
+        categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
@@ -465,6 +466,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
         (name = "products", description = "The catalog"),
+        (name = "categories", description = "The catalog's category tree"),
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
@@ -549,6 +551,8 @@ pub(crate) mod examples {
         json!({"amount": amount, "currency": "EUR"})
     }
 
+    const CATEGORY_ID: &str = "0192f0c4-3a2b-7c1d-8e0f-a1b2c3d4e5f6";
+
     /// The body of `create_product`.
     pub fn create_product() -> Value {
         json!({
@@ -557,7 +561,38 @@ pub(crate) mod examples {
             "description": "Holds 350 ml. Dishwasher safe.",
             "price": money("19.99"),
             "stock": 100,
+            "status": "active",
+            "category_ids": [CATEGORY_ID],
         })
+    }
+
+    /// The body of `create_category`.
+    pub fn create_category() -> Value {
+        json!({
+            "name": "Mugs",
+            "description": "Cups and mugs of every size.",
+            "position": 1,
+        })
+    }
+
+    /// The category of the product.
+    pub fn category() -> Value {
+        json!({
+            "id": CATEGORY_ID,
+            "name": "Mugs",
+            "slug": "mugs",
+            "parent_id": null,
+            "description": "Cups and mugs of every size.",
+            "position": 1,
+            "product_count": 1,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// Every category.
+    pub fn category_list() -> Value {
+        json!({"items": [category()]})
     }
 
     /// An image of the product.
@@ -576,6 +611,9 @@ pub(crate) mod examples {
             "id": PRODUCT_ID,
             "sku": "MUG-001",
             "name": "Stoneware mug",
+            "slug": "stoneware-mug",
+            "status": "active",
+            "categories": [{"id": CATEGORY_ID, "name": "Mugs", "slug": "mugs"}],
             "description": "Holds 350 ml. Dishwasher safe.",
             "price": money("19.99"),
             "stock": 100,
