@@ -461,7 +461,12 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         users::list, users::me, users::update_me, users::get,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
-    components(schemas(crate::error::Problem, crate::error::ProblemField)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::ProblemField,
+        crate::dto::ProductStatusDto,
+        crate::dto::ProductSortDto
+    )),
     modifiers(&BearerAuth, &PublicRoutes, &CommonResponses, &Servers, &ProblemTypes),
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
@@ -945,6 +950,89 @@ mod tests {
                 assert_eq!(p["schema"]["minimum"], 1, "{p}");
             }
         }
+        assert_eq!(
+            schemas["ProductStatus"]["enum"],
+            serde_json::json!(["draft", "active", "archived"])
+        );
+        let sort = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "sort")
+            .unwrap();
+        assert_eq!(
+            sort["schema"]["$ref"], "#/components/schemas/ProductSort",
+            "{sort}"
+        );
+        assert_eq!(
+            schemas["ProductSort"]["enum"],
+            serde_json::json!([
+                "newest",
+                "oldest",
+                "price_asc",
+                "price_desc",
+                "name_asc",
+                "relevance"
+            ])
+        );
+        let names: BTreeSet<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in [
+            "q",
+            "status",
+            "category",
+            "min_price",
+            "max_price",
+            "currency",
+            "in_stock",
+            "sort",
+        ] {
+            assert!(names.contains(name), "GET /products has no `{name}`");
+        }
+        for (schema, field) in [
+            ("CategoryResponse", "parent_id"),
+            ("CategoryResponse", "description"),
+        ] {
+            let required = schemas[schema]["required"].as_array().unwrap();
+            assert!(
+                required.contains(&Value::from(field)),
+                "{schema}.{field} is not required"
+            );
+        }
+        for path in ["/api/v1/categories", "/api/v1/categories/{id}"] {
+            assert!(doc["paths"][path].is_object(), "no {path}");
+        }
+    }
+
+    /// Every `$ref` names a schema the document holds (a type used in query parameters only
+    /// is not collected by itself).
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &Value, schemas: &Value, path: &str) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+                        assert!(schemas[name].is_object(), "{path}: `{r}` names nothing");
+                    }
+                    for (k, v) in map {
+                        walk(v, schemas, &format!("{path}/{k}"));
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        walk(v, schemas, &format!("{path}/{i}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc = document();
+        walk(&doc, &doc["components"]["schemas"], "");
     }
 
     /// The patterns hold exactly what the domain holds, on a few edge cases either side.
