@@ -66,17 +66,28 @@ macro_rules! tree_links {
 }
 pub(super) use tree_links;
 
-/// Adds `$delta` to the kept count of each category of `$ids`, inside `$tx`.
+/// Counts a product once more in each category of `$more` and once less in each of `$less`,
+/// inside `$tx`, in one statement: its rows are locked in one scan, so two such writes
+/// moving products in opposite directions cannot deadlock on each other's rows.
 macro_rules! bump_counts {
-    ($tx:expr, $ids:expr, $delta:expr) => {{
-        let ids: &[domain::CategoryId] = $ids;
-        if !ids.is_empty() {
+    ($tx:expr, $more:expr, $less:expr) => {{
+        let (more, less): (&[domain::CategoryId], &[domain::CategoryId]) = ($more, $less);
+        if !more.is_empty() || !less.is_empty() {
+            let gaining = if more.is_empty() {
+                "NULL".to_owned()
+            } else {
+                $crate::db::categories::placeholders_from(1, more.len())
+            };
             let sql = format!(
-                "UPDATE categories SET product_count = product_count + $1 WHERE id IN ({})",
-                $crate::db::categories::placeholders_from(2, ids.len())
+                "UPDATE categories SET product_count = product_count + \
+                 CASE WHEN id IN ({gaining}) THEN 1 ELSE -1 END WHERE id IN ({})",
+                $crate::db::categories::placeholders_from(more.len() + 1, more.len() + less.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from($delta));
-            for id in ids {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in more {
+                q = q.bind(id.as_uuid());
+            }
+            for id in more.iter().chain(less) {
                 q = q.bind(id.as_uuid());
             }
             q.execute(&mut *$tx).await.map_err($crate::db::map_err)?;

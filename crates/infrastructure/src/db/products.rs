@@ -322,8 +322,7 @@ macro_rules! categories_in_tx {
 macro_rules! move_counts {
     ($tx:expr, $before:expr, $after:expr) => {{
         let (more, less) = count_changes(&$before, &$after);
-        bump_counts!($tx, &more, 1_i32);
-        bump_counts!($tx, &less, -1_i32);
+        bump_counts!($tx, &more, &less);
     }};
 }
 
