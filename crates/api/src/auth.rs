@@ -440,6 +440,24 @@ pub(crate) async fn authenticate(
 /// provider's keys are unavailable.
 pub struct Auth(pub Actor);
 
+/// The caller on a public route: the verified actor when a good token came, else nobody (a
+/// public route ignores a bad token, as it always did, and answers as to anyone).
+pub struct MaybeAuth(pub Option<Actor>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(MaybeAuth(
+            parts
+                .extensions
+                .get::<Authentication>()
+                .and_then(Authentication::actor)
+                .cloned(),
+        ))
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers

@@ -1,6 +1,6 @@
 //! Request and response bodies as they travel on the wire (snake_case, as docs/API.md shows).
 
-use application::ports::ProductView;
+use application::ports::{CategoryRef, CategoryView, ProductView};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{Image, Money, Page, Product, User};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -432,6 +432,22 @@ pub struct CreateProductRequest {
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
+    /// Unique URL name: 1..=100 of `a-z`, `0-9`, `-`, not shaped like a UUID; made from the
+    /// name when absent (`Blue Mug!` -> `blue-mug`, `blue-mug-2` when taken). A given slug that
+    /// is taken: 409.
+    #[schema(
+        example = "stoneware-mug",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[a-z0-9-]{1,100}$"
+    )]
+    pub slug: Option<String>,
+    /// `draft`, `active` (the default) or `archived`; only active products are shown to
+    /// anyone but an admin, and only they can be ordered.
+    pub status: Option<ProductStatusDto>,
+    /// The categories it is in (each must exist, else 422 on `category_ids`).
+    #[schema(max_items = 100)]
+    pub category_ids: Option<Vec<Uuid>>,
 }
 
 /// Product changes: any subset of the create fields; `description: null` clears it.
@@ -461,6 +477,92 @@ pub struct UpdateProductRequest {
     /// New stock level, 0..=1,000,000,000.
     #[schema(example = 80, minimum = 0, maximum = 1_000_000_000)]
     pub stock: Option<i64>,
+    /// New slug (as on create; a taken one: 409).
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[a-z0-9-]{1,100}$")]
+    pub slug: Option<String>,
+    /// New status.
+    pub status: Option<ProductStatusDto>,
+    /// The categories it is in, all of them (replacing the ones it was in; `[]` takes it out
+    /// of every category).
+    #[schema(max_items = 100)]
+    pub category_ids: Option<Vec<Uuid>>,
+}
+
+/// Where a product is in its life: `draft` and `archived` products are seen by admins only.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ProductStatus)]
+pub enum ProductStatusDto {
+    /// Being prepared.
+    Draft,
+    /// On sale.
+    Active,
+    /// Withdrawn.
+    Archived,
+}
+
+impl ProductStatusDto {
+    /// The name the domain parses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatusDto::Draft => "draft",
+            ProductStatusDto::Active => "active",
+            ProductStatusDto::Archived => "archived",
+        }
+    }
+}
+
+impl From<domain::ProductStatus> for ProductStatusDto {
+    fn from(s: domain::ProductStatus) -> Self {
+        match s {
+            domain::ProductStatus::Draft => ProductStatusDto::Draft,
+            domain::ProductStatus::Active => ProductStatusDto::Active,
+            domain::ProductStatus::Archived => ProductStatusDto::Archived,
+        }
+    }
+}
+
+/// The order of a product list.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ProductSort)]
+pub enum ProductSortDto {
+    /// Newest first (the default).
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Cheapest first.
+    PriceAsc,
+    /// Dearest first.
+    PriceDesc,
+    /// By name, A to Z.
+    NameAsc,
+    /// Best matches first (the default with `q`).
+    Relevance,
+}
+
+/// A category as a product names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryRefResponse {
+    /// Id.
+    #[schema(example = "0192f0c4-3a2b-7c1d-8e0f-a1b2c3d4e5f6")]
+    pub id: Uuid,
+    /// Name.
+    #[schema(example = "Mugs")]
+    pub name: String,
+    /// Slug.
+    #[schema(example = "mugs")]
+    pub slug: String,
+}
+
+impl From<CategoryRef> for CategoryRefResponse {
+    fn from(c: CategoryRef) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            name: c.name,
+            slug: c.slug.as_str().to_owned(),
+        }
+    }
 }
 
 /// A product of the catalog.
@@ -475,6 +577,13 @@ pub struct ProductResponse {
     /// Name.
     #[schema(example = "Stoneware mug")]
     pub name: String,
+    /// Unique URL name; `GET /products/{slug}` finds it too.
+    #[schema(example = "stoneware-mug")]
+    pub slug: String,
+    /// Draft, active or archived.
+    pub status: ProductStatusDto,
+    /// Its categories, by position then name.
+    pub categories: Vec<CategoryRefResponse>,
     /// Description, or null.
     #[schema(required = true, example = "Holds 350 ml. Dishwasher safe.")]
     pub description: Option<String>,
@@ -497,17 +606,21 @@ impl From<ProductView> for ProductResponse {
     fn from(v: ProductView) -> Self {
         let mut response = Self::from(v.product);
         response.images = v.images.into_iter().map(Into::into).collect();
+        response.categories = v.categories.into_iter().map(Into::into).collect();
         response
     }
 }
 
-/// A product without images (a new one has none yet).
+/// A product without images or categories.
 impl From<Product> for ProductResponse {
     fn from(p: Product) -> Self {
         Self {
             id: p.id.as_uuid(),
             sku: p.sku.as_str().to_owned(),
             name: p.name.as_str().to_owned(),
+            slug: p.slug.as_str().to_owned(),
+            status: p.status.into(),
+            categories: Vec::new(),
             description: p.description.map(|d| d.as_str().to_owned()),
             price: p.price.into(),
             stock: p.stock.get(),
@@ -564,6 +677,123 @@ page_type!(
     UserPage,
     UserResponse
 );
+
+/// A new category.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateCategoryRequest {
+    /// 1..=200 characters, not blank, no control characters.
+    #[schema(
+        example = "Mugs",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Unique URL name: 1..=100 of `a-z`, `0-9`, `-`, not shaped like a UUID; made from the
+    /// name when absent (a number appended on a clash). A given slug that is taken: 409.
+    #[schema(
+        example = "mugs",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[a-z0-9-]{1,100}$"
+    )]
+    pub slug: Option<String>,
+    /// The category it sits in (it must exist, else 422 on `parent_id`); absent or null: at the top.
+    pub parent_id: Option<Uuid>,
+    /// At most 10,000 characters; line breaks and tabs are the only control characters allowed.
+    #[schema(
+        example = "Cups and mugs of every size.",
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
+    pub description: Option<String>,
+    /// Sort key, 0..=1,000,000 (default 0); lists go by position, then name.
+    #[schema(example = 1, minimum = 0, maximum = 1_000_000)]
+    pub position: Option<i64>,
+}
+
+/// Category changes: any subset of the create fields; `parent_id: null` moves it to the top,
+/// `description: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateCategoryRequest {
+    /// New name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: Option<String>,
+    /// New slug (a taken one: 409).
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[a-z0-9-]{1,100}$")]
+    pub slug: Option<String>,
+    /// New parent; `null` moves it to the top. The category itself or one below it: 422.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+    /// New description; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
+    pub description: Option<Option<String>>,
+    /// New position, 0..=1,000,000.
+    #[schema(example = 2, minimum = 0, maximum = 1_000_000)]
+    pub position: Option<i64>,
+}
+
+/// A category of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryResponse {
+    /// Id.
+    #[schema(example = "0192f0c4-3a2b-7c1d-8e0f-a1b2c3d4e5f6")]
+    pub id: Uuid,
+    /// Name.
+    #[schema(example = "Mugs")]
+    pub name: String,
+    /// Unique URL name; `GET /categories/{slug}` finds it too.
+    #[schema(example = "mugs")]
+    pub slug: String,
+    /// The category it sits in, or null at the top.
+    #[schema(required = true)]
+    pub parent_id: Option<Uuid>,
+    /// Description, or null.
+    #[schema(required = true, example = "Cups and mugs of every size.")]
+    pub description: Option<String>,
+    /// Sort key.
+    #[schema(example = 1, minimum = 0, maximum = 1_000_000)]
+    pub position: u32,
+    /// Active products in it and below it (each counted once).
+    #[schema(example = 12, minimum = 0)]
+    pub product_count: u64,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CategoryView> for CategoryResponse {
+    fn from(v: CategoryView) -> Self {
+        let c = v.category;
+        Self {
+            id: c.id.as_uuid(),
+            name: c.name.as_str().to_owned(),
+            slug: c.slug.as_str().to_owned(),
+            parent_id: c.parent_id.map(|p| p.as_uuid()),
+            description: c.description.map(|d| d.as_str().to_owned()),
+            position: c.position.get(),
+            product_count: v.product_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Every category, by position then name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    /// The categories.
+    pub items: Vec<CategoryResponse>,
+}
 
 /// Health of the service and its dependencies.
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,12 +3,16 @@
 
 use application::catalog::FILE_FIELD;
 use application::ordering::IdempotencyKey;
-use application::ports::{ByteSource, OrderFilter, SourceError};
+use application::ports::{
+    ByteSource, Lookup, OrderFilter, PriceRange, ProductFilter, ProductSort, SourceError,
+};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use domain::{FieldError, OrderStatus, PageRequest, UserId};
+use domain::{
+    CategoryId, Currency, FieldError, Money, OrderStatus, PageRequest, ProductStatus, Slug, UserId,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -149,6 +153,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map_err(|_| ApiError::not_found())?;
         Uuid::parse_str(&raw)
             .map(IdPath)
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// A product or category named in the path by id or by slug. A segment that is neither (not
+/// a UUID, not a valid slug) names nothing: 404.
+pub struct LookupPath<I>(pub Lookup<I>);
+
+impl<S: Send + Sync, I: From<Uuid> + Send> FromRequestParts<S> for LookupPath<I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        if let Ok(id) = Uuid::parse_str(&raw) {
+            return Ok(LookupPath(Lookup::Id(I::from(id))));
+        }
+        Slug::parse(&raw)
+            .map(|slug| LookupPath(Lookup::Slug(slug)))
             .map_err(|_| ApiError::not_found())
     }
 }
@@ -305,9 +329,68 @@ impl ByteSource for MultipartFile {
 struct RawListQuery {
     page: Option<String>,
     per_page: Option<String>,
-    q: Option<String>,
     user_id: Option<String>,
     status: Option<String>,
+}
+
+/// The catalog list's parameters, as sent.
+#[derive(Deserialize)]
+struct RawProductQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+    q: Option<String>,
+    status: Option<String>,
+    category: Option<String>,
+    min_price: Option<String>,
+    max_price: Option<String>,
+    currency: Option<String>,
+    in_stock: Option<String>,
+    sort: Option<String>,
+}
+
+/// `min_price`, `max_price` and `currency`: a range needs its currency, and a bound is a
+/// decimal string with at most the currency's minor digits.
+fn price_range(raw: &RawProductQuery, errors: &mut Vec<FieldError>) -> Option<PriceRange> {
+    let currency = match raw.currency.as_deref() {
+        None => None,
+        Some(c) => match Currency::parse(c) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.push(e.at("currency"));
+                return None;
+            }
+        },
+    };
+    let bounds = [("min_price", &raw.min_price), ("max_price", &raw.max_price)];
+    let Some(currency) = currency else {
+        if bounds.iter().any(|(_, b)| b.is_some()) {
+            errors.push(FieldError::new(
+                "currency",
+                "is required with min_price or max_price",
+            ));
+        }
+        return None;
+    };
+    let mut parsed = [None, None];
+    for (slot, (name, bound)) in parsed.iter_mut().zip(bounds) {
+        if let Some(b) = bound {
+            match Money::parse(b, currency) {
+                Ok(m) => *slot = Some(m.minor()),
+                Err(e) => errors.push(e.at(name)),
+            }
+        }
+    }
+    let [min_minor, max_minor] = parsed;
+    if let (Some(min), Some(max)) = (min_minor, max_minor)
+        && min > max
+    {
+        errors.push(FieldError::new("min_price", "must not be above max_price"));
+    }
+    Some(PriceRange {
+        currency,
+        min_minor,
+        max_minor,
+    })
 }
 
 impl RawListQuery {
@@ -369,22 +452,78 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     }
 }
 
-/// The catalog's list: its page and the optional search text `q` (any text is a search).
+/// The catalog's list: its page and its filters, each taken as sent (an empty value of a
+/// closed set is refused like any other unknown one); 422 naming each parameter that is not
+/// valid.
 pub struct ProductQuery {
     /// Which page.
     pub page: PageRequest,
-    /// Search text, when given.
-    pub q: Option<String>,
+    /// What to show; `status` is honoured for admins only (the use case decides).
+    pub filter: ProductFilter,
+    /// `category`: an id or a slug.
+    pub category: Option<Lookup<CategoryId>>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ProductQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let raw = RawListQuery::from_parts(parts)?;
+        let Query(raw) = Query::<RawProductQuery>::try_from_uri(&parts.uri).map_err(|_| {
+            ApiError::invalid_field("query", "the query string could not be parsed")
+        })?;
         let mut errors = Vec::new();
-        let page = page_request(&raw, &mut errors);
-        finish(page.map(|page| ProductQuery { page, q: raw.q }), errors)
+        let list = RawListQuery {
+            page: raw.page.clone(),
+            per_page: raw.per_page.clone(),
+            user_id: None,
+            status: None,
+        };
+        let page = page_request(&list, &mut errors);
+        let status = raw
+            .status
+            .as_deref()
+            .and_then(|s| ProductStatus::parse(s).map_err(|e| errors.push(e)).ok());
+        let category = raw.category.as_deref().and_then(|c| {
+            if let Ok(id) = Uuid::parse_str(c) {
+                return Some(Lookup::Id(CategoryId::from_uuid(id)));
+            }
+            Slug::parse(c)
+                .map(Lookup::Slug)
+                .map_err(|_| {
+                    errors.push(FieldError::new("category", "must be a category id or slug"));
+                })
+                .ok()
+        });
+        let price = price_range(&raw, &mut errors);
+        let in_stock = match raw.in_stock.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                errors.push(FieldError::new("in_stock", "must be true or false"));
+                None
+            }
+        };
+        let sort = raw
+            .sort
+            .as_deref()
+            .and_then(|s| ProductSort::parse(s).map_err(|e| errors.push(e)).ok());
+        let filter = ProductFilter {
+            search: raw.q,
+            status,
+            categories: None,
+            price,
+            in_stock,
+            sort,
+        };
+        finish(
+            page.map(|page| ProductQuery {
+                page,
+                filter,
+                category,
+            }),
+            errors,
+        )
     }
 }
 

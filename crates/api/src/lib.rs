@@ -25,8 +25,9 @@ use application::accounts::{
     GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
 use application::catalog::{
-    CreateProduct, DeleteImage, DeleteProduct, GetImageFile, GetProduct, ListProducts,
-    UpdateProduct, UploadImage,
+    CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct, GetCategory,
+    GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
+    UploadImage,
 };
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -94,6 +95,16 @@ pub struct Services {
     pub get_product: GetProduct,
     /// `GET /products`.
     pub list_products: ListProducts,
+    /// `GET /categories`.
+    pub list_categories: ListCategories,
+    /// `GET /categories/{id or slug}`.
+    pub get_category: GetCategory,
+    /// `POST /categories`.
+    pub create_category: CreateCategory,
+    /// `PUT /categories/{id}`.
+    pub update_category: UpdateCategory,
+    /// `DELETE /categories/{id}`.
+    pub delete_category: DeleteCategory,
     /// `POST /products/{id}/images`.
     pub upload_image: UploadImage,
     /// `DELETE /products/{id}/images/{image_id}`.
@@ -162,7 +173,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
-    use routes::{auth, health, images, orders, products, users};
+    use routes::{auth, categories, health, images, orders, products, users};
 
     let state = AppState::new(services, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
@@ -189,6 +200,16 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             axum::routing::delete(images::delete),
         )
         .route("/files/{image_id}", get(images::file))
+        .route(
+            "/categories",
+            get(categories::list).post(categories::create),
+        )
+        .route(
+            "/categories/{id}",
+            get(categories::get)
+                .put(categories::update)
+                .delete(categories::delete),
+        )
         .route("/orders", get(orders::list).post(orders::place))
         .route("/orders/{id}", get(orders::get))
         .route(

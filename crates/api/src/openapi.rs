@@ -51,7 +51,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
-use crate::routes::{auth, health, images, orders, products, users};
+use crate::routes::{auth, categories, health, images, orders, products, users};
 
 struct BearerAuth;
 
@@ -456,15 +456,22 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         auth::register, auth::login, auth::refresh, auth::logout, auth::jwks,
         products::list, products::get, products::create, products::update, products::delete,
         images::upload, images::delete, images::file,
+        categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
-    components(schemas(crate::error::Problem, crate::error::ProblemField)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::ProblemField,
+        crate::dto::ProductStatusDto,
+        crate::dto::ProductSortDto
+    )),
     modifiers(&BearerAuth, &PublicRoutes, &CommonResponses, &Servers, &ProblemTypes),
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
         (name = "products", description = "The catalog"),
+        (name = "categories", description = "The catalog's category tree"),
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
@@ -549,6 +556,8 @@ pub(crate) mod examples {
         json!({"amount": amount, "currency": "EUR"})
     }
 
+    const CATEGORY_ID: &str = "0192f0c4-3a2b-7c1d-8e0f-a1b2c3d4e5f6";
+
     /// The body of `create_product`.
     pub fn create_product() -> Value {
         json!({
@@ -557,7 +566,38 @@ pub(crate) mod examples {
             "description": "Holds 350 ml. Dishwasher safe.",
             "price": money("19.99"),
             "stock": 100,
+            "status": "active",
+            "category_ids": [CATEGORY_ID],
         })
+    }
+
+    /// The body of `create_category`.
+    pub fn create_category() -> Value {
+        json!({
+            "name": "Mugs",
+            "description": "Cups and mugs of every size.",
+            "position": 1,
+        })
+    }
+
+    /// The category of the product.
+    pub fn category() -> Value {
+        json!({
+            "id": CATEGORY_ID,
+            "name": "Mugs",
+            "slug": "mugs",
+            "parent_id": null,
+            "description": "Cups and mugs of every size.",
+            "position": 1,
+            "product_count": 1,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// Every category.
+    pub fn category_list() -> Value {
+        json!({"items": [category()]})
     }
 
     /// An image of the product.
@@ -576,6 +616,9 @@ pub(crate) mod examples {
             "id": PRODUCT_ID,
             "sku": "MUG-001",
             "name": "Stoneware mug",
+            "slug": "stoneware-mug",
+            "status": "active",
+            "categories": [{"id": CATEGORY_ID, "name": "Mugs", "slug": "mugs"}],
             "description": "Holds 350 ml. Dishwasher safe.",
             "price": money("19.99"),
             "stock": 100,
@@ -907,6 +950,89 @@ mod tests {
                 assert_eq!(p["schema"]["minimum"], 1, "{p}");
             }
         }
+        assert_eq!(
+            schemas["ProductStatus"]["enum"],
+            serde_json::json!(["draft", "active", "archived"])
+        );
+        let sort = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "sort")
+            .unwrap();
+        assert_eq!(
+            sort["schema"]["$ref"], "#/components/schemas/ProductSort",
+            "{sort}"
+        );
+        assert_eq!(
+            schemas["ProductSort"]["enum"],
+            serde_json::json!([
+                "newest",
+                "oldest",
+                "price_asc",
+                "price_desc",
+                "name_asc",
+                "relevance"
+            ])
+        );
+        let names: BTreeSet<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in [
+            "q",
+            "status",
+            "category",
+            "min_price",
+            "max_price",
+            "currency",
+            "in_stock",
+            "sort",
+        ] {
+            assert!(names.contains(name), "GET /products has no `{name}`");
+        }
+        for (schema, field) in [
+            ("CategoryResponse", "parent_id"),
+            ("CategoryResponse", "description"),
+        ] {
+            let required = schemas[schema]["required"].as_array().unwrap();
+            assert!(
+                required.contains(&Value::from(field)),
+                "{schema}.{field} is not required"
+            );
+        }
+        for path in ["/api/v1/categories", "/api/v1/categories/{id}"] {
+            assert!(doc["paths"][path].is_object(), "no {path}");
+        }
+    }
+
+    /// Every `$ref` names a schema the document holds (a type used in query parameters only
+    /// is not collected by itself).
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &Value, schemas: &Value, path: &str) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+                        assert!(schemas[name].is_object(), "{path}: `{r}` names nothing");
+                    }
+                    for (k, v) in map {
+                        walk(v, schemas, &format!("{path}/{k}"));
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        walk(v, schemas, &format!("{path}/{i}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc = document();
+        walk(&doc, &doc["components"]["schemas"], "");
     }
 
     /// The patterns hold exactly what the domain holds, on a few edge cases either side.

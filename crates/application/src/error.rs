@@ -86,6 +86,11 @@ impl From<RepositoryError> for AppError {
     fn from(e: RepositoryError) -> Self {
         match e {
             RepositoryError::Conflict(field) => AppError::conflict_taken(field),
+            RepositoryError::Invalid(e) => AppError::Validation(vec![e]),
+            RepositoryError::InUse(message) => AppError::Conflict {
+                field: None,
+                message,
+            },
             RepositoryError::Unavailable(source) => AppError::Unavailable {
                 dependency: "database",
                 source,

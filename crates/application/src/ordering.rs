@@ -184,6 +184,10 @@ impl PlaceOrder {
         let mut v = Validator::new();
         for (i, (id, qty)) in lines.into_iter().enumerate() {
             match found.get(&id) {
+                Some(p) if !p.status.is_public() => v.push(FieldError::new(
+                    format!("items[{i}].product_id"),
+                    format!("product {id} is not for sale (it is {})", p.status.as_str()),
+                )),
                 Some(p) => priced.push((p.clone(), qty)),
                 None => v.push(FieldError::new(
                     format!("items[{i}].product_id"),
@@ -387,6 +391,8 @@ mod tests {
             id: ProductId::new(),
             sku: Sku::parse("A-1").unwrap(),
             name: ProductName::parse("A").unwrap(),
+            slug: domain::Slug::parse("a").unwrap(),
+            status: domain::ProductStatus::Active,
             description: None,
             price: Money::parse("2.50", Currency::parse("EUR").unwrap()).unwrap(),
             stock: Stock::new(5).unwrap(),

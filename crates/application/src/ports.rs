@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, FieldError, Image, Order, OrderStatus, Page, PageRequest, Password, PersonName, Product,
-    ProductId, RepositoryError, Roles, StoredFile, User, UserId, Username,
+    Category, CategoryId, Email, FieldError, Image, Order, OrderStatus, Page, PageRequest,
+    Password, PersonName, Product, ProductId, ProductStatus, RepositoryError, Roles, Slug,
+    StoredFile, User, UserId, Username,
 };
 
 /// The time, so tests can pin it.
@@ -26,32 +27,151 @@ impl Clock for SystemClock {
     }
 }
 
-/// A product as the catalog shows it: with its images, in upload order.
+/// How a path names a product or category: by id, or by slug (slugs are never shaped like a
+/// UUID, so the two cannot be confused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<I> {
+    /// By id.
+    Id(I),
+    /// By slug.
+    Slug(Slug),
+}
+
+/// A category as a product names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryRef {
+    /// Its id.
+    pub id: CategoryId,
+    /// Its name.
+    pub name: String,
+    /// Its slug.
+    pub slug: Slug,
+}
+
+/// A product as the catalog shows it: with its images, in upload order, and its categories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductView {
     /// The product.
     pub product: Product,
     /// Its images, oldest first.
     pub images: Vec<Image>,
+    /// Its categories, by position then name.
+    pub categories: Vec<CategoryRef>,
+}
+
+/// The order of a product list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProductSort {
+    /// Newest first (the default).
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Cheapest first (then newest).
+    PriceAsc,
+    /// Dearest first (then newest).
+    PriceDesc,
+    /// By name, A to Z, case-insensitively (then newest).
+    NameAsc,
+    /// Best matches of the search first (the default with a search). For now the adapters
+    /// order matches newest first, as they did before relevance was asked for.
+    Relevance,
+}
+
+impl ProductSort {
+    /// Every order, by its name on the wire.
+    pub const ALL: [(&'static str, ProductSort); 6] = [
+        ("newest", ProductSort::Newest),
+        ("oldest", ProductSort::Oldest),
+        ("price_asc", ProductSort::PriceAsc),
+        ("price_desc", ProductSort::PriceDesc),
+        ("name_asc", ProductSort::NameAsc),
+        ("relevance", ProductSort::Relevance),
+    ];
+
+    /// The order named exactly `s`.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `sort` for any other text (an empty one too).
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, sort)| *sort)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "sort",
+                    "must be one of newest, oldest, price_asc, price_desc, name_asc, relevance",
+                )
+            })
+    }
+}
+
+/// A price range of a list, in one currency, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriceRange {
+    /// The currency every product shown is priced in.
+    pub currency: domain::Currency,
+    /// Lowest price shown, inclusive.
+    pub min_minor: Option<i64>,
+    /// Highest price shown, inclusive.
+    pub max_minor: Option<i64>,
+}
+
+/// Which products a list shows, and in which order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// The text as the client typed it: a blank one lists everything; otherwise it matches
+    /// name and description, case-insensitively, anywhere in the text.
+    pub search: Option<String>,
+    /// Only products of this status; `None`: every status (admins only; the use case decides).
+    pub status: Option<ProductStatus>,
+    /// Only products in one of these categories (a category and those below it, as the use
+    /// case resolved them).
+    pub categories: Option<Vec<CategoryId>>,
+    /// Only products priced within this range.
+    pub price: Option<PriceRange>,
+    /// `Some(true)`: only products in stock; `Some(false)`: only those out of stock.
+    pub in_stock: Option<bool>,
+    /// The order; `None`: newest first, or by relevance with a search.
+    pub sort: Option<ProductSort>,
 }
 
 /// Reads of the catalog, shaped for the list and detail pages (the query side): whole
 /// [`ProductView`]s, each built by the adapter in a fixed number of round trips.
 #[async_trait]
 pub trait ProductReadModel: Send + Sync {
-    /// One product with its images in upload order, in one round trip; `None` when it does
-    /// not exist or was deleted.
-    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError>;
+    /// One product of any status with its images in upload order and its categories; `None`
+    /// when it does not exist or was deleted.
+    async fn get(&self, key: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError>;
 
-    /// Newest first, each product with its images in upload order: the page in one round
-    /// trip and the images of all of it in one more, never one per product. `search` is the
-    /// text as the client typed it: a blank one lists everything; otherwise it matches name
-    /// and description, case-insensitively, anywhere in the text.
+    /// Newest first, each product with its images in upload order and its categories: the
+    /// page in one round trip, the images and categories of all of it in one more each, never
+    /// one per product.
     async fn list(
         &self,
         page: PageRequest,
-        search: Option<&str>,
+        filter: &ProductFilter,
     ) -> Result<Page<ProductView>, RepositoryError>;
+}
+
+/// A category with the count kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryView {
+    /// The category.
+    pub category: Category,
+    /// The active products in it and below it.
+    pub product_count: u64,
+}
+
+/// Reads of the categories (a small tree, read whole), with their kept counts.
+#[async_trait]
+pub trait CategoryReadModel: Send + Sync {
+    /// All of them, by position then name.
+    async fn list(&self) -> Result<Vec<CategoryView>, RepositoryError>;
+
+    /// One of them.
+    async fn get(&self, key: &Lookup<CategoryId>) -> Result<Option<CategoryView>, RepositoryError>;
 }
 
 /// Which orders a list shows.

@@ -1,6 +1,6 @@
 //! Small in-memory fakes of the ports, for use-case tests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -8,16 +8,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
-    Currency, Email, Image, ImageId, ImageRepository, ImageType, Money, Page, PageRequest,
-    Password, Product, ProductChanges, ProductId, ProductName, ProductRepository, RepositoryError,
-    Role, Roles, Sku, Stock, StoredFile, User, UserId, UserRepository, Username,
+    Category, CategoryChanges, CategoryId, CategoryRepository, Currency, Email, Image, ImageId,
+    ImageRepository, ImageType, Money, Page, PageRequest, Password, Product, ProductChanges,
+    ProductId, ProductName, ProductRepository, ProductStatus, RepositoryError, Role, Roles, Sku,
+    Slug, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
 use crate::ports::{
-    ByteSource, Clock, FileBody, FileStore, IdentityAccount, IdentityError, IdentityProvider,
-    NewAccount, ProductReadModel, ProductView, SignedIn, SourceError, StorageError, TokenPair,
-    UserReadModel,
+    ByteSource, CategoryReadModel, CategoryView, Clock, FileBody, FileStore, IdentityAccount,
+    IdentityError, IdentityProvider, Lookup, NewAccount, ProductFilter, ProductReadModel,
+    ProductView, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
 };
 
 #[derive(Default)]
@@ -55,6 +56,8 @@ pub fn sample_user(name: &str) -> User {
 pub struct MemoryProducts {
     pub items: Mutex<Vec<Product>>,
     pub images: Mutex<Vec<Image>>,
+    /// The categories each product was stored in.
+    pub categories: Mutex<HashMap<ProductId, Vec<CategoryId>>>,
     fail_image_inserts: AtomicBool,
 }
 
@@ -65,6 +68,8 @@ impl MemoryProducts {
             id: ProductId::new(),
             sku: Sku::parse(sku).unwrap(),
             name: ProductName::parse(sku).unwrap(),
+            slug: Slug::from_name(sku, "product"),
+            status: ProductStatus::Active,
             description: None,
             price: Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
             stock: Stock::new(1).unwrap(),
@@ -101,13 +106,16 @@ impl MemoryProducts {
 
 #[async_trait]
 impl ProductReadModel for MemoryProducts {
-    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError> {
+    async fn get(&self, key: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError> {
         let product = self
             .items
             .lock()
             .unwrap()
             .iter()
-            .find(|p| p.id == id)
+            .find(|p| match key {
+                Lookup::Id(id) => p.id == *id,
+                Lookup::Slug(slug) => p.slug == *slug,
+            })
             .cloned();
         Ok(product.map(|product| ProductView {
             images: self
@@ -115,9 +123,10 @@ impl ProductReadModel for MemoryProducts {
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|i| i.product_id == id)
+                .filter(|i| i.product_id == product.id)
                 .cloned()
                 .collect(),
+            categories: Vec::new(),
             product,
         }))
     }
@@ -125,7 +134,7 @@ impl ProductReadModel for MemoryProducts {
     async fn list(
         &self,
         page: PageRequest,
-        _: Option<&str>,
+        _: &ProductFilter,
     ) -> Result<Page<ProductView>, RepositoryError> {
         let images = self.images.lock().unwrap().clone();
         let items: Vec<ProductView> = self
@@ -139,6 +148,7 @@ impl ProductReadModel for MemoryProducts {
                     .filter(|i| i.product_id == product.id)
                     .cloned()
                     .collect(),
+                categories: Vec::new(),
                 product: product.clone(),
             })
             .collect();
@@ -323,8 +333,36 @@ impl ProductRepository for MemoryProducts {
         if items.iter().any(|p| p.sku == product.sku) {
             return Err(RepositoryError::Conflict("sku"));
         }
+        if items.iter().any(|p| p.slug == product.slug) {
+            return Err(RepositoryError::Conflict("slug"));
+        }
         items.push(product.clone());
         Ok(())
+    }
+
+    async fn insert_in(
+        &self,
+        product: &Product,
+        category_ids: &[CategoryId],
+    ) -> Result<(), RepositoryError> {
+        ProductRepository::insert(self, product).await?;
+        self.categories
+            .lock()
+            .unwrap()
+            .insert(product.id, category_ids.to_vec());
+        Ok(())
+    }
+
+    async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
+        let prefix = format!("{}-", base.as_str());
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| p.slug.as_str().to_owned())
+            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
+            .collect())
     }
 
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
@@ -376,6 +414,139 @@ impl ProductRepository for MemoryProducts {
         let (removed, kept) = images.drain(..).partition(|i| i.product_id == id);
         *images = kept;
         Ok(Some(removed))
+    }
+}
+
+/// Categories, with the rules the SQL adapter keeps (the cycle check, no removal of a parent).
+#[derive(Default)]
+pub struct MemoryCategories {
+    pub items: Mutex<Vec<Category>>,
+}
+
+impl MemoryCategories {
+    pub fn add(&self, name: &str, parent: Option<CategoryId>) -> Category {
+        let now = FixedClock.now();
+        let category = Category {
+            id: CategoryId::new(),
+            name: domain::CategoryName::parse(name).unwrap(),
+            slug: Slug::from_name(name, "category"),
+            parent_id: parent,
+            description: None,
+            position: domain::Position::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.items.lock().unwrap().push(category.clone());
+        category
+    }
+}
+
+#[async_trait]
+impl CategoryRepository for MemoryCategories {
+    async fn all(&self) -> Result<Vec<Category>, RepositoryError> {
+        Ok(self.items.lock().unwrap().clone())
+    }
+
+    async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
+        let prefix = format!("{}-", base.as_str());
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.slug.as_str().to_owned())
+            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
+            .collect())
+    }
+
+    async fn insert(&self, category: &Category) -> Result<(), RepositoryError> {
+        let mut items = self.items.lock().unwrap();
+        if items.iter().any(|c| c.slug == category.slug) {
+            return Err(RepositoryError::Conflict("slug"));
+        }
+        domain::category::check_parent(
+            category.id,
+            category.parent_id,
+            &domain::category::links_of(&items),
+        )
+        .map_err(RepositoryError::Invalid)?;
+        items.push(category.clone());
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: CategoryId,
+        changes: &CategoryChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Category>, RepositoryError> {
+        let mut items = self.items.lock().unwrap();
+        if let Some(parent) = changes.parent_id {
+            domain::category::check_parent(id, parent, &domain::category::links_of(&items))
+                .map_err(RepositoryError::Invalid)?;
+        }
+        Ok(items.iter_mut().find(|c| c.id == id).map(|c| {
+            let changes = changes.clone();
+            if let Some(name) = changes.name {
+                c.name = name;
+            }
+            if let Some(slug) = changes.slug {
+                c.slug = slug;
+            }
+            if let Some(parent) = changes.parent_id {
+                c.parent_id = parent;
+            }
+            if let Some(description) = changes.description {
+                c.description = description;
+            }
+            if let Some(position) = changes.position {
+                c.position = position;
+            }
+            c.updated_at = now;
+            c.clone()
+        }))
+    }
+
+    async fn delete(&self, id: CategoryId) -> Result<bool, RepositoryError> {
+        let mut items = self.items.lock().unwrap();
+        if items.iter().any(|c| c.parent_id == Some(id)) {
+            return Err(RepositoryError::InUse("has children".into()));
+        }
+        let before = items.len();
+        items.retain(|c| c.id != id);
+        Ok(items.len() < before)
+    }
+}
+
+#[async_trait]
+impl CategoryReadModel for MemoryCategories {
+    async fn list(&self) -> Result<Vec<CategoryView>, RepositoryError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| CategoryView {
+                category: c.clone(),
+                product_count: 0,
+            })
+            .collect())
+    }
+
+    async fn get(&self, key: &Lookup<CategoryId>) -> Result<Option<CategoryView>, RepositoryError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| match key {
+                Lookup::Id(id) => c.id == *id,
+                Lookup::Slug(slug) => c.slug == *slug,
+            })
+            .map(|c| CategoryView {
+                category: c.clone(),
+                product_count: 0,
+            }))
     }
 }
 

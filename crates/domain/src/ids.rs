@@ -53,6 +53,10 @@ id_type!(
     ProductId
 );
 id_type!(
+    /// Identity of a category.
+    CategoryId
+);
+id_type!(
     /// Identity of an order.
     OrderId
 );

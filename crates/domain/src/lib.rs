@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod category;
 pub mod error;
 pub mod ids;
 pub mod image;
@@ -11,18 +12,21 @@ pub mod order;
 pub mod page;
 pub mod product;
 pub mod repository;
+pub mod slug;
 pub mod user;
 
 pub use address::{Address, AddressInput, CountryCode};
+pub use category::{Category, CategoryChanges, CategoryName, ParentLinks, Position};
 pub use error::{DomainError, FieldError, Validator};
-pub use ids::{ImageId, OrderId, ProductId, UserId};
+pub use ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
-pub use product::{Description, Product, ProductChanges, ProductName, Sku, Stock};
+pub use product::{Description, Product, ProductChanges, ProductName, ProductStatus, Sku, Stock};
 pub use repository::{
-    IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError, ProductRepository,
-    RepositoryError, UserRepository,
+    CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
+    ProductRepository, RepositoryError, UserRepository,
 };
+pub use slug::Slug;
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

@@ -341,6 +341,8 @@ mod tests {
             id: ProductId::new(),
             sku: Sku::parse("SKU-1").unwrap(),
             name: ProductName::parse("Thing").unwrap(),
+            slug: crate::Slug::parse("thing").unwrap(),
+            status: crate::ProductStatus::Active,
             description: None,
             price: Money::parse(price, c).unwrap(),
             stock: Stock::new(10).unwrap(),

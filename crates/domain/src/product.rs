@@ -3,6 +3,54 @@ use chrono::{DateTime, Utc};
 use crate::error::FieldError;
 use crate::ids::ProductId;
 use crate::money::Money;
+use crate::slug::Slug;
+
+/// Where a product is in its life: only `active` products are shown to anyone but an admin
+/// and may be ordered; `draft` ones are not yet, `archived` ones no longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProductStatus {
+    /// Being prepared; admins only.
+    Draft,
+    /// On sale (the default).
+    #[default]
+    Active,
+    /// Withdrawn; admins only.
+    Archived,
+}
+
+impl ProductStatus {
+    /// Every status, in the order the contract lists them.
+    pub const ALL: [ProductStatus; 3] = [
+        ProductStatus::Draft,
+        ProductStatus::Active,
+        ProductStatus::Archived,
+    ];
+
+    /// Parses a status by its exact lowercase name.
+    ///
+    /// # Errors
+    /// A `FieldError` on `status` for any other text (an empty one too).
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| FieldError::new("status", "must be one of draft, active, archived"))
+    }
+
+    /// The name on the wire and in the database.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::Active => "active",
+            ProductStatus::Archived => "archived",
+        }
+    }
+
+    /// Whether anyone but an admin may see it, order it, and count it in a category.
+    pub fn is_public(&self) -> bool {
+        *self == ProductStatus::Active
+    }
+}
 
 /// A stock-keeping unit: 1..=64 characters of letters, digits, `-`, `_` and `.`; unique per shop.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -142,6 +190,10 @@ pub struct Product {
     pub sku: Sku,
     /// Display name.
     pub name: ProductName,
+    /// Unique URL name.
+    pub slug: Slug,
+    /// Draft, active or archived.
+    pub status: ProductStatus,
     /// Optional long text.
     pub description: Option<Description>,
     /// Unit price.
@@ -161,12 +213,18 @@ pub struct ProductChanges {
     pub sku: Option<Sku>,
     /// New name.
     pub name: Option<ProductName>,
+    /// New slug.
+    pub slug: Option<Slug>,
+    /// New status.
+    pub status: Option<ProductStatus>,
     /// New description; `Some(None)` clears it.
     pub description: Option<Option<Description>>,
     /// New price.
     pub price: Option<Money>,
     /// New stock level.
     pub stock: Option<Stock>,
+    /// The categories it is in, all of them; `None` leaves them.
+    pub category_ids: Option<Vec<crate::ids::CategoryId>>,
 }
 
 impl Product {
@@ -177,6 +235,12 @@ impl Product {
         }
         if let Some(name) = changes.name {
             self.name = name;
+        }
+        if let Some(slug) = changes.slug {
+            self.slug = slug;
+        }
+        if let Some(status) = changes.status {
+            self.status = status;
         }
         if let Some(description) = changes.description {
             self.description = description;
@@ -243,6 +307,8 @@ mod tests {
             id: ProductId::new(),
             sku: Sku::parse("MUG-1").unwrap(),
             name: ProductName::parse("Blue Mug").unwrap(),
+            slug: Slug::parse("blue-mug").unwrap(),
+            status: ProductStatus::Active,
             description: None,
             price: Money::parse("9.50", crate::money::Currency::parse("EUR").unwrap()).unwrap(),
             stock: Stock::new(3).unwrap(),
@@ -304,6 +370,30 @@ mod tests {
     }
 
     #[test]
+    fn a_status_is_one_of_three_exact_names_and_only_active_is_public() {
+        assert_eq!(ProductStatus::default(), ProductStatus::Active);
+        for (name, status, public) in [
+            ("draft", ProductStatus::Draft, false),
+            ("active", ProductStatus::Active, true),
+            ("archived", ProductStatus::Archived, false),
+        ] {
+            assert_eq!(ProductStatus::parse(name), Ok(status));
+            assert_eq!(status.as_str(), name);
+            assert_eq!(status.is_public(), public, "{name}");
+        }
+        for bad in ["", " active", "Active", "ACTIVE", "deleted", "active "] {
+            assert_eq!(
+                ProductStatus::parse(bad),
+                Err(FieldError::new(
+                    "status",
+                    "must be one of draft, active, archived"
+                )),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn stock_keeps_its_count() {
         assert_eq!(Stock::new(0).unwrap().get(), 0);
         assert_eq!(Stock::new(7).unwrap().get(), 7);
@@ -318,6 +408,7 @@ mod tests {
         let later = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
         p.apply(ProductChanges::default(), later);
         assert_eq!(p.updated_at, later);
+        assert_eq!((&p.slug, p.status), (&before.slug, before.status));
         assert_eq!(
             (&p.sku, &p.name, &p.description, p.price, p.stock),
             (
@@ -335,14 +426,19 @@ mod tests {
             ProductChanges {
                 sku: Some(Sku::parse("MUG-2").unwrap()),
                 name: Some(ProductName::parse("Red Mug").unwrap()),
+                slug: Some(Slug::parse("red-mug").unwrap()),
+                status: Some(ProductStatus::Draft),
                 description: Some(Some(Description::parse("Big").unwrap())),
                 price: Some(Money::parse("12.00", eur).unwrap()),
                 stock: Some(Stock::new(9).unwrap()),
+                category_ids: None,
             },
             later,
         );
         assert_eq!(p.sku.as_str(), "MUG-2");
         assert_eq!(p.name.as_str(), "Red Mug");
+        assert_eq!(p.slug.as_str(), "red-mug");
+        assert_eq!(p.status, ProductStatus::Draft);
         assert_eq!(p.description.as_ref().map(Description::as_str), Some("Big"));
         assert_eq!(p.price.minor(), 1200);
         assert_eq!(p.stock.get(), 9);

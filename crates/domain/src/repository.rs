@@ -1,18 +1,30 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ImageId, OrderId, ProductId, UserId};
+use std::collections::HashSet;
+
+use crate::category::{Category, CategoryChanges};
+use crate::error::FieldError;
+use crate::ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
 use crate::product::{Product, ProductChanges};
+use crate::slug::Slug;
 use crate::user::User;
 
 /// Why a repository could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
-    /// A unique rule was broken; names the field (`sku`, `email`, `username`).
+    /// A unique rule was broken; names the field (`sku`, `slug`, `email`, `username`).
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// A rule that needs the stored state, checked inside the write's transaction, refused
+    /// an input (a category that does not exist, a parent that would make a cycle).
+    #[error("invalid input: {0}")]
+    Invalid(FieldError),
+    /// The change contradicts the stored state (a category that still has children).
+    #[error("{0}")]
+    InUse(String),
     /// The store could not be reached or answered too late; worth a retry.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -36,6 +48,21 @@ pub trait ProductRepository: Send + Sync {
     /// The products of `ids` that exist and are not deleted, in one round trip, in any order.
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError>;
 
+    /// The slugs of live products that are `base` or `base-...` (to pick a free one from).
+    async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError>;
+
+    /// Stores a new product in the categories `category_ids`, and counts it in them (and
+    /// their ancestors) when it is active, in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict("sku")`/`Conflict("slug")` when taken, `Invalid` on `category_ids` when one
+    /// does not exist.
+    async fn insert_in(
+        &self,
+        product: &Product,
+        category_ids: &[CategoryId],
+    ) -> Result<(), RepositoryError>;
+
     /// Writes only the changed fields (so a concurrent stock change is never overwritten with
     /// a stale value) and stamps `updated_at`; `None` when the product does not exist.
     ///
@@ -56,6 +83,43 @@ pub trait ProductRepository: Send + Sync {
         id: ProductId,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Image>>, RepositoryError>;
+}
+
+/// Categories: one tree, small enough to read whole. Every write that changes the tree
+/// takes the catalog's tree lock, so two moves cannot together make a cycle.
+#[async_trait]
+pub trait CategoryRepository: Send + Sync {
+    /// Every category (the tree is small: it is read whole).
+    async fn all(&self) -> Result<Vec<Category>, RepositoryError>;
+
+    /// The slugs that are `base` or `base-...`.
+    async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError>;
+
+    /// Stores a new category under its parent, checked in the same transaction.
+    ///
+    /// # Errors
+    /// `Conflict("slug")`; `Invalid` on `parent_id` when the parent does not exist.
+    async fn insert(&self, category: &Category) -> Result<(), RepositoryError>;
+
+    /// Applies `changes`; a new parent is checked against the tree ([`crate::category::check_parent`])
+    /// under the tree lock, and the kept product counts of the old and new ancestors are
+    /// computed again. `None` when it does not exist.
+    ///
+    /// # Errors
+    /// `Conflict("slug")`; `Invalid` on `parent_id` for a cycle or an unknown parent.
+    async fn update(
+        &self,
+        id: CategoryId,
+        changes: &CategoryChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Category>, RepositoryError>;
+
+    /// Removes a category without children and takes it off its products; `false` when it
+    /// does not exist.
+    ///
+    /// # Errors
+    /// `InUse` while it has child categories.
+    async fn delete(&self, id: CategoryId) -> Result<bool, RepositoryError>;
 }
 
 /// The rows of product images. A row names a file that is already in the file store.

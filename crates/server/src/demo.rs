@@ -5,7 +5,7 @@ use std::sync::Arc;
 use application::catalog::{CreateProduct, CreateProductCommand, PriceInput};
 use application::ports::Clock;
 use application::{Actor, AppError};
-use domain::{ProductRepository, Role, Roles, UserId};
+use domain::{CategoryRepository, ProductRepository, Role, Roles, UserId};
 
 const DEMO: &[(&str, &str, &str, &str, i64)] = &[
     (
@@ -83,9 +83,14 @@ const DEMO: &[(&str, &str, &str, &str, i64)] = &[
 /// Creates the demo products that are not there yet; returns how many were created.
 pub(crate) async fn seed(
     products: Arc<dyn ProductRepository>,
+    categories: Arc<dyn CategoryRepository>,
     clock: Arc<dyn Clock>,
 ) -> Result<usize, AppError> {
-    let create = CreateProduct { products, clock };
+    let create = CreateProduct {
+        products,
+        categories,
+        clock,
+    };
     let seeder = Actor {
         user_id: UserId::new(),
         roles: Roles::from([Role::Admin]),
@@ -95,12 +100,15 @@ pub(crate) async fn seed(
         let cmd = CreateProductCommand {
             sku: sku.into(),
             name: name.into(),
+            slug: None,
+            status: None,
             description: Some(description.into()),
             price: PriceInput {
                 amount: amount.into(),
                 currency: "EUR".into(),
             },
             stock,
+            category_ids: Vec::new(),
         };
         match create.execute(&seeder, cmd).await {
             Ok(_) => created += 1,

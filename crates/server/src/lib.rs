@@ -22,14 +22,15 @@ use application::accounts::{
     CreateAdmin, GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
 use application::catalog::{
-    CreateProduct, DeleteImage, DeleteProduct, GetImageFile, GetProduct, ListProducts,
-    UpdateProduct, UploadImage,
+    CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct, GetCategory,
+    GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
+    UploadImage,
 };
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
-use infrastructure::db::{SqlImages, SqlOrders, SqlProducts, SqlUsers};
+use infrastructure::db::{SqlCategories, SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
@@ -42,6 +43,7 @@ pub use config::{AuthProvider, ConfigError, LogFormat, Settings, StorageBackend}
 struct Adapters {
     db: Database,
     products: Arc<SqlProducts>,
+    categories: Arc<SqlCategories>,
     images: Arc<SqlImages>,
     files: Arc<dyn FileStore>,
     orders: Arc<SqlOrders>,
@@ -86,6 +88,7 @@ impl Adapters {
         let identity = identity_provider(settings, &db).await?;
         Ok(Self {
             products: Arc::new(SqlProducts::new(db.clone())),
+            categories: Arc::new(SqlCategories::new(db.clone())),
             images: Arc::new(SqlImages::new(db.clone())),
             files: file_store(settings)?,
             orders: Arc::new(SqlOrders::new(db.clone())),
@@ -107,6 +110,7 @@ impl Adapters {
     ) -> api::Services {
         let (products, images, orders, users) =
             (&self.products, &self.images, &self.orders, &self.users);
+        let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
         api::Services {
             register: RegisterUser {
@@ -138,11 +142,13 @@ impl Adapters {
             },
             create_product: CreateProduct {
                 products: products.clone(),
+                categories: categories.clone(),
                 clock: clock.clone(),
             },
             update_product: UpdateProduct {
                 products: products.clone(),
-                images: images.clone(),
+                categories: categories.clone(),
+                catalog: products.clone(),
                 clock: clock.clone(),
             },
             delete_product: DeleteProduct {
@@ -156,6 +162,25 @@ impl Adapters {
             },
             list_products: ListProducts {
                 catalog: products.clone(),
+                categories: categories.clone(),
+            },
+            list_categories: ListCategories {
+                reads: categories.clone(),
+            },
+            get_category: GetCategory {
+                reads: categories.clone(),
+            },
+            create_category: CreateCategory {
+                categories: categories.clone(),
+                clock: clock.clone(),
+            },
+            update_category: UpdateCategory {
+                categories: categories.clone(),
+                reads: categories.clone(),
+                clock: clock.clone(),
+            },
+            delete_category: DeleteCategory {
+                categories: categories.clone(),
             },
             upload_image: UploadImage {
                 products: products.clone(),
@@ -581,7 +606,7 @@ pub async fn create_admin(
 /// When the database is unavailable.
 pub async fn seed_demo(settings: &Settings) -> anyhow::Result<usize> {
     let a = Adapters::build(settings).await?;
-    let n = demo::seed(a.products.clone(), a.clock.clone())
+    let n = demo::seed(a.products.clone(), a.categories.clone(), a.clock.clone())
         .await
         .map_err(describe)?;
     a.db.close().await;

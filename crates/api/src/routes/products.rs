@@ -6,12 +6,12 @@ use axum::response::IntoResponse;
 use domain::ProductId;
 
 use crate::AppState;
-use crate::auth::Auth;
+use crate::auth::{Auth, MaybeAuth};
 use crate::dto::{
     CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
 };
 use crate::error::{ApiError, Problem};
-use crate::extractors::{AppJson, IdPath, ProductQuery};
+use crate::extractors::{AppJson, IdPath, LookupPath, ProductQuery};
 
 fn price(m: MoneyDto) -> PriceInput {
     PriceInput {
@@ -23,12 +23,20 @@ fn price(m: MoneyDto) -> PriceInput {
 /// List products
 ///
 /// The catalog, newest first, a page at a time. `q` searches name and description,
-/// case-insensitively, anywhere in the text; any text is accepted. Public.
+/// case-insensitively, anywhere in the text; any text is accepted. Public: anyone but an
+/// admin sees active products only; an admin sees every status, or the one `status` names.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
     params(
         ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
         ("q" = Option<String>, Query, example = "mug", description = "Search text"),
+        ("status" = Option<crate::dto::ProductStatusDto>, Query, description = "Admins only: only products of this status (others always get active ones). Taken as sent: any other value, an empty one too, is 422"),
+        ("category" = Option<String>, Query, min_length = 1, max_length = 100, example = "mugs", description = "A category's id or slug: its products and those of every category below it. A well-formed id or slug that names no category matches nothing (an empty page, as Medusa's `category_id` filter answers); text that is neither is 422"),
+        ("min_price" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,3})?$", example = "5.00", description = "Lowest price, inclusive: a decimal string with at most the currency's minor digits; needs `currency` (else 422)"),
+        ("max_price" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,3})?$", example = "25.00", description = "Highest price, inclusive, as `min_price`; needs `currency` (else 422), and not below `min_price` (else 422)"),
+        ("currency" = Option<String>, Query, pattern = "^[A-Z]{3}$", example = "EUR", description = "ISO 4217 code: only products priced in it (required with a price bound)"),
+        ("in_stock" = Option<bool>, Query, description = "`true`: only products with stock; `false`: only those without. Any other value, an empty one too, is 422"),
+        ("sort" = Option<crate::dto::ProductSortDto>, Query, description = "The order: `newest` (the default), `oldest`, `price_asc`, `price_desc` (then newest), `name_asc` (case-insensitive, then newest), or `relevance` (the default with `q`; for now the same order as `newest`). Any other value, an empty one too, is 422"),
     ),
     responses(
         (status = 200, description = "A page of products", body = ProductPage,
@@ -37,24 +45,31 @@ fn price(m: MoneyDto) -> PriceInput {
                 ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/items/0/images/0/id")), description = "The newest product's first image")),
             ),
             example = json!(crate::openapi::examples::product_page())),
-        (status = 422, description = "page or per_page out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is invalid (page or per_page out of range, an unknown status); `errors` names it", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
+    MaybeAuth(actor): MaybeAuth,
     query: ProductQuery,
 ) -> Result<Json<ProductPage>, ApiError> {
     let page = state
         .list_products
-        .execute(query.page, query.q.as_deref())
+        .execute(
+            actor.as_ref(),
+            query.page,
+            query.filter,
+            query.category.as_ref(),
+        )
         .await?;
     Ok(Json(page.into()))
 }
 
 /// Get a product
 ///
-/// One product of the catalog, with its images. Public.
+/// One product of the catalog, by id or by slug, with its images and categories. Public: a
+/// product that is not active is found by admins only (404 to anyone else).
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", operation_id = "get_product",
-    params(("id" = uuid::Uuid, Path, description = "Product id")),
+    params(("id" = String, Path, description = "Product id (a UUID) or slug", example = "stoneware-mug")),
     responses(
         (status = 200, description = "The product", body = ProductResponse,
             links(
@@ -66,9 +81,10 @@ pub async fn list(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    IdPath(id): IdPath,
+    MaybeAuth(actor): MaybeAuth,
+    LookupPath(key): LookupPath<ProductId>,
 ) -> Result<Json<ProductResponse>, ApiError> {
-    let product = state.get_product.execute(ProductId::from_uuid(id)).await?;
+    let product = state.get_product.execute(actor.as_ref(), &key).await?;
     Ok(Json(product.into()))
 }
 
@@ -92,8 +108,8 @@ pub async fn get(
             example = json!(crate::openapi::examples::new_product())),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "SKU taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SKU or slug taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an unknown category on `category_ids`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -107,13 +123,16 @@ pub async fn create(
             CreateProductCommand {
                 sku: body.sku,
                 name: body.name,
+                slug: body.slug,
+                status: body.status.map(|s| s.as_str().to_owned()),
                 description: body.description,
                 price: price(body.price),
                 stock: body.stock,
+                category_ids: body.category_ids.unwrap_or_default(),
             },
         )
         .await?;
-    let location = format!("/api/v1/products/{}", product.id);
+    let location = format!("/api/v1/products/{}", product.product.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -133,8 +152,8 @@ pub async fn create(
         (status = 200, description = "The changed product", body = ProductResponse, example = json!(crate::openapi::examples::product())),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "SKU taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SKU or slug taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an unknown category on `category_ids`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -150,9 +169,12 @@ pub async fn update(
             UpdateProductCommand {
                 sku: body.sku,
                 name: body.name,
+                slug: body.slug,
+                status: body.status.map(|s| s.as_str().to_owned()),
                 description: body.description,
                 price: body.price.map(price),
                 stock: body.stock,
+                category_ids: body.category_ids,
             },
         )
         .await?;

@@ -1,10 +1,16 @@
-//! The catalog: admins write products and their images, anyone reads them.
+//! The catalog: admins write products, their images and the category tree; anyone reads the
+//! active products and every category.
 
+mod categories;
 mod images;
 mod products;
 
+pub use categories::{
+    CreateCategory, CreateCategoryCommand, DeleteCategory, GetCategory, ListCategories,
+    UpdateCategory, UpdateCategoryCommand,
+};
 pub use images::{DEFAULT_MAX_UPLOAD_BYTES, DeleteImage, FILE_FIELD, GetImageFile, UploadImage};
 pub use products::{
-    CreateProduct, CreateProductCommand, DeleteProduct, GetProduct, ListProducts, PriceInput,
-    UpdateProduct, UpdateProductCommand,
+    CreateProduct, CreateProductCommand, DeleteProduct, GetProduct, ListProducts, MAX_CATEGORIES,
+    PriceInput, UpdateProduct, UpdateProductCommand,
 };

@@ -1,24 +1,27 @@
-//! Catalog use cases: admins write products, anyone reads them.
+//! Catalog use cases: admins write products, anyone reads the active ones.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Currency, Description, ImageRepository, Money, Page, PageRequest, Product, ProductChanges,
-    ProductId, ProductName, ProductRepository, Sku, Stock, Validator,
+    Category, CategoryId, CategoryRepository, Currency, Description, FieldError, ImageRepository,
+    Money, Page, PageRequest, Product, ProductChanges, ProductId, ProductName, ProductRepository,
+    ProductStatus, RepositoryError, Sku, Slug, Stock, Validator,
 };
+use uuid::Uuid;
 
+use super::categories::SLUG_ATTEMPTS;
 use super::images::discard_files;
-use crate::ports::{Clock, FileStore, ProductReadModel, ProductView};
+use crate::ports::{
+    CategoryRef, Clock, FileStore, Lookup, ProductFilter, ProductReadModel, ProductView,
+};
 use crate::{Actor, AppError};
 
-/// The images of one product, in one query.
-async fn with_images(
-    images: &dyn ImageRepository,
-    product: Product,
-) -> Result<ProductView, AppError> {
-    let images = images.of_products(&[product.id]).await?;
-    Ok(ProductView { product, images })
-}
+/// What a slug made from a name falls back to when the name keeps nothing.
+const FALLBACK_SLUG: &str = "product";
+
+/// Most categories one product may be in.
+pub const MAX_CATEGORIES: usize = 100;
 
 /// A price as the client sent it.
 #[derive(Debug, Clone)]
@@ -52,6 +55,50 @@ fn parse_description(v: &mut Validator, input: Option<&str>) -> Option<Option<De
     }
 }
 
+/// The ids of `input` once each, in the order first given; at most [`MAX_CATEGORIES`].
+fn parse_category_ids(v: &mut Validator, input: &[Uuid]) -> Option<Vec<CategoryId>> {
+    if input.len() > MAX_CATEGORIES {
+        v.push(FieldError::new(
+            "category_ids",
+            format!("must hold at most {MAX_CATEGORIES} ids"),
+        ));
+        return None;
+    }
+    let mut out: Vec<CategoryId> = Vec::with_capacity(input.len());
+    for id in input {
+        let id = CategoryId::from_uuid(*id);
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Some(out)
+}
+
+/// The categories named, as a product shows them, by position then name; an unknown id is
+/// refused on `category_ids`.
+fn category_refs(all: &[Category], ids: &[CategoryId]) -> Result<Vec<CategoryRef>, AppError> {
+    let by_id: HashMap<CategoryId, &Category> = all.iter().map(|c| (c.id, c)).collect();
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(c) = by_id.get(id) else {
+            return Err(AppError::invalid(
+                "category_ids",
+                format!("category {id} does not exist"),
+            ));
+        };
+        found.push(*c);
+    }
+    found.sort_by(|a, b| (a.position, a.name.as_str()).cmp(&(b.position, b.name.as_str())));
+    Ok(found
+        .into_iter()
+        .map(|c| CategoryRef {
+            id: c.id,
+            name: c.name.as_str().to_owned(),
+            slug: c.slug.clone(),
+        })
+        .collect())
+}
+
 /// A new product as an admin submitted it.
 #[derive(Debug, Clone)]
 pub struct CreateProductCommand {
@@ -59,59 +106,119 @@ pub struct CreateProductCommand {
     pub sku: String,
     /// Name.
     pub name: String,
+    /// Slug; made from the name when absent.
+    pub slug: Option<String>,
+    /// Status name; `active` when absent.
+    pub status: Option<String>,
     /// Optional description.
     pub description: Option<String>,
     /// Unit price.
     pub price: PriceInput,
     /// Units on hand.
     pub stock: i64,
+    /// The categories it is in.
+    pub category_ids: Vec<Uuid>,
 }
 
-/// Adds a product to the catalog (admins only; the SKU must be free).
+/// Adds a product to the catalog (admins only; the SKU and a given slug must be free).
 pub struct CreateProduct {
     /// Product writes.
     pub products: Arc<dyn ProductRepository>,
+    /// The categories it may be put in.
+    pub categories: Arc<dyn CategoryRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
 
 impl CreateProduct {
-    /// Validates every field, then stores the product.
+    /// Validates every field, picks a free slug when none is given, then stores the product.
     ///
     /// # Errors
-    /// `Forbidden` for non-admins, `Validation` listing each bad field, `Conflict` on a taken SKU.
+    /// `Forbidden` for non-admins, `Validation` listing each bad field (an unknown category
+    /// on `category_ids`), `Conflict` on a taken SKU or given slug.
     #[tracing::instrument(name = "create_product", skip_all)]
     pub async fn execute(
         &self,
         actor: &Actor,
         cmd: CreateProductCommand,
-    ) -> Result<Product, AppError> {
+    ) -> Result<ProductView, AppError> {
         actor.require_admin()?;
         let mut v = Validator::new();
         let sku = v.check("sku", Sku::parse(&cmd.sku));
         let name = v.check("name", ProductName::parse(&cmd.name));
+        let slug = match cmd.slug.as_deref() {
+            None => Some(None),
+            Some(s) => v.check("slug", Slug::parse(s)).map(Some),
+        };
+        let status = match cmd.status.as_deref() {
+            None => Some(ProductStatus::default()),
+            Some(s) => v.check("status", ProductStatus::parse(s)),
+        };
         let description = parse_description(&mut v, cmd.description.as_deref());
         let price = parse_price(&mut v, &cmd.price);
         let stock = v.check("stock", Stock::new(cmd.stock));
+        let category_ids = parse_category_ids(&mut v, &cmd.category_ids);
         v.finish()?;
-        let (Some(sku), Some(name), Some(description), Some(price), Some(stock)) =
-            (sku, name, description, price, stock)
+        let (
+            Some(sku),
+            Some(name),
+            Some(slug),
+            Some(status),
+            Some(description),
+            Some(price),
+            Some(stock),
+            Some(category_ids),
+        ) = (
+            sku,
+            name,
+            slug,
+            status,
+            description,
+            price,
+            stock,
+            category_ids,
+        )
         else {
             return Err(AppError::invalid("body", "invalid product"));
         };
+        let categories = if category_ids.is_empty() {
+            Vec::new()
+        } else {
+            category_refs(&self.categories.all().await?, &category_ids)?
+        };
         let now = self.clock.now();
-        let product = Product {
+        let mut product = Product {
             id: ProductId::new(),
             sku,
+            slug: Slug::from_name(name.as_str(), FALLBACK_SLUG),
             name,
+            status,
             description,
             price,
             stock,
             created_at: now,
             updated_at: now,
         };
-        self.products.insert(&product).await?;
-        Ok(product)
+        let view = |product| ProductView {
+            product,
+            images: Vec::new(),
+            categories,
+        };
+        let Some(given) = slug else {
+            let base = product.slug.clone();
+            for _ in 0..SLUG_ATTEMPTS {
+                product.slug = base.first_free(&self.products.slugs_like(&base).await?);
+                match self.products.insert_in(&product, &category_ids).await {
+                    Err(RepositoryError::Conflict("slug")) => continue,
+                    other => other?,
+                }
+                return Ok(view(product));
+            }
+            return Err(RepositoryError::Conflict("slug").into());
+        };
+        product.slug = given;
+        self.products.insert_in(&product, &category_ids).await?;
+        Ok(view(product))
     }
 }
 
@@ -122,20 +229,28 @@ pub struct UpdateProductCommand {
     pub sku: Option<String>,
     /// New name.
     pub name: Option<String>,
+    /// New slug.
+    pub slug: Option<String>,
+    /// New status name.
+    pub status: Option<String>,
     /// New description; `Some(None)` clears it.
     pub description: Option<Option<String>>,
     /// New price.
     pub price: Option<PriceInput>,
     /// New stock level.
     pub stock: Option<i64>,
+    /// The categories it is in, all of them.
+    pub category_ids: Option<Vec<Uuid>>,
 }
 
 /// Changes a product (admins only).
 pub struct UpdateProduct {
     /// Product writes.
     pub products: Arc<dyn ProductRepository>,
-    /// Product image rows.
-    pub images: Arc<dyn ImageRepository>,
+    /// The categories it may be put in.
+    pub categories: Arc<dyn CategoryRepository>,
+    /// Catalog reads, for the answer.
+    pub catalog: Arc<dyn ProductReadModel>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -144,7 +259,7 @@ impl UpdateProduct {
     /// Validates the given fields, then saves the product with them.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `Validation`, or `Conflict` on a taken SKU.
+    /// `Forbidden`, `NotFound`, `Validation`, or `Conflict` on a taken SKU or slug.
     #[tracing::instrument(name = "update_product", skip_all, fields(product_id = %id))]
     pub async fn execute(
         &self,
@@ -163,20 +278,41 @@ impl UpdateProduct {
                 .name
                 .as_deref()
                 .and_then(|s| v.check("name", ProductName::parse(s))),
+            slug: cmd
+                .slug
+                .as_deref()
+                .and_then(|s| v.check("slug", Slug::parse(s))),
+            status: cmd
+                .status
+                .as_deref()
+                .and_then(|s| v.check("status", ProductStatus::parse(s))),
             description: cmd
                 .description
                 .as_ref()
                 .and_then(|d| parse_description(&mut v, d.as_deref())),
             price: cmd.price.as_ref().and_then(|p| parse_price(&mut v, p)),
             stock: cmd.stock.and_then(|s| v.check("stock", Stock::new(s))),
+            category_ids: cmd
+                .category_ids
+                .as_deref()
+                .and_then(|ids| parse_category_ids(&mut v, ids)),
         };
         v.finish()?;
-        let product = self
-            .products
+        if let Some(ids) = changes
+            .category_ids
+            .as_deref()
+            .filter(|ids| !ids.is_empty())
+        {
+            category_refs(&self.categories.all().await?, ids)?;
+        }
+        self.products
             .update(id, &changes, self.clock.now())
             .await?
             .ok_or(AppError::NotFound)?;
-        with_images(&*self.images, product).await
+        self.catalog
+            .get(&Lookup::Id(id))
+            .await?
+            .ok_or(AppError::NotFound)
     }
 }
 
@@ -217,7 +353,13 @@ impl DeleteProduct {
     }
 }
 
-/// Reads one product with its images (public), from the catalog's read model: one round trip.
+/// Whether `actor` may see products that are not active.
+fn sees_every_status(actor: Option<&Actor>) -> bool {
+    actor.is_some_and(Actor::is_admin)
+}
+
+/// Reads one product by id or slug with its images and categories, from the catalog's read
+/// model. Anyone but an admin sees active products only: any other answers `NotFound`.
 pub struct GetProduct {
     /// Catalog reads.
     pub catalog: Arc<dyn ProductReadModel>,
@@ -227,32 +369,72 @@ impl GetProduct {
     /// The product.
     ///
     /// # Errors
-    /// `NotFound` when it does not exist or was deleted.
-    #[tracing::instrument(name = "get_product", skip_all, fields(product_id = %id))]
-    pub async fn execute(&self, id: ProductId) -> Result<ProductView, AppError> {
-        self.catalog.get(id).await?.ok_or(AppError::NotFound)
+    /// `NotFound` when it does not exist, was deleted, or is not active and the caller is
+    /// not an admin.
+    #[tracing::instrument(name = "get_product", skip_all)]
+    pub async fn execute(
+        &self,
+        actor: Option<&Actor>,
+        key: &Lookup<ProductId>,
+    ) -> Result<ProductView, AppError> {
+        let view = self.catalog.get(key).await?.ok_or(AppError::NotFound)?;
+        if view.product.status.is_public() || sees_every_status(actor) {
+            Ok(view)
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 }
 
-/// Lists the catalog (public), newest first, optionally filtered by a search text, each
-/// product with its images, as the catalog's read model answers it.
+/// Lists the catalog, newest first unless sorted otherwise, optionally filtered, each product
+/// with its images and categories, as the catalog's read model answers it. Anyone but an
+/// admin gets active products only, whatever status they ask for.
 pub struct ListProducts {
     /// Catalog reads.
     pub catalog: Arc<dyn ProductReadModel>,
+    /// The category tree, to find a category and those below it.
+    pub categories: Arc<dyn CategoryRepository>,
 }
 
 impl ListProducts {
-    /// One page; a blank search lists everything. Any text is a valid search.
+    /// One page; a blank search lists everything. Any text is a valid search. `category`
+    /// shows the products of that category and of every one below it; one that does not
+    /// exist matches nothing (an empty page, like any filter that matches nothing).
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.
     #[tracing::instrument(name = "list_products", skip_all)]
     pub async fn execute(
         &self,
+        actor: Option<&Actor>,
         page: PageRequest,
-        search: Option<&str>,
+        mut filter: ProductFilter,
+        category: Option<&Lookup<CategoryId>>,
     ) -> Result<Page<ProductView>, AppError> {
-        Ok(self.catalog.list(page, search).await?)
+        if !sees_every_status(actor) {
+            filter.status = Some(ProductStatus::Active);
+        }
+        if let Some(key) = category {
+            let all = self.categories.all().await?;
+            let found = all.iter().find(|c| match key {
+                Lookup::Id(id) => c.id == *id,
+                Lookup::Slug(slug) => c.slug == *slug,
+            });
+            let Some(found) = found else {
+                return Ok(Page {
+                    items: Vec::new(),
+                    request: page,
+                    total: 0,
+                });
+            };
+            let mut below: Vec<CategoryId> =
+                domain::category::subtree(found.id, &domain::category::links_of(&all))
+                    .into_iter()
+                    .collect();
+            below.sort();
+            filter.categories = Some(below);
+        }
+        Ok(self.catalog.list(page, &filter).await?)
     }
 }
 
@@ -266,12 +448,15 @@ mod tests {
         CreateProductCommand {
             sku: "MUG-1".into(),
             name: "Mug".into(),
+            slug: None,
+            status: None,
             description: None,
             price: PriceInput {
                 amount: "9.50".into(),
                 currency: "EUR".into(),
             },
             stock: 3,
+            category_ids: Vec::new(),
         }
     }
 
@@ -280,6 +465,7 @@ mod tests {
         let repo = Arc::new(MemoryProducts::default());
         let uc = CreateProduct {
             products: repo.clone(),
+            categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
         };
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
@@ -289,7 +475,7 @@ mod tests {
             .execute(&actor(&[Role::User, Role::Admin]), cmd())
             .await
             .unwrap();
-        assert_eq!(p.price.amount_string(), "9.50");
+        assert_eq!(p.product.price.amount_string(), "9.50");
     }
 
     #[tokio::test]
@@ -297,11 +483,15 @@ mod tests {
         let repo = Arc::new(MemoryProducts::default());
         let uc = CreateProduct {
             products: repo,
+            categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
         };
         let bad = CreateProductCommand {
             sku: "".into(),
             name: "".into(),
+            slug: None,
+            status: None,
+            category_ids: Vec::new(),
             description: None,
             price: PriceInput {
                 amount: "-1".into(),
@@ -323,15 +513,18 @@ mod tests {
         let admin = actor(&[Role::Admin]);
         let p = CreateProduct {
             products: repo.clone(),
+            categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
         }
         .execute(&admin, cmd())
         .await
-        .unwrap();
+        .unwrap()
+        .product;
         let user = actor(&[Role::User]);
         let update = UpdateProduct {
             products: repo.clone(),
-            images: repo.clone(),
+            categories: Arc::new(MemoryCategories::default()),
+            catalog: repo.clone(),
             clock: Arc::new(FixedClock),
         };
         assert!(matches!(

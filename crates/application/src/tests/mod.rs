@@ -2,6 +2,7 @@
 //! Every use case is built by one helper below, so a change to how use cases are wired is
 //! made here once.
 
+mod categories;
 mod errors;
 mod images;
 mod orders;
@@ -141,17 +142,19 @@ fn create_admin(
 fn create_product(products: Arc<dyn ProductRepository>) -> CreateProduct {
     CreateProduct {
         products,
+        categories: Arc::new(crate::testing::MemoryCategories::default()),
         clock: clock(),
     }
 }
 
 fn update_product(
     products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
+    catalog: Arc<dyn ProductReadModel>,
 ) -> UpdateProduct {
     UpdateProduct {
         products,
-        images,
+        categories: Arc::new(crate::testing::MemoryCategories::default()),
+        catalog,
         clock: clock(),
     }
 }
@@ -174,7 +177,10 @@ fn get_product(catalog: Arc<dyn ProductReadModel>) -> GetProduct {
 }
 
 fn list_products(catalog: Arc<dyn ProductReadModel>) -> ListProducts {
-    ListProducts { catalog }
+    ListProducts {
+        catalog,
+        categories: Arc::new(crate::testing::MemoryCategories::default()),
+    }
 }
 
 fn upload_image(
@@ -226,6 +232,8 @@ fn product(sku: &str, price: &str, stock: i64) -> Product {
         id: ProductId::new(),
         sku: Sku::parse(sku).unwrap(),
         name: ProductName::parse(sku).unwrap(),
+        slug: domain::Slug::from_name(sku, "product"),
+        status: domain::ProductStatus::Active,
         description: None,
         price: Money::parse(price, Currency::parse("EUR").unwrap()).unwrap(),
         stock: Stock::new(stock).unwrap(),

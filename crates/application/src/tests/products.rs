@@ -2,12 +2,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use domain::{Page, PageRequest, Product, ProductId, RepositoryError, Role};
+use domain::{Page, PageRequest, Product, ProductId, ProductStatus, RepositoryError, Role};
 
 use super::*;
 use crate::AppError;
 use crate::catalog::{CreateProductCommand, PriceInput, UpdateProductCommand};
-use crate::ports::ProductView;
+use crate::ports::{Lookup, ProductFilter, ProductView};
 use crate::testing::{MemoryProducts, MemoryStore, actor};
 
 fn admin() -> crate::Actor {
@@ -18,12 +18,15 @@ fn mug() -> CreateProductCommand {
     CreateProductCommand {
         sku: " MUG-1 ".into(),
         name: " Blue Mug ".into(),
+        slug: None,
+        status: None,
         description: Some("Holds tea".into()),
         price: PriceInput {
             amount: "9.5".into(),
             currency: "EUR".into(),
         },
         stock: 3,
+        category_ids: Vec::new(),
     }
 }
 
@@ -40,7 +43,8 @@ async fn stored_mug() -> (Arc<MemoryProducts>, Product) {
     let p = create_product(repo.clone())
         .execute(&admin(), mug())
         .await
-        .unwrap();
+        .unwrap()
+        .product;
     (repo, p)
 }
 
@@ -72,7 +76,8 @@ async fn a_blank_description_is_none_and_a_long_one_is_refused() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .product;
     assert_eq!(p.description, None);
     let errors = validation(
         create
@@ -99,7 +104,7 @@ async fn a_blank_description_is_none_and_a_long_one_is_refused() {
         )
         .await
         .unwrap();
-    assert_eq!(longest.description.unwrap().as_str().len(), 10_000);
+    assert_eq!(longest.product.description.unwrap().as_str().len(), 10_000);
 }
 
 #[tokio::test]
@@ -123,7 +128,10 @@ async fn an_unknown_currency_is_named_and_the_amount_still_checked() {
     assert_eq!(fields(&errors), ["price.amount"]);
     let jpy = create.execute(&admin(), with("1500", "JPY")).await.unwrap();
     assert_eq!(
-        (jpy.price.minor(), jpy.price.currency().code()),
+        (
+            jpy.product.price.minor(),
+            jpy.product.price.currency().code()
+        ),
         (1500, "JPY")
     );
 }
@@ -184,6 +192,7 @@ async fn an_update_changes_the_named_fields_and_answers_the_product_with_its_ima
                         currency: "EUR".into(),
                     }),
                     stock: Some(-1),
+                    ..UpdateProductCommand::default()
                 },
             )
             .await,
@@ -221,11 +230,16 @@ async fn a_product_is_read_with_its_images_or_not_found() {
     let repo = Arc::new(MemoryProducts::default());
     let p = repo.add_sample("A-1");
     let image = repo.add_image(p);
-    let view = get_product(repo.clone()).execute(p).await.unwrap();
+    let view = get_product(repo.clone())
+        .execute(None, &Lookup::Id(p))
+        .await
+        .unwrap();
     assert_eq!(view.product.id, p);
     assert_eq!(view.images, vec![image]);
     assert!(matches!(
-        get_product(repo).execute(ProductId::new()).await,
+        get_product(repo)
+            .execute(None, &Lookup::Id(ProductId::new()))
+            .await,
         Err(AppError::NotFound)
     ));
 }
@@ -234,27 +248,32 @@ async fn a_product_is_read_with_its_images_or_not_found() {
 #[derive(Default)]
 struct SearchSpy {
     searches: Mutex<Vec<Option<String>>>,
+    statuses: Mutex<Vec<Option<ProductStatus>>>,
+    categories: Mutex<Vec<Option<Vec<domain::CategoryId>>>>,
 }
 
 #[async_trait]
 impl ProductReadModel for SearchSpy {
-    async fn get(&self, _: ProductId) -> Result<Option<ProductView>, RepositoryError> {
+    async fn get(&self, _: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError> {
         Ok(None)
     }
 
     async fn list(
         &self,
         page: PageRequest,
-        search: Option<&str>,
+        filter: &ProductFilter,
     ) -> Result<Page<ProductView>, RepositoryError> {
-        self.searches
+        self.searches.lock().unwrap().push(filter.search.clone());
+        self.statuses.lock().unwrap().push(filter.status);
+        self.categories
             .lock()
             .unwrap()
-            .push(search.map(str::to_owned));
+            .push(filter.categories.clone());
         Ok(Page {
             items: vec![ProductView {
                 product: product("A-1", "1", 1),
                 images: Vec::new(),
+                categories: Vec::new(),
             }],
             request: page,
             total: 1,
@@ -270,7 +289,11 @@ async fn the_catalog_gets_the_search_as_typed_and_its_page_is_answered_whole() {
     let list = list_products(spy.clone());
     let page = PageRequest::new(2, 10).unwrap();
     for search in [Some("  Blue MUG "), None] {
-        let answer = list.execute(page, search).await.unwrap();
+        let filter = ProductFilter {
+            search: search.map(str::to_owned),
+            ..ProductFilter::default()
+        };
+        let answer = list.execute(None, page, filter, None).await.unwrap();
         assert_eq!((answer.total, answer.request), (1, page));
         assert_eq!(answer.items[0].product.sku.as_str(), "A-1");
     }
@@ -278,4 +301,215 @@ async fn the_catalog_gets_the_search_as_typed_and_its_page_is_answered_whole() {
         spy.searches.lock().unwrap().clone(),
         [Some("  Blue MUG ".to_owned()), None]
     );
+}
+
+#[tokio::test]
+async fn only_admins_list_other_statuses_than_active() {
+    let spy = Arc::new(SearchSpy::default());
+    let list = list_products(spy.clone());
+    let page = PageRequest::default();
+    let asking = |status| ProductFilter {
+        status,
+        ..ProductFilter::default()
+    };
+    let user = actor(&[Role::User]);
+    for (who, asked, got) in [
+        (None, None, Some(ProductStatus::Active)),
+        (
+            None,
+            Some(ProductStatus::Draft),
+            Some(ProductStatus::Active),
+        ),
+        (
+            Some(&user),
+            Some(ProductStatus::Archived),
+            Some(ProductStatus::Active),
+        ),
+        (Some(&user), None, Some(ProductStatus::Active)),
+    ] {
+        list.execute(who, page, asking(asked), None).await.unwrap();
+        assert_eq!(spy.statuses.lock().unwrap().pop(), Some(got));
+    }
+    let admin = admin();
+    for asked in [
+        None,
+        Some(ProductStatus::Draft),
+        Some(ProductStatus::Active),
+    ] {
+        list.execute(Some(&admin), page, asking(asked), None)
+            .await
+            .unwrap();
+        assert_eq!(spy.statuses.lock().unwrap().pop(), Some(asked));
+    }
+}
+
+#[tokio::test]
+async fn a_product_that_is_not_active_is_found_by_admins_only() {
+    let repo = Arc::new(MemoryProducts::default());
+    let create = create_product(repo.clone());
+    let draft = create
+        .execute(
+            &admin(),
+            CreateProductCommand {
+                status: Some("draft".into()),
+                ..mug()
+            },
+        )
+        .await
+        .unwrap()
+        .product;
+    assert_eq!(draft.status, ProductStatus::Draft);
+    let get = get_product(repo.clone());
+    let user = actor(&[Role::User]);
+    for key in [Lookup::Id(draft.id), Lookup::Slug(draft.slug.clone())] {
+        assert!(matches!(
+            get.execute(None, &key).await,
+            Err(AppError::NotFound)
+        ));
+        assert!(matches!(
+            get.execute(Some(&user), &key).await,
+            Err(AppError::NotFound)
+        ));
+        assert_eq!(
+            get.execute(Some(&admin()), &key).await.unwrap().product,
+            draft
+        );
+    }
+    let active = repo.add_sample("A-1");
+    assert_eq!(
+        get.execute(None, &Lookup::Id(active))
+            .await
+            .unwrap()
+            .product
+            .id,
+        active
+    );
+}
+
+#[tokio::test]
+async fn slugs_are_made_from_names_numbered_on_a_clash_or_taken_as_given() {
+    let repo = Arc::new(MemoryProducts::default());
+    let create = create_product(repo.clone());
+    let with = |sku: &str, slug: Option<&str>| CreateProductCommand {
+        sku: sku.into(),
+        slug: slug.map(str::to_owned),
+        ..mug()
+    };
+    let slug = |v: crate::ports::ProductView| v.product.slug.as_str().to_owned();
+    assert_eq!(
+        slug(create.execute(&admin(), with("A-1", None)).await.unwrap()),
+        "blue-mug"
+    );
+    assert_eq!(
+        slug(create.execute(&admin(), with("A-2", None)).await.unwrap()),
+        "blue-mug-2"
+    );
+    assert_eq!(
+        slug(
+            create
+                .execute(&admin(), with("A-3", Some("mug")))
+                .await
+                .unwrap()
+        ),
+        "mug"
+    );
+    match create.execute(&admin(), with("A-4", Some("mug"))).await {
+        Err(AppError::Conflict { field, .. }) => assert_eq!(field, Some("slug")),
+        other => panic!("{other:?}"),
+    }
+    let errors = validation(create.execute(&admin(), with("A-5", Some(""))).await);
+    assert_eq!(fields(&errors), ["slug"]);
+    let errors = validation(
+        create
+            .execute(
+                &admin(),
+                CreateProductCommand {
+                    status: Some(String::new()),
+                    category_ids: vec![uuid::Uuid::now_v7()],
+                    ..with("A-6", None)
+                },
+            )
+            .await,
+    );
+    assert_eq!(fields(&errors), ["status"]);
+    let errors = validation(
+        create
+            .execute(
+                &admin(),
+                CreateProductCommand {
+                    category_ids: vec![uuid::Uuid::now_v7()],
+                    ..with("A-7", None)
+                },
+            )
+            .await,
+    );
+    assert_eq!(fields(&errors), ["category_ids"]);
+    let errors = validation(
+        create
+            .execute(
+                &admin(),
+                CreateProductCommand {
+                    category_ids: (0..101).map(|_| uuid::Uuid::now_v7()).collect(),
+                    ..with("A-8", None)
+                },
+            )
+            .await,
+    );
+    assert_eq!(errors[0].message, "must hold at most 100 ids");
+}
+
+#[tokio::test]
+async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_matches_nothing() {
+    let spy = Arc::new(SearchSpy::default());
+    let tree = Arc::new(crate::testing::MemoryCategories::default());
+    let a = tree.add("A", None);
+    let b = tree.add("B", Some(a.id));
+    let c = tree.add("C", Some(b.id));
+    let other = tree.add("Other", None);
+    let list = ListProducts {
+        catalog: spy.clone(),
+        categories: tree,
+    };
+    let page = PageRequest::default();
+    let mut expected = vec![a.id, b.id, c.id];
+    expected.sort();
+    for key in [Lookup::Id(a.id), Lookup::Slug(a.slug.clone())] {
+        list.execute(None, page, ProductFilter::default(), Some(&key))
+            .await
+            .unwrap();
+        assert_eq!(
+            spy.categories.lock().unwrap().pop(),
+            Some(Some(expected.clone()))
+        );
+    }
+    list.execute(
+        None,
+        page,
+        ProductFilter::default(),
+        Some(&Lookup::Id(other.id)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        spy.categories.lock().unwrap().pop(),
+        Some(Some(vec![other.id]))
+    );
+    list.execute(None, page, ProductFilter::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(spy.categories.lock().unwrap().pop(), Some(None));
+    for key in [
+        Lookup::Id(domain::CategoryId::new()),
+        Lookup::Slug(domain::Slug::parse("nope").unwrap()),
+    ] {
+        let answer = list
+            .execute(None, page, ProductFilter::default(), Some(&key))
+            .await
+            .unwrap();
+        assert_eq!((answer.total, answer.items.len()), (0, 0));
+        assert!(
+            spy.categories.lock().unwrap().is_empty(),
+            "the catalog is not asked"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod categories;
 mod images;
 mod orders;
 mod products;
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use categories::SqlCategories;
 pub use images::SqlImages;
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
@@ -246,7 +248,8 @@ impl Database {
     }
 
     /// Applies pending migrations of this backend, then computes again the search text of
-    /// products a migration marked stale (the folding rule lives in Rust, not in SQL).
+    /// products a migration marked stale and gives slugs to products a migration left
+    /// without (the folding and slug rules live in Rust, not in SQL).
     ///
     /// # Errors
     /// When a migration fails or an applied one was changed.
@@ -258,6 +261,7 @@ impl Database {
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         products::refresh_search_text(self).await?;
+        products::fill_missing_slugs(self).await?;
         Ok(())
     }
 
@@ -307,7 +311,7 @@ pub(crate) fn map_err(e: sqlx::Error) -> RepositoryError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-            let field = ["sku", "email", "username"]
+            let field = ["sku", "slug", "email", "username"]
                 .into_iter()
                 .find(|f| text.contains(f))
                 .unwrap_or("value");

@@ -1,30 +1,36 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::category::{count_changes, with_ancestors};
 use domain::{
-    Currency, Description, Image, Money, Page, PageRequest, Product, ProductChanges, ProductId,
-    ProductName, ProductRepository, RepositoryError, Sku, Stock,
+    CategoryId, Currency, Description, FieldError, Image, Money, Page, PageRequest, ParentLinks,
+    Product, ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus,
+    RepositoryError, Sku, Slug, Stock,
 };
 use uuid::Uuid;
 
+use super::categories::{bump_counts, placeholders_from, tree_links, tree_lock};
 use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
 };
-use super::{Database, corrupt, map_err, on_db, placeholders};
-use application::ports::{ProductReadModel, ProductView};
+use super::{Backend, Database, corrupt, map_err, on_db, placeholders};
+use application::ports::{
+    CategoryRef, Lookup, ProductFilter, ProductReadModel, ProductSort, ProductView,
+};
 
 macro_rules! product_columns {
     () => {
-        "id, sku, name, description, price_minor, currency, stock, created_at, updated_at"
+        "id, sku, name, slug, status, description, price_minor, currency, stock, created_at, \
+         updated_at"
     };
 }
 
 /// [`product_columns`] of the table aliased `p`.
 macro_rules! joined_product_columns {
     () => {
-        "p.id, p.sku, p.name, p.description, p.price_minor, p.currency, p.stock, p.created_at, \
-         p.updated_at"
+        "p.id, p.sku, p.name, p.slug, p.status, p.description, p.price_minor, p.currency, \
+         p.stock, p.created_at, p.updated_at"
     };
 }
 
@@ -42,6 +48,8 @@ pub(super) struct ProductRow {
     id: Uuid,
     sku: String,
     name: String,
+    slug: Option<String>,
+    status: String,
     description: Option<String>,
     price_minor: i64,
     currency: String,
@@ -59,6 +67,9 @@ impl TryFrom<ProductRow> for Product {
             id: ProductId::from_uuid(r.id),
             sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
             name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
+            slug: Slug::parse(r.slug.as_deref().unwrap_or_default())
+                .map_err(|e| corrupt("slug", e))?,
+            status: ProductStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
             description: r
                 .description
                 .map(|d| Description::parse(&d))
@@ -122,6 +133,83 @@ pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryE
         tracing::info!(products = done, "search text computed again");
     }
     Ok(())
+}
+
+/// Gives every product without a slug (those a migration added the column to) the slug of
+/// its name, in batches, oldest first; a clash with a live product takes the first free
+/// number (`mug-2`).
+pub(super) async fn fill_missing_slugs(db: &Database) -> Result<(), RepositoryError> {
+    const BATCH: i64 = 500;
+    let lock = tree_lock(db, true);
+    let mut done = 0_u64;
+    loop {
+        let n = on_db!(db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            if let Some(lock) = &lock {
+                // Two instances starting at once fill them one after the other.
+                sqlx::query(sqlx::AssertSqlSafe(lock.clone())).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(
+                "SELECT id, name FROM products WHERE slug IS NULL ORDER BY created_at, id LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            for (id, name) in &rows {
+                let base = Slug::from_name(name, "product");
+                let taken: Vec<String> = sqlx::query_scalar(
+                    "SELECT slug FROM products WHERE deleted_at IS NULL AND (slug = $1 OR slug LIKE $2)",
+                )
+                .bind(base.as_str())
+                .bind(format!("{}-%", base.as_str()))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                let slug = base.first_free(&taken.into_iter().collect());
+                sqlx::query("UPDATE products SET slug = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(slug.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, RepositoryError>(rows.len())
+        })?;
+        done += n as u64;
+        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    if done > 0 {
+        tracing::info!(products = done, "slugs made from product names");
+    }
+    Ok(())
+}
+
+/// What a product counts towards: its categories and their ancestors, when it is active.
+fn counted_in(
+    status: ProductStatus,
+    categories: &[CategoryId],
+    links: &ParentLinks,
+) -> HashSet<CategoryId> {
+    if status.is_public() {
+        with_ancestors(categories, links)
+    } else {
+        HashSet::new()
+    }
+}
+
+/// The first of `ids` the tree does not hold, as the refusal of `category_ids`.
+fn unknown_category(ids: &[CategoryId], links: &ParentLinks) -> Result<(), RepositoryError> {
+    match ids.iter().find(|id| !links.contains_key(id)) {
+        None => Ok(()),
+        Some(id) => Err(RepositoryError::Invalid(FieldError::new(
+            "category_ids",
+            format!("category {id} does not exist"),
+        ))),
+    }
 }
 
 /// Products in SQL, for both backends: the repository and the catalog's read model.
@@ -196,18 +284,78 @@ fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
+/// Links the product `$id` to each of `$ids` inside `$tx`.
+macro_rules! link_categories {
+    ($tx:expr, $id:expr, $ids:expr, $now:expr) => {{
+        for category in $ids {
+            sqlx::query(
+                "INSERT INTO product_categories (product_id, category_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $3)",
+            )
+            .bind($id.as_uuid())
+            .bind(category.as_uuid())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .map_err(map_err)?;
+        }
+    }};
+}
+
+/// The categories of product `$id`, read inside `$tx`.
+macro_rules! categories_in_tx {
+    ($tx:expr, $id:expr) => {{
+        let rows: Vec<Uuid> =
+            sqlx::query_scalar("SELECT category_id FROM product_categories WHERE product_id = $1")
+                .bind($id.as_uuid())
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(map_err)?;
+        rows.into_iter()
+            .map(CategoryId::from_uuid)
+            .collect::<Vec<_>>()
+    }};
+}
+
+/// Moves the kept counts from what a product counted towards (`$before`) to what it counts
+/// towards now (`$after`), inside `$tx`.
+macro_rules! move_counts {
+    ($tx:expr, $before:expr, $after:expr) => {{
+        let (more, less) = count_changes(&$before, &$after);
+        bump_counts!($tx, &more, &less);
+    }};
+}
+
 #[async_trait]
 impl ProductRepository for SqlProducts {
     #[tracing::instrument(name = "db.products.insert", skip_all)]
     async fn insert(&self, p: &Product) -> Result<(), RepositoryError> {
-        on_db!(&self.db, write, pool => {
+        self.insert_in(p, &[]).await
+    }
+
+    #[tracing::instrument(name = "db.products.insert_in", skip_all)]
+    async fn insert_in(
+        &self,
+        p: &Product,
+        category_ids: &[CategoryId],
+    ) -> Result<(), RepositoryError> {
+        let lock = (!category_ids.is_empty())
+            .then(|| tree_lock(&self.db, false))
+            .flatten();
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            if let Some(lock) = &lock {
+                sqlx::query(sqlx::AssertSqlSafe(lock.clone())).execute(&mut *tx).await.map_err(map_err)?;
+            }
             sqlx::query(
-                "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, search_text, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO products (id, sku, name, slug, status, description, price_minor, currency, stock, search_text, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(p.id.as_uuid())
             .bind(p.sku.as_str())
             .bind(p.name.as_str())
+            .bind(p.slug.as_str())
+            .bind(p.status.as_str())
             .bind(p.description.as_ref().map(Description::as_str))
             .bind(p.price.minor())
             .bind(p.price.currency().code())
@@ -215,11 +363,17 @@ impl ProductRepository for SqlProducts {
             .bind(search_text(p))
             .bind(p.created_at)
             .bind(p.updated_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
+            .map_err(map_err)?;
+            if !category_ids.is_empty() {
+                let links = tree_links!(tx);
+                unknown_category(category_ids, &links)?;
+                link_categories!(tx, p.id, category_ids, p.created_at);
+                move_counts!(tx, HashSet::new(), counted_in(p.status, category_ids, &links));
+            }
+            tx.commit().await.map_err(map_err)
         })
-        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.products.get", skip_all)]
@@ -258,6 +412,22 @@ impl ProductRepository for SqlProducts {
         rows.into_iter().map(Product::try_from).collect()
     }
 
+    #[tracing::instrument(name = "db.products.slugs_like", skip_all)]
+    async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
+        // Slugs hold no LIKE wildcards (`%`, `_`), so the pattern is the text itself.
+        let rows: Vec<String> = on_db!(&self.db, read, pool => {
+            sqlx::query_scalar(
+                "SELECT slug FROM products WHERE deleted_at IS NULL AND (slug = $1 OR slug LIKE $2)",
+            )
+            .bind(base.as_str())
+            .bind(format!("{}-%", base.as_str()))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(map_err)?;
+        Ok(rows.into_iter().collect())
+    }
+
     #[tracing::instrument(name = "db.products.update", skip_all)]
     async fn update(
         &self,
@@ -266,13 +436,33 @@ impl ProductRepository for SqlProducts {
         now: DateTime<Utc>,
     ) -> Result<Option<Product>, RepositoryError> {
         let text_changed = c.name.is_some() || c.description.is_some();
-        on_db!(&self.db, write, pool => {
-            let mut tx = pool.begin().await.map_err(map_err)?;
+        let lock = tree_lock(&self.db, false);
+        let for_update = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let before_sql =
+            format!("SELECT status FROM products WHERE id = $1 AND deleted_at IS NULL{for_update}");
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            if let Some(lock) = &lock {
+                sqlx::query(sqlx::AssertSqlSafe(lock.clone())).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            // The row is locked first, so two updates of one product count from what the
+            // other left.
+            let before: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(before_sql.clone()))
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let Some(before) = before else { return Ok(None) };
+            let before = ProductStatus::parse(&before).map_err(|e| corrupt("status", e))?;
             let row: Option<ProductRow> = sqlx::query_as(concat!(
                 "UPDATE products SET sku = COALESCE($2, sku), name = COALESCE($3, name), \
                  description = CASE WHEN $4 THEN $5 ELSE description END, \
                  price_minor = COALESCE($6, price_minor), currency = COALESCE($7, currency), \
-                 stock = COALESCE($8, stock), updated_at = $9 \
+                 stock = COALESCE($8, stock), updated_at = $9, slug = COALESCE($10, slug), \
+                 status = COALESCE($11, status) \
                  WHERE id = $1 AND deleted_at IS NULL RETURNING ",
                 product_columns!()
             ))
@@ -285,6 +475,8 @@ impl ProductRepository for SqlProducts {
             .bind(c.price.map(|p| p.currency().code()))
             .bind(c.stock.map(|s| i64::from(s.get())))
             .bind(now)
+            .bind(c.slug.as_ref().map(Slug::as_str))
+            .bind(c.status.map(|s| s.as_str()))
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -298,6 +490,25 @@ impl ProductRepository for SqlProducts {
                     .await
                     .map_err(map_err)?;
             }
+            let old_categories = categories_in_tx!(tx, id);
+            let new_categories = c.category_ids.clone().unwrap_or_else(|| old_categories.clone());
+            if !old_categories.is_empty() || !new_categories.is_empty() {
+                let links = tree_links!(tx);
+                if let Some(ids) = &c.category_ids {
+                    unknown_category(ids, &links)?;
+                    sqlx::query("DELETE FROM product_categories WHERE product_id = $1")
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    link_categories!(tx, id, ids, now);
+                }
+                move_counts!(
+                    tx,
+                    counted_in(before, &old_categories, &links),
+                    counted_in(product.status, &new_categories, &links)
+                );
+            }
             tx.commit().await.map_err(map_err)?;
             Ok(Some(product))
         })
@@ -309,28 +520,38 @@ impl ProductRepository for SqlProducts {
         id: ProductId,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Image>>, RepositoryError> {
+        let lock = tree_lock(&self.db, false);
         let rows: Option<Vec<ImageRow>> = on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            let done = sqlx::query("UPDATE products SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            if let Some(lock) = &lock {
+                sqlx::query(sqlx::AssertSqlSafe(lock.clone())).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            let status: Option<String> = sqlx::query_scalar("UPDATE products SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING status")
                 .bind(id.as_uuid())
                 .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-            if done == 0 {
-                None
-            } else {
-                let images = sqlx::query_as(concat!(
-                    "DELETE FROM product_images WHERE product_id = $1 RETURNING ",
-                    image_columns!()
-                ))
-                .bind(id.as_uuid())
-                .fetch_all(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?;
-                tx.commit().await.map_err(map_err)?;
-                Some(images)
+            match status {
+                None => None,
+                Some(status) => {
+                    let status = ProductStatus::parse(&status).map_err(|e| corrupt("status", e))?;
+                    let categories = categories_in_tx!(tx, id);
+                    if status.is_public() && !categories.is_empty() {
+                        let links = tree_links!(tx);
+                        move_counts!(tx, counted_in(status, &categories, &links), HashSet::new());
+                    }
+                    let images = sqlx::query_as(concat!(
+                        "DELETE FROM product_images WHERE product_id = $1 RETURNING ",
+                        image_columns!()
+                    ))
+                    .bind(id.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    Some(images)
+                }
             }
         });
         rows.map(|rows| rows.into_iter().map(Image::try_from).collect())
@@ -338,23 +559,72 @@ impl ProductRepository for SqlProducts {
     }
 }
 
+/// The categories of `products`, in one round trip, each product's by position then name.
+async fn categories_of_products(
+    db: &Database,
+    products: &[ProductId],
+) -> Result<HashMap<ProductId, Vec<CategoryRef>>, RepositoryError> {
+    if products.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT pc.product_id, c.id, c.name, c.slug, c.position FROM product_categories pc \
+         JOIN categories c ON c.id = pc.category_id WHERE pc.product_id IN ({})",
+        placeholders(products.len())
+    );
+    let rows: Vec<(Uuid, Uuid, String, String, i64)> = on_db!(db, read, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in products {
+            q = q.bind(id.as_uuid());
+        }
+        q.fetch_all(pool).await
+    })
+    .map_err(map_err)?;
+    let mut sorted = rows;
+    sorted.sort_by(|a, b| (a.4, &a.2, a.1).cmp(&(b.4, &b.2, b.1)));
+    let mut out: HashMap<ProductId, Vec<CategoryRef>> = HashMap::new();
+    for (product, id, name, slug, _) in sorted {
+        out.entry(ProductId::from_uuid(product))
+            .or_default()
+            .push(CategoryRef {
+                id: CategoryId::from_uuid(id),
+                name,
+                slug: Slug::parse(&slug).map_err(|e| corrupt("category slug", e))?,
+            });
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl ProductReadModel for SqlProducts {
     #[tracing::instrument(name = "db.products.get_with_images", skip_all)]
-    async fn get(&self, id: ProductId) -> Result<Option<ProductView>, RepositoryError> {
-        // One statement for the product and its images: the detail page's only query.
+    async fn get(&self, key: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError> {
+        // One statement for the product and its images, one more for its categories.
         let rows: Vec<ProductImageRow> = on_db!(&self.db, read, pool => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                joined_product_columns!(),
-                ", ",
-                joined_image_columns!(),
-                " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
-                 WHERE p.id = $1 AND p.deleted_at IS NULL ORDER BY i.id"
-            ))
-            .bind(id.as_uuid())
-            .fetch_all(pool)
-            .await
+            match key {
+                Lookup::Id(id) => sqlx::query_as(concat!(
+                    "SELECT ",
+                    joined_product_columns!(),
+                    ", ",
+                    joined_image_columns!(),
+                    " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
+                     WHERE p.id = $1 AND p.deleted_at IS NULL ORDER BY i.id"
+                ))
+                .bind(id.as_uuid())
+                .fetch_all(pool)
+                .await,
+                Lookup::Slug(slug) => sqlx::query_as(concat!(
+                    "SELECT ",
+                    joined_product_columns!(),
+                    ", ",
+                    joined_image_columns!(),
+                    " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
+                     WHERE p.slug = $1 AND p.deleted_at IS NULL ORDER BY i.id"
+                ))
+                .bind(slug.as_str())
+                .fetch_all(pool)
+                .await,
+            }
         })
         .map_err(map_err)?;
         let mut rows = rows.into_iter();
@@ -366,9 +636,15 @@ impl ProductReadModel for SqlProducts {
         for image in std::iter::once(image).chain(rows.map(|r| r.image)) {
             images.extend(image.into_image(product_id)?);
         }
+        let product = Product::try_from(product)?;
+        let categories = categories_of_products(&self.db, &[product.id])
+            .await?
+            .remove(&product.id)
+            .unwrap_or_default();
         Ok(Some(ProductView {
-            product: Product::try_from(product)?,
+            product,
             images,
+            categories,
         }))
     }
 
@@ -376,9 +652,9 @@ impl ProductReadModel for SqlProducts {
     async fn list(
         &self,
         page: PageRequest,
-        search: Option<&str>,
+        filter: &ProductFilter,
     ) -> Result<Page<ProductView>, RepositoryError> {
-        let search = match search_term(search) {
+        let search = match search_term(filter.search.as_deref()) {
             None => None,
             Some(Some(term)) => Some(term),
             Some(None) => {
@@ -389,112 +665,216 @@ impl ProductReadModel for SqlProducts {
                 });
             }
         };
-        let search = search.as_deref();
-        // One round trip for the page (and its count), one for the images of all of it.
-        let products = self.page(page, search).await?;
+        // One round trip for the page (and its count), one each for the images and the
+        // categories of all of it.
+        let products = self.page(page, search.as_deref(), filter).await?;
         let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
+        let (images, mut categories) = tokio::try_join!(
+            images_of_products(&self.db, &ids),
+            categories_of_products(&self.db, &ids)
+        )?;
         let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
         // In upload order within each product.
-        for image in images_of_products(&self.db, &ids).await? {
+        for image in images {
             by_product.entry(image.product_id).or_default().push(image);
         }
         Ok(products.map(|product| ProductView {
             images: by_product.remove(&product.id).unwrap_or_default(),
+            categories: categories.remove(&product.id).unwrap_or_default(),
             product,
         }))
     }
 }
 
+/// A value bound to a placeholder of a list's statement.
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+    Id(Uuid),
+}
+
+/// Binds every `Arg` of `$args` to `$q`, in order.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Int(n) => q.bind(*n),
+                Arg::Id(u) => q.bind(*u),
+            };
+        }
+        q
+    }};
+}
+
+/// The `WHERE` of a list, with its arguments numbered from `$1`.
+#[derive(Debug, Default)]
+struct Conditions {
+    sql: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Conditions {
+    /// `column IN (…)` of `ids`, one placeholder each.
+    fn push_ids(&mut self, sql_before: &str, ids: &[CategoryId]) {
+        let first = self.args.len() + 1;
+        self.args.extend(ids.iter().map(|id| Arg::Id(id.as_uuid())));
+        self.sql.push(format!(
+            "{sql_before} ({}))",
+            placeholders_from(first, ids.len())
+        ));
+    }
+
+    /// `sql` with `$?` standing for the next placeholder.
+    fn push(&mut self, sql: &str, arg: Option<Arg>) {
+        match arg {
+            Some(arg) => {
+                self.args.push(arg);
+                self.sql
+                    .push(sql.replace("$?", &format!("${}", self.args.len())));
+            }
+            None => self.sql.push(sql.to_owned()),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.sql.join(" AND ")
+    }
+}
+
 impl SqlProducts {
-    /// One page of products, newest first, matching the lower-cased `search` when given.
+    /// One page of products, newest first, matching the folded `search` and `filter`.
     async fn page(
         &self,
         page: PageRequest,
         search: Option<&str>,
+        filter: &ProductFilter,
     ) -> Result<Page<Product>, RepositoryError> {
         let limit = i64::from(page.per_page());
         let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-        // The filter differs per engine (trigram index of each); the rest is shared.
-        let (rows, total): (Vec<ProductRow>, i64) = match (&self.db, search) {
-            (Database::Sqlite { read, .. }, None | Some("")) => {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ",
-                    product_columns!(),
-                    " FROM products WHERE deleted_at IS NULL ORDER BY seq DESC LIMIT $1 OFFSET $2"
-                ))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(read);
-                let total =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL")
-                        .fetch_one(read);
-                tokio::try_join!(rows, total).map_err(map_err)?
+        let backend = self.db.backend();
+        let only_active = filter.status == Some(ProductStatus::Active);
+        let search = search.filter(|q| !q.is_empty());
+        let newest = matches!(
+            filter.sort,
+            None | Some(ProductSort::Newest | ProductSort::Relevance)
+        );
+        let narrowed =
+            filter.categories.is_some() || filter.price.is_some() || filter.in_stock.is_some();
+        let indexed = |q: &str| backend == Backend::Sqlite && only_active && q.chars().count() >= 3;
+        // SQLite's trigram index holds the live active products: a public search of three
+        // characters or more, newest first and filtered by nothing else, is answered by it in
+        // its own rowid order (= `seq`), stopping after the page, and its match count is the
+        // total.
+        if !narrowed
+            && newest
+            && let Some(q) = search.filter(|q| indexed(q))
+            && let Database::Sqlite { read, .. } = &self.db
+        {
+            let phrase = fts_phrase(q);
+            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE seq IN \
+                (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
+                ORDER BY seq DESC"))
+                .bind(limit).bind(offset).bind(&phrase).fetch_all(read);
+            let total =
+                sqlx::query_scalar("SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH $1")
+                    .bind(&phrase)
+                    .fetch_one(read);
+            let (rows, total): (Vec<ProductRow>, i64) =
+                tokio::try_join!(rows, total).map_err(map_err)?;
+            return Ok(Page {
+                items: readable(rows),
+                request: page,
+                total: u64::try_from(total).unwrap_or(0),
+            });
+        }
+        let mut cond = Conditions::default();
+        cond.push("deleted_at IS NULL", None);
+        if let Some(status) = filter.status {
+            // A closed set of names, written in by value: no placeholder needed.
+            cond.push(&format!("status = '{}'", status.as_str()), None);
+        }
+        if let Some(ids) = &filter.categories {
+            cond.push_ids(
+                "id IN (SELECT product_id FROM product_categories WHERE category_id IN",
+                ids,
+            );
+        }
+        if let Some(range) = &filter.price {
+            cond.push(
+                "currency = $?",
+                Some(Arg::Text(range.currency.code().to_owned())),
+            );
+            if let Some(min) = range.min_minor {
+                cond.push("price_minor >= $?", Some(Arg::Int(min)));
             }
-            (Database::Sqlite { read, .. }, Some(q)) if q.chars().count() >= 3 => {
-                // The trigram index answers both in its own rowid order (= `seq`) and stops after
-                // the page; it holds live products only, so its match count is the total.
-                let phrase = fts_phrase(q);
-                let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE seq IN \
-                    (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
-                    ORDER BY seq DESC"))
-                    .bind(limit).bind(offset).bind(&phrase).fetch_all(read);
-                let total = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH $1",
-                )
-                .bind(&phrase)
-                .fetch_one(read);
-                tokio::try_join!(rows, total).map_err(map_err)?
+            if let Some(max) = range.max_minor {
+                cond.push("price_minor <= $?", Some(Arg::Int(max)));
             }
-            (Database::Sqlite { read, .. }, Some(q)) => {
-                // Under three characters the trigram index cannot help; a scan of one column.
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ",
-                    product_columns!(),
-                    " FROM products WHERE deleted_at IS NULL \
-                    AND instr(search_text, $3) > 0 ORDER BY seq DESC LIMIT $1 OFFSET $2"
-                ))
-                .bind(limit)
-                .bind(offset)
-                .bind(q)
-                .fetch_all(read);
-                let total = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL AND instr(search_text, $1) > 0")
-                    .bind(q).fetch_one(read);
-                tokio::try_join!(rows, total).map_err(map_err)?
+        }
+        match filter.in_stock {
+            None => {}
+            Some(true) => cond.push("stock > 0", None),
+            Some(false) => cond.push("stock = 0", None),
+        }
+        match (backend, search) {
+            (_, None) => {}
+            (Backend::Sqlite, Some(q)) if indexed(q) => cond.push(
+                "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $?)",
+                Some(Arg::Text(fts_phrase(q))),
+            ),
+            // Under three characters (or over other statuses, which the trigram index does
+            // not hold) a scan of one column.
+            (Backend::Sqlite, Some(q)) => {
+                cond.push("instr(search_text, $?) > 0", Some(Arg::Text(q.to_owned())));
             }
-            // Two statements, not one with `$3 IS NULL OR ...`: a prepared statement's generic
-            // plan cannot drop that branch, and sorted all rows on every catalog page.
-            (Database::Postgres(pool), None | Some("")) => {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ",
-                    product_columns!(),
-                    " FROM products WHERE deleted_at IS NULL \
-                    ORDER BY id DESC LIMIT $1 OFFSET $2"
-                ))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool);
-                let total =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL")
-                        .fetch_one(pool);
-                tokio::try_join!(rows, total).map_err(map_err)?
+            (Backend::Postgres, Some(q)) => {
+                cond.push("search_text LIKE $?", Some(Arg::Text(contains_pattern(q))));
             }
-            (Database::Postgres(pool), Some(q)) => {
-                let pattern = contains_pattern(q);
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ",
-                    product_columns!(),
-                    " FROM products WHERE deleted_at IS NULL \
-                    AND search_text LIKE $3 ORDER BY id DESC LIMIT $1 OFFSET $2"
-                ))
-                .bind(limit)
-                .bind(offset)
-                .bind(&pattern)
-                .fetch_all(pool);
-                let total = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL AND search_text LIKE $1")
-                    .bind(&pattern).fetch_one(pool);
-                tokio::try_join!(rows, total).map_err(map_err)?
-            }
+        }
+        // PostgreSQL lists newest first by id (UUID v7), SQLite by `seq`: the order products
+        // were created in, and what its indexes keep. Names sort by their case-folded text
+        // (`search_text` starts with it), byte by byte on both (PostgreSQL's `C` collation).
+        let (newest, oldest, by_name) = match backend {
+            Backend::Sqlite => ("seq DESC", "seq ASC", "search_text ASC, seq DESC"),
+            Backend::Postgres => (
+                "id DESC",
+                "id ASC",
+                "search_text COLLATE \"C\" ASC, id DESC",
+            ),
         };
+        let order = match filter.sort {
+            None | Some(ProductSort::Newest | ProductSort::Relevance) => newest.to_owned(),
+            Some(ProductSort::Oldest) => oldest.to_owned(),
+            Some(ProductSort::PriceAsc) => format!("price_minor ASC, {newest}"),
+            Some(ProductSort::PriceDesc) => format!("price_minor DESC, {newest}"),
+            Some(ProductSort::NameAsc) => by_name.to_owned(),
+        };
+        let n = cond.args.len();
+        let rows_sql = format!(
+            concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
+            ),
+            cond.text(),
+            order,
+            n + 1,
+            n + 2
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM products WHERE {}", cond.text());
+        let (rows, total): (Vec<ProductRow>, i64) = on_db!(&self.db, read, pool => {
+            let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &cond.args)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool);
+            let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &cond.args)
+                .fetch_one(pool);
+            tokio::try_join!(rows, total)
+        })
+        .map_err(map_err)?;
         Ok(Page {
             items: readable(rows),
             request: page,

@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod categories;
 mod idempotency;
 mod images;
 mod orders;

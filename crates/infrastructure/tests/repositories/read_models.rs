@@ -1,7 +1,9 @@
 //! The read models: order lists (newest first, filtered, paged, with their lines), the
 //! catalog list and search, the product view with its images, and the account list.
 
-use application::ports::{OrderFilter, OrderReadModel, ProductReadModel, UserReadModel};
+use application::ports::{
+    Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, UserReadModel,
+};
 use domain::{
     ImageRepository, Order, OrderRepository, OrderStatus, PageRequest, ProductId,
     ProductRepository, Role, UserId, UserRepository,
@@ -13,9 +15,14 @@ fn page(n: u32, per_page: u32) -> PageRequest {
     PageRequest::new(n, per_page).unwrap()
 }
 
-/// The ids on a catalog page, and the total.
+/// The ids on a catalog page as the public sees it (active products), and the total.
 async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<ProductId>, u64) {
-    let listed = ProductReadModel::list(&t.products, p, search)
+    let filter = ProductFilter {
+        search: search.map(str::to_owned),
+        status: Some(domain::ProductStatus::Active),
+        ..ProductFilter::default()
+    };
+    let listed = ProductReadModel::list(&t.products, p, &filter)
         .await
         .unwrap();
     assert_eq!(listed.request, p);
@@ -123,7 +130,7 @@ async fn the_catalog_lists_live_products_newest_first_in_pages(t: TestDb) {
     assert_eq!(catalog(&t, page(3, 2), None).await, (vec![], 4));
     assert_eq!(catalog(&t, page(1, 20), Some("")).await, (ids.clone(), 4));
     // The page's products are whole.
-    let listed = ProductReadModel::list(&t.products, page(1, 1), None)
+    let listed = ProductReadModel::list(&t.products, page(1, 1), &ProductFilter::default())
         .await
         .unwrap();
     assert_eq!(
@@ -221,7 +228,7 @@ async fn a_product_view_holds_the_product_and_its_images_in_upload_order(t: Test
     for i in [&m1, &p1, &m2] {
         t.images.insert(i).await.unwrap();
     }
-    let view = ProductReadModel::get(&t.products, mug.id)
+    let view = ProductReadModel::get(&t.products, &Lookup::Id(mug.id))
         .await
         .unwrap()
         .unwrap();
@@ -229,20 +236,20 @@ async fn a_product_view_holds_the_product_and_its_images_in_upload_order(t: Test
     assert_eq!(view.images, vec![m1, m2]);
     let bare = product("CUP-1", "Cup", "1", 1);
     t.products.insert(&bare).await.unwrap();
-    let view = ProductReadModel::get(&t.products, bare.id)
+    let view = ProductReadModel::get(&t.products, &Lookup::Id(bare.id))
         .await
         .unwrap()
         .unwrap();
     assert_eq!((view.product, view.images), (bare, vec![]));
     t.products.delete(pen.id, at(4)).await.unwrap();
     assert!(
-        ProductReadModel::get(&t.products, pen.id)
+        ProductReadModel::get(&t.products, &Lookup::Id(pen.id))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        ProductReadModel::get(&t.products, ProductId::new())
+        ProductReadModel::get(&t.products, &Lookup::Id(ProductId::new()))
             .await
             .unwrap()
             .is_none()

@@ -11,7 +11,7 @@ use domain::{
     OrderId, OrderStatus, PersonName, Product, ProductId, ProductName, Quantity, Role, Roles, Sku,
     Stock, StoredFile, User, UserId, Username, Validator,
 };
-use infrastructure::db::{Backend, SqlImages, SqlOrders, SqlProducts, SqlUsers};
+use infrastructure::db::{Backend, SqlCategories, SqlImages, SqlOrders, SqlProducts, SqlUsers};
 use infrastructure::{Database, DatabaseUrl};
 use sqlx::Connection as _;
 use uuid::Uuid;
@@ -44,7 +44,9 @@ macro_rules! on_both_backends {
 /// One empty, migrated database and every SQL adapter over it. Dropping it removes the
 /// SQLite folder or the PostgreSQL database it created.
 pub struct TestDb {
+    pub db: Database,
     pub products: SqlProducts,
+    pub categories: SqlCategories,
     pub images: SqlImages,
     pub users: SqlUsers,
     pub orders: SqlOrders,
@@ -67,10 +69,12 @@ impl TestDb {
 
     fn with(db: Database, dir: Option<PathBuf>, postgres: Option<(String, String)>) -> Self {
         Self {
+            categories: SqlCategories::new(db.clone()),
             products: SqlProducts::new(db.clone()),
             images: SqlImages::new(db.clone()),
             users: SqlUsers::new(db.clone()),
             orders: SqlOrders::new(db.clone()),
+            db,
             dir,
             postgres,
         }
@@ -171,6 +175,8 @@ pub fn product(sku: &str, name: &str, price: &str, stock: i64) -> Product {
         id: ProductId::new(),
         sku: Sku::parse(sku).unwrap(),
         name: ProductName::parse(name).unwrap(),
+        slug: domain::Slug::from_name(&format!("{name} {sku}"), "product"),
+        status: domain::ProductStatus::Active,
         description: None,
         price: Money::parse(price, eur()).unwrap(),
         stock: Stock::new(stock).unwrap(),

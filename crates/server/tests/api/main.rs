@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod catalog;
 mod cluster;
 mod connections;
 mod errors;

@@ -115,6 +115,27 @@ fn table() -> Vec<Row> {
             [401, 403, 403, 204],
         ),
         row(Method::GET, "/api/v1/files/{image}", Empty, ANYONE),
+        // Categories: anyone reads, admins write.
+        row(Method::GET, "/api/v1/categories", Empty, ANYONE),
+        row(Method::GET, "/api/v1/categories/{category}", Empty, ANYONE),
+        row(
+            Method::POST,
+            "/api/v1/categories",
+            Json(r#"{"name": "Category {unique}"}"#),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/categories/{category}",
+            Json(r#"{"name": "Renamed {unique}"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/categories/{doomed_category}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
         // Orders: users see and cancel their own; admins see, cancel and move all.
         row(Method::GET, "/api/v1/orders", Empty, [401, 200, 200, 200]),
         row(
@@ -167,7 +188,7 @@ fn table() -> Vec<Row> {
 
 /// The route shapes of docs/API.md, as `METHOD /path` with `{}` for each path parameter: the table
 /// must cover each exactly.
-const API_MD_ROUTES: [&str; 26] = [
+const API_MD_ROUTES: [&str; 31] = [
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
@@ -180,6 +201,11 @@ const API_MD_ROUTES: [&str; 26] = [
     "POST /api/v1/products/{}/images",
     "DELETE /api/v1/products/{}/images/{}",
     "GET /api/v1/files/{}",
+    "GET /api/v1/categories",
+    "GET /api/v1/categories/{}",
+    "POST /api/v1/categories",
+    "PUT /api/v1/categories/{}",
+    "DELETE /api/v1/categories/{}",
     "GET /api/v1/orders",
     "GET /api/v1/orders/{}",
     "POST /api/v1/orders",
@@ -209,6 +235,7 @@ struct Fixtures {
     other: Value,
     other_token: String,
     product: String,
+    category: String,
     image: String,
     user_order: String,
     other_order: String,
@@ -228,6 +255,18 @@ async fn upload_image(app: &TestApp, admin: &str, product: &str) -> String {
         StatusCode::CREATED,
         "uploading a fixture image"
     );
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
+async fn new_category(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/categories",
+            &json!({"name": format!("Matrix {}", unique())}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture category");
     str_of(&resp.json().await.unwrap(), "id")
 }
 
@@ -264,6 +303,7 @@ impl Fixtures {
             )
             .await;
         let product = str_of(&product, "id");
+        let category = new_category(app, &admin).await;
         let image = upload_image(app, &admin, &product).await;
         let user_order = place_order(app, &user_token, &product).await;
         let other_order = place_order(app, &other_token, &product).await;
@@ -274,6 +314,7 @@ impl Fixtures {
             other,
             other_token,
             product,
+            category,
             image,
             user_order,
             other_order,
@@ -298,6 +339,7 @@ impl Fixtures {
             .replace("{user_id}", &str_of(&self.user, "id"))
             .replace("{user_order}", &self.user_order)
             .replace("{product}", &self.product)
+            .replace("{category}", &self.category)
             .replace("{image}", &self.image);
         if s.contains("{fresh_refresh_token}") {
             let tokens = app.login(&str_of(&self.user, "email"), PASSWORD).await;
@@ -310,6 +352,10 @@ impl Fixtures {
         if s.contains("{doomed_product}") {
             let doomed = app.create_product(&self.admin, &unique()).await;
             s = s.replace("{doomed_product}", &str_of(&doomed, "id"));
+        }
+        if s.contains("{doomed_category}") {
+            let doomed = new_category(app, &self.admin).await;
+            s = s.replace("{doomed_category}", &doomed);
         }
         if s.contains("{doomed_image}") {
             let image = upload_image(app, &self.admin, &self.product).await;
