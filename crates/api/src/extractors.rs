@@ -8,7 +8,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use domain::{FieldError, OrderStatus, PageRequest, UserId};
+use domain::webhook::DeliveryStatus;
+use domain::{EventType, FieldError, OrderStatus, PageRequest, UserId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -308,6 +309,8 @@ struct RawListQuery {
     q: Option<String>,
     user_id: Option<String>,
     status: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
 }
 
 impl RawListQuery {
@@ -426,6 +429,84 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
         };
         let filter = OrderFilter { user_id, status };
         finish(page.map(|page| OrderQuery { page, filter }), errors)
+    }
+}
+
+/// The event log's list: its page and the `type` filter, taken as sent (an empty or unknown
+/// type is 422 on `type`).
+pub struct EventQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Only events of this type, when given.
+    pub event_type: Option<EventType>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        let event_type = match raw.event_type.as_deref() {
+            None => None,
+            Some(s) => EventType::parse_as("type", s)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        finish(page.map(|page| EventQuery { page, event_type }), errors)
+    }
+}
+
+/// A webhook endpoint's deliveries: page and `status`, taken as sent (an empty or unknown
+/// status is 422 on `status`).
+pub struct DeliveryQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Only deliveries in this status, when given.
+    pub status: Option<DeliveryStatus>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeliveryQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        let status = match raw.status.as_deref() {
+            None => None,
+            Some(s) => DeliveryStatus::parse_as("status", s)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        finish(page.map(|page| DeliveryQuery { page, status }), errors)
+    }
+}
+
+/// The two ids of `/webhook-endpoints/{id}/deliveries/{delivery_id}`. Anything that is not a
+/// UUID names no resource: 404.
+pub struct DeliveryPath {
+    /// The endpoint.
+    pub endpoint_id: Uuid,
+    /// The delivery.
+    pub delivery_id: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeliveryPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((endpoint, delivery)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&endpoint), Uuid::parse_str(&delivery)) {
+            (Ok(endpoint_id), Ok(delivery_id)) => Ok(DeliveryPath {
+                endpoint_id,
+                delivery_id,
+            }),
+            _ => Err(ApiError::not_found()),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod image;
 pub mod money;
@@ -12,10 +13,12 @@ pub mod page;
 pub mod product;
 pub mod repository;
 pub mod user;
+pub mod webhook;
 
 pub use address::{Address, AddressInput, CountryCode};
 pub use error::{DomainError, FieldError, Validator};
-pub use ids::{ImageId, OrderId, ProductId, UserId};
+pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
+pub use ids::{DeliveryId, EventId, ImageId, OrderId, ProductId, UserId, WebhookEndpointId};
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Order, OrderLine, OrderStatus, Quantity};

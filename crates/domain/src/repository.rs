@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::event::PendingEvent;
 use crate::ids::{ImageId, OrderId, ProductId, UserId};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
@@ -28,7 +29,19 @@ pub trait ProductRepository: Send + Sync {
     ///
     /// # Errors
     /// `Conflict("sku")` when the SKU is taken.
-    async fn insert(&self, product: &Product) -> Result<(), RepositoryError>;
+    async fn insert(&self, product: &Product) -> Result<(), RepositoryError> {
+        self.insert_with_events(product, &[]).await
+    }
+
+    /// Stores a new product and writes `events` to the outbox, in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict("sku")` when the SKU is taken, with nothing written.
+    async fn insert_with_events(
+        &self,
+        product: &Product,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError>;
 
     /// The product, or `None` when it does not exist or was deleted.
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError>;
@@ -46,6 +59,22 @@ pub trait ProductRepository: Send + Sync {
         id: ProductId,
         changes: &ProductChanges,
         now: DateTime<Utc>,
+    ) -> Result<Option<Product>, RepositoryError> {
+        self.update_with_events(id, changes, now, &|_| Vec::new())
+            .await
+    }
+
+    /// [`update`](Self::update), and in the same transaction writes the events `events` makes
+    /// of the product as stored after the change (nothing when the product does not exist).
+    ///
+    /// # Errors
+    /// `Conflict("sku")` when the new SKU is taken, with nothing written.
+    async fn update_with_events(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError>;
 
     /// Removes a product from the catalog and the rows of its images, in one transaction;
@@ -55,6 +84,17 @@ pub trait ProductRepository: Send + Sync {
         &self,
         id: ProductId,
         now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Image>>, RepositoryError> {
+        self.delete_with_events(id, now, &[]).await
+    }
+
+    /// [`delete`](Self::delete), and in the same transaction writes `events` (only when the
+    /// product existed).
+    async fn delete_with_events(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<Option<Vec<Image>>, RepositoryError>;
 }
 
@@ -88,7 +128,19 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// `Conflict("email")` or `Conflict("username")` when taken.
-    async fn insert(&self, user: &User) -> Result<(), RepositoryError>;
+    async fn insert(&self, user: &User) -> Result<(), RepositoryError> {
+        self.insert_with_events(user, &[]).await
+    }
+
+    /// Stores a new account and writes `events`, in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict("email")` or `Conflict("username")` when taken, with nothing written.
+    async fn insert_with_events(
+        &self,
+        user: &User,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError>;
 
     /// Creates the account or refreshes the identity provider's fields (email, username,
     /// roles) of an existing one, keeping its profile fields; returns the stored account.
@@ -145,6 +197,20 @@ pub trait OrderRepository: Send + Sync {
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+    ) -> Result<(), PlaceOrderError> {
+        self.place_with_events(order, key, &[]).await
+    }
+
+    /// [`place`](Self::place), and in the same transaction writes `events` (each as its
+    /// condition says, judged on the stock this order leaves).
+    ///
+    /// # Errors
+    /// As `place`, with nothing written.
+    async fn place_with_events(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyRecord>,
+        events: &[PendingEvent],
     ) -> Result<(), PlaceOrderError>;
 
     /// The order with its lines.
@@ -159,6 +225,19 @@ pub trait OrderRepository: Send + Sync {
         from: OrderStatus,
         to: OrderStatus,
         now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.change_status_with_events(id, from, to, now, &[]).await
+    }
+
+    /// [`change_status`](Self::change_status), and writes `events` in the same transaction
+    /// when the compare-and-set wins (never when it loses).
+    async fn change_status_with_events(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<bool, RepositoryError>;
 
     /// The live record of `key` for `user_id`, if any; removes expired records now and then.

@@ -84,8 +84,13 @@ const DEMO: &[(&str, &str, &str, &str, i64)] = &[
 pub(crate) async fn seed(
     products: Arc<dyn ProductRepository>,
     clock: Arc<dyn Clock>,
+    events: Arc<application::events::Events>,
 ) -> Result<usize, AppError> {
-    let create = CreateProduct { products, clock };
+    let create = CreateProduct {
+        products,
+        clock,
+        events,
+    };
     let seeder = Actor {
         user_id: UserId::new(),
         roles: Roles::from([Role::Admin]),

@@ -2,8 +2,10 @@
 //! maps the result; authorization lives in the use cases.
 
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod images;
 pub mod orders;
 pub mod products;
 pub mod users;
+pub mod webhooks;

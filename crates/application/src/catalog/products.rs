@@ -8,17 +8,9 @@ use domain::{
 };
 
 use super::images::discard_files;
+use crate::events::Events;
 use crate::ports::{Clock, FileStore, ProductReadModel, ProductView};
 use crate::{Actor, AppError};
-
-/// The images of one product, in one query.
-async fn with_images(
-    images: &dyn ImageRepository,
-    product: Product,
-) -> Result<ProductView, AppError> {
-    let images = images.of_products(&[product.id]).await?;
-    Ok(ProductView { product, images })
-}
 
 /// A price as the client sent it.
 #[derive(Debug, Clone)]
@@ -73,6 +65,8 @@ pub struct CreateProduct {
     pub products: Arc<dyn ProductRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the product.
+    pub events: Arc<Events>,
 }
 
 impl CreateProduct {
@@ -110,7 +104,13 @@ impl CreateProduct {
             created_at: now,
             updated_at: now,
         };
-        self.products.insert(&product).await?;
+        let created = self.events.product_created(&ProductView {
+            product: product.clone(),
+            images: Vec::new(),
+        });
+        self.products
+            .insert_with_events(&product, &[created])
+            .await?;
         Ok(product)
     }
 }
@@ -138,6 +138,8 @@ pub struct UpdateProduct {
     pub images: Arc<dyn ImageRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the change.
+    pub events: Arc<Events>,
 }
 
 impl UpdateProduct {
@@ -171,12 +173,24 @@ impl UpdateProduct {
             stock: cmd.stock.and_then(|s| v.check("stock", Stock::new(s))),
         };
         v.finish()?;
+        // Updates leave the images alone: read once, for the event and the answer.
+        let images = self.images.of_products(&[id]).await?;
+        let stock_set = changes.stock.is_some();
+        let events = |product: &Product| {
+            self.events.product_updated(
+                &ProductView {
+                    product: product.clone(),
+                    images: images.clone(),
+                },
+                stock_set,
+            )
+        };
         let product = self
             .products
-            .update(id, &changes, self.clock.now())
+            .update_with_events(id, &changes, self.clock.now(), &events)
             .await?
             .ok_or(AppError::NotFound)?;
-        with_images(&*self.images, product).await
+        Ok(ProductView { product, images })
     }
 }
 
@@ -191,6 +205,8 @@ pub struct DeleteProduct {
     pub store: Arc<dyn FileStore>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the removal.
+    pub events: Arc<Events>,
 }
 
 impl DeleteProduct {
@@ -204,12 +220,18 @@ impl DeleteProduct {
     #[tracing::instrument(name = "delete_product", skip_all, fields(product_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: ProductId) -> Result<(), AppError> {
         actor.require_admin()?;
-        if !self.images.of_products(&[id]).await?.is_empty() {
+        let product = self.products.get(id).await?.ok_or(AppError::NotFound)?;
+        let images = self.images.of_products(&[id]).await?;
+        if !images.is_empty() {
             self.store.check().await?;
         }
+        let now = self.clock.now();
+        let deleted = self
+            .events
+            .product_deleted(&ProductView { product, images }, now);
         let removed = self
             .products
-            .delete(id, self.clock.now())
+            .delete_with_events(id, now, &[deleted])
             .await?
             .ok_or(AppError::NotFound)?;
         discard_files(&*self.store, &removed).await;
@@ -281,6 +303,7 @@ mod tests {
         let uc = CreateProduct {
             products: repo.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
         assert!(matches!(err, AppError::Forbidden));
@@ -298,6 +321,7 @@ mod tests {
         let uc = CreateProduct {
             products: repo,
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let bad = CreateProductCommand {
             sku: "".into(),
@@ -324,6 +348,7 @@ mod tests {
         let p = CreateProduct {
             products: repo.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         }
         .execute(&admin, cmd())
         .await
@@ -333,6 +358,7 @@ mod tests {
             products: repo.clone(),
             images: repo.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         assert!(matches!(
             update
@@ -345,7 +371,8 @@ mod tests {
                 products: repo.clone(),
                 images: repo.clone(),
                 store: Arc::new(MemoryStore::default()),
-                clock: Arc::new(FixedClock)
+                clock: Arc::new(FixedClock),
+                events: events(),
             }
             .execute(&user, p.id)
             .await,
@@ -378,6 +405,7 @@ mod tests {
             images: repo.clone(),
             store: store.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let admin = actor(&[Role::Admin]);
 

@@ -2,7 +2,9 @@
 //! Every use case is built by one helper below, so a change to how use cases are wired is
 //! made here once.
 
+mod delivery;
 mod errors;
+mod events;
 mod images;
 mod orders;
 mod ports;
@@ -32,7 +34,7 @@ use crate::ports::{
     Clock, FileStore, IdentityProvider, Metrics, NoMetrics, OrderReadModel, ProductReadModel,
     UserReadModel,
 };
-use crate::testing::{FixedClock, MemoryOrders};
+use crate::testing::{FixedClock, MemoryOrders, MemoryProducts, events};
 
 // --- building the use cases -------------------------------------------------------------
 
@@ -55,8 +57,10 @@ fn place_order(
     PlaceOrder {
         orders,
         products,
+        images: Arc::new(MemoryProducts::default()),
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -73,6 +77,7 @@ fn cancel_order(orders: Arc<dyn OrderRepository>) -> CancelOrder {
         orders,
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -81,6 +86,7 @@ fn change_order_status(orders: Arc<dyn OrderRepository>) -> ChangeOrderStatus {
         orders,
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -92,6 +98,7 @@ fn register_user(
         identity,
         users,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -142,6 +149,7 @@ fn create_product(products: Arc<dyn ProductRepository>) -> CreateProduct {
     CreateProduct {
         products,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -153,6 +161,7 @@ fn update_product(
         products,
         images,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -166,6 +175,7 @@ fn delete_product(
         images,
         store,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -282,10 +292,11 @@ impl KeyedOrders {
 
 #[async_trait]
 impl OrderRepository for KeyedOrders {
-    async fn place(
+    async fn place_with_events(
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+        events: &[domain::PendingEvent],
     ) -> Result<(), PlaceOrderError> {
         let next = self.next_place.lock().unwrap().take();
         match next {
@@ -306,25 +317,28 @@ impl OrderRepository for KeyedOrders {
         if let Some(k) = key {
             self.keys.lock().unwrap().push(k.clone());
         }
-        self.orders.place(order, key).await
+        self.orders.place_with_events(order, key, events).await
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepositoryError> {
         self.orders.get(id).await
     }
 
-    async fn change_status(
+    async fn change_status_with_events(
         &self,
         id: OrderId,
         from: OrderStatus,
         to: OrderStatus,
         now: DateTime<Utc>,
+        events: &[domain::PendingEvent],
     ) -> Result<bool, RepositoryError> {
         self.status_attempts.fetch_add(1, Ordering::SeqCst);
         if self.lose_status_races {
             return Ok(false);
         }
-        self.orders.change_status(id, from, to, now).await
+        self.orders
+            .change_status_with_events(id, from, to, now, events)
+            .await
     }
 
     async fn find_key(

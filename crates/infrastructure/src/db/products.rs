@@ -3,11 +3,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Currency, Description, Image, Money, Page, PageRequest, Product, ProductChanges, ProductId,
-    ProductName, ProductRepository, RepositoryError, Sku, Stock,
+    Currency, Description, Image, Money, Page, PageRequest, PendingEvent, Product, ProductChanges,
+    ProductId, ProductName, ProductRepository, RepositoryError, Sku, Stock,
 };
 use uuid::Uuid;
 
+use super::events::write_events;
 use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
 };
@@ -199,8 +200,13 @@ fn fts_phrase(text: &str) -> String {
 #[async_trait]
 impl ProductRepository for SqlProducts {
     #[tracing::instrument(name = "db.products.insert", skip_all)]
-    async fn insert(&self, p: &Product) -> Result<(), RepositoryError> {
-        on_db!(&self.db, write, pool => {
+    async fn insert_with_events(
+        &self,
+        p: &Product,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             sqlx::query(
                 "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, search_text, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -215,11 +221,12 @@ impl ProductRepository for SqlProducts {
             .bind(search_text(p))
             .bind(p.created_at)
             .bind(p.updated_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
+            .map_err(map_err)?;
+            write_events!(tx, events)?;
+            tx.commit().await.map_err(map_err)
         })
-        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.products.get", skip_all)]
@@ -259,11 +266,12 @@ impl ProductRepository for SqlProducts {
     }
 
     #[tracing::instrument(name = "db.products.update", skip_all)]
-    async fn update(
+    async fn update_with_events(
         &self,
         id: ProductId,
         c: &ProductChanges,
         now: DateTime<Utc>,
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError> {
         let text_changed = c.name.is_some() || c.description.is_some();
         on_db!(&self.db, write, pool => {
@@ -298,16 +306,19 @@ impl ProductRepository for SqlProducts {
                     .await
                     .map_err(map_err)?;
             }
+            let pending = events(&product);
+            write_events!(tx, &pending)?;
             tx.commit().await.map_err(map_err)?;
             Ok(Some(product))
         })
     }
 
     #[tracing::instrument(name = "db.products.delete", skip_all)]
-    async fn delete(
+    async fn delete_with_events(
         &self,
         id: ProductId,
         now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<Option<Vec<Image>>, RepositoryError> {
         let rows: Option<Vec<ImageRow>> = on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
@@ -329,6 +340,7 @@ impl ProductRepository for SqlProducts {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err)?;
+                write_events!(tx, events)?;
                 tx.commit().await.map_err(map_err)?;
                 Some(images)
             }
