@@ -594,6 +594,83 @@ mod delivery {
         assert!(seen.lock().unwrap().is_empty());
     }
 
+    /// Two servers with their job runners on one PostgreSQL, products created through both:
+    /// every event reaches the one endpoint; duplicates (at least once) are counted.
+    #[tokio::test]
+    async fn postgres_two_runners_deliver_every_event() {
+        let Some(app) = delivering_app(Db::Postgres).await else {
+            return;
+        };
+        let other = shop::Application::build(app.settings.clone())
+            .await
+            .expect("the second server does not build");
+        let other_addr = format!("http://127.0.0.1:{}", other.port());
+        tokio::spawn(other.run_until(std::future::pending()));
+        let admin = app.admin_token().await;
+        let (url, seen) = receiver(Behaviour::FailFirst(0)).await;
+        let (endpoint, secret) = subscribe(&app, &admin, &url, json!(["product.created"])).await;
+        const EACH: usize = 30;
+        for i in 0..2 * EACH {
+            let base = if i % 2 == 0 {
+                app.addr.clone()
+            } else {
+                other_addr.clone()
+            };
+            let resp = app
+                .client
+                .post(format!("{base}/api/v1/products"))
+                .bearer_auth(&admin)
+                .json(&json!({
+                    "sku": format!("TWO-{}", unique()),
+                    "name": "Two",
+                    "price": {"amount": "1.00", "currency": "EUR"},
+                    "stock": 10
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::CREATED);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let page: Value = app
+                .get(
+                    &format!("{ENDPOINTS}/{endpoint}/deliveries?status=succeeded&per_page=100"),
+                    Some(&admin),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            if page["total"] == 2 * EACH {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "delivered: {}",
+                page["total"]
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let seen = seen.lock().unwrap().clone();
+        let mut ids: Vec<String> = seen
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 2 * EACH, "events lost");
+        for r in &seen {
+            verify(&secret, r);
+        }
+        println!(
+            "two runners: {} events, {} requests, {} duplicates",
+            ids.len(),
+            seen.len(),
+            seen.len() - ids.len()
+        );
+    }
+
     #[tokio::test]
     async fn sqlite_retried_until_it_succeeds() {
         retried_until_it_succeeds(Db::Sqlite).await;
