@@ -11,6 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::webhook::WebhookSecret;
 
+/// How long a name may take to resolve before it counts as not resolving.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Bytes of key in a new secret (Standard Webhooks asks for 24 to 64).
 const SECRET_BYTES: usize = 32;
 
@@ -21,10 +24,11 @@ pub struct SystemResolver;
 #[async_trait]
 impl HostResolver for SystemResolver {
     async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
-        tokio::net::lookup_host((host, port))
-            .await
-            .map(|addrs| addrs.map(|a| a.ip()).collect())
-            .map_err(|e| e.to_string())
+        match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(addrs)) => Ok(addrs.map(|a| a.ip()).collect()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", RESOLVE_TIMEOUT.as_secs())),
+        }
     }
 }
 
@@ -105,6 +109,18 @@ impl WebhookSender for HttpSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn names_resolve_and_unknown_ones_do_not() {
+        let local = SystemResolver.resolve("localhost", 80).await.unwrap();
+        assert!(local.iter().all(|ip| ip.is_loopback()), "{local:?}");
+        assert!(
+            SystemResolver
+                .resolve("no-such-host.invalid", 80)
+                .await
+                .is_err()
+        );
+    }
 
     #[test]
     fn secrets_are_whsec_and_32_bytes_of_base64_and_differ() {
