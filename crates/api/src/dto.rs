@@ -677,6 +677,101 @@ page_type!(
     UserPage,
     UserResponse
 );
+page_type!(
+    /// A page of events, newest first.
+    EventPage,
+    EventResponse
+);
+
+/// The kinds of event.
+#[derive(Serialize, ToSchema)]
+#[schema(as = EventType)]
+pub enum EventTypeName {
+    /// An order was placed; `data` is the Order.
+    #[serde(rename = "order.placed")]
+    OrderPlaced,
+    /// An order was paid; `data` is the Order.
+    #[serde(rename = "order.paid")]
+    OrderPaid,
+    /// An order's status changed (cancellation included); `data` is the Order after it.
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged,
+    /// An order was cancelled; `data` is the Order.
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled,
+    /// An order was refunded; `data` is the Order.
+    #[serde(rename = "order.refunded")]
+    OrderRefunded,
+    /// A product was created; `data` is the Product.
+    #[serde(rename = "product.created")]
+    ProductCreated,
+    /// A product was changed; `data` is the Product after it.
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    /// A product was deleted; `data` is the Product as it was.
+    #[serde(rename = "product.deleted")]
+    ProductDeleted,
+    /// A product's stock fell to the low-stock threshold or below; `data` is the Product.
+    #[serde(rename = "variant.low_stock")]
+    VariantLowStock,
+    /// An account was registered; `data` is the User.
+    #[serde(rename = "user.registered")]
+    UserRegistered,
+}
+
+/// Something that happened, as the outbox keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    /// Id (also the `webhook-id` of its deliveries).
+    #[schema(example = "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f02")]
+    pub id: Uuid,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[schema(value_type = EventTypeName, example = "order.placed")]
+    pub event_type: String,
+    /// The resource (Order, Product or User) as the API showed it at the moment of the event.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// When it happened.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<domain::Event> for EventResponse {
+    fn from(e: domain::Event) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            event_type: e.event_type.as_str().to_owned(),
+            // Written by this service from its own responses; a row that is not JSON (it
+            // cannot be) is shown as null rather than failing the whole page.
+            data: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null),
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// The resources as this API answers them, for the events' `data`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ApiResources;
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // These types always serialize; `null` would only hide a bug, never a client's input.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+impl application::ports::ResourceJson for ApiResources {
+    fn order(&self, order: &domain::Order) -> String {
+        to_json(&OrderResponse::from(order.clone()))
+    }
+
+    fn product(&self, product: &ProductView) -> String {
+        to_json(&ProductResponse::from(product.clone()))
+    }
+
+    fn user(&self, user: &User) -> String {
+        to_json(&UserResponse::from(user.clone()))
+    }
+}
 
 /// A new category.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1012,3 +1107,229 @@ pub struct Jwks {
     #[schema(value_type = Vec<Object>)]
     pub keys: Vec<serde_json::Value>,
 }
+
+/// A new webhook endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateWebhookEndpointRequest {
+    /// Where events are POSTed: `https` (or `http` where the service allows it), reaching a
+    /// public address (unless the service allows private networks).
+    #[schema(
+        example = "https://hooks.example.com/shop",
+        min_length = 1,
+        max_length = 2000,
+        format = "uri"
+    )]
+    pub url: String,
+    /// Event types it hears, or `"*"` for all.
+    #[schema(value_type = Vec<EventSubscription>, min_items = 1, max_items = 11, example = json!(["order.placed", "order.cancelled"]))]
+    pub events: Vec<String>,
+    /// A note for the admin.
+    #[schema(max_length = 500, example = "Fulfilment")]
+    pub description: Option<String>,
+    /// Whether it receives events now (default true).
+    #[schema(example = true)]
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a webhook endpoint: any subset of the create fields; `description: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateWebhookEndpointRequest {
+    /// New URL (the same rules as on create).
+    #[schema(
+        example = "https://hooks.example.com/shop-v2",
+        min_length = 1,
+        max_length = 2000,
+        format = "uri"
+    )]
+    pub url: Option<String>,
+    /// New subscriptions.
+    #[schema(value_type = Option<Vec<EventSubscription>>, min_items = 1, max_items = 11)]
+    pub events: Option<Vec<String>>,
+    /// New note; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub description: Option<Option<String>>,
+    /// On or off.
+    pub enabled: Option<bool>,
+}
+
+/// An event type, or `*` for every type.
+#[derive(Serialize, ToSchema)]
+pub enum EventSubscription {
+    /// Every event.
+    #[serde(rename = "*")]
+    All,
+    /// `order.placed`.
+    #[serde(rename = "order.placed")]
+    OrderPlaced,
+    /// `order.paid`.
+    #[serde(rename = "order.paid")]
+    OrderPaid,
+    /// `order.status_changed`.
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged,
+    /// `order.cancelled`.
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled,
+    /// `order.refunded`.
+    #[serde(rename = "order.refunded")]
+    OrderRefunded,
+    /// `product.created`.
+    #[serde(rename = "product.created")]
+    ProductCreated,
+    /// `product.updated`.
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    /// `product.deleted`.
+    #[serde(rename = "product.deleted")]
+    ProductDeleted,
+    /// `variant.low_stock`.
+    #[serde(rename = "variant.low_stock")]
+    VariantLowStock,
+    /// `user.registered`.
+    #[serde(rename = "user.registered")]
+    UserRegistered,
+}
+
+/// A receiver of events (its secret is shown only on create and rotation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEndpointResponse {
+    /// Id.
+    #[schema(example = "0192f0c6-2a3b-7c4d-8e5f-60718293a4b5")]
+    pub id: Uuid,
+    /// Where events are POSTed.
+    #[schema(example = "https://hooks.example.com/shop")]
+    pub url: String,
+    /// Event types it hears, or `["*"]`.
+    #[schema(value_type = Vec<EventSubscription>, example = json!(["order.placed", "order.cancelled"]))]
+    pub events: Vec<String>,
+    /// The admin's note, or null.
+    #[schema(required = true, example = "Fulfilment")]
+    pub description: Option<String>,
+    /// Whether it receives new events.
+    pub enabled: bool,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::webhook::WebhookEndpoint> for WebhookEndpointResponse {
+    fn from(e: domain::webhook::WebhookEndpoint) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            url: e.url,
+            events: e.events.names().into_iter().map(str::to_owned).collect(),
+            description: e.description,
+            enabled: e.enabled,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// A webhook endpoint with its signing secret: answered only on create and rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEndpointWithSecret {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpointResponse,
+    /// The signing secret (`whsec_` and base64): keep it, it is not shown again.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+}
+
+impl From<domain::webhook::WebhookEndpoint> for WebhookEndpointWithSecret {
+    fn from(e: domain::webhook::WebhookEndpoint) -> Self {
+        let secret = e.secret.expose().to_owned();
+        Self {
+            endpoint: e.into(),
+            secret,
+        }
+    }
+}
+
+/// Where a delivery is.
+#[derive(ToSchema)]
+#[schema(as = DeliveryStatus, rename_all = "lowercase")]
+pub enum DeliveryStatusName {
+    /// Not delivered yet; tried again at `next_attempt_at`.
+    Pending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Every attempt failed.
+    Failed,
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    /// Id.
+    #[schema(example = "0192f0c6-3b4c-7d5e-8f60-718293a4b5c6")]
+    pub id: Uuid,
+    /// The event (its `webhook-id`).
+    #[schema(example = "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f02")]
+    pub event_id: Uuid,
+    /// The event's type.
+    #[schema(value_type = EventTypeName, example = "order.placed")]
+    pub event_type: String,
+    /// Where it is.
+    #[schema(value_type = DeliveryStatusName, example = "pending")]
+    pub status: String,
+    /// Attempts made.
+    #[schema(example = 0, minimum = 0)]
+    pub attempts: u32,
+    /// The receiver's status code at the last attempt, or null.
+    #[schema(required = true, example = json!(null))]
+    pub last_status_code: Option<u16>,
+    /// Why the last attempt failed, or null.
+    #[schema(required = true, example = json!(null))]
+    pub last_error: Option<String>,
+    /// When it is tried next, or null once it succeeded or failed.
+    #[schema(required = true)]
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Created (with its event).
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+impl From<domain::webhook::Delivery> for DeliveryResponse {
+    fn from(d: domain::webhook::Delivery) -> Self {
+        Self {
+            id: d.id.as_uuid(),
+            event_id: d.event_id.as_uuid(),
+            event_type: d.event_type.as_str().to_owned(),
+            status: d.status.as_str().to_owned(),
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of webhook endpoints, newest first.
+    WebhookEndpointPage,
+    WebhookEndpointResponse
+);
+page_type!(
+    /// A page of deliveries, newest first.
+    DeliveryPage,
+    DeliveryResponse
+);

@@ -10,8 +10,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use domain::webhook::DeliveryStatus;
 use domain::{
-    CategoryId, Currency, FieldError, Money, OrderStatus, PageRequest, ProductStatus, Slug, UserId,
+    CategoryId, Currency, EventType, FieldError, Money, OrderStatus, PageRequest, ProductStatus,
+    Slug, UserId,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -331,6 +333,8 @@ struct RawListQuery {
     per_page: Option<String>,
     user_id: Option<String>,
     status: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
 }
 
 /// The catalog list's parameters, as sent.
@@ -477,6 +481,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProductQuery {
             per_page: raw.per_page.clone(),
             user_id: None,
             status: None,
+            event_type: None,
         };
         let page = page_request(&list, &mut errors);
         let status = raw
@@ -560,6 +565,84 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
         };
         let filter = OrderFilter { user_id, status };
         finish(page.map(|page| OrderQuery { page, filter }), errors)
+    }
+}
+
+/// The event log's list: its page and the `type` filter, taken as sent (an empty or unknown
+/// type is 422 on `type`).
+pub struct EventQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Only events of this type, when given.
+    pub event_type: Option<EventType>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        let event_type = match raw.event_type.as_deref() {
+            None => None,
+            Some(s) => EventType::parse_as("type", s)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        finish(page.map(|page| EventQuery { page, event_type }), errors)
+    }
+}
+
+/// A webhook endpoint's deliveries: page and `status`, taken as sent (an empty or unknown
+/// status is 422 on `status`).
+pub struct DeliveryQuery {
+    /// Which page.
+    pub page: PageRequest,
+    /// Only deliveries in this status, when given.
+    pub status: Option<DeliveryStatus>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeliveryQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = RawListQuery::from_parts(parts)?;
+        let mut errors = Vec::new();
+        let page = page_request(&raw, &mut errors);
+        let status = match raw.status.as_deref() {
+            None => None,
+            Some(s) => DeliveryStatus::parse_as("status", s)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        finish(page.map(|page| DeliveryQuery { page, status }), errors)
+    }
+}
+
+/// The two ids of `/webhook-endpoints/{id}/deliveries/{delivery_id}`. Anything that is not a
+/// UUID names no resource: 404.
+pub struct DeliveryPath {
+    /// The endpoint.
+    pub endpoint_id: Uuid,
+    /// The delivery.
+    pub delivery_id: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeliveryPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((endpoint, delivery)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&endpoint), Uuid::parse_str(&delivery)) {
+            (Ok(endpoint_id), Ok(delivery_id)) => Ok(DeliveryPath {
+                endpoint_id,
+                delivery_id,
+            }),
+            _ => Err(ApiError::not_found()),
+        }
     }
 }
 

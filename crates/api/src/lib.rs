@@ -29,8 +29,10 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
+use application::webhooks::WebhookEndpoints;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
@@ -121,6 +123,8 @@ pub struct Services {
     pub cancel_order: CancelOrder,
     /// `PUT /orders/{id}/status`.
     pub change_order_status: ChangeOrderStatus,
+    pub list_events: ListEvents,
+    pub webhook_endpoints: WebhookEndpoints,
     /// The identity provider: its signing keys (for the verifier) and its readiness.
     pub identity: Arc<dyn IdentityProvider>,
     /// Whether the database answers.
@@ -173,7 +177,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
-    use routes::{auth, categories, health, images, orders, products, users};
+    use routes::{auth, categories, events, health, images, orders, products, users, webhooks};
 
     let state = AppState::new(services, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
@@ -222,7 +226,31 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             "/users/me",
             get(users::me).put(users::update_me).layer(small),
         )
-        .route("/users/{id}", get(users::get));
+        .route("/users/{id}", get(users::get))
+        .route("/events", get(events::list))
+        .route(
+            "/webhook-endpoints",
+            get(webhooks::list).post(webhooks::create).layer(small),
+        )
+        .route(
+            "/webhook-endpoints/{id}",
+            get(webhooks::get)
+                .put(webhooks::update)
+                .delete(webhooks::delete)
+                .layer(small),
+        )
+        .route(
+            "/webhook-endpoints/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+            post(webhooks::retry),
+        );
     let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
     );

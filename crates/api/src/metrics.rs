@@ -127,6 +127,11 @@ struct PoolName {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -143,6 +148,9 @@ pub struct ShopMetrics {
     orders_placed: Counter,
     orders_cancelled: Counter,
     login_failures: Counter,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
+    webhook_latency: Histogram,
+    webhook_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     unmatched: Route,
     pools: Arc<dyn PoolStats>,
     /// SHA-256 of `METRICS_TOKEN`, when one is required.
@@ -204,6 +212,24 @@ impl ShopMetrics {
             "Sign-ins refused for wrong credentials",
             login_failures.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_delivery_attempts",
+            "Webhook delivery attempts by outcome: succeeded, retrying (failed, tried again later) or failed (for good)",
+            webhook_attempts.clone(),
+        );
+        let webhook_latency = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            "webhook_delivery_duration_seconds",
+            "Time of one webhook delivery attempt, from the address check to the receiver's answer",
+            webhook_latency.clone(),
+        );
+        let webhook_oldest_pending = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery as the job runner last saw it (0: none pending)",
+            webhook_oldest_pending.clone(),
+        );
         registry.register(
             "build",
             "The running version",
@@ -220,6 +246,9 @@ impl ShopMetrics {
             orders_placed,
             orders_cancelled,
             login_failures,
+            webhook_attempts,
+            webhook_latency,
+            webhook_oldest_pending,
             unmatched: Route(Arc::from(UNMATCHED)),
             pools,
             token_digest: token.map(|t| Sha256::digest(t.as_bytes()).into()),
@@ -306,6 +335,20 @@ impl Metrics for ShopMetrics {
 
     fn login_failed(&self) {
         self.login_failures.inc();
+    }
+}
+
+impl application::delivery::DeliveryMetrics for ShopMetrics {
+    fn attempt(&self, outcome: &'static str, latency: Duration) {
+        self.webhook_attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.webhook_latency.observe(latency.as_secs_f64());
+    }
+
+    fn oldest_pending(&self, age: Option<Duration>) {
+        self.webhook_oldest_pending
+            .set(age.map_or(0.0, |a| a.as_secs_f64()));
     }
 }
 

@@ -51,7 +51,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
-use crate::routes::{auth, categories, health, images, orders, products, users};
+use crate::routes::{auth, categories, events, health, images, orders, products, users, webhooks};
 
 struct BearerAuth;
 
@@ -459,6 +459,9 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         users::list, users::me, users::update_me, users::get,
+        events::list,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::retry,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
     components(schemas(
@@ -474,6 +477,8 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "categories", description = "The catalog's category tree"),
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
+        (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
+        (name = "events", description = "The event log (admin): every change that committed, as it happened"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
     )
 )]
@@ -663,6 +668,68 @@ pub(crate) mod examples {
     /// A page of accounts.
     pub fn user_page() -> Value {
         page(vec![user()])
+    }
+
+    const ENDPOINT_ID: &str = "0192f0c6-2a3b-7c4d-8e5f-60718293a4b5";
+
+    /// The body of `create_webhook_endpoint`.
+    pub fn create_webhook_endpoint() -> Value {
+        json!({
+            "url": "https://hooks.example.com/shop",
+            "events": ["order.placed", "order.cancelled"],
+            "description": "Fulfilment",
+        })
+    }
+
+    /// A webhook endpoint.
+    pub fn webhook_endpoint() -> Value {
+        json!({
+            "id": ENDPOINT_ID,
+            "url": "https://hooks.example.com/shop",
+            "events": ["order.placed", "order.cancelled"],
+            "description": "Fulfilment",
+            "enabled": true,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A webhook endpoint with its secret.
+    pub fn webhook_endpoint_with_secret() -> Value {
+        let mut e = webhook_endpoint();
+        e["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        e
+    }
+
+    /// A page of webhook endpoints.
+    pub fn webhook_endpoint_page() -> Value {
+        page(vec![webhook_endpoint()])
+    }
+
+    /// A page of deliveries.
+    pub fn delivery_page() -> Value {
+        page(vec![json!({
+            "id": "0192f0c6-3b4c-7d5e-8f60-718293a4b5c6",
+            "event_id": "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f02",
+            "event_type": "order.placed",
+            "status": "pending",
+            "attempts": 1,
+            "last_status_code": 500,
+            "last_error": "the receiver answered 500",
+            "next_attempt_at": UPDATED,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })])
+    }
+
+    /// A page of the event log.
+    pub fn event_page() -> Value {
+        page(vec![json!({
+            "id": "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f02",
+            "type": "order.placed",
+            "data": order(),
+            "created_at": CREATED,
+        })])
     }
 
     /// Tokens after sign-in.

@@ -61,6 +61,8 @@ pub struct RegisterUser {
     pub users: Arc<dyn UserRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the account.
+    pub events: Arc<crate::events::Events>,
 }
 
 impl RegisterUser {
@@ -99,7 +101,8 @@ impl RegisterUser {
             })
             .await?;
         let user = user_from_account(account, self.clock.now());
-        if let Err(e) = self.users.insert(&user).await {
+        let registered = self.events.user_registered(&user);
+        if let Err(e) = self.users.insert_with_events(&user, &[registered]).await {
             if let Err(undo) = self.identity.delete(user.id).await {
                 tracing::error!(error = ?undo, user_id = %user.id, "could not remove the identity of a registration that failed");
             }
@@ -430,6 +433,7 @@ mod tests {
             identity: identity.clone(),
             users,
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let cmd = RegisterCommand {
             email: "ann@example.com".into(),
@@ -448,6 +452,7 @@ mod tests {
             identity: Arc::new(MemoryIdentity::default()),
             users: Arc::new(MemoryUsers::default()),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let cmd = RegisterCommand {
             email: "nope".into(),

@@ -13,9 +13,12 @@
 pub mod accounts;
 pub mod actor;
 pub mod catalog;
+pub mod delivery;
 pub mod error;
+pub mod events;
 pub mod ordering;
 pub mod ports;
+pub mod webhooks;
 
 pub use actor::Actor;
 pub use error::AppError;

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use domain::{
-    Address, AddressInput, FieldError, IdempotencyRecord, Order, OrderId, OrderRepository,
-    OrderStatus, Page, PageRequest, PlaceOrderError, ProductId, ProductRepository, UserId,
-    Validator, order::merge_lines,
+    Address, AddressInput, FieldError, IdempotencyRecord, ImageRepository, Order, OrderId,
+    OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
+    ProductRepository, Stock, UserId, Validator, order::merge_lines,
 };
 use sha2::{Digest, Sha256};
 
-use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel};
+use crate::events::{Events, with_stock};
+use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel, ProductView};
 use crate::{Actor, AppError};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -109,13 +110,57 @@ pub struct PlaceOrder {
     pub orders: Arc<dyn OrderRepository>,
     /// Product writes.
     pub products: Arc<dyn ProductRepository>,
+    /// Product image rows (for the low-stock events' products).
+    pub images: Arc<dyn ImageRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// Where the business events it decides are counted.
     pub metrics: Arc<dyn Metrics>,
+    /// The events it writes with the order.
+    pub events: Arc<Events>,
 }
 
 impl PlaceOrder {
+    /// `order.placed`, and a `variant.low_stock` for each product the order may leave low
+    /// (written only when it does): the images of those products are read in one query.
+    async fn events_of(
+        &self,
+        order: &Order,
+        priced: &[(domain::Product, domain::Quantity)],
+    ) -> Result<Vec<PendingEvent>, AppError> {
+        let mut events = vec![self.events.order_placed(order)];
+        let low: Vec<&(domain::Product, domain::Quantity)> = priced
+            .iter()
+            .filter(|(p, q)| self.events.may_fall_low(p.stock.get(), q.get()))
+            .collect();
+        if low.is_empty() {
+            return Ok(events);
+        }
+        let ids: Vec<ProductId> = low.iter().map(|(p, _)| p.id).collect();
+        let images = self.images.of_products(&ids).await?;
+        for (product, qty) in low {
+            let left = Stock::new(i64::from(product.stock.get().saturating_sub(qty.get())))
+                .map_err(|e| AppError::Validation(vec![e]))?;
+            let view = ProductView {
+                product: product.clone(),
+                images: images
+                    .iter()
+                    .filter(|i| i.product_id == product.id)
+                    .cloned()
+                    .collect(),
+                // Not read here: a low-stock event names the product's stock, not its
+                // categories (the product's own events carry them).
+                categories: Vec::new(),
+            };
+            events.push(self.events.stock_taken(
+                &with_stock(&view, left),
+                qty.get(),
+                order.created_at(),
+            ));
+        }
+        Ok(events)
+    }
+
     async fn replay(
         &self,
         user: UserId,
@@ -197,7 +242,8 @@ impl PlaceOrder {
         }
         v.finish()?;
         let now = self.clock.now();
-        let order = Order::place(OrderId::new(), actor.user_id, priced, address, now)?;
+        let order = Order::place(OrderId::new(), actor.user_id, priced.clone(), address, now)?;
+        let events = self.events_of(&order, &priced).await?;
         let record = key.map(|k| IdempotencyRecord {
             user_id: actor.user_id,
             key: k.to_owned(),
@@ -205,7 +251,11 @@ impl PlaceOrder {
             order_id: order.id(),
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
-        match self.orders.place(&order, record.as_ref()).await {
+        match self
+            .orders
+            .place_with_events(&order, record.as_ref(), &events)
+            .await
+        {
             Ok(()) => {
                 self.metrics.order_placed();
                 Ok(Placed::New(order))
@@ -294,6 +344,7 @@ async fn transition(
     orders: &dyn OrderRepository,
     clock: &dyn Clock,
     metrics: &dyn Metrics,
+    events: &Events,
     actor: &Actor,
     id: OrderId,
     next: OrderStatus,
@@ -304,7 +355,13 @@ async fn transition(
         let from = order.status();
         order.change_status(next, clock.now())?;
         if orders
-            .change_status(id, from, next, order.updated_at())
+            .change_status_with_events(
+                id,
+                from,
+                next,
+                order.updated_at(),
+                &events.order_status_changed(&order),
+            )
             .await?
         {
             // Only the request whose compare-and-set won changed the status: count it once.
@@ -328,6 +385,8 @@ pub struct CancelOrder {
     pub clock: Arc<dyn Clock>,
     /// Where the business events it decides are counted.
     pub metrics: Arc<dyn Metrics>,
+    /// The events it writes with the change.
+    pub events: Arc<Events>,
 }
 
 impl CancelOrder {
@@ -341,6 +400,7 @@ impl CancelOrder {
             &*self.orders,
             &*self.clock,
             &*self.metrics,
+            &self.events,
             actor,
             id,
             OrderStatus::Cancelled,
@@ -357,6 +417,8 @@ pub struct ChangeOrderStatus {
     pub clock: Arc<dyn Clock>,
     /// Where the business events it decides are counted.
     pub metrics: Arc<dyn Metrics>,
+    /// The events it writes with the change.
+    pub events: Arc<Events>,
 }
 
 impl ChangeOrderStatus {
@@ -374,7 +436,16 @@ impl ChangeOrderStatus {
     ) -> Result<Order, AppError> {
         actor.require_admin()?;
         let next = OrderStatus::parse(status).map_err(|e| AppError::Validation(vec![e]))?;
-        transition(&*self.orders, &*self.clock, &*self.metrics, actor, id, next).await
+        transition(
+            &*self.orders,
+            &*self.clock,
+            &*self.metrics,
+            &self.events,
+            actor,
+            id,
+            next,
+        )
+        .await
     }
 }
 
@@ -440,6 +511,7 @@ mod tests {
             orders: orders.clone(),
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
+            events: events(),
         };
         assert!(matches!(
             cancel.execute(&stranger, id).await,
@@ -459,9 +531,11 @@ mod tests {
         let product = products.add_sample("M-1");
         let place = PlaceOrder {
             orders: orders.clone(),
-            products,
+            products: products.clone(),
+            images: products,
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
+            events: events(),
         };
         let cmd = PlaceOrderCommand {
             items: vec![(product, 1)],
@@ -476,6 +550,7 @@ mod tests {
             orders: orders.clone(),
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
+            events: events(),
         };
         cancel.execute(&owner, id).await.unwrap();
         // Cancelling again is refused and changes nothing: not counted.
@@ -486,6 +561,7 @@ mod tests {
             orders: orders.clone(),
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
+            events: events(),
         };
         let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
@@ -501,6 +577,7 @@ mod tests {
             orders: orders.clone(),
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
+            events: events(),
         };
         assert!(matches!(
             change.execute(&owner, id, "paid").await,
@@ -536,6 +613,7 @@ mod tests {
                     orders: orders.clone(),
                     clock: Arc::new(FixedClock),
                     metrics: Arc::new(NoMetrics),
+                    events: events(),
                 };
                 for step in path(from) {
                     change.execute(&admin, id, step).await.unwrap();

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
-    Category, CategoryId, Email, FieldError, Image, Order, OrderStatus, Page, PageRequest,
-    Password, PersonName, Product, ProductId, ProductStatus, RepositoryError, Roles, Slug,
-    StoredFile, User, UserId, Username,
+    Category, CategoryId, DeliveryId, Email, Event, EventType, FieldError, Image, Order,
+    OrderStatus, Page, PageRequest, Password, PersonName, Product, ProductId, ProductStatus,
+    RepositoryError, Roles, Slug, StoredFile, User, UserId, Username, WebhookEndpointId,
+    webhook::{Delivery, DeliveryStatus, WebhookEndpoint, WebhookSecret},
 };
 
 /// The time, so tests can pin it.
@@ -200,6 +201,84 @@ pub trait OrderReadModel: Send + Sync {
 pub trait UserReadModel: Send + Sync {
     /// Newest first.
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError>;
+}
+
+/// Reads of the event log (the outbox), for the admin.
+#[async_trait]
+pub trait EventReadModel: Send + Sync {
+    /// Newest first; only events of `event_type` when given.
+    async fn list(
+        &self,
+        event_type: Option<EventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, RepositoryError>;
+}
+
+/// The resources as the API shows them, as JSON text: what an event's `data` holds. The
+/// interface layer implements it with its own response types, so an event and a response of
+/// the same resource at the same moment say the same.
+pub trait ResourceJson: Send + Sync {
+    /// An order.
+    fn order(&self, order: &Order) -> String;
+    /// A product with its images.
+    fn product(&self, product: &ProductView) -> String;
+    /// An account.
+    fn user(&self, user: &User) -> String;
+}
+
+/// Webhook endpoints and their deliveries, as stored.
+#[async_trait]
+pub trait WebhookRepository: Send + Sync {
+    /// Stores a new endpoint.
+    async fn insert(&self, endpoint: &WebhookEndpoint) -> Result<(), RepositoryError>;
+
+    /// The endpoint, if it exists.
+    async fn get(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError>;
+
+    /// Saves every field of `endpoint`; `false` when it no longer exists.
+    async fn update(&self, endpoint: &WebhookEndpoint) -> Result<bool, RepositoryError>;
+
+    /// Removes the endpoint and its deliveries; `false` when it did not exist.
+    async fn delete(&self, id: WebhookEndpointId) -> Result<bool, RepositoryError>;
+
+    /// The endpoint's deliveries, newest first, only those in `status` when given.
+    async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        status: Option<DeliveryStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, RepositoryError>;
+
+    /// Makes the endpoint's delivery due now again (pending, whatever it was), keeping its
+    /// attempts; `false` when the endpoint has no such delivery.
+    async fn retry(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+}
+
+/// Names to addresses, for the webhook address rules.
+#[async_trait]
+pub trait HostResolver: Send + Sync {
+    /// The addresses `host` resolves to now.
+    ///
+    /// # Errors
+    /// A message saying why it did not resolve.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<std::net::IpAddr>, String>;
+}
+
+/// Makes the signing secrets of webhook endpoints.
+pub trait SecretMaker: Send + Sync {
+    /// A new random secret, `whsec_` and the base64 of its key.
+    ///
+    /// # Errors
+    /// When the system's randomness is not available.
+    fn new_secret(&self) -> Result<WebhookSecret, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// Whether the database answers.

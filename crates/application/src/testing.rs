@@ -9,17 +9,47 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     Category, CategoryChanges, CategoryId, CategoryRepository, Currency, Email, Image, ImageId,
-    ImageRepository, ImageType, Money, Page, PageRequest, Password, Product, ProductChanges,
-    ProductId, ProductName, ProductRepository, ProductStatus, RepositoryError, Role, Roles, Sku,
-    Slug, Stock, StoredFile, User, UserId, UserRepository, Username,
+    ImageRepository, ImageType, Money, Page, PageRequest, Password, PendingEvent, Product,
+    ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus, RepositoryError,
+    Role, Roles, Sku, Slug, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
 
 use crate::Actor;
+use crate::events::Events;
 use crate::ports::{
     ByteSource, CategoryReadModel, CategoryView, Clock, FileBody, FileStore, IdentityAccount,
     IdentityError, IdentityProvider, Lookup, NewAccount, ProductFilter, ProductReadModel,
-    ProductView, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
+    ProductView, ResourceJson, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
 };
+
+/// Resources as short, telling text: `order <id> <status>`, `product <sku> stock <n> images
+/// <n>`, `user <username>`.
+pub struct TextJson;
+
+impl ResourceJson for TextJson {
+    fn order(&self, order: &domain::Order) -> String {
+        format!("order {} {}", order.id(), order.status())
+    }
+    fn product(&self, p: &ProductView) -> String {
+        format!(
+            "product {} stock {} images {}",
+            p.product.sku.as_str(),
+            p.product.stock.get(),
+            p.images.len()
+        )
+    }
+    fn user(&self, user: &User) -> String {
+        format!("user {}", user.username.as_str())
+    }
+}
+
+/// Events made as [`TextJson`] shows the resources, low at 5.
+pub fn events() -> Arc<Events> {
+    Arc::new(Events {
+        json: Arc::new(TextJson),
+        low_stock_threshold: 5,
+    })
+}
 
 #[derive(Default)]
 pub struct FixedClock;
@@ -58,6 +88,7 @@ pub struct MemoryProducts {
     pub images: Mutex<Vec<Image>>,
     /// The categories each product was stored in.
     pub categories: Mutex<HashMap<ProductId, Vec<CategoryId>>>,
+    pub events: Mutex<Vec<PendingEvent>>,
     fail_image_inserts: AtomicBool,
 }
 
@@ -328,7 +359,12 @@ impl ByteSource for Chunks {
 
 #[async_trait]
 impl ProductRepository for MemoryProducts {
-    async fn insert(&self, product: &Product) -> Result<(), RepositoryError> {
+    async fn insert_in_with_events(
+        &self,
+        product: &Product,
+        category_ids: &[CategoryId],
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError> {
         let mut items = self.items.lock().unwrap();
         if items.iter().any(|p| p.sku == product.sku) {
             return Err(RepositoryError::Conflict("sku"));
@@ -337,19 +373,11 @@ impl ProductRepository for MemoryProducts {
             return Err(RepositoryError::Conflict("slug"));
         }
         items.push(product.clone());
-        Ok(())
-    }
-
-    async fn insert_in(
-        &self,
-        product: &Product,
-        category_ids: &[CategoryId],
-    ) -> Result<(), RepositoryError> {
-        ProductRepository::insert(self, product).await?;
         self.categories
             .lock()
             .unwrap()
             .insert(product.id, category_ids.to_vec());
+        self.events.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
 
@@ -386,23 +414,29 @@ impl ProductRepository for MemoryProducts {
             .cloned())
     }
 
-    async fn update(
+    async fn update_with_events(
         &self,
         id: ProductId,
         changes: &ProductChanges,
         now: DateTime<Utc>,
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError> {
         let mut items = self.items.lock().unwrap();
-        Ok(items.iter_mut().find(|p| p.id == id).map(|p| {
+        let updated = items.iter_mut().find(|p| p.id == id).map(|p| {
             p.apply(changes.clone(), now);
             p.clone()
-        }))
+        });
+        if let Some(p) = &updated {
+            self.events.lock().unwrap().extend(events(p));
+        }
+        Ok(updated)
     }
 
-    async fn delete(
+    async fn delete_with_events(
         &self,
         id: ProductId,
         _: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<Option<Vec<Image>>, RepositoryError> {
         let mut items = self.items.lock().unwrap();
         let before = items.len();
@@ -413,6 +447,7 @@ impl ProductRepository for MemoryProducts {
         let mut images = self.images.lock().unwrap();
         let (removed, kept) = images.drain(..).partition(|i| i.product_id == id);
         *images = kept;
+        self.events.lock().unwrap().extend_from_slice(events);
         Ok(Some(removed))
     }
 }
@@ -554,15 +589,21 @@ impl CategoryReadModel for MemoryCategories {
 pub struct MemoryUsers {
     pub items: Mutex<Vec<User>>,
     pub fail_inserts: bool,
+    pub events: Mutex<Vec<PendingEvent>>,
 }
 
 #[async_trait]
 impl UserRepository for MemoryUsers {
-    async fn insert(&self, user: &User) -> Result<(), RepositoryError> {
+    async fn insert_with_events(
+        &self,
+        user: &User,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError> {
         if self.fail_inserts {
             return Err(RepositoryError::Unavailable("down".into()));
         }
         self.items.lock().unwrap().push(user.clone());
+        self.events.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
 
@@ -673,16 +714,19 @@ impl IdentityProvider for MemoryIdentity {
 #[derive(Default)]
 pub struct MemoryOrders {
     pub orders: Mutex<Vec<domain::Order>>,
+    pub events: Mutex<Vec<PendingEvent>>,
 }
 
 #[async_trait]
 impl domain::OrderRepository for MemoryOrders {
-    async fn place(
+    async fn place_with_events(
         &self,
         order: &domain::Order,
         _: Option<&domain::IdempotencyRecord>,
+        events: &[PendingEvent],
     ) -> Result<(), domain::PlaceOrderError> {
         self.orders.lock().unwrap().push(order.clone());
+        self.events.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
 
@@ -696,12 +740,13 @@ impl domain::OrderRepository for MemoryOrders {
             .cloned())
     }
 
-    async fn change_status(
+    async fn change_status_with_events(
         &self,
         id: domain::OrderId,
         from: domain::OrderStatus,
         to: domain::OrderStatus,
         now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<bool, RepositoryError> {
         let mut orders = self.orders.lock().unwrap();
         match orders
@@ -720,6 +765,7 @@ impl domain::OrderRepository for MemoryOrders {
                     o.created_at(),
                     now,
                 );
+                self.events.lock().unwrap().extend_from_slice(events);
                 Ok(true)
             }
             None => Ok(false),

@@ -64,6 +64,18 @@ id_type!(
     /// Identity of a product image; also names its file in the store (`images/<id>`).
     ImageId
 );
+id_type!(
+    /// Identity of a domain event; receivers dedupe deliveries on it (`webhook-id`).
+    EventId
+);
+id_type!(
+    /// Identity of a webhook endpoint.
+    WebhookEndpointId
+);
+id_type!(
+    /// Identity of one event's delivery to one endpoint.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod category;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod image;
 pub mod money;
@@ -14,11 +15,15 @@ pub mod product;
 pub mod repository;
 pub mod slug;
 pub mod user;
+pub mod webhook;
 
 pub use address::{Address, AddressInput, CountryCode};
 pub use category::{Category, CategoryChanges, CategoryName, ParentLinks, Position};
 pub use error::{DomainError, FieldError, Validator};
-pub use ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
+pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
+pub use ids::{
+    CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, UserId, WebhookEndpointId,
+};
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Order, OrderLine, OrderStatus, Quantity};

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
+use crate::event::PendingEvent;
 use crate::ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
@@ -36,11 +37,13 @@ pub enum RepositoryError {
 /// Products: the write side of the catalog.
 #[async_trait]
 pub trait ProductRepository: Send + Sync {
-    /// Stores a new product.
+    /// Stores a new product, in no category.
     ///
     /// # Errors
-    /// `Conflict("sku")` when the SKU is taken.
-    async fn insert(&self, product: &Product) -> Result<(), RepositoryError>;
+    /// `Conflict("sku")`/`Conflict("slug")` when taken.
+    async fn insert(&self, product: &Product) -> Result<(), RepositoryError> {
+        self.insert_in_with_events(product, &[], &[]).await
+    }
 
     /// The product, or `None` when it does not exist or was deleted.
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError>;
@@ -61,6 +64,17 @@ pub trait ProductRepository: Send + Sync {
         &self,
         product: &Product,
         category_ids: &[CategoryId],
+    ) -> Result<(), RepositoryError> {
+        self.insert_in_with_events(product, category_ids, &[]).await
+    }
+
+    /// [`insert_in`](Self::insert_in), and in the same transaction writes `events` to the
+    /// outbox; nothing is written when any of it fails.
+    async fn insert_in_with_events(
+        &self,
+        product: &Product,
+        category_ids: &[CategoryId],
+        events: &[PendingEvent],
     ) -> Result<(), RepositoryError>;
 
     /// Writes only the changed fields (so a concurrent stock change is never overwritten with
@@ -73,6 +87,22 @@ pub trait ProductRepository: Send + Sync {
         id: ProductId,
         changes: &ProductChanges,
         now: DateTime<Utc>,
+    ) -> Result<Option<Product>, RepositoryError> {
+        self.update_with_events(id, changes, now, &|_| Vec::new())
+            .await
+    }
+
+    /// [`update`](Self::update), and in the same transaction writes the events `events` makes
+    /// of the product as stored after the change (nothing when the product does not exist).
+    ///
+    /// # Errors
+    /// `Conflict("sku")` when the new SKU is taken, with nothing written.
+    async fn update_with_events(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError>;
 
     /// Removes a product from the catalog and the rows of its images, in one transaction;
@@ -82,6 +112,17 @@ pub trait ProductRepository: Send + Sync {
         &self,
         id: ProductId,
         now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Image>>, RepositoryError> {
+        self.delete_with_events(id, now, &[]).await
+    }
+
+    /// [`delete`](Self::delete), and in the same transaction writes `events` (only when the
+    /// product existed).
+    async fn delete_with_events(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<Option<Vec<Image>>, RepositoryError>;
 }
 
@@ -152,7 +193,19 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// `Conflict("email")` or `Conflict("username")` when taken.
-    async fn insert(&self, user: &User) -> Result<(), RepositoryError>;
+    async fn insert(&self, user: &User) -> Result<(), RepositoryError> {
+        self.insert_with_events(user, &[]).await
+    }
+
+    /// Stores a new account and writes `events`, in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict("email")` or `Conflict("username")` when taken, with nothing written.
+    async fn insert_with_events(
+        &self,
+        user: &User,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError>;
 
     /// Creates the account or refreshes the identity provider's fields (email, username,
     /// roles) of an existing one, keeping its profile fields; returns the stored account.
@@ -209,6 +262,20 @@ pub trait OrderRepository: Send + Sync {
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+    ) -> Result<(), PlaceOrderError> {
+        self.place_with_events(order, key, &[]).await
+    }
+
+    /// [`place`](Self::place), and in the same transaction writes `events` (each as its
+    /// condition says, judged on the stock this order leaves).
+    ///
+    /// # Errors
+    /// As `place`, with nothing written.
+    async fn place_with_events(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyRecord>,
+        events: &[PendingEvent],
     ) -> Result<(), PlaceOrderError>;
 
     /// The order with its lines.
@@ -223,6 +290,19 @@ pub trait OrderRepository: Send + Sync {
         from: OrderStatus,
         to: OrderStatus,
         now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.change_status_with_events(id, from, to, now, &[]).await
+    }
+
+    /// [`change_status`](Self::change_status), and writes `events` in the same transaction
+    /// when the compare-and-set wins (never when it loses).
+    async fn change_status_with_events(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<bool, RepositoryError>;
 
     /// The live record of `key` for `user_id`, if any; removes expired records now and then.

@@ -8,6 +8,7 @@ pub mod db;
 pub mod identity;
 pub mod secret;
 pub mod storage;
+pub mod webhooks;
 
 pub use db::{Database, DatabaseUrl};
 pub use secret::Secret;

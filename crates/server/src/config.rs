@@ -115,6 +115,25 @@ pub struct Settings {
     pub storage: StorageBackend,
     /// `MAX_UPLOAD_BYTES`: largest image upload.
     pub max_upload_bytes: u64,
+    /// `LOW_STOCK_THRESHOLD`: stock at or below which a product is low (`variant.low_stock`).
+    pub low_stock_threshold: u32,
+    /// `SHOP_JOBS`: whether `serve` runs the background jobs too (default true).
+    pub jobs_enabled: bool,
+    /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due.
+    pub jobs_poll_interval: Duration,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: how long a receiver has to answer (10).
+    pub webhook_timeout: Duration,
+    /// `WEBHOOK_RETRY_DELAYS_SECONDS`: the delays after each failed attempt, comma-separated
+    /// (`5,60,600,3600,21600,86400`); each is jittered by up to a fifth.
+    pub webhook_retry_delays: Vec<Duration>,
+    /// `WEBHOOK_BATCH_SIZE`: deliveries one runner claims and sends at once (20).
+    pub webhook_batch_size: u32,
+    /// `WEBHOOK_LEASE_SECONDS`: how long a claim holds before another runner may take the
+    /// delivery over (60; longer than the timeout).
+    pub webhook_lease: Duration,
+    /// `WEBHOOK_ALLOW_HTTP` and `WEBHOOK_ALLOW_PRIVATE_NETWORKS`: which receiver URLs webhook
+    /// endpoints may have (both off by default: https to public addresses only).
+    pub webhook_urls: application::webhooks::UrlPolicy,
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it;
     /// unset, the endpoint is open (scrapers usually sit on the private network).
     pub metrics_token: Option<Secret>,
@@ -157,6 +176,14 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("low_stock_threshold", &self.low_stock_threshold)
+            .field("webhook_urls", &self.webhook_urls)
+            .field("jobs_enabled", &self.jobs_enabled)
+            .field("jobs_poll_interval", &self.jobs_poll_interval)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .field("webhook_retry_delays", &self.webhook_retry_delays)
+            .field("webhook_batch_size", &self.webhook_batch_size)
+            .field("webhook_lease", &self.webhook_lease)
             .field("metrics_token", &self.metrics_token)
             .field("signing_key_file", &self.signing_key_file)
             .field("shutdown_drain", &self.shutdown_drain)
@@ -187,6 +214,29 @@ where
         });
     }
     Ok(n)
+}
+
+/// `WEBHOOK_RETRY_DELAYS_SECONDS`: 1 to 20 whole numbers of seconds (each 1..=604800),
+/// comma-separated; the contract's schedule when unset.
+fn retry_delays(value: Option<String>) -> Result<Vec<Duration>, ConfigError> {
+    let Some(raw) = value else {
+        return Ok(domain::webhook::DEFAULT_RETRY_DELAYS.to_vec());
+    };
+    let refuse = || ConfigError {
+        name: "WEBHOOK_RETRY_DELAYS_SECONDS",
+        message: format!("`{raw}` is not 1 to 20 comma-separated whole seconds, each 1 to 604800"),
+    };
+    let delays: Vec<Duration> = raw
+        .split(',')
+        .map(|s| match s.trim().parse::<u64>() {
+            Ok(n) if (1..=604_800).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(refuse()),
+        })
+        .collect::<Result<_, _>>()?;
+    if delays.len() > 20 {
+        return Err(refuse());
+    }
+    Ok(delays)
 }
 
 /// `true`/`1`/`yes` or `false`/`0`/`no`.
@@ -453,6 +503,46 @@ impl Settings {
                 application::catalog::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
+            low_stock_threshold: parse_number(
+                "LOW_STOCK_THRESHOLD",
+                get("LOW_STOCK_THRESHOLD"),
+                application::events::DEFAULT_LOW_STOCK_THRESHOLD,
+                0..=1_000_000_000,
+            )?,
+            jobs_enabled: parse_bool("SHOP_JOBS", get("SHOP_JOBS"), true)?,
+            jobs_poll_interval: Duration::from_millis(parse_number(
+                "JOBS_POLL_INTERVAL_MS",
+                get("JOBS_POLL_INTERVAL_MS"),
+                1000,
+                10..=600_000,
+            )?),
+            webhook_timeout: Duration::from_secs(parse_number(
+                "WEBHOOK_TIMEOUT_SECONDS",
+                get("WEBHOOK_TIMEOUT_SECONDS"),
+                10,
+                1..=300,
+            )?),
+            webhook_retry_delays: retry_delays(get("WEBHOOK_RETRY_DELAYS_SECONDS"))?,
+            webhook_batch_size: parse_number(
+                "WEBHOOK_BATCH_SIZE",
+                get("WEBHOOK_BATCH_SIZE"),
+                20,
+                1..=1000,
+            )?,
+            webhook_lease: Duration::from_secs(parse_number(
+                "WEBHOOK_LEASE_SECONDS",
+                get("WEBHOOK_LEASE_SECONDS"),
+                60,
+                2..=3600,
+            )?),
+            webhook_urls: application::webhooks::UrlPolicy {
+                allow_http: parse_bool("WEBHOOK_ALLOW_HTTP", get("WEBHOOK_ALLOW_HTTP"), false)?,
+                allow_private: parse_bool(
+                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS",
+                    get("WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
+                    false,
+                )?,
+            },
             metrics_token: get("METRICS_TOKEN").map(|t| Secret::new(t.trim())),
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(|f| PathBuf::from(f.trim())),
             shutdown_drain: Duration::from_secs(parse_number(
@@ -489,6 +579,8 @@ impl Settings {
         s.port = 0;
         s.database_max_connections = 5;
         s.rate_limit_enabled = false;
+        // The job runner polls the database every second: only the tests of jobs turn it on.
+        s.jobs_enabled = false;
         s
     }
 }
@@ -529,6 +621,17 @@ mod tests {
             ("STORAGE_BACKEND", "s3"),
             ("MAX_UPLOAD_BYTES", "0"),
             ("MAX_UPLOAD_BYTES", "ten"),
+            ("LOW_STOCK_THRESHOLD", "-1"),
+            ("LOW_STOCK_THRESHOLD", "few"),
+            ("WEBHOOK_ALLOW_HTTP", "maybe"),
+            ("SHOP_JOBS", "perhaps"),
+            ("WEBHOOK_TIMEOUT_SECONDS", "0"),
+            ("WEBHOOK_RETRY_DELAYS_SECONDS", "5,x"),
+            ("WEBHOOK_RETRY_DELAYS_SECONDS", "5,,60"),
+            ("WEBHOOK_RETRY_DELAYS_SECONDS", "0"),
+            ("WEBHOOK_BATCH_SIZE", "0"),
+            ("WEBHOOK_LEASE_SECONDS", "1"),
+            ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "2"),
             ("JWKS_REFETCH_FLOOR_SECONDS", "0"),
             ("JWKS_MAX_AGE_SECONDS", "forever"),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
@@ -683,6 +786,38 @@ mod tests {
         assert_eq!(s.max_upload_bytes, 10_485_760);
         let s = settings(&[("MAX_UPLOAD_BYTES", "2048")]).unwrap();
         assert_eq!(s.max_upload_bytes, 2048);
+        assert_eq!(s.low_stock_threshold, 5);
+        assert_eq!(s.webhook_urls, application::webhooks::UrlPolicy::default());
+        let s = settings(&[
+            ("WEBHOOK_ALLOW_HTTP", "true"),
+            ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "yes"),
+        ])
+        .unwrap();
+        assert!(s.webhook_urls.allow_http && s.webhook_urls.allow_private);
+        let s = settings(&[]).unwrap();
+        assert!(s.jobs_enabled);
+        assert_eq!(s.jobs_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.webhook_timeout, Duration::from_secs(10));
+        let secs: Vec<u64> = s
+            .webhook_retry_delays
+            .iter()
+            .map(Duration::as_secs)
+            .collect();
+        assert_eq!(secs, [5, 60, 600, 3600, 21600, 86400]);
+        assert_eq!(s.webhook_batch_size, 20);
+        assert_eq!(s.webhook_lease, Duration::from_secs(60));
+        let s = settings(&[
+            ("WEBHOOK_RETRY_DELAYS_SECONDS", " 1, 2 "),
+            ("SHOP_JOBS", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.webhook_retry_delays,
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert!(!s.jobs_enabled);
+        let s = settings(&[("LOW_STOCK_THRESHOLD", "0")]).unwrap();
+        assert_eq!(s.low_stock_threshold, 0);
     }
 
     const GDRIVE: [(&str, &str); 4] = [

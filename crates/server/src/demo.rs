@@ -85,11 +85,13 @@ pub(crate) async fn seed(
     products: Arc<dyn ProductRepository>,
     categories: Arc<dyn CategoryRepository>,
     clock: Arc<dyn Clock>,
+    events: Arc<application::events::Events>,
 ) -> Result<usize, AppError> {
     let create = CreateProduct {
         products,
         categories,
         clock,
+        events,
     };
     let seeder = Actor {
         user_id: UserId::new(),

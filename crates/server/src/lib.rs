@@ -9,6 +9,7 @@ pub mod config;
 pub mod telemetry;
 
 mod demo;
+mod jobs;
 mod serve;
 
 use std::future::Future;
@@ -26,14 +27,20 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::delivery::{DeliverWebhooks, DeliverySettings};
+use application::events::{Events, ListEvents};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
-use infrastructure::db::{SqlCategories, SqlImages, SqlOrders, SqlProducts, SqlUsers};
+use application::webhooks::WebhookEndpoints;
+use infrastructure::db::{
+    SqlCategories, SqlEvents, SqlImages, SqlOrders, SqlProducts, SqlUsers, SqlWebhooks,
+};
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
+use infrastructure::webhooks::{HttpSender, RandomSecrets, SystemResolver};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
 
@@ -48,6 +55,7 @@ struct Adapters {
     files: Arc<dyn FileStore>,
     orders: Arc<SqlOrders>,
     users: Arc<SqlUsers>,
+    webhooks: Arc<SqlWebhooks>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
 }
@@ -93,6 +101,7 @@ impl Adapters {
             files: file_store(settings)?,
             orders: Arc::new(SqlOrders::new(db.clone())),
             users: Arc::new(SqlUsers::new(db.clone())),
+            webhooks: Arc::new(SqlWebhooks::new(db.clone())),
             identity,
             clock: Arc::new(SystemClock),
             db,
@@ -112,11 +121,13 @@ impl Adapters {
             (&self.products, &self.images, &self.orders, &self.users);
         let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
+        let events = events(settings);
         api::Services {
             register: RegisterUser {
                 identity: identity.clone(),
                 users: users.clone(),
                 clock: clock.clone(),
+                events: events.clone(),
             },
             login: Login {
                 identity: identity.clone(),
@@ -144,18 +155,21 @@ impl Adapters {
                 products: products.clone(),
                 categories: categories.clone(),
                 clock: clock.clone(),
+                events: events.clone(),
             },
             update_product: UpdateProduct {
                 products: products.clone(),
                 categories: categories.clone(),
                 catalog: products.clone(),
                 clock: clock.clone(),
+                events: events.clone(),
             },
             delete_product: DeleteProduct {
                 products: products.clone(),
-                images: images.clone(),
+                catalog: products.clone(),
                 store: files.clone(),
                 clock: clock.clone(),
+                events: events.clone(),
             },
             get_product: GetProduct {
                 catalog: products.clone(),
@@ -200,8 +214,10 @@ impl Adapters {
             place_order: PlaceOrder {
                 orders: orders.clone(),
                 products: products.clone(),
+                images: images.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
+                events: events.clone(),
             },
             get_order: GetOrder {
                 orders: orders.clone(),
@@ -213,11 +229,23 @@ impl Adapters {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
+                events: events.clone(),
             },
             change_order_status: ChangeOrderStatus {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
+                events,
+            },
+            list_events: ListEvents {
+                reads: Arc::new(SqlEvents::new(self.db.clone())),
+            },
+            webhook_endpoints: WebhookEndpoints {
+                webhooks: self.webhooks.clone(),
+                resolver: Arc::new(SystemResolver),
+                secrets: Arc::new(RandomSecrets),
+                clock: clock.clone(),
+                policy: settings.webhook_urls,
             },
             identity: identity.clone(),
             database: Arc::new(DatabaseHealth(self.db.clone())),
@@ -225,6 +253,48 @@ impl Adapters {
             metrics,
         }
     }
+}
+
+impl Adapters {
+    /// The background jobs on these adapters.
+    fn jobs(&self, settings: &Settings, metrics: Arc<api::metrics::ShopMetrics>) -> jobs::Jobs {
+        jobs::Jobs {
+            deliver: DeliverWebhooks {
+                queue: self.webhooks.clone(),
+                sender: Arc::new(HttpSender),
+                resolver: Arc::new(SystemResolver),
+                clock: self.clock.clone(),
+                jitter: Arc::new(jitter),
+                metrics,
+                settings: DeliverySettings {
+                    retry_delays: settings.webhook_retry_delays.clone(),
+                    timeout: settings.webhook_timeout,
+                    lease: settings.webhook_lease.max(settings.webhook_timeout * 2),
+                    batch_size: settings.webhook_batch_size,
+                    policy: settings.webhook_urls,
+                },
+            },
+            poll_interval: settings.jobs_poll_interval,
+        }
+    }
+}
+
+/// A number in `0.0..1.0` for the retries' jitter: the sub-second nanoseconds of now, which
+/// spread runners and deliveries apart as well as any random source would here.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
+/// How events are made: the resources as the API answers them, and the low-stock threshold.
+fn events(settings: &Settings) -> Arc<Events> {
+    Arc::new(Events {
+        json: Arc::new(api::dto::ApiResources),
+        low_stock_threshold: settings.low_stock_threshold,
+    })
 }
 
 /// The file store the settings name: a folder under `DATA_DIR`, or Google Drive.
@@ -290,6 +360,8 @@ pub struct Application {
     finish_within: Duration,
     /// Time to read a request head, and connections served at once.
     limits: serve::ConnectionLimits,
+    /// The background jobs, unless `SHOP_JOBS=false`.
+    jobs: Option<jobs::Jobs>,
 }
 
 impl Application {
@@ -304,6 +376,9 @@ impl Application {
             Arc::new(DatabasePools(a.db.clone())),
             settings.metrics_token.as_ref().map(|t| t.expose()),
         ));
+        let jobs = settings
+            .jobs_enabled
+            .then(|| a.jobs(&settings, metrics.clone()));
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -341,6 +416,7 @@ impl Application {
                 header_read_timeout: settings.header_read_timeout,
                 max_connections: settings.max_connections,
             },
+            jobs,
         })
     }
 
@@ -369,6 +445,8 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
+        let (jobs_stop, jobs_stopped) = tokio::sync::watch::channel(false);
+        let jobs = self.jobs.map(|j| tokio::spawn(j.run(jobs_stopped)));
         let (stopping, drain) = (self.stopping.clone(), self.drain);
         let (close_tx, close_rx) = tokio::sync::watch::channel(false);
         let (port_closed_tx, port_closed_rx) = tokio::sync::oneshot::channel::<()>();
@@ -382,6 +460,8 @@ impl Application {
         let stop = async move {
             signal.await;
             stopping.store(true, Ordering::SeqCst);
+            // The jobs stop taking work now; a batch in flight releases its claims.
+            let _ = jobs_stop.send(true);
             if !drain.is_zero() {
                 tracing::info!(
                     seconds = drain.as_secs(),
@@ -415,6 +495,13 @@ impl Application {
                 seconds = finish_within.as_secs(),
                 "stopping: connections still open after the request timeout; closing them"
             ),
+        }
+        if let Some(jobs) = jobs
+            && tokio::time::timeout(Duration::from_secs(5), jobs)
+                .await
+                .is_err()
+        {
+            tracing::warn!("stopping: the job runner did not stop in time");
         }
         if tokio::time::timeout(Duration::from_secs(5), self.db.close())
             .await
@@ -574,6 +661,26 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs only the background jobs (`shop worker`) until SIGTERM or Ctrl-C; any number of
+/// workers and servers may run them against one PostgreSQL.
+///
+/// # Errors
+/// When the database cannot be had.
+pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
+    let a = Adapters::build(settings).await?;
+    let metrics = Arc::new(api::metrics::ShopMetrics::new(
+        Arc::new(DatabasePools(a.db.clone())),
+        None,
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(a.jobs(settings, metrics).run(stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(15), runner).await;
+    a.db.close().await;
+    Ok(())
+}
+
 /// Creates the admin account, or makes an existing one admin with this password
 /// (`shop create-admin`); safe to run again. With Keycloak the account is created or updated
 /// in the realm (its password reset, the realm role `admin` granted), then copied to the
@@ -606,9 +713,14 @@ pub async fn create_admin(
 /// When the database is unavailable.
 pub async fn seed_demo(settings: &Settings) -> anyhow::Result<usize> {
     let a = Adapters::build(settings).await?;
-    let n = demo::seed(a.products.clone(), a.categories.clone(), a.clock.clone())
-        .await
-        .map_err(describe)?;
+    let n = demo::seed(
+        a.products.clone(),
+        a.categories.clone(),
+        a.clock.clone(),
+        events(settings),
+    )
+    .await
+    .map_err(describe)?;
     a.db.close().await;
     Ok(n)
 }

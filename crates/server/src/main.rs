@@ -24,6 +24,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the background jobs (webhook delivery), no API; any number may run at once.
+    Worker,
     /// Create an admin account, or make an existing account (by e-mail) an admin with this
     /// password. Safe to run again.
     CreateAdmin {
@@ -70,6 +72,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await
         }
+        Command::Worker => shop::run_worker(&settings).await,
         Command::Migrate => {
             shop::migrate(&settings).await?;
             println!("migrations applied");

@@ -3,8 +3,10 @@
 
 pub mod auth;
 pub mod categories;
+pub mod events;
 pub mod health;
 pub mod images;
 pub mod orders;
 pub mod products;
 pub mod users;
+pub mod webhooks;

@@ -4,14 +4,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Category, CategoryId, CategoryRepository, Currency, Description, FieldError, ImageRepository,
-    Money, Page, PageRequest, Product, ProductChanges, ProductId, ProductName, ProductRepository,
-    ProductStatus, RepositoryError, Sku, Slug, Stock, Validator,
+    Category, CategoryId, CategoryRepository, Currency, Description, FieldError, Money, Page,
+    PageRequest, Product, ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus,
+    RepositoryError, Sku, Slug, Stock, Validator,
 };
 use uuid::Uuid;
 
 use super::categories::SLUG_ATTEMPTS;
 use super::images::discard_files;
+use crate::events::Events;
 use crate::ports::{
     CategoryRef, Clock, FileStore, Lookup, ProductFilter, ProductReadModel, ProductView,
 };
@@ -128,6 +129,8 @@ pub struct CreateProduct {
     pub categories: Arc<dyn CategoryRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the product.
+    pub events: Arc<Events>,
 }
 
 impl CreateProduct {
@@ -199,26 +202,34 @@ impl CreateProduct {
             created_at: now,
             updated_at: now,
         };
-        let view = |product| ProductView {
-            product,
+        let view = |product: &Product| ProductView {
+            product: product.clone(),
             images: Vec::new(),
-            categories,
+            categories: categories.clone(),
         };
         let Some(given) = slug else {
             let base = product.slug.clone();
             for _ in 0..SLUG_ATTEMPTS {
                 product.slug = base.first_free(&self.products.slugs_like(&base).await?);
-                match self.products.insert_in(&product, &category_ids).await {
+                let created = self.events.product_created(&view(&product));
+                match self
+                    .products
+                    .insert_in_with_events(&product, &category_ids, &[created])
+                    .await
+                {
                     Err(RepositoryError::Conflict("slug")) => continue,
                     other => other?,
                 }
-                return Ok(view(product));
+                return Ok(view(&product));
             }
             return Err(RepositoryError::Conflict("slug").into());
         };
         product.slug = given;
-        self.products.insert_in(&product, &category_ids).await?;
-        Ok(view(product))
+        let created = self.events.product_created(&view(&product));
+        self.products
+            .insert_in_with_events(&product, &category_ids, &[created])
+            .await?;
+        Ok(view(&product))
     }
 }
 
@@ -253,6 +264,8 @@ pub struct UpdateProduct {
     pub catalog: Arc<dyn ProductReadModel>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the change.
+    pub events: Arc<Events>,
 }
 
 impl UpdateProduct {
@@ -298,15 +311,31 @@ impl UpdateProduct {
                 .and_then(|ids| parse_category_ids(&mut v, ids)),
         };
         v.finish()?;
-        if let Some(ids) = changes
-            .category_ids
-            .as_deref()
-            .filter(|ids| !ids.is_empty())
-        {
-            category_refs(&self.categories.all().await?, ids)?;
-        }
+        // The product as the API shows it now: the update leaves its images alone, and its
+        // categories change only when the command names them.
+        let current = self
+            .catalog
+            .get(&Lookup::Id(id))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let categories = match changes.category_ids.as_deref() {
+            None => current.categories,
+            Some([]) => Vec::new(),
+            Some(ids) => category_refs(&self.categories.all().await?, ids)?,
+        };
+        let stock_set = changes.stock.is_some();
+        let events = |product: &Product| {
+            self.events.product_updated(
+                &ProductView {
+                    product: product.clone(),
+                    images: current.images.clone(),
+                    categories: categories.clone(),
+                },
+                stock_set,
+            )
+        };
         self.products
-            .update(id, &changes, self.clock.now())
+            .update_with_events(id, &changes, self.clock.now(), &events)
             .await?
             .ok_or(AppError::NotFound)?;
         self.catalog
@@ -321,12 +350,14 @@ impl UpdateProduct {
 pub struct DeleteProduct {
     /// Product writes.
     pub products: Arc<dyn ProductRepository>,
-    /// Product image rows.
-    pub images: Arc<dyn ImageRepository>,
+    /// Catalog reads: the product with its images and categories, as the event tells of it.
+    pub catalog: Arc<dyn ProductReadModel>,
     /// Where image files are kept.
     pub store: Arc<dyn FileStore>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The events it writes with the removal.
+    pub events: Arc<Events>,
 }
 
 impl DeleteProduct {
@@ -340,12 +371,20 @@ impl DeleteProduct {
     #[tracing::instrument(name = "delete_product", skip_all, fields(product_id = %id))]
     pub async fn execute(&self, actor: &Actor, id: ProductId) -> Result<(), AppError> {
         actor.require_admin()?;
-        if !self.images.of_products(&[id]).await?.is_empty() {
+        // The product as the API shows it, for the event.
+        let view = self
+            .catalog
+            .get(&Lookup::Id(id))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if !view.images.is_empty() {
             self.store.check().await?;
         }
+        let now = self.clock.now();
+        let deleted = self.events.product_deleted(&view, now);
         let removed = self
             .products
-            .delete(id, self.clock.now())
+            .delete_with_events(id, now, &[deleted])
             .await?
             .ok_or(AppError::NotFound)?;
         discard_files(&*self.store, &removed).await;
@@ -467,6 +506,7 @@ mod tests {
             products: repo.clone(),
             categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let err = uc.execute(&actor(&[Role::User]), cmd()).await.unwrap_err();
         assert!(matches!(err, AppError::Forbidden));
@@ -485,6 +525,7 @@ mod tests {
             products: repo,
             categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let bad = CreateProductCommand {
             sku: "".into(),
@@ -515,6 +556,7 @@ mod tests {
             products: repo.clone(),
             categories: Arc::new(MemoryCategories::default()),
             clock: Arc::new(FixedClock),
+            events: events(),
         }
         .execute(&admin, cmd())
         .await
@@ -526,6 +568,7 @@ mod tests {
             categories: Arc::new(MemoryCategories::default()),
             catalog: repo.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         assert!(matches!(
             update
@@ -536,9 +579,10 @@ mod tests {
         assert!(matches!(
             DeleteProduct {
                 products: repo.clone(),
-                images: repo.clone(),
+                catalog: repo.clone(),
                 store: Arc::new(MemoryStore::default()),
-                clock: Arc::new(FixedClock)
+                clock: Arc::new(FixedClock),
+                events: events(),
             }
             .execute(&user, p.id)
             .await,
@@ -568,9 +612,10 @@ mod tests {
         store.insert(&image.file.key, b"bytes");
         let delete = DeleteProduct {
             products: repo.clone(),
-            images: repo.clone(),
+            catalog: repo.clone(),
             store: store.clone(),
             clock: Arc::new(FixedClock),
+            events: events(),
         };
         let admin = actor(&[Role::Admin]);
 

@@ -3,7 +3,9 @@
 //! made here once.
 
 mod categories;
+mod delivery;
 mod errors;
+mod events;
 mod images;
 mod orders;
 mod ports;
@@ -33,7 +35,7 @@ use crate::ports::{
     Clock, FileStore, IdentityProvider, Metrics, NoMetrics, OrderReadModel, ProductReadModel,
     UserReadModel,
 };
-use crate::testing::{FixedClock, MemoryOrders};
+use crate::testing::{FixedClock, MemoryOrders, MemoryProducts, events};
 
 // --- building the use cases -------------------------------------------------------------
 
@@ -56,8 +58,10 @@ fn place_order(
     PlaceOrder {
         orders,
         products,
+        images: Arc::new(MemoryProducts::default()),
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -74,6 +78,7 @@ fn cancel_order(orders: Arc<dyn OrderRepository>) -> CancelOrder {
         orders,
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -82,6 +87,7 @@ fn change_order_status(orders: Arc<dyn OrderRepository>) -> ChangeOrderStatus {
         orders,
         clock: clock(),
         metrics: no_metrics(),
+        events: events(),
     }
 }
 
@@ -93,6 +99,7 @@ fn register_user(
         identity,
         users,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -144,6 +151,7 @@ fn create_product(products: Arc<dyn ProductRepository>) -> CreateProduct {
         products,
         categories: Arc::new(crate::testing::MemoryCategories::default()),
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -156,19 +164,21 @@ fn update_product(
         categories: Arc::new(crate::testing::MemoryCategories::default()),
         catalog,
         clock: clock(),
+        events: events(),
     }
 }
 
 fn delete_product(
     products: Arc<dyn ProductRepository>,
-    images: Arc<dyn ImageRepository>,
+    catalog: Arc<dyn ProductReadModel>,
     store: Arc<dyn FileStore>,
 ) -> DeleteProduct {
     DeleteProduct {
         products,
-        images,
+        catalog,
         store,
         clock: clock(),
+        events: events(),
     }
 }
 
@@ -290,10 +300,11 @@ impl KeyedOrders {
 
 #[async_trait]
 impl OrderRepository for KeyedOrders {
-    async fn place(
+    async fn place_with_events(
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+        events: &[domain::PendingEvent],
     ) -> Result<(), PlaceOrderError> {
         let next = self.next_place.lock().unwrap().take();
         match next {
@@ -314,25 +325,28 @@ impl OrderRepository for KeyedOrders {
         if let Some(k) = key {
             self.keys.lock().unwrap().push(k.clone());
         }
-        self.orders.place(order, key).await
+        self.orders.place_with_events(order, key, events).await
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepositoryError> {
         self.orders.get(id).await
     }
 
-    async fn change_status(
+    async fn change_status_with_events(
         &self,
         id: OrderId,
         from: OrderStatus,
         to: OrderStatus,
         now: DateTime<Utc>,
+        events: &[domain::PendingEvent],
     ) -> Result<bool, RepositoryError> {
         self.status_attempts.fetch_add(1, Ordering::SeqCst);
         if self.lose_status_races {
             return Ok(false);
         }
-        self.orders.change_status(id, from, to, now).await
+        self.orders
+            .change_status_with_events(id, from, to, now, events)
+            .await
     }
 
     async fn find_key(

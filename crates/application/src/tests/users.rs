@@ -395,7 +395,11 @@ async fn a_profile_of_an_account_the_shop_does_not_hold_is_not_found() {
     struct Vanishing(User);
     #[async_trait]
     impl UserRepository for Vanishing {
-        async fn insert(&self, _: &User) -> Result<(), domain::RepositoryError> {
+        async fn insert_with_events(
+            &self,
+            _: &User,
+            _: &[domain::PendingEvent],
+        ) -> Result<(), domain::RepositoryError> {
             Ok(())
         }
         async fn upsert_identity(&self, u: &User) -> Result<User, domain::RepositoryError> {

@@ -1,10 +1,12 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
 mod categories;
+mod events;
 mod images;
 mod orders;
 mod products;
 mod users;
+mod webhooks;
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,10 +21,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use categories::SqlCategories;
+pub use events::SqlEvents;
 pub use images::SqlImages;
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use users::SqlUsers;
+pub use webhooks::SqlWebhooks;
 
 /// Runs one body of code against whichever backend `db` holds. The body is written once and
 /// compiled for each backend; `$role` picks the SQLite pool (`read` or `write`), PostgreSQL has one.

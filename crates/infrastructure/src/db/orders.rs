@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
     Address, CountryCode, Currency, IdempotencyRecord, Money, Order, OrderId, OrderLine,
-    OrderRepository, OrderStatus, Page, PageRequest, PlaceOrderError, ProductId, ProductName,
-    Quantity, RepositoryError, Sku, Stock, UserId,
+    OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
+    ProductName, Quantity, RepositoryError, Sku, Stock, UserId,
 };
 use uuid::Uuid;
 
+use super::events::write_events;
 use super::{Database, corrupt, map_err, on_db, placeholders};
 use application::ports::{OrderFilter, OrderReadModel};
 
@@ -261,6 +262,7 @@ async fn place_in_one_statement(
     pool: &sqlx::SqlitePool,
     order: &Order,
     key: Option<&IdempotencyRecord>,
+    events: &[PendingEvent],
 ) -> Result<bool, PlaceOrderError> {
     let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
     by_product.sort_by_key(|l| l.product_id);
@@ -299,6 +301,7 @@ async fn place_in_one_statement(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
     let written = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
     if written == expected {
+        write_events!(tx, events)?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     } else {
@@ -352,6 +355,7 @@ impl SqlOrders {
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+        events: &[PendingEvent],
     ) -> Result<(), PlaceOrderError> {
         // Stock rows are locked in one global order (by product id) so that concurrent orders
         // over the same products queue behind each other instead of deadlocking.
@@ -399,6 +403,7 @@ impl SqlOrders {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            write_events!(tx, events)?;
             tx.commit().await.map_err(map_err)?;
             Ok(())
         });
@@ -432,17 +437,20 @@ impl SqlOrders {
 #[async_trait]
 impl OrderRepository for SqlOrders {
     #[tracing::instrument(name = "db.orders.place", skip_all, fields(order_id = %order.id(), lines = order.lines().len()))]
-    async fn place(
+    async fn place_with_events(
         &self,
         order: &Order,
         key: Option<&IdempotencyRecord>,
+        events: &[PendingEvent],
     ) -> Result<(), PlaceOrderError> {
         let placed = match &self.db {
-            Database::Sqlite { write, .. } => place_in_one_statement(write, order, key).await?,
+            Database::Sqlite { write, .. } => {
+                place_in_one_statement(write, order, key, events).await?
+            }
             Database::Postgres(_) => false,
         };
         if !placed {
-            self.place_step_by_step(order, key).await?;
+            self.place_step_by_step(order, key, events).await?;
         }
         if key.is_some() {
             self.sweep_keys(order.created_at()).await;
@@ -466,12 +474,13 @@ impl OrderRepository for SqlOrders {
     }
 
     #[tracing::instrument(name = "db.orders.change_status", skip_all, fields(order_id = %id, to = %to))]
-    async fn change_status(
+    async fn change_status_with_events(
         &self,
         id: OrderId,
         from: OrderStatus,
         to: OrderStatus,
         now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<bool, RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
@@ -508,6 +517,7 @@ impl OrderRepository for SqlOrders {
                         .map_err(map_err)?;
                 }
             }
+            write_events!(tx, events)?;
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })

@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use domain::category::{count_changes, with_ancestors};
 use domain::{
     CategoryId, Currency, Description, FieldError, Image, Money, Page, PageRequest, ParentLinks,
-    Product, ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus,
-    RepositoryError, Sku, Slug, Stock,
+    PendingEvent, Product, ProductChanges, ProductId, ProductName, ProductRepository,
+    ProductStatus, RepositoryError, Sku, Slug, Stock,
 };
 use uuid::Uuid;
 
 use super::categories::{bump_counts, placeholders_from, tree_links, tree_lock};
+use super::events::write_events;
 use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
 };
@@ -329,15 +330,11 @@ macro_rules! move_counts {
 #[async_trait]
 impl ProductRepository for SqlProducts {
     #[tracing::instrument(name = "db.products.insert", skip_all)]
-    async fn insert(&self, p: &Product) -> Result<(), RepositoryError> {
-        self.insert_in(p, &[]).await
-    }
-
-    #[tracing::instrument(name = "db.products.insert_in", skip_all)]
-    async fn insert_in(
+    async fn insert_in_with_events(
         &self,
         p: &Product,
         category_ids: &[CategoryId],
+        events: &[PendingEvent],
     ) -> Result<(), RepositoryError> {
         let lock = (!category_ids.is_empty())
             .then(|| tree_lock(&self.db, false))
@@ -372,6 +369,7 @@ impl ProductRepository for SqlProducts {
                 link_categories!(tx, p.id, category_ids, p.created_at);
                 move_counts!(tx, HashSet::new(), counted_in(p.status, category_ids, &links));
             }
+            write_events!(tx, events)?;
             tx.commit().await.map_err(map_err)
         })
     }
@@ -429,11 +427,12 @@ impl ProductRepository for SqlProducts {
     }
 
     #[tracing::instrument(name = "db.products.update", skip_all)]
-    async fn update(
+    async fn update_with_events(
         &self,
         id: ProductId,
         c: &ProductChanges,
         now: DateTime<Utc>,
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError> {
         let text_changed = c.name.is_some() || c.description.is_some();
         let lock = tree_lock(&self.db, false);
@@ -509,16 +508,19 @@ impl ProductRepository for SqlProducts {
                     counted_in(product.status, &new_categories, &links)
                 );
             }
+            let pending = events(&product);
+            write_events!(tx, &pending)?;
             tx.commit().await.map_err(map_err)?;
             Ok(Some(product))
         })
     }
 
     #[tracing::instrument(name = "db.products.delete", skip_all)]
-    async fn delete(
+    async fn delete_with_events(
         &self,
         id: ProductId,
         now: DateTime<Utc>,
+        events: &[PendingEvent],
     ) -> Result<Option<Vec<Image>>, RepositoryError> {
         let lock = tree_lock(&self.db, false);
         let rows: Option<Vec<ImageRow>> = on_db!(&self.db, write, pool, begin => {
@@ -549,6 +551,7 @@ impl ProductRepository for SqlProducts {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(map_err)?;
+                    write_events!(tx, events)?;
                     tx.commit().await.map_err(map_err)?;
                     Some(images)
                 }

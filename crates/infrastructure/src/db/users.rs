@@ -1,10 +1,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, Page, PageRequest, PersonName, RepositoryError, User, UserId, UserRepository, Username,
+    Email, Page, PageRequest, PendingEvent, PersonName, RepositoryError, User, UserId,
+    UserRepository, Username,
 };
 use uuid::Uuid;
 
+use super::events::write_events;
 use super::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
 use application::ports::UserReadModel;
 
@@ -66,8 +68,13 @@ impl SqlUsers {
 #[async_trait]
 impl UserRepository for SqlUsers {
     #[tracing::instrument(name = "db.users.insert", skip_all)]
-    async fn insert(&self, u: &User) -> Result<(), RepositoryError> {
-        on_db!(&self.db, write, pool => {
+    async fn insert_with_events(
+        &self,
+        u: &User,
+        events: &[PendingEvent],
+    ) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             sqlx::query(
                 "INSERT INTO users (id, email, username, first_name, last_name, roles, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -80,11 +87,12 @@ impl UserRepository for SqlUsers {
             .bind(roles_to_text(&u.roles))
             .bind(u.created_at)
             .bind(u.updated_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
+            .map_err(map_err)?;
+            write_events!(tx, events)?;
+            tx.commit().await.map_err(map_err)
         })
-        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.users.upsert_identity", skip_all)]

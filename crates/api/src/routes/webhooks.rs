@@ -1,0 +1,261 @@
+//! Webhook endpoints (admin): where events are delivered, their secrets, their deliveries.
+
+use application::webhooks::{CreateEndpointCommand, UpdateEndpointCommand};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use domain::{DeliveryId, WebhookEndpointId};
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::dto::{
+    CreateWebhookEndpointRequest, DeliveryPage, UpdateWebhookEndpointRequest, WebhookEndpointPage,
+    WebhookEndpointResponse, WebhookEndpointWithSecret,
+};
+use crate::error::{ApiError, Problem};
+use crate::extractors::{AppJson, DeliveryPath, DeliveryQuery, IdPath, PageQuery};
+
+/// Create a webhook endpoint
+///
+/// Subscribes a URL to event types (or `"*"`) (admin). The answer holds the endpoint's signing
+/// secret, shown this once (and again only by rotation). The URL must be `https` (plain `http`
+/// only where `WEBHOOK_ALLOW_HTTP=true`) and its host must resolve to public addresses only:
+/// loopback, private, link-local, unique-local and IPv4-mapped forms of those are refused
+/// unless `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`. The same check runs again at each delivery.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints", tag = "webhooks", operation_id = "create_webhook_endpoint",
+    request_body(content = CreateWebhookEndpointRequest, example = json!(crate::openapi::examples::create_webhook_endpoint())),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created, with its secret", body = WebhookEndpointWithSecret,
+            headers(("Location" = String, description = "The endpoint's URL")),
+            links(
+                ("get_webhook_endpoint" = (operation_id = "get_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "The endpoint")),
+                ("update_webhook_endpoint" = (operation_id = "update_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "Change it")),
+                ("delete_webhook_endpoint" = (operation_id = "delete_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "Remove it")),
+                ("rotate_webhook_secret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/id")), description = "Rotate its secret")),
+                ("list_webhook_deliveries" = (operation_id = "list_webhook_deliveries", parameters(("id" = "$response.body#/id")), description = "Its deliveries")),
+            ),
+            example = json!(crate::openapi::examples::webhook_endpoint_with_secret())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a URL that is not https, or reaches a non-public address)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    AppJson(body): AppJson<CreateWebhookEndpointRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let endpoint = state
+        .webhook_endpoints
+        .create(
+            &actor,
+            CreateEndpointCommand {
+                url: body.url,
+                events: body.events,
+                description: body.description,
+                enabled: body.enabled,
+            },
+        )
+        .await?;
+    let location = format!("/api/v1/webhook-endpoints/{}", endpoint.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(WebhookEndpointWithSecret::from(endpoint)),
+    ))
+}
+
+/// List webhook endpoints
+///
+/// Every endpoint, newest first, a page at a time (admin); secrets are not shown.
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints", tag = "webhooks", operation_id = "list_webhook_endpoints",
+    params(
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of endpoints", body = WebhookEndpointPage, example = json!(crate::openapi::examples::webhook_endpoint_page())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    PageQuery(page): PageQuery,
+) -> Result<Json<WebhookEndpointPage>, ApiError> {
+    Ok(Json(
+        state.webhook_endpoints.list(&actor, page).await?.into(),
+    ))
+}
+
+/// Get a webhook endpoint
+///
+/// One endpoint (admin), without its secret.
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "get_webhook_endpoint",
+    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = WebhookEndpointResponse, example = json!(crate::openapi::examples::webhook_endpoint())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<WebhookEndpointResponse>, ApiError> {
+    let endpoint = state
+        .webhook_endpoints
+        .get(&actor, WebhookEndpointId::from_uuid(id))
+        .await?;
+    Ok(Json(endpoint.into()))
+}
+
+/// Update a webhook endpoint
+///
+/// Changes any subset of an endpoint's fields (admin); absent fields stay and
+/// `description: null` clears the note. A new URL is checked as on create.
+#[utoipa::path(put, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "update_webhook_endpoint",
+    request_body(content = UpdateWebhookEndpointRequest, example = json!({"enabled": false})),
+    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed endpoint", body = WebhookEndpointResponse, example = json!(crate::openapi::examples::webhook_endpoint())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+    AppJson(body): AppJson<UpdateWebhookEndpointRequest>,
+) -> Result<Json<WebhookEndpointResponse>, ApiError> {
+    let endpoint = state
+        .webhook_endpoints
+        .update(
+            &actor,
+            WebhookEndpointId::from_uuid(id),
+            UpdateEndpointCommand {
+                url: body.url,
+                events: body.events,
+                description: body.description,
+                enabled: body.enabled,
+            },
+        )
+        .await?;
+    Ok(Json(endpoint.into()))
+}
+
+/// Delete a webhook endpoint
+///
+/// Removes an endpoint (admin) with its deliveries; nothing more is sent to it.
+#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "delete_webhook_endpoint",
+    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    state
+        .webhook_endpoints
+        .delete(&actor, WebhookEndpointId::from_uuid(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotate a webhook endpoint's secret
+///
+/// Gives the endpoint a new signing secret (admin), answered this once; deliveries from now on
+/// are signed with it.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", operation_id = "rotate_webhook_secret",
+    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint with its new secret", body = WebhookEndpointWithSecret, example = json!(crate::openapi::examples::webhook_endpoint_with_secret())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<WebhookEndpointWithSecret>, ApiError> {
+    let endpoint = state
+        .webhook_endpoints
+        .rotate_secret(&actor, WebhookEndpointId::from_uuid(id))
+        .await?;
+    Ok(Json(endpoint.into()))
+}
+
+/// List a webhook endpoint's deliveries
+///
+/// The endpoint's deliveries, newest first (admin): one per event it heard, with the attempts
+/// made and the receiver's last answer. `status` is taken as sent (empty or unknown is 422).
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks", operation_id = "list_webhook_deliveries",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Endpoint id"),
+        ("status" = Option<crate::dto::DeliveryStatusName>, Query, description = "Only deliveries in this status"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage, example = json!(crate::openapi::examples::delivery_page())),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+    query: DeliveryQuery,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let page = state
+        .webhook_endpoints
+        .deliveries(
+            &actor,
+            WebhookEndpointId::from_uuid(id),
+            query.status,
+            query.page,
+        )
+        .await?;
+    Ok(Json(page.into()))
+}
+
+/// Retry a delivery
+///
+/// Makes a delivery due now (admin), whatever its status: the job runner sends it again soon.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks", operation_id = "retry_webhook_delivery",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Endpoint id"),
+        ("delivery_id" = uuid::Uuid, Path, description = "Delivery id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued to be sent again"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint or delivery", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    path: DeliveryPath,
+) -> Result<StatusCode, ApiError> {
+    state
+        .webhook_endpoints
+        .retry(
+            &actor,
+            WebhookEndpointId::from_uuid(path.endpoint_id),
+            DeliveryId::from_uuid(path.delivery_id),
+        )
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}

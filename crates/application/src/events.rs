@@ -1,0 +1,168 @@
+//! Domain events: how the use cases make them (the resource's JSON at the moment of the change)
+//! and the admin's event log.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::{
+    Event, EventCondition, EventId, EventType, Order, OrderStatus, Page, PageRequest, PendingEvent,
+    Product, User,
+};
+
+use crate::ports::{EventReadModel, ProductView, ResourceJson};
+use crate::{Actor, AppError};
+
+/// Stock at or below which a product is low (`LOW_STOCK_THRESHOLD`), by default.
+pub const DEFAULT_LOW_STOCK_THRESHOLD: u32 = 5;
+
+/// Makes the events a change writes with itself.
+pub struct Events {
+    /// How the resources look in the API.
+    pub json: Arc<dyn ResourceJson>,
+    /// Stock at or below which a product is low.
+    pub low_stock_threshold: u32,
+}
+
+impl Events {
+    fn event(&self, event_type: EventType, data: String, at: DateTime<Utc>) -> Event {
+        Event {
+            id: EventId::new(),
+            event_type,
+            data,
+            created_at: at,
+        }
+    }
+
+    /// `order.placed`, with the order as placed.
+    pub fn order_placed(&self, order: &Order) -> PendingEvent {
+        PendingEvent::always(self.event(
+            EventType::OrderPlaced,
+            self.json.order(order),
+            order.created_at(),
+        ))
+    }
+
+    /// Whether taking `taken` units from `stock_seen` (the stock as last read) would leave the
+    /// product low: then its `variant.low_stock` is made, to be written only when the stock the
+    /// transaction really leaves crossed the threshold.
+    pub fn may_fall_low(&self, stock_seen: u32, taken: u32) -> bool {
+        stock_seen.saturating_sub(taken) <= self.low_stock_threshold
+    }
+
+    /// `variant.low_stock` for an order that takes `taken` units of `product` (as it looks after
+    /// the order), written only when the order's own transaction moves the stock across the
+    /// threshold.
+    pub fn stock_taken(
+        &self,
+        product: &ProductView,
+        taken: u32,
+        at: DateTime<Utc>,
+    ) -> PendingEvent {
+        PendingEvent {
+            event: self.event(EventType::VariantLowStock, self.json.product(product), at),
+            condition: EventCondition::StockFell {
+                product: product.product.id,
+                taken,
+                threshold: self.low_stock_threshold,
+            },
+        }
+    }
+
+    /// `order.status_changed` for every change, and `order.cancelled` as well when the order
+    /// was cancelled; `order` is the order after the change.
+    pub fn order_status_changed(&self, order: &Order) -> Vec<PendingEvent> {
+        let data = self.json.order(order);
+        let at = order.updated_at();
+        let mut events = vec![PendingEvent::always(self.event(
+            EventType::OrderStatusChanged,
+            data.clone(),
+            at,
+        ))];
+        if order.status() == OrderStatus::Cancelled {
+            events.push(PendingEvent::always(self.event(
+                EventType::OrderCancelled,
+                data,
+                at,
+            )));
+        }
+        events
+    }
+
+    /// `product.created`.
+    pub fn product_created(&self, product: &ProductView) -> PendingEvent {
+        PendingEvent::always(self.event(
+            EventType::ProductCreated,
+            self.json.product(product),
+            product.product.created_at,
+        ))
+    }
+
+    /// `product.updated` with the product as stored after the change, and `variant.low_stock`
+    /// as well when the change set its stock to the threshold or below.
+    pub fn product_updated(&self, product: &ProductView, stock_set: bool) -> Vec<PendingEvent> {
+        let data = self.json.product(product);
+        let at = product.product.updated_at;
+        let mut events = Vec::with_capacity(2);
+        if stock_set && product.product.stock.get() <= self.low_stock_threshold {
+            events.push(PendingEvent::always(self.event(
+                EventType::VariantLowStock,
+                data.clone(),
+                at,
+            )));
+        }
+        events.insert(
+            0,
+            PendingEvent::always(self.event(EventType::ProductUpdated, data, at)),
+        );
+        events
+    }
+
+    /// `product.deleted`, with the product as it was just before.
+    pub fn product_deleted(&self, product: &ProductView, at: DateTime<Utc>) -> PendingEvent {
+        PendingEvent::always(self.event(EventType::ProductDeleted, self.json.product(product), at))
+    }
+
+    /// `user.registered`.
+    pub fn user_registered(&self, user: &User) -> PendingEvent {
+        PendingEvent::always(self.event(
+            EventType::UserRegistered,
+            self.json.user(user),
+            user.created_at,
+        ))
+    }
+}
+
+/// The product `product` as it looks with `stock` units.
+pub fn with_stock(product: &ProductView, stock: domain::Stock) -> ProductView {
+    ProductView {
+        product: Product {
+            stock,
+            ..product.product.clone()
+        },
+        images: product.images.clone(),
+        categories: product.categories.clone(),
+    }
+}
+
+/// The event log (admins only).
+pub struct ListEvents {
+    /// Event reads.
+    pub reads: Arc<dyn EventReadModel>,
+}
+
+impl ListEvents {
+    /// One page, newest first.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `Unavailable` when the database does not answer.
+    #[tracing::instrument(name = "list_events", skip_all)]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        event_type: Option<EventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, AppError> {
+        actor.require_admin()?;
+        Ok(self.reads.list(event_type, page).await?)
+    }
+}

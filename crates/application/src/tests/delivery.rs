@@ -1,0 +1,273 @@
+//! The job runner's delivery pass, with fakes: what is sent, how outcomes are recorded, and the
+//! address rule applied again at delivery (a name that now resolves inward is not called).
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::webhook::{DeliveryStatus, WebhookSecret};
+use domain::{DeliveryId, Event, EventId, EventType, RepositoryError, WebhookEndpointId};
+
+use super::*;
+use crate::delivery::{
+    AttemptOutcome, ClaimedDelivery, DeliverWebhooks, DeliveryMetrics, DeliveryQueue,
+    DeliverySettings, SendResult, SignedRequest, WebhookSender, signature,
+};
+use crate::ports::HostResolver;
+use crate::webhooks::UrlPolicy;
+
+#[derive(Default)]
+struct Queue {
+    due: Mutex<Vec<ClaimedDelivery>>,
+    recorded: Mutex<Vec<(DeliveryId, AttemptOutcome)>>,
+    released: Mutex<Vec<DeliveryId>>,
+}
+
+#[async_trait]
+impl DeliveryQueue for Queue {
+    async fn claim(
+        &self,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
+        let mut due = self.due.lock().unwrap();
+        let n = due.len().min(limit as usize);
+        Ok(due.drain(..n).collect())
+    }
+    async fn record(
+        &self,
+        d: &ClaimedDelivery,
+        o: &AttemptOutcome,
+        _: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        self.recorded.lock().unwrap().push((d.id, o.clone()));
+        Ok(())
+    }
+    async fn release(&self, ids: &[DeliveryId]) -> Result<(), RepositoryError> {
+        self.released.lock().unwrap().extend_from_slice(ids);
+        Ok(())
+    }
+    async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        Ok(Some(now() - chrono::TimeDelta::seconds(42)))
+    }
+}
+
+#[derive(Default)]
+struct Sender {
+    sent: Mutex<Vec<(String, Vec<IpAddr>, SignedRequest)>>,
+    answer: u16,
+}
+
+#[async_trait]
+impl WebhookSender for Sender {
+    async fn send(
+        &self,
+        url: &url::Url,
+        addresses: &[IpAddr],
+        request: &SignedRequest,
+        _: Duration,
+    ) -> SendResult {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((url.to_string(), addresses.to_vec(), request.clone()));
+        SendResult::Answered(self.answer)
+    }
+}
+
+/// Resolves every name to `addr`.
+struct Resolver(IpAddr);
+
+#[async_trait]
+impl HostResolver for Resolver {
+    async fn resolve(&self, _: &str, _: u16) -> Result<Vec<IpAddr>, String> {
+        Ok(vec![self.0])
+    }
+}
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<&'static str>>, Mutex<Option<Duration>>);
+
+impl DeliveryMetrics for Seen {
+    fn attempt(&self, outcome: &'static str, _: Duration) {
+        self.0.lock().unwrap().push(outcome);
+    }
+    fn oldest_pending(&self, age: Option<Duration>) {
+        *self.1.lock().unwrap() = age;
+    }
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn claimed(url: &str, attempts: u32) -> ClaimedDelivery {
+    ClaimedDelivery {
+        id: DeliveryId::new(),
+        endpoint_id: WebhookEndpointId::new(),
+        url: url.into(),
+        secret: WebhookSecret::new(SECRET.into()),
+        event: Event {
+            id: EventId::new(),
+            event_type: EventType::OrderPlaced,
+            data: r#"{"id":"o"}"#.into(),
+            created_at: now(),
+        },
+        attempts,
+    }
+}
+
+fn runner(
+    queue: Arc<Queue>,
+    sender: Arc<Sender>,
+    resolves_to: &str,
+    metrics: Arc<Seen>,
+) -> DeliverWebhooks {
+    DeliverWebhooks {
+        queue,
+        sender,
+        resolver: Arc::new(Resolver(resolves_to.parse().unwrap())),
+        clock: clock(),
+        jitter: Arc::new(|| 0.5),
+        metrics,
+        settings: DeliverySettings {
+            retry_delays: vec![Duration::from_secs(5), Duration::from_secs(60)],
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            batch_size: 10,
+            policy: UrlPolicy::default(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_due_delivery_is_signed_sent_to_the_checked_address_and_recorded() {
+    let queue = Arc::new(Queue::default());
+    let d = claimed("https://hooks.example.com/in", 0);
+    queue.due.lock().unwrap().push(d.clone());
+    let sender = Arc::new(Sender {
+        answer: 204,
+        ..Default::default()
+    });
+    let metrics = Arc::new(Seen::default());
+    let run = runner(
+        queue.clone(),
+        sender.clone(),
+        "93.184.216.34",
+        metrics.clone(),
+    );
+    assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 1);
+    let sent = sender.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let (url, addrs, req) = &sent[0];
+    assert_eq!(url, "https://hooks.example.com/in");
+    assert_eq!(addrs, &["93.184.216.34".parse::<IpAddr>().unwrap()]);
+    assert_eq!(req.id, d.event.id.to_string());
+    assert_eq!(req.timestamp, now().timestamp());
+    assert_eq!(req.body, crate::delivery::payload(&d.event));
+    assert_eq!(
+        Some(req.signature.clone()),
+        signature(&d.secret, &req.id, req.timestamp, &req.body)
+    );
+    let recorded = queue.recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0, d.id);
+    assert_eq!(recorded[0].1.status, DeliveryStatus::Succeeded);
+    assert_eq!(*metrics.0.lock().unwrap(), ["succeeded"]);
+    assert_eq!(*metrics.1.lock().unwrap(), Some(Duration::from_secs(42)));
+    // Nothing due: nothing claimed, nothing sent.
+    assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 0);
+    assert_eq!(sender.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_name_that_now_resolves_inward_is_not_called() {
+    for inward in [
+        "10.0.0.7",
+        "127.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "fd00::1",
+        "::ffff:10.0.0.1",
+    ] {
+        let queue = Arc::new(Queue::default());
+        queue
+            .due
+            .lock()
+            .unwrap()
+            .push(claimed("https://hooks.example.com/in", 0));
+        let sender = Arc::new(Sender::default());
+        let metrics = Arc::new(Seen::default());
+        let run = runner(queue.clone(), sender.clone(), inward, metrics.clone());
+        run.run_once(std::future::pending()).await.unwrap();
+        assert!(
+            sender.sent.lock().unwrap().is_empty(),
+            "{inward} was called"
+        );
+        let recorded = queue.recorded.lock().unwrap().clone();
+        assert_eq!(recorded[0].1.status, DeliveryStatus::Pending);
+        assert!(
+            recorded[0]
+                .1
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("refused: the URL must reach a public address"),
+            "{:?}",
+            recorded[0].1.error
+        );
+        assert_eq!(
+            recorded[0].1.next_attempt_at,
+            Some(now() + chrono::TimeDelta::seconds(5))
+        );
+        assert_eq!(*metrics.0.lock().unwrap(), ["retrying"]);
+    }
+}
+
+#[tokio::test]
+async fn the_last_failed_attempt_fails_the_delivery() {
+    let queue = Arc::new(Queue::default());
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .push(claimed("https://hooks.example.com/in", 2));
+    let sender = Arc::new(Sender {
+        answer: 503,
+        ..Default::default()
+    });
+    let metrics = Arc::new(Seen::default());
+    let run = runner(queue.clone(), sender, "93.184.216.34", metrics.clone());
+    run.run_once(std::future::pending()).await.unwrap();
+    let recorded = queue.recorded.lock().unwrap().clone();
+    assert_eq!(recorded[0].1.status, DeliveryStatus::Failed);
+    assert_eq!(recorded[0].1.status_code, Some(503));
+    assert_eq!(*metrics.0.lock().unwrap(), ["failed"]);
+}
+
+#[tokio::test]
+async fn a_stop_releases_the_batch_unattempted() {
+    let queue = Arc::new(Queue::default());
+    let d = claimed("https://hooks.example.com/in", 0);
+    queue.due.lock().unwrap().push(d.clone());
+    let sender = Arc::new(Sender::default());
+    // The resolver never answers: the attempt is in flight when the stop comes.
+    struct Never;
+    #[async_trait]
+    impl HostResolver for Never {
+        async fn resolve(&self, _: &str, _: u16) -> Result<Vec<IpAddr>, String> {
+            std::future::pending().await
+        }
+    }
+    let mut run = runner(
+        queue.clone(),
+        sender.clone(),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    run.resolver = Arc::new(Never);
+    assert_eq!(run.run_once(std::future::ready(())).await.unwrap(), 0);
+    assert_eq!(*queue.released.lock().unwrap(), [d.id]);
+    assert!(queue.recorded.lock().unwrap().is_empty());
+    assert!(sender.sent.lock().unwrap().is_empty());
+}

@@ -1,0 +1,170 @@
+//! The outbox: events written in the transaction of their change, and the admin's event log.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Event, EventId, EventType, Page, PageRequest, RepositoryError};
+use uuid::Uuid;
+
+use super::{Database, corrupt, map_err, on_db};
+use application::ports::EventReadModel;
+
+/// Writes an event whatever else happens in its transaction.
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO events (id, type, data, created_at) VALUES ($1, $2, $3, $4)";
+
+/// Writes an event only when the product's stock, as this transaction left it, fell from above
+/// the threshold to it or below by the units taken ($5 product, $6 threshold, $7 taken).
+pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
+     WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
+
+/// Makes a pending delivery of event `$1` (of type `$2`, at `$3`) for every enabled endpoint
+/// that hears it, only when the event was written; `{id}` is the backend's random UUID.
+const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
+     next_attempt_at, created_at, updated_at) \
+     SELECT {id}, w.id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints w \
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%') \
+     AND EXISTS (SELECT 1 FROM events WHERE id = $1)";
+
+/// The fan-out statement of a backend.
+pub(crate) trait FanOutSql {
+    /// The statement.
+    fn fan_out_sql() -> &'static str;
+}
+
+impl FanOutSql for sqlx::Sqlite {
+    fn fan_out_sql() -> &'static str {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        SQL.get_or_init(|| FAN_OUT.replace("{id}", "randomblob(16)"))
+    }
+}
+
+impl FanOutSql for sqlx::Postgres {
+    fn fan_out_sql() -> &'static str {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        SQL.get_or_init(|| FAN_OUT.replace("{id}", "gen_random_uuid()"))
+    }
+}
+
+/// The fan-out statement of the transaction's backend.
+pub(crate) fn fan_out_sql<DB: sqlx::Database + FanOutSql>(
+    _: &sqlx::Transaction<'_, DB>,
+) -> &'static str {
+    DB::fan_out_sql()
+}
+
+/// Writes `$events` (a slice of [`domain::PendingEvent`]) on the transaction `$tx`, each as its
+/// condition says; evaluates to `Result<(), RepositoryError>`. A macro so that one body serves
+/// both backends inside `on_db!`.
+macro_rules! write_events {
+    ($tx:expr, $events:expr) => {{
+        let mut result: Result<(), domain::RepositoryError> = Ok(());
+        for pending in $events {
+            let e = &pending.event;
+            let q = match pending.condition {
+                domain::EventCondition::Always => sqlx::query($crate::db::events::INSERT_EVENT)
+                    .bind(e.id.as_uuid())
+                    .bind(e.event_type.as_str())
+                    .bind(e.data.as_str())
+                    .bind(e.created_at),
+                domain::EventCondition::StockFell {
+                    product,
+                    taken,
+                    threshold,
+                } => sqlx::query($crate::db::events::INSERT_EVENT_IF_STOCK_FELL)
+                    .bind(e.id.as_uuid())
+                    .bind(e.event_type.as_str())
+                    .bind(e.data.as_str())
+                    .bind(e.created_at)
+                    .bind(product.as_uuid())
+                    .bind(i64::from(threshold))
+                    .bind(i64::from(taken)),
+            };
+            if let Err(err) = q.execute(&mut *$tx).await {
+                result = Err($crate::db::map_err(err));
+                break;
+            }
+            let fan_out = sqlx::query(sqlx::AssertSqlSafe($crate::db::events::fan_out_sql(&$tx)))
+                .bind(e.id.as_uuid())
+                .bind(e.event_type.as_str())
+                .bind(e.created_at);
+            if let Err(err) = fan_out.execute(&mut *$tx).await {
+                result = Err($crate::db::map_err(err));
+                break;
+            }
+        }
+        result
+    }};
+}
+pub(crate) use write_events;
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    data: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = RepositoryError;
+
+    fn try_from(r: EventRow) -> Result<Self, Self::Error> {
+        Ok(Event {
+            id: EventId::from_uuid(r.id),
+            event_type: EventType::parse_as("type", &r.event_type)
+                .map_err(|e| corrupt("event type", e.message))?,
+            data: r.data,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The event log in SQL, for both backends.
+pub struct SqlEvents {
+    db: Database,
+}
+
+impl SqlEvents {
+    /// Events in `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl EventReadModel for SqlEvents {
+    #[tracing::instrument(name = "db.events.list", skip_all)]
+    async fn list(
+        &self,
+        event_type: Option<EventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, RepositoryError> {
+        let limit = i64::from(page.per_page());
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let kind = event_type.map(EventType::as_str);
+        let (rows, total): (Vec<EventRow>, i64) = on_db!(&self.db, read, pool => {
+            let rows = sqlx::query_as(
+                "SELECT id, type, data, created_at FROM events WHERE ($1 IS NULL OR type = $1) \
+                 ORDER BY id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(kind)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool);
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE ($1 IS NULL OR type = $1)")
+                .bind(kind)
+                .fetch_one(pool);
+            tokio::try_join!(rows, total)
+        })
+        .map_err(map_err)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Event::try_from)
+                .collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,453 @@
+//! Webhook endpoints and their deliveries in SQL, for both backends.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::webhook::{Delivery, DeliveryStatus, Subscriptions, WebhookEndpoint, WebhookSecret};
+use domain::{
+    DeliveryId, EventId, EventType, Page, PageRequest, RepositoryError, WebhookEndpointId,
+};
+use uuid::Uuid;
+
+use super::{Database, corrupt, map_err, on_db};
+use application::ports::WebhookRepository;
+
+macro_rules! endpoint_columns {
+    () => {
+        "id, url, events, description, enabled, secret, created_at, updated_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, endpoint_id, event_id, event_type, status, attempts, last_status_code, last_error, \
+         next_attempt_at, created_at, updated_at"
+    };
+}
+
+/// The subscriptions as stored: `,a,b,` (or `,*,`), so one LIKE finds a type.
+pub(crate) fn subscriptions_to_text(s: &Subscriptions) -> String {
+    format!(",{},", s.names().join(","))
+}
+
+fn subscriptions_from_text(text: &str) -> Result<Subscriptions, RepositoryError> {
+    let names: Vec<String> = text
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Subscriptions::parse(&names).map_err(|_| corrupt("webhook subscriptions", text))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EndpointRow {
+    id: Uuid,
+    url: String,
+    events: String,
+    description: Option<String>,
+    enabled: bool,
+    secret: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<EndpointRow> for WebhookEndpoint {
+    type Error = RepositoryError;
+
+    fn try_from(r: EndpointRow) -> Result<Self, Self::Error> {
+        Ok(WebhookEndpoint {
+            id: WebhookEndpointId::from_uuid(r.id),
+            url: r.url,
+            events: subscriptions_from_text(&r.events)?,
+            description: r.description,
+            enabled: r.enabled,
+            secret: WebhookSecret::new(r.secret),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    status: String,
+    attempts: i64,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = RepositoryError;
+
+    fn try_from(r: DeliveryRow) -> Result<Self, Self::Error> {
+        Ok(Delivery {
+            id: DeliveryId::from_uuid(r.id),
+            endpoint_id: WebhookEndpointId::from_uuid(r.endpoint_id),
+            event_id: EventId::from_uuid(r.event_id),
+            event_type: EventType::parse_as("event_type", &r.event_type)
+                .map_err(|e| corrupt("delivery event type", e.message))?,
+            status: DeliveryStatus::parse_as("status", &r.status)
+                .map_err(|e| corrupt("delivery status", e.message))?,
+            attempts: u32::try_from(r.attempts).map_err(|e| corrupt("attempts", e))?,
+            last_status_code: r
+                .last_status_code
+                .map(u16::try_from)
+                .transpose()
+                .map_err(|e| corrupt("status code", e))?,
+            last_error: r.last_error,
+            next_attempt_at: r.next_attempt_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// Webhook endpoints and deliveries in SQL.
+pub struct SqlWebhooks {
+    db: Database,
+}
+
+impl SqlWebhooks {
+    /// Endpoints in `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn page_bounds(page: PageRequest) -> (i64, i64) {
+    (
+        i64::from(page.per_page()),
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    )
+}
+
+#[async_trait]
+impl WebhookRepository for SqlWebhooks {
+    #[tracing::instrument(name = "db.webhooks.insert", skip_all)]
+    async fn insert(&self, e: &WebhookEndpoint) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query(concat!("INSERT INTO webhook_endpoints (", endpoint_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(e.id.as_uuid())
+                .bind(e.url.as_str())
+                .bind(subscriptions_to_text(&e.events))
+                .bind(e.description.as_deref())
+                .bind(e.enabled)
+                .bind(e.secret.expose())
+                .bind(e.created_at)
+                .bind(e.updated_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .map_err(map_err)
+    }
+
+    #[tracing::instrument(name = "db.webhooks.get", skip_all)]
+    async fn get(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, RepositoryError> {
+        let row: Option<EndpointRow> = on_db!(&self.db, read, pool => {
+            sqlx::query_as(concat!("SELECT ", endpoint_columns!(), " FROM webhook_endpoints WHERE id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(map_err)?;
+        row.map(WebhookEndpoint::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "db.webhooks.list", skip_all)]
+    async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError> {
+        let (limit, offset) = page_bounds(page);
+        let (rows, total): (Vec<EndpointRow>, i64) = on_db!(&self.db, read, pool => {
+            let rows = sqlx::query_as(concat!("SELECT ", endpoint_columns!(), " FROM webhook_endpoints ORDER BY id DESC LIMIT $1 OFFSET $2"))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool);
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints").fetch_one(pool);
+            tokio::try_join!(rows, total)
+        })
+        .map_err(map_err)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(WebhookEndpoint::try_from)
+                .collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    #[tracing::instrument(name = "db.webhooks.update", skip_all)]
+    async fn update(&self, e: &WebhookEndpoint) -> Result<bool, RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query("UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, enabled = $5, secret = $6, updated_at = $7 WHERE id = $1")
+                .bind(e.id.as_uuid())
+                .bind(e.url.as_str())
+                .bind(subscriptions_to_text(&e.events))
+                .bind(e.description.as_deref())
+                .bind(e.enabled)
+                .bind(e.secret.expose())
+                .bind(e.updated_at)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })
+        .map_err(map_err)
+    }
+
+    #[tracing::instrument(name = "db.webhooks.delete", skip_all)]
+    async fn delete(&self, id: WebhookEndpointId) -> Result<bool, RepositoryError> {
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                == 1;
+            tx.commit().await.map_err(map_err)?;
+            Ok(gone)
+        })
+    }
+
+    #[tracing::instrument(name = "db.webhooks.deliveries", skip_all)]
+    async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        status: Option<DeliveryStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, RepositoryError> {
+        let (limit, offset) = page_bounds(page);
+        let status = status.map(DeliveryStatus::as_str);
+        let (rows, total): (Vec<DeliveryRow>, i64) = on_db!(&self.db, read, pool => {
+            let rows = sqlx::query_as(concat!("SELECT ", delivery_columns!(), " FROM webhook_deliveries \
+                 WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2) \
+                 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"))
+                .bind(endpoint.as_uuid())
+                .bind(status)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool);
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2)")
+                .bind(endpoint.as_uuid())
+                .bind(status)
+                .fetch_one(pool);
+            tokio::try_join!(rows, total)
+        })
+        .map_err(map_err)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Delivery::try_from)
+                .collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    #[tracing::instrument(name = "db.webhooks.retry", skip_all)]
+    async fn retry(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 WHERE id = $1 AND endpoint_id = $2")
+                .bind(delivery.as_uuid())
+                .bind(endpoint.as_uuid())
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })
+        .map_err(map_err)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    attempts: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimedEventRow {
+    id: Uuid,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    data: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Claims due deliveries: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so any number of
+/// runners take disjoint batches; on SQLite the one writer makes the statement atomic.
+const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries d SET claimed_until = $2 FROM ( \
+     SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+     AND (claimed_until IS NULL OR claimed_until < $1) \
+     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+     WHERE d.id = due.id RETURNING d.id, d.endpoint_id, d.event_id, d.attempts";
+const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET claimed_until = $2 WHERE id IN ( \
+     SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+     AND (claimed_until IS NULL OR claimed_until < $1) \
+     ORDER BY next_attempt_at LIMIT $3) RETURNING id, endpoint_id, event_id, attempts";
+
+#[async_trait]
+impl application::delivery::DeliveryQueue for SqlWebhooks {
+    #[tracing::instrument(name = "db.deliveries.claim", skip_all)]
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<application::delivery::ClaimedDelivery>, RepositoryError> {
+        let claim_sql = match &self.db {
+            Database::Sqlite { .. } => CLAIM_SQLITE,
+            Database::Postgres(_) => CLAIM_POSTGRES,
+        };
+        let claims: Vec<ClaimRow> = on_db!(&self.db, write, pool => {
+            sqlx::query_as(claim_sql)
+                .bind(now)
+                .bind(until)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(map_err)?;
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The endpoints and events of the batch, in one query each.
+        let mut endpoint_ids: Vec<Uuid> = claims.iter().map(|c| c.endpoint_id).collect();
+        endpoint_ids.sort_unstable();
+        endpoint_ids.dedup();
+        let event_ids: Vec<Uuid> = claims.iter().map(|c| c.event_id).collect();
+        let endpoints_sql = format!(
+            concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM webhook_endpoints WHERE id IN ({})"
+            ),
+            super::placeholders(endpoint_ids.len())
+        );
+        let events_sql = format!(
+            "SELECT id, type, data, created_at FROM events WHERE id IN ({})",
+            super::placeholders(event_ids.len())
+        );
+        let (endpoints, events): (Vec<EndpointRow>, Vec<ClaimedEventRow>) = on_db!(&self.db, write, pool => {
+            let mut e = sqlx::query_as(sqlx::AssertSqlSafe(endpoints_sql.clone()));
+            for id in &endpoint_ids {
+                e = e.bind(*id);
+            }
+            let endpoints = e.fetch_all(pool).await.map_err(map_err)?;
+            let mut v = sqlx::query_as(sqlx::AssertSqlSafe(events_sql.clone()));
+            for id in &event_ids {
+                v = v.bind(*id);
+            }
+            let events = v.fetch_all(pool).await.map_err(map_err)?;
+            (endpoints, events)
+        });
+        let endpoints: std::collections::HashMap<Uuid, WebhookEndpoint> = endpoints
+            .into_iter()
+            .map(|r| WebhookEndpoint::try_from(r).map(|e| (e.id.as_uuid(), e)))
+            .collect::<Result<_, _>>()?;
+        let events: std::collections::HashMap<Uuid, ClaimedEventRow> =
+            events.into_iter().map(|e| (e.id, e)).collect();
+        let mut out = Vec::with_capacity(claims.len());
+        for c in claims {
+            let (Some(endpoint), Some(event)) =
+                (endpoints.get(&c.endpoint_id), events.get(&c.event_id))
+            else {
+                continue;
+            };
+            out.push(application::delivery::ClaimedDelivery {
+                id: DeliveryId::from_uuid(c.id),
+                endpoint_id: endpoint.id,
+                url: endpoint.url.clone(),
+                secret: endpoint.secret.clone(),
+                event: domain::Event {
+                    id: EventId::from_uuid(event.id),
+                    event_type: EventType::parse_as("type", &event.event_type)
+                        .map_err(|e| corrupt("event type", e.message))?,
+                    data: event.data.clone(),
+                    created_at: event.created_at,
+                },
+                attempts: u32::try_from(c.attempts).map_err(|e| corrupt("attempts", e))?,
+            });
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(name = "db.deliveries.record", skip_all)]
+    async fn record(
+        &self,
+        d: &application::delivery::ClaimedDelivery,
+        o: &application::delivery::AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
+                 last_error = $4, next_attempt_at = $5, claimed_until = NULL, updated_at = $6 WHERE id = $1")
+                .bind(d.id.as_uuid())
+                .bind(o.status.as_str())
+                .bind(o.status_code.map(i64::from))
+                .bind(o.error.as_deref())
+                .bind(o.next_attempt_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if o.disable_endpoint {
+                sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $2 WHERE id = $1")
+                    .bind(d.endpoint_id.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    #[tracing::instrument(name = "db.deliveries.release", skip_all)]
+    async fn release(&self, deliveries: &[DeliveryId]) -> Result<(), RepositoryError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE webhook_deliveries SET claimed_until = NULL WHERE id IN ({})",
+            super::placeholders(deliveries.len())
+        );
+        on_db!(&self.db, write, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for id in deliveries {
+                q = q.bind(id.as_uuid());
+            }
+            q.execute(pool).await.map(|_| ())
+        })
+        .map_err(map_err)
+    }
+
+    #[tracing::instrument(name = "db.deliveries.oldest_pending", skip_all)]
+    async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        on_db!(&self.db, read, pool => {
+            sqlx::query_scalar("SELECT MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(map_err)
+    }
+}
