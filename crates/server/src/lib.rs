@@ -514,8 +514,10 @@ impl Application {
     }
 }
 
-/// How long connections accepted just before the port closed get to send their request.
-const SETTLE: Duration = Duration::from_millis(250);
+/// How long connections accepted just before the port closed get to send their request. A
+/// client (a balancer) writes it at once; the margin is for a busy machine, where 250 ms was
+/// seen to be too short for the request to be read (the balancer then answered 502).
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// The TCP listener, closed on request: it first accepts what the kernel has already queued
 /// (those clients have sent their request, and closing would reset them), then closes the
