@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::ports::{Clock, HostResolver};
-use crate::webhooks::{UrlPolicy, check_url};
+use crate::webhooks::{CheckedUrl, UrlPolicy, check_url};
 
 /// A delivery the runner holds (its lease runs until `claimed_until`), with what sending needs.
 #[derive(Debug, Clone)]
@@ -228,21 +228,24 @@ pub fn outcome_of(
 impl DeliverWebhooks {
     /// One attempt of `d`: the address checked, the request signed and sent.
     async fn attempt(&self, d: &ClaimedDelivery) -> SendResult {
-        let url = match check_url("url", &d.url, self.settings.policy, &*self.resolver).await {
-            Ok(url) => url,
-            Err(e) => return SendResult::Failed(format!("refused: the URL {}", e.message)),
-        };
-        let addresses = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![std::net::IpAddr::V4(ip)],
-            Some(url::Host::Ipv6(ip)) => vec![std::net::IpAddr::V6(ip)],
-            Some(url::Host::Domain(name)) => {
+        let CheckedUrl { url, addresses } =
+            match check_url("url", &d.url, self.settings.policy, &*self.resolver).await {
+                Ok(checked) => checked,
+                Err(e) => return SendResult::Failed(format!("refused: the URL {}", e.message)),
+            };
+        // The request goes only to the addresses just checked: resolving the name again here
+        // could answer otherwise (a DNS change between the two lookups) and send it inward.
+        let addresses = match (addresses.is_empty(), url.host()) {
+            (false, _) => addresses,
+            // Private networks are allowed, so the name was not resolved by the check.
+            (true, Some(url::Host::Domain(name))) => {
                 let port = url.port_or_known_default().unwrap_or(443);
                 match self.resolver.resolve(name, port).await {
                     Ok(a) => a,
                     Err(e) => return SendResult::Failed(format!("the host does not resolve: {e}")),
                 }
             }
-            None => return SendResult::Failed("the URL names no host".into()),
+            (true, _) => return SendResult::Failed("the URL names no host".into()),
         };
         let body = payload(&d.event);
         let id = d.event.id.to_string();

@@ -68,8 +68,9 @@ impl Events {
         }
     }
 
-    /// `order.status_changed` for every change, and `order.cancelled` as well when the order
-    /// was cancelled; `order` is the order after the change.
+    /// `order.status_changed` for every change, and as well `order.paid` when the order became
+    /// paid or `order.cancelled` when it was cancelled (so a receiver that cares only for
+    /// payments or cancellations subscribes to those alone); `order` is the order after the change.
     pub fn order_status_changed(&self, order: &Order) -> Vec<PendingEvent> {
         let data = self.json.order(order);
         let at = order.updated_at();
@@ -78,12 +79,13 @@ impl Events {
             data.clone(),
             at,
         ))];
-        if order.status() == OrderStatus::Cancelled {
-            events.push(PendingEvent::always(self.event(
-                EventType::OrderCancelled,
-                data,
-                at,
-            )));
+        let also = match order.status() {
+            OrderStatus::Paid => Some(EventType::OrderPaid),
+            OrderStatus::Cancelled => Some(EventType::OrderCancelled),
+            _ => None,
+        };
+        if let Some(event_type) = also {
+            events.push(PendingEvent::always(self.event(event_type, data, at)));
         }
         events
     }

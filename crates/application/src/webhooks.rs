@@ -22,8 +22,20 @@ pub struct UrlPolicy {
     pub allow_private: bool,
 }
 
+/// A receiver URL that passed [`check_url`], with the addresses its host resolved to when it
+/// was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedUrl {
+    /// The URL as it will be called.
+    pub url: url::Url,
+    /// The addresses that were checked: a request goes to these and to no other, so a DNS answer
+    /// that changes after the check cannot turn it inward. Empty when the policy allows private
+    /// networks and the host is a name (any address is allowed; nothing was resolved).
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
 /// Whether `raw` is a URL events may be sent to under `policy`, resolving its host now: the
-/// URL as it will be called.
+/// URL as it will be called, and the addresses that were checked.
 ///
 /// # Errors
 /// A [`FieldError`] on `field` saying which rule it breaks.
@@ -32,7 +44,7 @@ pub async fn check_url(
     raw: &str,
     policy: UrlPolicy,
     resolver: &dyn HostResolver,
-) -> Result<url::Url, FieldError> {
+) -> Result<CheckedUrl, FieldError> {
     let refuse = |m: &str| FieldError::new(field, m);
     if raw.chars().count() > MAX_URL_CHARS {
         return Err(refuse("must be at most 2000 characters"));
@@ -55,7 +67,10 @@ pub async fn check_url(
         Some(url::Host::Domain(name)) if !name.is_empty() => {
             if policy.allow_private {
                 // Any address is allowed: nothing to learn from resolving it now.
-                return Ok(url);
+                return Ok(CheckedUrl {
+                    url,
+                    addresses: Vec::new(),
+                });
             }
             resolver
                 .resolve(name, port)
@@ -67,12 +82,12 @@ pub async fn check_url(
     if addresses.is_empty() {
         return Err(refuse("names a host that does not resolve"));
     }
-    if !policy.allow_private && !addresses.into_iter().all(is_public_address) {
+    if !policy.allow_private && !addresses.iter().copied().all(is_public_address) {
         return Err(refuse(
             "must reach a public address (this one is loopback, private, link-local or otherwise non-public)",
         ));
     }
-    Ok(url)
+    Ok(CheckedUrl { url, addresses })
 }
 
 fn parse_description(v: &mut Validator, raw: Option<&str>) -> Option<Option<String>> {
@@ -142,7 +157,7 @@ pub struct WebhookEndpoints {
 impl WebhookEndpoints {
     async fn url(&self, v: &mut Validator, raw: &str) -> Option<String> {
         match check_url("url", raw, self.policy, &*self.resolver).await {
-            Ok(u) => Some(u.to_string()),
+            Ok(checked) => Some(checked.url.to_string()),
             Err(e) => {
                 v.push(e);
                 None

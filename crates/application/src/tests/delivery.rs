@@ -271,3 +271,77 @@ async fn a_stop_releases_the_batch_unattempted() {
     assert!(queue.recorded.lock().unwrap().is_empty());
     assert!(sender.sent.lock().unwrap().is_empty());
 }
+
+/// Answers each lookup with the next address of its list (the last one again once it runs out),
+/// as a name whose DNS answer is changed between two lookups would.
+struct Rebinding(Mutex<Vec<IpAddr>>);
+
+#[async_trait]
+impl HostResolver for Rebinding {
+    async fn resolve(&self, _: &str, _: u16) -> Result<Vec<IpAddr>, String> {
+        let mut answers = self.0.lock().unwrap();
+        let next = if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers[0]
+        };
+        Ok(vec![next])
+    }
+}
+
+#[tokio::test]
+async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address() {
+    let queue = Arc::new(Queue::default());
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .push(claimed("https://hooks.example.com/in", 0));
+    let sender = Arc::new(Sender {
+        answer: 204,
+        ..Default::default()
+    });
+    let mut run = runner(
+        queue.clone(),
+        sender.clone(),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    let public: IpAddr = "93.184.216.34".parse().unwrap();
+    run.resolver = Arc::new(Rebinding(Mutex::new(vec![
+        public,
+        "169.254.169.254".parse().unwrap(),
+    ])));
+    run.run_once(std::future::pending()).await.unwrap();
+    let sent = sender.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, [public], "sent to an address that was not checked");
+    assert_eq!(
+        queue.recorded.lock().unwrap()[0].1.status,
+        DeliveryStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn with_private_networks_allowed_a_name_is_resolved_once_and_sent_there() {
+    let queue = Arc::new(Queue::default());
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .push(claimed("http://receiver.internal:8080/in", 0));
+    let sender = Arc::new(Sender {
+        answer: 200,
+        ..Default::default()
+    });
+    let mut run = runner(queue.clone(), sender.clone(), "10.0.0.7", Arc::default());
+    run.settings.policy = UrlPolicy {
+        allow_http: true,
+        allow_private: true,
+    };
+    run.run_once(std::future::pending()).await.unwrap();
+    let sent = sender.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "http://receiver.internal:8080/in");
+    assert_eq!(sent[0].1, ["10.0.0.7".parse::<IpAddr>().unwrap()]);
+}

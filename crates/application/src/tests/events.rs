@@ -59,7 +59,7 @@ fn low_stock_of_an_order_is_written_only_if_the_stock_crossed_in_its_transaction
 }
 
 #[test]
-fn a_status_change_tells_of_itself_and_a_cancellation_also_as_such() {
+fn a_status_change_tells_of_itself_and_a_payment_or_cancellation_also_as_such() {
     let shop = product("MUG-1", "2.50", 10);
     let order = Order::place(
         OrderId::new(),
@@ -73,10 +73,24 @@ fn a_status_change_tells_of_itself_and_a_cancellation_also_as_such() {
     let later = now() + chrono::TimeDelta::seconds(30);
     paid.change_status(OrderStatus::Paid, later).unwrap();
     let made = events().order_status_changed(&paid);
-    assert_eq!(types(&made), [EventType::OrderStatusChanged]);
+    assert_eq!(
+        types(&made),
+        [EventType::OrderStatusChanged, EventType::OrderPaid]
+    );
     assert_eq!(made[0].event.data, format!("order {} paid", order.id()));
+    assert_eq!(made[1].event.data, format!("order {} paid", order.id()));
     assert_eq!(made[0].event.created_at, later);
+    assert_eq!(made[1].event.created_at, later);
     assert_eq!(made[0].condition, EventCondition::Always);
+    assert_eq!(made[1].condition, EventCondition::Always);
+
+    // Shipped (and delivered) tell of the change alone.
+    let mut shipped = paid.clone();
+    shipped
+        .change_status(OrderStatus::Shipped, later)
+        .unwrap();
+    let made = events().order_status_changed(&shipped);
+    assert_eq!(types(&made), [EventType::OrderStatusChanged]);
 
     let mut cancelled = order.clone();
     cancelled

@@ -116,14 +116,16 @@ async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp
         [
             "order.placed",
             "order.status_changed",
+            "order.paid",
             "order.status_changed",
             "order.cancelled"
         ]
     );
     assert_eq!(of_order[0].1, order);
     assert_eq!(of_order[1].1, paid);
-    assert_eq!(of_order[2].1, cancelled);
+    assert_eq!(of_order[2].1, paid);
     assert_eq!(of_order[3].1, cancelled);
+    assert_eq!(of_order[4].1, cancelled);
 
     let resp = app
         .delete(&format!("/api/v1/products/{id}"), Some(&admin))
