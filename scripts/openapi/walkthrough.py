@@ -5,7 +5,8 @@ an idempotency key (twice: the second answers the same order), cancel it, and re
 as a problem.
 
 Environment: SHOP_BASE_URL (the service), SHOP_CLI (the `shop` binary, for `create-admin`,
-as the README does it).
+as the README does it, with the password in SHOP_ADMIN_PASSWORD). The rest of the environment
+(the service's DATABASE_URL, DATA_DIR, ...) is handed on to `create-admin`.
 """
 
 import os
@@ -75,10 +76,12 @@ def main() -> None:
         "Location names the account",
     )
 
-    # an admin, as the README makes one
+    # an admin, as the README makes one: the password in SHOP_ADMIN_PASSWORD, so it shows in
+    # no process list
     admin_email, admin_password = f"admin-{run}@example.com", "change me now"
     subprocess.run(
-        [os.environ["SHOP_CLI"], "create-admin", "--email", admin_email, "--password", admin_password],
+        [os.environ["SHOP_CLI"], "create-admin", "--email", admin_email],
+        env={**os.environ, "SHOP_ADMIN_PASSWORD": admin_password},
         check=True,
         stdout=subprocess.DEVNULL,
     )

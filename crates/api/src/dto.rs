@@ -392,7 +392,8 @@ impl From<Image> for ImageResponse {
 #[schema(value_type = String, format = Binary)]
 pub struct ImageBytes(pub Vec<u8>);
 
-/// The body of an image upload: the one field `file` (no others are read).
+/// The body of an image upload: the field `file`. Other fields may be sent and are ignored (the
+/// file is stored as it streams in, so the body is not read past it to look for them).
 #[derive(ToSchema)]
 pub struct ImageUpload {
     /// The image: JPEG, PNG, WebP or GIF (known by its bytes; the part's file name and content

@@ -412,10 +412,11 @@ impl Application {
             drain: settings.shutdown_drain,
             // Every handler is cut off at the request timeout; the margin lets the 503 go out.
             finish_within: settings.request_timeout + Duration::from_secs(5),
-            limits: serve::ConnectionLimits {
-                header_read_timeout: settings.header_read_timeout,
-                max_connections: settings.max_connections,
-            },
+            limits: serve::ConnectionLimits::within_open_file_limit(
+                settings.header_read_timeout,
+                settings.max_connections,
+                settings.database_max_connections,
+            ),
             jobs,
         })
     }

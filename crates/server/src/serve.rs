@@ -32,6 +32,79 @@ pub(crate) struct ConnectionLimits {
 /// How often at most the log says the connection cap is reached.
 const CAP_LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// File descriptors kept free of client connections, beside the database pool's: the
+/// listener, the database and log files, and the outgoing connections to the identity
+/// provider, the file store and webhook receivers.
+const RESERVED_FILES: u64 = 64;
+
+/// The fewest connections the cap is ever lowered to.
+const MIN_CONNECTIONS: usize = 16;
+
+impl ConnectionLimits {
+    /// `configured` (`MAX_CONNECTIONS`), lowered where the process may not open that many
+    /// files: a connection past the open-file limit would fail in `accept` (and the database
+    /// pool and webhook sends with it), while one past the cap waits in the listen queue and
+    /// is served when another closes. First the soft open-file limit is raised to the hard one
+    /// (as Go's runtime does), so only a hard limit lowers the cap.
+    pub(crate) fn within_open_file_limit(
+        header_read_timeout: Duration,
+        configured: usize,
+        database_connections: u32,
+    ) -> Self {
+        let limit = raise_open_file_limit();
+        let max_connections = connection_cap(configured, limit, database_connections);
+        if max_connections < configured {
+            tracing::warn!(
+                configured,
+                max_connections,
+                open_file_limit = limit,
+                "MAX_CONNECTIONS lowered to stay under the open-file limit (ulimit -n)"
+            );
+        }
+        Self {
+            header_read_timeout,
+            max_connections,
+        }
+    }
+}
+
+/// The connection cap under an open-file limit of `open_files` (`None`: unlimited or unknown).
+fn connection_cap(configured: usize, open_files: Option<u64>, database_connections: u32) -> usize {
+    let Some(open_files) = open_files else {
+        return configured;
+    };
+    let room = open_files.saturating_sub(RESERVED_FILES + u64::from(database_connections));
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    configured.min(room.max(MIN_CONNECTIONS))
+}
+
+/// Raises the soft open-file limit to the hard one and answers the limit now in force
+/// (`None` when there is none, or it cannot be read).
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum
+        && limit.current.is_some()
+        && setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        )
+        .is_ok()
+    {
+        return limit.maximum;
+    }
+    limit.current
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<u64> {
+    None
+}
+
 /// Accepts from `listener` and serves `router` on each connection until `stop` completes;
 /// then stops accepting, lets each connection finish the request it is serving (idle ones
 /// close at once) and returns when all are closed.
@@ -285,5 +358,27 @@ impl AsyncWrite for RewriteHeadErrors {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_pending(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_cap_leaves_room_for_the_pool_and_the_reserve_under_the_open_file_limit() {
+        // No limit: as configured.
+        assert_eq!(connection_cap(1024, None, 16), 1024);
+        // A limit with room to spare: as configured.
+        assert_eq!(connection_cap(1024, Some(1_048_576), 16), 1024);
+        assert_eq!(connection_cap(1024, Some(1024 + 64 + 16), 16), 1024);
+        // One file short: one connection fewer.
+        assert_eq!(connection_cap(1024, Some(1024 + 64 + 15), 16), 1023);
+        // `ulimit -n 256` with a pool of 10: 256 - 64 - 10.
+        assert_eq!(connection_cap(1024, Some(256), 10), 182);
+        // Never below the floor, even when the limit leaves no room at all.
+        assert_eq!(connection_cap(1024, Some(64), 10), 16);
+        // A configured cap below the floor stays as configured.
+        assert_eq!(connection_cap(4, Some(64), 10), 4);
     }
 }

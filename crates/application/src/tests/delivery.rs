@@ -315,7 +315,11 @@ async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address
     run.run_once(std::future::pending()).await.unwrap();
     let sent = sender.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].1, [public], "sent to an address that was not checked");
+    assert_eq!(
+        sent[0].1,
+        [public],
+        "sent to an address that was not checked"
+    );
     assert_eq!(
         queue.recorded.lock().unwrap()[0].1.status,
         DeliveryStatus::Succeeded

@@ -86,9 +86,7 @@ fn a_status_change_tells_of_itself_and_a_payment_or_cancellation_also_as_such() 
 
     // Shipped (and delivered) tell of the change alone.
     let mut shipped = paid.clone();
-    shipped
-        .change_status(OrderStatus::Shipped, later)
-        .unwrap();
+    shipped.change_status(OrderStatus::Shipped, later).unwrap();
     let made = events().order_status_changed(&shipped);
     assert_eq!(types(&made), [EventType::OrderStatusChanged]);
 

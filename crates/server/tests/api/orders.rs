@@ -1135,6 +1135,18 @@ async fn a_repeated_idempotency_key_replays_the_first_order(app: TestApp) {
     let page = list(&app, &token, "").await;
     assert_eq!(page["total"], json!(1));
     assert_eq!(ids_on(&page), vec![id_of(&first)]);
+
+    // After a cancel, a replay answers the same order as it is now (docs/API.md, "Orders"):
+    // cancelled, still one order, and no stock taken again.
+    expect_json(cancel(&app, &token, &first).await, StatusCode::OK, "cancel").await;
+    let third = place_with_key(&app, &token, &key, &body).await;
+    assert_eq!(third.status(), StatusCode::CREATED);
+    assert_eq!(replayed(&third).as_deref(), Some("true"));
+    let third: Value = third.json().await.unwrap();
+    assert_eq!(third["id"], first["id"]);
+    assert_eq!(third["status"], json!("cancelled"));
+    assert_eq!(stock_of(&app, &mug).await, 10);
+    assert_eq!(list(&app, &token, "").await["total"], json!(1));
 }
 
 async fn an_idempotency_key_with_another_body_is_a_conflict(app: TestApp) {
