@@ -155,17 +155,25 @@ seed() {
     api POST /auth/register "" "{\"email\": \"$user_email\", \"password\": \"$password\", \"username\": \"user\"}" >/dev/null
     ADMIN_TOKEN="$(api POST /auth/login "" "{\"username\": \"admin\", \"password\": \"$password\"}" | json_field access_token)"
     USER_TOKEN="$(api POST /auth/login "" "{\"username\": \"user\", \"password\": \"$password\"}" | json_field access_token)"
-    local i product
+    local i product orders=() products=() images=()
     for i in 1 2 3; do
         product="$(api POST /products "$ADMIN_TOKEN" \
             "{\"sku\": \"SEED-$i\", \"name\": \"Seed product $i\", \"description\": \"for the property tests\", \"price\": {\"amount\": \"$i.50\", \"currency\": \"EUR\"}, \"stock\": 1000}" \
             | json_field id)"
-        api POST /orders "$USER_TOKEN" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}" >/dev/null
+        products+=("$product")
+        orders+=("$(api POST /orders "$USER_TOKEN" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}" | json_field id)")
         # An image each, so that the links to the file and image routes carry real ids.
         printf 'GIF89a seed image %s' "$i" >"$RUN_DIR/seed.gif"
-        curl -fsS -o /dev/null -X POST "$BASE/api/v1/products/$product/images" \
-            -H "authorization: Bearer $ADMIN_TOKEN" -F "file=@$RUN_DIR/seed.gif"
+        images+=("$(curl -fsS -X POST "$BASE/api/v1/products/$product/images" \
+            -H "authorization: Bearer $ADMIN_TOKEN" -F "file=@$RUN_DIR/seed.gif" | json_field id)")
     done
+    # Real ids for the operations on one order or image (scripts/schemathesis.toml): generated
+    # ids name nothing (404), and the stateful phase's links from generated lists seldom find
+    # an item, so these would otherwise meet only 404s. One order is cancelled, another moved
+    # through the statuses; one image is deleted, another's bytes fetched.
+    export SHOP_ST_ORDER_TO_CANCEL="${orders[0]}" SHOP_ST_ORDER_TO_MOVE="${orders[1]}" \
+        SHOP_ST_PRODUCT_WITH_IMAGE="${products[0]}" SHOP_ST_IMAGE_TO_DELETE="${images[0]}" \
+        SHOP_ST_IMAGE_TO_FETCH="${images[2]}"
 }
 
 # run_as WHO TOKEN: one Schemathesis run over every operation with that bearer token.
