@@ -351,6 +351,13 @@ fn www_authenticate() -> Header {
         .build()
 }
 
+fn location() -> Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some("Where the new resource is"))
+        .build()
+}
+
 fn retry_after() -> Header {
     HeaderBuilder::new()
         .schema(Some(
@@ -428,6 +435,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
             .headers
             .entry(always.to_owned())
             .or_insert_with(|| match always {
+                "Location" => location().into(),
                 "WWW-Authenticate" => www_authenticate().into(),
                 _ => retry_after().into(),
             });
