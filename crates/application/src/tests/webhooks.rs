@@ -207,16 +207,56 @@ async fn an_address_written_in_the_url_is_checked_without_a_lookup() {
 }
 
 #[tokio::test]
-async fn a_url_is_at_most_2000_characters_counted_as_characters() {
+async fn a_url_is_at_most_2000_characters_as_sent_and_as_it_will_be_called() {
+    const TOO_LONG: &str = "must be at most 2000 characters";
     let head = "https://93.184.216.34/";
-    // Two bytes each: 2000 characters but more bytes pass.
-    let longest = format!("{head}{}", "é".repeat(2000 - head.len()));
-    assert_eq!(longest.chars().count(), 2000);
-    assert!(check(&longest, UrlPolicy::default()).await.is_ok());
+    let longest = format!("{head}{}", "a".repeat(2000 - head.len()));
+    let checked = check(&longest, UrlPolicy::default()).await.unwrap();
+    assert_eq!(checked.url.as_str(), longest);
     let too_long = format!("{head}{}", "a".repeat(2001 - head.len()));
+    assert_eq!(refusal(&too_long, UrlPolicy::default()).await, TOO_LONG);
+    // Sent longer, though it would be called shorter (without the default port).
+    let with_port = "https://93.184.216.34:443/";
+    let shortened = format!("{with_port}{}", "a".repeat(2001 - with_port.len()));
+    assert_eq!(refusal(&shortened, UrlPolicy::default()).await, TOO_LONG);
+    // Sent shorter, but longer once percent-encoded: "é" is called as "%C3%A9".
+    let fits = format!("{head}{}é", "a".repeat(2000 - head.len() - 6));
+    assert_eq!(fits.chars().count(), 1995);
+    let checked = check(&fits, UrlPolicy::default()).await.unwrap();
+    assert_eq!(checked.url.as_str().len(), 2000);
+    let grows = format!("{head}{}é", "a".repeat(2000 - head.len() - 5));
+    assert_eq!(grows.chars().count(), 1996);
+    assert_eq!(refusal(&grows, UrlPolicy::default()).await, TOO_LONG);
+}
+
+#[tokio::test]
+async fn a_stored_url_passes_the_check_again() {
+    // The delivery runner checks the stored URL again before each attempt: whatever creation
+    // accepts must pass, or every delivery to the endpoint would be refused.
+    let f = fixture(UrlPolicy::default());
+    for raw in [
+        "HTTPS://Hooks.Example.COM:443/in",
+        "  https://hooks.example.com/a b?q=été#é  ",
+        "https://hooks.example.com/./x/../in",
+    ] {
+        let created = f
+            .use_case
+            .create(&admin(), new_endpoint(raw, &["*"]))
+            .await
+            .unwrap();
+        let again = check(&created.url, UrlPolicy::default()).await.unwrap();
+        assert_eq!(again.url.as_str(), created.url, "{raw}");
+    }
+    // So one that percent-encoding makes longer than the limit is refused when it is sent.
+    let head = "https://hooks.example.com/";
+    let grows = format!("{head}{}", "é".repeat(2000 - head.len()));
     assert_eq!(
-        refusal(&too_long, UrlPolicy::default()).await,
-        "must be at most 2000 characters"
+        validation(
+            f.use_case
+                .create(&admin(), new_endpoint(&grows, &["*"]))
+                .await
+        ),
+        refused("url", "must be at most 2000 characters")
     );
 }
 
