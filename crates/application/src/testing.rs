@@ -1,25 +1,29 @@
 //! Small in-memory fakes of the ports, for use-case tests.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use domain::webhook::{Delivery, DeliveryStatus, WebhookEndpoint, WebhookSecret};
 use domain::{
     Category, CategoryChanges, CategoryId, CategoryRepository, Currency, Email, Image, ImageId,
     ImageRepository, ImageType, Money, Page, PageRequest, Password, PendingEvent, Product,
     ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus, RepositoryError,
     Role, Roles, Sku, Slug, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
+use domain::{DeliveryId, WebhookEndpointId};
 
 use crate::Actor;
 use crate::events::Events;
 use crate::ports::{
-    ByteSource, CategoryReadModel, CategoryView, Clock, FileBody, FileStore, IdentityAccount,
-    IdentityError, IdentityProvider, Lookup, NewAccount, ProductFilter, ProductReadModel,
-    ProductView, ResourceJson, SignedIn, SourceError, StorageError, TokenPair, UserReadModel,
+    ByteSource, CategoryReadModel, CategoryView, Clock, FileBody, FileStore, HostResolver,
+    IdentityAccount, IdentityError, IdentityProvider, Lookup, NewAccount, ProductFilter,
+    ProductReadModel, ProductView, ResourceJson, SecretMaker, SignedIn, SourceError, StorageError,
+    TokenPair, UserReadModel, WebhookRepository,
 };
 
 /// Resources as short, telling text: `order <id> <status>`, `product <sku> stock <n> images
@@ -801,5 +805,197 @@ impl crate::ports::Metrics for CountingMetrics {
     }
     fn login_failed(&self) {
         self.0.lock().unwrap().2 += 1;
+    }
+}
+
+/// Webhook endpoints and their deliveries in memory, listed newest first (the last stored
+/// first, as every fake's clock reads the same time), and can be told to answer an update as
+/// if the endpoint had been removed meanwhile.
+#[derive(Default)]
+pub struct MemoryWebhooks {
+    pub endpoints: Mutex<Vec<WebhookEndpoint>>,
+    pub deliveries: Mutex<Vec<Delivery>>,
+    lose_updates: AtomicBool,
+}
+
+impl MemoryWebhooks {
+    /// Every later `update` finds no endpoint, as after a concurrent delete.
+    pub fn lose_updates(&self) {
+        self.lose_updates.store(true, Ordering::SeqCst);
+    }
+
+    pub fn stored(&self, id: WebhookEndpointId) -> Option<WebhookEndpoint> {
+        self.endpoints
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+    }
+
+    pub fn delivery(&self, id: DeliveryId) -> Option<Delivery> {
+        self.deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| d.id == id)
+            .cloned()
+    }
+}
+
+fn page_of<T: Clone>(newest_last: &[T], page: PageRequest) -> Page<T> {
+    let items = newest_last
+        .iter()
+        .rev()
+        .skip(usize::try_from(page.offset()).unwrap())
+        .take(page.per_page() as usize)
+        .cloned()
+        .collect();
+    Page {
+        items,
+        request: page,
+        total: newest_last.len() as u64,
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for MemoryWebhooks {
+    async fn insert(&self, endpoint: &WebhookEndpoint) -> Result<(), RepositoryError> {
+        self.endpoints.lock().unwrap().push(endpoint.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, RepositoryError> {
+        Ok(self.stored(id))
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError> {
+        Ok(page_of(&self.endpoints.lock().unwrap(), page))
+    }
+
+    async fn update(&self, endpoint: &WebhookEndpoint) -> Result<bool, RepositoryError> {
+        if self.lose_updates.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let mut endpoints = self.endpoints.lock().unwrap();
+        match endpoints.iter_mut().find(|e| e.id == endpoint.id) {
+            Some(stored) => {
+                *stored = endpoint.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete(&self, id: WebhookEndpointId) -> Result<bool, RepositoryError> {
+        let mut endpoints = self.endpoints.lock().unwrap();
+        let before = endpoints.len();
+        endpoints.retain(|e| e.id != id);
+        self.deliveries
+            .lock()
+            .unwrap()
+            .retain(|d| d.endpoint_id != id);
+        Ok(endpoints.len() < before)
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        status: Option<DeliveryStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, RepositoryError> {
+        let matching: Vec<Delivery> = self
+            .deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.endpoint_id == endpoint && status.is_none_or(|s| d.status == s))
+            .cloned()
+            .collect();
+        Ok(page_of(&matching, page))
+    }
+
+    async fn retry(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let mut deliveries = self.deliveries.lock().unwrap();
+        match deliveries
+            .iter_mut()
+            .find(|d| d.id == delivery && d.endpoint_id == endpoint)
+        {
+            Some(d) => {
+                d.status = DeliveryStatus::Pending;
+                d.next_attempt_at = Some(now);
+                d.updated_at = now;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Resolves the names it was given (to addresses, or to a failure) and no other, noting each
+/// lookup with its port.
+#[derive(Default)]
+pub struct NameTable {
+    answers: HashMap<String, Result<Vec<IpAddr>, String>>,
+    pub lookups: Mutex<Vec<(String, u16)>>,
+}
+
+impl NameTable {
+    /// `name` resolves to `addresses` (none: an empty answer).
+    pub fn with(mut self, name: &str, addresses: &[&str]) -> Self {
+        let addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+        self.answers.insert(name.to_owned(), Ok(addresses));
+        self
+    }
+
+    pub fn lookups(&self) -> Vec<(String, u16)> {
+        self.lookups.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl HostResolver for NameTable {
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        self.lookups.lock().unwrap().push((host.to_owned(), port));
+        self.answers
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("{host}: no such host")))
+    }
+}
+
+/// Secrets `whsec_test1`, `whsec_test2`, ... in turn; or none, as when the system's randomness
+/// is not available.
+#[derive(Default)]
+pub struct CountingSecrets {
+    made: AtomicUsize,
+    broken: bool,
+}
+
+impl CountingSecrets {
+    pub fn broken() -> Self {
+        Self {
+            broken: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn made(&self) -> usize {
+        self.made.load(Ordering::SeqCst)
+    }
+}
+
+impl SecretMaker for CountingSecrets {
+    fn new_secret(&self) -> Result<WebhookSecret, Box<dyn std::error::Error + Send + Sync>> {
+        if self.broken {
+            return Err("no randomness".into());
+        }
+        let n = self.made.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(WebhookSecret::new(format!("whsec_test{n}")))
     }
 }

@@ -50,6 +50,11 @@ pub async fn check_url(
         return Err(refuse("must be at most 2000 characters"));
     }
     let url = url::Url::parse(raw).map_err(|_| refuse("must be an absolute URL"))?;
+    // The URL is stored and checked again at each delivery as parsed, percent-encoded (`é` is
+    // `%C3%A9`): the limit holds for that form too, or every delivery would be refused.
+    if url.as_str().len() > MAX_URL_CHARS {
+        return Err(refuse("must be at most 2000 characters"));
+    }
     match url.scheme() {
         "https" => {}
         "http" if policy.allow_http => {}

@@ -11,6 +11,7 @@ mod orders;
 mod ports;
 mod products;
 mod users;
+mod webhooks;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
