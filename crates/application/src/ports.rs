@@ -60,6 +60,22 @@ pub struct ProductView {
     pub categories: Vec<CategoryRef>,
 }
 
+impl ProductView {
+    /// `product` with those of `images` that are its own (in their order), and no categories.
+    pub fn with_images_of(product: Product, images: &[Image]) -> Self {
+        let images = images
+            .iter()
+            .filter(|i| i.product_id == product.id)
+            .cloned()
+            .collect();
+        Self {
+            product,
+            images,
+            categories: Vec::new(),
+        }
+    }
+}
+
 /// The order of a product list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProductSort {

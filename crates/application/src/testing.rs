@@ -81,6 +81,15 @@ pub fn sample_user(name: &str) -> User {
     }
 }
 
+/// Those of `slugs` that are `base` or `base-…`, as the SQL adapters' `LIKE` finds them.
+fn slugs_like<'a>(slugs: impl Iterator<Item = &'a Slug>, base: &Slug) -> HashSet<String> {
+    let prefix = format!("{}-", base.as_str());
+    slugs
+        .map(|s| s.as_str().to_owned())
+        .filter(|s| s == base.as_str() || s.starts_with(&prefix))
+        .collect()
+}
+
 /// Products and their image rows, as one store so that deleting a product takes its images.
 #[derive(Default)]
 pub struct MemoryProducts {
@@ -148,18 +157,8 @@ impl ProductReadModel for MemoryProducts {
                 Lookup::Slug(slug) => p.slug == *slug,
             })
             .cloned();
-        Ok(product.map(|product| ProductView {
-            images: self
-                .images
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|i| i.product_id == product.id)
-                .cloned()
-                .collect(),
-            categories: Vec::new(),
-            product,
-        }))
+        let images = self.images.lock().unwrap();
+        Ok(product.map(|product| ProductView::with_images_of(product, &images)))
     }
 
     async fn list(
@@ -173,15 +172,7 @@ impl ProductReadModel for MemoryProducts {
             .lock()
             .unwrap()
             .iter()
-            .map(|product| ProductView {
-                images: images
-                    .iter()
-                    .filter(|i| i.product_id == product.id)
-                    .cloned()
-                    .collect(),
-                categories: Vec::new(),
-                product: product.clone(),
-            })
+            .map(|product| ProductView::with_images_of(product.clone(), &images))
             .collect();
         Ok(Page {
             total: items.len() as u64,
@@ -382,15 +373,8 @@ impl ProductRepository for MemoryProducts {
     }
 
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        let prefix = format!("{}-", base.as_str());
-        Ok(self
-            .items
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|p| p.slug.as_str().to_owned())
-            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
-            .collect())
+        let items = self.items.lock().unwrap();
+        Ok(slugs_like(items.iter().map(|p| &p.slug), base))
     }
 
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
@@ -483,15 +467,8 @@ impl CategoryRepository for MemoryCategories {
     }
 
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        let prefix = format!("{}-", base.as_str());
-        Ok(self
-            .items
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.slug.as_str().to_owned())
-            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
-            .collect())
+        let items = self.items.lock().unwrap();
+        Ok(slugs_like(items.iter().map(|c| &c.slug), base))
     }
 
     async fn insert(&self, category: &Category) -> Result<(), RepositoryError> {

@@ -39,13 +39,6 @@ fn named(name: &str) -> CreateCategoryCommand {
     }
 }
 
-fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_created_category_holds_what_was_sent_with_a_slug_from_its_name() {
     let tree = Arc::new(MemoryCategories::default());

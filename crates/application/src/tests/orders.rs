@@ -88,13 +88,6 @@ fn key_conflict(result: Result<Placed, AppError>) -> String {
     }
 }
 
-fn validation(result: Result<Placed, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn an_order_is_priced_line_by_line_at_the_current_prices() {
     let s = shop();

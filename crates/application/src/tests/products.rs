@@ -30,13 +30,6 @@ fn mug() -> CreateProductCommand {
     }
 }
 
-fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 /// A product store holding the mug, created through the use case.
 async fn stored_mug() -> (Arc<MemoryProducts>, Product) {
     let repo = Arc::new(MemoryProducts::default());
