@@ -88,12 +88,16 @@ impl Drop for TestApp {
 }
 
 /// Runs each named `async fn name(app: TestApp)` of the calling module once on SQLite
-/// (`…::sqlite::name`) and once on PostgreSQL (`…::postgres::name`).
+/// (`…::sqlite::name`) and once on PostgreSQL (`…::postgres::name`), as `#[tokio::test]`s
+/// unless another test attribute comes first.
 macro_rules! both_dbs {
     ($($name:ident),+ $(,)?) => {
+        both_dbs!(#[tokio::test] $($name),+);
+    };
+    (#[$test:meta] $($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[$test]
                 async fn $name() {
                     if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await {
                         super::$name(app).await;
@@ -103,11 +107,35 @@ macro_rules! both_dbs {
         }
         mod postgres {
             $(
-                #[tokio::test]
+                #[$test]
                 async fn $name() {
                     if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Postgres).await {
                         super::$name(app).await;
                     }
+                }
+            )+
+        }
+    };
+}
+
+/// Runs each named `async fn name(db: Db)` of the calling module (a test that starts its own
+/// app, with settings of its own) once on SQLite (`…::sqlite::name`) and once on PostgreSQL
+/// (`…::postgres::name`).
+macro_rules! each_db {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Db::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Db::Postgres).await;
                 }
             )+
         }
@@ -473,6 +501,16 @@ impl TestApp {
         std::fs::read(self.settings.data_dir.join("jwt-ed25519.pem"))
             .expect("the identity provider's key file")
     }
+}
+
+/// The names on a page of products.
+pub fn names_of(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `items` in {page}"))
+        .iter()
+        .map(|p| str_of(p, "name"))
+        .collect()
 }
 
 /// `v[key]` as an owned string; panics with the value when it is not a string.

@@ -671,36 +671,10 @@ mod delivery {
         );
     }
 
-    #[tokio::test]
-    async fn sqlite_retried_until_it_succeeds() {
-        retried_until_it_succeeds(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_retried_until_it_succeeds() {
-        retried_until_it_succeeds(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_receiver_that_never_answers_fails_after_the_retries() {
-        a_receiver_that_never_answers_fails_after_the_retries(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_receiver_that_never_answers_fails_after_the_retries() {
-        a_receiver_that_never_answers_fails_after_the_retries(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_receiver_that_is_gone_is_not_tried_again_and_turned_off() {
-        a_receiver_that_is_gone_is_not_tried_again_and_turned_off(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_receiver_that_is_gone_is_not_tried_again_and_turned_off() {
-        a_receiver_that_is_gone_is_not_tried_again_and_turned_off(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_local_receiver_is_refused_unless_allowed() {
-        a_local_receiver_is_refused_unless_allowed(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_local_receiver_is_refused_unless_allowed() {
-        a_local_receiver_is_refused_unless_allowed(Db::Postgres).await;
-    }
+    each_db!(
+        retried_until_it_succeeds,
+        a_receiver_that_never_answers_fails_after_the_retries,
+        a_receiver_that_is_gone_is_not_tried_again_and_turned_off,
+        a_local_receiver_is_refused_unless_allowed,
+    );
 }
