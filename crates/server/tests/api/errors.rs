@@ -58,13 +58,7 @@ async fn a_body_without_a_content_type_is_a_415_problem(app: TestApp) {
     assert_problem(resp, 415).await;
 
     let admin = app.admin_token().await;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/products"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post("/api/v1/products", Some(&admin)).await;
     assert_problem(resp, 415).await;
 }
 

@@ -378,6 +378,14 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
+    /// A `POST` with no body (an action such as `/cancel`).
+    pub async fn post(&self, path: &str, token: Option<&str>) -> Response {
+        Self::with_token(self.client.post(self.url(path)), token)
+            .send()
+            .await
+            .expect("POST failed")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
         Self::with_token(self.client.post(self.url(path)), token)
             .json(body)
@@ -456,6 +464,23 @@ impl TestApp {
         str_of(&tokens, "access_token")
     }
 
+    /// An admin, a signed-up buyer and a product (as [`TestApp::create_product`] makes it,
+    /// its SKU `{sku_prefix}-…`): what most order tests start from.
+    pub async fn shop_with_a_product(&self, sku_prefix: &str) -> Shop {
+        let admin = self.admin_token().await;
+        let (_, token) = self.user_token().await;
+        let product = self
+            .create_product(&admin, &format!("{sku_prefix}-{}", unique()))
+            .await;
+        let product_id = str_of(&product, "id");
+        Shop {
+            admin,
+            token,
+            product,
+            product_id,
+        }
+    }
+
     /// Creates a product (201 expected): 19.90 EUR, 10 in stock, no description.
     pub async fn create_product(&self, admin_token: &str, sku: &str) -> Value {
         self.create_product_priced(admin_token, sku, "19.90", "EUR", 10)
@@ -501,6 +526,18 @@ impl TestApp {
         std::fs::read(self.settings.data_dir.join("jwt-ed25519.pem"))
             .expect("the identity provider's key file")
     }
+}
+
+/// What [`TestApp::shop_with_a_product`] sets up.
+pub struct Shop {
+    /// The admin's access token.
+    pub admin: String,
+    /// The buyer's access token.
+    pub token: String,
+    /// The product as created.
+    pub product: Value,
+    /// Its id.
+    pub product_id: String,
 }
 
 /// The names on a page of products.

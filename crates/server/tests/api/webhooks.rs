@@ -145,12 +145,8 @@ async fn only_admins_manage_endpoints(app: TestApp) {
     )
     .await;
     let rotate = app
-        .client
-        .post(app.url(&format!("{path}/rotate-secret")))
-        .bearer_auth(&user)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("{path}/rotate-secret"), Some(&user))
+        .await;
     assert_problem(rotate, 403).await;
     assert_eq!(
         app.get(ENDPOINTS, None).await.status(),
@@ -249,12 +245,8 @@ async fn the_secret_is_shown_on_create_and_rotation_only(app: TestApp) {
         .unwrap();
     assert!(key.len() >= 24, "a key of {} bytes", key.len());
     let resp = app
-        .client
-        .post(app.url(&format!("{path}/rotate-secret")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("{path}/rotate-secret"), Some(&admin))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let rotated: Value = resp.json().await.unwrap();
     let second = str_of(&rotated, "secret");
