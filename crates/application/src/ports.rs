@@ -38,6 +38,16 @@ pub enum Lookup<I> {
     Slug(Slug),
 }
 
+impl<I: PartialEq> Lookup<I> {
+    /// Whether it names the item with `id` and `slug`.
+    pub fn names(&self, id: &I, slug: &Slug) -> bool {
+        match self {
+            Self::Id(i) => i == id,
+            Self::Slug(s) => s == slug,
+        }
+    }
+}
+
 /// A category as a product names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryRef {

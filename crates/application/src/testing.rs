@@ -152,10 +152,7 @@ impl ProductReadModel for MemoryProducts {
             .lock()
             .unwrap()
             .iter()
-            .find(|p| match key {
-                Lookup::Id(id) => p.id == *id,
-                Lookup::Slug(slug) => p.slug == *slug,
-            })
+            .find(|p| key.names(&p.id, &p.slug))
             .cloned();
         let images = self.images.lock().unwrap();
         Ok(product.map(|product| ProductView::with_images_of(product, &images)))
@@ -551,10 +548,7 @@ impl CategoryReadModel for MemoryCategories {
             .lock()
             .unwrap()
             .iter()
-            .find(|c| match key {
-                Lookup::Id(id) => c.id == *id,
-                Lookup::Slug(slug) => c.slug == *slug,
-            })
+            .find(|c| key.names(&c.id, &c.slug))
             .map(|c| CategoryView {
                 category: c.clone(),
                 product_count: 0,

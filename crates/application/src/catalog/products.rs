@@ -455,10 +455,7 @@ impl ListProducts {
         }
         if let Some(key) = category {
             let all = self.categories.all().await?;
-            let found = all.iter().find(|c| match key {
-                Lookup::Id(id) => c.id == *id,
-                Lookup::Slug(slug) => c.slug == *slug,
-            });
+            let found = all.iter().find(|c| key.names(&c.id, &c.slug));
             let Some(found) = found else {
                 return Ok(Page {
                     items: Vec::new(),
