@@ -377,9 +377,7 @@ async fn products_without_a_slug_get_one_when_the_migrations_run(t: TestDb) {
         slug: Slug::parse("blue-mug-3").unwrap(),
         ..product("P-3", "Other", "1", 1)
     };
-    for p in [&newer, &older, &kept] {
-        t.products.insert(p).await.unwrap();
-    }
+    t.insert_products(&[&newer, &older, &kept]).await;
     let sql = "UPDATE products SET slug = NULL WHERE sku <> 'P-3'";
     match &t.db {
         infrastructure::Database::Sqlite { write, .. } => {

@@ -32,9 +32,7 @@ async fn get_many_answers_the_live_products_asked_for(t: TestDb) {
     let a = product("A-1", "A", "1", 1);
     let b = product("B-1", "B", "2", 2);
     let c = product("C-1", "C", "3", 3);
-    for p in [&a, &b, &c] {
-        t.products.insert(p).await.unwrap();
-    }
+    t.insert_products(&[&a, &b, &c]).await;
     t.products.delete(c.id, at(5)).await.unwrap();
     let mut found = t
         .products
