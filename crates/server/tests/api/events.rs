@@ -269,33 +269,30 @@ async fn the_event_log_is_newest_first_and_paged(app: TestApp) {
             .await;
         skus.push(p["sku"].clone());
     }
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&per_page=2"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["total"], 3);
     assert_eq!(page["total_pages"], 2);
     assert_eq!(page["per_page"], 2);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items[0]["data"]["sku"], skus[2]);
     assert_eq!(items[1]["data"]["sku"], skus[1]);
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&per_page=2&page=2"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["items"][0]["data"]["sku"], skus[0]);
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&page=9"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["items"], json!([]));
 }

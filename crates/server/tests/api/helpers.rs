@@ -355,18 +355,28 @@ impl TestApp {
         format!("{}{}", self.addr, path)
     }
 
-    fn with_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
-        match token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
+    /// Sends `method` to `path`, with `body` as JSON and `token` as bearer when given.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method.clone(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
         }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} failed: {e}"))
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        Self::with_token(self.client.get(self.url(path)), token)
-            .send()
-            .await
-            .expect("GET failed")
+        self.send(reqwest::Method::GET, path, None, token).await
     }
 
     /// `GET` of a path whose answer is JSON; that JSON.
@@ -380,33 +390,21 @@ impl TestApp {
 
     /// A `POST` with no body (an action such as `/cancel`).
     pub async fn post(&self, path: &str, token: Option<&str>) -> Response {
-        Self::with_token(self.client.post(self.url(path)), token)
-            .send()
-            .await
-            .expect("POST failed")
+        self.send(reqwest::Method::POST, path, None, token).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
-        Self::with_token(self.client.post(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::POST, path, Some(body), token)
             .await
-            .expect("POST failed")
     }
 
     pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
-        Self::with_token(self.client.put(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::PUT, path, Some(body), token)
             .await
-            .expect("PUT failed")
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
-        Self::with_token(self.client.delete(self.url(path)), token)
-            .send()
-            .await
-            .expect("DELETE failed")
+        self.send(reqwest::Method::DELETE, path, None, token).await
     }
 
     /// `POST /auth/register` with an e-mail address and a password; the raw response.
