@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, keycloak_env, spawn_app, str_of, unique};
 use crate::process::{Readiness, ShopProcess, free_port};
-use crate::races::{STOCK, USERS, oversell_race, product, register_at, sign_up_at};
+use crate::races::{oversell_at, register_at, sign_up_at};
 use crate::shutdown::{
     assert_orders_kept, collect, load_client, plentiful_product, start_load, wait_for_successes,
 };
@@ -288,20 +288,7 @@ async fn through_the_balancer_200_orders_for_10_units_sell_exactly_10() {
     let Some((app, _instances, lb)) = cluster(&[]).await else {
         return;
     };
-    let admin = app.admin_token().await;
-    let product = product(&app, &admin, STOCK).await;
-    let mut tokens = Vec::with_capacity(USERS);
-    for _ in 0..USERS {
-        tokens.push(register_at(&app.client, &lb.base).await);
-    }
-    oversell_race(
-        &app.client,
-        std::slice::from_ref(&lb.base),
-        &tokens,
-        &admin,
-        &product,
-    )
-    .await;
+    oversell_at(&app, &lb.base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

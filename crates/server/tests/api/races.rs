@@ -92,6 +92,21 @@ async fn post(
 }
 
 /// Spawns every request at once and waits for all of them.
+/// The outcomes that answered `status`.
+fn answered(outcomes: &[Outcome], status: StatusCode) -> Vec<&Outcome> {
+    outcomes.iter().filter(|o| o.status == status).collect()
+}
+
+/// Asserts that every outcome answered one of `allowed`.
+fn assert_only(outcomes: &[Outcome], allowed: &[StatusCode]) {
+    let others: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !allowed.contains(&o.status))
+        .map(|o| format!("{} {}", o.status, o.body))
+        .collect();
+    assert!(others.is_empty(), "unexpected answers: {others:?}");
+}
+
 async fn run_all(requests: Vec<tokio::task::JoinHandle<Outcome>>) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(requests.len());
     for handle in requests {
@@ -136,20 +151,9 @@ pub(crate) async fn oversell_race(
         outcomes.len(),
         server_errors.first()
     );
-    let created: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CREATED)
-        .collect();
-    let conflicts: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CONFLICT)
-        .collect();
-    let others: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.status != StatusCode::CREATED && o.status != StatusCode::CONFLICT)
-        .map(|o| format!("{} {}", o.status, o.body))
-        .collect();
-    assert!(others.is_empty(), "unexpected answers: {others:?}");
+    let created = answered(&outcomes, StatusCode::CREATED);
+    let conflicts = answered(&outcomes, StatusCode::CONFLICT);
+    assert_only(&outcomes, &[StatusCode::CREATED, StatusCode::CONFLICT]);
     assert_eq!(created.len(), STOCK as usize, "orders placed");
     assert_eq!(conflicts.len(), USERS * PER_USER - STOCK as usize, "409s");
     for c in &conflicts {
@@ -183,26 +187,21 @@ pub(crate) async fn oversell_race(
     assert_eq!(listed, placed_ids);
 }
 
-async fn user_tokens(app: &TestApp, n: usize) -> Vec<String> {
-    let mut tokens = Vec::with_capacity(n);
-    for _ in 0..n {
-        tokens.push(app.user_token().await.1);
+/// [`USERS`] new accounts, signed up at `base`, race for the last [`STOCK`] units of a new
+/// product there.
+pub(crate) async fn oversell_at(app: &TestApp, base: &str) {
+    let admin = app.admin_token().await;
+    let product = product(app, &admin, STOCK).await;
+    let mut tokens = Vec::with_capacity(USERS);
+    for _ in 0..USERS {
+        tokens.push(register_at(&app.client, base).await);
     }
-    tokens
+    let bases = [base.to_owned()];
+    oversell_race(&app.client, &bases, &tokens, &admin, &product).await;
 }
 
 async fn of_200_orders_for_10_units_exactly_10_succeed(app: TestApp) {
-    let admin = app.admin_token().await;
-    let product = product(&app, &admin, STOCK).await;
-    let tokens = user_tokens(&app, USERS).await;
-    oversell_race(
-        &app.client,
-        std::slice::from_ref(&app.addr),
-        &tokens,
-        &admin,
-        &product,
-    )
-    .await;
+    oversell_at(&app, &app.addr).await;
 }
 
 async fn of_20_concurrent_cancels_exactly_one_succeeds(app: TestApp) {
@@ -238,23 +237,12 @@ async fn of_20_concurrent_cancels_exactly_one_succeeds(app: TestApp) {
         })
         .collect();
     let outcomes = run_all(handles).await;
-    let ok = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::OK)
-        .count();
-    let conflicts = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CONFLICT)
-        .count();
-    let others: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.status != StatusCode::OK && o.status != StatusCode::CONFLICT)
-        .map(|o| format!("{} {}", o.status, o.body))
-        .collect();
-    assert!(others.is_empty(), "unexpected answers: {others:?}");
-    assert_eq!(ok, 1, "successful cancels");
-    assert_eq!(conflicts, 19, "refused cancels");
-    for o in outcomes.iter().filter(|o| o.status == StatusCode::OK) {
+    let ok = answered(&outcomes, StatusCode::OK);
+    let conflicts = answered(&outcomes, StatusCode::CONFLICT);
+    assert_only(&outcomes, &[StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(ok.len(), 1, "successful cancels");
+    assert_eq!(conflicts.len(), 19, "refused cancels");
+    for o in ok {
         assert_eq!(o.body["status"], json!("cancelled"));
     }
     assert_eq!(stock_at(&app.client, &app.addr, &mug).await, 10);
