@@ -96,6 +96,15 @@ struct Drive {
 
 type Shared = Arc<Mutex<Drive>>;
 
+/// Drive's 500, as a fault makes it answer.
+fn backend_error() -> Response {
+    drive_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "backendError",
+        "Backend Error",
+    )
+}
+
 fn drive_error(status: StatusCode, reason: &str, message: &str) -> Response {
     let body = json!({
         "error": {
@@ -453,11 +462,7 @@ async fn upload(
     }
     if d.faults.fail_uploads > 0 {
         d.faults.fail_uploads -= 1;
-        return drive_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "backendError",
-            "Backend Error",
-        );
+        return backend_error();
     }
     if !d.files.contains_key(parent) {
         return not_found(parent);
@@ -465,11 +470,7 @@ async fn upload(
     let file = d.create(name, "application/octet-stream", parent, content.to_vec());
     if d.faults.fail_uploads_after_storing > 0 {
         d.faults.fail_uploads_after_storing -= 1;
-        return drive_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "backendError",
-            "Backend Error",
-        );
+        return backend_error();
     }
     axum::Json(file.upload_json()).into_response()
 }
