@@ -578,18 +578,29 @@ pub fn location(resp: &Response) -> String {
 
 /// Checks that `resp` is an RFC 9457 problem with `status`, and returns its body.
 pub async fn assert_problem(resp: Response, status: u16) -> Value {
+    let (headers, text) = read_expecting(resp, status).await;
+    assert_problem_parts(&headers, &text, status)
+}
+
+/// The headers and body text of `resp`, once its status is checked to be `status`.
+async fn read_expecting(resp: Response, status: u16) -> (HeaderMap, String) {
     let actual = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     assert_eq!(actual, status, "status (body: {text})");
-    assert_problem_parts(&headers, &text, status)
+    (headers, text)
+}
+
+/// The text of header `name`, empty when absent or not text.
+fn header_or_empty(headers: &HeaderMap, name: reqwest::header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 fn assert_problem_parts(headers: &HeaderMap, text: &str, status: u16) -> Value {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = header_or_empty(headers, CONTENT_TYPE);
     assert!(
         content_type.starts_with("application/problem+json"),
         "content-type is `{content_type}`, not application/problem+json (status {status}, body: {text})"
@@ -604,14 +615,8 @@ fn assert_problem_parts(headers: &HeaderMap, text: &str, status: u16) -> Value {
 
 /// Checks a 401 problem that carries `WWW-Authenticate: Bearer…`, and returns its body.
 pub async fn assert_unauthorized(resp: Response) -> Value {
-    let actual = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap_or_default();
-    assert_eq!(actual, 401, "status (body: {text})");
-    let challenge = headers
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let (headers, text) = read_expecting(resp, 401).await;
+    let challenge = header_or_empty(&headers, WWW_AUTHENTICATE);
     assert!(
         challenge.starts_with("Bearer"),
         "WWW-Authenticate is `{challenge}`, expected a Bearer challenge (body: {text})"
