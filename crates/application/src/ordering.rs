@@ -642,11 +642,7 @@ mod tests {
                 page: PageRequest,
             ) -> Result<Page<Order>, domain::RepositoryError> {
                 *self.0.lock().unwrap() = Some(filter);
-                Ok(Page {
-                    items: vec![],
-                    request: page,
-                    total: 0,
-                })
+                Ok(Page::empty(page))
             }
         }
         let spy = Arc::new(Spy(std::sync::Mutex::new(None)));

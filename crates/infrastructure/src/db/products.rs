@@ -645,11 +645,7 @@ impl ProductReadModel for SqlProducts {
             None => None,
             Some(Some(term)) => Some(term),
             Some(None) => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    request: page,
-                    total: 0,
-                });
+                return Ok(Page::empty(page));
             }
         };
         // One round trip for the page (and its count), one each for the images and the
