@@ -495,23 +495,7 @@ impl CategoryRepository for MemoryCategories {
                 .map_err(RepositoryError::Invalid)?;
         }
         Ok(items.iter_mut().find(|c| c.id == id).map(|c| {
-            let changes = changes.clone();
-            if let Some(name) = changes.name {
-                c.name = name;
-            }
-            if let Some(slug) = changes.slug {
-                c.slug = slug;
-            }
-            if let Some(parent) = changes.parent_id {
-                c.parent_id = parent;
-            }
-            if let Some(description) = changes.description {
-                c.description = description;
-            }
-            if let Some(position) = changes.position {
-                c.position = position;
-            }
-            c.updated_at = now;
+            c.apply(changes.clone(), now);
             c.clone()
         }))
     }
