@@ -605,7 +605,14 @@ async fn postgres_after_a_kill_9_with_deliveries_in_flight_every_event_is_delive
 
     // 200 events queued through the in-process server, which runs no jobs.
     const ORDERS: usize = 200;
-    let orders = place_orders(&[app.addr.clone()], &shopping, ORDERS, 8, Arc::default()).await;
+    let orders = place_orders(
+        std::slice::from_ref(&app.addr),
+        &shopping,
+        ORDERS,
+        8,
+        Arc::default(),
+    )
+    .await;
     let expected = expected_events(&app, &admin, &orders, true).await;
     assert_eq!(receiver.requests(), 0, "delivered with no job runner");
 
