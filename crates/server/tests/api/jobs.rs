@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,25 +47,28 @@ struct Hit {
     answered: Option<Instant>,
 }
 
-/// A webhook receiver on 127.0.0.1 that answers 200 after `delay`.
+/// A webhook receiver on 127.0.0.1 that answers 200 after a delay.
 #[derive(Clone)]
 struct Receiver {
     url: String,
     port: u16,
     hits: Arc<Mutex<Vec<Hit>>>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
     async fn start(delay: Duration) -> Self {
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let delay_ms = Arc::new(AtomicU64::new(delay.as_millis() as u64));
         let log = hits.clone();
+        let delay = delay_ms.clone();
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                       headers: HeaderMap,
                       body: String| {
-                    let log = log.clone();
+                    let (log, delay) = (log.clone(), delay.clone());
                     async move {
                         let header = |name: &str| {
                             headers
@@ -87,7 +90,8 @@ impl Receiver {
                             });
                             log.len() - 1
                         };
-                        tokio::time::sleep(delay).await;
+                        let delay = delay.load(Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
                         log.lock().unwrap()[n].answered = Some(Instant::now());
                         AxumStatus::OK
                     }
@@ -104,7 +108,14 @@ impl Receiver {
             url: format!("http://{addr}/hook"),
             port: addr.port(),
             hits,
+            delay_ms,
         }
+    }
+
+    /// Answers after `delay` from now on.
+    fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Requests so far.
@@ -307,11 +318,15 @@ impl Worker {
     }
 }
 
-/// `kill -9` of `shop`, and the wait until it is gone.
+/// `kill -9` of `shop`, and the wait until it is gone. The signal is sent straight away (not
+/// through a `kill` child process, which takes a while on a busy machine): a delivery seen in
+/// flight a moment before is still in flight when it lands.
 async fn kill_9(shop: &mut ShopProcess) {
-    let pid = shop.pid().to_string();
-    let sent = Command::new("kill").args(["-KILL", &pid]).status();
-    assert!(sent.is_ok_and(|s| s.success()), "kill -KILL {pid} failed");
+    let pid = i32::try_from(shop.pid())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .expect("a process id");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill -9 failed");
     let status = shop
         .wait_exit(Duration::from_secs(10))
         .await
@@ -707,8 +722,9 @@ async fn postgres_when_one_of_two_servers_is_killed_the_other_delivers_the_rest(
         return;
     };
     let admin = app.admin_token().await;
-    // Slow enough that both hold claims most of the time.
-    let receiver = Receiver::start(Duration::from_millis(200)).await;
+    // Slow enough that both hold claims most of the time, and that a request seen arriving
+    // from A is still unanswered when the signal lands.
+    let receiver = Receiver::start(Duration::from_millis(400)).await;
     let (endpoint, secret) = subscribe(&app, &admin, &receiver.url).await;
     let shopping = shopping(&app, &admin).await;
     let mut a = ShopProcess::start(&app, "a", &delivery_env());
@@ -727,7 +743,7 @@ async fn postgres_when_one_of_two_servers_is_killed_the_other_delivers_the_rest(
     let deadline = Instant::now() + Duration::from_secs(30);
     let from_a = loop {
         if placed.load(Ordering::SeqCst) >= ORDERS / 2 {
-            let from_a = receiver.just_in_flight_from(a.pid(), Duration::from_millis(100));
+            let from_a = receiver.just_in_flight_from(a.pid(), Duration::from_millis(80));
             if !from_a.is_empty() {
                 break from_a;
             }
@@ -748,6 +764,8 @@ async fn postgres_when_one_of_two_servers_is_killed_the_other_delivers_the_rest(
         .collect();
     let at_kill = receiver.requests();
     assert!(!cut.is_empty(), "A had no delivery in flight at the kill");
+    // Slow answers were for catching A in flight; B may go at full speed now.
+    receiver.set_delay(Duration::ZERO);
     let orders = placing.await.expect("placing orders panicked");
     assert_eq!(orders.len(), ORDERS);
     // An order whose request A took before dying may exist without its 201: the event log,
