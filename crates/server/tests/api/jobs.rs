@@ -501,10 +501,12 @@ async fn wait_all_delivered(
         assert!(
             Instant::now() < deadline,
             "after {secs} s, {} of {} order.placed events never reached the receiver \
-             (e.g. {:?}); deliveries (pending, succeeded, failed): {totals:?}",
+             (e.g. {:?}), and the shop's deliveries (pending, succeeded, failed) are \
+             {totals:?}, not (0, {}, 0)",
             missing.len(),
             expected.len(),
-            missing.iter().take(5).collect::<Vec<_>>()
+            missing.iter().take(5).collect::<Vec<_>>(),
+            expected.len()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
