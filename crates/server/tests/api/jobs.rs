@@ -42,8 +42,9 @@ struct Hit {
     /// The sender's port on 127.0.0.1, to tell which process sent it.
     peer_port: u16,
     started: Instant,
-    /// When the receiver answered; `None` while it waits, and forever when the sender went away
-    /// meanwhile (the connection closed, the handler was dropped).
+    /// When the receiver answered; `None` while it waits (also, for good, when the handler is
+    /// dropped because the sender went away). Unanswered when its sender died: the sender
+    /// cannot have recorded the outcome.
     answered: Option<Instant>,
 }
 
