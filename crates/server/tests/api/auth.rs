@@ -181,8 +181,21 @@ fn assert_tokens(tokens: &Value) {
     assert!(!str_of(tokens, "access_token").is_empty());
     assert!(!str_of(tokens, "refresh_token").is_empty());
     assert_eq!(tokens["token_type"], json!("Bearer"));
-    assert_eq!(tokens["expires_in"], json!(300));
-    assert_eq!(tokens["refresh_expires_in"], json!(2_592_000));
+    // Keycloak counts what is left of the token's life when it answers, so under load a second
+    // may already have passed (299); the built-in provider answers the setting itself.
+    let seconds = |name: &str| {
+        tokens[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: {tokens}"))
+    };
+    assert!(
+        (295..=300).contains(&seconds("expires_in")),
+        "expires_in: {tokens}"
+    );
+    assert!(
+        (2_591_995..=2_592_000).contains(&seconds("refresh_expires_in")),
+        "refresh_expires_in: {tokens}"
+    );
 }
 
 async fn signing_in_works_with_the_username_and_with_the_email(app: TestApp) {
