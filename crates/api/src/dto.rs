@@ -1334,3 +1334,111 @@ page_type!(
     DeliveryPage,
     DeliveryResponse
 );
+
+// Requests into the use cases' commands: field for field, so the handlers stay thin.
+
+impl From<RegisterRequest> for application::accounts::RegisterCommand {
+    fn from(r: RegisterRequest) -> Self {
+        Self {
+            email: r.email,
+            password: r.password,
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+        }
+    }
+}
+
+impl From<UpdateMeRequest> for application::accounts::UpdateProfileCommand {
+    fn from(r: UpdateMeRequest) -> Self {
+        Self {
+            first_name: r.first_name,
+            last_name: r.last_name,
+        }
+    }
+}
+
+impl From<MoneyDto> for application::catalog::PriceInput {
+    fn from(m: MoneyDto) -> Self {
+        Self {
+            amount: m.amount,
+            currency: m.currency,
+        }
+    }
+}
+
+impl From<CreateProductRequest> for application::catalog::CreateProductCommand {
+    fn from(r: CreateProductRequest) -> Self {
+        Self {
+            sku: r.sku,
+            name: r.name,
+            slug: r.slug,
+            status: r.status.map(|s| s.as_str().to_owned()),
+            description: r.description,
+            price: r.price.into(),
+            stock: r.stock,
+            category_ids: r.category_ids.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<UpdateProductRequest> for application::catalog::UpdateProductCommand {
+    fn from(r: UpdateProductRequest) -> Self {
+        Self {
+            sku: r.sku,
+            name: r.name,
+            slug: r.slug,
+            status: r.status.map(|s| s.as_str().to_owned()),
+            description: r.description,
+            price: r.price.map(Into::into),
+            stock: r.stock,
+            category_ids: r.category_ids,
+        }
+    }
+}
+
+impl From<CreateCategoryRequest> for application::catalog::CreateCategoryCommand {
+    fn from(r: CreateCategoryRequest) -> Self {
+        Self {
+            name: r.name,
+            slug: r.slug,
+            parent_id: r.parent_id,
+            description: r.description,
+            position: r.position,
+        }
+    }
+}
+
+impl From<UpdateCategoryRequest> for application::catalog::UpdateCategoryCommand {
+    fn from(r: UpdateCategoryRequest) -> Self {
+        Self {
+            name: r.name,
+            slug: r.slug,
+            parent_id: r.parent_id,
+            description: r.description,
+            position: r.position,
+        }
+    }
+}
+
+impl From<CreateWebhookEndpointRequest> for application::webhooks::CreateEndpointCommand {
+    fn from(r: CreateWebhookEndpointRequest) -> Self {
+        Self {
+            url: r.url,
+            events: r.events,
+            description: r.description,
+            enabled: r.enabled,
+        }
+    }
+}
+
+impl From<UpdateWebhookEndpointRequest> for application::webhooks::UpdateEndpointCommand {
+    fn from(r: UpdateWebhookEndpointRequest) -> Self {
+        Self {
+            url: r.url,
+            events: r.events,
+            description: r.description,
+            enabled: r.enabled,
+        }
+    }
+}

@@ -141,17 +141,9 @@ impl PlaceOrder {
         for (product, qty) in low {
             let left = Stock::new(i64::from(product.stock.get().saturating_sub(qty.get())))
                 .map_err(|e| AppError::Validation(vec![e]))?;
-            let view = ProductView {
-                product: product.clone(),
-                images: images
-                    .iter()
-                    .filter(|i| i.product_id == product.id)
-                    .cloned()
-                    .collect(),
-                // Not read here: a low-stock event names the product's stock, not its
-                // categories (the product's own events carry them).
-                categories: Vec::new(),
-            };
+            // Categories are not read here: a low-stock event names the product's stock, not
+            // its categories (the product's own events carry them).
+            let view = ProductView::with_images_of(product.clone(), &images);
             events.push(self.events.stock_taken(
                 &with_stock(&view, left),
                 qty.get(),
@@ -650,11 +642,7 @@ mod tests {
                 page: PageRequest,
             ) -> Result<Page<Order>, domain::RepositoryError> {
                 *self.0.lock().unwrap() = Some(filter);
-                Ok(Page {
-                    items: vec![],
-                    request: page,
-                    total: 0,
-                })
+                Ok(Page::empty(page))
             }
         }
         let spy = Arc::new(Spy(std::sync::Mutex::new(None)));

@@ -38,6 +38,16 @@ pub enum Lookup<I> {
     Slug(Slug),
 }
 
+impl<I: PartialEq> Lookup<I> {
+    /// Whether it names the item with `id` and `slug`.
+    pub fn names(&self, id: &I, slug: &Slug) -> bool {
+        match self {
+            Self::Id(i) => i == id,
+            Self::Slug(s) => s == slug,
+        }
+    }
+}
+
 /// A category as a product names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryRef {
@@ -58,6 +68,22 @@ pub struct ProductView {
     pub images: Vec<Image>,
     /// Its categories, by position then name.
     pub categories: Vec<CategoryRef>,
+}
+
+impl ProductView {
+    /// `product` with those of `images` that are its own (in their order), and no categories.
+    pub fn with_images_of(product: Product, images: &[Image]) -> Self {
+        let images = images
+            .iter()
+            .filter(|i| i.product_id == product.id)
+            .cloned()
+            .collect();
+        Self {
+            product,
+            images,
+            categories: Vec::new(),
+        }
+    }
 }
 
 /// The order of a product list.

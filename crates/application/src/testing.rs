@@ -85,6 +85,15 @@ pub fn sample_user(name: &str) -> User {
     }
 }
 
+/// Those of `slugs` that are `base` or `base-…`, as the SQL adapters' `LIKE` finds them.
+fn slugs_like<'a>(slugs: impl Iterator<Item = &'a Slug>, base: &Slug) -> HashSet<String> {
+    let prefix = format!("{}-", base.as_str());
+    slugs
+        .map(|s| s.as_str().to_owned())
+        .filter(|s| s == base.as_str() || s.starts_with(&prefix))
+        .collect()
+}
+
 /// Products and their image rows, as one store so that deleting a product takes its images.
 #[derive(Default)]
 pub struct MemoryProducts {
@@ -147,23 +156,10 @@ impl ProductReadModel for MemoryProducts {
             .lock()
             .unwrap()
             .iter()
-            .find(|p| match key {
-                Lookup::Id(id) => p.id == *id,
-                Lookup::Slug(slug) => p.slug == *slug,
-            })
+            .find(|p| key.names(&p.id, &p.slug))
             .cloned();
-        Ok(product.map(|product| ProductView {
-            images: self
-                .images
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|i| i.product_id == product.id)
-                .cloned()
-                .collect(),
-            categories: Vec::new(),
-            product,
-        }))
+        let images = self.images.lock().unwrap();
+        Ok(product.map(|product| ProductView::with_images_of(product, &images)))
     }
 
     async fn list(
@@ -177,15 +173,7 @@ impl ProductReadModel for MemoryProducts {
             .lock()
             .unwrap()
             .iter()
-            .map(|product| ProductView {
-                images: images
-                    .iter()
-                    .filter(|i| i.product_id == product.id)
-                    .cloned()
-                    .collect(),
-                categories: Vec::new(),
-                product: product.clone(),
-            })
+            .map(|product| ProductView::with_images_of(product.clone(), &images))
             .collect();
         Ok(Page {
             total: items.len() as u64,
@@ -386,15 +374,8 @@ impl ProductRepository for MemoryProducts {
     }
 
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        let prefix = format!("{}-", base.as_str());
-        Ok(self
-            .items
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|p| p.slug.as_str().to_owned())
-            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
-            .collect())
+        let items = self.items.lock().unwrap();
+        Ok(slugs_like(items.iter().map(|p| &p.slug), base))
     }
 
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
@@ -487,15 +468,8 @@ impl CategoryRepository for MemoryCategories {
     }
 
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        let prefix = format!("{}-", base.as_str());
-        Ok(self
-            .items
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.slug.as_str().to_owned())
-            .filter(|s| s == base.as_str() || s.starts_with(&prefix))
-            .collect())
+        let items = self.items.lock().unwrap();
+        Ok(slugs_like(items.iter().map(|c| &c.slug), base))
     }
 
     async fn insert(&self, category: &Category) -> Result<(), RepositoryError> {
@@ -525,23 +499,7 @@ impl CategoryRepository for MemoryCategories {
                 .map_err(RepositoryError::Invalid)?;
         }
         Ok(items.iter_mut().find(|c| c.id == id).map(|c| {
-            let changes = changes.clone();
-            if let Some(name) = changes.name {
-                c.name = name;
-            }
-            if let Some(slug) = changes.slug {
-                c.slug = slug;
-            }
-            if let Some(parent) = changes.parent_id {
-                c.parent_id = parent;
-            }
-            if let Some(description) = changes.description {
-                c.description = description;
-            }
-            if let Some(position) = changes.position {
-                c.position = position;
-            }
-            c.updated_at = now;
+            c.apply(changes.clone(), now);
             c.clone()
         }))
     }
@@ -578,10 +536,7 @@ impl CategoryReadModel for MemoryCategories {
             .lock()
             .unwrap()
             .iter()
-            .find(|c| match key {
-                Lookup::Id(id) => c.id == *id,
-                Lookup::Slug(slug) => c.slug == *slug,
-            })
+            .find(|c| key.names(&c.id, &c.slug))
             .map(|c| CategoryView {
                 category: c.clone(),
                 product_count: 0,

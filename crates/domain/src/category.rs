@@ -93,6 +93,29 @@ pub struct CategoryChanges {
     pub position: Option<Position>,
 }
 
+impl Category {
+    /// Applies `changes` and stamps `updated_at`; whether a new parent makes a cycle is the
+    /// caller's to check ([`check_parent`]), against the whole tree.
+    pub fn apply(&mut self, changes: CategoryChanges, now: DateTime<Utc>) {
+        if let Some(name) = changes.name {
+            self.name = name;
+        }
+        if let Some(slug) = changes.slug {
+            self.slug = slug;
+        }
+        if let Some(parent) = changes.parent_id {
+            self.parent_id = parent;
+        }
+        if let Some(description) = changes.description {
+            self.description = description;
+        }
+        if let Some(position) = changes.position {
+            self.position = position;
+        }
+        self.updated_at = now;
+    }
+}
+
 /// The tree as `child -> parent` links, as small as the category list.
 pub type ParentLinks = HashMap<CategoryId, Option<CategoryId>>;
 

@@ -72,6 +72,15 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The page `request` names of a list with nothing in it.
+    pub fn empty(request: PageRequest) -> Self {
+        Self {
+            items: Vec::new(),
+            request,
+            total: 0,
+        }
+    }
+
     /// Number of pages for `total` (0 when the list is empty).
     pub fn total_pages(&self) -> u64 {
         self.total.div_ceil(u64::from(self.request.per_page()))

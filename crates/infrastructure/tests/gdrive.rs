@@ -35,6 +35,16 @@ struct DriveFile {
 }
 
 impl DriveFile {
+    /// The short form the upload endpoints answer.
+    fn upload_json(&self) -> Value {
+        json!({
+            "kind": "drive#file",
+            "id": self.id,
+            "name": self.name,
+            "mimeType": self.mime_type,
+        })
+    }
+
     fn json(&self) -> Value {
         let mut v = json!({
             "kind": "drive#file",
@@ -85,6 +95,15 @@ struct Drive {
 }
 
 type Shared = Arc<Mutex<Drive>>;
+
+/// Drive's 500, as a fault makes it answer.
+fn backend_error() -> Response {
+    drive_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "backendError",
+        "Backend Error",
+    )
+}
 
 fn drive_error(status: StatusCode, reason: &str, message: &str) -> Response {
     let body = json!({
@@ -443,11 +462,7 @@ async fn upload(
     }
     if d.faults.fail_uploads > 0 {
         d.faults.fail_uploads -= 1;
-        return drive_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "backendError",
-            "Backend Error",
-        );
+        return backend_error();
     }
     if !d.files.contains_key(parent) {
         return not_found(parent);
@@ -455,19 +470,9 @@ async fn upload(
     let file = d.create(name, "application/octet-stream", parent, content.to_vec());
     if d.faults.fail_uploads_after_storing > 0 {
         d.faults.fail_uploads_after_storing -= 1;
-        return drive_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "backendError",
-            "Backend Error",
-        );
+        return backend_error();
     }
-    axum::Json(json!({
-        "kind": "drive#file",
-        "id": file.id,
-        "name": file.name,
-        "mimeType": file.mime_type,
-    }))
-    .into_response()
+    axum::Json(file.upload_json()).into_response()
 }
 
 /// `PATCH /upload/drive/v3/files/{id}?uploadType=media`: new content for a file.
@@ -484,13 +489,7 @@ async fn update_content(
     };
     file.content = body.to_vec();
     file.modified = clock;
-    axum::Json(json!({
-        "kind": "drive#file",
-        "id": file.id,
-        "name": file.name,
-        "mimeType": file.mime_type,
-    }))
-    .into_response()
+    axum::Json(file.upload_json()).into_response()
 }
 
 struct StandIn {
@@ -550,6 +549,24 @@ fn body(bytes: &[u8]) -> FileBody {
 fn new_key() -> (String, String) {
     let name = uuid::Uuid::now_v7().to_string();
     (format!("images/{name}"), name)
+}
+
+/// A store on `s` that has uploaded once already.
+async fn warmed_up(s: &StandIn) -> OpendalStore {
+    let store = s.store();
+    store
+        .put(&new_key().0, body(b"GIF89a; warm-up"))
+        .await
+        .unwrap();
+    store
+}
+
+/// The text of the cause of an `Unavailable`; panics on anything else.
+fn unavailable_text<T: std::fmt::Debug>(result: Result<T, StorageError>) -> String {
+    match result {
+        Err(StorageError::Unavailable(source)) => source.to_string(),
+        other => panic!("not unavailable: {other:?}"),
+    }
 }
 
 async fn read(store: &OpendalStore, file: &domain::StoredFile) -> Vec<u8> {
@@ -672,11 +689,7 @@ async fn a_token_drive_refuses_before_its_announced_end_is_renewed() {
 #[tokio::test]
 async fn a_drive_5xx_on_upload_is_retried_and_leaves_one_file() {
     let s = StandIn::start().await;
-    let store = s.store();
-    store
-        .put(&new_key().0, body(b"GIF89a; warm-up"))
-        .await
-        .unwrap();
+    let store = warmed_up(&s).await;
 
     // Drive fails before storing: the retry uploads again.
     s.drive().faults.fail_uploads = 1;
@@ -707,11 +720,7 @@ async fn a_drive_5xx_on_upload_is_retried_and_leaves_one_file() {
 #[tokio::test]
 async fn a_drive_that_keeps_failing_is_unavailable_and_keeps_nothing() {
     let s = StandIn::start().await;
-    let store = s.store();
-    store
-        .put(&new_key().0, body(b"GIF89a; warm-up"))
-        .await
-        .unwrap();
+    let store = warmed_up(&s).await;
 
     s.drive().faults.fail_uploads = usize::MAX;
     let (k, name) = new_key();
@@ -732,11 +741,7 @@ async fn drives_error_bodies_reach_the_log() {
     let s = StandIn::start().await;
     let store = s.store();
     s.drive().faults.quota_exceeded = true;
-    let err = store.put(&new_key().0, body(b"GIF89a;")).await.unwrap_err();
-    let StorageError::Unavailable(source) = err else {
-        panic!("not unavailable");
-    };
-    let text = source.to_string();
+    let text = unavailable_text(store.put(&new_key().0, body(b"GIF89a;")).await);
     assert!(
         text.contains("Service Accounts do not have storage quota"),
         "{text}"
@@ -759,11 +764,7 @@ async fn a_wrong_refresh_token_is_unavailable_without_leaking_it() {
         api_base: Some(s.base.clone()),
     })
     .unwrap();
-    let err = store.put(&new_key().0, body(b"GIF89a;")).await.unwrap_err();
-    let StorageError::Unavailable(source) = err else {
-        panic!("not unavailable");
-    };
-    let text = source.to_string();
+    let text = unavailable_text(store.put(&new_key().0, body(b"GIF89a;")).await);
     assert!(text.contains("invalid_grant"), "{text}");
     assert!(
         !text.contains(CLIENT_SECRET) && !text.contains("1//revoked"),

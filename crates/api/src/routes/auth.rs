@@ -1,4 +1,3 @@
-use application::accounts::RegisterCommand;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -8,6 +7,7 @@ use crate::AppState;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse, UserResponse};
 use crate::error::{ApiError, Problem};
 use crate::extractors::AppJson;
+use crate::routes::created;
 
 /// Headers of an answer that holds tokens: no cache may keep it (RFC 6749 section 5.1).
 const NO_STORE: [(header::HeaderName, &str); 2] = [
@@ -34,22 +34,9 @@ pub async fn register(
     State(state): State<AppState>,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = state
-        .register
-        .execute(RegisterCommand {
-            email: body.email,
-            password: body.password,
-            username: body.username,
-            first_name: body.first_name,
-            last_name: body.last_name,
-        })
-        .await?;
+    let user = state.register.execute(body.into()).await?;
     let location = format!("/api/v1/users/{}", user.id);
-    Ok((
-        StatusCode::CREATED,
-        [(axum::http::header::LOCATION, location)],
-        Json(UserResponse::from(user)),
-    ))
+    Ok(created(location, UserResponse::from(user)))
 }
 
 /// Sign in

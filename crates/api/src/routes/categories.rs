@@ -1,7 +1,6 @@
-use application::catalog::{CreateCategoryCommand, UpdateCategoryCommand};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use domain::CategoryId;
 
@@ -10,6 +9,7 @@ use crate::auth::Auth;
 use crate::dto::{CategoryList, CategoryResponse, CreateCategoryRequest, UpdateCategoryRequest};
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AppJson, IdPath, LookupPath};
+use crate::routes::created;
 
 /// List categories
 ///
@@ -71,25 +71,9 @@ pub async fn create(
     Auth(actor): Auth,
     AppJson(body): AppJson<CreateCategoryRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let view = state
-        .create_category
-        .execute(
-            &actor,
-            CreateCategoryCommand {
-                name: body.name,
-                slug: body.slug,
-                parent_id: body.parent_id,
-                description: body.description,
-                position: body.position,
-            },
-        )
-        .await?;
+    let view = state.create_category.execute(&actor, body.into()).await?;
     let location = format!("/api/v1/categories/{}", view.category.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(CategoryResponse::from(view)),
-    ))
+    Ok(created(location, CategoryResponse::from(view)))
 }
 
 /// Update a category
@@ -116,17 +100,7 @@ pub async fn update(
 ) -> Result<Json<CategoryResponse>, ApiError> {
     let view = state
         .update_category
-        .execute(
-            &actor,
-            CategoryId::from_uuid(id),
-            UpdateCategoryCommand {
-                name: body.name,
-                slug: body.slug,
-                parent_id: body.parent_id,
-                description: body.description,
-                position: body.position,
-            },
-        )
+        .execute(&actor, CategoryId::from_uuid(id), body.into())
         .await?;
     Ok(Json(view.into()))
 }

@@ -1,6 +1,5 @@
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,6 +11,7 @@ use crate::auth::Auth;
 use crate::dto::{ImageBytes, ImageResponse, ImageUpload};
 use crate::error::{ApiError, Problem};
 use crate::extractors::{IdPath, ImagePath, MultipartFile};
+use crate::routes::created;
 
 /// How long clients and caches may keep an image without asking again. The bytes behind an
 /// image id never change (a new upload is a new id), so caches need not revalidate while it
@@ -67,11 +67,7 @@ pub async fn upload(
         file.discard_rest().await;
     }
     let image = ImageResponse::from(uploaded?);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, image.url.clone())],
-        Json(image),
-    ))
+    Ok(created(image.url.clone(), image))
 }
 
 /// Delete a product image

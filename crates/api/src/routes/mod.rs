@@ -10,3 +10,16 @@ pub mod orders;
 pub mod products;
 pub mod users;
 pub mod webhooks;
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+/// A 201 whose `Location` names the resource it made.
+pub(crate) fn created<T: serde::Serialize>(location: String, body: T) -> impl IntoResponse {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+}

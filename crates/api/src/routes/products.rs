@@ -1,24 +1,15 @@
-use application::catalog::{CreateProductCommand, PriceInput, UpdateProductCommand};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use domain::ProductId;
 
 use crate::AppState;
 use crate::auth::{Auth, MaybeAuth};
-use crate::dto::{
-    CreateProductRequest, MoneyDto, ProductPage, ProductResponse, UpdateProductRequest,
-};
+use crate::dto::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AppJson, IdPath, LookupPath, ProductQuery};
-
-fn price(m: MoneyDto) -> PriceInput {
-    PriceInput {
-        amount: m.amount,
-        currency: m.currency,
-    }
-}
+use crate::routes::created;
 
 /// List products
 ///
@@ -116,28 +107,9 @@ pub async fn create(
     Auth(actor): Auth,
     AppJson(body): AppJson<CreateProductRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let product = state
-        .create_product
-        .execute(
-            &actor,
-            CreateProductCommand {
-                sku: body.sku,
-                name: body.name,
-                slug: body.slug,
-                status: body.status.map(|s| s.as_str().to_owned()),
-                description: body.description,
-                price: price(body.price),
-                stock: body.stock,
-                category_ids: body.category_ids.unwrap_or_default(),
-            },
-        )
-        .await?;
+    let product = state.create_product.execute(&actor, body.into()).await?;
     let location = format!("/api/v1/products/{}", product.product.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(ProductResponse::from(product)),
-    ))
+    Ok(created(location, ProductResponse::from(product)))
 }
 
 /// Update a product
@@ -163,20 +135,7 @@ pub async fn update(
 ) -> Result<Json<ProductResponse>, ApiError> {
     let product = state
         .update_product
-        .execute(
-            &actor,
-            ProductId::from_uuid(id),
-            UpdateProductCommand {
-                sku: body.sku,
-                name: body.name,
-                slug: body.slug,
-                status: body.status.map(|s| s.as_str().to_owned()),
-                description: body.description,
-                price: body.price.map(price),
-                stock: body.stock,
-                category_ids: body.category_ids,
-            },
-        )
+        .execute(&actor, ProductId::from_uuid(id), body.into())
         .await?;
     Ok(Json(product.into()))
 }

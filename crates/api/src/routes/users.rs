@@ -1,4 +1,3 @@
-use application::accounts::UpdateProfileCommand;
 use axum::Json;
 use axum::extract::State;
 use domain::UserId;
@@ -63,16 +62,7 @@ pub async fn update_me(
     Auth(actor): Auth,
     AppJson(body): AppJson<UpdateMeRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state
-        .update_profile
-        .execute(
-            &actor,
-            UpdateProfileCommand {
-                first_name: body.first_name,
-                last_name: body.last_name,
-            },
-        )
-        .await?;
+    let user = state.update_profile.execute(&actor, body.into()).await?;
     Ok(Json(user.into()))
 }
 

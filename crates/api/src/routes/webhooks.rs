@@ -1,9 +1,8 @@
 //! Webhook endpoints (admin): where events are delivered, their secrets, their deliveries.
 
-use application::webhooks::{CreateEndpointCommand, UpdateEndpointCommand};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use domain::{DeliveryId, WebhookEndpointId};
 
@@ -15,6 +14,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AppJson, DeliveryPath, DeliveryQuery, IdPath, PageQuery};
+use crate::routes::created;
 
 /// Create a webhook endpoint
 ///
@@ -45,24 +45,9 @@ pub async fn create(
     Auth(actor): Auth,
     AppJson(body): AppJson<CreateWebhookEndpointRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let endpoint = state
-        .webhook_endpoints
-        .create(
-            &actor,
-            CreateEndpointCommand {
-                url: body.url,
-                events: body.events,
-                description: body.description,
-                enabled: body.enabled,
-            },
-        )
-        .await?;
+    let endpoint = state.webhook_endpoints.create(&actor, body.into()).await?;
     let location = format!("/api/v1/webhook-endpoints/{}", endpoint.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(WebhookEndpointWithSecret::from(endpoint)),
-    ))
+    Ok(created(location, WebhookEndpointWithSecret::from(endpoint)))
 }
 
 /// List webhook endpoints
@@ -133,16 +118,7 @@ pub async fn update(
 ) -> Result<Json<WebhookEndpointResponse>, ApiError> {
     let endpoint = state
         .webhook_endpoints
-        .update(
-            &actor,
-            WebhookEndpointId::from_uuid(id),
-            UpdateEndpointCommand {
-                url: body.url,
-                events: body.events,
-                description: body.description,
-                enabled: body.enabled,
-            },
-        )
+        .update(&actor, WebhookEndpointId::from_uuid(id), body.into())
         .await?;
     Ok(Json(endpoint.into()))
 }

@@ -455,16 +455,9 @@ impl ListProducts {
         }
         if let Some(key) = category {
             let all = self.categories.all().await?;
-            let found = all.iter().find(|c| match key {
-                Lookup::Id(id) => c.id == *id,
-                Lookup::Slug(slug) => c.slug == *slug,
-            });
+            let found = all.iter().find(|c| key.names(&c.id, &c.slug));
             let Some(found) = found else {
-                return Ok(Page {
-                    items: Vec::new(),
-                    request: page,
-                    total: 0,
-                });
+                return Ok(Page::empty(page));
             };
             let mut below: Vec<CategoryId> =
                 domain::category::subtree(found.id, &domain::category::links_of(&all))

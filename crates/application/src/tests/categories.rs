@@ -39,13 +39,6 @@ fn named(name: &str) -> CreateCategoryCommand {
     }
 }
 
-fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_created_category_holds_what_was_sent_with_a_slug_from_its_name() {
     let tree = Arc::new(MemoryCategories::default());
@@ -207,35 +200,29 @@ async fn an_update_changes_the_named_fields_and_a_move_below_itself_is_refused()
         .await
         .unwrap();
     assert_eq!(kept.category.slug.as_str(), "bee");
-    let errors = validation(
-        update(&tree)
-            .execute(
-                &admin(),
-                a.id,
-                UpdateCategoryCommand {
-                    parent_id: Some(Some(a.id.as_uuid())),
-                    ..UpdateCategoryCommand::default()
-                },
-            )
-            .await,
-    );
-    assert_eq!(fields(&errors), ["parent_id"]);
-    let errors = validation(
-        update(&tree)
-            .execute(
-                &admin(),
-                a.id,
-                UpdateCategoryCommand {
-                    name: Some(String::new()),
-                    slug: Some(String::new()),
-                    description: Some(Some("\u{1}".into())),
-                    position: Some(1_000_001),
-                    parent_id: None,
-                },
-            )
-            .await,
-    );
-    assert_eq!(fields(&errors), ["name", "slug", "description", "position"]);
+    let refused: [(UpdateCategoryCommand, &[&str]); 2] = [
+        (
+            UpdateCategoryCommand {
+                parent_id: Some(Some(a.id.as_uuid())),
+                ..UpdateCategoryCommand::default()
+            },
+            &["parent_id"],
+        ),
+        (
+            UpdateCategoryCommand {
+                name: Some(String::new()),
+                slug: Some(String::new()),
+                description: Some(Some("\u{1}".into())),
+                position: Some(1_000_001),
+                parent_id: None,
+            },
+            &["name", "slug", "description", "position"],
+        ),
+    ];
+    for (cmd, expected) in refused {
+        let errors = validation(update(&tree).execute(&admin(), a.id, cmd).await);
+        assert_eq!(fields(&errors), expected);
+    }
     assert!(matches!(
         update(&tree)
             .execute(

@@ -24,6 +24,15 @@ struct Queue {
     released: Mutex<Vec<DeliveryId>>,
 }
 
+impl Queue {
+    /// A queue with `due` waiting in it.
+    fn holding(due: ClaimedDelivery) -> Arc<Self> {
+        let queue = Self::default();
+        queue.due.lock().unwrap().push(due);
+        Arc::new(queue)
+    }
+}
+
 #[async_trait]
 impl DeliveryQueue for Queue {
     async fn claim(
@@ -142,9 +151,8 @@ fn runner(
 
 #[tokio::test]
 async fn a_due_delivery_is_signed_sent_to_the_checked_address_and_recorded() {
-    let queue = Arc::new(Queue::default());
     let d = claimed("https://hooks.example.com/in", 0);
-    queue.due.lock().unwrap().push(d.clone());
+    let queue = Queue::holding(d.clone());
     let sender = Arc::new(Sender {
         answer: 204,
         ..Default::default()
@@ -190,12 +198,7 @@ async fn a_name_that_now_resolves_inward_is_not_called() {
         "fd00::1",
         "::ffff:10.0.0.1",
     ] {
-        let queue = Arc::new(Queue::default());
-        queue
-            .due
-            .lock()
-            .unwrap()
-            .push(claimed("https://hooks.example.com/in", 0));
+        let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
         let sender = Arc::new(Sender::default());
         let metrics = Arc::new(Seen::default());
         let run = runner(queue.clone(), sender.clone(), inward, metrics.clone());
@@ -226,12 +229,7 @@ async fn a_name_that_now_resolves_inward_is_not_called() {
 
 #[tokio::test]
 async fn the_last_failed_attempt_fails_the_delivery() {
-    let queue = Arc::new(Queue::default());
-    queue
-        .due
-        .lock()
-        .unwrap()
-        .push(claimed("https://hooks.example.com/in", 2));
+    let queue = Queue::holding(claimed("https://hooks.example.com/in", 2));
     let sender = Arc::new(Sender {
         answer: 503,
         ..Default::default()
@@ -247,9 +245,8 @@ async fn the_last_failed_attempt_fails_the_delivery() {
 
 #[tokio::test]
 async fn a_stop_releases_the_batch_unattempted() {
-    let queue = Arc::new(Queue::default());
     let d = claimed("https://hooks.example.com/in", 0);
-    queue.due.lock().unwrap().push(d.clone());
+    let queue = Queue::holding(d.clone());
     let sender = Arc::new(Sender::default());
     // The resolver never answers: the attempt is in flight when the stop comes.
     struct Never;

@@ -293,11 +293,7 @@ async fn only_admins_read_the_event_log_and_the_filter_reaches_the_store() {
             page: PageRequest,
         ) -> Result<Page<Event>, RepositoryError> {
             *self.0.lock().unwrap() = Some(t);
-            Ok(Page {
-                items: vec![],
-                request: page,
-                total: 0,
-            })
+            Ok(Page::empty(page))
         }
     }
     let spy = Arc::new(Spy(std::sync::Mutex::new(None)));

@@ -24,6 +24,7 @@ use domain::{
     RepositoryError, Sku, Stock, UserId, UserRepository,
 };
 
+use crate::AppError;
 use crate::accounts::{
     CreateAdmin, GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
@@ -39,6 +40,14 @@ use crate::ports::{
 use crate::testing::{FixedClock, MemoryOrders, MemoryProducts, events};
 
 // --- building the use cases -------------------------------------------------------------
+
+/// The field errors of a `Validation` error; panics on anything else.
+fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
+    match result {
+        Err(AppError::Validation(errors)) => errors,
+        other => panic!("expected validation errors, got {other:?}"),
+    }
+}
 
 fn clock() -> Arc<dyn Clock> {
     Arc::new(FixedClock)

@@ -43,6 +43,16 @@ impl Shop {
     fn place(&self) -> PlaceOrder {
         place_order(self.orders.clone(), self.products.clone())
     }
+
+    /// A new order of one mug, placed by `buyer` without a key.
+    async fn one_mug_for(&self, buyer: &Actor) -> Order {
+        new_order(
+            self.place()
+                .execute(buyer, command(vec![(self.mug, 1)], None))
+                .await
+                .unwrap(),
+        )
+    }
 }
 
 fn command(items: Vec<(ProductId, i64)>, key: Option<&str>) -> PlaceOrderCommand {
@@ -85,13 +95,6 @@ fn key_conflict(result: Result<Placed, AppError>) -> String {
             message,
         }) => message,
         other => panic!("expected a key conflict, got {other:?}"),
-    }
-}
-
-fn validation(result: Result<Placed, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
     }
 }
 
@@ -333,12 +336,7 @@ async fn the_repositorys_refusals_become_conflicts_and_validation_errors() {
 async fn a_twin_request_that_won_the_key_is_answered_with_its_order() {
     let s = shop();
     let ann = actor(&[Role::User]);
-    let twin = new_order(
-        s.place()
-            .execute(&ann, command(vec![(s.mug, 1)], None))
-            .await
-            .unwrap(),
-    );
+    let twin = s.one_mug_for(&ann).await;
     s.orders.will(NextPlace::TwinWon {
         twin: Box::new(twin.clone()),
         hash: None,
@@ -355,12 +353,7 @@ async fn a_twin_request_that_won_the_key_is_answered_with_its_order() {
 async fn a_twin_request_with_another_body_or_a_vanished_key_is_a_conflict() {
     let s = shop();
     let ann = actor(&[Role::User]);
-    let twin = new_order(
-        s.place()
-            .execute(&ann, command(vec![(s.mug, 1)], None))
-            .await
-            .unwrap(),
-    );
+    let twin = s.one_mug_for(&ann).await;
     s.orders.will(NextPlace::TwinWon {
         twin: Box::new(twin),
         hash: Some("another body".into()),
@@ -401,12 +394,7 @@ async fn a_replayed_key_whose_order_is_gone_is_not_found() {
 async fn a_status_change_that_keeps_losing_its_race_gives_up_after_three_tries() {
     let s = shop();
     let ann = actor(&[Role::User]);
-    let order = new_order(
-        s.place()
-            .execute(&ann, command(vec![(s.mug, 1)], None))
-            .await
-            .unwrap(),
-    );
+    let order = s.one_mug_for(&ann).await;
     let racing = Arc::new(KeyedOrders {
         lose_status_races: true,
         ..KeyedOrders::default()
@@ -430,12 +418,7 @@ async fn a_status_change_that_keeps_losing_its_race_gives_up_after_three_tries()
 async fn a_cancelled_order_is_stamped_and_counted_and_an_admin_may_cancel_anyones() {
     let s = shop();
     let ann = actor(&[Role::User]);
-    let order = new_order(
-        s.place()
-            .execute(&ann, command(vec![(s.mug, 1)], None))
-            .await
-            .unwrap(),
-    );
+    let order = s.one_mug_for(&ann).await;
     let metrics = Arc::new(CountingMetrics::default());
     let admin = actor(&[Role::Admin]);
     let cancelled = cancel_order(s.orders.clone())
@@ -459,12 +442,7 @@ async fn a_cancelled_order_is_stamped_and_counted_and_an_admin_may_cancel_anyone
 async fn only_admins_and_owners_read_an_order_and_a_missing_one_is_not_found() {
     let s = shop();
     let ann = actor(&[Role::User]);
-    let order = new_order(
-        s.place()
-            .execute(&ann, command(vec![(s.mug, 1)], None))
-            .await
-            .unwrap(),
-    );
+    let order = s.one_mug_for(&ann).await;
     let get = get_order(s.orders.clone());
     assert_eq!(get.execute(&ann, order.id()).await.unwrap(), order);
     assert_eq!(

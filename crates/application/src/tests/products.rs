@@ -30,13 +30,6 @@ fn mug() -> CreateProductCommand {
     }
 }
 
-fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 /// A product store holding the mug, created through the use case.
 async fn stored_mug() -> (Arc<MemoryProducts>, Product) {
     let repo = Arc::new(MemoryProducts::default());
@@ -46,6 +39,11 @@ async fn stored_mug() -> (Arc<MemoryProducts>, Product) {
         .unwrap()
         .product;
     (repo, p)
+}
+
+/// What an admin's `cmd` creates.
+async fn created(create: &CreateProduct, cmd: CreateProductCommand) -> Product {
+    create.execute(&admin(), cmd).await.unwrap().product
 }
 
 #[tokio::test]
@@ -67,17 +65,14 @@ async fn a_created_product_holds_exactly_what_was_sent_and_is_stored() {
 async fn a_blank_description_is_none_and_a_long_one_is_refused() {
     let repo = Arc::new(MemoryProducts::default());
     let create = create_product(repo.clone());
-    let p = create
-        .execute(
-            &admin(),
-            CreateProductCommand {
-                description: Some("  \n ".into()),
-                ..mug()
-            },
-        )
-        .await
-        .unwrap()
-        .product;
+    let p = created(
+        &create,
+        CreateProductCommand {
+            description: Some("  \n ".into()),
+            ..mug()
+        },
+    )
+    .await;
     assert_eq!(p.description, None);
     let errors = validation(
         create
@@ -347,17 +342,14 @@ async fn only_admins_list_other_statuses_than_active() {
 async fn a_product_that_is_not_active_is_found_by_admins_only() {
     let repo = Arc::new(MemoryProducts::default());
     let create = create_product(repo.clone());
-    let draft = create
-        .execute(
-            &admin(),
-            CreateProductCommand {
-                status: Some("draft".into()),
-                ..mug()
-            },
-        )
-        .await
-        .unwrap()
-        .product;
+    let draft = created(
+        &create,
+        CreateProductCommand {
+            status: Some("draft".into()),
+            ..mug()
+        },
+    )
+    .await;
     assert_eq!(draft.status, ProductStatus::Draft);
     let get = get_product(repo.clone());
     let user = actor(&[Role::User]);

@@ -135,13 +135,6 @@ fn registration(email: &str) -> RegisterCommand {
     }
 }
 
-fn validation<T: std::fmt::Debug>(result: Result<T, AppError>) -> Vec<domain::FieldError> {
-    match result {
-        Err(AppError::Validation(errors)) => errors,
-        other => panic!("expected validation errors, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_registration_is_stored_as_the_provider_answered_with_sorted_unique_roles() {
     let provider = Provider::with_roles(&[Role::Admin, Role::User, Role::Admin]);

@@ -13,7 +13,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{Backend, Database, corrupt, map_err, on_db};
+use super::{Backend, Database, corrupt, map_err, on_db, slugs_like};
 
 macro_rules! category_columns {
     () => {
@@ -228,16 +228,12 @@ impl CategoryRepository for SqlCategories {
 
     #[tracing::instrument(name = "db.categories.slugs_like", skip_all)]
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        // Slugs hold no LIKE wildcards (`%`, `_`), so the pattern is the text itself.
-        let rows: Vec<String> = on_db!(&self.db, read, pool => {
-            sqlx::query_scalar("SELECT slug FROM categories WHERE slug = $1 OR slug LIKE $2")
-                .bind(base.as_str())
-                .bind(format!("{}-%", base.as_str()))
-                .fetch_all(pool)
-                .await
-        })
-        .map_err(map_err)?;
-        Ok(rows.into_iter().collect())
+        slugs_like(
+            &self.db,
+            "SELECT slug FROM categories WHERE slug = $1 OR slug LIKE $2",
+            base,
+        )
+        .await
     }
 
     #[tracing::instrument(name = "db.categories.insert", skip_all)]

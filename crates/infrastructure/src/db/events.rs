@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::{Event, EventId, EventType, Page, PageRequest, RepositoryError};
 use uuid::Uuid;
 
-use super::{Database, corrupt, map_err, on_db};
+use super::{Database, corrupt, map_err, on_db, page_bounds, page_of};
 use application::ports::EventReadModel;
 
 /// Writes an event whatever else happens in its transaction.
@@ -140,8 +140,7 @@ impl EventReadModel for SqlEvents {
         event_type: Option<EventType>,
         page: PageRequest,
     ) -> Result<Page<Event>, RepositoryError> {
-        let limit = i64::from(page.per_page());
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let (limit, offset) = page_bounds(page);
         let kind = event_type.map(EventType::as_str);
         let (rows, total): (Vec<EventRow>, i64) = on_db!(&self.db, read, pool => {
             let rows = sqlx::query_as(
@@ -158,13 +157,6 @@ impl EventReadModel for SqlEvents {
             tokio::try_join!(rows, total)
         })
         .map_err(map_err)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Event::try_from)
-                .collect::<Result<_, _>>()?,
-            request: page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        page_of(rows, page, total)
     }
 }

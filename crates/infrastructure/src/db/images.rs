@@ -3,13 +3,20 @@ use chrono::{DateTime, Utc};
 use domain::{Image, ImageId, ImageRepository, ImageType, ProductId, RepositoryError, StoredFile};
 use uuid::Uuid;
 
-use super::{Backend, Database, corrupt, map_err, on_db, placeholders};
+use super::{Backend, Database, corrupt, fetch_by_id, fetch_in, map_err, on_db};
 
 macro_rules! image_columns {
     () => {
         "id, product_id, content_type, size_bytes, sha256, storage_key, storage_file_id, created_at"
     };
 }
+
+/// One by id.
+const IMAGE_BY_ID: &str = concat!(
+    "SELECT ",
+    image_columns!(),
+    " FROM product_images WHERE id = $1"
+);
 pub(super) use image_columns;
 
 #[derive(sqlx::FromRow)]
@@ -80,25 +87,13 @@ pub(super) async fn images_of_products(
     db: &Database,
     products: &[ProductId],
 ) -> Result<Vec<Image>, RepositoryError> {
-    if products.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        concat!(
-            "SELECT ",
-            image_columns!(),
-            " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
-        ),
-        placeholders(products.len())
+    const SQL: &str = concat!(
+        "SELECT ",
+        image_columns!(),
+        " FROM product_images WHERE product_id IN ({}) ORDER BY product_id, id"
     );
-    let rows: Vec<ImageRow> = on_db!(db, read, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for id in products {
-            q = q.bind(id.as_uuid());
-        }
-        q.fetch_all(pool).await
-    })
-    .map_err(map_err)?;
+    let ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
+    let rows: Vec<ImageRow> = fetch_in(db, SQL, &ids).await?;
     rows.into_iter().map(Image::try_from).collect()
 }
 
@@ -183,14 +178,7 @@ impl ImageRepository for SqlImages {
 
     #[tracing::instrument(name = "db.images.get", skip_all, fields(image_id = %id))]
     async fn get(&self, id: ImageId) -> Result<Option<Image>, RepositoryError> {
-        let row: Option<ImageRow> = on_db!(&self.db, read, pool => {
-            sqlx::query_as(concat!("SELECT ", image_columns!(), " FROM product_images WHERE id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(map_err)?;
-        row.map(Image::try_from).transpose()
+        fetch_by_id::<ImageRow, _>(&self.db, IMAGE_BY_ID, id.as_uuid()).await
     }
 
     #[tracing::instrument(name = "db.images.of_products", skip_all, fields(count = products.len()))]

@@ -11,14 +11,18 @@ mod webhooks;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use application::ports::PoolUsage;
-use domain::RepositoryError;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use chrono::{DateTime, Utc};
+use domain::{Page, PageRequest, RepositoryError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
 
 pub use categories::SqlCategories;
 pub use events::SqlEvents;
@@ -353,6 +357,160 @@ pub(crate) fn placeholders(n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A page's `LIMIT` and `OFFSET`, as bound to a query.
+pub(crate) fn page_bounds(page: PageRequest) -> (i64, i64) {
+    (
+        i64::from(page.per_page()),
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    )
+}
+
+/// A page of stored rows as domain values, with the `total` a `COUNT(*)` found.
+pub(crate) fn page_of<R, T: TryFrom<R, Error = RepositoryError>>(
+    rows: Vec<R>,
+    page: PageRequest,
+    total: i64,
+) -> Result<Page<T>, RepositoryError> {
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?,
+        request: page,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+/// A row that either backend can read.
+pub(crate) trait StoredRow:
+    for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+impl<R> StoredRow for R where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+/// The one row `sql` selects for `id` (its only parameter), on a reader.
+pub(crate) async fn fetch_by_id<R: StoredRow, T: TryFrom<R, Error = RepositoryError>>(
+    db: &Database,
+    sql: &'static str,
+    id: Uuid,
+) -> Result<Option<T>, RepositoryError> {
+    let row: Option<R> = on_db!(db, read, pool => {
+        sqlx::query_as(sql).bind(id).fetch_optional(pool).await
+    })
+    .map_err(map_err)?;
+    row.map(T::try_from).transpose()
+}
+
+/// The rows `sql` selects for `ids`, in one query; `sql` has `{}` where the `IN (…)` list
+/// of their placeholders goes. No ids, no query.
+pub(crate) async fn fetch_in<R: StoredRow>(
+    db: &Database,
+    sql: &str,
+    ids: &[Uuid],
+) -> Result<Vec<R>, RepositoryError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sql.replacen("{}", &placeholders(ids.len()), 1);
+    on_db!(db, read, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(pool).await
+    })
+    .map_err(map_err)
+}
+
+/// A page of a whole table: `sql` takes `LIMIT $1 OFFSET $2`, `count_sql` counts its rows.
+pub(crate) async fn fetch_page<R: StoredRow, T: TryFrom<R, Error = RepositoryError>>(
+    db: &Database,
+    sql: &'static str,
+    count_sql: &'static str,
+    page: PageRequest,
+) -> Result<Page<T>, RepositoryError> {
+    let (limit, offset) = page_bounds(page);
+    let (rows, total): (Vec<R>, i64) = on_db!(db, read, pool => {
+        let rows = sqlx::query_as(sql).bind(limit).bind(offset).fetch_all(pool);
+        let total = sqlx::query_scalar(count_sql).fetch_one(pool);
+        tokio::try_join!(rows, total)
+    })
+    .map_err(map_err)?;
+    page_of(rows, page, total)
+}
+
+/// The slugs `sql` finds that are `base` or `base-…`: `sql` takes `base` as `$1` and the
+/// LIKE pattern as `$2`. Slugs hold no LIKE wildcards (`%`, `_`), so the pattern is the text
+/// itself.
+pub(crate) async fn slugs_like(
+    db: &Database,
+    sql: &'static str,
+    base: &domain::Slug,
+) -> Result<std::collections::HashSet<String>, RepositoryError> {
+    let rows: Vec<String> = on_db!(db, read, pool => {
+        sqlx::query_scalar(sql)
+            .bind(base.as_str())
+            .bind(format!("{}-%", base.as_str()))
+            .fetch_all(pool)
+            .await
+    })
+    .map_err(map_err)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// A `DELETE` of expired rows, piggybacking on requests that write anyway (no separate
+/// service): it runs at most once per `every_secs` per process, and when several requests
+/// find it due only the one that claims it runs it. A failure only delays the next sweep.
+pub(crate) struct Sweep {
+    /// Deletes the rows whose expiry is before `$1`.
+    sql: &'static str,
+    /// What the rows are, for the log.
+    what: &'static str,
+    every_secs: i64,
+    /// Unix seconds of this process's last sweep.
+    last: AtomicI64,
+}
+
+impl Sweep {
+    pub(crate) const fn new(sql: &'static str, what: &'static str, every_secs: i64) -> Self {
+        Self {
+            sql,
+            what,
+            every_secs,
+            last: AtomicI64::new(0),
+        }
+    }
+
+    /// Runs the `DELETE` with `cutoff` when the last sweep is long enough before `now`.
+    pub(crate) async fn run(&self, db: &Database, now: DateTime<Utc>, cutoff: DateTime<Utc>) {
+        let secs = now.timestamp();
+        let last = self.last.load(Ordering::Relaxed);
+        if secs - last < self.every_secs
+            || self
+                .last
+                .compare_exchange(last, secs, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let swept = on_db!(db, write, pool => {
+            sqlx::query(self.sql)
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        match swept {
+            Ok(n) => tracing::debug!(removed = n, "swept expired {}", self.what),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired {} failed", self.what),
+        }
+    }
 }
 
 /// Roles as stored: comma-separated names.

@@ -1,5 +1,3 @@
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
@@ -10,7 +8,7 @@ use domain::{
 use uuid::Uuid;
 
 use super::events::write_events;
-use super::{Database, corrupt, map_err, on_db, placeholders};
+use super::{Database, Sweep, corrupt, fetch_in, map_err, on_db};
 use application::ports::{OrderFilter, OrderReadModel};
 
 macro_rules! order_columns {
@@ -28,6 +26,7 @@ macro_rules! line_columns {
 /// Expired idempotency keys are swept at most this often per process, by a request that
 /// writes one anyway (no separate service).
 const KEY_SWEEP_EVERY_SECS: i64 = 600;
+const KEY_SWEEP: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -313,7 +312,7 @@ async fn place_in_one_statement(
 /// Orders in SQL, for both backends: the aggregate's atomic writes and the list read model.
 pub struct SqlOrders {
     db: Database,
-    last_key_sweep: AtomicI64,
+    key_sweep: Sweep,
 }
 
 impl SqlOrders {
@@ -321,32 +320,13 @@ impl SqlOrders {
     pub fn new(db: Database) -> Self {
         Self {
             db,
-            last_key_sweep: AtomicI64::new(0),
+            key_sweep: Sweep::new(KEY_SWEEP, "idempotency keys", KEY_SWEEP_EVERY_SECS),
         }
     }
 
     /// Deletes expired idempotency keys when the last sweep is long enough ago.
     async fn sweep_keys(&self, now: DateTime<Utc>) {
-        let last = self.last_key_sweep.load(Ordering::Relaxed);
-        if now.timestamp() - last < KEY_SWEEP_EVERY_SECS
-            || self
-                .last_key_sweep
-                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        let result = on_db!(&self.db, write, pool => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        });
-        match result {
-            Ok(n) => tracing::debug!(removed = n, "expired idempotency keys swept"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired idempotency keys failed"),
-        }
+        self.key_sweep.run(&self.db, now, now).await;
     }
 
     /// Places `order` one statement at a time, telling exactly which step refused: the only
@@ -412,25 +392,12 @@ impl SqlOrders {
 
     /// Lines of `orders`, in one query.
     async fn lines_of(&self, orders: &[Uuid]) -> Result<Vec<LineRow>, RepositoryError> {
-        if orders.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                line_columns!(),
-                " FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no"
-            ),
-            placeholders(orders.len())
+        const SQL: &str = concat!(
+            "SELECT ",
+            line_columns!(),
+            " FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no"
         );
-        on_db!(&self.db, read, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for id in orders {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await
-        })
-        .map_err(map_err)
+        fetch_in(&self.db, SQL, orders).await
     }
 }
 

@@ -15,7 +15,7 @@ use super::events::write_events;
 use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
 };
-use super::{Backend, Database, corrupt, map_err, on_db, placeholders};
+use super::{Backend, Database, corrupt, fetch_by_id, fetch_in, map_err, on_db, slugs_like};
 use application::ports::{
     CategoryRef, Lookup, ProductFilter, ProductReadModel, ProductSort, ProductView,
 };
@@ -26,6 +26,13 @@ macro_rules! product_columns {
          updated_at"
     };
 }
+
+/// One by id.
+const PRODUCT_BY_ID: &str = concat!(
+    "SELECT ",
+    product_columns!(),
+    " FROM products WHERE id = $1 AND deleted_at IS NULL"
+);
 
 /// [`product_columns`] of the table aliased `p`.
 macro_rules! joined_product_columns {
@@ -99,13 +106,31 @@ fn readable(rows: Vec<ProductRow>) -> Vec<Product> {
         .collect()
 }
 
+/// How many rows one backfill transaction takes.
+const BATCH: i64 = 500;
+
+/// Runs `batch` (one transaction over at most [`BATCH`] rows, answering how many it took)
+/// until one takes fewer; answers how many rows all took.
+async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, RepositoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, RepositoryError>>,
+{
+    let mut done = 0_u64;
+    loop {
+        let n = batch().await?;
+        done += n as u64;
+        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            return Ok(done);
+        }
+    }
+}
+
 /// Computes again, in batches, the `search_text` of the products a migration marked
 /// `search_stale` (after a change of [`search_text`]'s rule).
 pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryError> {
-    const BATCH: i64 = 500;
-    let mut done = 0_u64;
-    loop {
-        let n = on_db!(db, write, pool => {
+    let done = in_batches(|| async move {
+        on_db!(db, write, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
             let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
                 "SELECT id, name, description FROM products WHERE search_stale LIMIT $1",
@@ -123,13 +148,10 @@ pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryE
                     .map_err(map_err)?;
             }
             tx.commit().await.map_err(map_err)?;
-            Ok::<_, RepositoryError>(rows.len())
-        })?;
-        done += n as u64;
-        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
-            break;
-        }
-    }
+            Ok(rows.len())
+        })
+    })
+    .await?;
     if done > 0 {
         tracing::info!(products = done, "search text computed again");
     }
@@ -140,11 +162,9 @@ pub(super) async fn refresh_search_text(db: &Database) -> Result<(), RepositoryE
 /// its name, in batches, oldest first; a clash with a live product takes the first free
 /// number (`mug-2`).
 pub(super) async fn fill_missing_slugs(db: &Database) -> Result<(), RepositoryError> {
-    const BATCH: i64 = 500;
-    let lock = tree_lock(db, true);
-    let mut done = 0_u64;
-    loop {
-        let n = on_db!(db, write, pool, begin => {
+    let lock = &tree_lock(db, true);
+    let done = in_batches(|| async move {
+        on_db!(db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             if let Some(lock) = &lock {
                 // Two instances starting at once fill them one after the other.
@@ -176,13 +196,10 @@ pub(super) async fn fill_missing_slugs(db: &Database) -> Result<(), RepositoryEr
                     .map_err(map_err)?;
             }
             tx.commit().await.map_err(map_err)?;
-            Ok::<_, RepositoryError>(rows.len())
-        })?;
-        done += n as u64;
-        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
-            break;
-        }
-    }
+            Ok(rows.len())
+        })
+    })
+    .await?;
     if done > 0 {
         tracing::info!(products = done, "slugs made from product names");
     }
@@ -376,54 +393,29 @@ impl ProductRepository for SqlProducts {
 
     #[tracing::instrument(name = "db.products.get", skip_all)]
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError> {
-        let row: Option<ProductRow> = on_db!(&self.db, read, pool => {
-            sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE id = $1 AND deleted_at IS NULL"))
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(map_err)?;
-        row.map(Product::try_from).transpose()
+        fetch_by_id::<ProductRow, _>(&self.db, PRODUCT_BY_ID, id.as_uuid()).await
     }
 
     #[tracing::instrument(name = "db.products.get_many", skip_all, fields(count = ids.len()))]
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                product_columns!(),
-                " FROM products WHERE deleted_at IS NULL AND id IN ({})"
-            ),
-            placeholders(ids.len())
+        const SQL: &str = concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM products WHERE deleted_at IS NULL AND id IN ({})"
         );
-        let rows: Vec<ProductRow> = on_db!(&self.db, read, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for id in ids {
-                q = q.bind(id.as_uuid());
-            }
-            q.fetch_all(pool).await
-        })
-        .map_err(map_err)?;
+        let ids: Vec<Uuid> = ids.iter().map(ProductId::as_uuid).collect();
+        let rows: Vec<ProductRow> = fetch_in(&self.db, SQL, &ids).await?;
         rows.into_iter().map(Product::try_from).collect()
     }
 
     #[tracing::instrument(name = "db.products.slugs_like", skip_all)]
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError> {
-        // Slugs hold no LIKE wildcards (`%`, `_`), so the pattern is the text itself.
-        let rows: Vec<String> = on_db!(&self.db, read, pool => {
-            sqlx::query_scalar(
-                "SELECT slug FROM products WHERE deleted_at IS NULL AND (slug = $1 OR slug LIKE $2)",
-            )
-            .bind(base.as_str())
-            .bind(format!("{}-%", base.as_str()))
-            .fetch_all(pool)
-            .await
-        })
-        .map_err(map_err)?;
-        Ok(rows.into_iter().collect())
+        slugs_like(
+            &self.db,
+            "SELECT slug FROM products WHERE deleted_at IS NULL AND (slug = $1 OR slug LIKE $2)",
+            base,
+        )
+        .await
     }
 
     #[tracing::instrument(name = "db.products.update", skip_all)]
@@ -567,22 +559,14 @@ async fn categories_of_products(
     db: &Database,
     products: &[ProductId],
 ) -> Result<HashMap<ProductId, Vec<CategoryRef>>, RepositoryError> {
-    if products.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!(
+    let ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
+    let rows: Vec<(Uuid, Uuid, String, String, i64)> = fetch_in(
+        db,
         "SELECT pc.product_id, c.id, c.name, c.slug, c.position FROM product_categories pc \
          JOIN categories c ON c.id = pc.category_id WHERE pc.product_id IN ({})",
-        placeholders(products.len())
-    );
-    let rows: Vec<(Uuid, Uuid, String, String, i64)> = on_db!(db, read, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for id in products {
-            q = q.bind(id.as_uuid());
-        }
-        q.fetch_all(pool).await
-    })
-    .map_err(map_err)?;
+        &ids,
+    )
+    .await?;
     let mut sorted = rows;
     sorted.sort_by(|a, b| (a.4, &a.2, a.1).cmp(&(b.4, &b.2, b.1)));
     let mut out: HashMap<ProductId, Vec<CategoryRef>> = HashMap::new();
@@ -661,11 +645,7 @@ impl ProductReadModel for SqlProducts {
             None => None,
             Some(Some(term)) => Some(term),
             Some(None) => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    request: page,
-                    total: 0,
-                });
+                return Ok(Page::empty(page));
             }
         };
         // One round trip for the page (and its count), one each for the images and the

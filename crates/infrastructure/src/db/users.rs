@@ -7,7 +7,9 @@ use domain::{
 use uuid::Uuid;
 
 use super::events::write_events;
-use super::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
+use super::{
+    Database, corrupt, fetch_by_id, fetch_page, map_err, on_db, roles_from_text, roles_to_text,
+};
 use application::ports::UserReadModel;
 
 macro_rules! user_columns {
@@ -15,6 +17,32 @@ macro_rules! user_columns {
         "id, email, username, first_name, last_name, roles, created_at, updated_at"
     };
 }
+
+/// Binds a user's columns, in `user_columns!` order, as `$1`..`$8` of an insert; a macro
+/// because the query is a `query` or a `query_as`, for either backend.
+macro_rules! bind_user {
+    ($query:expr, $u:expr) => {
+        $query
+            .bind($u.id.as_uuid())
+            .bind($u.email.as_str())
+            .bind($u.username.as_str())
+            .bind($u.first_name.as_ref().map(PersonName::as_str))
+            .bind($u.last_name.as_ref().map(PersonName::as_str))
+            .bind(roles_to_text(&$u.roles))
+            .bind($u.created_at)
+            .bind($u.updated_at)
+    };
+}
+
+/// One by id.
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+/// A page of all, newest first.
+const USER_PAGE: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users ORDER BY id DESC LIMIT $1 OFFSET $2"
+);
+const USER_COUNT: &str = "SELECT COUNT(*) FROM users";
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -75,18 +103,10 @@ impl UserRepository for SqlUsers {
     ) -> Result<(), RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            sqlx::query(
+            bind_user!(sqlx::query(
                 "INSERT INTO users (id, email, username, first_name, last_name, roles, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(u.id.as_uuid())
-            .bind(u.email.as_str())
-            .bind(u.username.as_str())
-            .bind(u.first_name.as_ref().map(PersonName::as_str))
-            .bind(u.last_name.as_ref().map(PersonName::as_str))
-            .bind(roles_to_text(&u.roles))
-            .bind(u.created_at)
-            .bind(u.updated_at)
+            ), u)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -99,7 +119,7 @@ impl UserRepository for SqlUsers {
     async fn upsert_identity(&self, u: &User) -> Result<User, RepositoryError> {
         // Only a real change of the provider's fields touches the row (and `updated_at`).
         let row: Option<UserRow> = on_db!(&self.db, write, pool => {
-            sqlx::query_as(concat!(
+            bind_user!(sqlx::query_as(concat!(
                 "INSERT INTO users (id, email, username, first_name, last_name, roles, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (id) DO UPDATE SET email = excluded.email, username = excluded.username, \
@@ -107,15 +127,7 @@ impl UserRepository for SqlUsers {
                  WHERE users.email <> excluded.email OR users.username <> excluded.username OR users.roles <> excluded.roles \
                  RETURNING ",
                 user_columns!()
-            ))
-            .bind(u.id.as_uuid())
-            .bind(u.email.as_str())
-            .bind(u.username.as_str())
-            .bind(u.first_name.as_ref().map(PersonName::as_str))
-            .bind(u.last_name.as_ref().map(PersonName::as_str))
-            .bind(roles_to_text(&u.roles))
-            .bind(u.created_at)
-            .bind(u.updated_at)
+            )), u)
             .fetch_optional(pool)
             .await
         })
@@ -131,14 +143,7 @@ impl UserRepository for SqlUsers {
 
     #[tracing::instrument(name = "db.users.get", skip_all)]
     async fn get(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        let row: Option<UserRow> = on_db!(&self.db, read, pool => {
-            sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(map_err)?;
-        row.map(User::try_from).transpose()
+        fetch_by_id::<UserRow, _>(&self.db, USER_BY_ID, id.as_uuid()).await
     }
 
     #[tracing::instrument(name = "db.users.update_profile", skip_all)]
@@ -162,24 +167,6 @@ impl UserRepository for SqlUsers {
 impl UserReadModel for SqlUsers {
     #[tracing::instrument(name = "db.users.list", skip_all)]
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
-        let limit = i64::from(page.per_page());
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-        let (rows, total): (Vec<UserRow>, i64) = on_db!(&self.db, read, pool => {
-            let rows = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users ORDER BY id DESC LIMIT $1 OFFSET $2"))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool);
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool);
-            tokio::try_join!(rows, total)
-        })
-        .map_err(map_err)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(User::try_from)
-                .collect::<Result<_, _>>()?,
-            request: page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        fetch_page::<UserRow, _>(&self.db, USER_PAGE, USER_COUNT, page).await
     }
 }

@@ -8,7 +8,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{Database, corrupt, map_err, on_db};
+use super::{Database, corrupt, fetch_by_id, fetch_page, map_err, on_db, page_bounds, page_of};
 use application::ports::WebhookRepository;
 
 macro_rules! endpoint_columns {
@@ -16,6 +16,20 @@ macro_rules! endpoint_columns {
         "id, url, events, description, enabled, secret, created_at, updated_at"
     };
 }
+
+/// One by id.
+const ENDPOINT_BY_ID: &str = concat!(
+    "SELECT ",
+    endpoint_columns!(),
+    " FROM webhook_endpoints WHERE id = $1"
+);
+/// A page of all, newest first.
+const ENDPOINT_PAGE: &str = concat!(
+    "SELECT ",
+    endpoint_columns!(),
+    " FROM webhook_endpoints ORDER BY id DESC LIMIT $1 OFFSET $2"
+);
+const ENDPOINT_COUNT: &str = "SELECT COUNT(*) FROM webhook_endpoints";
 macro_rules! delivery_columns {
     () => {
         "id, endpoint_id, event_id, event_type, status, attempts, last_status_code, last_error, \
@@ -119,13 +133,6 @@ impl SqlWebhooks {
     }
 }
 
-fn page_bounds(page: PageRequest) -> (i64, i64) {
-    (
-        i64::from(page.per_page()),
-        i64::try_from(page.offset()).unwrap_or(i64::MAX),
-    )
-}
-
 #[async_trait]
 impl WebhookRepository for SqlWebhooks {
     #[tracing::instrument(name = "db.webhooks.insert", skip_all)]
@@ -149,36 +156,12 @@ impl WebhookRepository for SqlWebhooks {
 
     #[tracing::instrument(name = "db.webhooks.get", skip_all)]
     async fn get(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, RepositoryError> {
-        let row: Option<EndpointRow> = on_db!(&self.db, read, pool => {
-            sqlx::query_as(concat!("SELECT ", endpoint_columns!(), " FROM webhook_endpoints WHERE id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(map_err)?;
-        row.map(WebhookEndpoint::try_from).transpose()
+        fetch_by_id::<EndpointRow, _>(&self.db, ENDPOINT_BY_ID, id.as_uuid()).await
     }
 
     #[tracing::instrument(name = "db.webhooks.list", skip_all)]
     async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError> {
-        let (limit, offset) = page_bounds(page);
-        let (rows, total): (Vec<EndpointRow>, i64) = on_db!(&self.db, read, pool => {
-            let rows = sqlx::query_as(concat!("SELECT ", endpoint_columns!(), " FROM webhook_endpoints ORDER BY id DESC LIMIT $1 OFFSET $2"))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool);
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints").fetch_one(pool);
-            tokio::try_join!(rows, total)
-        })
-        .map_err(map_err)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(WebhookEndpoint::try_from)
-                .collect::<Result<_, _>>()?,
-            request: page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        fetch_page::<EndpointRow, _>(&self.db, ENDPOINT_PAGE, ENDPOINT_COUNT, page).await
     }
 
     #[tracing::instrument(name = "db.webhooks.update", skip_all)]
@@ -245,14 +228,7 @@ impl WebhookRepository for SqlWebhooks {
             tokio::try_join!(rows, total)
         })
         .map_err(map_err)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Delivery::try_from)
-                .collect::<Result<_, _>>()?,
-            request: page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        page_of(rows, page, total)
     }
 
     #[tracing::instrument(name = "db.webhooks.retry", skip_all)]

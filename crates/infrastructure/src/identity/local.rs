@@ -5,7 +5,6 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash;
@@ -27,7 +26,7 @@ use application::ports::{
 use super::claims::{AccessClaims, RealmAccess};
 use super::hashing::PasswordHasher;
 use super::keys::{self, SigningKeys};
-use crate::db::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
+use crate::db::{Database, Sweep, corrupt, map_err, on_db, roles_from_text, roles_to_text};
 
 macro_rules! account_columns {
     () => {
@@ -46,6 +45,7 @@ const AUTHORIZED_PARTY: &str = "shop";
 const SWEEP_GRACE: TimeDelta = TimeDelta::days(1);
 /// At most one sweep per this many seconds per process.
 const SWEEP_EVERY_SECS: i64 = 3600;
+const SWEEP: &str = "DELETE FROM identity_refresh_tokens WHERE expires_at < $1";
 
 /// Settings of the built-in provider.
 #[derive(Debug, Clone)]
@@ -97,8 +97,8 @@ pub struct LocalIdentityProvider {
     hashing: Semaphore,
     /// argon2id with working memory reused across hashes.
     hasher: Arc<PasswordHasher>,
-    /// Unix seconds of this process's last sweep of expired refresh tokens.
-    last_sweep: AtomicI64,
+    /// The sweep of expired refresh tokens.
+    sweep: Sweep,
 }
 
 impl std::fmt::Debug for LocalIdentityProvider {
@@ -153,7 +153,7 @@ impl LocalIdentityProvider {
             refresh_ttl_secs: config.refresh_token_ttl.as_secs(),
             hashing: Semaphore::new(cores),
             hasher: Arc::new(PasswordHasher::default()),
-            last_sweep: AtomicI64::new(0),
+            sweep: Sweep::new(SWEEP, "refresh tokens", SWEEP_EVERY_SECS),
         })
     }
 
@@ -271,28 +271,7 @@ impl LocalIdentityProvider {
     /// Deletes refresh-token rows that expired over a day ago, at most once an hour per process,
     /// piggybacking on logins so no background task is needed. Failure only delays the sweep.
     async fn maybe_sweep(&self, now: DateTime<Utc>) {
-        let secs = now.timestamp();
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        if secs - last < SWEEP_EVERY_SECS
-            || self
-                .last_sweep
-                .compare_exchange(last, secs, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        let cutoff = now - SWEEP_GRACE;
-        let swept = on_db!(&self.db, write, pool => {
-            sqlx::query("DELETE FROM identity_refresh_tokens WHERE expires_at < $1")
-                .bind(cutoff)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        });
-        match swept {
-            Ok(n) => tracing::debug!(rows = n, "swept expired refresh tokens"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired refresh tokens failed"),
-        }
+        self.sweep.run(&self.db, now, now - SWEEP_GRACE).await;
     }
 
     /// Inserts a new account unless its email or username is taken, counting a username that

@@ -4,7 +4,7 @@
 use application::ports::{CategoryReadModel, Lookup, ProductFilter, ProductReadModel};
 use domain::{
     Category, CategoryChanges, CategoryId, CategoryName, CategoryRepository, PageRequest, Position,
-    ProductChanges, ProductRepository, ProductStatus, RepositoryError, Slug,
+    ProductChanges, ProductId, ProductRepository, ProductStatus, RepositoryError, Slug,
 };
 
 use crate::support::*;
@@ -246,30 +246,20 @@ async fn counts_are_kept_by_every_product_write_and_every_move(t: TestDb) {
         status: Some(s),
         ..ProductChanges::default()
     };
-    t.products
-        .update(draft.id, &status(ProductStatus::Active), at(1))
-        .await
-        .unwrap();
-    assert_eq!(counts(&t, &all).await, [2, 2, 1]);
-    t.products
-        .update(p1.id, &status(ProductStatus::Archived), at(1))
-        .await
-        .unwrap();
-    assert_eq!(counts(&t, &all).await, [1, 1, 1]);
     let into = |ids: Vec<CategoryId>| ProductChanges {
         category_ids: Some(ids),
         ..ProductChanges::default()
     };
-    t.products
-        .update(p2.id, &into(vec![other.id]), at(2))
-        .await
-        .unwrap();
-    assert_eq!(counts(&t, &all).await, [0, 0, 2]);
-    t.products
-        .update(p1.id, &status(ProductStatus::Active), at(3))
-        .await
-        .unwrap();
-    assert_eq!(counts(&t, &all).await, [1, 1, 2]);
+    let writes: [(ProductId, ProductChanges, i64, [u64; 3]); 4] = [
+        (draft.id, status(ProductStatus::Active), 1, [2, 2, 1]),
+        (p1.id, status(ProductStatus::Archived), 1, [1, 1, 1]),
+        (p2.id, into(vec![other.id]), 2, [0, 0, 2]),
+        (p1.id, status(ProductStatus::Active), 3, [1, 1, 2]),
+    ];
+    for (id, changes, secs, expected) in writes {
+        t.products.update(id, &changes, at(secs)).await.unwrap();
+        assert_eq!(counts(&t, &all).await, expected);
+    }
     t.categories
         .update(b.id, &move_to(Some(other.id)), at(4))
         .await
@@ -377,9 +367,7 @@ async fn products_without_a_slug_get_one_when_the_migrations_run(t: TestDb) {
         slug: Slug::parse("blue-mug-3").unwrap(),
         ..product("P-3", "Other", "1", 1)
     };
-    for p in [&newer, &older, &kept] {
-        t.products.insert(p).await.unwrap();
-    }
+    t.insert_products(&[&newer, &older, &kept]).await;
     let sql = "UPDATE products SET slug = NULL WHERE sku <> 'P-3'";
     match &t.db {
         infrastructure::Database::Sqlite { write, .. } => {

@@ -34,9 +34,7 @@ async fn images_list_per_product_in_upload_order(t: TestDb) {
     let a = product("A-1", "A", "1", 1);
     let b = product("B-1", "B", "1", 1);
     let c = product("C-1", "C", "1", 1);
-    for p in [&a, &b, &c] {
-        t.products.insert(p).await.unwrap();
-    }
+    t.insert_products(&[&a, &b, &c]).await;
     let a1 = image(a.id, 1);
     let b1 = image(b.id, 2);
     let a2 = image(a.id, 3);
@@ -64,8 +62,7 @@ async fn images_list_per_product_in_upload_order(t: TestDb) {
 async fn an_image_is_deleted_only_through_its_own_product(t: TestDb) {
     let a = product("A-1", "A", "1", 1);
     let b = product("B-1", "B", "1", 1);
-    t.products.insert(&a).await.unwrap();
-    t.products.insert(&b).await.unwrap();
+    t.insert_products(&[&a, &b]).await;
     let img = image(a.id, 1);
     t.images.insert(&img).await.unwrap();
     assert_eq!(t.images.delete(b.id, img.id).await.unwrap(), None);
@@ -81,12 +78,9 @@ async fn an_image_is_deleted_only_through_its_own_product(t: TestDb) {
 async fn deleting_a_product_removes_and_returns_its_image_rows(t: TestDb) {
     let a = product("A-1", "A", "1", 1);
     let b = product("B-1", "B", "1", 1);
-    t.products.insert(&a).await.unwrap();
-    t.products.insert(&b).await.unwrap();
+    t.insert_products(&[&a, &b]).await;
     let (a1, a2, b1) = (image(a.id, 1), image(a.id, 2), image(b.id, 3));
-    for i in [&a1, &a2, &b1] {
-        t.images.insert(i).await.unwrap();
-    }
+    t.insert_images(&[&a1, &a2, &b1]).await;
     let mut removed = t.products.delete(a.id, at(9)).await.unwrap().unwrap();
     removed.sort_by_key(|i| i.id);
     assert_eq!(removed, vec![a1.clone(), a2]);

@@ -1,8 +1,8 @@
 //! `SqlProducts` as the product repository: writes, reads, SKU uniqueness, soft deletion.
 
 use domain::{
-    Description, Money, ProductChanges, ProductId, ProductName, ProductRepository, RepositoryError,
-    Sku, Stock,
+    Description, Money, Product, ProductChanges, ProductId, ProductName, ProductRepository,
+    RepositoryError, Sku, Stock,
 };
 
 use crate::support::*;
@@ -32,9 +32,7 @@ async fn get_many_answers_the_live_products_asked_for(t: TestDb) {
     let a = product("A-1", "A", "1", 1);
     let b = product("B-1", "B", "2", 2);
     let c = product("C-1", "C", "3", 3);
-    for p in [&a, &b, &c] {
-        t.products.insert(p).await.unwrap();
-    }
+    t.insert_products(&[&a, &b, &c]).await;
     t.products.delete(c.id, at(5)).await.unwrap();
     let mut found = t
         .products
@@ -71,6 +69,15 @@ async fn a_live_sku_is_unique_and_a_deleted_products_sku_is_free_again(t: TestDb
     assert_eq!(t.products.get(twin.id).await.unwrap(), Some(twin));
 }
 
+/// The product `id` after `changes` at `secs`; panics when there is none.
+async fn update_product(t: &TestDb, id: ProductId, changes: &ProductChanges, secs: i64) -> Product {
+    t.products
+        .update(id, changes, at(secs))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
     let p = described(product("MUG-1", "Mug", "9.99", 12), "Old text");
     t.products.insert(&p).await.unwrap();
@@ -79,12 +86,7 @@ async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
         price: Some(Money::parse("12.50", eur()).unwrap()),
         ..ProductChanges::default()
     };
-    let updated = t
-        .products
-        .update(p.id, &changes, at(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let updated = update_product(&t, p.id, &changes, 60).await;
     let mut expected = p.clone();
     expected.apply(changes, at(60));
     assert_eq!(updated, expected);
@@ -96,12 +98,7 @@ async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
         sku: Some(Sku::parse("MUG-9").unwrap()),
         ..ProductChanges::default()
     };
-    let cleared = t
-        .products
-        .update(p.id, &clear, at(120))
-        .await
-        .unwrap()
-        .unwrap();
+    let cleared = update_product(&t, p.id, &clear, 120).await;
     expected.apply(clear, at(120));
     assert_eq!(cleared, expected);
     assert_eq!(cleared.description, None);
@@ -111,12 +108,7 @@ async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
         description: Some(Some(Description::parse("New text").unwrap())),
         ..ProductChanges::default()
     };
-    let described = t
-        .products
-        .update(p.id, &set, at(180))
-        .await
-        .unwrap()
-        .unwrap();
+    let described = update_product(&t, p.id, &set, 180).await;
     assert_eq!(described.description.unwrap().as_str(), "New text");
     assert_eq!(
         t.products

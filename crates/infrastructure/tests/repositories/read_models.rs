@@ -5,8 +5,8 @@ use application::ports::{
     Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, UserReadModel,
 };
 use domain::{
-    ImageRepository, Order, OrderRepository, OrderStatus, PageRequest, ProductId,
-    ProductRepository, Role, UserId, UserRepository,
+    Order, OrderRepository, OrderStatus, PageRequest, ProductId, ProductRepository, Role, UserId,
+    UserRepository,
 };
 
 use crate::support::*;
@@ -41,8 +41,7 @@ async fn orders(t: &TestDb, filter: OrderFilter, p: PageRequest) -> (Vec<Order>,
 async fn orders_list_newest_first_with_their_lines_in_pages(t: TestDb) {
     let mug = product("MUG-1", "Mug", "2.50", 100);
     let pen = product("PEN-1", "Pen", "0.99", 100);
-    t.products.insert(&mug).await.unwrap();
-    t.products.insert(&pen).await.unwrap();
+    t.insert_products(&[&mug, &pen]).await;
     let ann = UserId::new();
     let mut placed = Vec::new();
     for i in 0..5 {
@@ -222,12 +221,9 @@ async fn a_search_follows_renames_and_deletions(t: TestDb) {
 async fn a_product_view_holds_the_product_and_its_images_in_upload_order(t: TestDb) {
     let mug = product("MUG-1", "Mug", "1", 1);
     let pen = product("PEN-1", "Pen", "1", 1);
-    t.products.insert(&mug).await.unwrap();
-    t.products.insert(&pen).await.unwrap();
+    t.insert_products(&[&mug, &pen]).await;
     let (m1, p1, m2) = (image(mug.id, 1), image(pen.id, 2), image(mug.id, 3));
-    for i in [&m1, &p1, &m2] {
-        t.images.insert(i).await.unwrap();
-    }
+    t.insert_images(&[&m1, &p1, &m2]).await;
     let view = ProductReadModel::get(&t.products, &Lookup::Id(mug.id))
         .await
         .unwrap()

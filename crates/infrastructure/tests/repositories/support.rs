@@ -80,6 +80,24 @@ impl TestDb {
         }
     }
 
+    /// Stores `products`, in order.
+    pub async fn insert_products(&self, products: &[&Product]) {
+        for p in products {
+            domain::ProductRepository::insert(&self.products, p)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Stores `images`, in order.
+    pub async fn insert_images(&self, images: &[&Image]) {
+        for i in images {
+            domain::ImageRepository::insert(&self.images, i)
+                .await
+                .unwrap();
+        }
+    }
+
     /// A SQLite file in a fresh folder.
     pub async fn sqlite() -> Self {
         let dir = std::env::temp_dir().join(format!("shop-repo-test-{}", Uuid::now_v7()));

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::paths::{LOGIN, LOGOUT, ME, REGISTER};
+use crate::helpers::paths::{LOGOUT, ME, REGISTER};
 use crate::helpers::{
     PASSWORD, TestApp, assert_invalid, assert_problem, assert_unauthorized, comparable, str_of,
     timestamp, unique,
@@ -120,13 +120,8 @@ async fn registering_keeps_a_given_username_and_profile(app: TestApp) {
 }
 
 async fn registering_with_a_short_password_is_refused_naming_password(app: TestApp) {
-    let resp = app
-        .post_json(
-            REGISTER,
-            &json!({"email": format!("c{}@example.com", unique()), "password": "1234567"}),
-            None,
-        )
-        .await;
+    let email = format!("c{}@example.com", unique());
+    let resp = app.post_register(&email, "1234567").await;
     assert_eq!(assert_invalid(resp).await, ["password"]);
 }
 
@@ -174,22 +169,11 @@ async fn registering_a_taken_email_is_a_conflict(app: TestApp) {
 
 async fn registering_a_taken_username_is_a_conflict(app: TestApp) {
     let username = format!("taken_{}", unique());
-    let first = app
-        .post_json(
-            REGISTER,
-            &json!({"email": format!("a.{}@example.com", unique()), "password": PASSWORD, "username": username}),
-            None,
-        )
-        .await;
+    let as_username = |prefix: &str| json!({"email": format!("{prefix}.{}@example.com", unique()), "password": PASSWORD, "username": username});
+    let first = app.post_json(REGISTER, &as_username("a"), None).await;
     assert_eq!(first.status(), StatusCode::CREATED);
 
-    let second = app
-        .post_json(
-            REGISTER,
-            &json!({"email": format!("b.{}@example.com", unique()), "password": PASSWORD, "username": username}),
-            None,
-        )
-        .await;
+    let second = app.post_json(REGISTER, &as_username("b"), None).await;
     assert_problem(second, 409).await;
 }
 
@@ -241,13 +225,8 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401(app: TestApp) {
     let wrong_password = app.post_login(&email, "not the password").await;
     let wrong_password = assert_problem(wrong_password, 401).await;
 
-    let unknown_user = app
-        .post_json(
-            LOGIN,
-            &json!({"username": format!("nobody.{}@example.com", unique()), "password": "not the password"}),
-            None,
-        )
-        .await;
+    let nobody = format!("nobody.{}@example.com", unique());
+    let unknown_user = app.post_login(&nobody, "not the password").await;
     let unknown_user = assert_problem(unknown_user, 401).await;
 
     assert_eq!(

@@ -6,7 +6,8 @@ use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_invalid, assert_problem, assert_unauthorized, str_of, timestamp, unique,
+    TestApp, assert_invalid, assert_problem, assert_unauthorized, names_of, str_of, timestamp,
+    unique,
 };
 
 both_dbs!(
@@ -867,15 +868,6 @@ async fn products_stored_before_slugs_get_them_from_their_names(app: TestApp) {
         slug_of(read(&app, &format!("{PRODUCTS}/blue-mug-x"), None).await),
         "blue-mug-x"
     );
-}
-
-fn names_of(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {page}"))
-        .iter()
-        .map(|p| str_of(p, "name"))
-        .collect()
 }
 
 async fn listed(app: &TestApp, query: &str, token: Option<&str>) -> Vec<String> {

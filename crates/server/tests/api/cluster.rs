@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, PASSWORD, TestApp, keycloak_env, spawn_app, str_of, unique};
-use crate::process::{ShopProcess, free_port};
-use crate::races::{STOCK, USERS, oversell_race, product, register_at};
+use crate::helpers::{Db, TestApp, keycloak_env, spawn_app, str_of, unique};
+use crate::process::{Readiness, ShopProcess, free_port};
+use crate::races::{oversell_at, register_at, sign_up_at};
 use crate::shutdown::{
     assert_orders_kept, collect, load_client, plentiful_product, start_load, wait_for_successes,
 };
@@ -127,26 +127,14 @@ impl Nginx {
 
     /// Waits (at most 20 s) until a request through nginx reaches an instance.
     async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("cannot poll nginx") {
-                panic!("nginx exited with {status}: {}", self.error_log());
-            }
-            if let Ok(resp) = client
-                .get(format!("{}/health/ready", self.base))
-                .send()
-                .await
-                && resp.status() == StatusCode::OK
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not answer within 20 s: {}",
-                self.error_log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let log = self.dir.join("error.log");
+        let ready = Readiness {
+            base: &self.base,
+            name: "nginx",
+            within: Duration::from_secs(20),
+            log: &|| std::fs::read_to_string(&log).unwrap_or_default(),
+        };
+        ready.wait(client, &mut self.child).await;
     }
 }
 
@@ -201,22 +189,7 @@ async fn refresh(client: &reqwest::Client, base: &str, refresh_token: &str) -> r
 /// Signs in at `a`, uses the token at `b`, refreshes at `b`, uses the new token at `a`, and
 /// finds the first refresh token spent at `a`.
 async fn sign_in_holds_across_instances(client: &reqwest::Client, a: &str, b: &str) {
-    let email = format!("roamer-{}@example.com", unique());
-    let resp = client
-        .post(format!("{a}/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED, "register at A");
-    let resp = client
-        .post(format!("{a}/api/v1/auth/login"))
-        .json(&json!({"username": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "login at A");
-    let first: Value = resp.json().await.unwrap();
+    let first = sign_up_at(client, a, &format!("roamer-{}@example.com", unique())).await;
 
     assert_eq!(
         me(client, b, &str_of(&first, "access_token")).await,
@@ -315,20 +288,7 @@ async fn through_the_balancer_200_orders_for_10_units_sell_exactly_10() {
     let Some((app, _instances, lb)) = cluster(&[]).await else {
         return;
     };
-    let admin = app.admin_token().await;
-    let product = product(&app, &admin, STOCK).await;
-    let mut tokens = Vec::with_capacity(USERS);
-    for _ in 0..USERS {
-        tokens.push(register_at(&app.client, &lb.base).await);
-    }
-    oversell_race(
-        &app.client,
-        std::slice::from_ref(&lb.base),
-        &tokens,
-        &admin,
-        &product,
-    )
-    .await;
+    oversell_at(&app, &lb.base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,6 +23,22 @@ both_dbs!(
     a_bearer_header_without_a_token_is_a_401,
 );
 
+/// A registration sent as `content_type`, with `body` as it is (none when `None`).
+async fn register_raw(
+    app: &TestApp,
+    content_type: &str,
+    body: Option<&'static str>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url(REGISTER))
+        .header(CONTENT_TYPE, content_type);
+    if let Some(body) = body {
+        req = req.body(body);
+    }
+    req.send().await.unwrap()
+}
+
 async fn malformed_json_is_a_400_problem(app: TestApp) {
     for body in [
         r#"{"email": "a@example.com", "password": "#,
@@ -30,26 +46,13 @@ async fn malformed_json_is_a_400_problem(app: TestApp) {
         "not json",
         r#"{"email": "a@example.com",}"#,
     ] {
-        let resp = app
-            .client
-            .post(app.url(REGISTER))
-            .header(CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = register_raw(&app, "application/json", Some(body)).await;
         assert_problem(resp, 400).await;
     }
 }
 
 async fn an_empty_json_body_is_a_400_problem(app: TestApp) {
-    let resp = app
-        .client
-        .post(app.url(REGISTER))
-        .header(CONTENT_TYPE, "application/json")
-        .send()
-        .await
-        .unwrap();
+    let resp = register_raw(&app, "application/json", None).await;
     assert_problem(resp, 400).await;
 }
 
@@ -58,25 +61,13 @@ async fn a_body_without_a_content_type_is_a_415_problem(app: TestApp) {
     assert_problem(resp, 415).await;
 
     let admin = app.admin_token().await;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/products"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post("/api/v1/products", Some(&admin)).await;
     assert_problem(resp, 415).await;
 }
 
 async fn a_text_plain_body_is_a_415_problem(app: TestApp) {
-    let resp = app
-        .client
-        .post(app.url(REGISTER))
-        .header(CONTENT_TYPE, "text/plain")
-        .body(r#"{"email": "a@example.com", "password": "long enough"}"#)
-        .send()
-        .await
-        .unwrap();
+    let body = r#"{"email": "a@example.com", "password": "long enough"}"#;
+    let resp = register_raw(&app, "text/plain", Some(body)).await;
     assert_problem(resp, 415).await;
 }
 
@@ -255,28 +246,26 @@ async fn a_wrong_method_is_a_405_problem(app: TestApp) {
     assert_problem(resp, 405).await;
 }
 
+/// `GET /users/me` with `value` as the `Authorization` header.
+async fn me_with_authorization(app: &TestApp, value: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/users/me"))
+        .header(AUTHORIZATION, value)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn a_basic_authorization_header_is_a_401(app: TestApp) {
     for value in ["Basic x", "Basic YWRtaW46YWRtaW4="] {
-        let resp = app
-            .client
-            .get(app.url("/api/v1/users/me"))
-            .header(AUTHORIZATION, value)
-            .send()
-            .await
-            .unwrap();
+        let resp = me_with_authorization(&app, value).await;
         assert_unauthorized(resp).await;
     }
 }
 
 async fn a_bearer_header_without_a_token_is_a_401(app: TestApp) {
     for value in ["Bearer", "Bearer ", "bearer"] {
-        let resp = app
-            .client
-            .get(app.url("/api/v1/users/me"))
-            .header(AUTHORIZATION, value)
-            .send()
-            .await
-            .unwrap();
+        let resp = me_with_authorization(&app, value).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "for `{value}`");
         assert_unauthorized(resp).await;
     }

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_invalid, assert_problem, str_of, unique};
+use crate::helpers::{Shop, TestApp, assert_invalid, assert_problem, str_of, unique};
 
 both_dbs!(
     each_change_writes_its_event_with_the_resource_as_answered,
@@ -64,6 +64,12 @@ async fn place(
     req.send().await.unwrap()
 }
 
+/// The body of the answer to a PUT of `body` to `path`.
+async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let resp = app.put_json(path, &body, Some(token)).await;
+    resp.json().await.unwrap()
+}
+
 async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp) {
     let admin = app.admin_token().await;
     let (user, token) = app.user_token().await;
@@ -75,38 +81,23 @@ async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp
         .create_product(&admin, &format!("EV-{}", unique()))
         .await;
     let id = str_of(&product, "id");
-    let updated: Value = app
-        .put_json(
-            &format!("/api/v1/products/{id}"),
-            &json!({"name": "Renamed"}),
-            Some(&admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let updated = put(
+        &app,
+        &admin,
+        &format!("/api/v1/products/{id}"),
+        json!({"name": "Renamed"}),
+    )
+    .await;
 
     let resp = place(&app, &token, &id, 2, None).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let order: Value = resp.json().await.unwrap();
     let order_id = str_of(&order, "id");
-    let paid: Value = app
-        .put_json(
-            &format!("/api/v1/orders/{order_id}/status"),
-            &json!({"status": "paid"}),
-            Some(&admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = format!("/api/v1/orders/{order_id}/status");
+    let paid = put(&app, &admin, &status, json!({"status": "paid"})).await;
     let resp = app
-        .client
-        .post(app.url(&format!("/api/v1/orders/{order_id}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("/api/v1/orders/{order_id}/cancel"), Some(&token))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let cancelled: Value = resp.json().await.unwrap();
 
@@ -155,12 +146,12 @@ async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp
 }
 
 async fn a_refused_order_writes_no_event_and_a_replay_no_second_one(app: TestApp) {
-    let admin = app.admin_token().await;
-    let (_, token) = app.user_token().await;
-    let product = app
-        .create_product(&admin, &format!("EV-{}", unique()))
-        .await;
-    let id = str_of(&product, "id");
+    let Shop {
+        admin,
+        token,
+        product_id: id,
+        ..
+    } = app.shop_with_a_product("EV").await;
     let before = events(&app, &admin, Some("order.placed")).await.len();
 
     // 11 of 10: refused, rolled back, no event.
@@ -181,12 +172,12 @@ async fn a_refused_order_writes_no_event_and_a_replay_no_second_one(app: TestApp
 }
 
 async fn low_stock_is_told_once_when_the_stock_falls_to_the_threshold(app: TestApp) {
-    let admin = app.admin_token().await;
-    let (_, token) = app.user_token().await;
-    let product = app
-        .create_product(&admin, &format!("EV-{}", unique()))
-        .await;
-    let id = str_of(&product, "id");
+    let Shop {
+        admin,
+        token,
+        product,
+        product_id: id,
+    } = app.shop_with_a_product("EV").await;
     let low = |events: Vec<Value>| -> Vec<Value> {
         events
             .into_iter()
@@ -280,33 +271,30 @@ async fn the_event_log_is_newest_first_and_paged(app: TestApp) {
             .await;
         skus.push(p["sku"].clone());
     }
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&per_page=2"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["total"], 3);
     assert_eq!(page["total_pages"], 2);
     assert_eq!(page["per_page"], 2);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items[0]["data"]["sku"], skus[2]);
     assert_eq!(items[1]["data"]["sku"], skus[1]);
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&per_page=2&page=2"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["items"][0]["data"]["sku"], skus[0]);
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("{EVENTS}?type=product.created&page=9"),
             Some(&admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["items"], json!([]));
 }

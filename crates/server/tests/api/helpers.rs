@@ -88,12 +88,16 @@ impl Drop for TestApp {
 }
 
 /// Runs each named `async fn name(app: TestApp)` of the calling module once on SQLite
-/// (`…::sqlite::name`) and once on PostgreSQL (`…::postgres::name`).
+/// (`…::sqlite::name`) and once on PostgreSQL (`…::postgres::name`), as `#[tokio::test]`s
+/// unless another test attribute comes first.
 macro_rules! both_dbs {
     ($($name:ident),+ $(,)?) => {
+        both_dbs!(#[tokio::test] $($name),+);
+    };
+    (#[$test:meta] $($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[$test]
                 async fn $name() {
                     if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await {
                         super::$name(app).await;
@@ -103,11 +107,35 @@ macro_rules! both_dbs {
         }
         mod postgres {
             $(
-                #[tokio::test]
+                #[$test]
                 async fn $name() {
                     if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Postgres).await {
                         super::$name(app).await;
                     }
+                }
+            )+
+        }
+    };
+}
+
+/// Runs each named `async fn name(db: Db)` of the calling module (a test that starts its own
+/// app, with settings of its own) once on SQLite (`…::sqlite::name`) and once on PostgreSQL
+/// (`…::postgres::name`).
+macro_rules! each_db {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Db::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Db::Postgres).await;
                 }
             )+
         }
@@ -327,18 +355,28 @@ impl TestApp {
         format!("{}{}", self.addr, path)
     }
 
-    fn with_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
-        match token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
+    /// Sends `method` to `path`, with `body` as JSON and `token` as bearer when given.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method.clone(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
         }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} failed: {e}"))
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        Self::with_token(self.client.get(self.url(path)), token)
-            .send()
-            .await
-            .expect("GET failed")
+        self.send(reqwest::Method::GET, path, None, token).await
     }
 
     /// `GET` of a path whose answer is JSON; that JSON.
@@ -350,27 +388,23 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
+    /// A `POST` with no body (an action such as `/cancel`).
+    pub async fn post(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(reqwest::Method::POST, path, None, token).await
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
-        Self::with_token(self.client.post(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::POST, path, Some(body), token)
             .await
-            .expect("POST failed")
     }
 
     pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
-        Self::with_token(self.client.put(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::PUT, path, Some(body), token)
             .await
-            .expect("PUT failed")
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
-        Self::with_token(self.client.delete(self.url(path)), token)
-            .send()
-            .await
-            .expect("DELETE failed")
+        self.send(reqwest::Method::DELETE, path, None, token).await
     }
 
     /// `POST /auth/register` with an e-mail address and a password; the raw response.
@@ -428,6 +462,23 @@ impl TestApp {
         str_of(&tokens, "access_token")
     }
 
+    /// An admin, a signed-up buyer and a product (as [`TestApp::create_product`] makes it,
+    /// its SKU `{sku_prefix}-…`): what most order tests start from.
+    pub async fn shop_with_a_product(&self, sku_prefix: &str) -> Shop {
+        let admin = self.admin_token().await;
+        let (_, token) = self.user_token().await;
+        let product = self
+            .create_product(&admin, &format!("{sku_prefix}-{}", unique()))
+            .await;
+        let product_id = str_of(&product, "id");
+        Shop {
+            admin,
+            token,
+            product,
+            product_id,
+        }
+    }
+
     /// Creates a product (201 expected): 19.90 EUR, 10 in stock, no description.
     pub async fn create_product(&self, admin_token: &str, sku: &str) -> Value {
         self.create_product_priced(admin_token, sku, "19.90", "EUR", 10)
@@ -475,6 +526,28 @@ impl TestApp {
     }
 }
 
+/// What [`TestApp::shop_with_a_product`] sets up.
+pub struct Shop {
+    /// The admin's access token.
+    pub admin: String,
+    /// The buyer's access token.
+    pub token: String,
+    /// The product as created.
+    pub product: Value,
+    /// Its id.
+    pub product_id: String,
+}
+
+/// The names on a page of products.
+pub fn names_of(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `items` in {page}"))
+        .iter()
+        .map(|p| str_of(p, "name"))
+        .collect()
+}
+
 /// `v[key]` as an owned string; panics with the value when it is not a string.
 pub fn str_of(v: &Value, key: &str) -> String {
     v[key]
@@ -505,18 +578,29 @@ pub fn location(resp: &Response) -> String {
 
 /// Checks that `resp` is an RFC 9457 problem with `status`, and returns its body.
 pub async fn assert_problem(resp: Response, status: u16) -> Value {
+    let (headers, text) = read_expecting(resp, status).await;
+    assert_problem_parts(&headers, &text, status)
+}
+
+/// The headers and body text of `resp`, once its status is checked to be `status`.
+async fn read_expecting(resp: Response, status: u16) -> (HeaderMap, String) {
     let actual = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     assert_eq!(actual, status, "status (body: {text})");
-    assert_problem_parts(&headers, &text, status)
+    (headers, text)
+}
+
+/// The text of header `name`, empty when absent or not text.
+fn header_or_empty(headers: &HeaderMap, name: reqwest::header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 fn assert_problem_parts(headers: &HeaderMap, text: &str, status: u16) -> Value {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = header_or_empty(headers, CONTENT_TYPE);
     assert!(
         content_type.starts_with("application/problem+json"),
         "content-type is `{content_type}`, not application/problem+json (status {status}, body: {text})"
@@ -531,14 +615,8 @@ fn assert_problem_parts(headers: &HeaderMap, text: &str, status: u16) -> Value {
 
 /// Checks a 401 problem that carries `WWW-Authenticate: Bearer…`, and returns its body.
 pub async fn assert_unauthorized(resp: Response) -> Value {
-    let actual = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap_or_default();
-    assert_eq!(actual, 401, "status (body: {text})");
-    let challenge = headers
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let (headers, text) = read_expecting(resp, 401).await;
+    let challenge = header_or_empty(&headers, WWW_AUTHENTICATE);
     assert!(
         challenge.starts_with("Bearer"),
         "WWW-Authenticate is `{challenge}`, expected a Bearer challenge (body: {text})"

@@ -14,6 +14,7 @@ mod events;
 mod headers;
 mod images;
 mod inputs;
+mod jobs;
 mod keycloak;
 mod limits;
 mod matrix;

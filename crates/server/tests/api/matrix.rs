@@ -526,16 +526,14 @@ async fn a_users_order_list_never_shows_another_users_order_whatever_the_filter(
         }
     }
     // The admin, as the control, sees both orders and can narrow to either user.
-    let resp = app
-        .get(
+    let page = app
+        .get_json(
             &format!("/api/v1/orders?user_id={other_id}"),
             Some(&fx.admin),
         )
         .await;
-    let page: Value = resp.json().await.unwrap();
     assert_eq!(page["total"], json!(1));
     assert_eq!(page["items"][0]["id"], json!(fx.other_order));
-    let resp = app.get("/api/v1/orders", Some(&fx.admin)).await;
-    let page: Value = resp.json().await.unwrap();
+    let page = app.get_json("/api/v1/orders", Some(&fx.admin)).await;
     assert_eq!(page["total"], json!(2));
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::helpers::{
-    Db, Proxy, TestApp, assert_problem, postgres_server, spawn_app_with, str_of, unique,
+    Db, Proxy, Shop, TestApp, assert_problem, postgres_server, spawn_app_with, str_of, unique,
 };
 
 /// How long a request waits for a connection in these tests before it answers 503.
@@ -67,14 +67,8 @@ async fn stock_of(app: &TestApp, product_id: &str) -> i64 {
     product["stock"].as_i64().expect("a stock")
 }
 
-/// Sends a request, checks that it answers a 503 problem naming the database, fast.
-async fn assert_database_unavailable(what: &str, request: reqwest::RequestBuilder) {
-    let started = Instant::now();
-    let resp = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let took = started.elapsed();
+/// Checks that `resp` is a 503 problem whose detail names the database.
+async fn assert_database_problem(what: &str, resp: reqwest::Response) {
     let problem = assert_problem(resp, 503).await;
     assert!(
         problem["detail"]
@@ -83,6 +77,17 @@ async fn assert_database_unavailable(what: &str, request: reqwest::RequestBuilde
             .contains("database"),
         "{what}: {problem}"
     );
+}
+
+/// Sends a request, checks that it answers a 503 problem naming the database, fast.
+async fn assert_database_unavailable(what: &str, request: reqwest::RequestBuilder) {
+    let started = Instant::now();
+    let resp = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let took = started.elapsed();
+    assert_database_problem(what, resp).await;
     // A refused connection is retried until the acquire timeout, never up to the request
     // timeout (30 s).
     assert!(
@@ -96,12 +101,12 @@ async fn while_postgres_is_down_requests_answer_503_and_recover_without_a_restar
     let Some((app, mut proxy, _)) = setup().await else {
         return;
     };
-    let admin = app.admin_token().await;
-    let (_, token) = app.user_token().await;
-    let product = app
-        .create_product(&admin, &format!("OUT-{}", unique()))
-        .await;
-    let product_id = str_of(&product, "id");
+    let Shop {
+        admin,
+        token,
+        product_id,
+        ..
+    } = app.shop_with_a_product("OUT").await;
     let resp = place_order(&app, &token, &product_id, 2).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let order: Value = resp.json().await.unwrap();
@@ -197,12 +202,9 @@ async fn an_order_in_flight_when_postgres_goes_away_answers_503_and_takes_no_sto
     let Some((app, mut proxy, direct)) = setup().await else {
         return;
     };
-    let admin = app.admin_token().await;
-    let (_, token) = app.user_token().await;
-    let product = app
-        .create_product(&admin, &format!("FLY-{}", unique()))
-        .await;
-    let product_id = str_of(&product, "id");
+    let Shop {
+        token, product_id, ..
+    } = app.shop_with_a_product("FLY").await;
     assert_eq!(stock_of(&app, &product_id).await, 10);
 
     // The test's own connection (not through the stand-in) holds the product's row, so the
@@ -248,14 +250,7 @@ async fn an_order_in_flight_when_postgres_goes_away_answers_503_and_takes_no_sto
         .expect("the order in flight hangs after the database went away")
         .unwrap()
         .expect("the order in flight gets an answer");
-    let problem = assert_problem(resp, 503).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("database"),
-        "{problem}"
-    );
+    assert_database_problem("the order in flight", resp).await;
     // The row lock goes; the server's half of the order can now only roll back (its client is gone).
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut holder)

@@ -29,6 +29,47 @@ impl Drop for ShopProcess {
     }
 }
 
+/// How to tell that a child process serving HTTP at `base` is ready.
+pub struct Readiness<'a> {
+    /// `http://host:port` of the process.
+    pub base: &'a str,
+    /// Who it is, in failures.
+    pub name: &'a str,
+    /// How long it may take.
+    pub within: Duration,
+    /// Its log, shown when it fails.
+    pub log: &'a dyn Fn() -> String,
+}
+
+impl Readiness<'_> {
+    /// Polls `/health/ready` until it answers 200; panics, with the log, when `child` exits
+    /// or the time is up.
+    pub async fn wait(&self, client: &reqwest::Client, child: &mut Child) {
+        let deadline = Instant::now() + self.within;
+        loop {
+            if let Some(status) = child.try_wait().expect("cannot poll the process") {
+                panic!("{} exited with {status}: {}", self.name, (self.log)());
+            }
+            if let Ok(resp) = client
+                .get(format!("{}/health/ready", self.base))
+                .send()
+                .await
+                && resp.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not ready within {} s: {}",
+                self.name,
+                self.within.as_secs(),
+                (self.log)()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
@@ -100,27 +141,14 @@ impl ShopProcess {
 
     /// Waits (at most 30 s) until `/health/ready` answers 200.
     pub async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
-                panic!("{} exited with {status}: {}", self.base, self.log_text());
-            }
-            if let Ok(resp) = client
-                .get(format!("{}/health/ready", self.base))
-                .send()
-                .await
-                && resp.status() == StatusCode::OK
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} was not ready within 30 s: {}",
-                self.base,
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let log = self.log.clone();
+        let ready = Readiness {
+            base: &self.base,
+            name: &self.base,
+            within: Duration::from_secs(30),
+            log: &|| std::fs::read_to_string(&log).unwrap_or_default(),
+        };
+        ready.wait(client, &mut self.child).await;
     }
 
     /// Sends SIGTERM, as Kubernetes, systemd and `docker stop` do.

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::paths::PRODUCTS;
 use crate::helpers::{
-    TestApp, assert_invalid, assert_problem, assert_unauthorized, fetch_json, location, str_of,
-    timestamp, unique,
+    TestApp, assert_invalid, assert_problem, assert_unauthorized, fetch_json, location, names_of,
+    str_of, timestamp, unique,
 };
 
 both_dbs!(
@@ -105,16 +105,6 @@ fn valid_body(sku: &str) -> Value {
         "price": {"amount": "19.90", "currency": "EUR"},
         "stock": 25
     })
-}
-
-/// The names on a page of products.
-fn names(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `items` in {page}"))
-        .iter()
-        .map(|p| str_of(p, "name"))
-        .collect()
 }
 
 async fn get_page(app: &TestApp, query: &str) -> Value {
@@ -585,7 +575,7 @@ async fn lists_are_newest_first_and_paged(app: TestApp) {
 
     let all = get_page(&app, "").await;
     assert_eq!(
-        names(&all),
+        names_of(&all),
         [
             "Product 5",
             "Product 4",
@@ -596,18 +586,18 @@ async fn lists_are_newest_first_and_paged(app: TestApp) {
     );
 
     let first = get_page(&app, "per_page=2").await;
-    assert_eq!(names(&first), ["Product 5", "Product 4"]);
+    assert_eq!(names_of(&first), ["Product 5", "Product 4"]);
     assert_eq!(first["page"], json!(1));
     assert_eq!(first["per_page"], json!(2));
     assert_eq!(first["total"], json!(5));
     assert_eq!(first["total_pages"], json!(3));
 
     let second = get_page(&app, "page=2&per_page=2").await;
-    assert_eq!(names(&second), ["Product 3", "Product 2"]);
+    assert_eq!(names_of(&second), ["Product 3", "Product 2"]);
     assert_eq!(second["page"], json!(2));
 
     let last = get_page(&app, "page=3&per_page=2").await;
-    assert_eq!(names(&last), ["Product 1"]);
+    assert_eq!(names_of(&last), ["Product 1"]);
     assert_eq!(last["items"][0], created[0]);
     assert_eq!(last["total"], json!(5));
     assert_eq!(last["total_pages"], json!(3));
@@ -620,9 +610,9 @@ async fn lists_are_newest_first_and_paged(app: TestApp) {
 
     let edges = get_page(&app, "page=1&per_page=100").await;
     assert_eq!(edges["per_page"], json!(100));
-    assert_eq!(names(&edges).len(), 5);
+    assert_eq!(names_of(&edges).len(), 5);
     let one = get_page(&app, "per_page=1&page=5").await;
-    assert_eq!(names(&one), ["Product 1"]);
+    assert_eq!(names_of(&one), ["Product 1"]);
     assert_eq!(one["total_pages"], json!(5));
 }
 
@@ -668,7 +658,7 @@ async fn search(app: &TestApp, q: &str) -> BTreeSet<String> {
     let text = resp.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "searching {q:?}: {text}");
     let page: Value = serde_json::from_str(&text).unwrap();
-    let found: BTreeSet<String> = names(&page).into_iter().collect();
+    let found: BTreeSet<String> = names_of(&page).into_iter().collect();
     assert_eq!(page["total"], json!(found.len()), "total for {q:?}: {page}");
     found
 }
@@ -746,7 +736,7 @@ async fn search_is_a_case_insensitive_substring_match_over_name_and_description(
     assert_eq!(page["total"], json!(2));
     assert_eq!(page["total_pages"], json!(2));
     assert_eq!(
-        names(&page),
+        names_of(&page),
         ["Stoneware mug"],
         "newest first among the matches"
     );
@@ -914,7 +904,7 @@ async fn stored_search_text_is_folded_again_by_the_migration(app: TestApp) {
     server.wait_ready(&app.client).await;
     let url = format!("{}{PRODUCTS}?q=%CE%BF%CE%B4%CE%BF%CF%83", server.base);
     let page: Value = fetch_json(&app.client, &url).await;
-    assert_eq!(names(&page), ["ΟΔΟΣ ΑΘΗΝΑΣ"], "{page}");
+    assert_eq!(names_of(&page), ["ΟΔΟΣ ΑΘΗΝΑΣ"], "{page}");
     assert!(server.log_text().contains("search text computed again"));
 }
 
@@ -930,9 +920,13 @@ async fn one_unreadable_product_does_not_take_a_list_down(app: TestApp) {
     )
     .await;
     let page = get_page(&app, "per_page=100").await;
-    assert_eq!(names(&page), ["Readable plate", "Readable mug"], "{page}");
+    assert_eq!(
+        names_of(&page),
+        ["Readable plate", "Readable mug"],
+        "{page}"
+    );
     let found = get_page(&app, "q=mug&per_page=100").await;
-    assert_eq!(names(&found), ["Readable mug"], "{found}");
+    assert_eq!(names_of(&found), ["Readable mug"], "{found}");
     let resp = app.get(&format!("{PRODUCTS}?q=plate"), None).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }

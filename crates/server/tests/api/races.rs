@@ -3,45 +3,16 @@
 //! Nothing here sleeps to provoke a race: every request is sent at once and the outcome
 //! must hold whatever the interleaving.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::paths::ORDERS;
 use crate::helpers::{Db, TestApp, spawn_app, str_of, unique};
+use crate::process::ShopProcess;
 
-/// Runs each named `async fn name(app: TestApp)` on SQLite and on PostgreSQL, on a
-/// multi-threaded runtime so that requests truly overlap.
-macro_rules! race_dbs {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Sqlite).await {
-                        super::$name(app).await;
-                    }
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    if let Some(app) = crate::helpers::spawn_app(crate::helpers::Db::Postgres).await {
-                        super::$name(app).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-
-race_dbs!(
+// On a multi-threaded runtime, so that requests truly overlap.
+both_dbs!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     of_200_orders_for_10_units_exactly_10_succeed,
     of_20_concurrent_cancels_exactly_one_succeeds,
     concurrent_requests_with_one_idempotency_key_place_one_order,
@@ -121,6 +92,21 @@ async fn post(
 }
 
 /// Spawns every request at once and waits for all of them.
+/// The outcomes that answered `status`.
+fn answered(outcomes: &[Outcome], status: StatusCode) -> Vec<&Outcome> {
+    outcomes.iter().filter(|o| o.status == status).collect()
+}
+
+/// Asserts that every outcome answered one of `allowed`.
+fn assert_only(outcomes: &[Outcome], allowed: &[StatusCode]) {
+    let others: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !allowed.contains(&o.status))
+        .map(|o| format!("{} {}", o.status, o.body))
+        .collect();
+    assert!(others.is_empty(), "unexpected answers: {others:?}");
+}
+
 async fn run_all(requests: Vec<tokio::task::JoinHandle<Outcome>>) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(requests.len());
     for handle in requests {
@@ -165,20 +151,9 @@ pub(crate) async fn oversell_race(
         outcomes.len(),
         server_errors.first()
     );
-    let created: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CREATED)
-        .collect();
-    let conflicts: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CONFLICT)
-        .collect();
-    let others: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.status != StatusCode::CREATED && o.status != StatusCode::CONFLICT)
-        .map(|o| format!("{} {}", o.status, o.body))
-        .collect();
-    assert!(others.is_empty(), "unexpected answers: {others:?}");
+    let created = answered(&outcomes, StatusCode::CREATED);
+    let conflicts = answered(&outcomes, StatusCode::CONFLICT);
+    assert_only(&outcomes, &[StatusCode::CREATED, StatusCode::CONFLICT]);
     assert_eq!(created.len(), STOCK as usize, "orders placed");
     assert_eq!(conflicts.len(), USERS * PER_USER - STOCK as usize, "409s");
     for c in &conflicts {
@@ -212,26 +187,21 @@ pub(crate) async fn oversell_race(
     assert_eq!(listed, placed_ids);
 }
 
-async fn user_tokens(app: &TestApp, n: usize) -> Vec<String> {
-    let mut tokens = Vec::with_capacity(n);
-    for _ in 0..n {
-        tokens.push(app.user_token().await.1);
+/// [`USERS`] new accounts, signed up at `base`, race for the last [`STOCK`] units of a new
+/// product there.
+pub(crate) async fn oversell_at(app: &TestApp, base: &str) {
+    let admin = app.admin_token().await;
+    let product = product(app, &admin, STOCK).await;
+    let mut tokens = Vec::with_capacity(USERS);
+    for _ in 0..USERS {
+        tokens.push(register_at(&app.client, base).await);
     }
-    tokens
+    let bases = [base.to_owned()];
+    oversell_race(&app.client, &bases, &tokens, &admin, &product).await;
 }
 
 async fn of_200_orders_for_10_units_exactly_10_succeed(app: TestApp) {
-    let admin = app.admin_token().await;
-    let product = product(&app, &admin, STOCK).await;
-    let tokens = user_tokens(&app, USERS).await;
-    oversell_race(
-        &app.client,
-        std::slice::from_ref(&app.addr),
-        &tokens,
-        &admin,
-        &product,
-    )
-    .await;
+    oversell_at(&app, &app.addr).await;
 }
 
 async fn of_20_concurrent_cancels_exactly_one_succeeds(app: TestApp) {
@@ -267,23 +237,12 @@ async fn of_20_concurrent_cancels_exactly_one_succeeds(app: TestApp) {
         })
         .collect();
     let outcomes = run_all(handles).await;
-    let ok = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::OK)
-        .count();
-    let conflicts = outcomes
-        .iter()
-        .filter(|o| o.status == StatusCode::CONFLICT)
-        .count();
-    let others: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.status != StatusCode::OK && o.status != StatusCode::CONFLICT)
-        .map(|o| format!("{} {}", o.status, o.body))
-        .collect();
-    assert!(others.is_empty(), "unexpected answers: {others:?}");
-    assert_eq!(ok, 1, "successful cancels");
-    assert_eq!(conflicts, 19, "refused cancels");
-    for o in outcomes.iter().filter(|o| o.status == StatusCode::OK) {
+    let ok = answered(&outcomes, StatusCode::OK);
+    let conflicts = answered(&outcomes, StatusCode::CONFLICT);
+    assert_only(&outcomes, &[StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(ok.len(), 1, "successful cancels");
+    assert_eq!(conflicts.len(), 19, "refused cancels");
+    for o in ok {
         assert_eq!(o.body["status"], json!("cancelled"));
     }
     assert_eq!(stock_at(&app.client, &app.addr, &mug).await, 10);
@@ -330,65 +289,8 @@ async fn concurrent_requests_with_one_idempotency_key_place_one_order(app: TestA
 
 // ---- two processes, one PostgreSQL database ---------------------------------------------------
 
-/// `shop` server processes, killed when dropped (also when a test panics).
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
-    listener.local_addr().expect("no local address").port()
-}
-
-fn start_server(app: &TestApp, port: u16, log: &Path) -> Child {
-    let log_file = std::fs::File::create(log).expect("cannot create the server log");
-    Command::new(env!("CARGO_BIN_EXE_shop"))
-        .current_dir(&app.settings.data_dir)
-        .env("DATABASE_URL", app.settings.database_url.expose())
-        .env("DATA_DIR", &app.settings.data_dir)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("cannot start the shop binary")
-}
-
-/// Waits (at most 30 s) until `/health/ready` answers 200.
-async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().expect("cannot poll the server process") {
-            panic!(
-                "the server at {base} exited with {status}: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if let Ok(resp) = client.get(format!("{base}/health/ready")).send().await
-            && resp.status() == StatusCode::OK
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server at {base} was not ready within 30 s: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) async fn register_at(client: &reqwest::Client, base: &str) -> String {
-    let email = format!("racer-{}@example.com", unique());
+/// Registers `email` at `base` and signs it in there; its tokens.
+pub(crate) async fn sign_up_at(client: &reqwest::Client, base: &str, email: &str) -> Value {
     let password = crate::helpers::PASSWORD;
     let resp = client
         .post(format!("{base}/api/v1/auth/register"))
@@ -404,8 +306,13 @@ pub(crate) async fn register_at(client: &reqwest::Client, base: &str) -> String 
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "signing in at {base}");
-    let tokens: Value = resp.json().await.unwrap();
-    str_of(&tokens, "access_token")
+    resp.json().await.unwrap()
+}
+
+/// A new account's access token, from `base`.
+pub(crate) async fn register_at(client: &reqwest::Client, base: &str) -> String {
+    let email = format!("racer-{}@example.com", unique());
+    str_of(&sign_up_at(client, base, &email).await, "access_token")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -413,20 +320,19 @@ async fn two_processes_on_one_postgres_database_sell_exactly_the_stock() {
     let Some(app) = spawn_app(Db::Postgres).await else {
         return;
     };
+    // As a deployment runs them: rate limits on, warnings only.
+    let env = [
+        ("RATE_LIMIT_ENABLED", "true".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
     // Declared after `app`, so dropped (and killed) before `app` removes the data folder.
-    let mut servers = Servers(Vec::new());
-    let mut bases = Vec::new();
-    let mut logs = Vec::new();
-    for n in 0..2 {
-        let port = free_port();
-        let log = app.settings.data_dir.join(format!("server-{n}.log"));
-        servers.0.push(start_server(&app, port, &log));
-        bases.push(format!("http://127.0.0.1:{port}"));
-        logs.push(log);
+    let mut servers: Vec<ShopProcess> = (0..2)
+        .map(|n| ShopProcess::start(&app, &format!("server-{n}"), &env))
+        .collect();
+    for server in &mut servers {
+        server.wait_ready(&app.client).await;
     }
-    for (n, base) in bases.iter().enumerate() {
-        wait_ready(&app.client, base, &mut servers.0[n], &logs[n]).await;
-    }
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
 
     let admin = app.admin_token().await;
     let product = product(&app, &admin, STOCK).await;
@@ -436,12 +342,8 @@ async fn two_processes_on_one_postgres_database_sell_exactly_the_stock() {
     }
     oversell_race(&app.client, &bases, &tokens, &admin, &product).await;
 
-    for (n, child) in servers.0.iter_mut().enumerate() {
-        assert!(
-            child.try_wait().expect("cannot poll").is_none(),
-            "server {n} died: {}",
-            std::fs::read_to_string(&logs[n]).unwrap_or_default()
-        );
+    for (n, server) in servers.iter_mut().enumerate() {
+        assert!(server.running(), "server {n} died: {}", server.log_text());
     }
     drop(servers);
 }

@@ -222,10 +222,9 @@ pub async fn assert_orders_kept(app: &TestApp, admin: &str, product: &Value, see
         unanswered.is_empty(),
         "orders stored whose 201 never reached the client: {unanswered:?}"
     );
-    let resp = app
-        .get(&format!("/api/v1/products/{}", str_of(product, "id")), None)
+    let p = app
+        .get_json(&format!("/api/v1/products/{}", str_of(product, "id")), None)
         .await;
-    let p: Value = resp.json().await.unwrap();
     assert_eq!(
         p["stock"].as_i64(),
         Some(PLENTY - seen.units()),

@@ -145,12 +145,8 @@ async fn only_admins_manage_endpoints(app: TestApp) {
     )
     .await;
     let rotate = app
-        .client
-        .post(app.url(&format!("{path}/rotate-secret")))
-        .bearer_auth(&user)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("{path}/rotate-secret"), Some(&user))
+        .await;
     assert_problem(rotate, 403).await;
     assert_eq!(
         app.get(ENDPOINTS, None).await.status(),
@@ -249,12 +245,8 @@ async fn the_secret_is_shown_on_create_and_rotation_only(app: TestApp) {
         .unwrap();
     assert!(key.len() >= 24, "a key of {} bytes", key.len());
     let resp = app
-        .client
-        .post(app.url(&format!("{path}/rotate-secret")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("{path}/rotate-secret"), Some(&admin))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let rotated: Value = resp.json().await.unwrap();
     let second = str_of(&rotated, "secret");
@@ -671,36 +663,10 @@ mod delivery {
         );
     }
 
-    #[tokio::test]
-    async fn sqlite_retried_until_it_succeeds() {
-        retried_until_it_succeeds(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_retried_until_it_succeeds() {
-        retried_until_it_succeeds(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_receiver_that_never_answers_fails_after_the_retries() {
-        a_receiver_that_never_answers_fails_after_the_retries(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_receiver_that_never_answers_fails_after_the_retries() {
-        a_receiver_that_never_answers_fails_after_the_retries(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_receiver_that_is_gone_is_not_tried_again_and_turned_off() {
-        a_receiver_that_is_gone_is_not_tried_again_and_turned_off(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_receiver_that_is_gone_is_not_tried_again_and_turned_off() {
-        a_receiver_that_is_gone_is_not_tried_again_and_turned_off(Db::Postgres).await;
-    }
-    #[tokio::test]
-    async fn sqlite_a_local_receiver_is_refused_unless_allowed() {
-        a_local_receiver_is_refused_unless_allowed(Db::Sqlite).await;
-    }
-    #[tokio::test]
-    async fn postgres_a_local_receiver_is_refused_unless_allowed() {
-        a_local_receiver_is_refused_unless_allowed(Db::Postgres).await;
-    }
+    each_db!(
+        retried_until_it_succeeds,
+        a_receiver_that_never_answers_fails_after_the_retries,
+        a_receiver_that_is_gone_is_not_tried_again_and_turned_off,
+        a_local_receiver_is_refused_unless_allowed,
+    );
 }
