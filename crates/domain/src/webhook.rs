@@ -196,8 +196,8 @@ pub const DEFAULT_RETRY_DELAYS: [Duration; 6] = [
 
 /// Whether `ip` is an address on the public internet: not loopback, private (10/8, 172.16/12,
 /// 192.168/16, fc00::/7), link-local (169.254/16, fe80::/10), shared (100.64/10), unspecified,
-/// broadcast, multicast, documentation or otherwise reserved, and not an IPv4-mapped or
-/// -compatible IPv6 form of one of those.
+/// broadcast, multicast, documentation or otherwise reserved, and not an IPv4-mapped,
+/// -compatible or NAT64 (`64:ff9b::/96`) IPv6 form of one of those.
 pub fn is_public_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -231,9 +231,11 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let segments = ip.segments();
     let first = segments[0];
-    // ::a.b.c.d, the deprecated IPv4-compatible form.
+    // ::a.b.c.d, the deprecated IPv4-compatible form, and 64:ff9b::a.b.c.d, the well-known
+    // NAT64 prefix, which a translator forwards to a.b.c.d: judged by that IPv4 address.
     let compatible = segments[..6].iter().all(|s| *s == 0);
-    if compatible && !ip.is_unspecified() && !ip.is_loopback() {
+    let nat64 = first == 0x0064 && segments[1] == 0xff9b && segments[2..6].iter().all(|s| *s == 0);
+    if nat64 || (compatible && !ip.is_unspecified() && !ip.is_loopback()) {
         let [_, _, _, _, _, _, hi, lo] = segments;
         let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
         return is_public_v4(v4);
@@ -359,6 +361,11 @@ mod tests {
             "2a00:1450:4001::200e",
             "::ffff:93.184.216.34",
             "::93.184.216.34",
+            "64:ff9b::93.184.216.34",
+            // Beside the local-use NAT64 prefix 64:ff9b:1::/48, and a third group of 1 elsewhere.
+            "64:ff9b:2::1",
+            "64:fe9b:1::1",
+            "2606:4700:1::1",
             "fbff::1",
             "fe00::1",
             "2001:db9::1",
@@ -408,6 +415,11 @@ mod tests {
             "::ffff:169.254.169.254",
             "::10.0.0.1",
             "::127.0.0.1",
+            // Decided by the third octet: 198.51.100.0/24 is for documentation.
+            "::198.51.100.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::169.254.169.254",
         ] {
             assert!(!public(a), "{a} was taken for public");
         }
