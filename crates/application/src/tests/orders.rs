@@ -277,6 +277,39 @@ async fn a_bad_address_and_bad_lines_are_reported_together() {
 }
 
 #[tokio::test]
+async fn drafts_and_archived_products_are_not_for_sale_and_named_by_their_line() {
+    for status in [
+        domain::ProductStatus::Draft,
+        domain::ProductStatus::Archived,
+    ] {
+        let s = shop();
+        for p in s.products.items.lock().unwrap().iter_mut() {
+            if p.id == s.pen {
+                p.status = status;
+            }
+        }
+        let errors = validation(
+            s.place()
+                .execute(
+                    &actor(&[Role::User]),
+                    command(vec![(s.mug, 1), (s.pen, 2)], None),
+                )
+                .await,
+        );
+        assert_eq!(fields(&errors), ["items[1].product_id"]);
+        assert_eq!(
+            errors[0].message,
+            format!(
+                "product {} is not for sale (it is {})",
+                s.pen,
+                status.as_str()
+            )
+        );
+        assert!(s.orders.stored().is_empty());
+    }
+}
+
+#[tokio::test]
 async fn unknown_products_are_named_by_their_line() {
     let s = shop();
     let ghost = ProductId::new();
