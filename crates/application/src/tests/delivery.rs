@@ -288,12 +288,7 @@ impl HostResolver for Rebinding {
 
 #[tokio::test]
 async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address() {
-    let queue = Arc::new(Queue::default());
-    queue
-        .due
-        .lock()
-        .unwrap()
-        .push(claimed("https://hooks.example.com/in", 0));
+    let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
     let sender = Arc::new(Sender {
         answer: 204,
         ..Default::default()
@@ -325,12 +320,7 @@ async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address
 
 #[tokio::test]
 async fn with_private_networks_allowed_a_name_is_resolved_once_and_sent_there() {
-    let queue = Arc::new(Queue::default());
-    queue
-        .due
-        .lock()
-        .unwrap()
-        .push(claimed("http://receiver.internal:8080/in", 0));
+    let queue = Queue::holding(claimed("http://receiver.internal:8080/in", 0));
     let sender = Arc::new(Sender {
         answer: 200,
         ..Default::default()
