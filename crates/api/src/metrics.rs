@@ -132,6 +132,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EventTypeLabels {
+    r#type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -148,6 +153,7 @@ pub struct ShopMetrics {
     orders_placed: Counter,
     orders_cancelled: Counter,
     login_failures: Counter,
+    events_written: Family<EventTypeLabels, Counter>,
     webhook_attempts: Family<OutcomeLabels, Counter>,
     webhook_latency: Histogram,
     webhook_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -212,6 +218,12 @@ impl ShopMetrics {
             "Sign-ins refused for wrong credentials",
             login_failures.clone(),
         );
+        let events_written = Family::<EventTypeLabels, Counter>::default();
+        registry.register(
+            "events_written",
+            "Events written to the outbox by this instance, by type, counted when their transaction committed",
+            events_written.clone(),
+        );
         let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "webhook_delivery_attempts",
@@ -246,6 +258,7 @@ impl ShopMetrics {
             orders_placed,
             orders_cancelled,
             login_failures,
+            events_written,
             webhook_attempts,
             webhook_latency,
             webhook_oldest_pending,
@@ -338,6 +351,16 @@ impl Metrics for ShopMetrics {
     }
 }
 
+impl application::ports::EventsWritten for ShopMetrics {
+    fn written(&self, types: &[domain::EventType]) {
+        for t in types {
+            self.events_written
+                .get_or_create(&EventTypeLabels { r#type: t.as_str() })
+                .inc();
+        }
+    }
+}
+
 impl application::delivery::DeliveryMetrics for ShopMetrics {
     fn attempt(&self, outcome: &'static str, latency: Duration) {
         self.webhook_attempts
@@ -382,6 +405,56 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         )
         .into_response(),
     }
+}
+
+/// The routes of `shop worker`, which serves no API: liveness, readiness (the database
+/// answers) and this instance's metrics (the job runner's), under the same rules as `shop serve`
+/// (`METRICS_TOKEN`).
+pub fn worker_router(
+    metrics: Arc<ShopMetrics>,
+    database: Arc<dyn application::ports::HealthCheck>,
+) -> axum::Router {
+    use axum::routing::get;
+    let ready = move || {
+        let database = database.clone();
+        async move {
+            let up = matches!(
+                tokio::time::timeout(Duration::from_secs(3), database.check()).await,
+                Ok(Ok(()))
+            );
+            let checks =
+                std::collections::BTreeMap::from([("database", if up { "up" } else { "down" })]);
+            let (status, word) = if up {
+                (StatusCode::OK, "ok")
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            };
+            (
+                status,
+                axum::Json(crate::dto::HealthResponse {
+                    status: word,
+                    checks,
+                }),
+            )
+        }
+    };
+    let scrape = move |headers: HeaderMap| async move {
+        if let Err(e) = metrics.authorize(headers.get(header::AUTHORIZATION)) {
+            return e.into_response();
+        }
+        match metrics.render() {
+            Ok(body) => (
+                [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+                body,
+            )
+                .into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    };
+    axum::Router::new()
+        .route("/health/live", get(crate::routes::health::live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(scrape))
 }
 
 /// Counts every request and its latency under the route template it matched.

@@ -13,6 +13,7 @@ use domain::webhook::{DeliveryStatus, WebhookSecret, retry_delay};
 use domain::{DeliveryId, Event, RepositoryError, WebhookEndpointId};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use uuid::Uuid;
 
 use crate::ports::{Clock, HostResolver};
 use crate::webhooks::{CheckedUrl, UrlPolicy, check_url};
@@ -32,6 +33,8 @@ pub struct ClaimedDelivery {
     pub event: Event,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// The claim that holds it: its outcome is recorded only while this claim still holds it.
+    pub claim: Uuid,
 }
 
 /// What one attempt came to.
@@ -52,26 +55,31 @@ pub struct AttemptOutcome {
 /// The deliveries' queue, as the runner sees it.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Leases up to `limit` due pending deliveries until `until` (also those whose earlier
-    /// lease expired), so that no other runner takes them meanwhile.
+    /// Leases up to `limit` due pending deliveries of enabled endpoints until `until` (also
+    /// those whose earlier lease expired) under the claim `claim`, so that no other runner
+    /// takes them meanwhile. A disabled endpoint's deliveries wait, as they are, until it is
+    /// enabled again.
     async fn claim(
         &self,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        claim: Uuid,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError>;
 
-    /// Records an attempt's outcome and ends the lease.
+    /// Records an attempt's outcome and ends the lease; `false` (nothing recorded) when the
+    /// delivery's claim is no longer `delivery.claim` (its lease ran out and another runner
+    /// took it over: that runner's outcome stands).
     async fn record(
         &self,
         delivery: &ClaimedDelivery,
         outcome: &AttemptOutcome,
         now: DateTime<Utc>,
-    ) -> Result<(), RepositoryError>;
+    ) -> Result<bool, RepositoryError>;
 
-    /// Ends the leases of deliveries not attempted (at shutdown), so another runner may take
-    /// them at once.
-    async fn release(&self, deliveries: &[DeliveryId]) -> Result<(), RepositoryError>;
+    /// Ends the leases `claim` still holds of deliveries not attempted (at shutdown), so
+    /// another runner may take them at once.
+    async fn release(&self, claim: Uuid, deliveries: &[DeliveryId]) -> Result<(), RepositoryError>;
 
     /// When the oldest pending delivery was made, if any is pending.
     async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
@@ -264,8 +272,9 @@ impl DeliverWebhooks {
             .await
     }
 
-    /// Claims a batch and delivers it; answers how many were attempted. Stops early (releasing
-    /// what it holds and has not attempted) when `stop` resolves.
+    /// Claims a batch and delivers it, recording each outcome as soon as its attempt ends (so
+    /// a crash resends only what was in flight); answers how many were attempted. Stops early
+    /// when `stop` resolves: what was not answered yet is released, not recorded.
     ///
     /// # Errors
     /// When the queue's database does not answer.
@@ -273,55 +282,74 @@ impl DeliverWebhooks {
         &self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<usize, RepositoryError> {
+        use futures_util::StreamExt as _;
+        use futures_util::future::{Either, select};
+
         let now = self.clock.now();
         let oldest = self.queue.oldest_pending().await?;
         self.metrics
             .oldest_pending(oldest.map(|t| (now - t).to_std().unwrap_or_default()));
         let lease = chrono::TimeDelta::from_std(self.settings.lease)
             .unwrap_or(chrono::TimeDelta::seconds(60));
+        let claim = Uuid::now_v7();
         let claimed = self
             .queue
-            .claim(now, now + lease, self.settings.batch_size)
+            .claim(now, now + lease, self.settings.batch_size, claim)
             .await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let work = futures_util::future::join_all(claimed.iter().map(|d| async move {
-            let started = std::time::Instant::now();
-            let result = self.attempt(d).await;
-            (d, result, started.elapsed())
-        }));
-        let stop = std::pin::pin!(stop);
-        let results = match futures_util::future::select(std::pin::pin!(work), stop).await {
-            futures_util::future::Either::Left((results, _)) => results,
-            futures_util::future::Either::Right(((), _)) => {
-                let ids: Vec<DeliveryId> = claimed.iter().map(|d| d.id).collect();
-                self.queue.release(&ids).await?;
-                return Ok(0);
-            }
-        };
-        let count = results.len();
-        for (d, result, latency) in results {
-            let now = self.clock.now();
-            let outcome = outcome_of(
-                &result,
-                d.attempts,
-                &self.settings.retry_delays,
-                (self.jitter)(),
-                now,
-            );
-            let label = match outcome.status {
-                DeliveryStatus::Succeeded => "succeeded",
-                DeliveryStatus::Pending => "retrying",
-                DeliveryStatus::Failed => "failed",
+        let mut in_flight: futures_util::stream::FuturesUnordered<_> = claimed
+            .iter()
+            .map(|d| async move {
+                let started = std::time::Instant::now();
+                let result = self.attempt(d).await;
+                (d, result, started.elapsed())
+            })
+            .collect();
+        let mut unanswered: Vec<DeliveryId> = claimed.iter().map(|d| d.id).collect();
+        let mut stop = std::pin::pin!(stop);
+        let mut attempted = 0;
+        loop {
+            let (d, result, latency) = match select(in_flight.next(), stop.as_mut()).await {
+                Either::Left((Some(done), _)) => done,
+                Either::Left((None, _)) => return Ok(attempted),
+                Either::Right(((), _)) => {
+                    self.queue.release(claim, &unanswered).await?;
+                    return Ok(attempted);
+                }
             };
-            self.metrics.attempt(label, latency);
-            if outcome.status != DeliveryStatus::Succeeded {
-                tracing::info!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, attempts = d.attempts + 1, error = outcome.error.as_deref().unwrap_or(""), "webhook delivery attempt failed");
-            }
-            self.queue.record(d, &outcome, now).await?;
+            unanswered.retain(|id| *id != d.id);
+            attempted += 1;
+            self.finish(d, &result, latency).await?;
         }
-        Ok(count)
+    }
+
+    /// Records what the attempt of `d` came to, and counts it.
+    async fn finish(
+        &self,
+        d: &ClaimedDelivery,
+        result: &SendResult,
+        latency: Duration,
+    ) -> Result<(), RepositoryError> {
+        let now = self.clock.now();
+        let outcome = outcome_of(
+            result,
+            d.attempts,
+            &self.settings.retry_delays,
+            (self.jitter)(),
+            now,
+        );
+        let label = match outcome.status {
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Pending => "retrying",
+            DeliveryStatus::Failed => "failed",
+        };
+        self.metrics.attempt(label, latency);
+        if outcome.status != DeliveryStatus::Succeeded {
+            tracing::info!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, attempts = d.attempts + 1, error = outcome.error.as_deref().unwrap_or(""), "webhook delivery attempt failed");
+        }
+        if !self.queue.record(d, &outcome, now).await? {
+            tracing::warn!(delivery_id = %d.id, "webhook delivery outcome not recorded: its lease ran out and another runner took it over");
+        }
+        Ok(())
     }
 }
 

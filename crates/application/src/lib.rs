@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod jobs;
 pub mod ordering;
 pub mod ports;
 pub mod webhooks;

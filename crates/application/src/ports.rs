@@ -572,9 +572,20 @@ pub trait Metrics: Send + Sync {
     fn login_failed(&self);
 }
 
+/// Counts the events the outbox wrote, told by the repositories once their transaction
+/// committed (an event of a change that rolled back is never counted).
+pub trait EventsWritten: Send + Sync {
+    /// These events were written, in one transaction that committed.
+    fn written(&self, types: &[EventType]);
+}
+
 /// Counts nothing: for tools and tests that do not care.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoMetrics;
+
+impl EventsWritten for NoMetrics {
+    fn written(&self, _: &[EventType]) {}
+}
 
 impl Metrics for NoMetrics {
     fn order_placed(&self) {}

@@ -121,6 +121,9 @@ pub struct Settings {
     pub jobs_enabled: bool,
     /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due.
     pub jobs_poll_interval: Duration,
+    /// `JOBS_SWEEP_INTERVAL_SECONDS`: how often spent idempotency keys and refresh tokens are
+    /// swept (600).
+    pub jobs_sweep_interval: Duration,
     /// `WEBHOOK_TIMEOUT_SECONDS`: how long a receiver has to answer (10).
     pub webhook_timeout: Duration,
     /// `WEBHOOK_RETRY_DELAYS_SECONDS`: the delays after each failed attempt, comma-separated
@@ -180,6 +183,7 @@ impl fmt::Debug for Settings {
             .field("webhook_urls", &self.webhook_urls)
             .field("jobs_enabled", &self.jobs_enabled)
             .field("jobs_poll_interval", &self.jobs_poll_interval)
+            .field("jobs_sweep_interval", &self.jobs_sweep_interval)
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
             .field("webhook_batch_size", &self.webhook_batch_size)
@@ -516,6 +520,12 @@ impl Settings {
                 1000,
                 10..=600_000,
             )?),
+            jobs_sweep_interval: Duration::from_secs(parse_number(
+                "JOBS_SWEEP_INTERVAL_SECONDS",
+                get("JOBS_SWEEP_INTERVAL_SECONDS"),
+                600,
+                1..=86_400,
+            )?),
             webhook_timeout: Duration::from_secs(parse_number(
                 "WEBHOOK_TIMEOUT_SECONDS",
                 get("WEBHOOK_TIMEOUT_SECONDS"),
@@ -630,6 +640,8 @@ mod tests {
             ("WEBHOOK_RETRY_DELAYS_SECONDS", "5,,60"),
             ("WEBHOOK_RETRY_DELAYS_SECONDS", "0"),
             ("WEBHOOK_BATCH_SIZE", "0"),
+            ("JOBS_SWEEP_INTERVAL_SECONDS", "0"),
+            ("JOBS_SWEEP_INTERVAL_SECONDS", "86401"),
             ("WEBHOOK_LEASE_SECONDS", "1"),
             ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "2"),
             ("JWKS_REFETCH_FLOOR_SECONDS", "0"),
@@ -797,6 +809,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert!(s.jobs_enabled);
         assert_eq!(s.jobs_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.jobs_sweep_interval, Duration::from_secs(600));
         assert_eq!(s.webhook_timeout, Duration::from_secs(10));
         let secs: Vec<u64> = s
             .webhook_retry_delays

@@ -29,13 +29,15 @@ use application::catalog::{
 };
 use application::delivery::{DeliverWebhooks, DeliverySettings};
 use application::events::{Events, ListEvents};
+use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
-    SqlCategories, SqlEvents, SqlImages, SqlOrders, SqlProducts, SqlUsers, SqlWebhooks,
+    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlSweep,
+    SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -58,6 +60,8 @@ struct Adapters {
     webhooks: Arc<SqlWebhooks>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
+    /// This instance's metrics: the repositories count the events they write in them.
+    metrics: Arc<api::metrics::ShopMetrics>,
 }
 
 /// `Ok` when the database answers.
@@ -94,16 +98,21 @@ impl Adapters {
             .await
             .context("cannot apply database migrations")?;
         let identity = identity_provider(settings, &db).await?;
+        let metrics = Arc::new(api::metrics::ShopMetrics::new(
+            Arc::new(DatabasePools(db.clone())),
+            settings.metrics_token.as_ref().map(|t| t.expose()),
+        ));
         Ok(Self {
-            products: Arc::new(SqlProducts::new(db.clone())),
+            products: Arc::new(SqlProducts::new(db.clone()).counting_events(metrics.clone())),
             categories: Arc::new(SqlCategories::new(db.clone())),
             images: Arc::new(SqlImages::new(db.clone())),
             files: file_store(settings)?,
-            orders: Arc::new(SqlOrders::new(db.clone())),
-            users: Arc::new(SqlUsers::new(db.clone())),
+            orders: Arc::new(SqlOrders::new(db.clone()).counting_events(metrics.clone())),
+            users: Arc::new(SqlUsers::new(db.clone()).counting_events(metrics.clone())),
             webhooks: Arc::new(SqlWebhooks::new(db.clone())),
             identity,
             clock: Arc::new(SystemClock),
+            metrics,
             db,
         })
     }
@@ -257,15 +266,36 @@ impl Adapters {
 
 impl Adapters {
     /// The background jobs on these adapters.
-    fn jobs(&self, settings: &Settings, metrics: Arc<api::metrics::ShopMetrics>) -> jobs::Jobs {
+    fn jobs(&self, settings: &Settings) -> jobs::Jobs {
+        let sweep = |name, work: Arc<dyn PeriodicWork>| PeriodicJob {
+            name,
+            every: settings.jobs_sweep_interval,
+            work,
+        };
         jobs::Jobs {
+            periodic: RunPeriodicJobs {
+                schedule: Arc::new(SqlJobSchedule::new(self.db.clone())),
+                clock: self.clock.clone(),
+                timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
+                jobs: vec![
+                    sweep(
+                        "sweep_idempotency_keys",
+                        Arc::new(SqlSweep::idempotency_keys(self.db.clone())),
+                    ),
+                    sweep(
+                        "sweep_refresh_tokens",
+                        Arc::new(SqlSweep::refresh_tokens(self.db.clone())),
+                    ),
+                ],
+                lease: PERIODIC_JOB_LEASE,
+            },
             deliver: DeliverWebhooks {
                 queue: self.webhooks.clone(),
                 sender: Arc::new(HttpSender),
                 resolver: Arc::new(SystemResolver),
                 clock: self.clock.clone(),
                 jitter: Arc::new(jitter),
-                metrics,
+                metrics: self.metrics.clone(),
                 settings: DeliverySettings {
                     retry_delays: settings.webhook_retry_delays.clone(),
                     timeout: settings.webhook_timeout,
@@ -278,6 +308,10 @@ impl Adapters {
         }
     }
 }
+
+/// How long a runner holds a periodic job: a sweep that takes longer is cut off and runs again
+/// at its next turn.
+const PERIODIC_JOB_LEASE: Duration = Duration::from_secs(300);
 
 /// A number in `0.0..1.0` for the retries' jitter: the sub-second nanoseconds of now, which
 /// spread runners and deliveries apart as well as any random source would here.
@@ -372,13 +406,8 @@ impl Application {
     /// When the database, the identity provider or the port cannot be had.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let a = Adapters::build(&settings).await?;
-        let metrics = Arc::new(api::metrics::ShopMetrics::new(
-            Arc::new(DatabasePools(a.db.clone())),
-            settings.metrics_token.as_ref().map(|t| t.expose()),
-        ));
-        let jobs = settings
-            .jobs_enabled
-            .then(|| a.jobs(&settings, metrics.clone()));
+        let metrics = a.metrics.clone();
+        let jobs = settings.jobs_enabled.then(|| a.jobs(&settings));
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -665,21 +694,34 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Runs only the background jobs (`shop worker`) until SIGTERM or Ctrl-C; any number of
-/// workers and servers may run them against one PostgreSQL.
+/// workers and servers may run them against one PostgreSQL. It listens on `HOST`:`PORT` for
+/// `/health/live`, `/health/ready` (the database answers) and `/metrics` (the job runner's).
 ///
 /// # Errors
-/// When the database cannot be had.
+/// When the database or the port cannot be had.
 pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     let a = Adapters::build(settings).await?;
-    let metrics = Arc::new(api::metrics::ShopMetrics::new(
-        Arc::new(DatabasePools(a.db.clone())),
-        None,
-    ));
+    let addr = SocketAddr::new(settings.host, settings.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
+    tracing::info!(addr = %listener.local_addr()?, "worker listening");
+    let router =
+        api::metrics::worker_router(a.metrics.clone(), Arc::new(DatabaseHealth(a.db.clone())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(a.jobs(settings, metrics).run(stop_rx));
+    let runner = tokio::spawn(a.jobs(settings).run(stop_rx.clone()));
+    let mut http_stop = stop_rx;
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), runner).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     a.db.close().await;
     Ok(())
 }

@@ -24,7 +24,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Run only the background jobs (webhook delivery), no API; any number may run at once.
+    /// Run only the background jobs (webhook delivery, sweeps), no API; any number may run at
+    /// once. Serves /health/live, /health/ready and /metrics on HOST:PORT.
     Worker,
     /// Create an admin account, or make an existing account (by e-mail) an admin with this
     /// password. Safe to run again.

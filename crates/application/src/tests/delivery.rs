@@ -20,8 +20,12 @@ use crate::webhooks::UrlPolicy;
 #[derive(Default)]
 struct Queue {
     due: Mutex<Vec<ClaimedDelivery>>,
+    /// The token of the last claim.
+    claims: Mutex<Vec<uuid::Uuid>>,
     recorded: Mutex<Vec<(DeliveryId, AttemptOutcome)>>,
-    released: Mutex<Vec<DeliveryId>>,
+    released: Mutex<Vec<(uuid::Uuid, DeliveryId)>>,
+    /// Whether another runner took the leases over (nothing is recorded then).
+    taken_over: bool,
 }
 
 impl Queue {
@@ -40,22 +44,38 @@ impl DeliveryQueue for Queue {
         _: DateTime<Utc>,
         _: DateTime<Utc>,
         limit: u32,
+        claim: uuid::Uuid,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
+        self.claims.lock().unwrap().push(claim);
         let mut due = self.due.lock().unwrap();
         let n = due.len().min(limit as usize);
-        Ok(due.drain(..n).collect())
+        Ok(due
+            .drain(..n)
+            .map(|d| ClaimedDelivery { claim, ..d })
+            .collect())
     }
     async fn record(
         &self,
         d: &ClaimedDelivery,
         o: &AttemptOutcome,
         _: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<bool, RepositoryError> {
+        assert_eq!(
+            self.claims.lock().unwrap().last(),
+            Some(&d.claim),
+            "recorded under another claim"
+        );
+        if self.taken_over {
+            return Ok(false);
+        }
         self.recorded.lock().unwrap().push((d.id, o.clone()));
-        Ok(())
+        Ok(true)
     }
-    async fn release(&self, ids: &[DeliveryId]) -> Result<(), RepositoryError> {
-        self.released.lock().unwrap().extend_from_slice(ids);
+    async fn release(&self, claim: uuid::Uuid, ids: &[DeliveryId]) -> Result<(), RepositoryError> {
+        self.released
+            .lock()
+            .unwrap()
+            .extend(ids.iter().map(|id| (claim, *id)));
         Ok(())
     }
     async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
@@ -123,6 +143,7 @@ fn claimed(url: &str, attempts: u32) -> ClaimedDelivery {
             created_at: now(),
         },
         attempts,
+        claim: uuid::Uuid::nil(),
     }
 }
 
@@ -264,7 +285,8 @@ async fn a_stop_releases_the_batch_unattempted() {
     );
     run.resolver = Arc::new(Never);
     assert_eq!(run.run_once(std::future::ready(())).await.unwrap(), 0);
-    assert_eq!(*queue.released.lock().unwrap(), [d.id]);
+    let claim = queue.claims.lock().unwrap()[0];
+    assert_eq!(*queue.released.lock().unwrap(), [(claim, d.id)]);
     assert!(queue.recorded.lock().unwrap().is_empty());
     assert!(sender.sent.lock().unwrap().is_empty());
 }
@@ -335,4 +357,103 @@ async fn with_private_networks_allowed_a_name_is_resolved_once_and_sent_there() 
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "http://receiver.internal:8080/in");
     assert_eq!(sent[0].1, ["10.0.0.7".parse::<IpAddr>().unwrap()]);
+}
+
+/// Answers at once, except for the host `slow.example.com`, which never answers.
+struct OneSlow;
+
+#[async_trait]
+impl WebhookSender for OneSlow {
+    async fn send(
+        &self,
+        url: &url::Url,
+        _: &[IpAddr],
+        _: &SignedRequest,
+        _: Duration,
+    ) -> SendResult {
+        if url.host_str() == Some("slow.example.com") {
+            std::future::pending().await
+        } else {
+            SendResult::Answered(204)
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_outcome_is_recorded_when_its_attempt_ends_and_a_stop_releases_only_the_rest() {
+    let fast = claimed("https://fast.example.com/in", 0);
+    let slow = claimed("https://slow.example.com/in", 0);
+    let queue = Arc::new(Queue::default());
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .extend([slow.clone(), fast.clone()]);
+    let mut run = runner(
+        queue.clone(),
+        Arc::default(),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    run.sender = Arc::new(OneSlow);
+    // The stop comes while the slow receiver still has not answered.
+    let attempted = run
+        .run_once(tokio::time::sleep(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    assert_eq!(attempted, 1);
+    let recorded = queue.recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1, "the answered delivery was not recorded");
+    assert_eq!(recorded[0].0, fast.id);
+    assert_eq!(recorded[0].1.status, DeliveryStatus::Succeeded);
+    let claim = queue.claims.lock().unwrap()[0];
+    assert_eq!(*queue.released.lock().unwrap(), [(claim, slow.id)]);
+}
+
+#[tokio::test]
+async fn an_outcome_whose_lease_was_taken_over_is_dropped_without_failing_the_pass() {
+    let queue = Arc::new(Queue {
+        taken_over: true,
+        ..Default::default()
+    });
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .push(claimed("https://hooks.example.com/in", 0));
+    let sender = Arc::new(Sender {
+        answer: 204,
+        ..Default::default()
+    });
+    let metrics = Arc::new(Seen::default());
+    let run = runner(
+        queue.clone(),
+        sender.clone(),
+        "93.184.216.34",
+        metrics.clone(),
+    );
+    assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 1);
+    assert_eq!(sender.sent.lock().unwrap().len(), 1);
+    assert!(queue.recorded.lock().unwrap().is_empty());
+    assert!(queue.released.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_pass_claims_under_a_token_of_its_own() {
+    let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
+    let run = runner(
+        queue.clone(),
+        Arc::new(Sender {
+            answer: 204,
+            ..Default::default()
+        }),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    run.run_once(std::future::pending()).await.unwrap();
+    run.run_once(std::future::pending()).await.unwrap();
+    let claims = queue.claims.lock().unwrap().clone();
+    assert_eq!(claims.len(), 2);
+    assert_ne!(claims[0], claims[1]);
+    assert!(!claims[0].is_nil());
 }

@@ -7,6 +7,7 @@ mod delivery;
 mod errors;
 mod events;
 mod images;
+mod jobs;
 mod orders;
 mod ports;
 mod products;

@@ -17,79 +17,136 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
      WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
 
-/// Makes a pending delivery of event `$1` (of type `$2`, at `$3`) for every enabled endpoint
-/// that hears it, only when the event was written; `{id}` is the backend's random UUID.
+/// Makes a pending delivery of event `$1` (of type `$2`, at `$3`, just written) for every
+/// enabled endpoint that hears it; `{id}` is the backend's random UUID. SQLite's form: SQLite
+/// runs in the process, so a second statement costs no round trip.
 const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
      next_attempt_at, created_at, updated_at) \
      SELECT {id}, w.id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints w \
-     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%') \
-     AND EXISTS (SELECT 1 FROM events WHERE id = $1)";
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%')";
 
-/// The fan-out statement of a backend.
-pub(crate) trait FanOutSql {
-    /// The statement.
-    fn fan_out_sql() -> &'static str;
+/// PostgreSQL's form: the event and its deliveries in one statement (one round trip), the
+/// event written unless `$5` names a product whose stock did not fall across `$6` by `$7` (as
+/// [`INSERT_EVENT_IF_STOCK_FELL`]); answers how many events were written (0 or 1).
+const WRITE_AND_FAN_OUT_POSTGRES: &str = "WITH e AS ( \
+     INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
+     WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
+     RETURNING id), \
+     d AS (INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
+     next_attempt_at, created_at, updated_at) \
+     SELECT gen_random_uuid(), w.id, e.id, $2, 'pending', 0, $4, $4, $4 FROM e CROSS JOIN webhook_endpoints w \
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%')) \
+     SELECT COUNT(*) FROM e";
+
+/// How a backend writes an event and its deliveries.
+pub(crate) trait OutboxSql {
+    /// The one statement that writes both, where the backend has one.
+    fn write_and_fan_out() -> Option<&'static str>;
+    /// Otherwise the fan-out, run after the event was written.
+    fn fan_out() -> &'static str;
 }
 
-impl FanOutSql for sqlx::Sqlite {
-    fn fan_out_sql() -> &'static str {
+impl OutboxSql for sqlx::Sqlite {
+    fn write_and_fan_out() -> Option<&'static str> {
+        None
+    }
+    fn fan_out() -> &'static str {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         SQL.get_or_init(|| FAN_OUT.replace("{id}", "randomblob(16)"))
     }
 }
 
-impl FanOutSql for sqlx::Postgres {
-    fn fan_out_sql() -> &'static str {
+impl OutboxSql for sqlx::Postgres {
+    fn write_and_fan_out() -> Option<&'static str> {
+        Some(WRITE_AND_FAN_OUT_POSTGRES)
+    }
+    fn fan_out() -> &'static str {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         SQL.get_or_init(|| FAN_OUT.replace("{id}", "gen_random_uuid()"))
     }
 }
 
-/// The fan-out statement of the transaction's backend.
-pub(crate) fn fan_out_sql<DB: sqlx::Database + FanOutSql>(
+/// The statements of the transaction's backend.
+pub(crate) fn outbox_sql<DB: sqlx::Database + OutboxSql>(
     _: &sqlx::Transaction<'_, DB>,
-) -> &'static str {
-    DB::fan_out_sql()
+) -> (Option<&'static str>, &'static str) {
+    (DB::write_and_fan_out(), DB::fan_out())
 }
 
-/// Writes `$events` (a slice of [`domain::PendingEvent`]) on the transaction `$tx`, each as its
-/// condition says; evaluates to `Result<(), RepositoryError>`. A macro so that one body serves
-/// both backends inside `on_db!`.
+/// Writes `$events` (a slice of [`domain::PendingEvent`]) and their deliveries on the
+/// transaction `$tx`, each event as its condition says; evaluates to
+/// `Result<Vec<EventType>, RepositoryError>`, the types of the events written (for the metrics,
+/// once the transaction commits). A macro so that one body serves both backends inside
+/// `on_db!`.
 macro_rules! write_events {
     ($tx:expr, $events:expr) => {{
-        let mut result: Result<(), domain::RepositoryError> = Ok(());
+        let (one_statement, fan_out) = $crate::db::events::outbox_sql(&$tx);
+        let mut result: Result<Vec<domain::EventType>, domain::RepositoryError> = Ok(Vec::new());
         for pending in $events {
             let e = &pending.event;
-            let q = match pending.condition {
-                domain::EventCondition::Always => sqlx::query($crate::db::events::INSERT_EVENT)
-                    .bind(e.id.as_uuid())
-                    .bind(e.event_type.as_str())
-                    .bind(e.data.as_str())
-                    .bind(e.created_at),
+            let (product, threshold, taken) = match pending.condition {
+                domain::EventCondition::Always => (None, 0, 0),
                 domain::EventCondition::StockFell {
                     product,
                     taken,
                     threshold,
-                } => sqlx::query($crate::db::events::INSERT_EVENT_IF_STOCK_FELL)
+                } => (
+                    Some(product.as_uuid()),
+                    i64::from(threshold),
+                    i64::from(taken),
+                ),
+            };
+            let written = if let Some(sql) = one_statement {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
                     .bind(e.id.as_uuid())
                     .bind(e.event_type.as_str())
                     .bind(e.data.as_str())
                     .bind(e.created_at)
-                    .bind(product.as_uuid())
-                    .bind(i64::from(threshold))
-                    .bind(i64::from(taken)),
+                    .bind(product)
+                    .bind(threshold)
+                    .bind(taken)
+                    .fetch_one(&mut *$tx)
+                    .await
+                    .map(|n| n > 0)
+            } else {
+                let q = match product {
+                    None => sqlx::query($crate::db::events::INSERT_EVENT)
+                        .bind(e.id.as_uuid())
+                        .bind(e.event_type.as_str())
+                        .bind(e.data.as_str())
+                        .bind(e.created_at),
+                    Some(product) => sqlx::query($crate::db::events::INSERT_EVENT_IF_STOCK_FELL)
+                        .bind(e.id.as_uuid())
+                        .bind(e.event_type.as_str())
+                        .bind(e.data.as_str())
+                        .bind(e.created_at)
+                        .bind(product)
+                        .bind(threshold)
+                        .bind(taken),
+                };
+                match q.execute(&mut *$tx).await {
+                    Ok(r) if r.rows_affected() == 0 => Ok(false),
+                    Ok(_) => sqlx::query(sqlx::AssertSqlSafe(fan_out))
+                        .bind(e.id.as_uuid())
+                        .bind(e.event_type.as_str())
+                        .bind(e.created_at)
+                        .execute(&mut *$tx)
+                        .await
+                        .map(|_| true),
+                    Err(err) => Err(err),
+                }
             };
-            if let Err(err) = q.execute(&mut *$tx).await {
-                result = Err($crate::db::map_err(err));
-                break;
-            }
-            let fan_out = sqlx::query(sqlx::AssertSqlSafe($crate::db::events::fan_out_sql(&$tx)))
-                .bind(e.id.as_uuid())
-                .bind(e.event_type.as_str())
-                .bind(e.created_at);
-            if let Err(err) = fan_out.execute(&mut *$tx).await {
-                result = Err($crate::db::map_err(err));
-                break;
+            match written {
+                Ok(false) => {}
+                Ok(true) => {
+                    if let Ok(types) = &mut result {
+                        types.push(e.event_type);
+                    }
+                }
+                Err(err) => {
+                    result = Err($crate::db::map_err(err));
+                    break;
+                }
             }
         }
         result

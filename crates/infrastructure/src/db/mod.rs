@@ -3,6 +3,7 @@
 mod categories;
 mod events;
 mod images;
+mod jobs;
 mod orders;
 mod products;
 mod users;
@@ -11,11 +12,10 @@ mod webhooks;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use application::ports::PoolUsage;
-use chrono::{DateTime, Utc};
 use domain::{Page, PageRequest, RepositoryError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
@@ -27,6 +27,7 @@ use uuid::Uuid;
 pub use categories::SqlCategories;
 pub use events::SqlEvents;
 pub use images::SqlImages;
+pub use jobs::{SqlJobSchedule, SqlSweep};
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use users::SqlUsers;
@@ -353,7 +354,12 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
 /// The placeholders `$1, $2, …, $n` of an `IN (…)` list of `n` values (the same syntax on
 /// both backends).
 pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_from(1, n)
+}
+
+/// `n` placeholders numbered from `$first` on.
+pub(crate) fn placeholders_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -464,54 +470,36 @@ pub(crate) async fn slugs_like(
     Ok(rows.into_iter().collect())
 }
 
-/// A `DELETE` of expired rows, piggybacking on requests that write anyway (no separate
-/// service): it runs at most once per `every_secs` per process, and when several requests
-/// find it due only the one that claims it runs it. A failure only delays the next sweep.
-pub(crate) struct Sweep {
-    /// Deletes the rows whose expiry is before `$1`.
-    sql: &'static str,
-    /// What the rows are, for the log.
-    what: &'static str,
-    every_secs: i64,
-    /// Unix seconds of this process's last sweep.
-    last: AtomicI64,
-}
+/// What a repository that writes events tells of them once their transaction committed (by
+/// default, nobody).
+#[derive(Clone)]
+pub(crate) struct EventCounter(pub(crate) std::sync::Arc<dyn application::ports::EventsWritten>);
 
-impl Sweep {
-    pub(crate) const fn new(sql: &'static str, what: &'static str, every_secs: i64) -> Self {
-        Self {
-            sql,
-            what,
-            every_secs,
-            last: AtomicI64::new(0),
-        }
-    }
-
-    /// Runs the `DELETE` with `cutoff` when the last sweep is long enough before `now`.
-    pub(crate) async fn run(&self, db: &Database, now: DateTime<Utc>, cutoff: DateTime<Utc>) {
-        let secs = now.timestamp();
-        let last = self.last.load(Ordering::Relaxed);
-        if secs - last < self.every_secs
-            || self
-                .last
-                .compare_exchange(last, secs, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        let swept = on_db!(db, write, pool => {
-            sqlx::query(self.sql)
-                .bind(cutoff)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        });
-        match swept {
-            Ok(n) => tracing::debug!(removed = n, "swept expired {}", self.what),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired {} failed", self.what),
-        }
+impl Default for EventCounter {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(application::ports::NoMetrics))
     }
 }
+
+/// `counting_events` for a repository with an `events_written: EventCounter` field.
+macro_rules! counting_events {
+    ($repository:ty) => {
+        impl $repository {
+            /// The same, telling `counter` of the events each committed transaction wrote.
+            #[must_use]
+            pub fn counting_events(
+                self,
+                counter: std::sync::Arc<dyn application::ports::EventsWritten>,
+            ) -> Self {
+                Self {
+                    events_written: super::EventCounter(counter),
+                    ..self
+                }
+            }
+        }
+    };
+}
+pub(crate) use counting_events;
 
 /// Roles as stored: comma-separated names.
 pub(crate) fn roles_to_text(roles: &domain::Roles) -> String {
@@ -536,6 +524,7 @@ mod tests {
     fn placeholders_number_each_value() {
         assert_eq!(placeholders(1), "$1");
         assert_eq!(placeholders(3), "$1, $2, $3");
+        assert_eq!(placeholders_from(2, 2), "$2, $3");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use domain::{
 use uuid::Uuid;
 
 use super::events::write_events;
-use super::{Database, Sweep, corrupt, fetch_in, map_err, on_db};
+use super::{Database, corrupt, fetch_in, map_err, on_db};
 use application::ports::{OrderFilter, OrderReadModel};
 
 macro_rules! order_columns {
@@ -22,11 +22,6 @@ macro_rules! line_columns {
         "order_id, line_no, product_id, sku, name, unit_price_minor, currency, quantity, line_total_minor"
     };
 }
-
-/// Expired idempotency keys are swept at most this often per process, by a request that
-/// writes one anyway (no separate service).
-const KEY_SWEEP_EVERY_SECS: i64 = 600;
-const KEY_SWEEP: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -253,8 +248,9 @@ macro_rules! bind_lines {
 /// Places `order` on SQLite with one multi-statement query inside `BEGIN IMMEDIATE`: the key,
 /// every stock update (in product-id order), the order and its lines. Each statement changes
 /// at most its own number of rows, so the total equals their sum exactly when every one of
-/// them wrote: then the transaction commits and this answers `true`. Anything less (a live
-/// key, a product gone or short of stock) is rolled back and answers `false`, and the caller
+/// them wrote: then the transaction commits and this answers the types of the events written.
+/// Anything less (a live key, a product gone or short of stock) is rolled back and answers
+/// `None`, and the caller
 /// places step by step to learn which. Three hand-offs to SQLite's connection thread instead
 /// of one per statement.
 async fn place_in_one_statement(
@@ -262,7 +258,7 @@ async fn place_in_one_statement(
     order: &Order,
     key: Option<&IdempotencyRecord>,
     events: &[PendingEvent],
-) -> Result<bool, PlaceOrderError> {
+) -> Result<Option<Vec<domain::EventType>>, PlaceOrderError> {
     let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
     by_product.sort_by_key(|l| l.product_id);
     let now = order.created_at();
@@ -300,33 +296,31 @@ async fn place_in_one_statement(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
     let written = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
     if written == expected {
-        write_events!(tx, events)?;
+        let events = write_events!(tx, events)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        Ok(Some(events))
     } else {
         tx.rollback().await.map_err(map_err)?;
-        Ok(false)
+        Ok(None)
     }
 }
 
 /// Orders in SQL, for both backends: the aggregate's atomic writes and the list read model.
 pub struct SqlOrders {
     db: Database,
-    key_sweep: Sweep,
+    /// Told of the events each committed transaction wrote.
+    events_written: super::EventCounter,
 }
+
+super::counting_events!(SqlOrders);
 
 impl SqlOrders {
     /// Orders in `db`.
     pub fn new(db: Database) -> Self {
         Self {
             db,
-            key_sweep: Sweep::new(KEY_SWEEP, "idempotency keys", KEY_SWEEP_EVERY_SECS),
+            events_written: super::EventCounter::default(),
         }
-    }
-
-    /// Deletes expired idempotency keys when the last sweep is long enough ago.
-    async fn sweep_keys(&self, now: DateTime<Utc>) {
-        self.key_sweep.run(&self.db, now, now).await;
     }
 
     /// Places `order` one statement at a time, telling exactly which step refused: the only
@@ -336,14 +330,14 @@ impl SqlOrders {
         order: &Order,
         key: Option<&IdempotencyRecord>,
         events: &[PendingEvent],
-    ) -> Result<(), PlaceOrderError> {
+    ) -> Result<Vec<domain::EventType>, PlaceOrderError> {
         // Stock rows are locked in one global order (by product id) so that concurrent orders
         // over the same products queue behind each other instead of deadlocking.
         let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
         by_product.sort_by_key(|l| l.product_id);
         let now = order.created_at();
         let line_sql = insert_lines_sql(order.lines().len(), 0);
-        let result: Result<(), PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
+        let result: Result<Vec<domain::EventType>, PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             if let Some(k) = key {
                 // The key goes first: a racing twin stops here, before touching any stock.
@@ -383,9 +377,9 @@ impl SqlOrders {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            write_events!(tx, events)?;
+            let written = write_events!(tx, events)?;
             tx.commit().await.map_err(map_err)?;
-            Ok(())
+            Ok(written)
         });
         result
     }
@@ -414,14 +408,13 @@ impl OrderRepository for SqlOrders {
             Database::Sqlite { write, .. } => {
                 place_in_one_statement(write, order, key, events).await?
             }
-            Database::Postgres(_) => false,
+            Database::Postgres(_) => None,
         };
-        if !placed {
-            self.place_step_by_step(order, key, events).await?;
-        }
-        if key.is_some() {
-            self.sweep_keys(order.created_at()).await;
-        }
+        let written = match placed {
+            Some(written) => written,
+            None => self.place_step_by_step(order, key, events).await?,
+        };
+        self.events_written.0.written(&written);
         Ok(())
     }
 
@@ -484,8 +477,9 @@ impl OrderRepository for SqlOrders {
                         .map_err(map_err)?;
                 }
             }
-            write_events!(tx, events)?;
+            let written = write_events!(tx, events)?;
             tx.commit().await.map_err(map_err)?;
+            self.events_written.0.written(&written);
             Ok(true)
         })
     }

@@ -234,12 +234,19 @@ fn unknown_category(ids: &[CategoryId], links: &ParentLinks) -> Result<(), Repos
 #[derive(Clone)]
 pub struct SqlProducts {
     db: Database,
+    /// Told of the events each committed transaction wrote.
+    events_written: super::EventCounter,
 }
+
+super::counting_events!(SqlProducts);
 
 impl SqlProducts {
     /// Products in `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            events_written: super::EventCounter::default(),
+        }
     }
 }
 
@@ -386,8 +393,10 @@ impl ProductRepository for SqlProducts {
                 link_categories!(tx, p.id, category_ids, p.created_at);
                 move_counts!(tx, HashSet::new(), counted_in(p.status, category_ids, &links));
             }
-            write_events!(tx, events)?;
-            tx.commit().await.map_err(map_err)
+            let written = write_events!(tx, events)?;
+            tx.commit().await.map_err(map_err)?;
+            self.events_written.0.written(&written);
+            Ok(())
         })
     }
 
@@ -501,8 +510,9 @@ impl ProductRepository for SqlProducts {
                 );
             }
             let pending = events(&product);
-            write_events!(tx, &pending)?;
+            let written = write_events!(tx, &pending)?;
             tx.commit().await.map_err(map_err)?;
+            self.events_written.0.written(&written);
             Ok(Some(product))
         })
     }
@@ -543,8 +553,9 @@ impl ProductRepository for SqlProducts {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(map_err)?;
-                    write_events!(tx, events)?;
+                    let written = write_events!(tx, events)?;
                     tx.commit().await.map_err(map_err)?;
+                    self.events_written.0.written(&written);
                     Some(images)
                 }
             }

@@ -84,12 +84,19 @@ impl TryFrom<UserRow> for User {
 #[derive(Clone)]
 pub struct SqlUsers {
     db: Database,
+    /// Told of the events each committed transaction wrote.
+    events_written: super::EventCounter,
 }
+
+super::counting_events!(SqlUsers);
 
 impl SqlUsers {
     /// Accounts in `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            events_written: super::EventCounter::default(),
+        }
     }
 }
 
@@ -110,8 +117,10 @@ impl UserRepository for SqlUsers {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-            write_events!(tx, events)?;
-            tx.commit().await.map_err(map_err)
+            let written = write_events!(tx, events)?;
+            tx.commit().await.map_err(map_err)?;
+            self.events_written.0.written(&written);
+            Ok(())
         })
     }
 

@@ -268,17 +268,20 @@ struct ClaimedEventRow {
     created_at: DateTime<Utc>,
 }
 
-/// Claims due deliveries: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so any number of
-/// runners take disjoint batches; on SQLite the one writer makes the statement atomic.
-const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries d SET claimed_until = $2 FROM ( \
-     SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-     AND (claimed_until IS NULL OR claimed_until < $1) \
-     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+/// Claims due deliveries of enabled endpoints: on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
+/// so any number of runners take disjoint batches; on SQLite the one writer makes the
+/// statement atomic. `$4` is the claim's token.
+const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries d SET claimed_until = $2, claim_token = $4 FROM ( \
+     SELECT x.id FROM webhook_deliveries x JOIN webhook_endpoints w ON w.id = x.endpoint_id \
+     WHERE x.status = 'pending' AND x.next_attempt_at <= $1 AND w.enabled \
+     AND (x.claimed_until IS NULL OR x.claimed_until < $1) \
+     ORDER BY x.next_attempt_at LIMIT $3 FOR UPDATE OF x SKIP LOCKED) due \
      WHERE d.id = due.id RETURNING d.id, d.endpoint_id, d.event_id, d.attempts";
-const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET claimed_until = $2 WHERE id IN ( \
-     SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-     AND (claimed_until IS NULL OR claimed_until < $1) \
-     ORDER BY next_attempt_at LIMIT $3) RETURNING id, endpoint_id, event_id, attempts";
+const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET claimed_until = $2, claim_token = $4 WHERE id IN ( \
+     SELECT x.id FROM webhook_deliveries x JOIN webhook_endpoints w ON w.id = x.endpoint_id \
+     WHERE x.status = 'pending' AND x.next_attempt_at <= $1 AND w.enabled \
+     AND (x.claimed_until IS NULL OR x.claimed_until < $1) \
+     ORDER BY x.next_attempt_at LIMIT $3) RETURNING id, endpoint_id, event_id, attempts";
 
 #[async_trait]
 impl application::delivery::DeliveryQueue for SqlWebhooks {
@@ -288,6 +291,7 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        claim: Uuid,
     ) -> Result<Vec<application::delivery::ClaimedDelivery>, RepositoryError> {
         let claim_sql = match &self.db {
             Database::Sqlite { .. } => CLAIM_SQLITE,
@@ -298,6 +302,7 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
                 .bind(now)
                 .bind(until)
                 .bind(i64::from(limit))
+                .bind(claim)
                 .fetch_all(pool)
                 .await
         })
@@ -361,6 +366,7 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
                     created_at: event.created_at,
                 },
                 attempts: u32::try_from(c.attempts).map_err(|e| corrupt("attempts", e))?,
+                claim,
             });
         }
         Ok(out)
@@ -372,20 +378,27 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         d: &application::delivery::ClaimedDelivery,
         o: &application::delivery::AttemptOutcome,
         now: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<bool, RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
-                 last_error = $4, next_attempt_at = $5, claimed_until = NULL, updated_at = $6 WHERE id = $1")
+            let held = sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
+                 last_error = $4, next_attempt_at = $5, claimed_until = NULL, claim_token = NULL, updated_at = $6 \
+                 WHERE id = $1 AND claim_token = $7")
                 .bind(d.id.as_uuid())
                 .bind(o.status.as_str())
                 .bind(o.status_code.map(i64::from))
                 .bind(o.error.as_deref())
                 .bind(o.next_attempt_at)
                 .bind(now)
+                .bind(d.claim)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(map_err)?
+                .rows_affected()
+                == 1;
+            if !held {
+                return Ok(false);
+            }
             if o.disable_endpoint {
                 sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $2 WHERE id = $1")
                     .bind(d.endpoint_id.as_uuid())
@@ -394,21 +407,23 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
                     .await
                     .map_err(map_err)?;
             }
-            tx.commit().await.map_err(map_err)
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
         })
     }
 
     #[tracing::instrument(name = "db.deliveries.release", skip_all)]
-    async fn release(&self, deliveries: &[DeliveryId]) -> Result<(), RepositoryError> {
+    async fn release(&self, claim: Uuid, deliveries: &[DeliveryId]) -> Result<(), RepositoryError> {
         if deliveries.is_empty() {
             return Ok(());
         }
         let sql = format!(
-            "UPDATE webhook_deliveries SET claimed_until = NULL WHERE id IN ({})",
-            super::placeholders(deliveries.len())
+            "UPDATE webhook_deliveries SET claimed_until = NULL, claim_token = NULL \
+             WHERE claim_token = $1 AND id IN ({})",
+            super::placeholders_from(2, deliveries.len())
         );
         on_db!(&self.db, write, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(claim);
             for id in deliveries {
                 q = q.bind(id.as_uuid());
             }

@@ -26,7 +26,7 @@ use application::ports::{
 use super::claims::{AccessClaims, RealmAccess};
 use super::hashing::PasswordHasher;
 use super::keys::{self, SigningKeys};
-use crate::db::{Database, Sweep, corrupt, map_err, on_db, roles_from_text, roles_to_text};
+use crate::db::{Database, corrupt, map_err, on_db, roles_from_text, roles_to_text};
 
 macro_rules! account_columns {
     () => {
@@ -41,11 +41,6 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60
 
 /// The `azp` claim: the client the tokens are issued to, as Keycloak names it.
 const AUTHORIZED_PARTY: &str = "shop";
-/// Refresh-token rows are kept this long past their expiry, then swept.
-const SWEEP_GRACE: TimeDelta = TimeDelta::days(1);
-/// At most one sweep per this many seconds per process.
-const SWEEP_EVERY_SECS: i64 = 3600;
-const SWEEP: &str = "DELETE FROM identity_refresh_tokens WHERE expires_at < $1";
 
 /// Settings of the built-in provider.
 #[derive(Debug, Clone)]
@@ -97,8 +92,6 @@ pub struct LocalIdentityProvider {
     hashing: Semaphore,
     /// argon2id with working memory reused across hashes.
     hasher: Arc<PasswordHasher>,
-    /// The sweep of expired refresh tokens.
-    sweep: Sweep,
 }
 
 impl std::fmt::Debug for LocalIdentityProvider {
@@ -153,7 +146,6 @@ impl LocalIdentityProvider {
             refresh_ttl_secs: config.refresh_token_ttl.as_secs(),
             hashing: Semaphore::new(cores),
             hasher: Arc::new(PasswordHasher::default()),
-            sweep: Sweep::new(SWEEP, "refresh tokens", SWEEP_EVERY_SECS),
         })
     }
 
@@ -266,12 +258,6 @@ impl LocalIdentityProvider {
             expires_in: self.access_ttl_secs,
             refresh_expires_in: self.refresh_ttl_secs,
         }
-    }
-
-    /// Deletes refresh-token rows that expired over a day ago, at most once an hour per process,
-    /// piggybacking on logins so no background task is needed. Failure only delays the sweep.
-    async fn maybe_sweep(&self, now: DateTime<Utc>) {
-        self.sweep.run(&self.db, now, now - SWEEP_GRACE).await;
     }
 
     /// Inserts a new account unless its email or username is taken, counting a username that
@@ -505,7 +491,6 @@ impl IdentityProvider for LocalIdentityProvider {
         let account = row.account().map_err(repo_err)?;
 
         let now = self.clock.now();
-        self.maybe_sweep(now).await;
         let (refresh_token, refresh_hash) = new_refresh_token()?;
         on_db!(&self.db, write, pool => {
             sqlx::query(

@@ -8,6 +8,7 @@ mod support;
 mod categories;
 mod idempotency;
 mod images;
+mod jobs;
 mod orders;
 mod products;
 mod read_models;

@@ -244,7 +244,8 @@ fn delivery_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A running `shop worker` (no HTTP: it is watched through its log); killed when dropped.
+/// A running `shop worker` (watched through its log, and its `/health` and `/metrics` on a port
+/// of its own); killed when dropped.
 struct Worker {
     child: Child,
     log: PathBuf,
@@ -269,6 +270,8 @@ impl Worker {
             .env("DATABASE_URL", app.settings.database_url.expose())
             .env("DATA_DIR", &app.settings.data_dir)
             .env("RUST_LOG", "info,sqlx=warn")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("cannot share the log file"))
             .stderr(log_file);
@@ -297,6 +300,22 @@ impl Worker {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// `http://127.0.0.1:<port>` of its health and metrics routes, from the line of its log
+    /// that says where it listens.
+    fn base(&self) -> String {
+        let log = self.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("worker listening"))
+            .unwrap_or_else(|| panic!("the worker did not say where it listens: {log}"));
+        let at = line.find("127.0.0.1:").expect("an address in the line");
+        let port: String = line[at + "127.0.0.1:".len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        format!("http://127.0.0.1:{port}")
     }
 
     /// SIGTERM, then waits (at most 20 s) for the exit.
@@ -542,8 +561,9 @@ async fn expected_events(app: &TestApp, admin: &str, orders: &[String]) -> HashS
     events.into_keys().collect()
 }
 
-/// `shop_webhook_delivery_attempts_total{outcome="succeeded"}` of the instance at `base`.
-async fn succeeded_attempts(base: &str) -> u64 {
+/// The value of the series `series` (name and labels, as exposed) at `base`'s `/metrics`; 0
+/// when it is not there yet.
+async fn metric(base: &str, series: &str) -> u64 {
     let text = load_client()
         .get(format!("{base}/metrics"))
         .send()
@@ -552,11 +572,28 @@ async fn succeeded_attempts(base: &str) -> u64 {
         .text()
         .await
         .unwrap();
+    let prefix = format!("{series} ");
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix("shop_webhook_delivery_attempts_total{outcome=\"succeeded\"} ")
-        })
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .map_or(0, |v| v.trim().parse().expect("a counter"))
+}
+
+/// `shop_webhook_delivery_attempts_total{outcome="succeeded"}` of the instance at `base`.
+async fn succeeded_attempts(base: &str) -> u64 {
+    metric(
+        base,
+        r#"shop_webhook_delivery_attempts_total{outcome="succeeded"}"#,
+    )
+    .await
+}
+
+/// `shop_events_written_total{type="<event_type>"}` of the instance at `base`.
+async fn events_written(base: &str, event_type: &str) -> u64 {
+    metric(
+        base,
+        &format!(r#"shop_events_written_total{{type="{event_type}"}}"#),
+    )
+    .await
 }
 
 // ---- the tests -------------------------------------------------------------------------------
@@ -582,6 +619,23 @@ async fn postgres_a_worker_delivers_what_a_server_without_jobs_queued() {
     let first = place_orders(&bases, &shopping, EACH, 4, Arc::default()).await;
     let expected = expected_events(&app, &admin, &first).await;
     wait_all_delivered(&app, &admin, &endpoint, &receiver, &expected, 20).await;
+    // The worker tells its own health and counts; the server counts the events it wrote.
+    let worker_base = worker.base();
+    let ready = load_client()
+        .get(format!("{worker_base}/health/ready"))
+        .send()
+        .await
+        .expect("the worker's /health/ready");
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert!(
+        succeeded_attempts(&worker_base).await >= expected.len() as u64,
+        "the worker's metrics do not count its deliveries"
+    );
+    assert_eq!(
+        events_written(&serve.base, "order.placed").await,
+        EACH as u64,
+        "the server's metrics do not count the events it wrote"
+    );
 
     // The worker stopped (and exits cleanly), the server alone sends nothing: its job runner is
     // off, so the new events wait.

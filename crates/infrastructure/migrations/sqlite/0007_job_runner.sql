@@ -1,0 +1,13 @@
+-- Who holds a delivery's lease: the token of the claim that took it. A runner records an
+-- outcome or releases a lease only while the token is still its own, so a runner whose lease
+-- ran out (and was taken over) cannot overwrite what the new holder records.
+ALTER TABLE webhook_deliveries ADD COLUMN claim_token BLOB;
+
+-- The periodic jobs (sweeps today; payment timeouts and cart expiry to come): one row a job,
+-- claimed by one runner at a time (`claimed_until` is the lease, `claim_token` its holder).
+CREATE TABLE job_schedule (
+    name           TEXT PRIMARY KEY NOT NULL,
+    next_run_at    TEXT NOT NULL,
+    claimed_until  TEXT,
+    claim_token    BLOB
+);
