@@ -20,8 +20,10 @@ use crate::webhooks::UrlPolicy;
 #[derive(Default)]
 struct Queue {
     due: Mutex<Vec<ClaimedDelivery>>,
-    /// The token of the last claim.
+    /// The token of each claim, in order.
     claims: Mutex<Vec<uuid::Uuid>>,
+    /// Each claim's time and the end of its lease.
+    leases: Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
     recorded: Mutex<Vec<(DeliveryId, AttemptOutcome)>>,
     released: Mutex<Vec<(uuid::Uuid, DeliveryId)>>,
     /// Whether another runner took the leases over (nothing is recorded then).
@@ -41,12 +43,13 @@ impl Queue {
 impl DeliveryQueue for Queue {
     async fn claim(
         &self,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: u32,
         claim: uuid::Uuid,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
         self.claims.lock().unwrap().push(claim);
+        self.leases.lock().unwrap().push((now, until));
         let mut due = self.due.lock().unwrap();
         let n = due.len().min(limit as usize);
         Ok(due
@@ -456,4 +459,9 @@ async fn each_pass_claims_under_a_token_of_its_own() {
     assert_eq!(claims.len(), 2);
     assert_ne!(claims[0], claims[1]);
     assert!(!claims[0].is_nil());
+    // Each claim holds for the lease (60 s) from now.
+    assert_eq!(
+        queue.leases.lock().unwrap()[0],
+        (now(), now() + chrono::TimeDelta::seconds(60))
+    );
 }

@@ -787,12 +787,16 @@ async fn postgres_when_one_of_two_servers_is_killed_the_other_delivers_the_rest(
     };
     let admin = app.admin_token().await;
     // Slow enough that both hold claims most of the time, and that a request seen arriving
-    // from A is still unanswered when the signal lands.
-    let receiver = Receiver::start(Duration::from_millis(400)).await;
+    // from A is still unanswered when the signal lands, also on a loaded machine (the kill and
+    // the wait for A to be gone took over 300 ms under a load of 10): answers take 1.2 s, within
+    // a timeout of 3 s.
+    let receiver = Receiver::start(Duration::from_millis(1200)).await;
     let (endpoint, secret) = subscribe(&app, &admin, &receiver.url).await;
     let shopping = shopping(&app, &admin).await;
-    let mut a = ShopProcess::start(&app, "a", &delivery_env());
-    let mut b = ShopProcess::start(&app, "b", &delivery_env());
+    let mut env = delivery_env();
+    env.push(("WEBHOOK_TIMEOUT_SECONDS", "3".into()));
+    let mut a = ShopProcess::start(&app, "a", &env);
+    let mut b = ShopProcess::start(&app, "b", &env);
     a.wait_ready(&app.client).await;
     b.wait_ready(&app.client).await;
 
