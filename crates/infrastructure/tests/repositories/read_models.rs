@@ -22,7 +22,7 @@ async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<Produ
         status: Some(domain::ProductStatus::Active),
         ..ProductFilter::default()
     };
-    let listed = ProductReadModel::list(&t.products, p, &filter)
+    let listed = ProductReadModel::list(&t.products, p.clone(), &filter)
         .await
         .unwrap();
     assert_eq!(listed.request, p);
@@ -33,7 +33,7 @@ async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<Produ
 }
 
 async fn orders(t: &TestDb, filter: OrderFilter, p: PageRequest) -> (Vec<Order>, u64) {
-    let listed = t.orders.list(filter, p).await.unwrap();
+    let listed = t.orders.list(filter, p.clone()).await.unwrap();
     assert_eq!(listed.request, p);
     (listed.items, listed.total)
 }
@@ -89,23 +89,28 @@ async fn orders_filter_by_owner_and_status_together(t: TestDb) {
     let filter = |user_id, status| OrderFilter { user_id, status };
     let p = page(1, 10);
     assert_eq!(
-        ids(orders(&t, filter(Some(ann), None), p).await),
+        ids(orders(&t, filter(Some(ann), None), p.clone()).await),
         (vec![order_id(&a2), order_id(&a1)], 2)
     );
     assert_eq!(
-        ids(orders(&t, filter(None, Some(OrderStatus::Paid)), p).await),
+        ids(orders(&t, filter(None, Some(OrderStatus::Paid)), p.clone()).await),
         (vec![order_id(&b2), order_id(&a2)], 2)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(bob), Some(OrderStatus::Pending)), p).await),
+        ids(orders(&t, filter(Some(bob), Some(OrderStatus::Pending)), p.clone()).await),
         (vec![order_id(&b1)], 1)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(UserId::new()), None), p).await),
+        ids(orders(&t, filter(Some(UserId::new()), None), p.clone()).await),
         (vec![], 0)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(ann), Some(OrderStatus::Cancelled)), p).await),
+        ids(orders(
+            &t,
+            filter(Some(ann), Some(OrderStatus::Cancelled)),
+            p.clone()
+        )
+        .await),
         (vec![], 0)
     );
     let (paid, _) = orders(&t, filter(Some(ann), Some(OrderStatus::Paid)), p).await;
@@ -156,33 +161,48 @@ async fn a_search_matches_name_or_description_anywhere_and_ignores_case(t: TestD
     let all = page(1, 20);
     // Searches arrive lower-cased (the use case folds them), of three characters or more...
     assert_eq!(
-        catalog(&t, all, Some("mug")).await,
+        catalog(&t, all.clone(), Some("mug")).await,
         (vec![red_mug.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("tea")).await,
+        catalog(&t, all.clone(), Some("tea")).await,
         (vec![teapot.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("blue")).await,
+        catalog(&t, all.clone(), Some("blue")).await,
         (vec![pen.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("blue mug")).await,
+        catalog(&t, all.clone(), Some("blue mug")).await,
         (vec![blue_mug.id], 1)
     );
     // ...or shorter, ...
     assert_eq!(
-        catalog(&t, all, Some("ue")).await,
+        catalog(&t, all.clone(), Some("ue")).await,
         (vec![pen.id, blue_mug.id], 2)
     );
-    assert_eq!(catalog(&t, all, Some("%")).await, (vec![sale.id], 1));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("%")).await,
+        (vec![sale.id], 1)
+    );
     // ...with wildcards and quotes taken literally, never across name and description.
-    assert_eq!(catalog(&t, all, Some("50%")).await, (vec![sale.id], 1));
-    assert_eq!(catalog(&t, all, Some("0_o")).await, (vec![], 0));
-    assert_eq!(catalog(&t, all, Some("\"hi\"")).await, (vec![quoted.id], 1));
-    assert_eq!(catalog(&t, all, Some("mug holds")).await, (vec![], 0));
-    assert_eq!(catalog(&t, all, Some("nothing like it")).await, (vec![], 0));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("50%")).await,
+        (vec![sale.id], 1)
+    );
+    assert_eq!(catalog(&t, all.clone(), Some("0_o")).await, (vec![], 0));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("\"hi\"")).await,
+        (vec![quoted.id], 1)
+    );
+    assert_eq!(
+        catalog(&t, all.clone(), Some("mug holds")).await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        catalog(&t, all.clone(), Some("nothing like it")).await,
+        (vec![], 0)
+    );
     assert_eq!(catalog(&t, all, Some("gone")).await, (vec![], 0));
     // A search is paged like the list.
     assert_eq!(
