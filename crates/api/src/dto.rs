@@ -653,7 +653,7 @@ macro_rules! page_type {
             pub total_pages: u64,
             /// Opaque cursor of the next page (send it back as `cursor`); `null` on the last
             /// page. It is bound to this list, its filters and its sort.
-            #[schema(example = "AfsbX0v4m0QBaQAAAAAAAAAqdaZ2gGBVMgE", min_length = 1)]
+            #[schema(required = true, example = "AfsbX0v4m0QBaQAAAAAAAAAqdaZ2gGBVMgE", min_length = 1)]
             pub next_cursor: Option<String>,
         }
 
@@ -896,6 +896,7 @@ pub struct CategoryList {
     /// The categories.
     pub items: Vec<CategoryResponse>,
     /// Always `null`: the list comes whole, on one page (a field every list answers).
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

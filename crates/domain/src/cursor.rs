@@ -273,6 +273,11 @@ mod tests {
         let long = SortKeys::new(vec![KeyPart::Text("x".repeat(1600))]).encode("l");
         assert!(long.len() > MAX_CURSOR_CHARS);
         assert_eq!(SortKeys::decode(&long, "l").unwrap_err(), not_ours());
+        // 1 + 8 + 5 + 1514 + 8 = 1536 bytes: exactly the longest text read.
+        let exact = SortKeys::new(vec![KeyPart::Text("x".repeat(1514))]);
+        let raw = exact.encode("l");
+        assert_eq!(raw.len(), MAX_CURSOR_CHARS);
+        assert_eq!(SortKeys::decode(&raw, "l").unwrap(), exact);
         let fits = SortKeys::new(vec![KeyPart::Text("x".repeat(1500))]);
         let raw = fits.encode("l");
         assert!(raw.len() <= MAX_CURSOR_CHARS);

@@ -437,7 +437,8 @@ fn kind_of(part: &KeyPart) -> char {
 /// `first`, and the keys to bind to them; `kinds` names the kind of each key (`kind_of`).
 /// When every column runs the same way it is one row-value comparison, which an index on
 /// those columns answers as a range; mixed directions need the expanded form
-/// `a > $1 OR (a = $1 AND b < $2)`.
+/// `a >= $1 AND (a > $1 OR (a = $1 AND b < $2))`, whose redundant first bound is what lets an
+/// index in that order seek to the cursor (SQLite and PostgreSQL take no range from an `OR`).
 ///
 /// # Errors
 /// `Invalid` on `cursor` when the position does not fit the order (a cursor is bound to its
@@ -449,9 +450,7 @@ pub(crate) fn after_condition(
     first: usize,
 ) -> Result<(String, Vec<KeyPart>), RepositoryError> {
     let parts = position.parts();
-    let fits = parts.len() == order.len()
-        && parts.iter().map(kind_of).eq(kinds.chars())
-        && kinds.chars().count() == order.len();
+    let fits = parts.len() == order.len() && parts.iter().map(kind_of).eq(kinds.chars());
     if !fits {
         return Err(RepositoryError::Invalid(FieldError::new(
             "cursor",
@@ -481,7 +480,9 @@ pub(crate) fn after_condition(
             ands.push(format!("{col} {} {}", op(*desc), p(i)));
             ors.push(format!("({})", ands.join(" AND ")));
         }
-        format!("({})", ors.join(" OR "))
+        let (first_col, first_desc) = order[0];
+        let bound = if first_desc { "<=" } else { ">=" };
+        format!("({first_col} {bound} {} AND ({}))", p(0), ors.join(" OR "))
     };
     Ok((sql, parts.to_vec()))
 }
@@ -683,6 +684,66 @@ pub(crate) fn corrupt(what: &str, e: impl fmt::Display) -> RepositoryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyset_seeks_past_the_cursor_in_the_lists_own_order() {
+        let id = KeyPart::Id(Uuid::nil());
+        let at = SortKeys::new(vec![id.clone()]);
+        let (sql, keys) = after_condition(&[("id", true)], "u", &at, 3).unwrap();
+        assert_eq!((sql.as_str(), keys), ("(id) < ($3)", vec![id.clone()]));
+        let (sql, _) = after_condition(
+            &[("seq", false)],
+            "i",
+            &SortKeys::new(vec![KeyPart::Int(1)]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(sql, "(seq) > ($1)");
+        let two = SortKeys::new(vec![KeyPart::Int(500), KeyPart::Int(7)]);
+        let (sql, keys) =
+            after_condition(&[("created_at", true), ("id", true)], "ii", &two, 2).unwrap();
+        assert_eq!(sql, "(created_at, id) < ($2, $3)");
+        assert_eq!(keys, two.parts());
+        let (sql, _) =
+            after_condition(&[("price_minor", false), ("seq", true)], "ii", &two, 1).unwrap();
+        assert_eq!(
+            sql,
+            "(price_minor >= $1 AND ((price_minor > $1) OR (price_minor = $1 AND seq < $2)))"
+        );
+        let (sql, _) =
+            after_condition(&[("price_minor", true), ("seq", false)], "ii", &two, 1).unwrap();
+        assert_eq!(
+            sql,
+            "(price_minor <= $1 AND ((price_minor < $1) OR (price_minor = $1 AND seq > $2)))"
+        );
+        // Keys that do not fit the order: too few, too many, of another kind.
+        for (order, kinds) in [
+            (&[("a", true), ("b", true), ("c", true)][..], "iii"),
+            (&[("a", true)][..], "i"),
+            (&[("a", true), ("b", true)][..], "iu"),
+            (&[("a", true), ("b", true)][..], "i"),
+        ] {
+            assert!(matches!(
+                after_condition(order, kinds, &two, 1),
+                Err(RepositoryError::Invalid(e)) if e.field == "cursor"
+            ));
+        }
+        assert_eq!(order_by(&[("a", true), ("b", false)]), "a DESC, b ASC");
+    }
+
+    #[test]
+    fn a_page_read_one_row_past_its_end_says_where_the_next_starts() {
+        let request = PageRequest::new(1, 2).unwrap();
+        let key = |n: &i64| SortKeys::new(vec![KeyPart::Int(*n)]);
+        let more = keyset_page_of(vec![1, 2, 3], request.clone(), 9, key);
+        assert_eq!(more.items, [1, 2]);
+        assert_eq!(more.next, Some(key(&2)));
+        assert_eq!(more.total, 9);
+        let last = keyset_page_of(vec![1, 2], request.clone(), 2, key);
+        assert_eq!((last.items, last.next), (vec![1, 2], None));
+        let empty = keyset_page_of(Vec::<i64>::new(), request, 0, key);
+        assert_eq!(empty.next, None);
+    }
 
     #[test]
     fn placeholders_number_each_value() {
