@@ -2,11 +2,12 @@
 //! catalog list and search, the product view with its images, and the account list.
 
 use application::ports::{
-    Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, UserReadModel,
+    Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, ProductSort,
+    UserReadModel,
 };
 use domain::{
-    Order, OrderRepository, OrderStatus, PageRequest, ProductId, ProductRepository, Role, UserId,
-    UserRepository,
+    KeyPart, Order, OrderRepository, OrderStatus, PageRequest, ProductId, ProductRepository,
+    RepositoryError, Role, SortKeys, UserId, UserRepository,
 };
 
 use crate::support::*;
@@ -298,7 +299,123 @@ async fn accounts_list_newest_first_in_pages(t: TestDb) {
     assert!(t.users.list(page(3, 2)).await.unwrap().items.is_empty());
 }
 
+/// Every id of the catalog in `sort`, walked `per_page` at a time by cursor; `between` runs
+/// after the first page.
+async fn walk(
+    t: &TestDb,
+    sort: ProductSort,
+    per_page: u32,
+    between: impl AsyncFnOnce(&[ProductId]),
+) -> Vec<ProductId> {
+    let filter = ProductFilter {
+        sort: Some(sort),
+        ..ProductFilter::default()
+    };
+    let list = format!("catalog {sort:?}");
+    let mut request = page(1, per_page).in_list(list.clone());
+    let mut seen = Vec::new();
+    let mut between = Some(between);
+    loop {
+        let listed = ProductReadModel::list(&t.products, request, &filter)
+            .await
+            .unwrap();
+        seen.extend(listed.items.iter().map(|v| v.product.id));
+        if let Some(between) = between.take() {
+            between(&seen).await;
+        }
+        let Some(cursor) = listed.next_cursor() else {
+            assert!(listed.items.len() <= per_page as usize);
+            return seen;
+        };
+        assert_eq!(listed.items.len(), per_page as usize);
+        request = page(1, per_page)
+            .in_list(list.clone())
+            .after(&cursor)
+            .unwrap();
+    }
+}
+
+async fn the_catalog_walks_by_cursor_in_every_sort_past_ties_and_deletions(t: TestDb) {
+    for (i, (name, price)) in [
+        ("Mug", "5"),
+        ("bowl", "7.50"),
+        ("Mug", "5"),
+        ("Plate", "9"),
+        ("mug", "5"),
+        ("Bowl", "1"),
+        ("Cup", "7.50"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = product(&format!("W-{i}"), name, price, 1);
+        t.products.insert(&p).await.unwrap();
+    }
+    for sort in [
+        ProductSort::Newest,
+        ProductSort::Oldest,
+        ProductSort::PriceAsc,
+        ProductSort::PriceDesc,
+        ProductSort::NameAsc,
+        ProductSort::Relevance,
+    ] {
+        let whole = ProductFilter {
+            sort: Some(sort),
+            ..ProductFilter::default()
+        };
+        let all: Vec<ProductId> = ProductReadModel::list(&t.products, page(1, 100), &whole)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|v| v.product.id)
+            .collect();
+        assert_eq!(
+            walk(&t, sort, 2, async |_: &[ProductId]| {}).await,
+            all,
+            "{sort:?}"
+        );
+        // The product the cursor names is deleted before the next page: the walk goes on
+        // after its keys, and sees every other product once.
+        let walked = walk(&t, sort, 3, async |seen: &[ProductId]| {
+            t.products.delete(seen[2], at(1)).await.unwrap();
+        })
+        .await;
+        let gone = walked[2];
+        let rest: Vec<ProductId> = all.iter().copied().filter(|id| *id != gone).collect();
+        assert_eq!(
+            walked, all,
+            "{sort:?}: the deleted product was on the first page"
+        );
+        let again = walk(&t, sort, 2, async |_: &[ProductId]| {}).await;
+        assert_eq!(again, rest, "{sort:?}");
+        // Put a product back for the next sort.
+        let p = product(&format!("W-{sort:?}"), "Mug", "5", 1);
+        t.products.insert(&p).await.unwrap();
+    }
+}
+
+async fn a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor(t: TestDb) {
+    let p = product("F-1", "Mug", "5", 1);
+    t.products.insert(&p).await.unwrap();
+    let keys = SortKeys::new(vec![KeyPart::Text("mug".into())]);
+    let request = page(1, 2).in_list("l").after(&keys.encode("l")).unwrap();
+    let refused = ProductReadModel::list(&t.products, request, &ProductFilter::default()).await;
+    assert!(
+        matches!(&refused, Err(RepositoryError::Invalid(e)) if e.field == "cursor"),
+        "{refused:?}"
+    );
+    let request = page(1, 2).in_list("l").after(&keys.encode("l")).unwrap();
+    let refused = t.users.list(request).await;
+    assert!(
+        matches!(&refused, Err(RepositoryError::Invalid(e)) if e.field == "cursor"),
+        "{refused:?}"
+    );
+}
+
 on_both_backends!(
+    the_catalog_walks_by_cursor_in_every_sort_past_ties_and_deletions,
+    a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor,
     orders_list_newest_first_with_their_lines_in_pages,
     orders_filter_by_owner_and_status_together,
     the_catalog_lists_live_products_newest_first_in_pages,
