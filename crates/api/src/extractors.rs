@@ -476,8 +476,9 @@ fn finish<T>(value: Option<T>, errors: Vec<FieldError>) -> Result<T, ApiError> {
     }
 }
 
-/// `page` and `per_page` of a list (the accounts); 422 naming the parameter when a number is
-/// not a whole number in range.
+/// `page`, `per_page` and `cursor` of a list without filters (the accounts, the webhook
+/// endpoints); 422 naming the parameter when a number is not a whole number in range or the
+/// cursor is not one of this list.
 pub struct PageQuery(pub PageRequest);
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
