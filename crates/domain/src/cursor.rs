@@ -26,9 +26,10 @@ use crate::error::FieldError;
 const VERSION: u8 = 1;
 /// Bytes of the list tag and of the check.
 const TAG_LEN: usize = 8;
-/// Longest cursor text read: a cursor this service writes is far shorter (a few keys, one
-/// of them a product name), so anything longer is refused before it is decoded.
-pub const MAX_CURSOR_CHARS: usize = 2048;
+/// Longest cursor text read, refused before it is decoded when longer. The longest a list
+/// writes holds a case-folded product name (200 characters, each folding to at most 12 bytes)
+/// and a tie-breaker: under 2,500 bytes, 3,340 characters of base64.
+pub const MAX_CURSOR_CHARS: usize = 4096;
 
 /// One sort key of a list item, as a cursor carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +229,16 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_product_name_key_fits() {
+        // U+0390 folds to three characters (6 bytes); U+1F52 too (from 3 bytes to 6 bytes).
+        let name: String = std::iter::repeat_n('\u{390}', 200).collect();
+        let widest = "\u{3b9}\u{308}\u{301}".repeat(200).repeat(2);
+        assert!(widest.len() >= name.len() * 3 * 2);
+        let keys = SortKeys::new(vec![KeyPart::Text(widest), KeyPart::Int(1)]);
+        assert_eq!(SortKeys::decode(&keys.encode("l"), "l").unwrap(), keys);
+    }
+
+    #[test]
     fn each_kind_of_key_reads_back_alone() {
         for part in [
             KeyPart::Int(i64::MIN),
@@ -270,11 +281,11 @@ mod tests {
     #[test]
     fn a_cursor_too_long_to_be_ours_is_refused_unread() {
         // An intact cursor, just over the limit: refused for its length alone.
-        let long = SortKeys::new(vec![KeyPart::Text("x".repeat(1600))]).encode("l");
+        let long = SortKeys::new(vec![KeyPart::Text("x".repeat(3100))]).encode("l");
         assert!(long.len() > MAX_CURSOR_CHARS);
         assert_eq!(SortKeys::decode(&long, "l").unwrap_err(), not_ours());
-        // 1 + 8 + 5 + 1514 + 8 = 1536 bytes: exactly the longest text read.
-        let exact = SortKeys::new(vec![KeyPart::Text("x".repeat(1514))]);
+        // 1 + 8 + 5 + 3050 + 8 = 3072 bytes: exactly the longest text read.
+        let exact = SortKeys::new(vec![KeyPart::Text("x".repeat(3050))]);
         let raw = exact.encode("l");
         assert_eq!(raw.len(), MAX_CURSOR_CHARS);
         assert_eq!(SortKeys::decode(&raw, "l").unwrap(), exact);

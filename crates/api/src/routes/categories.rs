@@ -17,7 +17,7 @@ use crate::routes::created;
 /// active products in a category and below it, each once. Public.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "categories", operation_id = "list_categories",
     params(
-        ("cursor" = Option<String>, Query, min_length = 1, max_length = 2048, description = "Taken for the sake of every list's shape: this list comes whole, so its `next_cursor` is always `null` and any cursor sent here is refused (422 on `cursor`)"),
+        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Taken for the sake of every list's shape: this list comes whole, so its `next_cursor` is always `null` and any cursor sent here is refused (422 on `cursor`)"),
     ),
     responses(
         (status = 200, description = "All categories", body = CategoryList,

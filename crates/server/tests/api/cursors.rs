@@ -349,7 +349,7 @@ async fn a_changed_or_made_up_cursor_is_422_on_cursor(app: TestApp) {
         "abc".to_owned(),
         "%2B%2F".to_owned(),
         "eyJpZCI6MX0".to_owned(),
-        "A".repeat(3000),
+        "A".repeat(5000),
         format!("{cursor}A"),
         cursor[..cursor.len() - 2].to_owned(),
     ];
