@@ -651,12 +651,18 @@ macro_rules! page_type {
             /// Pages in all (0 for an empty list).
             #[schema(example = 1)]
             pub total_pages: u64,
+            /// Opaque cursor of the next page (send it back as `cursor`); `null` on the last
+            /// page. It is bound to this list, its filters and its sort.
+            #[schema(required = true, example = "AfsbX0v4m0QBaQAAAAAAAAAqdaZ2gGBVMgE", min_length = 1)]
+            pub next_cursor: Option<String>,
         }
 
         impl<T: Into<$item>> From<Page<T>> for $name {
             fn from(p: Page<T>) -> Self {
                 let total_pages = p.total_pages();
+                let next_cursor = p.next_cursor();
                 Self {
+                    next_cursor,
                     page: p.request.page(),
                     per_page: p.request.per_page(),
                     total: p.total,
@@ -889,6 +895,9 @@ impl From<CategoryView> for CategoryResponse {
 pub struct CategoryList {
     /// The categories.
     pub items: Vec<CategoryResponse>,
+    /// Always `null`: the list comes whole, on one page (a field every list answers).
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// Health of the service and its dependencies.

@@ -331,6 +331,7 @@ impl ByteSource for MultipartFile {
 struct RawListQuery {
     page: Option<String>,
     per_page: Option<String>,
+    cursor: Option<String>,
     user_id: Option<String>,
     status: Option<String>,
     #[serde(rename = "type")]
@@ -342,6 +343,7 @@ struct RawListQuery {
 struct RawProductQuery {
     page: Option<String>,
     per_page: Option<String>,
+    cursor: Option<String>,
     q: Option<String>,
     status: Option<String>,
     category: Option<String>,
@@ -415,12 +417,40 @@ fn whole_number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, Fiel
     }
 }
 
-/// `page` and `per_page` of a list; each error goes to `errors`, naming the parameter, when a
-/// number is not a whole number in range.
-fn page_request(raw: &RawListQuery, errors: &mut Vec<FieldError>) -> Option<PageRequest> {
-    let page = whole_number("page", raw.page.as_deref(), 1)
-        .map_err(|e| errors.push(e))
-        .ok();
+/// The identity a list's cursors are bound to: its path and every query parameter but
+/// `page`, `per_page` and `cursor`, sorted, as sent. A cursor from another list, another sort
+/// or other filters is thereby refused (422 on `cursor`) instead of silently answering a
+/// page of a list the client did not ask for.
+fn list_identity(parts: &Parts) -> String {
+    let mut pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default();
+    pairs.retain(|(k, _)| !matches!(k.as_str(), "page" | "per_page" | "cursor"));
+    pairs.sort();
+    let mut identity = parts.uri.path().to_owned();
+    for (k, v) in pairs {
+        identity.push('\n');
+        identity.push_str(&k);
+        identity.push('=');
+        identity.push_str(&v);
+    }
+    identity
+}
+
+/// `page`, `per_page` and `cursor` of the list `parts` asks for; each error goes to
+/// `errors`, naming the parameter, when a number is not a whole number in range or the cursor
+/// is not one of this list. With a cursor, `page` is ignored (not even checked).
+fn page_request(
+    raw: &RawListQuery,
+    parts: &Parts,
+    errors: &mut Vec<FieldError>,
+) -> Option<PageRequest> {
+    let page = match raw.cursor {
+        Some(_) => Ok(1),
+        None => whole_number("page", raw.page.as_deref(), 1),
+    }
+    .map_err(|e| errors.push(e))
+    .ok();
     let per_page = whole_number(
         "per_page",
         raw.per_page.as_deref(),
@@ -428,10 +458,14 @@ fn page_request(raw: &RawListQuery, errors: &mut Vec<FieldError>) -> Option<Page
     )
     .map_err(|e| errors.push(e))
     .ok();
-    let (page, per_page) = (page?, per_page?);
-    PageRequest::new(page, per_page)
+    let request = PageRequest::new(page?, per_page?)
         .map_err(|e| errors.push(e))
-        .ok()
+        .ok()?
+        .in_list(list_identity(parts));
+    match raw.cursor.as_deref() {
+        None => Some(request),
+        Some(cursor) => request.after(cursor).map_err(|e| errors.push(e)).ok(),
+    }
 }
 
 /// Everything parsed, or 422 naming each parameter that is not.
@@ -442,8 +476,9 @@ fn finish<T>(value: Option<T>, errors: Vec<FieldError>) -> Result<T, ApiError> {
     }
 }
 
-/// `page` and `per_page` of a list (the accounts); 422 naming the parameter when a number is
-/// not a whole number in range.
+/// `page`, `per_page` and `cursor` of a list without filters (the accounts, the webhook
+/// endpoints); 422 naming the parameter when a number is not a whole number in range or the
+/// cursor is not one of this list.
 pub struct PageQuery(pub PageRequest);
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
@@ -452,7 +487,40 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
-        finish(page_request(&raw, &mut errors).map(PageQuery), errors)
+        finish(
+            page_request(&raw, parts, &mut errors).map(PageQuery),
+            errors,
+        )
+    }
+}
+
+/// The query of a list that comes whole, on one page (the categories): it issues no cursor,
+/// so any `cursor` sent to it is one of another list, or made up: 422 on `cursor`.
+pub struct WholeListQuery;
+
+impl<S: Send + Sync> FromRequestParts<S> for WholeListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // Read leniently: this list took no parameters before cursors, and ignored any.
+        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| pairs)
+            .unwrap_or_default();
+        match pairs.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v) {
+            None => Ok(WholeListQuery),
+            Some(cursor) => {
+                // Read as any list reads one, so that its refusal says the same; a cursor
+                // that did read as one of this list would still have no page after it.
+                let e = PageRequest::default()
+                    .in_list(list_identity(parts))
+                    .after(cursor)
+                    .err()
+                    .unwrap_or_else(|| {
+                        FieldError::new("cursor", "this list comes whole, on one page")
+                    });
+                Err(ApiError::validation(vec![e]))
+            }
+        }
     }
 }
 
@@ -479,11 +547,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ProductQuery {
         let list = RawListQuery {
             page: raw.page.clone(),
             per_page: raw.per_page.clone(),
+            cursor: raw.cursor.clone(),
             user_id: None,
             status: None,
             event_type: None,
         };
-        let page = page_request(&list, &mut errors);
+        let page = page_request(&list, parts, &mut errors);
         let status = raw
             .status
             .as_deref()
@@ -546,7 +615,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
-        let page = page_request(&raw, &mut errors);
+        let page = page_request(&raw, parts, &mut errors);
         // Parameters are taken as sent: an empty or blank-padded value is not a UUID or a
         // status, and is 422 like any other text that is neither.
         let user_id = match raw.user_id.as_deref() {
@@ -583,7 +652,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
-        let page = page_request(&raw, &mut errors);
+        let page = page_request(&raw, parts, &mut errors);
         let event_type = match raw.event_type.as_deref() {
             None => None,
             Some(s) => EventType::parse_as("type", s)
@@ -609,7 +678,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DeliveryQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = RawListQuery::from_parts(parts)?;
         let mut errors = Vec::new();
-        let page = page_request(&raw, &mut errors);
+        let page = page_request(&raw, parts, &mut errors);
         let status = match raw.status.as_deref() {
             None => None,
             Some(s) => DeliveryStatus::parse_as("status", s)

@@ -613,7 +613,7 @@ pub(crate) mod examples {
 
     /// Every category.
     pub fn category_list() -> Value {
-        json!({"items": [category()]})
+        json!({"items": [category()], "next_cursor": null})
     }
 
     /// An image of the product.
@@ -654,7 +654,7 @@ pub(crate) mod examples {
 
     fn page(items: Vec<Value>) -> Value {
         let total = items.len();
-        json!({"items": items, "page": 1, "per_page": 20, "total": total, "total_pages": 1})
+        json!({"items": items, "page": 1, "per_page": 20, "total": total, "total_pages": 1, "next_cursor": null})
     }
 
     /// A page of the catalog.

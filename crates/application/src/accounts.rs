@@ -416,7 +416,7 @@ mod tests {
         };
         let page = PageRequest::default();
         assert!(matches!(
-            list.execute(&actor(&[Role::User]), page).await,
+            list.execute(&actor(&[Role::User]), page.clone()).await,
             Err(AppError::Forbidden)
         ));
         assert!(list.execute(&actor(&[Role::Admin]), page).await.is_ok());

@@ -179,6 +179,7 @@ impl ProductReadModel for MemoryProducts {
             total: items.len() as u64,
             items,
             request: page,
+            next: None,
         })
     }
 }
@@ -611,6 +612,7 @@ impl UserReadModel for MemoryUsers {
             total: items.len() as u64,
             items,
             request: page,
+            next: None,
         })
     }
 }
@@ -810,6 +812,7 @@ fn page_of<T: Clone>(newest_last: &[T], page: PageRequest) -> Page<T> {
         items,
         request: page,
         total: newest_last.len() as u64,
+        next: None,
     }
 }
 

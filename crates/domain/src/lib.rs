@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod category;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod webhook;
 
 pub use address::{Address, AddressInput, CountryCode};
 pub use category::{Category, CategoryChanges, CategoryName, ParentLinks, Position};
+pub use cursor::{KeyPart, SortKeys};
 pub use error::{DomainError, FieldError, Validator};
 pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
 pub use ids::{

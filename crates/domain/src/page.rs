@@ -1,10 +1,27 @@
+use crate::cursor::SortKeys;
 use crate::error::FieldError;
 
-/// A validated page request: `page` is 1-based, `per_page` within 1..=100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A validated page request: `page` is 1-based, `per_page` within 1..=100; with a cursor
+/// (`after`), the page starts after that position and `page` is 1 (a cursor's page has no
+/// number).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     page: u32,
     per_page: u32,
+    /// The list's identity that its cursors carry (path, filters, sort); empty until named.
+    list: String,
+    after: Option<SortKeys>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            per_page: Self::DEFAULT_PER_PAGE,
+            list: String::new(),
+            after: None,
+        }
+    }
 }
 
 impl PageRequest {
@@ -32,7 +49,41 @@ impl PageRequest {
                 format!("must be a whole number from 1 to {}", Self::MAX_PER_PAGE),
             ));
         }
-        Ok(Self { page, per_page })
+        Ok(Self {
+            page,
+            per_page,
+            list: String::new(),
+            after: None,
+        })
+    }
+
+    /// The same request, in the list named `list` (what its cursors are bound to: the list,
+    /// its filters and its sort).
+    #[must_use]
+    pub fn in_list(mut self, list: impl Into<String>) -> Self {
+        self.list = list.into();
+        self
+    }
+
+    /// The same request, starting after the position the cursor `raw` names; `page` becomes 1.
+    /// Call after [`PageRequest::in_list`]: the cursor must belong to that list.
+    ///
+    /// # Errors
+    /// A `FieldError` on `cursor` when `raw` is not an intact cursor of this list.
+    pub fn after(mut self, raw: &str) -> Result<Self, FieldError> {
+        self.after = Some(SortKeys::decode(raw, &self.list)?);
+        self.page = 1;
+        Ok(self)
+    }
+
+    /// Where the page starts, when a cursor was given.
+    pub fn position(&self) -> Option<&SortKeys> {
+        self.after.as_ref()
+    }
+
+    /// The list this request's cursors belong to.
+    pub fn list(&self) -> &str {
+        &self.list
     }
 
     /// 1-based page number.
@@ -45,22 +96,14 @@ impl PageRequest {
         self.per_page
     }
 
-    /// Rows to skip.
+    /// Rows to skip: none after a cursor.
     pub fn offset(&self) -> u64 {
         u64::from(self.page - 1) * u64::from(self.per_page)
     }
 }
 
-impl Default for PageRequest {
-    fn default() -> Self {
-        Self {
-            page: 1,
-            per_page: Self::DEFAULT_PER_PAGE,
-        }
-    }
-}
-
-/// One page of a list, with the total across all pages.
+/// One page of a list, with the total across all pages and, unless it is the last, where the
+/// next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     /// The items of this page, in list order.
@@ -69,6 +112,8 @@ pub struct Page<T> {
     pub request: PageRequest,
     /// Items across all pages.
     pub total: u64,
+    /// The position of this page's last item when more follow it; `None` on the last page.
+    pub next: Option<SortKeys>,
 }
 
 impl<T> Page<T> {
@@ -78,7 +123,13 @@ impl<T> Page<T> {
             items: Vec::new(),
             request,
             total: 0,
+            next: None,
         }
+    }
+
+    /// The cursor of the next page, bound to this page's list; `None` on the last page.
+    pub fn next_cursor(&self) -> Option<String> {
+        self.next.as_ref().map(|p| p.encode(self.request.list()))
     }
 
     /// Number of pages for `total` (0 when the list is empty).
@@ -92,6 +143,7 @@ impl<T> Page<T> {
             items: self.items.into_iter().map(f).collect(),
             request: self.request,
             total: self.total,
+            next: self.next,
         }
     }
 }
@@ -99,6 +151,7 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cursor::KeyPart;
 
     #[test]
     fn ranges_are_enforced() {
@@ -114,6 +167,7 @@ mod tests {
             items: vec![],
             request: PageRequest::new(1, 20).unwrap(),
             total: 137,
+            next: None,
         };
         assert_eq!(p.total_pages(), 7);
     }
@@ -151,6 +205,7 @@ mod tests {
                 items: vec![],
                 request: PageRequest::new(1, per_page).unwrap(),
                 total,
+                next: None,
             }
             .total_pages()
         };
@@ -164,14 +219,47 @@ mod tests {
     #[test]
     fn mapping_a_page_keeps_its_request_and_total() {
         let request = PageRequest::new(2, 3).unwrap();
+        let next = Some(SortKeys::new(vec![KeyPart::Int(3)]));
         let page = Page {
             items: vec![1, 2, 3],
-            request,
+            request: request.clone(),
             total: 9,
+            next: next.clone(),
         }
         .map(|n| n * 10);
         assert_eq!(page.items, vec![10, 20, 30]);
         assert_eq!(page.request, request);
         assert_eq!(page.total, 9);
+        assert_eq!(page.next, next);
+    }
+
+    #[test]
+    fn a_cursor_request_starts_after_its_position_on_page_one() {
+        let first = PageRequest::new(1, 2).unwrap().in_list("/events");
+        assert_eq!(first.list(), "/events");
+        assert_eq!(first.position(), None);
+        let at = SortKeys::new(vec![KeyPart::Int(5)]);
+        let page = Page {
+            items: vec!["a", "b"],
+            request: first.clone(),
+            total: 5,
+            next: Some(at.clone()),
+        };
+        let cursor = page.next_cursor().unwrap();
+        assert_eq!(cursor, at.encode("/events"));
+        let next = PageRequest::new(7, 2)
+            .unwrap()
+            .in_list("/events")
+            .after(&cursor)
+            .unwrap();
+        assert_eq!(next.position(), Some(&at));
+        assert_eq!((next.page(), next.per_page(), next.offset()), (1, 2, 0));
+        // Bound to its list: the same cursor in another list is refused on `cursor`.
+        let e = PageRequest::default()
+            .in_list("/orders")
+            .after(&cursor)
+            .unwrap_err();
+        assert_eq!(e.field, "cursor");
+        assert_eq!(Page::<()>::empty(first).next_cursor(), None);
     }
 }

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::dto::{CategoryList, CategoryResponse, CreateCategoryRequest, UpdateCategoryRequest};
 use crate::error::{ApiError, Problem};
-use crate::extractors::{AppJson, IdPath, LookupPath};
+use crate::extractors::{AppJson, IdPath, LookupPath, WholeListQuery};
 use crate::routes::created;
 
 /// List categories
@@ -16,17 +16,25 @@ use crate::routes::created;
 /// Every category of the catalog, by `position`, then name. `product_count` counts the
 /// active products in a category and below it, each once. Public.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "categories", operation_id = "list_categories",
+    params(
+        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Taken for the sake of every list's shape: this list comes whole, so its `next_cursor` is always `null` and any cursor sent here is refused (422 on `cursor`)"),
+    ),
     responses(
         (status = 200, description = "All categories", body = CategoryList,
             links(
                 ("get_category" = (operation_id = "get_category", parameters(("id" = "$response.body#/items/0/id")), description = "The first category")),
             ),
             example = json!(crate::openapi::examples::category_list())),
+        (status = 422, description = "A `cursor` was sent (this list issues none)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<CategoryList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _: WholeListQuery,
+) -> Result<Json<CategoryList>, ApiError> {
     let items = state.list_categories.execute().await?;
     Ok(Json(CategoryList {
         items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
     }))
 }
 

@@ -18,8 +18,9 @@ use crate::extractors::EventQuery;
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
     params(
         ("type" = Option<crate::dto::EventTypeName>, Query, description = "Only events of this type; taken as sent, so an empty or unknown type is refused (422)"),
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422). Ignored with `cursor`"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Opaque cursor from the previous page's `next_cursor`: the page after it, at the same cost at any depth; `page` is then ignored. One that was changed, or belongs to another list, filter or sort, is refused (422 on `cursor`)"),
     ),
     security(("bearer" = [])),
     responses(

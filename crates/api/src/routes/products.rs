@@ -18,8 +18,9 @@ use crate::routes::created;
 /// admin sees active products only; an admin sees every status, or the one `status` names.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
     params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422). Ignored with `cursor`"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Opaque cursor from the previous page's `next_cursor`: the page after it, at the same cost at any depth; `page` is then ignored. One that was changed, or belongs to another list, filter or sort, is refused (422 on `cursor`)"),
         ("q" = Option<String>, Query, example = "mug", description = "Search text"),
         ("status" = Option<crate::dto::ProductStatusDto>, Query, description = "Admins only: only products of this status (others always get active ones). Taken as sent: any other value, an empty one too, is 422"),
         ("category" = Option<String>, Query, min_length = 1, max_length = 100, example = "mugs", description = "A category's id or slug: its products and those of every category below it. A well-formed id or slug that names no category matches nothing (an empty page, as Medusa's `category_id` filter answers); text that is neither is 422"),
@@ -36,7 +37,7 @@ use crate::routes::created;
                 ("get_image_file" = (operation_id = "get_image_file", parameters(("image_id" = "$response.body#/items/0/images/0/id")), description = "The newest product's first image")),
             ),
             example = json!(crate::openapi::examples::product_page())),
-        (status = 422, description = "A parameter is invalid (page or per_page out of range, an unknown status); `errors` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is invalid (page or per_page out of range, an unknown status, a cursor of another list, filter or sort, or one that was changed); `errors` names it", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,

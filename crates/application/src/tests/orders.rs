@@ -517,11 +517,12 @@ async fn a_users_list_keeps_their_status_filter_and_page() {
             filter: OrderFilter,
             page: domain::PageRequest,
         ) -> Result<domain::Page<Order>, RepositoryError> {
-            self.0.lock().unwrap().push((filter, page));
+            self.0.lock().unwrap().push((filter, page.clone()));
             Ok(domain::Page {
                 items: vec![],
                 request: page,
                 total: 42,
+                next: None,
             })
         }
     }
@@ -536,7 +537,7 @@ async fn a_users_list_keeps_their_status_filter_and_page() {
                 user_id: None,
                 status: Some(OrderStatus::Paid),
             },
-            page,
+            page.clone(),
         )
         .await
         .unwrap();

@@ -272,6 +272,7 @@ impl ProductReadModel for SearchSpy {
             }],
             request: page,
             total: 1,
+            next: None,
         })
     }
 }
@@ -288,8 +289,11 @@ async fn the_catalog_gets_the_search_as_typed_and_its_page_is_answered_whole() {
             search: search.map(str::to_owned),
             ..ProductFilter::default()
         };
-        let answer = list.execute(None, page, filter, None).await.unwrap();
-        assert_eq!((answer.total, answer.request), (1, page));
+        let answer = list
+            .execute(None, page.clone(), filter, None)
+            .await
+            .unwrap();
+        assert_eq!((answer.total, answer.request), (1, page.clone()));
         assert_eq!(answer.items[0].product.sku.as_str(), "A-1");
     }
     assert_eq!(
@@ -322,7 +326,9 @@ async fn only_admins_list_other_statuses_than_active() {
         ),
         (Some(&user), None, Some(ProductStatus::Active)),
     ] {
-        list.execute(who, page, asking(asked), None).await.unwrap();
+        list.execute(who, page.clone(), asking(asked), None)
+            .await
+            .unwrap();
         assert_eq!(spy.statuses.lock().unwrap().pop(), Some(got));
     }
     let admin = admin();
@@ -331,7 +337,7 @@ async fn only_admins_list_other_statuses_than_active() {
         Some(ProductStatus::Draft),
         Some(ProductStatus::Active),
     ] {
-        list.execute(Some(&admin), page, asking(asked), None)
+        list.execute(Some(&admin), page.clone(), asking(asked), None)
             .await
             .unwrap();
         assert_eq!(spy.statuses.lock().unwrap().pop(), Some(asked));
@@ -466,7 +472,7 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
     let mut expected = vec![a.id, b.id, c.id];
     expected.sort();
     for key in [Lookup::Id(a.id), Lookup::Slug(a.slug.clone())] {
-        list.execute(None, page, ProductFilter::default(), Some(&key))
+        list.execute(None, page.clone(), ProductFilter::default(), Some(&key))
             .await
             .unwrap();
         assert_eq!(
@@ -476,7 +482,7 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
     }
     list.execute(
         None,
-        page,
+        page.clone(),
         ProductFilter::default(),
         Some(&Lookup::Id(other.id)),
     )
@@ -486,7 +492,7 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
         spy.categories.lock().unwrap().pop(),
         Some(Some(vec![other.id]))
     );
-    list.execute(None, page, ProductFilter::default(), None)
+    list.execute(None, page.clone(), ProductFilter::default(), None)
         .await
         .unwrap();
     assert_eq!(spy.categories.lock().unwrap().pop(), Some(None));
@@ -495,7 +501,7 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
         Lookup::Slug(domain::Slug::parse("nope").unwrap()),
     ] {
         let answer = list
-            .execute(None, page, ProductFilter::default(), Some(&key))
+            .execute(None, page.clone(), ProductFilter::default(), Some(&key))
             .await
             .unwrap();
         assert_eq!((answer.total, answer.items.len()), (0, 0));

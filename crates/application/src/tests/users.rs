@@ -437,7 +437,7 @@ async fn an_admin_lists_every_account_on_the_page_asked_for() {
     users.insert(&sample_user("bob")).await.unwrap();
     let page = PageRequest::new(2, 7).unwrap();
     let listed = list_users(users)
-        .execute(&actor(&[Role::Admin]), page)
+        .execute(&actor(&[Role::Admin]), page.clone())
         .await
         .unwrap();
     assert_eq!(listed.total, 2);

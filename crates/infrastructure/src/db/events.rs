@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Event, EventId, EventType, Page, PageRequest, RepositoryError};
+use domain::{Event, EventId, EventType, KeyPart, Page, PageRequest, RepositoryError, SortKeys};
 use uuid::Uuid;
 
-use super::{Database, corrupt, map_err, on_db, page_bounds, page_of};
+use super::{Database, corrupt, fetch_list, read_rows};
 use application::ports::EventReadModel;
 
 /// Writes an event whatever else happens in its transaction.
@@ -197,23 +197,23 @@ impl EventReadModel for SqlEvents {
         event_type: Option<EventType>,
         page: PageRequest,
     ) -> Result<Page<Event>, RepositoryError> {
-        let (limit, offset) = page_bounds(page);
-        let kind = event_type.map(EventType::as_str);
-        let (rows, total): (Vec<EventRow>, i64) = on_db!(&self.db, read, pool => {
-            let rows = sqlx::query_as(
-                "SELECT id, type, data, created_at FROM events WHERE ($1 IS NULL OR type = $1) \
-                 ORDER BY id DESC LIMIT $2 OFFSET $3",
-            )
-            .bind(kind)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool);
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE ($1 IS NULL OR type = $1)")
-                .bind(kind)
-                .fetch_one(pool);
-            tokio::try_join!(rows, total)
-        })
-        .map_err(map_err)?;
-        page_of(rows, page, total)
+        // Newest first by id (UUID v7); `events_type_newest (type, id)` answers a filtered
+        // page, the primary key an unfiltered one, and each a cursor's range.
+        let filters = event_type
+            .map(|t| ("type = $?", KeyPart::Text(t.as_str().to_owned())))
+            .into_iter()
+            .collect();
+        let rows = fetch_list::<EventRow>(
+            &self.db,
+            "id, type, data, created_at",
+            "events",
+            filters,
+            &[("id", true)],
+            "u",
+            page,
+            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+        )
+        .await?;
+        read_rows(rows)
     }
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use application::ports::PoolUsage;
-use domain::{Page, PageRequest, RepositoryError};
+use domain::{FieldError, KeyPart, Page, PageRequest, RepositoryError, SortKeys};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -365,30 +365,6 @@ pub(crate) fn placeholders_from(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// A page's `LIMIT` and `OFFSET`, as bound to a query.
-pub(crate) fn page_bounds(page: PageRequest) -> (i64, i64) {
-    (
-        i64::from(page.per_page()),
-        i64::try_from(page.offset()).unwrap_or(i64::MAX),
-    )
-}
-
-/// A page of stored rows as domain values, with the `total` a `COUNT(*)` found.
-pub(crate) fn page_of<R, T: TryFrom<R, Error = RepositoryError>>(
-    rows: Vec<R>,
-    page: PageRequest,
-    total: i64,
-) -> Result<Page<T>, RepositoryError> {
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(T::try_from)
-            .collect::<Result<_, _>>()?,
-        request: page,
-        total: u64::try_from(total).unwrap_or(0),
-    })
-}
-
 /// A row that either backend can read.
 pub(crate) trait StoredRow:
     for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin
@@ -434,21 +410,198 @@ pub(crate) async fn fetch_in<R: StoredRow>(
     .map_err(map_err)
 }
 
-/// A page of a whole table: `sql` takes `LIMIT $1 OFFSET $2`, `count_sql` counts its rows.
-pub(crate) async fn fetch_page<R: StoredRow, T: TryFrom<R, Error = RepositoryError>>(
-    db: &Database,
-    sql: &'static str,
-    count_sql: &'static str,
+/// Binds each `KeyPart` of `$parts` to `$q`, in order, as the type its column holds.
+macro_rules! bind_keys {
+    ($q:expr, $parts:expr) => {{
+        let mut q = $q;
+        for part in $parts {
+            q = match part {
+                domain::KeyPart::Int(n) => q.bind(*n),
+                domain::KeyPart::Text(s) => q.bind(s.clone()),
+                domain::KeyPart::Id(u) => q.bind(*u),
+                domain::KeyPart::Time(t) => q.bind(*t),
+            };
+        }
+        q
+    }};
+}
+
+/// The order of a list: its columns, the tie-breaker last, each `(sql, descending)`.
+pub(crate) type Order = &'static [(&'static str, bool)];
+
+/// The kind letter of a key, to check that a cursor's keys fit a list's order.
+fn kind_of(part: &KeyPart) -> char {
+    match part {
+        KeyPart::Int(_) => 'i',
+        KeyPart::Text(_) => 't',
+        KeyPart::Id(_) => 'u',
+        KeyPart::Time(_) => 'd',
+    }
+}
+
+/// The keyset condition "after `position` in `order`", its placeholders numbered from
+/// `first`, and the keys to bind to them; `kinds` names the kind of each key (`kind_of`).
+/// When every column runs the same way it is one row-value comparison, which an index on
+/// those columns answers as a range; mixed directions need the expanded form
+/// `a >= $1 AND (a > $1 OR (a = $1 AND b < $2))`, whose redundant first bound is what lets an
+/// index in that order seek to the cursor (SQLite and PostgreSQL take no range from an `OR`).
+///
+/// # Errors
+/// `Invalid` on `cursor` when the position does not fit the order (a cursor is bound to its
+/// list and sort, so only one written by another build or backend gets here).
+pub(crate) fn after_condition(
+    order: &[(&str, bool)],
+    kinds: &str,
+    position: &SortKeys,
+    first: usize,
+) -> Result<(String, Vec<KeyPart>), RepositoryError> {
+    let parts = position.parts();
+    let fits = parts.len() == order.len() && parts.iter().map(kind_of).eq(kinds.chars());
+    if !fits {
+        return Err(RepositoryError::Invalid(FieldError::new(
+            "cursor",
+            "does not fit this list's order; start again without a cursor",
+        )));
+    }
+    let p = |i: usize| format!("${}", first + i);
+    let op = |desc: bool| if desc { "<" } else { ">" };
+    let same_way = order.iter().all(|(_, d)| *d == order[0].1);
+    let sql = if same_way {
+        let cols: Vec<&str> = order.iter().map(|(c, _)| *c).collect();
+        let params: Vec<String> = (0..order.len()).map(p).collect();
+        format!(
+            "({}) {} ({})",
+            cols.join(", "),
+            op(order[0].1),
+            params.join(", ")
+        )
+    } else {
+        let mut ors = Vec::new();
+        for (i, (col, desc)) in order.iter().enumerate() {
+            let mut ands: Vec<String> = order[..i]
+                .iter()
+                .enumerate()
+                .map(|(j, (c, _))| format!("{c} = {}", p(j)))
+                .collect();
+            ands.push(format!("{col} {} {}", op(*desc), p(i)));
+            ors.push(format!("({})", ands.join(" AND ")));
+        }
+        let (first_col, first_desc) = order[0];
+        let bound = if first_desc { "<=" } else { ">=" };
+        format!("({first_col} {bound} {} AND ({}))", p(0), ors.join(" OR "))
+    };
+    Ok((sql, parts.to_vec()))
+}
+
+/// `ORDER BY` text of `order`.
+pub(crate) fn order_by(order: &[(&str, bool)]) -> String {
+    order
+        .iter()
+        .map(|(c, desc)| format!("{c} {}", if *desc { "DESC" } else { "ASC" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A page from rows fetched with `LIMIT per_page + 1`: the extra row, when there, only says
+/// that more follow, and the page's last row's keys (`key_of`) become `next`.
+pub(crate) fn keyset_page_of<R>(
+    mut rows: Vec<R>,
     page: PageRequest,
+    total: i64,
+    key_of: impl Fn(&R) -> SortKeys,
+) -> Page<R> {
+    let per_page = usize::try_from(page.per_page()).unwrap_or(usize::MAX);
+    let next = if rows.len() > per_page {
+        rows.truncate(per_page);
+        rows.last().map(key_of)
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        request: page,
+        total: u64::try_from(total).unwrap_or(0),
+        next,
+    }
+}
+
+/// The page with each stored row read as its domain value.
+pub(crate) fn read_rows<R, T: TryFrom<R, Error = RepositoryError>>(
+    page: Page<R>,
 ) -> Result<Page<T>, RepositoryError> {
-    let (limit, offset) = page_bounds(page);
+    let items = page
+        .items
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        request: page.request,
+        total: page.total,
+        next: page.next,
+    })
+}
+
+/// A list's query: the rows of `from` (a table) that meet every `filters` condition (each
+/// with one `$?` for its value), in `order` (the tie-breaker last), after the page's cursor or
+/// else past its offset, and their count. Rows are fetched one past the page to tell whether
+/// another follows; `key_of` reads a row's keys in `order`, of the kinds `kinds` names.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn fetch_list<R: StoredRow>(
+    db: &Database,
+    columns: &str,
+    from: &str,
+    filters: Vec<(&str, KeyPart)>,
+    order: Order,
+    kinds: &str,
+    page: PageRequest,
+    key_of: impl Fn(&R) -> SortKeys,
+) -> Result<Page<R>, RepositoryError> {
+    let mut conditions = Vec::new();
+    let mut args = Vec::new();
+    for (sql, value) in filters {
+        args.push(value);
+        conditions.push(sql.replace("$?", &format!("${}", args.len())));
+    }
+    let filter_args = args.len();
+    let count_where = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let offset = match page.position() {
+        Some(position) => {
+            let (sql, keys) = after_condition(order, kinds, position, args.len() + 1)?;
+            conditions.push(sql);
+            args.extend(keys);
+            0
+        }
+        None => i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    };
+    let rows_where = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let rows_sql = format!(
+        "SELECT {columns} FROM {from}{rows_where} ORDER BY {} LIMIT ${} OFFSET ${}",
+        order_by(order),
+        args.len() + 1,
+        args.len() + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM {from}{count_where}");
+    let limit = i64::from(page.per_page()) + 1;
     let (rows, total): (Vec<R>, i64) = on_db!(db, read, pool => {
-        let rows = sqlx::query_as(sql).bind(limit).bind(offset).fetch_all(pool);
-        let total = sqlx::query_scalar(count_sql).fetch_one(pool);
+        let rows = bind_keys!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &args)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool);
+        let total = bind_keys!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &args[..filter_args])
+            .fetch_one(pool);
         tokio::try_join!(rows, total)
     })
     .map_err(map_err)?;
-    page_of(rows, page, total)
+    Ok(keyset_page_of(rows, page, total, key_of))
 }
 
 /// The slugs `sql` finds that are `base` or `base-…`: `sql` takes `base` as `$1` and the
@@ -519,6 +672,66 @@ pub(crate) fn corrupt(what: &str, e: impl fmt::Display) -> RepositoryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyset_seeks_past_the_cursor_in_the_lists_own_order() {
+        let id = KeyPart::Id(Uuid::nil());
+        let at = SortKeys::new(vec![id.clone()]);
+        let (sql, keys) = after_condition(&[("id", true)], "u", &at, 3).unwrap();
+        assert_eq!((sql.as_str(), keys), ("(id) < ($3)", vec![id.clone()]));
+        let (sql, _) = after_condition(
+            &[("seq", false)],
+            "i",
+            &SortKeys::new(vec![KeyPart::Int(1)]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(sql, "(seq) > ($1)");
+        let two = SortKeys::new(vec![KeyPart::Int(500), KeyPart::Int(7)]);
+        let (sql, keys) =
+            after_condition(&[("created_at", true), ("id", true)], "ii", &two, 2).unwrap();
+        assert_eq!(sql, "(created_at, id) < ($2, $3)");
+        assert_eq!(keys, two.parts());
+        let (sql, _) =
+            after_condition(&[("price_minor", false), ("seq", true)], "ii", &two, 1).unwrap();
+        assert_eq!(
+            sql,
+            "(price_minor >= $1 AND ((price_minor > $1) OR (price_minor = $1 AND seq < $2)))"
+        );
+        let (sql, _) =
+            after_condition(&[("price_minor", true), ("seq", false)], "ii", &two, 1).unwrap();
+        assert_eq!(
+            sql,
+            "(price_minor <= $1 AND ((price_minor < $1) OR (price_minor = $1 AND seq > $2)))"
+        );
+        // Keys that do not fit the order: too few, too many, of another kind.
+        for (order, kinds) in [
+            (&[("a", true), ("b", true), ("c", true)][..], "iii"),
+            (&[("a", true)][..], "i"),
+            (&[("a", true), ("b", true)][..], "iu"),
+            (&[("a", true), ("b", true)][..], "i"),
+        ] {
+            assert!(matches!(
+                after_condition(order, kinds, &two, 1),
+                Err(RepositoryError::Invalid(e)) if e.field == "cursor"
+            ));
+        }
+        assert_eq!(order_by(&[("a", true), ("b", false)]), "a DESC, b ASC");
+    }
+
+    #[test]
+    fn a_page_read_one_row_past_its_end_says_where_the_next_starts() {
+        let request = PageRequest::new(1, 2).unwrap();
+        let key = |n: &i64| SortKeys::new(vec![KeyPart::Int(*n)]);
+        let more = keyset_page_of(vec![1, 2, 3], request.clone(), 9, key);
+        assert_eq!(more.items, [1, 2]);
+        assert_eq!(more.next, Some(key(&2)));
+        assert_eq!(more.total, 9);
+        let last = keyset_page_of(vec![1, 2], request.clone(), 2, key);
+        assert_eq!((last.items, last.next), (vec![1, 2], None));
+        let empty = keyset_page_of(Vec::<i64>::new(), request, 0, key);
+        assert_eq!(empty.next, None);
+    }
 
     #[test]
     fn placeholders_number_each_value() {

@@ -1,14 +1,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Address, CountryCode, Currency, IdempotencyRecord, Money, Order, OrderId, OrderLine,
+    Address, CountryCode, Currency, IdempotencyRecord, KeyPart, Money, Order, OrderId, OrderLine,
     OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
-    ProductName, Quantity, RepositoryError, Sku, Stock, UserId,
+    ProductName, Quantity, RepositoryError, Sku, SortKeys, Stock, UserId,
 };
 use uuid::Uuid;
 
 use super::events::write_events;
-use super::{Database, corrupt, fetch_in, map_err, on_db};
+use super::{Database, corrupt, fetch_in, fetch_list, map_err, on_db};
 use application::ports::{OrderFilter, OrderReadModel};
 
 macro_rules! order_columns {
@@ -521,50 +521,31 @@ impl OrderReadModel for SqlOrders {
         filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, RepositoryError> {
-        let limit = i64::from(page.per_page());
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-        let mut conditions = Vec::new();
-        let mut n = 0;
-        if filter.user_id.is_some() {
-            n += 1;
-            conditions.push(format!("user_id = ${n}"));
+        // Newest first by id (UUID v7); `orders_user_newest (user_id, id)` and
+        // `orders_status_newest (status, id)` answer a filtered page and a cursor's range.
+        let mut filters = Vec::new();
+        if let Some(u) = filter.user_id {
+            filters.push(("user_id = $?", KeyPart::Id(u.as_uuid())));
         }
-        if filter.status.is_some() {
-            n += 1;
-            conditions.push(format!("status = ${n}"));
+        if let Some(s) = filter.status {
+            filters.push(("status = $?", KeyPart::Text(s.as_str().to_owned())));
         }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        let rows_sql = format!(
-            concat!(
-                "SELECT ",
-                order_columns!(),
-                " FROM orders{} ORDER BY id DESC LIMIT ${} OFFSET ${}"
-            ),
-            where_clause,
-            n + 1,
-            n + 2
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM orders{where_clause}");
-        let user = filter.user_id.map(|u| u.as_uuid());
-        let status = filter.status.map(|s| s.as_str());
-        let (rows, total): (Vec<OrderRow>, i64) = on_db!(&self.db, read, pool => {
-            let mut rows = sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone()));
-            let mut count = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()));
-            if let Some(u) = user {
-                rows = rows.bind(u);
-                count = count.bind(u);
-            }
-            if let Some(s) = status {
-                rows = rows.bind(s);
-                count = count.bind(s);
-            }
-            tokio::try_join!(rows.bind(limit).bind(offset).fetch_all(pool), count.fetch_one(pool))
-        })
-        .map_err(map_err)?;
+        let Page {
+            items: rows,
+            request: page,
+            total,
+            next,
+        } = fetch_list::<OrderRow>(
+            &self.db,
+            order_columns!(),
+            "orders",
+            filters,
+            &[("id", true)],
+            "u",
+            page,
+            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+        )
+        .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut lines = self.lines_of(&ids).await?;
         let mut items = Vec::with_capacity(rows.len());
@@ -577,7 +558,8 @@ impl OrderReadModel for SqlOrders {
         Ok(Page {
             items,
             request: page,
-            total: u64::try_from(total).unwrap_or(0),
+            total,
+            next,
         })
     }
 }

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::category::{count_changes, with_ancestors};
 use domain::{
-    CategoryId, Currency, Description, FieldError, Image, Money, Page, PageRequest, ParentLinks,
-    PendingEvent, Product, ProductChanges, ProductId, ProductName, ProductRepository,
-    ProductStatus, RepositoryError, Sku, Slug, Stock,
+    CategoryId, Currency, Description, FieldError, Image, KeyPart, Money, Page, PageRequest,
+    ParentLinks, PendingEvent, Product, ProductChanges, ProductId, ProductName, ProductRepository,
+    ProductStatus, RepositoryError, Sku, Slug, SortKeys, Stock,
 };
 use uuid::Uuid;
 
@@ -15,7 +15,10 @@ use super::events::write_events;
 use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
 };
-use super::{Backend, Database, corrupt, fetch_by_id, fetch_in, map_err, on_db, slugs_like};
+use super::{
+    Backend, Database, after_condition, corrupt, fetch_by_id, fetch_in, keyset_page_of, map_err,
+    on_db, order_by, slugs_like,
+};
 use application::ports::{
     CategoryRef, Lookup, ProductFilter, ProductReadModel, ProductSort, ProductView,
 };
@@ -746,8 +749,12 @@ impl SqlProducts {
         search: Option<&str>,
         filter: &ProductFilter,
     ) -> Result<Page<Product>, RepositoryError> {
-        let limit = i64::from(page.per_page());
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        // One row past the page says whether another follows (`next`).
+        let limit = i64::from(page.per_page()) + 1;
+        let offset = match page.position() {
+            Some(_) => 0,
+            None => i64::try_from(page.offset()).unwrap_or(i64::MAX),
+        };
         let backend = self.db.backend();
         let only_active = filter.status == Some(ProductStatus::Active);
         let search = search.filter(|q| !q.is_empty());
@@ -758,31 +765,46 @@ impl SqlProducts {
         let narrowed =
             filter.categories.is_some() || filter.price.is_some() || filter.in_stock.is_some();
         let indexed = |q: &str| backend == Backend::Sqlite && only_active && q.chars().count() >= 3;
+        // The tie-breaker, last key of every order and of every cursor: `seq` on SQLite, the
+        // id (UUID v7) on PostgreSQL, each what that backend's "newest" means.
+        let (tie, tie_kind, tie_column) = match backend {
+            Backend::Sqlite => ("seq", 'i', "seq"),
+            Backend::Postgres => ("id", 'u', "0::bigint AS seq"),
+        };
+        let tie_of = |r: &ListRow| match backend {
+            Backend::Sqlite => KeyPart::Int(r.seq),
+            Backend::Postgres => KeyPart::Id(r.product.id),
+        };
         // SQLite's trigram index holds the live active products: a public search of three
         // characters or more, newest first and filtered by nothing else, is answered by it in
-        // its own rowid order (= `seq`), stopping after the page, and its match count is the
-        // total.
+        // its own rowid order (= `seq`), stopping after the page (after the cursor's `seq`
+        // when there is one), and its match count is the total.
         if !narrowed
             && newest
             && let Some(q) = search.filter(|q| indexed(q))
             && let Database::Sqlite { read, .. } = &self.db
         {
             let phrase = fts_phrase(q);
-            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), " FROM products WHERE seq IN \
-                (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
+            let after = match page.position() {
+                None => None,
+                Some(position) => match position.parts() {
+                    [KeyPart::Int(seq)] => Some(*seq),
+                    _ => return Err(not_this_order()),
+                },
+            };
+            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq FROM products WHERE seq IN \
+                (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 AND ($4 IS NULL OR rowid < $4) \
+                ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
                 ORDER BY seq DESC"))
-                .bind(limit).bind(offset).bind(&phrase).fetch_all(read);
+                .bind(limit).bind(offset).bind(&phrase).bind(after).fetch_all(read);
             let total =
                 sqlx::query_scalar("SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH $1")
                     .bind(&phrase)
                     .fetch_one(read);
-            let (rows, total): (Vec<ProductRow>, i64) =
+            let (rows, total): (Vec<ListRow>, i64) =
                 tokio::try_join!(rows, total).map_err(map_err)?;
-            return Ok(Page {
-                items: readable(rows),
-                request: page,
-                total: u64::try_from(total).unwrap_or(0),
-            });
+            let rows = keyset_page_of(rows, page, total, |r| SortKeys::new(vec![tie_of(r)]));
+            return Ok(listed(rows));
         }
         let mut cond = Conditions::default();
         cond.push("deleted_at IS NULL", None);
@@ -830,51 +852,121 @@ impl SqlProducts {
         }
         // PostgreSQL lists newest first by id (UUID v7), SQLite by `seq`: the order products
         // were created in, and what its indexes keep. Names sort by their case-folded text
-        // (`search_text` starts with it), byte by byte on both (PostgreSQL's `C` collation).
-        let (newest, oldest, by_name) = match backend {
-            Backend::Sqlite => ("seq DESC", "seq ASC", "search_text ASC, seq DESC"),
-            Backend::Postgres => (
-                "id DESC",
-                "id ASC",
-                "search_text COLLATE \"C\" ASC, id DESC",
+        // (the part of `search_text` before its separator), byte by byte on both
+        // (PostgreSQL's `C` collation), then newest first: a cursor carries that name, never
+        // the description, so it stays short.
+        let by_name = match backend {
+            Backend::Sqlite => {
+                "substr(search_text, 1, instr(search_text || char(31), char(31)) - 1)"
+            }
+            Backend::Postgres => "split_part(search_text, chr(31), 1) COLLATE \"C\"",
+        };
+        let (order, kinds): (Vec<(&str, bool)>, String) = match filter.sort {
+            None | Some(ProductSort::Newest | ProductSort::Relevance) => {
+                (vec![(tie, true)], tie_kind.to_string())
+            }
+            Some(ProductSort::Oldest) => (vec![(tie, false)], tie_kind.to_string()),
+            Some(ProductSort::PriceAsc) => (
+                vec![("price_minor", false), (tie, true)],
+                format!("i{tie_kind}"),
             ),
+            Some(ProductSort::PriceDesc) => (
+                vec![("price_minor", true), (tie, true)],
+                format!("i{tie_kind}"),
+            ),
+            Some(ProductSort::NameAsc) => {
+                (vec![(by_name, false), (tie, true)], format!("t{tie_kind}"))
+            }
         };
-        let order = match filter.sort {
-            None | Some(ProductSort::Newest | ProductSort::Relevance) => newest.to_owned(),
-            Some(ProductSort::Oldest) => oldest.to_owned(),
-            Some(ProductSort::PriceAsc) => format!("price_minor ASC, {newest}"),
-            Some(ProductSort::PriceDesc) => format!("price_minor DESC, {newest}"),
-            Some(ProductSort::NameAsc) => by_name.to_owned(),
+        let sort = filter.sort;
+        let key_of = |r: &ListRow| {
+            let mut keys = match sort {
+                None | Some(ProductSort::Newest | ProductSort::Relevance | ProductSort::Oldest) => {
+                    Vec::new()
+                }
+                Some(ProductSort::PriceAsc | ProductSort::PriceDesc) => {
+                    vec![KeyPart::Int(r.product.price_minor)]
+                }
+                // The stored name key is `fold_case(name)`, written by this same function
+                // (the backfill keeps older rows in step).
+                Some(ProductSort::NameAsc) => vec![KeyPart::Text(fold_case(&r.product.name))],
+            };
+            keys.push(tie_of(r));
+            SortKeys::new(keys)
         };
+        let count_sql = format!("SELECT COUNT(*) FROM products WHERE {}", cond.text());
+        let filter_args = cond.args.len();
+        if let Some(position) = page.position() {
+            let (sql, keys) = after_condition(&order, &kinds, position, filter_args + 1)?;
+            cond.sql.push(sql);
+            for key in keys {
+                cond.args.push(match key {
+                    KeyPart::Int(n) => Arg::Int(n),
+                    KeyPart::Text(t) => Arg::Text(t),
+                    KeyPart::Id(u) => Arg::Id(u),
+                    KeyPart::Time(_) => return Err(not_this_order()),
+                });
+            }
+        }
         let n = cond.args.len();
         let rows_sql = format!(
             concat!(
                 "SELECT ",
                 product_columns!(),
-                " FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
+                ", {} FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
             ),
+            tie_column,
             cond.text(),
-            order,
+            order_by(&order),
             n + 1,
             n + 2
         );
-        let count_sql = format!("SELECT COUNT(*) FROM products WHERE {}", cond.text());
-        let (rows, total): (Vec<ProductRow>, i64) = on_db!(&self.db, read, pool => {
+        let (rows, total): (Vec<ListRow>, i64) = on_db!(&self.db, read, pool => {
             let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &cond.args)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(pool);
-            let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &cond.args)
+            let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &cond.args[..filter_args])
                 .fetch_one(pool);
             tokio::try_join!(rows, total)
         })
         .map_err(map_err)?;
-        Ok(Page {
-            items: readable(rows),
-            request: page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        Ok(listed(keyset_page_of(rows, page, total, key_of)))
     }
+}
+
+/// A product as a list reads it, with SQLite's `seq` (0 on PostgreSQL, which has none).
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    product: ProductRow,
+    seq: i64,
+}
+
+/// The page's rows as products; the cursor was taken from the rows before any unreadable
+/// one was left out, so a walk goes on past it.
+fn listed(page: Page<ListRow>) -> Page<Product> {
+    let Page {
+        items,
+        request,
+        total,
+        next,
+    } = page;
+    Page {
+        items: readable(items.into_iter().map(|r| r.product).collect()),
+        request,
+        total,
+        next,
+    }
+}
+
+/// A cursor whose keys do not fit the list's order (only one from another build or backend
+/// can get past its list tag).
+fn not_this_order() -> RepositoryError {
+    RepositoryError::Invalid(FieldError::new(
+        "cursor",
+        "does not fit this list's order; start again without a cursor",
+    ))
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, Page, PageRequest, PendingEvent, PersonName, RepositoryError, User, UserId,
-    UserRepository, Username,
+    Email, KeyPart, Page, PageRequest, PendingEvent, PersonName, RepositoryError, SortKeys, User,
+    UserId, UserRepository, Username,
 };
 use uuid::Uuid;
 
 use super::events::write_events;
 use super::{
-    Database, corrupt, fetch_by_id, fetch_page, map_err, on_db, roles_from_text, roles_to_text,
+    Database, corrupt, fetch_by_id, fetch_list, map_err, on_db, read_rows, roles_from_text,
+    roles_to_text,
 };
 use application::ports::UserReadModel;
 
@@ -36,13 +37,6 @@ macro_rules! bind_user {
 
 /// One by id.
 const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-/// A page of all, newest first.
-const USER_PAGE: &str = concat!(
-    "SELECT ",
-    user_columns!(),
-    " FROM users ORDER BY id DESC LIMIT $1 OFFSET $2"
-);
-const USER_COUNT: &str = "SELECT COUNT(*) FROM users";
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -176,6 +170,19 @@ impl UserRepository for SqlUsers {
 impl UserReadModel for SqlUsers {
     #[tracing::instrument(name = "db.users.list", skip_all)]
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
-        fetch_page::<UserRow, _>(&self.db, USER_PAGE, USER_COUNT, page).await
+        // Newest first by id (UUID v7), which is also the cursor's only key: the primary key
+        // answers a cursor page as a range.
+        let rows = fetch_list::<UserRow>(
+            &self.db,
+            user_columns!(),
+            "users",
+            Vec::new(),
+            &[("id", true)],
+            "u",
+            page,
+            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+        )
+        .await?;
+        read_rows(rows)
     }
 }

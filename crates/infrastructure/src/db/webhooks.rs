@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::webhook::{Delivery, DeliveryStatus, Subscriptions, WebhookEndpoint, WebhookSecret};
 use domain::{
-    DeliveryId, EventId, EventType, Page, PageRequest, RepositoryError, WebhookEndpointId,
+    DeliveryId, EventId, EventType, KeyPart, Page, PageRequest, RepositoryError, SortKeys,
+    WebhookEndpointId,
 };
 use uuid::Uuid;
 
-use super::{Database, corrupt, fetch_by_id, fetch_page, map_err, on_db, page_bounds, page_of};
+use super::{Database, corrupt, fetch_by_id, fetch_list, map_err, on_db, read_rows};
 use application::ports::WebhookRepository;
 
 macro_rules! endpoint_columns {
@@ -23,13 +24,6 @@ const ENDPOINT_BY_ID: &str = concat!(
     endpoint_columns!(),
     " FROM webhook_endpoints WHERE id = $1"
 );
-/// A page of all, newest first.
-const ENDPOINT_PAGE: &str = concat!(
-    "SELECT ",
-    endpoint_columns!(),
-    " FROM webhook_endpoints ORDER BY id DESC LIMIT $1 OFFSET $2"
-);
-const ENDPOINT_COUNT: &str = "SELECT COUNT(*) FROM webhook_endpoints";
 macro_rules! delivery_columns {
     () => {
         "id, endpoint_id, event_id, event_type, status, attempts, last_status_code, last_error, \
@@ -161,7 +155,19 @@ impl WebhookRepository for SqlWebhooks {
 
     #[tracing::instrument(name = "db.webhooks.list", skip_all)]
     async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError> {
-        fetch_page::<EndpointRow, _>(&self.db, ENDPOINT_PAGE, ENDPOINT_COUNT, page).await
+        // Newest first by id (UUID v7), the primary key: a cursor page is a range of it.
+        let rows = fetch_list::<EndpointRow>(
+            &self.db,
+            endpoint_columns!(),
+            "webhook_endpoints",
+            Vec::new(),
+            &[("id", true)],
+            "u",
+            page,
+            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+        )
+        .await?;
+        read_rows(rows)
     }
 
     #[tracing::instrument(name = "db.webhooks.update", skip_all)]
@@ -210,25 +216,25 @@ impl WebhookRepository for SqlWebhooks {
         status: Option<DeliveryStatus>,
         page: PageRequest,
     ) -> Result<Page<Delivery>, RepositoryError> {
-        let (limit, offset) = page_bounds(page);
-        let status = status.map(DeliveryStatus::as_str);
-        let (rows, total): (Vec<DeliveryRow>, i64) = on_db!(&self.db, read, pool => {
-            let rows = sqlx::query_as(concat!("SELECT ", delivery_columns!(), " FROM webhook_deliveries \
-                 WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2) \
-                 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"))
-                .bind(endpoint.as_uuid())
-                .bind(status)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool);
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2)")
-                .bind(endpoint.as_uuid())
-                .bind(status)
-                .fetch_one(pool);
-            tokio::try_join!(rows, total)
-        })
-        .map_err(map_err)?;
-        page_of(rows, page, total)
+        // Newest first; `webhook_deliveries_of_endpoint (endpoint_id, created_at, id)` answers
+        // both the page and a cursor's range. The cursor carries `created_at` to the
+        // nanosecond, so it compares equal to the stored value on both backends.
+        let mut filters = vec![("endpoint_id = $?", KeyPart::Id(endpoint.as_uuid()))];
+        if let Some(status) = status {
+            filters.push(("status = $?", KeyPart::Text(status.as_str().to_owned())));
+        }
+        let rows = fetch_list::<DeliveryRow>(
+            &self.db,
+            delivery_columns!(),
+            "webhook_deliveries",
+            filters,
+            &[("created_at", true), ("id", true)],
+            "du",
+            page,
+            |r| SortKeys::new(vec![KeyPart::Time(r.created_at), KeyPart::Id(r.id)]),
+        )
+        .await?;
+        read_rows(rows)
     }
 
     #[tracing::instrument(name = "db.webhooks.retry", skip_all)]

@@ -333,21 +333,28 @@ async fn lists_show_the_status_asked_for_with_each_products_categories(t: TestDb
             status,
             ..ProductFilter::default()
         };
-        let all = ProductReadModel::list(&t.products, page, &filter(None))
+        let all = ProductReadModel::list(&t.products, page.clone(), &filter(None))
             .await
             .unwrap();
         assert_eq!(all.total, 2, "{search:?}");
         assert_eq!(names(all), ["Red mug", "Blue mug"], "{search:?}");
-        let active =
-            ProductReadModel::list(&t.products, page, &filter(Some(ProductStatus::Active)))
-                .await
-                .unwrap();
+        let active = ProductReadModel::list(
+            &t.products,
+            page.clone(),
+            &filter(Some(ProductStatus::Active)),
+        )
+        .await
+        .unwrap();
         assert_eq!(active.total, 1, "{search:?}");
         assert_eq!(active.items[0].categories[0].slug.as_str(), "mugs");
         assert_eq!(names(active), ["Blue mug"], "{search:?}");
-        let drafts = ProductReadModel::list(&t.products, page, &filter(Some(ProductStatus::Draft)))
-            .await
-            .unwrap();
+        let drafts = ProductReadModel::list(
+            &t.products,
+            page.clone(),
+            &filter(Some(ProductStatus::Draft)),
+        )
+        .await
+        .unwrap();
         assert_eq!(names(drafts), ["Red mug"], "{search:?}");
     }
     let by_slug = ProductReadModel::get(&t.products, &Lookup::Slug(draft.slug.clone()))

@@ -2,11 +2,12 @@
 //! catalog list and search, the product view with its images, and the account list.
 
 use application::ports::{
-    Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, UserReadModel,
+    Lookup, OrderFilter, OrderReadModel, ProductFilter, ProductReadModel, ProductSort,
+    UserReadModel,
 };
 use domain::{
-    Order, OrderRepository, OrderStatus, PageRequest, ProductId, ProductRepository, Role, UserId,
-    UserRepository,
+    KeyPart, Order, OrderRepository, OrderStatus, PageRequest, ProductId, ProductRepository,
+    RepositoryError, Role, SortKeys, UserId, UserRepository,
 };
 
 use crate::support::*;
@@ -22,7 +23,7 @@ async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<Produ
         status: Some(domain::ProductStatus::Active),
         ..ProductFilter::default()
     };
-    let listed = ProductReadModel::list(&t.products, p, &filter)
+    let listed = ProductReadModel::list(&t.products, p.clone(), &filter)
         .await
         .unwrap();
     assert_eq!(listed.request, p);
@@ -33,7 +34,7 @@ async fn catalog(t: &TestDb, p: PageRequest, search: Option<&str>) -> (Vec<Produ
 }
 
 async fn orders(t: &TestDb, filter: OrderFilter, p: PageRequest) -> (Vec<Order>, u64) {
-    let listed = t.orders.list(filter, p).await.unwrap();
+    let listed = t.orders.list(filter, p.clone()).await.unwrap();
     assert_eq!(listed.request, p);
     (listed.items, listed.total)
 }
@@ -89,23 +90,28 @@ async fn orders_filter_by_owner_and_status_together(t: TestDb) {
     let filter = |user_id, status| OrderFilter { user_id, status };
     let p = page(1, 10);
     assert_eq!(
-        ids(orders(&t, filter(Some(ann), None), p).await),
+        ids(orders(&t, filter(Some(ann), None), p.clone()).await),
         (vec![order_id(&a2), order_id(&a1)], 2)
     );
     assert_eq!(
-        ids(orders(&t, filter(None, Some(OrderStatus::Paid)), p).await),
+        ids(orders(&t, filter(None, Some(OrderStatus::Paid)), p.clone()).await),
         (vec![order_id(&b2), order_id(&a2)], 2)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(bob), Some(OrderStatus::Pending)), p).await),
+        ids(orders(&t, filter(Some(bob), Some(OrderStatus::Pending)), p.clone()).await),
         (vec![order_id(&b1)], 1)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(UserId::new()), None), p).await),
+        ids(orders(&t, filter(Some(UserId::new()), None), p.clone()).await),
         (vec![], 0)
     );
     assert_eq!(
-        ids(orders(&t, filter(Some(ann), Some(OrderStatus::Cancelled)), p).await),
+        ids(orders(
+            &t,
+            filter(Some(ann), Some(OrderStatus::Cancelled)),
+            p.clone()
+        )
+        .await),
         (vec![], 0)
     );
     let (paid, _) = orders(&t, filter(Some(ann), Some(OrderStatus::Paid)), p).await;
@@ -156,33 +162,48 @@ async fn a_search_matches_name_or_description_anywhere_and_ignores_case(t: TestD
     let all = page(1, 20);
     // Searches arrive lower-cased (the use case folds them), of three characters or more...
     assert_eq!(
-        catalog(&t, all, Some("mug")).await,
+        catalog(&t, all.clone(), Some("mug")).await,
         (vec![red_mug.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("tea")).await,
+        catalog(&t, all.clone(), Some("tea")).await,
         (vec![teapot.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("blue")).await,
+        catalog(&t, all.clone(), Some("blue")).await,
         (vec![pen.id, blue_mug.id], 2)
     );
     assert_eq!(
-        catalog(&t, all, Some("blue mug")).await,
+        catalog(&t, all.clone(), Some("blue mug")).await,
         (vec![blue_mug.id], 1)
     );
     // ...or shorter, ...
     assert_eq!(
-        catalog(&t, all, Some("ue")).await,
+        catalog(&t, all.clone(), Some("ue")).await,
         (vec![pen.id, blue_mug.id], 2)
     );
-    assert_eq!(catalog(&t, all, Some("%")).await, (vec![sale.id], 1));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("%")).await,
+        (vec![sale.id], 1)
+    );
     // ...with wildcards and quotes taken literally, never across name and description.
-    assert_eq!(catalog(&t, all, Some("50%")).await, (vec![sale.id], 1));
-    assert_eq!(catalog(&t, all, Some("0_o")).await, (vec![], 0));
-    assert_eq!(catalog(&t, all, Some("\"hi\"")).await, (vec![quoted.id], 1));
-    assert_eq!(catalog(&t, all, Some("mug holds")).await, (vec![], 0));
-    assert_eq!(catalog(&t, all, Some("nothing like it")).await, (vec![], 0));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("50%")).await,
+        (vec![sale.id], 1)
+    );
+    assert_eq!(catalog(&t, all.clone(), Some("0_o")).await, (vec![], 0));
+    assert_eq!(
+        catalog(&t, all.clone(), Some("\"hi\"")).await,
+        (vec![quoted.id], 1)
+    );
+    assert_eq!(
+        catalog(&t, all.clone(), Some("mug holds")).await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        catalog(&t, all.clone(), Some("nothing like it")).await,
+        (vec![], 0)
+    );
     assert_eq!(catalog(&t, all, Some("gone")).await, (vec![], 0));
     // A search is paged like the list.
     assert_eq!(
@@ -278,7 +299,123 @@ async fn accounts_list_newest_first_in_pages(t: TestDb) {
     assert!(t.users.list(page(3, 2)).await.unwrap().items.is_empty());
 }
 
+/// Every id of the catalog in `sort`, walked `per_page` at a time by cursor; `between` runs
+/// after the first page.
+async fn walk(
+    t: &TestDb,
+    sort: ProductSort,
+    per_page: u32,
+    between: impl AsyncFnOnce(&[ProductId]),
+) -> Vec<ProductId> {
+    let filter = ProductFilter {
+        sort: Some(sort),
+        ..ProductFilter::default()
+    };
+    let list = format!("catalog {sort:?}");
+    let mut request = page(1, per_page).in_list(list.clone());
+    let mut seen = Vec::new();
+    let mut between = Some(between);
+    loop {
+        let listed = ProductReadModel::list(&t.products, request, &filter)
+            .await
+            .unwrap();
+        seen.extend(listed.items.iter().map(|v| v.product.id));
+        if let Some(between) = between.take() {
+            between(&seen).await;
+        }
+        let Some(cursor) = listed.next_cursor() else {
+            assert!(listed.items.len() <= per_page as usize);
+            return seen;
+        };
+        assert_eq!(listed.items.len(), per_page as usize);
+        request = page(1, per_page)
+            .in_list(list.clone())
+            .after(&cursor)
+            .unwrap();
+    }
+}
+
+async fn the_catalog_walks_by_cursor_in_every_sort_past_ties_and_deletions(t: TestDb) {
+    for (i, (name, price)) in [
+        ("Mug", "5"),
+        ("bowl", "7.50"),
+        ("Mug", "5"),
+        ("Plate", "9"),
+        ("mug", "5"),
+        ("Bowl", "1"),
+        ("Cup", "7.50"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = product(&format!("W-{i}"), name, price, 1);
+        t.products.insert(&p).await.unwrap();
+    }
+    for sort in [
+        ProductSort::Newest,
+        ProductSort::Oldest,
+        ProductSort::PriceAsc,
+        ProductSort::PriceDesc,
+        ProductSort::NameAsc,
+        ProductSort::Relevance,
+    ] {
+        let whole = ProductFilter {
+            sort: Some(sort),
+            ..ProductFilter::default()
+        };
+        let all: Vec<ProductId> = ProductReadModel::list(&t.products, page(1, 100), &whole)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|v| v.product.id)
+            .collect();
+        assert_eq!(
+            walk(&t, sort, 2, async |_: &[ProductId]| {}).await,
+            all,
+            "{sort:?}"
+        );
+        // The product the cursor names is deleted before the next page: the walk goes on
+        // after its keys, and sees every other product once.
+        let walked = walk(&t, sort, 3, async |seen: &[ProductId]| {
+            t.products.delete(seen[2], at(1)).await.unwrap();
+        })
+        .await;
+        let gone = walked[2];
+        let rest: Vec<ProductId> = all.iter().copied().filter(|id| *id != gone).collect();
+        assert_eq!(
+            walked, all,
+            "{sort:?}: the deleted product was on the first page"
+        );
+        let again = walk(&t, sort, 2, async |_: &[ProductId]| {}).await;
+        assert_eq!(again, rest, "{sort:?}");
+        // Put a product back for the next sort.
+        let p = product(&format!("W-{sort:?}"), "Mug", "5", 1);
+        t.products.insert(&p).await.unwrap();
+    }
+}
+
+async fn a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor(t: TestDb) {
+    let p = product("F-1", "Mug", "5", 1);
+    t.products.insert(&p).await.unwrap();
+    let keys = SortKeys::new(vec![KeyPart::Text("mug".into())]);
+    let request = page(1, 2).in_list("l").after(&keys.encode("l")).unwrap();
+    let refused = ProductReadModel::list(&t.products, request, &ProductFilter::default()).await;
+    assert!(
+        matches!(&refused, Err(RepositoryError::Invalid(e)) if e.field == "cursor"),
+        "{refused:?}"
+    );
+    let request = page(1, 2).in_list("l").after(&keys.encode("l")).unwrap();
+    let refused = t.users.list(request).await;
+    assert!(
+        matches!(&refused, Err(RepositoryError::Invalid(e)) if e.field == "cursor"),
+        "{refused:?}"
+    );
+}
+
 on_both_backends!(
+    the_catalog_walks_by_cursor_in_every_sort_past_ties_and_deletions,
+    a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor,
     orders_list_newest_first_with_their_lines_in_pages,
     orders_filter_by_owner_and_status_together,
     the_catalog_lists_live_products_newest_first_in_pages,

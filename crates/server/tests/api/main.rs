@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod cluster;
 mod connections;
+mod cursors;
 mod errors;
 mod events;
 mod headers;
