@@ -6,6 +6,8 @@
     scripts/bench.py --smoke    # 40 products, 4 users, 2 s per scenario, report to stdout; the
                                 # debug binary the test suite builds (`cargo test --no-run`), so
                                 # right after scripts/test.sh it compiles nothing
+    scripts/bench.py --webhook  # also: each order-placing scenario again with one webhook
+                                # endpoint subscribed to "*", delivered to a local receiver
 
 It builds `shop`, provides PostgreSQL (like scripts/test.sh: `SHOP_TEST_POSTGRES_URL` when set,
 else a throw-away cluster, with fsync on as in production), installs wrk from Debian's packages
@@ -20,6 +22,7 @@ Python standard library only.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
 import datetime
 import json
@@ -33,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -153,6 +157,80 @@ def create_database(server_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+class _HookProtocol(asyncio.Protocol):
+    """One connection to the receiver: parses just enough HTTP/1.1 (head, Content-Length body)
+    to answer each request with a bare 204, and keeps the connection open for the next one."""
+
+    HEAD_END = b"\r\n\r\n"
+    LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
+    WEBHOOK_ID = re.compile(rb"\r\nwebhook-id:\s*([^\r]+)", re.I)
+
+    def __init__(self, receiver: "WebhookReceiver") -> None:
+        self.receiver = receiver
+        self.buf = b""
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(self.HEAD_END)
+            if end < 0:
+                return
+            length = self.LENGTH.search(self.buf, 0, end)
+            size = end + 4 + (int(length.group(1)) if length else 0)
+            if len(self.buf) < size:
+                return
+            hook_id = self.WEBHOOK_ID.search(self.buf, 0, end)
+            self.buf = self.buf[size:]
+            self.receiver.received(hook_id.group(1) if hook_id else None)
+            self.transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+class WebhookReceiver:
+    """A lean webhook receiver on 127.0.0.1 for `--webhook`: an asyncio server on its own thread
+    that answers 204 to every request, checks no signature, and counts the requests and the
+    distinct `webhook-id`s (delivery is at least once, so a repeat is allowed, and shown)."""
+
+    def __init__(self, cleanup: Cleanup) -> None:
+        self.requests = 0
+        self.ids: set = set()
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        server = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            server.append(self.loop.run_until_complete(self.loop.create_server(
+                lambda: _HookProtocol(self), "127.0.0.1", 0, backlog=1024)))
+            started.set()
+            self.loop.run_forever()
+
+        thread = threading.Thread(target=serve, name="webhook-receiver", daemon=True)
+        thread.start()
+        if not started.wait(10):
+            sys.exit("error: the webhook receiver did not start")
+        self.url = f"http://127.0.0.1:{server[0].sockets[0].getsockname()[1]}/hooks"
+
+        def stop() -> None:
+            self.loop.call_soon_threadsafe(server[0].close)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            thread.join(5)
+
+        cleanup.add(stop)
+
+    def received(self, hook_id) -> None:
+        self.requests += 1
+        if hook_id is not None:
+            self.ids.add(hook_id)
+
+    def counts(self) -> tuple[int, int]:
+        """(requests, distinct webhook-ids) so far."""
+        return self.requests, len(self.ids)
+
+
 # --- talking to shop -------------------------------------------------------------------------
 
 def request(base: str, method: str, path: str, body=None, token: str | None = None):
@@ -224,6 +302,7 @@ def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
 class Dataset:
     product_ids: list = field(default_factory=list)
     tokens: list = field(default_factory=list)
+    admin: str = ""
 
 
 def seed(server: Server, binary: Path, env: dict, products: int, users: int) -> Dataset:
@@ -256,7 +335,7 @@ def seed(server: Server, binary: Path, env: dict, products: int, users: int) -> 
         assert status == 200, (status, body)
         return body["access_token"]
 
-    data = Dataset()
+    data = Dataset(admin=admin)
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         data.product_ids = list(pool.map(add_product, range(products)))
@@ -300,6 +379,9 @@ SCENARIOS = [
     ("order", "order placement: POST /orders (1-2 lines)", "request = order"),
     ("mix", "mix: 80% catalog, 15% product, 5% orders", "request = mix"),
 ]
+# The scenarios that place orders: with `--webhook`, each runs again with an endpoint subscribed.
+ORDER_SCENARIOS = ("order", "mix")
+WEBHOOK_SUFFIX = "+webhook"
 
 LAT = re.compile(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
@@ -319,6 +401,7 @@ class Result:
     non_2xx: int
     errors: str
     peak_rss_mib: float
+    webhook: dict | None = None  # with `--webhook`: what the endpoint was sent, see webhook_run
 
 
 def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: int, warmup: int,
@@ -340,6 +423,61 @@ def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: i
                   server.rss_kib("VmHWM") / 1024)
 
 
+def log_result(label: str, r: Result) -> None:
+    log(f"{label} {r.scenario:8} c={r.connections:<3} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
+        f"p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx}  peak {r.peak_rss_mib:.1f} MiB")
+    if r.webhook:
+        w = r.webhook
+        log(f"{label} {r.scenario:8} c={r.connections:<3} deliveries made {w['made']}, received by the "
+            f"end of the run {w['received_in_run']}, pending then {w['pending_at_end']}; after "
+            f"{w['drain_s']:.1f} s more: received {w['received']} ({w['distinct']} distinct), "
+            f"pending {w['pending']}")
+
+
+def deliveries(server: Server, admin: str, endpoint: str, status: str | None = None) -> int:
+    """How many deliveries the endpoint has (of that status)."""
+    query = "?per_page=1" + (f"&status={status}" if status else "")
+    code, page = request(server.base, "GET", f"/api/v1/webhook-endpoints/{endpoint}/deliveries{query}",
+                         token=admin)
+    assert code == 200, (code, page)
+    return page["total"]
+
+
+def webhook_run(wrk: str, server: Server, script: Path, connections: int, args, name: str,
+                admin: str, receiver: WebhookReceiver, label: str) -> Result:
+    """Runs an order-placing scenario with one endpoint subscribed to "*" (warm-up included, so
+    the runner is busy from the start of the measured run), then lets the job runner finish what
+    is pending (up to --webhook-drain seconds, load-free) and deletes the endpoint, so the next
+    scenario starts without a backlog."""
+    code, endpoint = request(server.base, "POST", "/api/v1/webhook-endpoints",
+                             {"url": receiver.url, "events": ["*"], "description": "bench.py --webhook"},
+                             admin)
+    if code != 201:
+        sys.exit(f"error: could not subscribe a webhook endpoint ({code}): {endpoint}")
+    before, before_ids = receiver.counts()
+    r = run_wrk(wrk, server, script, connections, args.duration, args.warmup, name + WEBHOOK_SUFFIX)
+    received_in_run = receiver.counts()[0] - before
+    made = deliveries(server, admin, endpoint["id"])
+    pending_at_end = deliveries(server, admin, endpoint["id"], "pending")
+    log(f"{label} {r.scenario:8} c={connections:<3} {made} deliveries made, {received_in_run} received, "
+        f"{pending_at_end} pending; waiting up to {args.webhook_drain} s for the rest")
+    started = time.monotonic()
+    pending = pending_at_end
+    while pending and time.monotonic() - started < args.webhook_drain:
+        time.sleep(0.25)
+        pending = deliveries(server, admin, endpoint["id"], "pending")
+    drain_s = time.monotonic() - started
+    time.sleep(0.2)  # the last answers may still be on their way to the outcome's record
+    failed = deliveries(server, admin, endpoint["id"], "failed")
+    requests, ids = receiver.counts()
+    code, body = request(server.base, "DELETE", f"/api/v1/webhook-endpoints/{endpoint['id']}", token=admin)
+    assert code == 204, (code, body)
+    r.webhook = {"made": made, "received_in_run": received_in_run, "pending_at_end": pending_at_end,
+                 "drain_s": drain_s, "received": requests - before, "distinct": ids - before_ids,
+                 "pending": pending, "failed": failed}
+    return r
+
+
 def lua_list(items) -> str:
     return ",".join(f'"{x}"' for x in items)
 
@@ -351,6 +489,9 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     env = dict(os.environ, DATABASE_URL=database_url, DATA_DIR=str(data_dir),
                RATE_LIMIT_ENABLED="false", ACCESS_TOKEN_TTL_SECONDS="86400",
                RUST_LOG="warn", LOG_FORMAT="text", DATABASE_MAX_CONNECTIONS="16")
+    if args.webhook:
+        # The receiver is http://127.0.0.1, which shop refuses without these two.
+        env.update(WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")
     if args.rate_limits:
         # Every limiter on and keeping its books, with budgets no scenario exhausts: what the
         # limits cost, not what they refuse.
@@ -359,6 +500,7 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
                    RATE_LIMIT_WRITES_BURST="1000000")
     log(f"{label}: starting shop")
     server = start_shop(binary, env, cleanup)
+    receiver = WebhookReceiver(cleanup) if args.webhook else None
     time.sleep(1)
     idle_rss = server.rss_kib() / 1024
     data = seed(server, binary, env, args.products, args.users)
@@ -374,9 +516,13 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
         script.write_text(common + "\n" + body + "\n")
         for c in args.connections:
             r = run_wrk(wrk, server, script, c, args.duration, args.warmup, name)
-            log(f"{label} {name:8} c={c:<3} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
-                f"p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx}  peak {r.peak_rss_mib:.1f} MiB")
+            log_result(label, r)
             results.append(r)
+            if args.webhook and name in ORDER_SCENARIOS:
+                # The same scenario right after, with one endpoint subscribed to every event.
+                r = webhook_run(wrk, server, script, c, args, name, data.admin, receiver, label)
+                log_result(label, r)
+                results.append(r)
     return {"label": label, "cold_start_ms": server.cold_start_ms, "idle_rss_mib": idle_rss,
             "results": results}
 
@@ -416,8 +562,17 @@ def report(runs: list, args, binary: Path) -> str:
         f"{args.duration} s per scenario after a {args.warmup} s warm-up",
         "- Rate limits: " + ("on, with budgets no scenario exhausts (`--rate-limits`)" if args.rate_limits
                              else "off (`RATE_LIMIT_ENABLED=false`); metrics: always on"),
-        "",
     ]
+    if args.webhook:
+        lines += [
+            "- Webhooks (`--webhook`): each order-placing scenario runs twice in a row, first with no",
+            "  endpoint, then with one endpoint subscribed to `*` whose URL is a receiver in the",
+            "  benchmark's own process (127.0.0.1, a bare 204 to every request, no signature check; it",
+            "  shares the cores too). The job runner inside `shop serve` delivers, with the default",
+            "  settings. After the run the benchmark waits for the pending deliveries (at most",
+            f"  {args.webhook_drain} s, no load) and deletes the endpoint before the next scenario.",
+        ]
+    lines.append("")
     for run in runs:
         lines += [
             f"## {run['label']}",
@@ -429,12 +584,46 @@ def report(runs: list, args, binary: Path) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         titles = {n: t for n, t, _ in SCENARIOS}
+        titles.update({n + WEBHOOK_SUFFIX: t + ", one webhook endpoint (`*`)" for n, t, _ in SCENARIOS})
         for r in run["results"]:
             errors = f" ({r.errors})" if r.errors else ""
             lines.append(f"| {titles[r.scenario]} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
                          f"{r.p99_ms:.2f} | {r.requests:,} | {r.non_2xx}{errors} | {r.peak_rss_mib:.1f} |")
         lines.append("")
+        lines += webhook_table(run["results"])
     return "\n".join(lines)
+
+
+def webhook_table(results: list) -> list:
+    """With `--webhook`: each order-placing scenario without and with the endpoint, and what the
+    receiver got. `made` counts the endpoint's deliveries (warm-up included); `by the end` is what
+    the receiver had when the measured run ended; `after` is after the load-free wait."""
+    pairs = []
+    for before, after in zip(results, results[1:]):
+        if after.webhook is not None and before.scenario + WEBHOOK_SUFFIX == after.scenario \
+                and before.connections == after.connections:
+            pairs.append((before, after))
+    if not pairs:
+        return []
+    lines = [
+        "Webhook delivery: req/s without and with one endpoint subscribed to `*`; deliveries the",
+        "endpoint got (warm-up included), what the receiver had when the measured run ended and the",
+        "deliveries then pending, and the load-free wait for the rest.",
+        "",
+        "| scenario | connections | req/s without | req/s with | change | p99 ms without / with | "
+        "deliveries made | received by the end | pending then | wait s | received in all "
+        "(distinct) | left pending | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for a, b in pairs:
+        w = b.webhook
+        change = (b.rps - a.rps) / a.rps * 100 if a.rps else 0.0
+        lines.append(f"| {a.scenario} | {a.connections} | {a.rps:,.0f} | {b.rps:,.0f} | {change:+.1f}% | "
+                     f"{a.p99_ms:.2f} / {b.p99_ms:.2f} | {w['made']:,} | {w['received_in_run']:,} | "
+                     f"{w['pending_at_end']:,} | {w['drain_s']:.1f} | {w['received']:,} "
+                     f"({w['distinct']:,}) | {w['pending']:,} | {w['failed']:,} |")
+    lines.append("")
+    return lines
 
 
 def main() -> None:
@@ -454,6 +643,13 @@ def main() -> None:
     parser.add_argument("--rate-limits", action="store_true",
                         help="run with the rate limits on (budgets too large to refuse anything), "
                              "to measure what they cost")
+    parser.add_argument("--webhook", action="store_true",
+                        help="run each order-placing scenario (order, mix) a second time with one "
+                             "webhook endpoint subscribed to \"*\", delivered by the job runner to a "
+                             "local receiver that answers 204; reports both and the deliveries")
+    parser.add_argument("--webhook-drain", type=int, default=120, metavar="SECONDS",
+                        help="with --webhook: how long to wait after a run for pending deliveries "
+                             "(default 120)")
     parser.add_argument("--binary", type=Path,
                         help="measure this already built shop binary instead of building one")
     args = parser.parse_args()
@@ -497,7 +693,12 @@ def main() -> None:
             failed = [r for run in runs for r in run["results"] if r.non_2xx or r.requests == 0]
             if failed:
                 sys.exit(f"error: smoke run had failing requests: {failed}")
-            print("smoke run ok: every scenario answered 2xx")
+            undelivered = [r for run in runs for r in run["results"]
+                           if r.webhook and (r.webhook["pending"] or r.webhook["distinct"] < r.webhook["made"])]
+            if undelivered:
+                sys.exit(f"error: smoke run left webhook deliveries undelivered: {undelivered}")
+            print("smoke run ok: every scenario answered 2xx"
+                  + (", every webhook delivery arrived" if args.webhook else ""))
         else:
             args.output.write_text(text)
             log(f"report written to {args.output}")
