@@ -170,9 +170,9 @@ seed() {
     # Real ids for the operations on one order or image (scripts/schemathesis.toml): generated
     # ids name nothing (404), and the stateful phase's links from generated lists seldom find
     # an item, so these would otherwise meet only 404s. One order is cancelled, another moved
-    # through the statuses; one image is deleted, another's bytes fetched.
+    # through the statuses; one image's bytes are fetched. (Deleting an image is reached by the
+    # stateful phase's upload-then-delete link; see scripts/schemathesis.toml.)
     export SHOP_ST_ORDER_TO_CANCEL="${orders[0]}" SHOP_ST_ORDER_TO_MOVE="${orders[1]}" \
-        SHOP_ST_PRODUCT_WITH_IMAGE="${products[0]}" SHOP_ST_IMAGE_TO_DELETE="${images[0]}" \
         SHOP_ST_IMAGE_TO_FETCH="${images[2]}"
 }
 
