@@ -77,6 +77,20 @@ pub trait DeliveryQueue: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError>;
 
+    /// Records several outcomes at once (those that came together), each as [`Self::record`]
+    /// does; answers, in order, which were recorded. Adapters do it in one transaction.
+    async fn record_all(
+        &self,
+        outcomes: &[(&ClaimedDelivery, AttemptOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, RepositoryError> {
+        let mut recorded = Vec::with_capacity(outcomes.len());
+        for (delivery, outcome) in outcomes {
+            recorded.push(self.record(delivery, outcome, now).await?);
+        }
+        Ok(recorded)
+    }
+
     /// Ends the leases `claim` still holds of deliveries not attempted (at shutdown), so
     /// another runner may take them at once.
     async fn release(&self, claim: Uuid, deliveries: &[DeliveryId]) -> Result<(), RepositoryError>;
@@ -273,7 +287,8 @@ impl DeliverWebhooks {
     }
 
     /// Claims a batch and delivers it, recording each outcome as soon as its attempt ends (so
-    /// a crash resends only what was in flight); answers how many were attempted. Stops early
+    /// a crash resends only what was in flight; outcomes that come together are recorded in
+    /// one write); answers how many were attempted. Stops early
     /// when `stop` resolves: what was not answered yet is released, not recorded.
     ///
     /// # Errors
@@ -282,8 +297,8 @@ impl DeliverWebhooks {
         &self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<usize, RepositoryError> {
-        use futures_util::StreamExt as _;
         use futures_util::future::{Either, select};
+        use futures_util::{FutureExt as _, StreamExt as _};
 
         let now = self.clock.now();
         let oldest = self.queue.oldest_pending().await?;
@@ -308,7 +323,7 @@ impl DeliverWebhooks {
         let mut stop = std::pin::pin!(stop);
         let mut attempted = 0;
         loop {
-            let (d, result, latency) = match select(in_flight.next(), stop.as_mut()).await {
+            let first = match select(in_flight.next(), stop.as_mut()).await {
                 Either::Left((Some(done), _)) => done,
                 Either::Left((None, _)) => return Ok(attempted),
                 Either::Right(((), _)) => {
@@ -316,20 +331,35 @@ impl DeliverWebhooks {
                     return Ok(attempted);
                 }
             };
-            unanswered.retain(|id| *id != d.id);
-            attempted += 1;
-            self.finish(d, &result, latency).await?;
+            // With it, every other attempt that has ended by now.
+            let mut done = vec![first];
+            while let Some(Some(more)) = in_flight.next().now_or_never() {
+                done.push(more);
+            }
+            let now = self.clock.now();
+            let outcomes: Vec<(&ClaimedDelivery, AttemptOutcome)> = done
+                .into_iter()
+                .map(|(d, result, latency)| (d, self.outcome(d, &result, latency, now)))
+                .collect();
+            unanswered.retain(|id| outcomes.iter().all(|(d, _)| d.id != *id));
+            attempted += outcomes.len();
+            let recorded = self.queue.record_all(&outcomes, now).await?;
+            for ((d, _), recorded) in outcomes.iter().zip(recorded) {
+                if !recorded {
+                    tracing::warn!(delivery_id = %d.id, "webhook delivery outcome not recorded: its lease ran out and another runner took it over");
+                }
+            }
         }
     }
 
-    /// Records what the attempt of `d` came to, and counts it.
-    async fn finish(
+    /// What the attempt of `d` came to, counted.
+    fn outcome(
         &self,
         d: &ClaimedDelivery,
         result: &SendResult,
         latency: Duration,
-    ) -> Result<(), RepositoryError> {
-        let now = self.clock.now();
+        now: DateTime<Utc>,
+    ) -> AttemptOutcome {
         let outcome = outcome_of(
             result,
             d.attempts,
@@ -346,10 +376,7 @@ impl DeliverWebhooks {
         if outcome.status != DeliveryStatus::Succeeded {
             tracing::info!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, attempts = d.attempts + 1, error = outcome.error.as_deref().unwrap_or(""), "webhook delivery attempt failed");
         }
-        if !self.queue.record(d, &outcome, now).await? {
-            tracing::warn!(delivery_id = %d.id, "webhook delivery outcome not recorded: its lease ran out and another runner took it over");
-        }
-        Ok(())
+        outcome
     }
 }
 

@@ -291,7 +291,7 @@ impl Adapters {
             },
             deliver: DeliverWebhooks {
                 queue: self.webhooks.clone(),
-                sender: Arc::new(HttpSender),
+                sender: Arc::new(HttpSender::default()),
                 resolver: Arc::new(SystemResolver),
                 clock: self.clock.clone(),
                 jitter: Arc::new(jitter),

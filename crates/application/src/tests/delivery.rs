@@ -465,3 +465,98 @@ async fn each_pass_claims_under_a_token_of_its_own() {
         (now(), now() + chrono::TimeDelta::seconds(60))
     );
 }
+
+/// A queue that notes the size of each `record_all`, over [`Queue`].
+struct Batching(Arc<Queue>, Mutex<Vec<usize>>);
+
+#[async_trait]
+impl DeliveryQueue for Batching {
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+        claim: uuid::Uuid,
+    ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
+        self.0.claim(now, until, limit, claim).await
+    }
+    async fn record(
+        &self,
+        d: &ClaimedDelivery,
+        o: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.0.record(d, o, now).await
+    }
+    async fn record_all(
+        &self,
+        outcomes: &[(&ClaimedDelivery, AttemptOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, RepositoryError> {
+        self.1.lock().unwrap().push(outcomes.len());
+        self.0.record_all(outcomes, now).await
+    }
+    async fn release(&self, claim: uuid::Uuid, ids: &[DeliveryId]) -> Result<(), RepositoryError> {
+        self.0.release(claim, ids).await
+    }
+    async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        self.0.oldest_pending().await
+    }
+}
+
+#[tokio::test]
+async fn outcomes_that_come_together_are_recorded_in_one_write() {
+    let queue = Arc::new(Queue::default());
+    let due: Vec<ClaimedDelivery> = (0..3)
+        .map(|_| claimed("https://hooks.example.com/in", 0))
+        .collect();
+    queue.due.lock().unwrap().extend(due.iter().cloned());
+    let batching = Arc::new(Batching(queue.clone(), Mutex::default()));
+    let mut run = runner(
+        queue.clone(),
+        Arc::new(Sender {
+            answer: 204,
+            ..Default::default()
+        }),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    run.queue = batching.clone();
+    assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 3);
+    // The fake sender answers at once: all three in one write.
+    assert_eq!(*batching.1.lock().unwrap(), [3]);
+    let mut recorded: Vec<DeliveryId> =
+        queue.recorded.lock().unwrap().iter().map(|r| r.0).collect();
+    let mut expected: Vec<DeliveryId> = due.iter().map(|d| d.id).collect();
+    recorded.sort_unstable_by_key(|id| id.as_uuid());
+    expected.sort_unstable_by_key(|id| id.as_uuid());
+    assert_eq!(recorded, expected);
+}
+
+#[tokio::test]
+async fn recording_several_answers_which_were_recorded_in_order() {
+    let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
+    let claim = uuid::Uuid::now_v7();
+    let held = queue.claim(now(), now(), 10, claim).await.unwrap();
+    let second = ClaimedDelivery {
+        claim,
+        ..claimed("https://hooks.example.com/in", 1)
+    };
+    let ok = crate::delivery::outcome_of(&SendResult::Answered(204), 0, &[], 0.5, now());
+    let outcomes = [(&held[0], ok.clone()), (&second, ok)];
+    assert_eq!(
+        queue.record_all(&outcomes, now()).await.unwrap(),
+        [true, true]
+    );
+    let recorded: Vec<DeliveryId> = queue.recorded.lock().unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(recorded, [held[0].id, second.id]);
+    let lost = Queue {
+        taken_over: true,
+        ..Default::default()
+    };
+    lost.claims.lock().unwrap().push(claim);
+    assert_eq!(
+        lost.record_all(&outcomes, now()).await.unwrap(),
+        [false, false]
+    );
+}

@@ -385,36 +385,50 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         o: &application::delivery::AttemptOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
+        let recorded = self.record_all(&[(d, o.clone())], now).await?;
+        Ok(recorded.first().copied().unwrap_or(false))
+    }
+
+    #[tracing::instrument(name = "db.deliveries.record_all", skip_all, fields(count = outcomes.len()))]
+    async fn record_all(
+        &self,
+        outcomes: &[(
+            &application::delivery::ClaimedDelivery,
+            application::delivery::AttemptOutcome,
+        )],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            let held = sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
-                 last_error = $4, next_attempt_at = $5, claimed_until = NULL, claim_token = NULL, updated_at = $6 \
-                 WHERE id = $1 AND claim_token = $7")
-                .bind(d.id.as_uuid())
-                .bind(o.status.as_str())
-                .bind(o.status_code.map(i64::from))
-                .bind(o.error.as_deref())
-                .bind(o.next_attempt_at)
-                .bind(now)
-                .bind(d.claim)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected()
-                == 1;
-            if !held {
-                return Ok(false);
-            }
-            if o.disable_endpoint {
-                sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $2 WHERE id = $1")
-                    .bind(d.endpoint_id.as_uuid())
+            let mut recorded = Vec::with_capacity(outcomes.len());
+            for (d, o) in outcomes {
+                let held = sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
+                     last_error = $4, next_attempt_at = $5, claimed_until = NULL, claim_token = NULL, updated_at = $6 \
+                     WHERE id = $1 AND claim_token = $7")
+                    .bind(d.id.as_uuid())
+                    .bind(o.status.as_str())
+                    .bind(o.status_code.map(i64::from))
+                    .bind(o.error.as_deref())
+                    .bind(o.next_attempt_at)
                     .bind(now)
+                    .bind(d.claim)
                     .execute(&mut *tx)
                     .await
-                    .map_err(map_err)?;
+                    .map_err(map_err)?
+                    .rows_affected()
+                    == 1;
+                if held && o.disable_endpoint {
+                    sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $2 WHERE id = $1")
+                        .bind(d.endpoint_id.as_uuid())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                recorded.push(held);
             }
             tx.commit().await.map_err(map_err)?;
-            Ok(true)
+            Ok(recorded)
         })
     }
 
