@@ -67,29 +67,15 @@ pub trait DeliveryQueue: Send + Sync {
         claim: Uuid,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError>;
 
-    /// Records an attempt's outcome and ends the lease; `false` (nothing recorded) when the
-    /// delivery's claim is no longer `delivery.claim` (its lease ran out and another runner
-    /// took it over: that runner's outcome stands).
-    async fn record(
-        &self,
-        delivery: &ClaimedDelivery,
-        outcome: &AttemptOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError>;
-
-    /// Records several outcomes at once (those that came together), each as [`Self::record`]
-    /// does; answers, in order, which were recorded. Adapters do it in one transaction.
+    /// Records the outcomes of attempts (those that came together, in one transaction), each
+    /// ending its delivery's lease; answers, in order, which were recorded: `false` (nothing
+    /// recorded) when the delivery's claim is no longer `delivery.claim` (its lease ran out and
+    /// another runner took it over: that runner's outcome stands).
     async fn record_all(
         &self,
         outcomes: &[(&ClaimedDelivery, AttemptOutcome)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<bool>, RepositoryError> {
-        let mut recorded = Vec::with_capacity(outcomes.len());
-        for (delivery, outcome) in outcomes {
-            recorded.push(self.record(delivery, outcome, now).await?);
-        }
-        Ok(recorded)
-    }
+    ) -> Result<Vec<bool>, RepositoryError>;
 
     /// Ends the leases `claim` still holds of deliveries not attempted (at shutdown), so
     /// another runner may take them at once.

@@ -57,22 +57,24 @@ impl DeliveryQueue for Queue {
             .map(|d| ClaimedDelivery { claim, ..d })
             .collect())
     }
-    async fn record(
+    async fn record_all(
         &self,
-        d: &ClaimedDelivery,
-        o: &AttemptOutcome,
+        outcomes: &[(&ClaimedDelivery, AttemptOutcome)],
         _: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
-        assert_eq!(
-            self.claims.lock().unwrap().last(),
-            Some(&d.claim),
-            "recorded under another claim"
-        );
-        if self.taken_over {
-            return Ok(false);
+    ) -> Result<Vec<bool>, RepositoryError> {
+        let mut recorded = Vec::with_capacity(outcomes.len());
+        for (d, o) in outcomes {
+            assert_eq!(
+                self.claims.lock().unwrap().last(),
+                Some(&d.claim),
+                "recorded under another claim"
+            );
+            if !self.taken_over {
+                self.recorded.lock().unwrap().push((d.id, o.clone()));
+            }
+            recorded.push(!self.taken_over);
         }
-        self.recorded.lock().unwrap().push((d.id, o.clone()));
-        Ok(true)
+        Ok(recorded)
     }
     async fn release(&self, claim: uuid::Uuid, ids: &[DeliveryId]) -> Result<(), RepositoryError> {
         self.released
@@ -479,14 +481,6 @@ impl DeliveryQueue for Batching {
         claim: uuid::Uuid,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
         self.0.claim(now, until, limit, claim).await
-    }
-    async fn record(
-        &self,
-        d: &ClaimedDelivery,
-        o: &AttemptOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
-        self.0.record(d, o, now).await
     }
     async fn record_all(
         &self,

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Event, EventId, EventType, KeyPart, Page, PageRequest, RepositoryError, SortKeys};
+use domain::{Event, EventId, EventType, KeyPart, Page, PageRequest, RepositoryError};
 use uuid::Uuid;
 
-use super::{Database, corrupt, fetch_list, read_rows};
+use super::{Database, corrupt, fetch_newest_by_id, read_rows};
 use application::ports::EventReadModel;
 
 /// Writes an event whatever else happens in its transaction.
@@ -203,15 +203,13 @@ impl EventReadModel for SqlEvents {
             .map(|t| ("type = $?", KeyPart::Text(t.as_str().to_owned())))
             .into_iter()
             .collect();
-        let rows = fetch_list::<EventRow>(
+        let rows = fetch_newest_by_id::<EventRow>(
             &self.db,
             "id, type, data, created_at",
             "events",
             filters,
-            &[("id", true)],
-            "u",
             page,
-            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+            |r| r.id,
         )
         .await?;
         read_rows(rows)

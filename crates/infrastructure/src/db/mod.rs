@@ -542,6 +542,29 @@ pub(crate) fn read_rows<R, T: TryFrom<R, Error = RepositoryError>>(
     })
 }
 
+/// A list newest first by id (UUID v7), which is also its cursor's only key: the primary key,
+/// or an index that ends in the id, answers any page as a range. `id_of` reads a row's id.
+pub(crate) async fn fetch_newest_by_id<R: StoredRow>(
+    db: &Database,
+    columns: &str,
+    from: &str,
+    filters: Vec<(&str, KeyPart)>,
+    page: PageRequest,
+    id_of: impl Fn(&R) -> Uuid,
+) -> Result<Page<R>, RepositoryError> {
+    fetch_list(
+        db,
+        columns,
+        from,
+        filters,
+        &[("id", true)],
+        "u",
+        page,
+        |r| SortKeys::new(vec![KeyPart::Id(id_of(r))]),
+    )
+    .await
+}
+
 /// A list's query: the rows of `from` (a table) that meet every `filters` condition (each
 /// with one `$?` for its value), in `order` (the tie-breaker last), after the page's cursor or
 /// else past its offset, and their count. Rows are fetched one past the page to tell whether

@@ -3,12 +3,12 @@ use chrono::{DateTime, Utc};
 use domain::{
     Address, CountryCode, Currency, IdempotencyRecord, KeyPart, Money, Order, OrderId, OrderLine,
     OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
-    ProductName, Quantity, RepositoryError, Sku, SortKeys, Stock, UserId,
+    ProductName, Quantity, RepositoryError, Sku, Stock, UserId,
 };
 use uuid::Uuid;
 
 use super::events::write_events;
-use super::{Database, corrupt, fetch_in, fetch_list, map_err, on_db};
+use super::{Database, corrupt, fetch_in, fetch_newest_by_id, map_err, on_db};
 use application::ports::{OrderFilter, OrderReadModel};
 
 macro_rules! order_columns {
@@ -535,15 +535,13 @@ impl OrderReadModel for SqlOrders {
             request: page,
             total,
             next,
-        } = fetch_list::<OrderRow>(
+        } = fetch_newest_by_id::<OrderRow>(
             &self.db,
             order_columns!(),
             "orders",
             filters,
-            &[("id", true)],
-            "u",
             page,
-            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+            |r| r.id,
         )
         .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

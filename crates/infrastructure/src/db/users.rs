@@ -1,14 +1,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Email, KeyPart, Page, PageRequest, PendingEvent, PersonName, RepositoryError, SortKeys, User,
-    UserId, UserRepository, Username,
+    Email, Page, PageRequest, PendingEvent, PersonName, RepositoryError, User, UserId,
+    UserRepository, Username,
 };
 use uuid::Uuid;
 
 use super::events::write_events;
 use super::{
-    Database, corrupt, fetch_by_id, fetch_list, map_err, on_db, read_rows, roles_from_text,
+    Database, corrupt, fetch_by_id, fetch_newest_by_id, map_err, on_db, read_rows, roles_from_text,
     roles_to_text,
 };
 use application::ports::UserReadModel;
@@ -172,15 +172,13 @@ impl UserReadModel for SqlUsers {
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
         // Newest first by id (UUID v7), which is also the cursor's only key: the primary key
         // answers a cursor page as a range.
-        let rows = fetch_list::<UserRow>(
+        let rows = fetch_newest_by_id::<UserRow>(
             &self.db,
             user_columns!(),
             "users",
             Vec::new(),
-            &[("id", true)],
-            "u",
             page,
-            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+            |r| r.id,
         )
         .await?;
         read_rows(rows)

@@ -9,7 +9,9 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{Database, corrupt, fetch_by_id, fetch_list, map_err, on_db, read_rows};
+use super::{
+    Database, corrupt, fetch_by_id, fetch_list, fetch_newest_by_id, map_err, on_db, read_rows,
+};
 use application::ports::WebhookRepository;
 
 macro_rules! endpoint_columns {
@@ -156,15 +158,13 @@ impl WebhookRepository for SqlWebhooks {
     #[tracing::instrument(name = "db.webhooks.list", skip_all)]
     async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepositoryError> {
         // Newest first by id (UUID v7), the primary key: a cursor page is a range of it.
-        let rows = fetch_list::<EndpointRow>(
+        let rows = fetch_newest_by_id::<EndpointRow>(
             &self.db,
             endpoint_columns!(),
             "webhook_endpoints",
             Vec::new(),
-            &[("id", true)],
-            "u",
             page,
-            |r| SortKeys::new(vec![KeyPart::Id(r.id)]),
+            |r| r.id,
         )
         .await?;
         read_rows(rows)
@@ -376,17 +376,6 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
             });
         }
         Ok(out)
-    }
-
-    #[tracing::instrument(name = "db.deliveries.record", skip_all)]
-    async fn record(
-        &self,
-        d: &application::delivery::ClaimedDelivery,
-        o: &application::delivery::AttemptOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
-        let recorded = self.record_all(&[(d, o.clone())], now).await?;
-        Ok(recorded.first().copied().unwrap_or(false))
     }
 
     #[tracing::instrument(name = "db.deliveries.record_all", skip_all, fields(count = outcomes.len()))]

@@ -198,6 +198,16 @@ async fn queued(t: &TestDb, n: usize) -> (SqlWebhooks, WebhookEndpoint) {
     (webhooks, all)
 }
 
+/// Records one outcome: whether it was recorded.
+async fn record(
+    q: &SqlWebhooks,
+    d: &ClaimedDelivery,
+    o: &AttemptOutcome,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    q.record_all(&[(d, o.clone())], now).await.unwrap()[0]
+}
+
 fn succeeded() -> AttemptOutcome {
     AttemptOutcome {
         status: DeliveryStatus::Succeeded,
@@ -230,9 +240,9 @@ async fn a_claim_is_exclusive_until_its_lease_runs_out_then_taken_over(t: TestDb
     let taken = q.claim(at(71), at(131), 10, second).await.unwrap();
     assert_eq!(taken.len(), 3);
     // The first holder's outcome is dropped; the new holder's stands.
-    assert!(!q.record(&claimed[0], &succeeded(), at(72)).await.unwrap());
+    assert!(!record(&q, &claimed[0], &succeeded(), at(72)).await);
     let again = taken.iter().find(|d| d.id == claimed[0].id).unwrap();
-    assert!(q.record(again, &succeeded(), at(72)).await.unwrap());
+    assert!(record(&q, again, &succeeded(), at(72)).await);
     let done = q
         .deliveries(
             all.id,
@@ -299,7 +309,7 @@ async fn a_retrying_delivery_is_due_again_at_its_next_attempt(t: TestDb) {
         next_attempt_at: Some(at(100)),
         disable_endpoint: false,
     };
-    assert!(q.record(&claimed[0], &retry, at(11)).await.unwrap());
+    assert!(record(&q, &claimed[0], &retry, at(11)).await);
     assert!(
         q.claim(at(99), at(159), 10, Uuid::now_v7())
             .await
@@ -317,7 +327,7 @@ async fn a_retrying_delivery_is_due_again_at_its_next_attempt(t: TestDb) {
         next_attempt_at: None,
         disable_endpoint: true,
     };
-    assert!(q.record(&again[0], &gone, at(101)).await.unwrap());
+    assert!(record(&q, &again[0], &gone, at(101)).await);
     assert!(!q.get(all.id).await.unwrap().unwrap().enabled);
 }
 
