@@ -30,17 +30,13 @@ impl JobSchedule for SqlJobSchedule {
         until: DateTime<Utc>,
         claim: Uuid,
     ) -> Result<bool, RepositoryError> {
-        // A job not run before gets its row, due now; then one statement takes it if it is due
-        // and free, so of several runners at most one gets it.
+        // One statement: a job not run before gets its row, taken at once; a known one is
+        // taken if it is due and free. Of several runners at most one gets it.
         on_db!(&self.db, write, pool => {
-            sqlx::query("INSERT INTO job_schedule (name, next_run_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(map_err)?;
-            sqlx::query("UPDATE job_schedule SET claimed_until = $3, claim_token = $4 WHERE name = $1 \
-                 AND next_run_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)")
+            sqlx::query("INSERT INTO job_schedule (name, next_run_at, claimed_until, claim_token) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET claimed_until = excluded.claimed_until, claim_token = excluded.claim_token \
+                 WHERE job_schedule.next_run_at <= $2 \
+                 AND (job_schedule.claimed_until IS NULL OR job_schedule.claimed_until < $2)")
                 .bind(name)
                 .bind(now)
                 .bind(until)
@@ -48,8 +44,8 @@ impl JobSchedule for SqlJobSchedule {
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected() == 1)
-                .map_err(map_err)
         })
+        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.jobs.finish", skip_all, fields(job = name))]
