@@ -119,7 +119,8 @@ pub struct Settings {
     pub low_stock_threshold: u32,
     /// `SHOP_JOBS`: whether `serve` runs the background jobs too (default true).
     pub jobs_enabled: bool,
-    /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due.
+    /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due (a tenth of it
+    /// after a pass that found part of a batch).
     pub jobs_poll_interval: Duration,
     /// `JOBS_SWEEP_INTERVAL_SECONDS`: how often spent idempotency keys and refresh tokens are
     /// swept (600).

@@ -46,18 +46,24 @@ impl Jobs {
                 }
                 next_periodic = Instant::now() + PERIODIC_CHECK.min(self.poll_interval * 10);
             }
-            let busy = match self.deliver.run_once(stopped(stop.clone())).await {
-                Ok(n) => n > 0,
+            let attempted = match self.deliver.run_once(stopped(stop.clone())).await {
+                Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook delivery pass failed");
-                    false
+                    0
                 }
             };
-            if busy {
-                continue;
-            }
+            let wait = match attempted {
+                0 => self.poll_interval,
+                // A full batch: more is likely due at once.
+                n if n >= self.deliver.settings.batch_size as usize => continue,
+                // The queue ran dry mid-batch: events are coming, but a few at a time. A short
+                // wait lets the next pass take them as one batch (one claim and few records)
+                // rather than a pass, with its writes, for every few events.
+                _ => self.poll_interval / 10,
+            };
             tokio::select! {
-                () = tokio::time::sleep(self.poll_interval) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = stopped(stop.clone()) => break,
             }
         }
