@@ -82,11 +82,10 @@ pub fn discount_amount(subtotal: Money, discount: Discount) -> Result<Money, Dom
         Discount::Fixed(amount) if amount.currency() != subtotal.currency() => {
             Err(PromotionRefusal::WrongCurrency(amount.currency()).into())
         }
-        Discount::Fixed(amount) => Ok(if amount.minor() < subtotal.minor() {
-            amount
-        } else {
-            subtotal
-        }),
+        Discount::Fixed(amount) => Ok(Money::from_minor(
+            amount.minor().min(subtotal.minor()),
+            subtotal.currency(),
+        )?),
     }
 }
 
