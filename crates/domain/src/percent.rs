@@ -133,6 +133,8 @@ mod tests {
             "NaN",
             "1.2.3",
             "99999999999",
+            "1000000",
+            "0001000.5",
         ] {
             let e = Percent::parse(bad).unwrap_err();
             assert_eq!(e.field, "value", "{bad:?}");
