@@ -12,9 +12,14 @@ pub mod image;
 pub mod money;
 pub mod order;
 pub mod page;
+pub mod percent;
+pub mod pricing;
 pub mod product;
+pub mod promotion;
 pub mod repository;
+pub mod shipping;
 pub mod slug;
+pub mod tax;
 pub mod user;
 pub mod webhook;
 
@@ -30,10 +35,15 @@ pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
 pub use order::{Order, OrderLine, OrderStatus, Quantity};
 pub use page::{Page, PageRequest};
+pub use percent::Percent;
+pub use pricing::{CartLine, CartPricing, PromotionUse, Totals, choose_tax_rate, price_cart};
 pub use product::{Description, Product, ProductChanges, ProductName, ProductStatus, Sku, Stock};
+pub use promotion::{Discount, Promotion, PromotionCode, PromotionRefusal, PromotionRules};
 pub use repository::{
     CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
     ProductRepository, RepositoryError, UserRepository,
 };
+pub use shipping::{ShippingOption, ShippingOptionName, ShippingPrice};
 pub use slug::Slug;
+pub use tax::TaxRate;
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

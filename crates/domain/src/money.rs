@@ -223,6 +223,22 @@ impl Money {
         Money::from_minor(minor, self.currency).map_err(|_| DomainError::Overflow)
     }
 
+    /// This amount less `other`, of one currency; money never goes below zero, so taking more
+    /// than there is is refused rather than clamped.
+    ///
+    /// # Errors
+    /// `CurrencyMismatch` for different currencies, `Overflow` when `other` is the larger.
+    pub fn checked_sub(self, other: Money) -> Result<Money, DomainError> {
+        if self.currency != other.currency {
+            return Err(DomainError::CurrencyMismatch(
+                self.currency.code.to_owned(),
+                other.currency.code.to_owned(),
+            ));
+        }
+        Money::from_minor(self.minor - other.minor, self.currency)
+            .map_err(|_| DomainError::Overflow)
+    }
+
     /// This amount times a whole quantity.
     ///
     /// # Errors
@@ -442,6 +458,21 @@ mod tests {
         assert_eq!(Money::zero(eur()).to_string(), "0.00 EUR");
         assert_eq!(Money::zero(jpy()).currency(), jpy());
         assert_eq!(Money::zero(jpy()).minor(), 0);
+    }
+
+    #[test]
+    fn differences_are_exact_and_never_negative() {
+        let a = Money::parse("2.50", eur()).unwrap();
+        let b = Money::parse("0.75", eur()).unwrap();
+        assert_eq!(a.checked_sub(b).unwrap().minor(), 175);
+        assert_eq!(a.checked_sub(a).unwrap(), Money::zero(eur()));
+        assert_eq!(a.checked_sub(b).unwrap().currency(), eur());
+        assert_eq!(b.checked_sub(a), Err(DomainError::Overflow));
+        let usd = Money::parse("1", Currency::parse("USD").unwrap()).unwrap();
+        assert_eq!(
+            a.checked_sub(usd),
+            Err(DomainError::CurrencyMismatch("EUR".into(), "USD".into()))
+        );
     }
 
     #[test]
