@@ -100,8 +100,9 @@ pub enum ProductSort {
     PriceDesc,
     /// By name, A to Z, case-insensitively (then newest).
     NameAsc,
-    /// Best matches of the search first (the default with a search). For now the adapters
-    /// order matches newest first, as they did before relevance was asked for.
+    /// Best matches of the search first (the default with a search): the name that is the
+    /// search, then names that start with it, then names that hold it, then products whose
+    /// description alone matches; newest first within each. Without a search, newest first.
     Relevance,
 }
 

@@ -28,7 +28,7 @@ use crate::routes::created;
         ("max_price" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,3})?$", example = "25.00", description = "Highest price, inclusive, as `min_price`; needs `currency` (else 422), and not below `min_price` (else 422)"),
         ("currency" = Option<String>, Query, pattern = "^[A-Z]{3}$", example = "EUR", description = "ISO 4217 code: only products priced in it (required with a price bound)"),
         ("in_stock" = Option<bool>, Query, description = "`true`: only products with stock; `false`: only those without. Any other value, an empty one too, is 422"),
-        ("sort" = Option<crate::dto::ProductSortDto>, Query, description = "The order: `newest` (the default), `oldest`, `price_asc`, `price_desc` (then newest), `name_asc` (case-insensitive, then newest), or `relevance` (the default with `q`; for now the same order as `newest`). Any other value, an empty one too, is 422"),
+        ("sort" = Option<crate::dto::ProductSortDto>, Query, description = "The order: `newest` (the default), `oldest`, `price_asc`, `price_desc` (then newest), `name_asc` (case-insensitive, then newest), or `relevance` (the default with `q`: a name equal to the search first, then names starting with it, then names containing it, then products matched by their description alone, newest first within each; without `q` the same as `newest`). Any other value, an empty one too, is 422"),
     ),
     responses(
         (status = 200, description = "A page of products", body = ProductPage,

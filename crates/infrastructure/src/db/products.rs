@@ -281,6 +281,36 @@ fn fold_case(text: &str) -> String {
     caseless::default_case_fold_str(text)
 }
 
+/// How well a product whose case-folded name is `name` matches the case-folded search `q`, best
+/// first: 0 the name is the search, 1 it starts with it, 2 it holds it, 3 only the description
+/// does. [`rank_sql`] computes the same in SQL, and a relevance cursor carries it.
+fn relevance(name: &str, q: &str) -> i64 {
+    if name == q {
+        0
+    } else if name.starts_with(q) {
+        1
+    } else if name.contains(q) {
+        2
+    } else {
+        3
+    }
+}
+
+/// [`relevance`] as an SQL expression over the folded name `name` and the search, bound as
+/// placeholder `$n`.
+fn rank_sql(backend: Backend, name: &str, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "(CASE WHEN {name} = ${n} THEN 0 WHEN substr({name}, 1, length(${n})) = ${n} THEN 1 \
+             WHEN instr({name}, ${n}) > 0 THEN 2 ELSE 3 END)"
+        ),
+        Backend::Postgres => format!(
+            "(CASE WHEN {name} = ${n}::text THEN 0 WHEN starts_with({name}, ${n}::text) THEN 1 \
+             WHEN strpos({name}, ${n}::text) > 0 THEN 2 ELSE 3 END)"
+        ),
+    }
+}
+
 /// What a search as the client typed it looks for in `search_text`: `None` lists everything
 /// (no text, or only blanks), `Some(None)` matches nothing, `Some(Some(text))` is the
 /// case-folded text. Stored text holds no control characters but line breaks and tabs
@@ -758,10 +788,14 @@ impl SqlProducts {
         let backend = self.db.backend();
         let only_active = filter.status == Some(ProductStatus::Active);
         let search = search.filter(|q| !q.is_empty());
-        let newest = matches!(
-            filter.sort,
-            None | Some(ProductSort::Newest | ProductSort::Relevance)
-        );
+        // A search is by relevance unless another order is asked for; without one, relevance
+        // has nothing to rank and is newest first.
+        let sort = match (filter.sort, search) {
+            (None, Some(_)) => ProductSort::Relevance,
+            (None | Some(ProductSort::Relevance), None) => ProductSort::Newest,
+            (Some(sort), _) => sort,
+        };
+        let newest = sort == ProductSort::Newest;
         let narrowed =
             filter.categories.is_some() || filter.price.is_some() || filter.in_stock.is_some();
         let indexed = |q: &str| backend == Backend::Sqlite && only_active && q.chars().count() >= 3;
@@ -861,43 +895,54 @@ impl SqlProducts {
             }
             Backend::Postgres => "split_part(search_text, chr(31), 1) COLLATE \"C\"",
         };
-        let (order, kinds): (Vec<(&str, bool)>, String) = match filter.sort {
-            None | Some(ProductSort::Newest | ProductSort::Relevance) => {
-                (vec![(tie, true)], tie_kind.to_string())
+        let filter_args = cond.args.len();
+        // Relevance ranks by the search text, one more argument, which only the page's query
+        // binds (after the filters' own, so the count's stay the same).
+        let rank = match (sort, search) {
+            (ProductSort::Relevance, Some(q)) => {
+                cond.args.push(Arg::Text(q.to_owned()));
+                Some(rank_sql(backend, by_name, cond.args.len()))
             }
-            Some(ProductSort::Oldest) => (vec![(tie, false)], tie_kind.to_string()),
-            Some(ProductSort::PriceAsc) => (
+            _ => None,
+        };
+        let (order, kinds): (Vec<(&str, bool)>, String) = match sort {
+            ProductSort::Newest | ProductSort::Relevance => match &rank {
+                Some(rank) => (
+                    vec![(rank.as_str(), false), (tie, true)],
+                    format!("i{tie_kind}"),
+                ),
+                None => (vec![(tie, true)], tie_kind.to_string()),
+            },
+            ProductSort::Oldest => (vec![(tie, false)], tie_kind.to_string()),
+            ProductSort::PriceAsc => (
                 vec![("price_minor", false), (tie, true)],
                 format!("i{tie_kind}"),
             ),
-            Some(ProductSort::PriceDesc) => (
+            ProductSort::PriceDesc => (
                 vec![("price_minor", true), (tie, true)],
                 format!("i{tie_kind}"),
             ),
-            Some(ProductSort::NameAsc) => {
-                (vec![(by_name, false), (tie, true)], format!("t{tie_kind}"))
-            }
+            ProductSort::NameAsc => (vec![(by_name, false), (tie, true)], format!("t{tie_kind}")),
         };
-        let sort = filter.sort;
         let key_of = |r: &ListRow| {
+            // The stored name key is `fold_case(name)`, written by this same function (the
+            // backfill keeps older rows in step); the rank is computed from it as SQL does.
             let mut keys = match sort {
-                None | Some(ProductSort::Newest | ProductSort::Relevance | ProductSort::Oldest) => {
-                    Vec::new()
-                }
-                Some(ProductSort::PriceAsc | ProductSort::PriceDesc) => {
+                ProductSort::Relevance => search
+                    .map(|q| vec![KeyPart::Int(relevance(&fold_case(&r.product.name), q))])
+                    .unwrap_or_default(),
+                ProductSort::Newest | ProductSort::Oldest => Vec::new(),
+                ProductSort::PriceAsc | ProductSort::PriceDesc => {
                     vec![KeyPart::Int(r.product.price_minor)]
                 }
-                // The stored name key is `fold_case(name)`, written by this same function
-                // (the backfill keeps older rows in step).
-                Some(ProductSort::NameAsc) => vec![KeyPart::Text(fold_case(&r.product.name))],
+                ProductSort::NameAsc => vec![KeyPart::Text(fold_case(&r.product.name))],
             };
             keys.push(tie_of(r));
             SortKeys::new(keys)
         };
         let count_sql = format!("SELECT COUNT(*) FROM products WHERE {}", cond.text());
-        let filter_args = cond.args.len();
         if let Some(position) = page.position() {
-            let (sql, keys) = after_condition(&order, &kinds, position, filter_args + 1)?;
+            let (sql, keys) = after_condition(&order, &kinds, position, cond.args.len() + 1)?;
             cond.sql.push(sql);
             for key in keys {
                 cond.args.push(match key {

@@ -32,6 +32,7 @@ both_dbs!(
     a_price_range_needs_its_currency_and_decimal_bounds,
     in_stock_shows_products_with_or_without_stock,
     lists_sort_as_asked_and_refuse_unknown_orders,
+    a_search_lists_its_best_matches_first,
 );
 
 const CATEGORIES: &str = "/api/v1/categories";
@@ -1018,6 +1019,80 @@ async fn in_stock_shows_products_with_or_without_stock(app: TestApp) {
         let fields = assert_invalid(app.get(&format!("{PRODUCTS}?{bad}"), None).await).await;
         assert_eq!(fields, ["in_stock"], "{bad}");
     }
+}
+
+async fn a_search_lists_its_best_matches_first(app: TestApp) {
+    let admin = app.admin_token().await;
+    // Made in this order, so newest first would be the reverse of it.
+    for (name, description) in [
+        ("Teapot", Some("Pours a MUG and a half")),
+        ("Mug rack", None),
+        ("Big mug", None),
+        ("MUG", None),
+        ("mugwort tea", Some("Not a mug")),
+        ("Plate", None),
+        ("Enamel Mug", None),
+    ] {
+        let mut body = json!({"name": name});
+        if let Some(d) = description {
+            body["description"] = json!(d);
+        }
+        product(&app, &admin, body).await;
+    }
+    // The name that is the search, then names starting with it (newest first), then names
+    // holding it (newest first), then the description alone.
+    let best = [
+        "MUG",
+        "mugwort tea",
+        "Mug rack",
+        "Enamel Mug",
+        "Big mug",
+        "Teapot",
+    ];
+    for query in ["q=mug", "q=Mug&sort=relevance", "q=%20mug%20"] {
+        assert_eq!(listed(&app, query, None).await, best, "{query}");
+    }
+    // Any other order asked for wins over relevance; relevance without a search is newest.
+    assert_eq!(
+        listed(&app, "q=mug&sort=newest", None).await,
+        [
+            "Enamel Mug",
+            "mugwort tea",
+            "MUG",
+            "Big mug",
+            "Mug rack",
+            "Teapot"
+        ]
+    );
+    assert_eq!(
+        listed(&app, "sort=relevance", None).await,
+        listed(&app, "sort=newest", None).await
+    );
+    // Under three characters, and for an admin over every status: the same ranking.
+    assert_eq!(
+        listed(&app, "q=mu", None).await,
+        [
+            "mugwort tea",
+            "MUG",
+            "Mug rack",
+            "Enamel Mug",
+            "Big mug",
+            "Teapot"
+        ]
+    );
+    assert_eq!(listed(&app, "q=mug", Some(&admin)).await, best);
+    // A walk by cursor, two at a time, sees the same order.
+    let mut walked = Vec::new();
+    let mut path = format!("{PRODUCTS}?q=mug&per_page=2");
+    loop {
+        let page = read(&app, &path, None).await;
+        walked.extend(names_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{PRODUCTS}?q=mug&per_page=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, best);
 }
 
 async fn lists_sort_as_asked_and_refuse_unknown_orders(app: TestApp) {
