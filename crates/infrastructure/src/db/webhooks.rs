@@ -289,6 +289,56 @@ const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET claimed_until = $2, cl
      AND (x.claimed_until IS NULL OR x.claimed_until < $1) \
      ORDER BY x.next_attempt_at LIMIT $3) RETURNING id, endpoint_id, event_id, attempts";
 
+/// Records `n` outcomes in one statement: `$1` is the time, then six values an outcome (the
+/// delivery, its status, status code, error, next attempt and the claim it was sent under). A
+/// delivery is updated only while its claim still holds it; the statement answers the ids it
+/// updated.
+fn record_all_sql(backend: super::Backend, n: usize) -> String {
+    let pg = backend == super::Backend::Postgres;
+    let casts = if pg {
+        [
+            "::uuid",
+            "::text",
+            "::bigint",
+            "::text",
+            "::timestamptz",
+            "::uuid",
+        ]
+    } else {
+        [""; 6]
+    };
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let values: Vec<String> = casts
+                .iter()
+                .enumerate()
+                .map(|(j, cast)| format!("${}{cast}", 2 + i * 6 + j))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    let rows = rows.join(", ");
+    if pg {
+        format!(
+            "UPDATE webhook_deliveries d SET status = v.status, attempts = d.attempts + 1, \
+             last_status_code = v.code, last_error = v.error, next_attempt_at = v.next, \
+             claimed_until = NULL, claim_token = NULL, updated_at = $1 \
+             FROM (VALUES {rows}) AS v (id, status, code, error, next, claim) \
+             WHERE d.id = v.id AND d.claim_token = v.claim RETURNING d.id"
+        )
+    } else {
+        // SQLite names a VALUES table's columns column1, column2, ...
+        format!(
+            "UPDATE webhook_deliveries SET status = v.column2, attempts = attempts + 1, \
+             last_status_code = v.column3, last_error = v.column4, next_attempt_at = v.column5, \
+             claimed_until = NULL, claim_token = NULL, updated_at = $1 \
+             FROM (VALUES {rows}) AS v \
+             WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.claim_token = v.column6 \
+             RETURNING id"
+        )
+    }
+}
+
 #[async_trait]
 impl application::delivery::DeliveryQueue for SqlWebhooks {
     #[tracing::instrument(name = "db.deliveries.claim", skip_all)]
@@ -387,38 +437,64 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         )],
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, RepositoryError> {
-        on_db!(&self.db, write, pool, begin => {
-            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            let mut recorded = Vec::with_capacity(outcomes.len());
-            for (d, o) in outcomes {
-                let held = sqlx::query("UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, \
-                     last_error = $4, next_attempt_at = $5, claimed_until = NULL, claim_token = NULL, updated_at = $6 \
-                     WHERE id = $1 AND claim_token = $7")
-                    .bind(d.id.as_uuid())
-                    .bind(o.status.as_str())
-                    .bind(o.status_code.map(i64::from))
-                    .bind(o.error.as_deref())
-                    .bind(o.next_attempt_at)
-                    .bind(now)
-                    .bind(d.claim)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                    .rows_affected()
-                    == 1;
-                if held && o.disable_endpoint {
-                    sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $2 WHERE id = $1")
-                        .bind(d.endpoint_id.as_uuid())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = record_all_sql(self.db.backend(), outcomes.len());
+        // Binds `$1` (now) and each outcome's six values, in the order of `record_all_sql`.
+        macro_rules! bound {
+            () => {{
+                let mut q =
+                    sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql.clone())).bind(now);
+                for (d, o) in outcomes {
+                    q = q
+                        .bind(d.id.as_uuid())
+                        .bind(o.status.as_str())
+                        .bind(o.status_code.map(i64::from))
+                        .bind(o.error.as_deref())
+                        .bind(o.next_attempt_at)
+                        .bind(d.claim);
                 }
-                recorded.push(held);
+                q
+            }};
+        }
+        // Endpoints that answered 410 are turned off with their delivery's outcome, in one
+        // transaction; otherwise the outcomes are one statement.
+        let gone: Vec<Uuid> = outcomes
+            .iter()
+            .filter(|(_, o)| o.disable_endpoint)
+            .map(|(d, _)| d.endpoint_id.as_uuid())
+            .collect();
+        let recorded: Vec<Uuid> = on_db!(&self.db, write, pool, begin => {
+            if gone.is_empty() {
+                bound!().fetch_all(pool).await.map_err(map_err)?
+            } else {
+                let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+                let recorded = bound!().fetch_all(&mut *tx).await.map_err(map_err)?;
+                let held: Vec<Uuid> = outcomes
+                    .iter()
+                    .filter(|(d, o)| o.disable_endpoint && recorded.contains(&d.id.as_uuid()))
+                    .map(|(d, _)| d.endpoint_id.as_uuid())
+                    .collect();
+                if !held.is_empty() {
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $1 WHERE id IN ({})",
+                        super::placeholders_from(2, held.len())
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for id in &held {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await.map_err(map_err)?;
+                }
+                tx.commit().await.map_err(map_err)?;
+                recorded
             }
-            tx.commit().await.map_err(map_err)?;
-            Ok(recorded)
-        })
+        });
+        Ok(outcomes
+            .iter()
+            .map(|(d, _)| recorded.contains(&d.id.as_uuid()))
+            .collect())
     }
 
     #[tracing::instrument(name = "db.deliveries.release", skip_all)]

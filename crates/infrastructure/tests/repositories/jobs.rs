@@ -331,6 +331,74 @@ async fn a_retrying_delivery_is_due_again_at_its_next_attempt(t: TestDb) {
     assert!(!q.get(all.id).await.unwrap().unwrap().enabled);
 }
 
+async fn outcomes_recorded_together_each_stand_under_their_own_claim(t: TestDb) {
+    let (q, all) = queued(&t, 3).await;
+    let lost = q.claim(at(10), at(70), 10, Uuid::now_v7()).await.unwrap();
+    let taken = q.claim(at(71), at(131), 10, Uuid::now_v7()).await.unwrap();
+    let mine = |i: usize| taken.iter().find(|d| d.id == lost[i].id).unwrap();
+    let retry = AttemptOutcome {
+        status: DeliveryStatus::Pending,
+        status_code: Some(500),
+        error: Some("the receiver answered 500".into()),
+        next_attempt_at: Some(at(100)),
+        disable_endpoint: false,
+    };
+    let gone = AttemptOutcome {
+        status: DeliveryStatus::Failed,
+        status_code: Some(410),
+        error: Some("the receiver answered 410".into()),
+        next_attempt_at: None,
+        disable_endpoint: true,
+    };
+    // A 410 under a claim that was taken over counts for nothing, its endpoint stays on; the
+    // others are recorded, each with its own outcome.
+    let recorded = q
+        .record_all(
+            &[
+                (&lost[0], gone.clone()),
+                (mine(1), retry.clone()),
+                (mine(2), succeeded()),
+            ],
+            at(72),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded, [false, true, true]);
+    assert!(q.get(all.id).await.unwrap().unwrap().enabled);
+    let of = |status| q.deliveries(all.id, Some(status), PageRequest::default());
+    let succeeded_ = of(DeliveryStatus::Succeeded).await.unwrap();
+    assert_eq!(succeeded_.items.len(), 1);
+    assert_eq!(succeeded_.items[0].id, lost[2].id);
+    let mut pending = of(DeliveryStatus::Pending).await.unwrap().items;
+    pending.sort_by_key(|d| d.attempts);
+    assert_eq!(pending.len(), 2);
+    assert_eq!((pending[0].id, pending[0].attempts), (lost[0].id, 0));
+    assert_eq!(
+        (
+            pending[1].id,
+            pending[1].attempts,
+            pending[1].last_status_code
+        ),
+        (lost[1].id, 1, Some(500))
+    );
+    assert_eq!(
+        pending[1].last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    assert_eq!(pending[1].next_attempt_at, Some(at(100)));
+    // Under the claim that holds it, the 410 fails the delivery and turns the endpoint off.
+    assert_eq!(
+        q.record_all(&[(mine(0), gone)], at(73)).await.unwrap(),
+        [true]
+    );
+    assert!(!q.get(all.id).await.unwrap().unwrap().enabled);
+    assert_eq!(
+        of(DeliveryStatus::Failed).await.unwrap().items[0].id,
+        lost[0].id
+    );
+    assert!(q.record_all(&[], at(74)).await.unwrap().is_empty());
+}
+
 async fn a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again(t: TestDb) {
     let (q, all) = queued(&t, 2).await;
     q.update(&WebhookEndpoint {
@@ -468,6 +536,7 @@ on_both_backends!(
     a_claim_takes_at_most_its_limit_and_only_due_deliveries,
     a_release_frees_at_once_but_only_under_the_claim_that_holds,
     a_retrying_delivery_is_due_again_at_its_next_attempt,
+    outcomes_recorded_together_each_stand_under_their_own_claim,
     a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again,
     the_schedule_lets_one_runner_at_a_time_run_a_job,
     the_key_sweep_deletes_expired_keys_only,
