@@ -366,7 +366,8 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
-        // The endpoints and events of the batch, in one query each.
+        // The endpoints and events of the batch, in one query each, on a reader: the claim has
+        // committed, and SQLite's one writer is left to the writes.
         let mut endpoint_ids: Vec<Uuid> = claims.iter().map(|c| c.endpoint_id).collect();
         endpoint_ids.sort_unstable();
         endpoint_ids.dedup();
@@ -383,7 +384,7 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
             "SELECT id, type, data, created_at FROM events WHERE id IN ({})",
             super::placeholders(event_ids.len())
         );
-        let (endpoints, events): (Vec<EndpointRow>, Vec<ClaimedEventRow>) = on_db!(&self.db, write, pool => {
+        let (endpoints, events): (Vec<EndpointRow>, Vec<ClaimedEventRow>) = on_db!(&self.db, read, pool => {
             let mut e = sqlx::query_as(sqlx::AssertSqlSafe(endpoints_sql.clone()));
             for id in &endpoint_ids {
                 e = e.bind(*id);
