@@ -737,8 +737,8 @@ async fn search_is_a_case_insensitive_substring_match_over_name_and_description(
     assert_eq!(page["total_pages"], json!(2));
     assert_eq!(
         names_of(&page),
-        ["Stoneware mug"],
-        "newest first among the matches"
+        ["Steel kettle"],
+        "best matches first: the name that holds it, then the description that does"
     );
 }
 
