@@ -45,13 +45,74 @@ macro_rules! joined_product_columns {
     };
 }
 
-/// A product with one of its images (or none), as a `LEFT JOIN` gives them.
+/// A product with one of its images (or none), as a `LEFT JOIN` gives them, and its
+/// categories as JSON (see [`categories_json`]), the same on each of its rows.
 #[derive(sqlx::FromRow)]
 struct ProductImageRow {
     #[sqlx(flatten)]
     product: ProductRow,
     #[sqlx(flatten)]
     image: JoinedImageRow,
+    categories: String,
+}
+
+/// The categories of the product `p` as one JSON text, `[[id, name, slug, position], ...]`,
+/// so that one statement reads a product, its images and its categories (each statement is a
+/// round trip to a connection's thread or to the server). SQLite holds ids as blobs, written
+/// here as 32 hex digits.
+macro_rules! categories_json {
+    (sqlite) => {
+        "(SELECT json_group_array(json_array(lower(hex(c.id)), c.name, c.slug, c.position)) \
+         FROM product_categories pc JOIN categories c ON c.id = pc.category_id \
+         WHERE pc.product_id = p.id) AS categories"
+    };
+    (postgres) => {
+        "(SELECT COALESCE(json_agg(json_build_array(c.id, c.name, c.slug, c.position)), '[]')::text \
+         FROM product_categories pc JOIN categories c ON c.id = pc.category_id \
+         WHERE pc.product_id = p.id) AS categories"
+    };
+}
+
+/// The product read by id or slug (`$1`), with its images and categories, in one statement.
+macro_rules! product_view_sql {
+    ($backend:tt, $key:literal) => {
+        concat!(
+            "SELECT ",
+            joined_product_columns!(),
+            ", ",
+            joined_image_columns!(),
+            ", ",
+            categories_json!($backend),
+            " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
+             WHERE p.",
+            $key,
+            " = $1 AND p.deleted_at IS NULL ORDER BY i.id"
+        )
+    };
+}
+
+/// [`categories_json`]'s text as the product's categories, by position, then name, then id.
+fn categories_from_json(json: &str) -> Result<Vec<CategoryRef>, RepositoryError> {
+    let rows: Vec<(String, String, String, i64)> =
+        serde_json::from_str(json).map_err(|e| corrupt("categories", e))?;
+    let mut rows = rows
+        .into_iter()
+        .map(|(id, name, slug, position)| {
+            Uuid::parse_str(&id)
+                .map(|id| (position, name, id, slug))
+                .map_err(|e| corrupt("category id", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.sort();
+    rows.into_iter()
+        .map(|(_, name, id, slug)| {
+            Ok(CategoryRef {
+                id: CategoryId::from_uuid(id),
+                name,
+                slug: Slug::parse(&slug).map_err(|e| corrupt("category slug", e))?,
+            })
+        })
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -630,36 +691,41 @@ async fn categories_of_products(
 impl ProductReadModel for SqlProducts {
     #[tracing::instrument(name = "db.products.get_with_images", skip_all)]
     async fn get(&self, key: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError> {
-        // One statement for the product and its images, one more for its categories.
-        let rows: Vec<ProductImageRow> = on_db!(&self.db, read, pool => {
-            match key {
-                Lookup::Id(id) => sqlx::query_as(concat!(
-                    "SELECT ",
-                    joined_product_columns!(),
-                    ", ",
-                    joined_image_columns!(),
-                    " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
-                     WHERE p.id = $1 AND p.deleted_at IS NULL ORDER BY i.id"
-                ))
-                .bind(id.as_uuid())
-                .fetch_all(pool)
-                .await,
-                Lookup::Slug(slug) => sqlx::query_as(concat!(
-                    "SELECT ",
-                    joined_product_columns!(),
-                    ", ",
-                    joined_image_columns!(),
-                    " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
-                     WHERE p.slug = $1 AND p.deleted_at IS NULL ORDER BY i.id"
-                ))
-                .bind(slug.as_str())
-                .fetch_all(pool)
-                .await,
+        // One statement for the product, its images and its categories.
+        let rows: Vec<ProductImageRow> = match (&self.db, key) {
+            (Database::Sqlite { read, .. }, Lookup::Id(id)) => {
+                sqlx::query_as(product_view_sql!(sqlite, "id"))
+                    .bind(id.as_uuid())
+                    .fetch_all(read)
+                    .await
             }
-        })
+            (Database::Sqlite { read, .. }, Lookup::Slug(slug)) => {
+                sqlx::query_as(product_view_sql!(sqlite, "slug"))
+                    .bind(slug.as_str())
+                    .fetch_all(read)
+                    .await
+            }
+            (Database::Postgres(pool), Lookup::Id(id)) => {
+                sqlx::query_as(product_view_sql!(postgres, "id"))
+                    .bind(id.as_uuid())
+                    .fetch_all(pool)
+                    .await
+            }
+            (Database::Postgres(pool), Lookup::Slug(slug)) => {
+                sqlx::query_as(product_view_sql!(postgres, "slug"))
+                    .bind(slug.as_str())
+                    .fetch_all(pool)
+                    .await
+            }
+        }
         .map_err(map_err)?;
         let mut rows = rows.into_iter();
-        let Some(ProductImageRow { product, image }) = rows.next() else {
+        let Some(ProductImageRow {
+            product,
+            image,
+            categories,
+        }) = rows.next()
+        else {
             return Ok(None);
         };
         let product_id = product.id;
@@ -667,15 +733,10 @@ impl ProductReadModel for SqlProducts {
         for image in std::iter::once(image).chain(rows.map(|r| r.image)) {
             images.extend(image.into_image(product_id)?);
         }
-        let product = Product::try_from(product)?;
-        let categories = categories_of_products(&self.db, &[product.id])
-            .await?
-            .remove(&product.id)
-            .unwrap_or_default();
         Ok(Some(ProductView {
-            product,
+            product: Product::try_from(product)?,
             images,
-            categories,
+            categories: categories_from_json(&categories)?,
         }))
     }
 
