@@ -1451,3 +1451,216 @@ impl From<UpdateWebhookEndpointRequest> for application::webhooks::UpdateEndpoin
         }
     }
 }
+
+/// An optional moment, RFC 3339 in UTC with microseconds, or `null`.
+fn rfc3339_or_null<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// What a promotion takes off.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PromotionKind {
+    /// `value` percent of the subtotal (more than 0, at most 100, up to 4 decimals).
+    Percentage,
+    /// `value` in `currency`, on carts in that currency only.
+    Fixed,
+}
+
+/// A new promotion (discount code).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreatePromotionRequest {
+    /// The code customers type: 1..=50 ASCII letters, digits, `-` or `_`, surrounding
+    /// whitespace trimmed (so the pattern, not a length, bounds it). Codes compare
+    /// case-insensitively and are unique (409); the spelling given is kept for display.
+    #[schema(example = "SUMMER-10", pattern = r"^\s*[A-Za-z0-9_-]{1,50}\s*$")]
+    pub code: String,
+    /// `percentage` or `fixed`.
+    #[schema(value_type = PromotionKind, example = "percentage")]
+    pub kind: String,
+    /// A decimal string: the percent (more than 0, at most 100, up to 4 digits after the
+    /// point) for `percentage`, the amount in `currency` (more than 0, at most its minor
+    /// digits) for `fixed`. Leading zeros are allowed (no length bound; too large is 422).
+    #[schema(example = "10", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub value: String,
+    /// ISO 4217 code: required for `fixed`, refused for `percentage`.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
+    /// Smallest subtotal the code applies to; it also limits the code to carts in its
+    /// currency (for `fixed`, it must be the discount's currency).
+    pub min_subtotal: Option<MoneyDto>,
+    /// First moment the code may be used (inclusive), RFC 3339.
+    #[schema(format = DateTime, example = "2026-06-01T00:00:00Z")]
+    pub starts_at: Option<String>,
+    /// Moment the code stops (exclusive), RFC 3339; after `starts_at`.
+    #[schema(format = DateTime, example = "2026-09-01T00:00:00Z")]
+    pub ends_at: Option<String>,
+    /// Completed checkouts it may be used in, across customers; at least 1. Absent: no limit.
+    #[schema(example = 100, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub usage_limit: Option<u32>,
+    /// Completed checkouts one customer may use it in; at least 1. Absent: no limit.
+    #[schema(example = 1, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub per_customer_limit: Option<u32>,
+    /// Whether it may be used (default true).
+    #[schema(example = true)]
+    pub active: Option<bool>,
+}
+
+/// Changes to a promotion: any subset of the create fields; `null` clears an optional one.
+/// `kind`, `value` and `currency` are checked together, each the stored one when absent; a
+/// promotion turned into a `percentage` drops its currency.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdatePromotionRequest {
+    /// New code (one another promotion has, in any case: 409).
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,50}\s*$")]
+    pub code: Option<String>,
+    /// New kind.
+    #[schema(value_type = Option<PromotionKind>)]
+    pub kind: Option<String>,
+    /// New value.
+    #[schema(example = "15", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub value: Option<String>,
+    /// New currency; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{3}$")]
+    pub currency: Option<Option<String>>,
+    /// New minimum; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub min_subtotal: Option<Option<MoneyDto>>,
+    /// New start; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Option<String>>,
+    /// New end; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Option<String>>,
+    /// New total limit; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub usage_limit: Option<Option<u32>>,
+    /// New per-customer limit; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub per_customer_limit: Option<Option<u32>>,
+    /// On or off.
+    pub active: Option<bool>,
+}
+
+/// A promotion, with how often it has been used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionResponse {
+    /// Id.
+    #[schema(example = "0192f0c7-1a2b-7c3d-8e4f-5a6b7c8d9e0f")]
+    pub id: Uuid,
+    /// The code, as spelled at creation.
+    #[schema(example = "SUMMER-10")]
+    pub code: String,
+    /// `percentage` or `fixed`.
+    #[schema(value_type = PromotionKind, example = "percentage")]
+    pub kind: String,
+    /// The percent (`12.5`, at least one digit after the point) or the amount with exactly
+    /// the currency's minor digits (`5.00`).
+    #[schema(example = "10.0")]
+    pub value: String,
+    /// The currency of a `fixed` discount; null for a percentage.
+    #[schema(required = true, example = json!(null))]
+    pub currency: Option<String>,
+    /// Smallest subtotal, or null.
+    #[schema(required = true)]
+    pub min_subtotal: Option<MoneyDto>,
+    /// First moment it may be used, or null.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    #[schema(required = true, value_type = Option<DateTime<Utc>>)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Moment it stops, or null.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    #[schema(required = true, value_type = Option<DateTime<Utc>>)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Uses in all, or null for no limit.
+    #[schema(required = true, example = 100)]
+    pub usage_limit: Option<u32>,
+    /// Uses per customer, or null for no limit.
+    #[schema(required = true, example = 1)]
+    pub per_customer_limit: Option<u32>,
+    /// Whether it may be used.
+    pub active: bool,
+    /// Completed checkouts that used it.
+    #[schema(example = 0)]
+    pub times_used: u32,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::PromotionRecord> for PromotionResponse {
+    fn from(r: domain::PromotionRecord) -> Self {
+        let p = &r.promotion;
+        Self {
+            id: r.id.as_uuid(),
+            code: p.code().as_str().to_owned(),
+            kind: p.discount().kind().to_owned(),
+            value: p.discount().value_string(),
+            currency: p.discount().currency().map(|c| c.code().to_owned()),
+            min_subtotal: p.min_subtotal().map(Into::into),
+            starts_at: p.starts_at(),
+            ends_at: p.ends_at(),
+            usage_limit: p.usage_limit(),
+            per_customer_limit: p.per_customer_limit(),
+            active: p.active(),
+            times_used: p.times_used(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of promotions, newest first.
+    PromotionPage,
+    PromotionResponse
+);
+
+impl From<CreatePromotionRequest> for application::checkout::CreatePromotionCommand {
+    fn from(r: CreatePromotionRequest) -> Self {
+        Self {
+            code: r.code,
+            kind: r.kind,
+            value: r.value,
+            currency: r.currency,
+            min_subtotal: r.min_subtotal.map(Into::into),
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            usage_limit: r.usage_limit,
+            per_customer_limit: r.per_customer_limit,
+            active: r.active,
+        }
+    }
+}
+
+impl From<UpdatePromotionRequest> for application::checkout::UpdatePromotionCommand {
+    fn from(r: UpdatePromotionRequest) -> Self {
+        Self {
+            code: r.code,
+            kind: r.kind,
+            value: r.value,
+            currency: r.currency,
+            min_subtotal: r.min_subtotal.map(|m| m.map(Into::into)),
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            usage_limit: r.usage_limit,
+            per_customer_limit: r.per_customer_limit,
+            active: r.active,
+        }
+    }
+}

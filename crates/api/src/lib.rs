@@ -29,6 +29,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::checkout::Promotions;
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -125,6 +126,8 @@ pub struct Services {
     pub change_order_status: ChangeOrderStatus,
     pub list_events: ListEvents,
     pub webhook_endpoints: WebhookEndpoints,
+    /// `/promotions` and `/promotions/{id}`.
+    pub promotions: Promotions,
     /// The identity provider: its signing keys (for the verifier) and its readiness.
     pub identity: Arc<dyn IdentityProvider>,
     /// Whether the database answers.
@@ -177,7 +180,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
-    use routes::{auth, categories, events, health, images, orders, products, users, webhooks};
+    use routes::{
+        auth, categories, events, health, images, orders, products, promotions, users, webhooks,
+    };
 
     let state = AppState::new(services, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
@@ -250,6 +255,17 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route(
             "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
             post(webhooks::retry),
+        )
+        .route(
+            "/promotions",
+            get(promotions::list).post(promotions::create).layer(small),
+        )
+        .route(
+            "/promotions/{id}",
+            get(promotions::get)
+                .put(promotions::update)
+                .delete(promotions::delete)
+                .layer(small),
         );
     let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),

@@ -51,7 +51,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
-use crate::routes::{auth, categories, events, health, images, orders, products, users, webhooks};
+use crate::routes::{
+    auth, categories, events, health, images, orders, products, promotions, users, webhooks,
+};
 
 struct BearerAuth;
 
@@ -482,6 +484,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         events::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::retry,
+        promotions::create, promotions::list, promotions::get, promotions::update, promotions::delete,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
     components(schemas(
@@ -498,6 +501,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
+        (name = "promotions", description = "Promotions (admin): discount codes that checkout applies"),
         (name = "events", description = "The event log (admin): every change that committed, as it happened"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
     )
@@ -715,6 +719,47 @@ pub(crate) mod examples {
     /// A page of webhook endpoints.
     pub fn webhook_endpoint_page() -> Value {
         page(vec![webhook_endpoint()])
+    }
+
+    const PROMOTION_ID: &str = "0192f0c7-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
+
+    /// The body of `create_promotion`.
+    pub fn create_promotion() -> Value {
+        json!({
+            "code": "SUMMER-10",
+            "kind": "percentage",
+            "value": "10",
+            "min_subtotal": {"amount": "50.00", "currency": "EUR"},
+            "starts_at": "2026-06-01T00:00:00Z",
+            "ends_at": "2026-09-01T00:00:00Z",
+            "usage_limit": 100,
+            "per_customer_limit": 1,
+        })
+    }
+
+    /// A promotion.
+    pub fn promotion() -> Value {
+        json!({
+            "id": PROMOTION_ID,
+            "code": "SUMMER-10",
+            "kind": "percentage",
+            "value": "10.0",
+            "currency": null,
+            "min_subtotal": {"amount": "50.00", "currency": "EUR"},
+            "starts_at": "2026-06-01T00:00:00.000000Z",
+            "ends_at": "2026-09-01T00:00:00.000000Z",
+            "usage_limit": 100,
+            "per_customer_limit": 1,
+            "active": true,
+            "times_used": 0,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of promotions.
+    pub fn promotion_page() -> Value {
+        page(vec![promotion()])
     }
 
     /// A page of deliveries.

@@ -6,10 +6,12 @@ use std::collections::HashSet;
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
-use crate::ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
+use crate::ids::{CategoryId, ImageId, OrderId, ProductId, PromotionId, UserId};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
+use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductChanges};
+use crate::promotion::PromotionRecord;
 use crate::slug::Slug;
 use crate::user::User;
 
@@ -161,6 +163,36 @@ pub trait CategoryRepository: Send + Sync {
     /// # Errors
     /// `InUse` while it has child categories.
     async fn delete(&self, id: CategoryId) -> Result<bool, RepositoryError>;
+}
+
+/// Promotions (admin), their codes unique whatever their case.
+#[async_trait]
+pub trait PromotionRepository: Send + Sync {
+    /// Stores a new promotion.
+    ///
+    /// # Errors
+    /// `Conflict("code")` when another promotion has the code in any case.
+    async fn insert(&self, promotion: &PromotionRecord) -> Result<(), RepositoryError>;
+
+    /// The promotion, if it exists.
+    async fn get(&self, id: PromotionId) -> Result<Option<PromotionRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<PromotionRecord>, RepositoryError>;
+
+    /// Saves its rules and `updated_at`, never `times_used` (only checkout counts uses, and a
+    /// use counted meanwhile must not be lost); the answer holds the stored `times_used`.
+    /// `None` when it no longer exists.
+    ///
+    /// # Errors
+    /// `Conflict("code")` when another promotion has the code in any case.
+    async fn update(
+        &self,
+        promotion: &PromotionRecord,
+    ) -> Result<Option<PromotionRecord>, RepositoryError>;
+
+    /// Removes the promotion; `false` when it did not exist.
+    async fn delete(&self, id: PromotionId) -> Result<bool, RepositoryError>;
 }
 
 /// The rows of product images. A row names a file that is already in the file store.

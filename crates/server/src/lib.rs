@@ -27,6 +27,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::checkout::Promotions;
 use application::delivery::{DeliverWebhooks, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -36,8 +37,8 @@ use application::ports::{
 };
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
-    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlSweep,
-    SqlUsers, SqlWebhooks,
+    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
+    SqlSweep, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -255,6 +256,10 @@ impl Adapters {
                 secrets: Arc::new(RandomSecrets),
                 clock: clock.clone(),
                 policy: settings.webhook_urls,
+            },
+            promotions: Promotions {
+                promotions: Arc::new(SqlPromotions::new(self.db.clone())),
+                clock: clock.clone(),
             },
             identity: identity.clone(),
             database: Arc::new(DatabaseHealth(self.db.clone())),

@@ -8,6 +8,7 @@ pub mod health;
 pub mod images;
 pub mod orders;
 pub mod products;
+pub mod promotions;
 pub mod users;
 pub mod webhooks;
 

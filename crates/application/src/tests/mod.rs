@@ -11,6 +11,7 @@ mod jobs;
 mod orders;
 mod ports;
 mod products;
+mod promotions;
 mod users;
 mod webhooks;
 

@@ -6,6 +6,7 @@ mod images;
 mod jobs;
 mod orders;
 mod products;
+mod promotions;
 mod users;
 mod webhooks;
 
@@ -30,6 +31,7 @@ pub use images::SqlImages;
 pub use jobs::{SqlJobSchedule, SqlSweep};
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
+pub use promotions::SqlPromotions;
 pub use users::SqlUsers;
 pub use webhooks::SqlWebhooks;
 

@@ -25,6 +25,7 @@ mod orders;
 mod outage;
 mod process;
 mod products;
+mod promotions;
 mod races;
 mod shutdown;
 mod tokens;

@@ -1,0 +1,24 @@
+//! Checkout: what prices a cart. Admins keep the promotions (discount codes) it applies;
+//! carts and checkout itself build on them.
+
+mod promotions;
+
+pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use domain::{FieldError, Validator};
+
+/// An RFC 3339 timestamp, in UTC, to the microsecond both databases keep (so the moment
+/// answered is the moment stored).
+fn parse_time(v: &mut Validator, field: &str, raw: &str) -> Option<DateTime<Utc>> {
+    match DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => Some(t.with_timezone(&Utc).trunc_subsecs(6)),
+        Err(_) => {
+            v.push(FieldError::new(
+                field,
+                "must be an RFC 3339 timestamp, such as 2026-06-01T00:00:00Z",
+            ));
+            None
+        }
+    }
+}
