@@ -1664,3 +1664,123 @@ impl From<UpdatePromotionRequest> for application::checkout::UpdatePromotionComm
         }
     }
 }
+
+/// A new shipping option.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateShippingOptionRequest {
+    /// What customers choose it by: 1..=100 characters once surrounding whitespace is trimmed
+    /// (the pattern states it), no control characters. Names need not be unique.
+    #[schema(
+        example = "Standard",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: String,
+    /// Countries it ships to: at least one, none twice, kept in the order given.
+    #[schema(value_type = Vec<CountryCodeSchema>, min_items = 1, example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    /// What it charges, before tax.
+    pub price: MoneyDto,
+    /// Subtotal after discount from which it is free; in the price's currency.
+    pub free_over: Option<MoneyDto>,
+    /// Whether carts may choose it (default true).
+    #[schema(example = true)]
+    pub active: Option<bool>,
+}
+
+/// Changes to a shipping option: any subset of the create fields; `free_over: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateShippingOptionRequest {
+    /// New name.
+    #[schema(
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: Option<String>,
+    /// New countries (the whole list).
+    #[schema(value_type = Option<Vec<CountryCodeSchema>>, min_items = 1)]
+    pub countries: Option<Vec<String>>,
+    /// New price.
+    pub price: Option<MoneyDto>,
+    /// New threshold; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub free_over: Option<Option<MoneyDto>>,
+    /// On or off.
+    pub active: Option<bool>,
+}
+
+/// A way to ship.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingOptionResponse {
+    /// Id.
+    #[schema(example = "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6")]
+    pub id: Uuid,
+    /// Name.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// Countries it ships to, in the order given.
+    #[schema(value_type = Vec<CountryCodeSchema>, example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    /// What it charges.
+    pub price: MoneyDto,
+    /// Subtotal after discount from which it is free, or null.
+    #[schema(required = true)]
+    pub free_over: Option<MoneyDto>,
+    /// Whether carts may choose it.
+    pub active: bool,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::ShippingOptionRecord> for ShippingOptionResponse {
+    fn from(r: domain::ShippingOptionRecord) -> Self {
+        let o = &r.option;
+        Self {
+            id: r.id.as_uuid(),
+            name: o.name().as_str().to_owned(),
+            countries: o
+                .countries()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            price: o.price().price().into(),
+            free_over: o.price().free_over().map(Into::into),
+            active: o.active(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of shipping options, newest first.
+    ShippingOptionPage,
+    ShippingOptionResponse
+);
+
+impl From<CreateShippingOptionRequest> for application::checkout::CreateShippingOptionCommand {
+    fn from(r: CreateShippingOptionRequest) -> Self {
+        Self {
+            name: r.name,
+            countries: r.countries,
+            price: r.price.into(),
+            free_over: r.free_over.map(Into::into),
+            active: r.active,
+        }
+    }
+}
+
+impl From<UpdateShippingOptionRequest> for application::checkout::UpdateShippingOptionCommand {
+    fn from(r: UpdateShippingOptionRequest) -> Self {
+        Self {
+            name: r.name,
+            countries: r.countries,
+            price: r.price.map(Into::into),
+            free_over: r.free_over.map(|f| f.map(Into::into)),
+            active: r.active,
+        }
+    }
+}

@@ -29,7 +29,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
-use application::checkout::Promotions;
+use application::checkout::{Promotions, ShippingOptions};
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -128,6 +128,8 @@ pub struct Services {
     pub webhook_endpoints: WebhookEndpoints,
     /// `/promotions` and `/promotions/{id}`.
     pub promotions: Promotions,
+    /// `/shipping-options` and `/shipping-options/{id}`.
+    pub shipping_options: ShippingOptions,
     /// The identity provider: its signing keys (for the verifier) and its readiness.
     pub identity: Arc<dyn IdentityProvider>,
     /// Whether the database answers.
@@ -181,7 +183,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{
-        auth, categories, events, health, images, orders, products, promotions, users, webhooks,
+        auth, categories, events, health, images, orders, products, promotions, shipping_options,
+        users, webhooks,
     };
 
     let state = AppState::new(services, &config);
@@ -265,6 +268,19 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             get(promotions::get)
                 .put(promotions::update)
                 .delete(promotions::delete)
+                .layer(small),
+        )
+        .route(
+            "/shipping-options",
+            get(shipping_options::list)
+                .post(shipping_options::create)
+                .layer(small),
+        )
+        .route(
+            "/shipping-options/{id}",
+            get(shipping_options::get)
+                .put(shipping_options::update)
+                .delete(shipping_options::delete)
                 .layer(small),
         );
     let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(

@@ -52,7 +52,8 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
 use crate::routes::{
-    auth, categories, events, health, images, orders, products, promotions, users, webhooks,
+    auth, categories, events, health, images, orders, products, promotions, shipping_options,
+    users, webhooks,
 };
 
 struct BearerAuth;
@@ -485,6 +486,8 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::retry,
         promotions::create, promotions::list, promotions::get, promotions::update, promotions::delete,
+        shipping_options::create, shipping_options::list, shipping_options::get,
+        shipping_options::update, shipping_options::delete,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
     components(schemas(
@@ -502,6 +505,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "users", description = "Accounts"),
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
         (name = "promotions", description = "Promotions (admin): discount codes that checkout applies"),
+        (name = "shipping", description = "Shipping options (admin): where carts may ship, at what price"),
         (name = "events", description = "The event log (admin): every change that committed, as it happened"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
     )
@@ -760,6 +764,37 @@ pub(crate) mod examples {
     /// A page of promotions.
     pub fn promotion_page() -> Value {
         page(vec![promotion()])
+    }
+
+    const SHIPPING_OPTION_ID: &str = "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6";
+
+    /// The body of `create_shipping_option`.
+    pub fn create_shipping_option() -> Value {
+        json!({
+            "name": "Standard",
+            "countries": ["DE", "AT"],
+            "price": {"amount": "4.90", "currency": "EUR"},
+            "free_over": {"amount": "50.00", "currency": "EUR"},
+        })
+    }
+
+    /// A shipping option.
+    pub fn shipping_option() -> Value {
+        json!({
+            "id": SHIPPING_OPTION_ID,
+            "name": "Standard",
+            "countries": ["DE", "AT"],
+            "price": {"amount": "4.90", "currency": "EUR"},
+            "free_over": {"amount": "50.00", "currency": "EUR"},
+            "active": true,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of shipping options.
+    pub fn shipping_option_page() -> Value {
+        page(vec![shipping_option()])
     }
 
     /// A page of deliveries.

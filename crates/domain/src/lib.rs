@@ -44,9 +44,10 @@ pub use promotion::{
 };
 pub use repository::{
     CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
-    ProductRepository, PromotionRepository, RepositoryError, UserRepository,
+    ProductRepository, PromotionRepository, RepositoryError, ShippingOptionRepository,
+    UserRepository,
 };
-pub use shipping::{ShippingOption, ShippingOptionName, ShippingPrice};
+pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, ShippingPrice};
 pub use slug::Slug;
 pub use tax::TaxRate;
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

@@ -6,12 +6,13 @@ use std::collections::HashSet;
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
-use crate::ids::{CategoryId, ImageId, OrderId, ProductId, PromotionId, UserId};
+use crate::ids::{CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, UserId};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
 use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductChanges};
 use crate::promotion::PromotionRecord;
+use crate::shipping::ShippingOptionRecord;
 use crate::slug::Slug;
 use crate::user::User;
 
@@ -193,6 +194,28 @@ pub trait PromotionRepository: Send + Sync {
 
     /// Removes the promotion; `false` when it did not exist.
     async fn delete(&self, id: PromotionId) -> Result<bool, RepositoryError>;
+}
+
+/// Shipping options (admin). Names need not be unique.
+#[async_trait]
+pub trait ShippingOptionRepository: Send + Sync {
+    /// Stores a new option.
+    async fn insert(&self, option: &ShippingOptionRecord) -> Result<(), RepositoryError>;
+
+    /// The option, if it exists.
+    async fn get(
+        &self,
+        id: ShippingOptionId,
+    ) -> Result<Option<ShippingOptionRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<ShippingOptionRecord>, RepositoryError>;
+
+    /// Saves every field; `false` when it no longer exists.
+    async fn update(&self, option: &ShippingOptionRecord) -> Result<bool, RepositoryError>;
+
+    /// Removes the option; `false` when it did not exist.
+    async fn delete(&self, id: ShippingOptionId) -> Result<bool, RepositoryError>;
 }
 
 /// The rows of product images. A row names a file that is already in the file store.

@@ -27,7 +27,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
-use application::checkout::Promotions;
+use application::checkout::{Promotions, ShippingOptions};
 use application::delivery::{DeliverWebhooks, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -38,7 +38,7 @@ use application::ports::{
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
     SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
-    SqlSweep, SqlUsers, SqlWebhooks,
+    SqlShippingOptions, SqlSweep, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -259,6 +259,10 @@ impl Adapters {
             },
             promotions: Promotions {
                 promotions: Arc::new(SqlPromotions::new(self.db.clone())),
+                clock: clock.clone(),
+            },
+            shipping_options: ShippingOptions {
+                options: Arc::new(SqlShippingOptions::new(self.db.clone())),
                 clock: clock.clone(),
             },
             identity: identity.clone(),

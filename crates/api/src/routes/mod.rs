@@ -9,6 +9,7 @@ pub mod images;
 pub mod orders;
 pub mod products;
 pub mod promotions;
+pub mod shipping_options;
 pub mod users;
 pub mod webhooks;
 

@@ -1,9 +1,13 @@
-//! Checkout: what prices a cart. Admins keep the promotions (discount codes) it applies;
-//! carts and checkout itself build on them.
+//! Checkout: what prices a cart. Admins keep the promotions (discount codes) it applies and
+//! the shipping options it offers; carts and checkout itself build on them.
 
 mod promotions;
+mod shipping_options;
 
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
+pub use shipping_options::{
+    CreateShippingOptionCommand, ShippingOptions, UpdateShippingOptionCommand,
+};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::{FieldError, Validator};

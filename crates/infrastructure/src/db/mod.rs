@@ -7,6 +7,7 @@ mod jobs;
 mod orders;
 mod products;
 mod promotions;
+mod shipping_options;
 mod users;
 mod webhooks;
 
@@ -32,6 +33,7 @@ pub use jobs::{SqlJobSchedule, SqlSweep};
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use promotions::SqlPromotions;
+pub use shipping_options::SqlShippingOptions;
 pub use users::SqlUsers;
 pub use webhooks::SqlWebhooks;
 

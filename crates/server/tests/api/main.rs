@@ -27,6 +27,7 @@ mod process;
 mod products;
 mod promotions;
 mod races;
+mod shipping_options;
 mod shutdown;
 mod tokens;
 mod users;

@@ -208,6 +208,39 @@ fn table() -> Vec<Row> {
             Empty,
             [401, 403, 403, 204],
         ),
+        // Shipping options: admins only.
+        row(
+            Method::GET,
+            "/api/v1/shipping-options",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/v1/shipping-options",
+            Json(
+                r#"{"name": "Option {unique}", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}"#,
+            ),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::GET,
+            "/api/v1/shipping-options/{shipping_option}",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/shipping-options/{shipping_option}",
+            Json(r#"{"name": "Renamed {unique}"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/shipping-options/{doomed_shipping_option}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
         // Operations: public.
         row(Method::GET, "/health/live", Empty, ANYONE),
         row(Method::GET, "/health/ready", Empty, ANYONE),
@@ -219,7 +252,7 @@ fn table() -> Vec<Row> {
 
 /// The route shapes of docs/API.md, as `METHOD /path` with `{}` for each path parameter: the table
 /// must cover each exactly.
-const API_MD_ROUTES: [&str; 36] = [
+const API_MD_ROUTES: [&str; 41] = [
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
@@ -251,6 +284,11 @@ const API_MD_ROUTES: [&str; 36] = [
     "GET /api/v1/promotions/{}",
     "PUT /api/v1/promotions/{}",
     "DELETE /api/v1/promotions/{}",
+    "GET /api/v1/shipping-options",
+    "POST /api/v1/shipping-options",
+    "GET /api/v1/shipping-options/{}",
+    "PUT /api/v1/shipping-options/{}",
+    "DELETE /api/v1/shipping-options/{}",
     "GET /health/live",
     "GET /health/ready",
     "GET /.well-known/jwks.json",
@@ -273,6 +311,7 @@ struct Fixtures {
     product: String,
     category: String,
     promotion: String,
+    shipping_option: String,
     image: String,
     user_order: String,
     other_order: String,
@@ -319,6 +358,22 @@ async fn new_promotion(app: &TestApp, admin: &str) -> String {
     str_of(&resp.json().await.unwrap(), "id")
 }
 
+async fn new_shipping_option(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/shipping-options",
+            &json!({"name": "Matrix post", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::CREATED,
+        "a fixture shipping option"
+    );
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
 async fn place_order(app: &TestApp, token: &str, product: &str) -> String {
     let resp = app
         .post_json(
@@ -354,6 +409,7 @@ impl Fixtures {
         let product = str_of(&product, "id");
         let category = new_category(app, &admin).await;
         let promotion = new_promotion(app, &admin).await;
+        let shipping_option = new_shipping_option(app, &admin).await;
         let image = upload_image(app, &admin, &product).await;
         let user_order = place_order(app, &user_token, &product).await;
         let other_order = place_order(app, &other_token, &product).await;
@@ -366,6 +422,7 @@ impl Fixtures {
             product,
             category,
             promotion,
+            shipping_option,
             image,
             user_order,
             other_order,
@@ -392,6 +449,7 @@ impl Fixtures {
             .replace("{product}", &self.product)
             .replace("{category}", &self.category)
             .replace("{promotion}", &self.promotion)
+            .replace("{shipping_option}", &self.shipping_option)
             .replace("{image}", &self.image);
         if s.contains("{fresh_refresh_token}") {
             let tokens = app.login(&str_of(&self.user, "email"), PASSWORD).await;
@@ -412,6 +470,10 @@ impl Fixtures {
         if s.contains("{doomed_promotion}") {
             let doomed = new_promotion(app, &self.admin).await;
             s = s.replace("{doomed_promotion}", &doomed);
+        }
+        if s.contains("{doomed_shipping_option}") {
+            let doomed = new_shipping_option(app, &self.admin).await;
+            s = s.replace("{doomed_shipping_option}", &doomed);
         }
         if s.contains("{doomed_image}") {
             let image = upload_image(app, &self.admin, &self.product).await;
