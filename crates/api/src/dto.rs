@@ -1784,3 +1784,121 @@ impl From<UpdateShippingOptionRequest> for application::checkout::UpdateShipping
         }
     }
 }
+
+/// A new tax rate.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaxRateRequest {
+    /// The country it taxes.
+    #[schema(value_type = CountryCodeSchema)]
+    pub country: String,
+    /// The state, province or region it is limited to: 1..=100 characters once surrounding
+    /// whitespace is trimmed (the pattern states it), compared case-insensitively. Absent: the country's rate, for addresses no state rate names.
+    #[schema(
+        example = "Bayern",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub state: Option<String>,
+    /// The percent, a decimal string from 0 to 100 with at most 4 digits after the point
+    /// (leading zeros allowed, so no length bound).
+    #[schema(example = "19.0", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub rate: String,
+    /// What an invoice calls it: 1..=100 characters.
+    #[schema(
+        example = "VAT",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: String,
+}
+
+/// Changes to a tax rate: any subset of the create fields; `state: null` makes it the
+/// country's rate.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateTaxRateRequest {
+    /// New country.
+    #[schema(value_type = Option<CountryCodeSchema>)]
+    pub country: Option<String>,
+    /// New state; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub state: Option<Option<String>>,
+    /// New percent.
+    #[schema(example = "7.0", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub rate: Option<String>,
+    /// New name.
+    #[schema(
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: Option<String>,
+}
+
+/// The tax of a country, or of one state of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxRateResponse {
+    /// Id.
+    #[schema(example = "0192f0c9-5c6d-7e7f-8081-92a3b4c5d6e7")]
+    pub id: Uuid,
+    /// The country.
+    #[schema(value_type = CountryCodeSchema)]
+    pub country: String,
+    /// The state it is limited to, as given; null for the country's rate.
+    #[schema(required = true, example = json!(null))]
+    pub state: Option<String>,
+    /// The percent, with at least one digit after the point (`19.0`, `7.25`).
+    #[schema(example = "19.0")]
+    pub rate: String,
+    /// What an invoice calls it.
+    #[schema(example = "VAT")]
+    pub name: String,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::TaxRateRecord> for TaxRateResponse {
+    fn from(r: domain::TaxRateRecord) -> Self {
+        let t = &r.rate;
+        Self {
+            id: r.id.as_uuid(),
+            country: t.country().as_str().to_owned(),
+            state: t.state().map(str::to_owned),
+            rate: t.rate().to_string(),
+            name: t.name().to_owned(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of tax rates, newest first.
+    TaxRatePage,
+    TaxRateResponse
+);
+
+impl From<CreateTaxRateRequest> for application::checkout::CreateTaxRateCommand {
+    fn from(r: CreateTaxRateRequest) -> Self {
+        Self {
+            country: r.country,
+            state: r.state,
+            rate: r.rate,
+            name: r.name,
+        }
+    }
+}
+
+impl From<UpdateTaxRateRequest> for application::checkout::UpdateTaxRateCommand {
+    fn from(r: UpdateTaxRateRequest) -> Self {
+        Self {
+            country: r.country,
+            state: r.state,
+            rate: r.rate,
+            name: r.name,
+        }
+    }
+}

@@ -29,7 +29,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
-use application::checkout::{Promotions, ShippingOptions};
+use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -130,6 +130,8 @@ pub struct Services {
     pub promotions: Promotions,
     /// `/shipping-options` and `/shipping-options/{id}`.
     pub shipping_options: ShippingOptions,
+    /// `/tax-rates` and `/tax-rates/{id}`.
+    pub tax_rates: TaxRates,
     /// The identity provider: its signing keys (for the verifier) and its readiness.
     pub identity: Arc<dyn IdentityProvider>,
     /// Whether the database answers.
@@ -184,7 +186,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{
         auth, categories, events, health, images, orders, products, promotions, shipping_options,
-        users, webhooks,
+        tax_rates, users, webhooks,
     };
 
     let state = AppState::new(services, &config);
@@ -281,6 +283,17 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             get(shipping_options::get)
                 .put(shipping_options::update)
                 .delete(shipping_options::delete)
+                .layer(small),
+        )
+        .route(
+            "/tax-rates",
+            get(tax_rates::list).post(tax_rates::create).layer(small),
+        )
+        .route(
+            "/tax-rates/{id}",
+            get(tax_rates::get)
+                .put(tax_rates::update)
+                .delete(tax_rates::delete)
                 .layer(small),
         );
     let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(

@@ -53,7 +53,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::AppState;
 use crate::routes::{
     auth, categories, events, health, images, orders, products, promotions, shipping_options,
-    users, webhooks,
+    tax_rates, users, webhooks,
 };
 
 struct BearerAuth;
@@ -488,6 +488,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         promotions::create, promotions::list, promotions::get, promotions::update, promotions::delete,
         shipping_options::create, shipping_options::list, shipping_options::get,
         shipping_options::update, shipping_options::delete,
+        tax_rates::create, tax_rates::list, tax_rates::get, tax_rates::update, tax_rates::delete,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
     components(schemas(
@@ -506,6 +507,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
         (name = "promotions", description = "Promotions (admin): discount codes that checkout applies"),
         (name = "shipping", description = "Shipping options (admin): where carts may ship, at what price"),
+        (name = "tax", description = "Tax rates (admin): a percent per country, or per state"),
         (name = "events", description = "The event log (admin): every change that committed, as it happened"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
     )
@@ -795,6 +797,31 @@ pub(crate) mod examples {
     /// A page of shipping options.
     pub fn shipping_option_page() -> Value {
         page(vec![shipping_option()])
+    }
+
+    const TAX_RATE_ID: &str = "0192f0c9-5c6d-7e7f-8081-92a3b4c5d6e7";
+
+    /// The body of `create_tax_rate`.
+    pub fn create_tax_rate() -> Value {
+        json!({"country": "DE", "rate": "19.0", "name": "VAT"})
+    }
+
+    /// A tax rate.
+    pub fn tax_rate() -> Value {
+        json!({
+            "id": TAX_RATE_ID,
+            "country": "DE",
+            "state": null,
+            "rate": "19.0",
+            "name": "VAT",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of tax rates.
+    pub fn tax_rate_page() -> Value {
+        page(vec![tax_rate()])
     }
 
     /// A page of deliveries.

@@ -45,9 +45,9 @@ pub use promotion::{
 pub use repository::{
     CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
     ProductRepository, PromotionRepository, RepositoryError, ShippingOptionRepository,
-    UserRepository,
+    TaxRateRepository, UserRepository,
 };
 pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, ShippingPrice};
 pub use slug::Slug;
-pub use tax::TaxRate;
+pub use tax::{TaxRate, TaxRateRecord};
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
-use crate::ids::{CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, UserId};
+use crate::ids::{
+    CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId, UserId,
+};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
 use crate::page::{Page, PageRequest};
@@ -14,6 +16,7 @@ use crate::product::{Product, ProductChanges};
 use crate::promotion::PromotionRecord;
 use crate::shipping::ShippingOptionRecord;
 use crate::slug::Slug;
+use crate::tax::TaxRateRecord;
 use crate::user::User;
 
 /// Why a repository could not do what it was asked.
@@ -216,6 +219,32 @@ pub trait ShippingOptionRepository: Send + Sync {
 
     /// Removes the option; `false` when it did not exist.
     async fn delete(&self, id: ShippingOptionId) -> Result<bool, RepositoryError>;
+}
+
+/// Tax rates (admin): at most one per country and state, states compared case-insensitively
+/// ([`crate::TaxRate::key`]), a country's rate without a state counting as one.
+#[async_trait]
+pub trait TaxRateRepository: Send + Sync {
+    /// Stores a new rate.
+    ///
+    /// # Errors
+    /// `Conflict("state")` when another rate has its country and state.
+    async fn insert(&self, rate: &TaxRateRecord) -> Result<(), RepositoryError>;
+
+    /// The rate, if it exists.
+    async fn get(&self, id: TaxRateId) -> Result<Option<TaxRateRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<TaxRateRecord>, RepositoryError>;
+
+    /// Saves every field; `false` when it no longer exists.
+    ///
+    /// # Errors
+    /// `Conflict("state")` when another rate has its country and state.
+    async fn update(&self, rate: &TaxRateRecord) -> Result<bool, RepositoryError>;
+
+    /// Removes the rate; `false` when it did not exist.
+    async fn delete(&self, id: TaxRateId) -> Result<bool, RepositoryError>;
 }
 
 /// The rows of product images. A row names a file that is already in the file store.

@@ -27,7 +27,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
-use application::checkout::{Promotions, ShippingOptions};
+use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -38,7 +38,7 @@ use application::ports::{
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
     SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
-    SqlShippingOptions, SqlSweep, SqlUsers, SqlWebhooks,
+    SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -263,6 +263,10 @@ impl Adapters {
             },
             shipping_options: ShippingOptions {
                 options: Arc::new(SqlShippingOptions::new(self.db.clone())),
+                clock: clock.clone(),
+            },
+            tax_rates: TaxRates {
+                rates: Arc::new(SqlTaxRates::new(self.db.clone())),
                 clock: clock.clone(),
             },
             identity: identity.clone(),

@@ -10,6 +10,7 @@ pub mod orders;
 pub mod products;
 pub mod promotions;
 pub mod shipping_options;
+pub mod tax_rates;
 pub mod users;
 pub mod webhooks;
 

@@ -1,13 +1,16 @@
-//! Checkout: what prices a cart. Admins keep the promotions (discount codes) it applies and
-//! the shipping options it offers; carts and checkout itself build on them.
+//! Checkout: what prices a cart. Admins keep the promotions (discount codes) it applies, the
+//! shipping options it offers and the tax rates it charges; carts and checkout itself build
+//! on them.
 
 mod promotions;
 mod shipping_options;
+mod tax_rates;
 
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
 pub use shipping_options::{
     CreateShippingOptionCommand, ShippingOptions, UpdateShippingOptionCommand,
 };
+pub use tax_rates::{CreateTaxRateCommand, TaxRates, UpdateTaxRateCommand};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::{FieldError, Validator};

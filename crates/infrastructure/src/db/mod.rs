@@ -8,6 +8,7 @@ mod orders;
 mod products;
 mod promotions;
 mod shipping_options;
+mod tax_rates;
 mod users;
 mod webhooks;
 
@@ -34,6 +35,7 @@ pub use orders::SqlOrders;
 pub use products::SqlProducts;
 pub use promotions::SqlPromotions;
 pub use shipping_options::SqlShippingOptions;
+pub use tax_rates::SqlTaxRates;
 pub use users::SqlUsers;
 pub use webhooks::SqlWebhooks;
 

@@ -29,6 +29,7 @@ mod promotions;
 mod races;
 mod shipping_options;
 mod shutdown;
+mod tax_rates;
 mod tokens;
 mod users;
 mod webhooks;

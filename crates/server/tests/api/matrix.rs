@@ -241,6 +241,37 @@ fn table() -> Vec<Row> {
             Empty,
             [401, 403, 403, 204],
         ),
+        // Tax rates: admins only.
+        row(
+            Method::GET,
+            "/api/v1/tax-rates",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/v1/tax-rates",
+            Json(r#"{"country": "DE", "state": "State {unique}", "rate": "7.0", "name": "VAT"}"#),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::GET,
+            "/api/v1/tax-rates/{tax_rate}",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/tax-rates/{tax_rate}",
+            Json(r#"{"name": "Renamed {unique}"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/tax-rates/{doomed_tax_rate}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
         // Operations: public.
         row(Method::GET, "/health/live", Empty, ANYONE),
         row(Method::GET, "/health/ready", Empty, ANYONE),
@@ -252,7 +283,7 @@ fn table() -> Vec<Row> {
 
 /// The route shapes of docs/API.md, as `METHOD /path` with `{}` for each path parameter: the table
 /// must cover each exactly.
-const API_MD_ROUTES: [&str; 41] = [
+const API_MD_ROUTES: [&str; 46] = [
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
@@ -289,6 +320,11 @@ const API_MD_ROUTES: [&str; 41] = [
     "GET /api/v1/shipping-options/{}",
     "PUT /api/v1/shipping-options/{}",
     "DELETE /api/v1/shipping-options/{}",
+    "GET /api/v1/tax-rates",
+    "POST /api/v1/tax-rates",
+    "GET /api/v1/tax-rates/{}",
+    "PUT /api/v1/tax-rates/{}",
+    "DELETE /api/v1/tax-rates/{}",
     "GET /health/live",
     "GET /health/ready",
     "GET /.well-known/jwks.json",
@@ -312,6 +348,7 @@ struct Fixtures {
     category: String,
     promotion: String,
     shipping_option: String,
+    tax_rate: String,
     image: String,
     user_order: String,
     other_order: String,
@@ -374,6 +411,18 @@ async fn new_shipping_option(app: &TestApp, admin: &str) -> String {
     str_of(&resp.json().await.unwrap(), "id")
 }
 
+async fn new_tax_rate(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/tax-rates",
+            &json!({"country": "US", "state": format!("Matrix {}", unique()), "rate": "7.25", "name": "Sales tax"}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture tax rate");
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
 async fn place_order(app: &TestApp, token: &str, product: &str) -> String {
     let resp = app
         .post_json(
@@ -410,6 +459,7 @@ impl Fixtures {
         let category = new_category(app, &admin).await;
         let promotion = new_promotion(app, &admin).await;
         let shipping_option = new_shipping_option(app, &admin).await;
+        let tax_rate = new_tax_rate(app, &admin).await;
         let image = upload_image(app, &admin, &product).await;
         let user_order = place_order(app, &user_token, &product).await;
         let other_order = place_order(app, &other_token, &product).await;
@@ -423,6 +473,7 @@ impl Fixtures {
             category,
             promotion,
             shipping_option,
+            tax_rate,
             image,
             user_order,
             other_order,
@@ -450,6 +501,7 @@ impl Fixtures {
             .replace("{category}", &self.category)
             .replace("{promotion}", &self.promotion)
             .replace("{shipping_option}", &self.shipping_option)
+            .replace("{tax_rate}", &self.tax_rate)
             .replace("{image}", &self.image);
         if s.contains("{fresh_refresh_token}") {
             let tokens = app.login(&str_of(&self.user, "email"), PASSWORD).await;
@@ -474,6 +526,10 @@ impl Fixtures {
         if s.contains("{doomed_shipping_option}") {
             let doomed = new_shipping_option(app, &self.admin).await;
             s = s.replace("{doomed_shipping_option}", &doomed);
+        }
+        if s.contains("{doomed_tax_rate}") {
+            let doomed = new_tax_rate(app, &self.admin).await;
+            s = s.replace("{doomed_tax_rate}", &doomed);
         }
         if s.contains("{doomed_image}") {
             let image = upload_image(app, &self.admin, &self.product).await;
