@@ -1451,3 +1451,454 @@ impl From<UpdateWebhookEndpointRequest> for application::webhooks::UpdateEndpoin
         }
     }
 }
+
+/// An optional moment, RFC 3339 in UTC with microseconds, or `null`.
+fn rfc3339_or_null<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// What a promotion takes off.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PromotionKind {
+    /// `value` percent of the subtotal (more than 0, at most 100, up to 4 decimals).
+    Percentage,
+    /// `value` in `currency`, on carts in that currency only.
+    Fixed,
+}
+
+/// A new promotion (discount code).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreatePromotionRequest {
+    /// The code customers type: 1..=50 ASCII letters, digits, `-` or `_`, surrounding
+    /// whitespace trimmed (so the pattern, not a length, bounds it). Codes compare
+    /// case-insensitively and are unique (409); the spelling given is kept for display.
+    #[schema(example = "SUMMER-10", pattern = r"^\s*[A-Za-z0-9_-]{1,50}\s*$")]
+    pub code: String,
+    /// `percentage` or `fixed`.
+    #[schema(value_type = PromotionKind, example = "percentage")]
+    pub kind: String,
+    /// A decimal string: the percent (more than 0, at most 100, up to 4 digits after the
+    /// point) for `percentage`, the amount in `currency` (more than 0, at most its minor
+    /// digits) for `fixed`. Leading zeros are allowed (no length bound; too large is 422).
+    #[schema(example = "10", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub value: String,
+    /// ISO 4217 code: required for `fixed`, refused for `percentage`.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
+    /// Smallest subtotal the code applies to; it also limits the code to carts in its
+    /// currency (for `fixed`, it must be the discount's currency).
+    pub min_subtotal: Option<MoneyDto>,
+    /// First moment the code may be used (inclusive), RFC 3339.
+    #[schema(format = DateTime, example = "2026-06-01T00:00:00Z")]
+    pub starts_at: Option<String>,
+    /// Moment the code stops (exclusive), RFC 3339; after `starts_at`.
+    #[schema(format = DateTime, example = "2026-09-01T00:00:00Z")]
+    pub ends_at: Option<String>,
+    /// Completed checkouts it may be used in, across customers; at least 1. Absent: no limit.
+    #[schema(example = 100, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub usage_limit: Option<u32>,
+    /// Completed checkouts one customer may use it in; at least 1. Absent: no limit.
+    #[schema(example = 1, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub per_customer_limit: Option<u32>,
+    /// Whether it may be used (default true).
+    #[schema(example = true)]
+    pub active: Option<bool>,
+}
+
+/// Changes to a promotion: any subset of the create fields; `null` clears an optional one.
+/// `kind`, `value` and `currency` are checked together, each the stored one when absent; a
+/// promotion turned into a `percentage` drops its currency.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdatePromotionRequest {
+    /// New code (one another promotion has, in any case: 409).
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,50}\s*$")]
+    pub code: Option<String>,
+    /// New kind.
+    #[schema(value_type = Option<PromotionKind>)]
+    pub kind: Option<String>,
+    /// New value.
+    #[schema(example = "15", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub value: Option<String>,
+    /// New currency; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{3}$")]
+    pub currency: Option<Option<String>>,
+    /// New minimum; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub min_subtotal: Option<Option<MoneyDto>>,
+    /// New start; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Option<String>>,
+    /// New end; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Option<String>>,
+    /// New total limit; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub usage_limit: Option<Option<u32>>,
+    /// New per-customer limit; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub per_customer_limit: Option<Option<u32>>,
+    /// On or off.
+    pub active: Option<bool>,
+}
+
+/// A promotion, with how often it has been used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionResponse {
+    /// Id.
+    #[schema(example = "0192f0c7-1a2b-7c3d-8e4f-5a6b7c8d9e0f")]
+    pub id: Uuid,
+    /// The code, as spelled at creation.
+    #[schema(example = "SUMMER-10")]
+    pub code: String,
+    /// `percentage` or `fixed`.
+    #[schema(value_type = PromotionKind, example = "percentage")]
+    pub kind: String,
+    /// The percent (`12.5`, at least one digit after the point) or the amount with exactly
+    /// the currency's minor digits (`5.00`).
+    #[schema(example = "10.0")]
+    pub value: String,
+    /// The currency of a `fixed` discount; null for a percentage.
+    #[schema(required = true, example = json!(null))]
+    pub currency: Option<String>,
+    /// Smallest subtotal, or null.
+    #[schema(required = true)]
+    pub min_subtotal: Option<MoneyDto>,
+    /// First moment it may be used, or null.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    #[schema(required = true, value_type = Option<DateTime<Utc>>)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Moment it stops, or null.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    #[schema(required = true, value_type = Option<DateTime<Utc>>)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Uses in all, or null for no limit.
+    #[schema(required = true, example = 100)]
+    pub usage_limit: Option<u32>,
+    /// Uses per customer, or null for no limit.
+    #[schema(required = true, example = 1)]
+    pub per_customer_limit: Option<u32>,
+    /// Whether it may be used.
+    pub active: bool,
+    /// Completed checkouts that used it.
+    #[schema(example = 0)]
+    pub times_used: u32,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::PromotionRecord> for PromotionResponse {
+    fn from(r: domain::PromotionRecord) -> Self {
+        let p = &r.promotion;
+        Self {
+            id: r.id.as_uuid(),
+            code: p.code().as_str().to_owned(),
+            kind: p.discount().kind().to_owned(),
+            value: p.discount().value_string(),
+            currency: p.discount().currency().map(|c| c.code().to_owned()),
+            min_subtotal: p.min_subtotal().map(Into::into),
+            starts_at: p.starts_at(),
+            ends_at: p.ends_at(),
+            usage_limit: p.usage_limit(),
+            per_customer_limit: p.per_customer_limit(),
+            active: p.active(),
+            times_used: p.times_used(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of promotions, newest first.
+    PromotionPage,
+    PromotionResponse
+);
+
+impl From<CreatePromotionRequest> for application::checkout::CreatePromotionCommand {
+    fn from(r: CreatePromotionRequest) -> Self {
+        Self {
+            code: r.code,
+            kind: r.kind,
+            value: r.value,
+            currency: r.currency,
+            min_subtotal: r.min_subtotal.map(Into::into),
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            usage_limit: r.usage_limit,
+            per_customer_limit: r.per_customer_limit,
+            active: r.active,
+        }
+    }
+}
+
+impl From<UpdatePromotionRequest> for application::checkout::UpdatePromotionCommand {
+    fn from(r: UpdatePromotionRequest) -> Self {
+        Self {
+            code: r.code,
+            kind: r.kind,
+            value: r.value,
+            currency: r.currency,
+            min_subtotal: r.min_subtotal.map(|m| m.map(Into::into)),
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            usage_limit: r.usage_limit,
+            per_customer_limit: r.per_customer_limit,
+            active: r.active,
+        }
+    }
+}
+
+/// A new shipping option.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateShippingOptionRequest {
+    /// What customers choose it by: 1..=100 characters once surrounding whitespace is trimmed
+    /// (the pattern states it), no control characters. Names need not be unique.
+    #[schema(
+        example = "Standard",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: String,
+    /// Countries it ships to: at least one, none twice, kept in the order given.
+    #[schema(value_type = Vec<CountryCodeSchema>, min_items = 1, example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    /// What it charges, before tax.
+    pub price: MoneyDto,
+    /// Subtotal after discount from which it is free; in the price's currency.
+    pub free_over: Option<MoneyDto>,
+    /// Whether carts may choose it (default true).
+    #[schema(example = true)]
+    pub active: Option<bool>,
+}
+
+/// Changes to a shipping option: any subset of the create fields; `free_over: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateShippingOptionRequest {
+    /// New name.
+    #[schema(
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: Option<String>,
+    /// New countries (the whole list).
+    #[schema(value_type = Option<Vec<CountryCodeSchema>>, min_items = 1)]
+    pub countries: Option<Vec<String>>,
+    /// New price.
+    pub price: Option<MoneyDto>,
+    /// New threshold; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub free_over: Option<Option<MoneyDto>>,
+    /// On or off.
+    pub active: Option<bool>,
+}
+
+/// A way to ship.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingOptionResponse {
+    /// Id.
+    #[schema(example = "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6")]
+    pub id: Uuid,
+    /// Name.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// Countries it ships to, in the order given.
+    #[schema(value_type = Vec<CountryCodeSchema>, example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    /// What it charges.
+    pub price: MoneyDto,
+    /// Subtotal after discount from which it is free, or null.
+    #[schema(required = true)]
+    pub free_over: Option<MoneyDto>,
+    /// Whether carts may choose it.
+    pub active: bool,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::ShippingOptionRecord> for ShippingOptionResponse {
+    fn from(r: domain::ShippingOptionRecord) -> Self {
+        let o = &r.option;
+        Self {
+            id: r.id.as_uuid(),
+            name: o.name().as_str().to_owned(),
+            countries: o
+                .countries()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            price: o.price().price().into(),
+            free_over: o.price().free_over().map(Into::into),
+            active: o.active(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of shipping options, newest first.
+    ShippingOptionPage,
+    ShippingOptionResponse
+);
+
+impl From<CreateShippingOptionRequest> for application::checkout::CreateShippingOptionCommand {
+    fn from(r: CreateShippingOptionRequest) -> Self {
+        Self {
+            name: r.name,
+            countries: r.countries,
+            price: r.price.into(),
+            free_over: r.free_over.map(Into::into),
+            active: r.active,
+        }
+    }
+}
+
+impl From<UpdateShippingOptionRequest> for application::checkout::UpdateShippingOptionCommand {
+    fn from(r: UpdateShippingOptionRequest) -> Self {
+        Self {
+            name: r.name,
+            countries: r.countries,
+            price: r.price.map(Into::into),
+            free_over: r.free_over.map(|f| f.map(Into::into)),
+            active: r.active,
+        }
+    }
+}
+
+/// A new tax rate.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaxRateRequest {
+    /// The country it taxes.
+    #[schema(value_type = CountryCodeSchema)]
+    pub country: String,
+    /// The state, province or region it is limited to: 1..=100 characters once surrounding
+    /// whitespace is trimmed (the pattern states it), compared case-insensitively. Absent: the country's rate, for addresses no state rate names.
+    #[schema(
+        example = "Bayern",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub state: Option<String>,
+    /// The percent, a decimal string from 0 to 100 with at most 4 digits after the point
+    /// (leading zeros allowed, so no length bound).
+    #[schema(example = "19.0", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub rate: String,
+    /// What an invoice calls it: 1..=100 characters.
+    #[schema(
+        example = "VAT",
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: String,
+}
+
+/// Changes to a tax rate: any subset of the create fields; `state: null` makes it the
+/// country's rate.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateTaxRateRequest {
+    /// New country.
+    #[schema(value_type = Option<CountryCodeSchema>)]
+    pub country: Option<String>,
+    /// New state; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub state: Option<Option<String>>,
+    /// New percent.
+    #[schema(example = "7.0", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub rate: Option<String>,
+    /// New name.
+    #[schema(
+        pattern = r"^\s*[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\s\u0000-\u001f\u007f-\u009f])?\s*$"
+    )]
+    pub name: Option<String>,
+}
+
+/// The tax of a country, or of one state of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxRateResponse {
+    /// Id.
+    #[schema(example = "0192f0c9-5c6d-7e7f-8081-92a3b4c5d6e7")]
+    pub id: Uuid,
+    /// The country.
+    #[schema(value_type = CountryCodeSchema)]
+    pub country: String,
+    /// The state it is limited to, as given; null for the country's rate.
+    #[schema(required = true, example = json!(null))]
+    pub state: Option<String>,
+    /// The percent, with at least one digit after the point (`19.0`, `7.25`).
+    #[schema(example = "19.0")]
+    pub rate: String,
+    /// What an invoice calls it.
+    #[schema(example = "VAT")]
+    pub name: String,
+    /// Created.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::TaxRateRecord> for TaxRateResponse {
+    fn from(r: domain::TaxRateRecord) -> Self {
+        let t = &r.rate;
+        Self {
+            id: r.id.as_uuid(),
+            country: t.country().as_str().to_owned(),
+            state: t.state().map(str::to_owned),
+            rate: t.rate().to_string(),
+            name: t.name().to_owned(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    /// A page of tax rates, newest first.
+    TaxRatePage,
+    TaxRateResponse
+);
+
+impl From<CreateTaxRateRequest> for application::checkout::CreateTaxRateCommand {
+    fn from(r: CreateTaxRateRequest) -> Self {
+        Self {
+            country: r.country,
+            state: r.state,
+            rate: r.rate,
+            name: r.name,
+        }
+    }
+}
+
+impl From<UpdateTaxRateRequest> for application::checkout::UpdateTaxRateCommand {
+    fn from(r: UpdateTaxRateRequest) -> Self {
+        Self {
+            country: r.country,
+            state: r.state,
+            rate: r.rate,
+            name: r.name,
+        }
+    }
+}

@@ -29,6 +29,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -125,6 +126,12 @@ pub struct Services {
     pub change_order_status: ChangeOrderStatus,
     pub list_events: ListEvents,
     pub webhook_endpoints: WebhookEndpoints,
+    /// `/promotions` and `/promotions/{id}`.
+    pub promotions: Promotions,
+    /// `/shipping-options` and `/shipping-options/{id}`.
+    pub shipping_options: ShippingOptions,
+    /// `/tax-rates` and `/tax-rates/{id}`.
+    pub tax_rates: TaxRates,
     /// The identity provider: its signing keys (for the verifier) and its readiness.
     pub identity: Arc<dyn IdentityProvider>,
     /// Whether the database answers.
@@ -177,7 +184,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, timeouts, body and rate limits, security headers, CORS and problem+json for every
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
-    use routes::{auth, categories, events, health, images, orders, products, users, webhooks};
+    use routes::{
+        auth, categories, events, health, images, orders, products, promotions, shipping_options,
+        tax_rates, users, webhooks,
+    };
 
     let state = AppState::new(services, &config);
     let small = DefaultBodyLimit::max(SMALL_JSON_BODY);
@@ -250,6 +260,41 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route(
             "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
             post(webhooks::retry),
+        )
+        .route(
+            "/promotions",
+            get(promotions::list).post(promotions::create).layer(small),
+        )
+        .route(
+            "/promotions/{id}",
+            get(promotions::get)
+                .put(promotions::update)
+                .delete(promotions::delete)
+                .layer(small),
+        )
+        .route(
+            "/shipping-options",
+            get(shipping_options::list)
+                .post(shipping_options::create)
+                .layer(small),
+        )
+        .route(
+            "/shipping-options/{id}",
+            get(shipping_options::get)
+                .put(shipping_options::update)
+                .delete(shipping_options::delete)
+                .layer(small),
+        )
+        .route(
+            "/tax-rates",
+            get(tax_rates::list).post(tax_rates::create).layer(small),
+        )
+        .route(
+            "/tax-rates/{id}",
+            get(tax_rates::get)
+                .put(tax_rates::update)
+                .delete(tax_rates::delete)
+                .layer(small),
         );
     let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),

@@ -51,7 +51,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
-use crate::routes::{auth, categories, events, health, images, orders, products, users, webhooks};
+use crate::routes::{
+    auth, categories, events, health, images, orders, products, promotions, shipping_options,
+    tax_rates, users, webhooks,
+};
 
 struct BearerAuth;
 
@@ -482,6 +485,10 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         events::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::retry,
+        promotions::create, promotions::list, promotions::get, promotions::update, promotions::delete,
+        shipping_options::create, shipping_options::list, shipping_options::get,
+        shipping_options::update, shipping_options::delete,
+        tax_rates::create, tax_rates::list, tax_rates::get, tax_rates::update, tax_rates::delete,
         health::live, health::ready, crate::metrics::scrape, problem_type_doc,
     ),
     components(schemas(
@@ -498,6 +505,9 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "orders", description = "Orders that take stock"),
         (name = "users", description = "Accounts"),
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
+        (name = "promotions", description = "Promotions (admin): discount codes that checkout applies"),
+        (name = "shipping", description = "Shipping options (admin): where carts may ship, at what price"),
+        (name = "tax", description = "Tax rates (admin): a percent per country, or per state"),
         (name = "events", description = "The event log (admin): every change that committed, as it happened"),
         (name = "operations", description = "Health, metrics and the problem type pages"),
     )
@@ -715,6 +725,103 @@ pub(crate) mod examples {
     /// A page of webhook endpoints.
     pub fn webhook_endpoint_page() -> Value {
         page(vec![webhook_endpoint()])
+    }
+
+    const PROMOTION_ID: &str = "0192f0c7-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
+
+    /// The body of `create_promotion`.
+    pub fn create_promotion() -> Value {
+        json!({
+            "code": "SUMMER-10",
+            "kind": "percentage",
+            "value": "10",
+            "min_subtotal": {"amount": "50.00", "currency": "EUR"},
+            "starts_at": "2026-06-01T00:00:00Z",
+            "ends_at": "2026-09-01T00:00:00Z",
+            "usage_limit": 100,
+            "per_customer_limit": 1,
+        })
+    }
+
+    /// A promotion.
+    pub fn promotion() -> Value {
+        json!({
+            "id": PROMOTION_ID,
+            "code": "SUMMER-10",
+            "kind": "percentage",
+            "value": "10.0",
+            "currency": null,
+            "min_subtotal": {"amount": "50.00", "currency": "EUR"},
+            "starts_at": "2026-06-01T00:00:00.000000Z",
+            "ends_at": "2026-09-01T00:00:00.000000Z",
+            "usage_limit": 100,
+            "per_customer_limit": 1,
+            "active": true,
+            "times_used": 0,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of promotions.
+    pub fn promotion_page() -> Value {
+        page(vec![promotion()])
+    }
+
+    const SHIPPING_OPTION_ID: &str = "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6";
+
+    /// The body of `create_shipping_option`.
+    pub fn create_shipping_option() -> Value {
+        json!({
+            "name": "Standard",
+            "countries": ["DE", "AT"],
+            "price": {"amount": "4.90", "currency": "EUR"},
+            "free_over": {"amount": "50.00", "currency": "EUR"},
+        })
+    }
+
+    /// A shipping option.
+    pub fn shipping_option() -> Value {
+        json!({
+            "id": SHIPPING_OPTION_ID,
+            "name": "Standard",
+            "countries": ["DE", "AT"],
+            "price": {"amount": "4.90", "currency": "EUR"},
+            "free_over": {"amount": "50.00", "currency": "EUR"},
+            "active": true,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of shipping options.
+    pub fn shipping_option_page() -> Value {
+        page(vec![shipping_option()])
+    }
+
+    const TAX_RATE_ID: &str = "0192f0c9-5c6d-7e7f-8081-92a3b4c5d6e7";
+
+    /// The body of `create_tax_rate`.
+    pub fn create_tax_rate() -> Value {
+        json!({"country": "DE", "rate": "19.0", "name": "VAT"})
+    }
+
+    /// A tax rate.
+    pub fn tax_rate() -> Value {
+        json!({
+            "id": TAX_RATE_ID,
+            "country": "DE",
+            "state": null,
+            "rate": "19.0",
+            "name": "VAT",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        })
+    }
+
+    /// A page of tax rates.
+    pub fn tax_rate_page() -> Value {
+        page(vec![tax_rate()])
     }
 
     /// A page of deliveries.

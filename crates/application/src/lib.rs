@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod catalog;
+pub mod checkout;
 pub mod delivery;
 pub mod error;
 pub mod events;

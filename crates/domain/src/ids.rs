@@ -76,6 +76,18 @@ id_type!(
     /// Identity of one event's delivery to one endpoint.
     DeliveryId
 );
+id_type!(
+    /// Identity of a promotion (its code may change; the id does not).
+    PromotionId
+);
+id_type!(
+    /// Identity of a shipping option.
+    ShippingOptionId
+);
+id_type!(
+    /// Identity of a tax rate.
+    TaxRateId
+);
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,8 @@ pub use cursor::{KeyPart, SortKeys};
 pub use error::{DomainError, FieldError, Validator};
 pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
 pub use ids::{
-    CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, UserId, WebhookEndpointId,
+    CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId,
+    TaxRateId, UserId, WebhookEndpointId,
 };
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
@@ -38,12 +39,15 @@ pub use page::{Page, PageRequest};
 pub use percent::Percent;
 pub use pricing::{CartLine, CartPricing, PromotionUse, Totals, choose_tax_rate, price_cart};
 pub use product::{Description, Product, ProductChanges, ProductName, ProductStatus, Sku, Stock};
-pub use promotion::{Discount, Promotion, PromotionCode, PromotionRefusal, PromotionRules};
+pub use promotion::{
+    Discount, Promotion, PromotionCode, PromotionRecord, PromotionRefusal, PromotionRules,
+};
 pub use repository::{
     CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
-    ProductRepository, RepositoryError, UserRepository,
+    ProductRepository, PromotionRepository, RepositoryError, ShippingOptionRepository,
+    TaxRateRepository, UserRepository,
 };
-pub use shipping::{ShippingOption, ShippingOptionName, ShippingPrice};
+pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, ShippingPrice};
 pub use slug::Slug;
-pub use tax::TaxRate;
+pub use tax::{TaxRate, TaxRateRecord};
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};

@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::{DomainError, FieldError, Validator};
+use crate::ids::PromotionId;
 use crate::money::{Currency, Money};
 use crate::percent::Percent;
 
@@ -324,6 +325,20 @@ impl Promotion {
         self.times_used
     }
 
+    /// Its rules as given, to change some and check them again with [`Promotion::new`].
+    pub fn rules(&self) -> PromotionRules {
+        PromotionRules {
+            code: self.code.clone(),
+            discount: self.discount,
+            min_subtotal: self.min_subtotal,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            usage_limit: self.usage_limit,
+            per_customer_limit: self.per_customer_limit,
+            active: self.active,
+        }
+    }
+
     /// Whether the code may be used at `now` on a cart with `subtotal`, by a customer who has
     /// used it `customer_uses` times. Checked in this order, the first failing rule answering:
     /// switched on; `starts_at <= now` (the start is inclusive); `now < ends_at` (the end is
@@ -378,6 +393,20 @@ impl Promotion {
         }
         Ok(())
     }
+}
+
+/// A promotion as the shop keeps it: the admin names it by `id`, which stays when its code
+/// changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRecord {
+    /// Id.
+    pub id: PromotionId,
+    /// Its rules and uses.
+    pub promotion: Promotion,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed by the admin.
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -6,11 +6,17 @@ use std::collections::HashSet;
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
-use crate::ids::{CategoryId, ImageId, OrderId, ProductId, UserId};
+use crate::ids::{
+    CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId, UserId,
+};
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
+use crate::page::{Page, PageRequest};
 use crate::product::{Product, ProductChanges};
+use crate::promotion::PromotionRecord;
+use crate::shipping::ShippingOptionRecord;
 use crate::slug::Slug;
+use crate::tax::TaxRateRecord;
 use crate::user::User;
 
 /// Why a repository could not do what it was asked.
@@ -161,6 +167,84 @@ pub trait CategoryRepository: Send + Sync {
     /// # Errors
     /// `InUse` while it has child categories.
     async fn delete(&self, id: CategoryId) -> Result<bool, RepositoryError>;
+}
+
+/// Promotions (admin), their codes unique whatever their case.
+#[async_trait]
+pub trait PromotionRepository: Send + Sync {
+    /// Stores a new promotion.
+    ///
+    /// # Errors
+    /// `Conflict("code")` when another promotion has the code in any case.
+    async fn insert(&self, promotion: &PromotionRecord) -> Result<(), RepositoryError>;
+
+    /// The promotion, if it exists.
+    async fn get(&self, id: PromotionId) -> Result<Option<PromotionRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<PromotionRecord>, RepositoryError>;
+
+    /// Saves its rules and `updated_at`, never `times_used` (only checkout counts uses, and a
+    /// use counted meanwhile must not be lost); the answer holds the stored `times_used`.
+    /// `None` when it no longer exists.
+    ///
+    /// # Errors
+    /// `Conflict("code")` when another promotion has the code in any case.
+    async fn update(
+        &self,
+        promotion: &PromotionRecord,
+    ) -> Result<Option<PromotionRecord>, RepositoryError>;
+
+    /// Removes the promotion; `false` when it did not exist.
+    async fn delete(&self, id: PromotionId) -> Result<bool, RepositoryError>;
+}
+
+/// Shipping options (admin). Names need not be unique.
+#[async_trait]
+pub trait ShippingOptionRepository: Send + Sync {
+    /// Stores a new option.
+    async fn insert(&self, option: &ShippingOptionRecord) -> Result<(), RepositoryError>;
+
+    /// The option, if it exists.
+    async fn get(
+        &self,
+        id: ShippingOptionId,
+    ) -> Result<Option<ShippingOptionRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<ShippingOptionRecord>, RepositoryError>;
+
+    /// Saves every field; `false` when it no longer exists.
+    async fn update(&self, option: &ShippingOptionRecord) -> Result<bool, RepositoryError>;
+
+    /// Removes the option; `false` when it did not exist.
+    async fn delete(&self, id: ShippingOptionId) -> Result<bool, RepositoryError>;
+}
+
+/// Tax rates (admin): at most one per country and state, states compared case-insensitively
+/// ([`crate::TaxRate::key`]), a country's rate without a state counting as one.
+#[async_trait]
+pub trait TaxRateRepository: Send + Sync {
+    /// Stores a new rate.
+    ///
+    /// # Errors
+    /// `Conflict("state")` when another rate has its country and state.
+    async fn insert(&self, rate: &TaxRateRecord) -> Result<(), RepositoryError>;
+
+    /// The rate, if it exists.
+    async fn get(&self, id: TaxRateId) -> Result<Option<TaxRateRecord>, RepositoryError>;
+
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<TaxRateRecord>, RepositoryError>;
+
+    /// Saves every field; `false` when it no longer exists.
+    ///
+    /// # Errors
+    /// `Conflict("state")` when another rate has its country and state.
+    async fn update(&self, rate: &TaxRateRecord) -> Result<bool, RepositoryError>;
+
+    /// Removes the rate; `false` when it did not exist.
+    async fn delete(&self, id: TaxRateId) -> Result<bool, RepositoryError>;
 }
 
 /// The rows of product images. A row names a file that is already in the file store.

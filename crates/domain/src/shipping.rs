@@ -1,7 +1,10 @@
 //! Shipping options: a price by destination country, free over a threshold.
 
+use chrono::{DateTime, Utc};
+
 use crate::address::CountryCode;
 use crate::error::{DomainError, FieldError, Validator};
+use crate::ids::ShippingOptionId;
 use crate::money::Money;
 
 /// What an option charges: `price`, or nothing once the cart's subtotal after discount reaches
@@ -135,6 +138,19 @@ impl ShippingOption {
     pub fn serves(&self, country: CountryCode) -> bool {
         self.active && self.countries.contains(&country)
     }
+}
+
+/// A shipping option as the shop keeps it, named by `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingOptionRecord {
+    /// Id.
+    pub id: ShippingOptionId,
+    /// Its name, countries, price and state.
+    pub option: ShippingOption,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

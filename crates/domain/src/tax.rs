@@ -1,7 +1,10 @@
 //! Tax rates by country, and by state where a rate names one. Prices are before tax.
 
+use chrono::{DateTime, Utc};
+
 use crate::address::CountryCode;
 use crate::error::{DomainError, FieldError, Validator};
+use crate::ids::TaxRateId;
 use crate::percent::Percent;
 
 /// The tax of one country, or of one state of it: at most one per country and state.
@@ -74,6 +77,19 @@ impl TaxRate {
     pub fn key(&self) -> (CountryCode, Option<String>) {
         (self.country, self.state.as_deref().map(str::to_lowercase))
     }
+}
+
+/// A tax rate as the shop keeps it, named by `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxRateRecord {
+    /// Id.
+    pub id: TaxRateId,
+    /// Its country, state, percent and name.
+    pub rate: TaxRate,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use application::catalog::{
     GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
     UploadImage,
 };
+use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -36,8 +37,8 @@ use application::ports::{
 };
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
-    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlSweep,
-    SqlUsers, SqlWebhooks,
+    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
+    SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -255,6 +256,18 @@ impl Adapters {
                 secrets: Arc::new(RandomSecrets),
                 clock: clock.clone(),
                 policy: settings.webhook_urls,
+            },
+            promotions: Promotions {
+                promotions: Arc::new(SqlPromotions::new(self.db.clone())),
+                clock: clock.clone(),
+            },
+            shipping_options: ShippingOptions {
+                options: Arc::new(SqlShippingOptions::new(self.db.clone())),
+                clock: clock.clone(),
+            },
+            tax_rates: TaxRates {
+                rates: Arc::new(SqlTaxRates::new(self.db.clone())),
+                clock: clock.clone(),
             },
             identity: identity.clone(),
             database: Arc::new(DatabaseHealth(self.db.clone())),

@@ -8,6 +8,9 @@ pub mod health;
 pub mod images;
 pub mod orders;
 pub mod products;
+pub mod promotions;
+pub mod shipping_options;
+pub mod tax_rates;
 pub mod users;
 pub mod webhooks;
 

@@ -10,6 +10,7 @@ pub use categories::{
     UpdateCategory, UpdateCategoryCommand,
 };
 pub use images::{DEFAULT_MAX_UPLOAD_BYTES, DeleteImage, FILE_FIELD, GetImageFile, UploadImage};
+pub(crate) use products::parse_money;
 pub use products::{
     CreateProduct, CreateProductCommand, DeleteProduct, GetProduct, ListProducts, MAX_CATEGORIES,
     PriceInput, UpdateProduct, UpdateProductCommand,

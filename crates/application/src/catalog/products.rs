@@ -34,15 +34,22 @@ pub struct PriceInput {
 }
 
 fn parse_price(v: &mut Validator, input: &PriceInput) -> Option<Money> {
+    parse_money(v, "price", input)
+}
+
+/// The amount `input` names, or `None` with its errors recorded on `{field}.amount` and
+/// `{field}.currency`.
+pub(crate) fn parse_money(v: &mut Validator, field: &str, input: &PriceInput) -> Option<Money> {
+    let amount = format!("{field}.amount");
     match Currency::parse(&input.currency) {
-        Ok(currency) => v.check("price.amount", Money::parse(&input.amount, currency)),
+        Ok(currency) => v.check(&amount, Money::parse(&input.amount, currency)),
         Err(e) => {
             // The amount's sign and shape do not depend on the currency: report them too.
             // KWD has the most minor digits, so it refuses only what every currency refuses.
             if let Ok(widest) = Currency::parse("KWD") {
-                v.check("price.amount", Money::parse(&input.amount, widest));
+                v.check(&amount, Money::parse(&input.amount, widest));
             }
-            v.push(e.at("price.currency"));
+            v.push(e.at(format!("{field}.currency")));
             None
         }
     }

@@ -2,6 +2,7 @@
 //! Every use case is built by one helper below, so a change to how use cases are wired is
 //! made here once.
 
+mod admin_pricing;
 mod categories;
 mod delivery;
 mod errors;
@@ -11,6 +12,7 @@ mod jobs;
 mod orders;
 mod ports;
 mod products;
+mod promotions;
 mod users;
 mod webhooks;
 

@@ -6,6 +6,9 @@ mod images;
 mod jobs;
 mod orders;
 mod products;
+mod promotions;
+mod shipping_options;
+mod tax_rates;
 mod users;
 mod webhooks;
 
@@ -30,6 +33,9 @@ pub use images::SqlImages;
 pub use jobs::{SqlJobSchedule, SqlSweep};
 pub use orders::SqlOrders;
 pub use products::SqlProducts;
+pub use promotions::SqlPromotions;
+pub use shipping_options::SqlShippingOptions;
+pub use tax_rates::SqlTaxRates;
 pub use users::SqlUsers;
 pub use webhooks::SqlWebhooks;
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod categories;
+mod checkout;
 mod idempotency;
 mod images;
 mod jobs;

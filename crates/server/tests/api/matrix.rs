@@ -177,6 +177,101 @@ fn table() -> Vec<Row> {
             Json(r#"{"first_name": "Renamed"}"#),
             [401, 200, 200, 200],
         ),
+        // Promotions: admins only.
+        row(
+            Method::GET,
+            "/api/v1/promotions",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/v1/promotions",
+            Json(r#"{"code": "M-{unique}", "kind": "percentage", "value": "10"}"#),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::GET,
+            "/api/v1/promotions/{promotion}",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/promotions/{promotion}",
+            Json(r#"{"value": "15"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/promotions/{doomed_promotion}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
+        // Shipping options: admins only.
+        row(
+            Method::GET,
+            "/api/v1/shipping-options",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/v1/shipping-options",
+            Json(
+                r#"{"name": "Option {unique}", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}"#,
+            ),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::GET,
+            "/api/v1/shipping-options/{shipping_option}",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/shipping-options/{shipping_option}",
+            Json(r#"{"name": "Renamed {unique}"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/shipping-options/{doomed_shipping_option}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
+        // Tax rates: admins only.
+        row(
+            Method::GET,
+            "/api/v1/tax-rates",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/v1/tax-rates",
+            Json(r#"{"country": "DE", "state": "State {unique}", "rate": "7.0", "name": "VAT"}"#),
+            [401, 403, 403, 201],
+        ),
+        row(
+            Method::GET,
+            "/api/v1/tax-rates/{tax_rate}",
+            Empty,
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/tax-rates/{tax_rate}",
+            Json(r#"{"name": "Renamed {unique}"}"#),
+            [401, 403, 403, 200],
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/tax-rates/{doomed_tax_rate}",
+            Empty,
+            [401, 403, 403, 204],
+        ),
         // Operations: public.
         row(Method::GET, "/health/live", Empty, ANYONE),
         row(Method::GET, "/health/ready", Empty, ANYONE),
@@ -188,7 +283,7 @@ fn table() -> Vec<Row> {
 
 /// The route shapes of docs/API.md, as `METHOD /path` with `{}` for each path parameter: the table
 /// must cover each exactly.
-const API_MD_ROUTES: [&str; 31] = [
+const API_MD_ROUTES: [&str; 46] = [
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
@@ -215,6 +310,21 @@ const API_MD_ROUTES: [&str; 31] = [
     "GET /api/v1/users/{}",
     "GET /api/v1/users/me",
     "PUT /api/v1/users/me",
+    "GET /api/v1/promotions",
+    "POST /api/v1/promotions",
+    "GET /api/v1/promotions/{}",
+    "PUT /api/v1/promotions/{}",
+    "DELETE /api/v1/promotions/{}",
+    "GET /api/v1/shipping-options",
+    "POST /api/v1/shipping-options",
+    "GET /api/v1/shipping-options/{}",
+    "PUT /api/v1/shipping-options/{}",
+    "DELETE /api/v1/shipping-options/{}",
+    "GET /api/v1/tax-rates",
+    "POST /api/v1/tax-rates",
+    "GET /api/v1/tax-rates/{}",
+    "PUT /api/v1/tax-rates/{}",
+    "DELETE /api/v1/tax-rates/{}",
     "GET /health/live",
     "GET /health/ready",
     "GET /.well-known/jwks.json",
@@ -236,6 +346,9 @@ struct Fixtures {
     other_token: String,
     product: String,
     category: String,
+    promotion: String,
+    shipping_option: String,
+    tax_rate: String,
     image: String,
     user_order: String,
     other_order: String,
@@ -267,6 +380,46 @@ async fn new_category(app: &TestApp, admin: &str) -> String {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED, "a fixture category");
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
+async fn new_promotion(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/promotions",
+            &json!({"code": format!("M-{}", unique()), "kind": "fixed", "value": "5", "currency": "EUR"}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture promotion");
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
+async fn new_shipping_option(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/shipping-options",
+            &json!({"name": "Matrix post", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::CREATED,
+        "a fixture shipping option"
+    );
+    str_of(&resp.json().await.unwrap(), "id")
+}
+
+async fn new_tax_rate(app: &TestApp, admin: &str) -> String {
+    let resp = app
+        .post_json(
+            "/api/v1/tax-rates",
+            &json!({"country": "US", "state": format!("Matrix {}", unique()), "rate": "7.25", "name": "Sales tax"}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture tax rate");
     str_of(&resp.json().await.unwrap(), "id")
 }
 
@@ -304,6 +457,9 @@ impl Fixtures {
             .await;
         let product = str_of(&product, "id");
         let category = new_category(app, &admin).await;
+        let promotion = new_promotion(app, &admin).await;
+        let shipping_option = new_shipping_option(app, &admin).await;
+        let tax_rate = new_tax_rate(app, &admin).await;
         let image = upload_image(app, &admin, &product).await;
         let user_order = place_order(app, &user_token, &product).await;
         let other_order = place_order(app, &other_token, &product).await;
@@ -315,6 +471,9 @@ impl Fixtures {
             other_token,
             product,
             category,
+            promotion,
+            shipping_option,
+            tax_rate,
             image,
             user_order,
             other_order,
@@ -340,6 +499,9 @@ impl Fixtures {
             .replace("{user_order}", &self.user_order)
             .replace("{product}", &self.product)
             .replace("{category}", &self.category)
+            .replace("{promotion}", &self.promotion)
+            .replace("{shipping_option}", &self.shipping_option)
+            .replace("{tax_rate}", &self.tax_rate)
             .replace("{image}", &self.image);
         if s.contains("{fresh_refresh_token}") {
             let tokens = app.login(&str_of(&self.user, "email"), PASSWORD).await;
@@ -356,6 +518,18 @@ impl Fixtures {
         if s.contains("{doomed_category}") {
             let doomed = new_category(app, &self.admin).await;
             s = s.replace("{doomed_category}", &doomed);
+        }
+        if s.contains("{doomed_promotion}") {
+            let doomed = new_promotion(app, &self.admin).await;
+            s = s.replace("{doomed_promotion}", &doomed);
+        }
+        if s.contains("{doomed_shipping_option}") {
+            let doomed = new_shipping_option(app, &self.admin).await;
+            s = s.replace("{doomed_shipping_option}", &doomed);
+        }
+        if s.contains("{doomed_tax_rate}") {
+            let doomed = new_tax_rate(app, &self.admin).await;
+            s = s.replace("{doomed_tax_rate}", &doomed);
         }
         if s.contains("{doomed_image}") {
             let image = upload_image(app, &self.admin, &self.product).await;
