@@ -164,16 +164,19 @@ impl fmt::Debug for Password {
 pub struct PersonName(String);
 
 impl PersonName {
-    /// Parses a name; an empty or blank string is `None`.
+    /// Parses a name; an empty or blank string is `None`. Control characters are refused
+    /// anywhere, at the ends too (a line break or tab is not trimmed away), as the API's
+    /// schema says.
     ///
     /// # Errors
     /// A `FieldError` when longer than 100 characters or holding control characters.
     pub fn parse(s: &str) -> Result<Option<Self>, FieldError> {
+        let controls = s.chars().any(char::is_control);
         let s = s.trim();
-        if s.is_empty() {
+        if s.is_empty() && !controls {
             return Ok(None);
         }
-        if s.chars().count() > 100 || s.chars().any(char::is_control) {
+        if s.chars().count() > 100 || controls {
             return Err(FieldError::new(
                 "name",
                 "must be at most 100 characters, without control characters",
@@ -538,6 +541,10 @@ mod tests {
             "name"
         );
         assert!(PersonName::parse("An\u{0}n").is_err());
+        // At the ends too: a line break is refused, not trimmed away (nor taken as blank).
+        assert!(PersonName::parse("\rAnn").is_err());
+        assert!(PersonName::parse("Ann\n").is_err());
+        assert!(PersonName::parse("\t").is_err());
     }
 
     #[test]
