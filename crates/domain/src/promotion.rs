@@ -592,8 +592,10 @@ mod tests {
             ]
         );
         let mut r = rules(Discount::Fixed(eur_amount("5")));
-        r.usage_limit = Some(1);
-        r.per_customer_limit = Some(1);
+        // Values no default stands for (not 1, not on), so each accessor is pinned.
+        r.usage_limit = Some(7);
+        r.per_customer_limit = Some(2);
+        r.active = false;
         r.starts_at = Some(t(10));
         r.ends_at = Some(t(11));
         r.min_subtotal = Some(eur_amount("50"));
@@ -603,9 +605,9 @@ mod tests {
         assert_eq!(p.min_subtotal(), Some(eur_amount("50")));
         assert_eq!(p.starts_at(), Some(t(10)));
         assert_eq!(p.ends_at(), Some(t(11)));
-        assert_eq!(p.usage_limit(), Some(1));
-        assert_eq!(p.per_customer_limit(), Some(1));
-        assert!(p.active());
+        assert_eq!(p.usage_limit(), Some(7));
+        assert_eq!(p.per_customer_limit(), Some(2));
+        assert!(!p.active());
         assert_eq!(p.times_used(), 3);
         // A percentage may have a minimum in any currency: it then applies to that currency only.
         let mut r = rules(ten_percent());
