@@ -86,7 +86,7 @@ async fn promotions_read_back_exactly_and_list_newest_first_by_page_and_cursor(t
     assert_eq!(first.items, [c.clone(), b.clone()]);
     let cursor = first.next_cursor().expect("a second page");
     let second = repo.list(request.after(&cursor).unwrap()).await.unwrap();
-    assert_eq!(second.items, [a.clone()]);
+    assert_eq!(second.items, std::slice::from_ref(&a));
     assert_eq!(second.next_cursor(), None);
     assert!(repo.delete(b.id).await.unwrap());
     assert!(!repo.delete(b.id).await.unwrap());
