@@ -609,6 +609,7 @@ mod tests {
         assert_eq!(p.per_customer_limit(), Some(2));
         assert!(!p.active());
         assert_eq!(p.times_used(), 3);
+        assert!(Promotion::new(rules(ten_percent()), 0).unwrap().active());
         // A percentage may have a minimum in any currency: it then applies to that currency only.
         let mut r = rules(ten_percent());
         r.min_subtotal = Some(Money::parse("50", Currency::parse("USD").unwrap()).unwrap());

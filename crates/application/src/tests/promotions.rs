@@ -183,6 +183,17 @@ async fn a_change_is_checked_with_the_stored_fields_it_leaves() {
     };
     let fixed = uc.update(&admin, made.id, to_fixed).await.unwrap();
     assert_eq!(fixed.promotion.discount().value_string(), "500");
+    // A fixed one's value alone changes in its stored currency.
+    let dearer = UpdatePromotionCommand {
+        value: Some("800".to_owned()),
+        ..Default::default()
+    };
+    let dearer = uc.update(&admin, made.id, dearer).await.unwrap();
+    assert_eq!(dearer.promotion.discount().value_string(), "800");
+    assert_eq!(
+        dearer.promotion.discount().currency().map(|c| c.code()),
+        Some("JPY")
+    );
     // Back to a percentage: the currency goes with the kind unless one is sent.
     let back = UpdatePromotionCommand {
         kind: Some("percentage".to_owned()),
