@@ -18,12 +18,30 @@ pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, typ
      WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
 
 /// Makes a pending delivery of event `$1` (of type `$2`, at `$3`, just written) for every
-/// enabled endpoint that hears it; `{id}` is the backend's random UUID. SQLite's form: SQLite
-/// runs in the process, so a second statement costs no round trip.
-const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
+/// enabled endpoint that hears it: PostgreSQL's statement apart from the event's.
+const FAN_OUT_POSTGRES: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
      next_attempt_at, created_at, updated_at) \
-     SELECT {id}, w.id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints w \
+     SELECT gen_random_uuid(), w.id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints w \
      WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%')";
+
+/// SQLite's form: queues event `$1` (of type `$2`, at `$3`) for [`FAN_OUT_QUEUED_SQLITE`] when
+/// some enabled endpoint hears it. One append to an unindexed table instead of a delivery row
+/// and its indexes in every order's transaction (see migration 0010).
+const QUEUE_FAN_OUT_SQLITE: &str = "INSERT INTO webhook_fanout (event_id, event_type, created_at) \
+     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM webhook_endpoints w \
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%'))";
+
+/// Makes the deliveries of every queued event, then empties the queue; run on SQLite's one
+/// writer, inside a transaction, so each queued event fans out exactly once. Every change to an
+/// endpoint runs it first, in the change's own transaction (see [`fan_out_queued`]), so the
+/// endpoints as they stand here are the endpoints as they stood when each queued event
+/// committed: an event goes to exactly the endpoints an inline fan-out would have chosen.
+pub(crate) const FAN_OUT_QUEUED_SQLITE: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, \
+     status, attempts, next_attempt_at, created_at, updated_at) \
+     SELECT randomblob(16), w.id, f.event_id, f.event_type, 'pending', 0, f.created_at, f.created_at, f.created_at \
+     FROM webhook_fanout f JOIN webhook_endpoints w ON w.enabled \
+     AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || f.event_type || ',%'); \
+     DELETE FROM webhook_fanout";
 
 /// PostgreSQL's form: the event and its deliveries in one statement (one round trip), the
 /// event written unless `$5` names a product whose stock did not fall across `$6` by `$7` (as
@@ -44,6 +62,8 @@ pub(crate) trait OutboxSql {
     fn write_and_fan_out() -> Option<&'static str>;
     /// Otherwise the fan-out, run after the event was written.
     fn fan_out() -> &'static str;
+    /// The statements that make the deliveries of queued events, where the backend queues.
+    fn fan_out_queued() -> Option<&'static str>;
 }
 
 impl OutboxSql for sqlx::Sqlite {
@@ -51,8 +71,10 @@ impl OutboxSql for sqlx::Sqlite {
         None
     }
     fn fan_out() -> &'static str {
-        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        SQL.get_or_init(|| FAN_OUT.replace("{id}", "randomblob(16)"))
+        QUEUE_FAN_OUT_SQLITE
+    }
+    fn fan_out_queued() -> Option<&'static str> {
+        Some(FAN_OUT_QUEUED_SQLITE)
     }
 }
 
@@ -61,10 +83,37 @@ impl OutboxSql for sqlx::Postgres {
         Some(WRITE_AND_FAN_OUT_POSTGRES)
     }
     fn fan_out() -> &'static str {
-        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        SQL.get_or_init(|| FAN_OUT.replace("{id}", "gen_random_uuid()"))
+        FAN_OUT_POSTGRES
+    }
+    fn fan_out_queued() -> Option<&'static str> {
+        None
     }
 }
+
+/// The fan-out of queued events on the transaction's backend, if it queues.
+pub(crate) fn fan_out_queued_sql<DB: sqlx::Database + OutboxSql>(
+    _: &sqlx::Transaction<'_, DB>,
+) -> Option<&'static str> {
+    DB::fan_out_queued()
+}
+
+/// Makes the deliveries of the queued events on the write transaction `$tx`, where the backend
+/// queues them (SQLite); evaluates to `Result<(), RepositoryError>`. Run first by every change
+/// to an endpoint, by the runner's claim and by the list of deliveries. A macro so that one
+/// body serves both backends inside `on_db!`.
+macro_rules! fan_out_queued {
+    ($tx:expr) => {{
+        match $crate::db::events::fan_out_queued_sql(&$tx) {
+            Some(sql) => sqlx::raw_sql(sql)
+                .execute(&mut *$tx)
+                .await
+                .map(|_| ())
+                .map_err($crate::db::map_err),
+            None => Ok(()),
+        }
+    }};
+}
+pub(crate) use fan_out_queued;
 
 /// The statements of the transaction's backend.
 pub(crate) fn outbox_sql<DB: sqlx::Database + OutboxSql>(

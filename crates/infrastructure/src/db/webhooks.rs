@@ -9,6 +9,7 @@ use domain::{
 };
 use uuid::Uuid;
 
+use super::events::fan_out_queued;
 use super::{
     Database, corrupt, fetch_by_id, fetch_list, fetch_newest_by_id, map_err, on_db, read_rows,
 };
@@ -133,7 +134,10 @@ impl SqlWebhooks {
 impl WebhookRepository for SqlWebhooks {
     #[tracing::instrument(name = "db.webhooks.insert", skip_all)]
     async fn insert(&self, e: &WebhookEndpoint) -> Result<(), RepositoryError> {
-        on_db!(&self.db, write, pool => {
+        // Every change to an endpoint first fans out the events queued before it (SQLite).
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            fan_out_queued!(tx)?;
             sqlx::query(concat!("INSERT INTO webhook_endpoints (", endpoint_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
                 .bind(e.id.as_uuid())
                 .bind(e.url.as_str())
@@ -143,11 +147,11 @@ impl WebhookRepository for SqlWebhooks {
                 .bind(e.secret.expose())
                 .bind(e.created_at)
                 .bind(e.updated_at)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|_| ())
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)
         })
-        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.webhooks.get", skip_all)]
@@ -172,8 +176,10 @@ impl WebhookRepository for SqlWebhooks {
 
     #[tracing::instrument(name = "db.webhooks.update", skip_all)]
     async fn update(&self, e: &WebhookEndpoint) -> Result<bool, RepositoryError> {
-        on_db!(&self.db, write, pool => {
-            sqlx::query("UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, enabled = $5, secret = $6, updated_at = $7 WHERE id = $1")
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            fan_out_queued!(tx)?;
+            let changed = sqlx::query("UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, enabled = $5, secret = $6, updated_at = $7 WHERE id = $1")
                 .bind(e.id.as_uuid())
                 .bind(e.url.as_str())
                 .bind(subscriptions_to_text(&e.events))
@@ -181,17 +187,21 @@ impl WebhookRepository for SqlWebhooks {
                 .bind(e.enabled)
                 .bind(e.secret.expose())
                 .bind(e.updated_at)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected() == 1)
+                .map_err(map_err)?
+                .rows_affected()
+                == 1;
+            tx.commit().await.map_err(map_err)?;
+            Ok(changed)
         })
-        .map_err(map_err)
     }
 
     #[tracing::instrument(name = "db.webhooks.delete", skip_all)]
     async fn delete(&self, id: WebhookEndpointId) -> Result<bool, RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            fan_out_queued!(tx)?;
             sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
                 .bind(id.as_uuid())
                 .execute(&mut *tx)
@@ -216,6 +226,13 @@ impl WebhookRepository for SqlWebhooks {
         status: Option<DeliveryStatus>,
         page: PageRequest,
     ) -> Result<Page<Delivery>, RepositoryError> {
+        // On SQLite, the events queued since the last fan-out get their deliveries first, so
+        // that the list shows every committed event even when no runner has passed since.
+        if let Database::Sqlite { write, .. } = &self.db {
+            let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+            fan_out_queued!(tx)?;
+            tx.commit().await.map_err(map_err)?;
+        }
         // Newest first; `webhook_deliveries_of_endpoint (endpoint_id, created_at, id)` answers
         // both the page and a cursor's range. The cursor carries `created_at` to the
         // nanosecond, so it compares equal to the stored value on both backends.
@@ -349,20 +366,33 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         limit: u32,
         claim: Uuid,
     ) -> Result<Vec<application::delivery::ClaimedDelivery>, RepositoryError> {
-        let claim_sql = match &self.db {
-            Database::Sqlite { .. } => CLAIM_SQLITE,
-            Database::Postgres(_) => CLAIM_POSTGRES,
-        };
-        let claims: Vec<ClaimRow> = on_db!(&self.db, write, pool => {
-            sqlx::query_as(claim_sql)
-                .bind(now)
-                .bind(until)
-                .bind(i64::from(limit))
-                .bind(claim)
+        // The claim statement `$sql` of either backend, with its values bound.
+        macro_rules! claim_query {
+            ($sql:expr) => {
+                sqlx::query_as($sql)
+                    .bind(now)
+                    .bind(until)
+                    .bind(i64::from(limit))
+                    .bind(claim)
+            };
+        }
+        let claims: Vec<ClaimRow> = match &self.db {
+            // The queued events fan out first, in the claim's transaction on the one writer.
+            Database::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+                fan_out_queued!(tx)?;
+                let claims = claim_query!(CLAIM_SQLITE)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                claims
+            }
+            Database::Postgres(pool) => claim_query!(CLAIM_POSTGRES)
                 .fetch_all(pool)
                 .await
-        })
-        .map_err(map_err)?;
+                .map_err(map_err)?,
+        };
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -471,6 +501,8 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
                 bound!().fetch_all(pool).await.map_err(map_err)?
             } else {
                 let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+                // A change to an endpoint: the events queued before it fan out first.
+                fan_out_queued!(tx)?;
                 let recorded = bound!().fetch_all(&mut *tx).await.map_err(map_err)?;
                 let held: Vec<Uuid> = outcomes
                     .iter()

@@ -423,6 +423,77 @@ async fn a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again(t: TestD
     );
 }
 
+/// The event ids of `endpoint`'s deliveries, oldest first.
+async fn events_heard(webhooks: &SqlWebhooks, endpoint: &WebhookEndpoint) -> Vec<EventId> {
+    let mut heard: Vec<EventId> = webhooks
+        .deliveries(endpoint.id, None, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|d| d.event_id)
+        .collect();
+    heard.sort_by_key(|id| id.as_uuid());
+    heard
+}
+
+/// Whatever happens to the endpoints after an event commits (SQLite makes the deliveries later,
+/// in batches), the event goes to the endpoints that were enabled and heard it at its commit.
+async fn an_event_goes_to_the_endpoints_as_they_stood_at_its_commit(t: TestDb) {
+    let webhooks = SqlWebhooks::new(t.db.clone());
+    let users = SqlUsers::new(t.db.clone());
+    let register = |name: &'static str, secs| {
+        let e = event(EventType::UserRegistered, secs);
+        let users = &users;
+        async move {
+            users
+                .insert_with_events(
+                    &user(name, &[Role::User]),
+                    &[PendingEvent::always(e.clone())],
+                )
+                .await
+                .unwrap();
+            e.id
+        }
+    };
+    let first = endpoint(&["*"], true);
+    let off_at_first = endpoint(&["*"], false);
+    for e in [&first, &off_at_first] {
+        webhooks.insert(e).await.unwrap();
+    }
+    let one = register("ann", 1).await;
+    // After the first event: one endpoint is switched off, one on, one created, one changes
+    // what it hears.
+    webhooks
+        .update(&WebhookEndpoint {
+            enabled: false,
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+    webhooks
+        .update(&WebhookEndpoint {
+            enabled: true,
+            ..off_at_first.clone()
+        })
+        .await
+        .unwrap();
+    let later = endpoint(&["*"], true);
+    webhooks.insert(&later).await.unwrap();
+    let two = register("bob", 2).await;
+    webhooks
+        .update(&WebhookEndpoint {
+            events: Subscriptions::parse(&["order.placed".to_owned()]).unwrap(),
+            ..later.clone()
+        })
+        .await
+        .unwrap();
+    let three = register("cyd", 3).await;
+    assert_eq!(events_heard(&webhooks, &first).await, [one]);
+    assert_eq!(events_heard(&webhooks, &off_at_first).await, [two, three]);
+    assert_eq!(events_heard(&webhooks, &later).await, [two]);
+}
+
 async fn concurrent_claims_take_disjoint_batches(t: TestDb) {
     const RUNNERS: usize = 8;
     let (q, _) = queued(&t, 300).await;
@@ -538,6 +609,7 @@ on_both_backends!(
     a_retrying_delivery_is_due_again_at_its_next_attempt,
     outcomes_recorded_together_each_stand_under_their_own_claim,
     a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again,
+    an_event_goes_to_the_endpoints_as_they_stood_at_its_commit,
     the_schedule_lets_one_runner_at_a_time_run_a_job,
     the_key_sweep_deletes_expired_keys_only,
 );
