@@ -161,6 +161,10 @@ pub struct DeliverySettings {
     pub lease: Duration,
     /// Most deliveries claimed at once.
     pub batch_size: u32,
+    /// How long, after an attempt of a batch ends, the runner waits for others of the batch to
+    /// end before it records what ended: outcomes that come within it are one write. A crash
+    /// resends at most this much of answered attempts (receivers dedupe on `webhook-id`).
+    pub record_window: Duration,
     /// Which receiver URLs are accepted.
     pub policy: UrlPolicy,
 }
@@ -187,6 +191,8 @@ pub struct DeliverWebhooks {
     pub jitter: Arc<dyn Fn() -> f64 + Send + Sync>,
     /// Counts attempts.
     pub metrics: Arc<dyn DeliveryMetrics>,
+    /// Ends a record window.
+    pub timer: crate::jobs::Timer,
     /// Settings.
     pub settings: DeliverySettings,
 }
@@ -272,10 +278,10 @@ impl DeliverWebhooks {
             .await
     }
 
-    /// Claims a batch and delivers it, recording each outcome as soon as its attempt ends (so
-    /// a crash resends only what was in flight; outcomes that come together are recorded in
-    /// one write); answers how many were attempted. Stops early
-    /// when `stop` resolves: what was not answered yet is released, not recorded.
+    /// Claims a batch and delivers it, recording the outcomes of attempts that end within
+    /// `record_window` of each other in one write (so a crash resends only what was in flight
+    /// or answered within the window); answers how many were attempted. Stops early when
+    /// `stop` resolves: what was answered is recorded, what was not is released.
     ///
     /// # Errors
     /// When the queue's database does not answer.
@@ -317,8 +323,22 @@ impl DeliverWebhooks {
                     return Ok(attempted);
                 }
             };
-            // With it, every other attempt that has ended by now.
+            // With it, every other attempt that ends within the window.
             let mut done = vec![first];
+            let mut stopped = false;
+            if !in_flight.is_empty() {
+                let mut window = (self.timer)(self.settings.record_window);
+                loop {
+                    match select(in_flight.next(), select(window.as_mut(), stop.as_mut())).await {
+                        Either::Left((Some(more), _)) => done.push(more),
+                        Either::Left((None, _)) | Either::Right((Either::Left(_), _)) => break,
+                        Either::Right((Either::Right(_), _)) => {
+                            stopped = true;
+                            break;
+                        }
+                    }
+                }
+            }
             while let Some(Some(more)) = in_flight.next().now_or_never() {
                 done.push(more);
             }
@@ -334,6 +354,10 @@ impl DeliverWebhooks {
                 if !recorded {
                     tracing::warn!(delivery_id = %d.id, "webhook delivery outcome not recorded: its lease ran out and another runner took it over");
                 }
+            }
+            if stopped {
+                self.queue.release(claim, &unanswered).await?;
+                return Ok(attempted);
             }
         }
     }

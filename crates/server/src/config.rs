@@ -132,6 +132,9 @@ pub struct Settings {
     pub webhook_retry_delays: Vec<Duration>,
     /// `WEBHOOK_BATCH_SIZE`: deliveries one runner claims and sends at once (20).
     pub webhook_batch_size: u32,
+    /// `WEBHOOK_RECORD_WINDOW_MS`: how long, after an attempt of a batch ends, the runner waits
+    /// for others of the batch before it records what ended, in one write (50).
+    pub webhook_record_window: Duration,
     /// `WEBHOOK_LEASE_SECONDS`: how long a claim holds before another runner may take the
     /// delivery over (60; longer than the timeout).
     pub webhook_lease: Duration,
@@ -188,6 +191,7 @@ impl fmt::Debug for Settings {
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
             .field("webhook_batch_size", &self.webhook_batch_size)
+            .field("webhook_record_window", &self.webhook_record_window)
             .field("webhook_lease", &self.webhook_lease)
             .field("metrics_token", &self.metrics_token)
             .field("signing_key_file", &self.signing_key_file)
@@ -540,6 +544,12 @@ impl Settings {
                 20,
                 1..=1000,
             )?,
+            webhook_record_window: Duration::from_millis(parse_number(
+                "WEBHOOK_RECORD_WINDOW_MS",
+                get("WEBHOOK_RECORD_WINDOW_MS"),
+                50,
+                0..=10_000,
+            )?),
             webhook_lease: Duration::from_secs(parse_number(
                 "WEBHOOK_LEASE_SECONDS",
                 get("WEBHOOK_LEASE_SECONDS"),
@@ -819,6 +829,7 @@ mod tests {
             .collect();
         assert_eq!(secs, [5, 60, 600, 3600, 21600, 86400]);
         assert_eq!(s.webhook_batch_size, 20);
+        assert_eq!(s.webhook_record_window, Duration::from_millis(50));
         assert_eq!(s.webhook_lease, Duration::from_secs(60));
         let s = settings(&[
             ("WEBHOOK_RETRY_DELAYS_SECONDS", " 1, 2 "),

@@ -309,11 +309,13 @@ impl Adapters {
                 clock: self.clock.clone(),
                 jitter: Arc::new(jitter),
                 metrics: self.metrics.clone(),
+                timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
                 settings: DeliverySettings {
                     retry_delays: settings.webhook_retry_delays.clone(),
                     timeout: settings.webhook_timeout,
                     lease: settings.webhook_lease.max(settings.webhook_timeout * 2),
                     batch_size: settings.webhook_batch_size,
+                    record_window: settings.webhook_record_window,
                     policy: settings.webhook_urls,
                 },
             },

@@ -165,11 +165,15 @@ fn runner(
         clock: clock(),
         jitter: Arc::new(|| 0.5),
         metrics,
+        timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
         settings: DeliverySettings {
             retry_delays: vec![Duration::from_secs(5), Duration::from_secs(60)],
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
             batch_size: 10,
+            // Longer than the tests' stops (200 ms) and receivers' delays (20 ms), shorter than
+            // a slow receiver (1 s).
+            record_window: Duration::from_millis(500),
             policy: UrlPolicy::default(),
         },
     }
@@ -385,7 +389,7 @@ impl WebhookSender for OneSlow {
 }
 
 #[tokio::test]
-async fn each_outcome_is_recorded_when_its_attempt_ends_and_a_stop_releases_only_the_rest() {
+async fn a_stop_in_the_record_window_records_what_was_answered_and_releases_the_rest() {
     let fast = claimed("https://fast.example.com/in", 0);
     let slow = claimed("https://slow.example.com/in", 0);
     let queue = Arc::new(Queue::default());
@@ -401,7 +405,8 @@ async fn each_outcome_is_recorded_when_its_attempt_ends_and_a_stop_releases_only
         Arc::default(),
     );
     run.sender = Arc::new(OneSlow);
-    // The stop comes while the slow receiver still has not answered.
+    // The stop comes within the record window the fast answer opened, while the slow receiver
+    // still has not answered.
     let attempted = run
         .run_once(tokio::time::sleep(Duration::from_millis(200)))
         .await
@@ -525,6 +530,56 @@ async fn outcomes_that_come_together_are_recorded_in_one_write() {
     recorded.sort_unstable_by_key(|id| id.as_uuid());
     expected.sort_unstable_by_key(|id| id.as_uuid());
     assert_eq!(recorded, expected);
+}
+
+/// Answers 204 after the delay its host names: `now` at once, `soon` after 20 ms, `late`
+/// after a second.
+struct Staggered;
+
+#[async_trait]
+impl WebhookSender for Staggered {
+    async fn send(
+        &self,
+        url: &url::Url,
+        _: &[IpAddr],
+        _: &SignedRequest,
+        _: Duration,
+    ) -> SendResult {
+        let delay = match url.host_str() {
+            Some("soon.example.com") => 20,
+            Some("late.example.com") => 1000,
+            _ => 0,
+        };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        SendResult::Answered(204)
+    }
+}
+
+#[tokio::test]
+async fn answers_within_the_record_window_are_one_write_and_a_later_one_another() {
+    let queue = Arc::new(Queue::default());
+    let [now, soon, late] =
+        ["now", "soon", "late"].map(|host| claimed(&format!("https://{host}.example.com/in"), 0));
+    queue
+        .due
+        .lock()
+        .unwrap()
+        .extend([late.clone(), soon.clone(), now.clone()]);
+    let batching = Arc::new(Batching(queue.clone(), Mutex::default()));
+    let mut run = runner(
+        queue.clone(),
+        Arc::default(),
+        "93.184.216.34",
+        Arc::default(),
+    );
+    run.sender = Arc::new(Staggered);
+    run.queue = batching.clone();
+    assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 3);
+    // `now` and `soon` (20 ms apart, within the 500 ms window) together; `late` on its own,
+    // after the first write: the window does not wait for the whole batch.
+    assert_eq!(*batching.1.lock().unwrap(), [2, 1]);
+    let recorded: Vec<DeliveryId> = queue.recorded.lock().unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(recorded, [now.id, soon.id, late.id]);
 }
 
 #[tokio::test]
