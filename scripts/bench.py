@@ -297,6 +297,26 @@ def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
     sys.exit("error: shop did not become ready within 60 s")
 
 
+def start_worker(binary: Path, env: dict, cleanup: Cleanup) -> None:
+    """Starts `shop worker` (the job runner alone) on the same database."""
+    env = dict(env, SHOP_JOBS="true")
+    proc = subprocess.Popen([str(binary), "worker"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(Path(env["DATA_DIR"]) / "worker.log", "w"))
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    cleanup.add(stop)
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        sys.exit(f"error: shop worker exited early; see {env['DATA_DIR']}/worker.log")
+
+
 @dataclass
 class Dataset:
     product_ids: list = field(default_factory=list)
@@ -498,8 +518,15 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
         env.update(RATE_LIMIT_ENABLED="true", RATE_LIMIT_AUTH_PER_MINUTE="1000000",
                    RATE_LIMIT_AUTH_BURST="1000000", RATE_LIMIT_WRITES_PER_MINUTE="1000000",
                    RATE_LIMIT_WRITES_BURST="1000000")
+    worker = args.webhook_worker and database_url.startswith("postgres")
+    if worker:
+        # The scale-out shape: the API runs no job runner, a `shop worker` process does.
+        env["SHOP_JOBS"] = "false"
     log(f"{label}: starting shop")
     server = start_shop(binary, env, cleanup)
+    if worker:
+        log(f"{label}: starting shop worker")
+        start_worker(binary, env, cleanup)
     receiver = WebhookReceiver(cleanup) if args.webhook else None
     time.sleep(1)
     idle_rss = server.rss_kib() / 1024
@@ -566,10 +593,14 @@ def report(runs: list, args, binary: Path) -> str:
     if args.webhook:
         lines += [
             "- Webhooks (`--webhook`): each order-placing scenario runs twice in a row, first with no",
-            "  endpoint, then with one endpoint subscribed to `*` whose URL is a receiver in the",
-            "  benchmark's own process (127.0.0.1, a bare 204 to every request, no signature check; it",
-            "  shares the cores too). The job runner inside `shop serve` delivers, with the default",
-            "  settings. After the run the benchmark waits for the pending deliveries (at most",
+            "  endpoint, then with one endpoint subscribed to `*` whose URL is a local receiver",
+            "  (nginx on 127.0.0.1 answering 204 and logging each `webhook-id`, no signature check; it",
+            "  shares the cores too). "
+            + ("On PostgreSQL a separate `shop worker` delivers and the API runs with "
+               "`SHOP_JOBS=false` (`--webhook-worker`); on SQLite the runner inside `shop serve` does."
+               if args.webhook_worker else "The job runner inside `shop serve` delivers.")
+            + " Default settings otherwise.",
+            "  After the run the benchmark waits for the pending deliveries (at most",
             f"  {args.webhook_drain} s, no load) and deletes the endpoint before the next scenario.",
         ]
     lines.append("")
@@ -650,6 +681,10 @@ def main() -> None:
     parser.add_argument("--webhook-drain", type=int, default=120, metavar="SECONDS",
                         help="with --webhook: how long to wait after a run for pending deliveries "
                              "(default 120)")
+    parser.add_argument("--webhook-worker", action="store_true",
+                        help="with --webhook, on PostgreSQL: run the job runner as a separate "
+                             "`shop worker` process and the API with SHOP_JOBS=false (the scale-out "
+                             "shape; SQLite serves one process, so it keeps its runner in-process)")
     parser.add_argument("--binary", type=Path,
                         help="measure this already built shop binary instead of building one")
     args = parser.parse_args()
