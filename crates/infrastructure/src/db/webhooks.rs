@@ -491,13 +491,9 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
         }
         // Endpoints that answered 410 are turned off with their delivery's outcome, in one
         // transaction; otherwise the outcomes are one statement.
-        let gone: Vec<Uuid> = outcomes
-            .iter()
-            .filter(|(_, o)| o.disable_endpoint)
-            .map(|(d, _)| d.endpoint_id.as_uuid())
-            .collect();
+        let any_gone = outcomes.iter().any(|(_, o)| o.disable_endpoint);
         let recorded: Vec<Uuid> = on_db!(&self.db, write, pool, begin => {
-            if gone.is_empty() {
+            if !any_gone {
                 bound!().fetch_all(pool).await.map_err(map_err)?
             } else {
                 let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
