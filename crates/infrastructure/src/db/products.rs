@@ -95,7 +95,7 @@ macro_rules! product_view_sql {
 fn categories_from_json(json: &str) -> Result<Vec<CategoryRef>, RepositoryError> {
     let rows: Vec<(String, String, String, i64)> =
         serde_json::from_str(json).map_err(|e| corrupt("categories", e))?;
-    let mut rows = rows
+    let rows = rows
         .into_iter()
         .map(|(id, name, slug, position)| {
             Uuid::parse_str(&id)
@@ -103,6 +103,14 @@ fn categories_from_json(json: &str) -> Result<Vec<CategoryRef>, RepositoryError>
                 .map_err(|e| corrupt("category id", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    category_refs(rows)
+}
+
+/// A product's categories from their `(position, name, id, slug)` rows, in the order the API
+/// shows them: by position, then name, then id.
+fn category_refs(
+    mut rows: Vec<(i64, String, Uuid, String)>,
+) -> Result<Vec<CategoryRef>, RepositoryError> {
     rows.sort();
     rows.into_iter()
         .map(|(_, name, id, slug)| {
@@ -672,19 +680,17 @@ async fn categories_of_products(
         &ids,
     )
     .await?;
-    let mut sorted = rows;
-    sorted.sort_by(|a, b| (a.4, &a.2, a.1).cmp(&(b.4, &b.2, b.1)));
-    let mut out: HashMap<ProductId, Vec<CategoryRef>> = HashMap::new();
-    for (product, id, name, slug, _) in sorted {
-        out.entry(ProductId::from_uuid(product))
+    let mut of_product: HashMap<ProductId, Vec<(i64, String, Uuid, String)>> = HashMap::new();
+    for (product, id, name, slug, position) in rows {
+        of_product
+            .entry(ProductId::from_uuid(product))
             .or_default()
-            .push(CategoryRef {
-                id: CategoryId::from_uuid(id),
-                name,
-                slug: Slug::parse(&slug).map_err(|e| corrupt("category slug", e))?,
-            });
+            .push((position, name, id, slug));
     }
-    Ok(out)
+    of_product
+        .into_iter()
+        .map(|(product, rows)| category_refs(rows).map(|refs| (product, refs)))
+        .collect()
 }
 
 #[async_trait]
