@@ -87,7 +87,13 @@ fn address_part(
     s: &str,
     required: bool,
 ) -> Option<Option<String>> {
-    let s = s.trim();
+    let Some(s) = crate::text::one_line(s) else {
+        v.push(FieldError::new(
+            field,
+            "must be at most 200 characters, without control characters",
+        ));
+        return None;
+    };
     if s.is_empty() {
         if required {
             v.push(FieldError::new(field, "must not be empty"));
@@ -95,7 +101,7 @@ fn address_part(
         }
         return Some(None);
     }
-    if s.chars().count() > 200 || s.chars().any(char::is_control) {
+    if s.chars().count() > 200 {
         v.push(FieldError::new(
             field,
             "must be at most 200 characters, without control characters",

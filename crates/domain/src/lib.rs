@@ -20,6 +20,7 @@ pub mod repository;
 pub mod shipping;
 pub mod slug;
 pub mod tax;
+mod text;
 pub mod user;
 pub mod webhook;
 

@@ -811,12 +811,18 @@ mod tests {
         let errors = parse_address(&AddressInput {
             city: "Ber\u{7}lin".into(),
             state: Some("a\nb".into()),
+            // At an end: refused too, not trimmed away.
+            line2: Some("Flat 2\n".into()),
             ..input()
         })
         .unwrap_err();
         assert_eq!(
             fields(&errors),
-            ["shipping_address.city", "shipping_address.state"]
+            [
+                "shipping_address.line2",
+                "shipping_address.city",
+                "shipping_address.state"
+            ]
         );
     }
 

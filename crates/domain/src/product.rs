@@ -94,16 +94,15 @@ impl ProductName {
     /// # Errors
     /// A `FieldError` on `name` when blank, longer than 200 characters or holding control characters.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let s = s.trim();
-        let len = s.chars().count();
-        if len == 0 || len > 200 {
-            return Err(FieldError::new("name", "must be 1 to 200 characters"));
-        }
-        if s.chars().any(char::is_control) {
+        let Some(s) = crate::text::one_line(s) else {
             return Err(FieldError::new(
                 "name",
                 "must not contain control characters",
             ));
+        };
+        let len = s.chars().count();
+        if len == 0 || len > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -342,10 +341,13 @@ mod tests {
         assert_eq!(ProductName::parse("  Mug ").unwrap().as_str(), "Mug");
         assert_eq!(ProductName::parse("M").unwrap().as_str(), "M");
         assert_eq!(ProductName::parse("").unwrap_err().field, "name");
-        assert_eq!(
-            ProductName::parse("a\tb").unwrap_err().message,
-            "must not contain control characters"
-        );
+        // At an end too: refused, not trimmed away.
+        for bad in ["a\tb", "Mug\n", "\rMug"] {
+            assert_eq!(
+                ProductName::parse(bad).unwrap_err().message,
+                "must not contain control characters"
+            );
+        }
     }
 
     #[test]

@@ -53,14 +53,13 @@ impl ShippingOptionName {
     /// # Errors
     /// A `FieldError` on `name`.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let s = s.trim();
-        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-            return Err(FieldError::new(
+        match crate::text::one_line(s) {
+            Some(s) if !s.is_empty() && s.chars().count() <= 100 => Ok(Self(s.to_owned())),
+            _ => Err(FieldError::new(
                 "name",
                 "must be 1 to 100 characters, without control characters",
-            ));
+            )),
         }
-        Ok(Self(s.to_owned()))
     }
 
     /// The name.
@@ -188,7 +187,15 @@ mod tests {
             "Standard"
         );
         assert!(ShippingOptionName::parse(&"é".repeat(100)).is_ok());
-        for bad in ["", "   ", "a\nb", &"x".repeat(101)] {
+        // A control character at an end is refused too, not trimmed away.
+        for bad in [
+            "",
+            "   ",
+            "a\nb",
+            "Standard\n",
+            "\tStandard",
+            &"x".repeat(101),
+        ] {
             assert_eq!(ShippingOptionName::parse(bad).unwrap_err().field, "name");
         }
     }

@@ -17,15 +17,16 @@ pub struct TaxRate {
 }
 
 fn text(v: &mut Validator, field: &str, s: &str) -> Option<String> {
-    let s = s.trim();
-    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-        v.push(FieldError::new(
-            field,
-            "must be 1 to 100 characters, without control characters",
-        ));
-        return None;
+    match crate::text::one_line(s) {
+        Some(s) if !s.is_empty() && s.chars().count() <= 100 => Some(s.to_owned()),
+        _ => {
+            v.push(FieldError::new(
+                field,
+                "must be 1 to 100 characters, without control characters",
+            ));
+            None
+        }
     }
-    Some(s.to_owned())
 }
 
 impl TaxRate {
@@ -138,5 +139,7 @@ mod tests {
         );
         assert!(TaxRate::new(de(), None, Percent::parse("19").unwrap(), &"x".repeat(100)).is_ok());
         assert!(TaxRate::new(de(), None, Percent::parse("19").unwrap(), "a\tb").is_err());
+        // A control character at an end is refused too, not trimmed away.
+        assert!(TaxRate::new(de(), None, Percent::parse("19").unwrap(), "VAT\n").is_err());
     }
 }

@@ -171,18 +171,14 @@ impl PersonName {
     /// # Errors
     /// A `FieldError` when longer than 100 characters or holding control characters.
     pub fn parse(s: &str) -> Result<Option<Self>, FieldError> {
-        let controls = s.chars().any(char::is_control);
-        let s = s.trim();
-        if s.is_empty() && !controls {
-            return Ok(None);
-        }
-        if s.chars().count() > 100 || controls {
-            return Err(FieldError::new(
+        match crate::text::one_line(s) {
+            Some("") => Ok(None),
+            Some(s) if s.chars().count() <= 100 => Ok(Some(Self(s.to_owned()))),
+            _ => Err(FieldError::new(
                 "name",
                 "must be at most 100 characters, without control characters",
-            ));
+            )),
         }
-        Ok(Some(Self(s.to_owned())))
     }
 
     /// The name.
