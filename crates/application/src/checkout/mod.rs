@@ -4,7 +4,7 @@
 
 mod promotions;
 mod shipping_options;
-mod tax_rates;
+pub(crate) mod tax_rates;
 
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
 pub use shipping_options::{

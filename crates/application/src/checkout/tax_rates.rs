@@ -47,7 +47,7 @@ pub struct TaxRates {
 /// The rate the parts make, with every error recorded (`state` and `name` by [`TaxRate::new`]).
 /// `state` and `name` are checked whatever the country and rate are, so that every bad field
 /// is named at once: a stand-in takes the place of one that did not parse.
-fn assemble(
+pub(crate) fn assemble(
     v: &mut Validator,
     country: Option<CountryCode>,
     state: Option<&str>,

@@ -328,3 +328,16 @@ async fn a_tax_rate_names_every_bad_field_and_a_clash_by_the_part_that_differs()
     assert_eq!(changed.rate.name(), "MwSt");
     assert_eq!(changed.rate.rate(), country.rate.rate());
 }
+
+#[test]
+fn a_rate_is_assembled_only_when_country_and_rate_both_parsed() {
+    let de = domain::CountryCode::parse("DE").ok();
+    let rate = domain::Percent::parse("19").ok();
+    let assemble = crate::checkout::tax_rates::assemble;
+    // The stand-ins let `state` and `name` be checked, but never make a rate of their own.
+    assert!(assemble(&mut domain::Validator::new(), None, None, rate, "VAT").is_none());
+    assert!(assemble(&mut domain::Validator::new(), de, None, None, "VAT").is_none());
+    let mut v = domain::Validator::new();
+    let t = assemble(&mut v, de, Some("BY"), rate, "VAT").unwrap();
+    assert_eq!((t.state(), t.name()), (Some("BY"), "VAT"));
+}
