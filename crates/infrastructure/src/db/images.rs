@@ -40,6 +40,51 @@ macro_rules! joined_image_columns {
 }
 pub(super) use joined_image_columns;
 
+/// The images of the product `p` as one JSON text, `[[id, content_type, size_bytes, sha256,
+/// storage_key, storage_file_id, created_at], ...]`, so that a list reads a page of products
+/// with their images and categories in one statement. SQLite holds ids as blobs, written here
+/// as 32 hex digits.
+macro_rules! images_json {
+    (sqlite) => {
+        "(SELECT json_group_array(json_array(lower(hex(i.id)), i.content_type, i.size_bytes, \
+         i.sha256, i.storage_key, i.storage_file_id, i.created_at)) \
+         FROM product_images i WHERE i.product_id = p.id) AS images"
+    };
+    (postgres) => {
+        "(SELECT COALESCE(json_agg(json_build_array(i.id, i.content_type, i.size_bytes, \
+         i.sha256, i.storage_key, i.storage_file_id, i.created_at)), '[]')::text \
+         FROM product_images i WHERE i.product_id = p.id) AS images"
+    };
+}
+pub(super) use images_json;
+
+/// [`images_json`]'s text as the images of `product`, in upload order (their ids are UUID v7).
+pub(super) fn images_from_json(product: Uuid, json: &str) -> Result<Vec<Image>, RepositoryError> {
+    type Row = (String, String, i64, String, String, Option<String>, String);
+    let rows: Vec<Row> = serde_json::from_str(json).map_err(|e| corrupt("images", e))?;
+    let mut images = rows
+        .into_iter()
+        .map(
+            |(id, content_type, size_bytes, sha256, storage_key, storage_file_id, created_at)| {
+                Image::try_from(ImageRow {
+                    id: Uuid::parse_str(&id).map_err(|e| corrupt("image id", e))?,
+                    product_id: product,
+                    content_type,
+                    size_bytes,
+                    sha256,
+                    storage_key,
+                    storage_file_id,
+                    created_at: DateTime::parse_from_rfc3339(&created_at)
+                        .map_err(|e| corrupt("image created_at", e))?
+                        .with_timezone(&Utc),
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    images.sort_by_key(|i| i.id.as_uuid());
+    Ok(images)
+}
+
 /// An image's columns in a `LEFT JOIN product_images i` (see [`joined_image_columns`]): all
 /// empty for a product without images.
 #[derive(sqlx::FromRow)]

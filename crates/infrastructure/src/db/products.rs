@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::categories::{bump_counts, placeholders_from, tree_links, tree_lock};
 use super::events::write_events;
 use super::images::{
-    ImageRow, JoinedImageRow, image_columns, images_of_products, joined_image_columns,
+    ImageRow, JoinedImageRow, image_columns, images_from_json, images_json, joined_image_columns,
 };
 use super::{
     Backend, Database, after_condition, corrupt, fetch_by_id, fetch_in, keyset_page_of, map_err,
@@ -161,21 +161,6 @@ impl TryFrom<ProductRow> for Product {
             updated_at: r.updated_at,
         })
     }
-}
-
-/// The rows of a list that read as products: one that does not is logged and left out, so
-/// that it cannot take the whole page down.
-fn readable(rows: Vec<ProductRow>) -> Vec<Product> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            Product::try_from(row)
-                .inspect_err(
-                    |e| tracing::error!(product = %id, error = %e, "product left out of a list"),
-                )
-                .ok()
-        })
-        .collect()
 }
 
 /// How many rows one backfill transaction takes.
@@ -667,32 +652,6 @@ impl ProductRepository for SqlProducts {
     }
 }
 
-/// The categories of `products`, in one round trip, each product's by position then name.
-async fn categories_of_products(
-    db: &Database,
-    products: &[ProductId],
-) -> Result<HashMap<ProductId, Vec<CategoryRef>>, RepositoryError> {
-    let ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
-    let rows: Vec<(Uuid, Uuid, String, String, i64)> = fetch_in(
-        db,
-        "SELECT pc.product_id, c.id, c.name, c.slug, c.position FROM product_categories pc \
-         JOIN categories c ON c.id = pc.category_id WHERE pc.product_id IN ({})",
-        &ids,
-    )
-    .await?;
-    let mut of_product: HashMap<ProductId, Vec<(i64, String, Uuid, String)>> = HashMap::new();
-    for (product, id, name, slug, position) in rows {
-        of_product
-            .entry(ProductId::from_uuid(product))
-            .or_default()
-            .push((position, name, id, slug));
-    }
-    of_product
-        .into_iter()
-        .map(|(product, rows)| category_refs(rows).map(|refs| (product, refs)))
-        .collect()
-}
-
 #[async_trait]
 impl ProductReadModel for SqlProducts {
     #[tracing::instrument(name = "db.products.get_with_images", skip_all)]
@@ -759,24 +718,9 @@ impl ProductReadModel for SqlProducts {
                 return Ok(Page::empty(page));
             }
         };
-        // One round trip for the page (and its count), one each for the images and the
-        // categories of all of it.
-        let products = self.page(page, search.as_deref(), filter).await?;
-        let ids: Vec<ProductId> = products.items.iter().map(|p| p.id).collect();
-        let (images, mut categories) = tokio::try_join!(
-            images_of_products(&self.db, &ids),
-            categories_of_products(&self.db, &ids)
-        )?;
-        let mut by_product: HashMap<ProductId, Vec<Image>> = HashMap::new();
-        // In upload order within each product.
-        for image in images {
-            by_product.entry(image.product_id).or_default().push(image);
-        }
-        Ok(products.map(|product| ProductView {
-            images: by_product.remove(&product.id).unwrap_or_default(),
-            categories: categories.remove(&product.id).unwrap_or_default(),
-            product,
-        }))
+        // One statement for the page with its images and categories, and one for its count,
+        // side by side.
+        self.page(page, search.as_deref(), filter).await
     }
 }
 
@@ -845,7 +789,7 @@ impl SqlProducts {
         page: PageRequest,
         search: Option<&str>,
         filter: &ProductFilter,
-    ) -> Result<Page<Product>, RepositoryError> {
+    ) -> Result<Page<ProductView>, RepositoryError> {
         // One row past the page says whether another follows (`next`).
         let limit = i64::from(page.per_page()) + 1;
         let offset = match page.position() {
@@ -893,7 +837,8 @@ impl SqlProducts {
                     _ => return Err(not_this_order()),
                 },
             };
-            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq FROM products WHERE seq IN \
+            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq, ", images_json!(sqlite), ", ",
+                categories_json!(sqlite), " FROM products p WHERE seq IN \
                 (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 AND ($4 IS NULL OR rowid < $4) \
                 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
                 ORDER BY seq DESC"))
@@ -1021,13 +966,18 @@ impl SqlProducts {
             }
         }
         let n = cond.args.len();
+        let joined = match backend {
+            Backend::Sqlite => concat!(images_json!(sqlite), ", ", categories_json!(sqlite)),
+            Backend::Postgres => concat!(images_json!(postgres), ", ", categories_json!(postgres)),
+        };
         let rows_sql = format!(
             concat!(
                 "SELECT ",
                 product_columns!(),
-                ", {} FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
+                ", {}, {} FROM products p WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
             ),
             tie_column,
+            joined,
             cond.text(),
             order_by(&order),
             n + 1,
@@ -1047,25 +997,53 @@ impl SqlProducts {
     }
 }
 
-/// A product as a list reads it, with SQLite's `seq` (0 on PostgreSQL, which has none).
+/// A product as a list reads it, with SQLite's `seq` (0 on PostgreSQL, which has none), and
+/// its images and categories as JSON ([`images_json`], [`categories_json`]).
 #[derive(sqlx::FromRow)]
 struct ListRow {
     #[sqlx(flatten)]
     product: ProductRow,
     seq: i64,
+    images: String,
+    categories: String,
 }
 
-/// The page's rows as products; the cursor was taken from the rows before any unreadable
-/// one was left out, so a walk goes on past it.
-fn listed(page: Page<ListRow>) -> Page<Product> {
+impl TryFrom<ListRow> for ProductView {
+    type Error = RepositoryError;
+
+    fn try_from(r: ListRow) -> Result<Self, Self::Error> {
+        let product = Product::try_from(r.product)?;
+        Ok(ProductView {
+            images: images_from_json(product.id.as_uuid(), &r.images)?,
+            categories: categories_from_json(&r.categories)?,
+            product,
+        })
+    }
+}
+
+/// The page's rows as product views; the cursor was taken from the rows before any unreadable
+/// one was left out, so a walk goes on past it. One that does not read is logged and left
+/// out, so that it cannot take the whole page down.
+fn listed(page: Page<ListRow>) -> Page<ProductView> {
     let Page {
         items,
         request,
         total,
         next,
     } = page;
+    let items = items
+        .into_iter()
+        .filter_map(|row| {
+            let id = row.product.id;
+            ProductView::try_from(row)
+                .inspect_err(
+                    |e| tracing::error!(product = %id, error = %e, "product left out of a list"),
+                )
+                .ok()
+        })
+        .collect();
     Page {
-        items: readable(items.into_iter().map(|r| r.product).collect()),
+        items,
         request,
         total,
         next,

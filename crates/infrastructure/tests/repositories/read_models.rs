@@ -241,14 +241,44 @@ async fn a_product_view_holds_the_product_and_its_images_in_upload_order(t: Test
     let mug = product("MUG-1", "Mug", "1", 1);
     let pen = product("PEN-1", "Pen", "1", 1);
     t.insert_products(&[&mug, &pen]).await;
-    let (m1, p1, m2) = (image(mug.id, 1), image(pen.id, 2), image(mug.id, 3));
+    let (mut m1, p1, mut m2) = (image(mug.id, 1), image(pen.id, 2), image(mug.id, 3));
+    // A stored file without an id (a local folder's), and a time to the microsecond.
+    m1.file.file_id = None;
+    m2.created_at += chrono::TimeDelta::microseconds(123_456);
     t.insert_images(&[&m1, &p1, &m2]).await;
     let view = ProductReadModel::get(&t.products, &Lookup::Id(mug.id))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(view.product, mug);
-    assert_eq!(view.images, vec![m1, m2]);
+    assert_eq!(view.images, vec![m1.clone(), m2.clone()]);
+    // A list's views hold the same, on every path of the list (a plain page, a search that
+    // SQLite's trigram index answers, and one of two characters that it scans).
+    for search in [None, Some("mug"), Some("mu")] {
+        let filter = ProductFilter {
+            search: search.map(str::to_owned),
+            status: Some(domain::ProductStatus::Active),
+            ..ProductFilter::default()
+        };
+        let listed = ProductReadModel::list(&t.products, page(1, 20), &filter)
+            .await
+            .unwrap();
+        let of = |id| {
+            listed
+                .items
+                .iter()
+                .find(|v| v.product.id == id)
+                .map(|v| (v.product.clone(), v.images.clone()))
+        };
+        assert_eq!(
+            of(mug.id),
+            Some((mug.clone(), vec![m1.clone(), m2.clone()])),
+            "{search:?}"
+        );
+        if search.is_none() {
+            assert_eq!(of(pen.id), Some((pen.clone(), vec![p1.clone()])));
+        }
+    }
     let bare = product("CUP-1", "Cup", "1", 1);
     t.products.insert(&bare).await.unwrap();
     let view = ProductReadModel::get(&t.products, &Lookup::Id(bare.id))
