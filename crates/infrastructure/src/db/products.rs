@@ -970,18 +970,27 @@ impl SqlProducts {
             Backend::Sqlite => concat!(images_json!(sqlite), ", ", categories_json!(sqlite)),
             Backend::Postgres => concat!(images_json!(postgres), ", ", categories_json!(postgres)),
         };
+        // The page is cut in an inner query and only its rows get their images and categories:
+        // PostgreSQL computes a query's columns for the rows an OFFSET skips too. The outer
+        // query orders the page again by the same keys (the inner one's order does not carry
+        // over), which is why the inner one keeps `search_text`.
+        let order = order_by(&order);
         let rows_sql = format!(
             concat!(
                 "SELECT ",
+                joined_product_columns!(),
+                ", p.seq, {} FROM (SELECT ",
                 product_columns!(),
-                ", {}, {} FROM products p WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}"
+                ", {}, search_text FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}) p \
+                 ORDER BY {}"
             ),
-            tie_column,
             joined,
+            tie_column,
             cond.text(),
-            order_by(&order),
+            order,
             n + 1,
-            n + 2
+            n + 2,
+            order
         );
         let (rows, total): (Vec<ListRow>, i64) = on_db!(&self.db, read, pool => {
             let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &cond.args)
