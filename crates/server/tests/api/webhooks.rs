@@ -378,20 +378,62 @@ async fn subscribe(app: &TestApp, admin: &str, url: &str, events: Value) -> (Str
     (str_of(&e, "id"), str_of(&e, "secret"))
 }
 
+/// One product created on a [`delivering_app`], with one endpoint subscribed to `events` at a
+/// [`receiver`], and the delivery of that product's event once it left `pending`.
+struct OneDelivery {
+    app: TestApp,
+    admin: String,
+    endpoint: String,
+    secret: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+    product: Value,
+    delivery: Value,
+}
+
+/// Sets up a [`OneDelivery`] whose receiver answers as `behaviour` says, waiting up to `secs`
+/// for the delivery to settle; `None` when the database is not available.
+async fn one_delivery(
+    db: Db,
+    behaviour: Behaviour,
+    events: Value,
+    secs: u64,
+) -> Option<OneDelivery> {
+    let app = delivering_app(db).await?;
+    let admin = app.admin_token().await;
+    let (url, seen) = receiver(behaviour).await;
+    let (endpoint, secret) = subscribe(&app, &admin, &url, events).await;
+    let product = app
+        .create_product(&admin, &format!("WH-{}", unique()))
+        .await;
+    let delivery = settled(&app, &admin, &endpoint, secs).await;
+    Some(OneDelivery {
+        app,
+        admin,
+        endpoint,
+        secret,
+        seen,
+        product,
+        delivery,
+    })
+}
+
 mod delivery {
     use super::*;
 
     async fn retried_until_it_succeeds(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let events = json!(["product.created"]);
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            secret,
+            seen,
+            product,
+            delivery: d,
+        }) = one_delivery(db, Behaviour::FailFirst(1), events, 20).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::FailFirst(1)).await;
-        let (endpoint, secret) = subscribe(&app, &admin, &url, json!(["product.created"])).await;
-        let product = app
-            .create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 20).await;
         assert_eq!(d["status"], "succeeded");
         assert_eq!(d["attempts"], 2);
         assert_eq!(d["last_status_code"], 200);
@@ -418,15 +460,17 @@ mod delivery {
     }
 
     async fn a_receiver_that_never_answers_fails_after_the_retries(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            seen,
+            delivery: d,
+            ..
+        }) = one_delivery(db, Behaviour::Hang, json!(["*"]), 30).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::Hang).await;
-        let (endpoint, _) = subscribe(&app, &admin, &url, json!(["*"])).await;
-        app.create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 30).await;
         assert_eq!(d["status"], "failed");
         // The first attempt and one per scheduled delay.
         assert_eq!(d["attempts"], 3);
@@ -466,15 +510,18 @@ mod delivery {
     }
 
     async fn a_receiver_that_is_gone_is_not_tried_again_and_turned_off(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let events = json!(["product.created"]);
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            seen,
+            delivery: d,
+            ..
+        }) = one_delivery(db, Behaviour::Gone, events, 20).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::Gone).await;
-        let (endpoint, _) = subscribe(&app, &admin, &url, json!(["product.created"])).await;
-        app.create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 20).await;
         assert_eq!(d["status"], "failed");
         assert_eq!(d["attempts"], 1);
         assert_eq!(d["last_status_code"], 410);
