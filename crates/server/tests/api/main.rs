@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod admin_crud;
 mod auth;
 mod catalog;
 mod cluster;

@@ -1,11 +1,14 @@
 //! Shipping options (admin): created, listed by page and cursor, read, changed in part and
 //! deleted; each bad field named; only admins.
 
-use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_invalid, assert_problem, assert_unauthorized, str_of};
+use crate::admin_crud::{
+    assert_bad_fields_refused, assert_bad_queries, assert_created_at, assert_deleted, assert_kept,
+    assert_only_admins_manage, assert_pages_of_two, change, created, ids_newest_first, ids_of,
+    merged, page, without_id_and_times,
+};
+use crate::helpers::TestApp;
 
 both_dbs!(
     shipping_options_are_created_read_changed_and_deleted,
@@ -15,16 +18,6 @@ both_dbs!(
 );
 
 const OPTIONS: &str = "/api/v1/shipping-options";
-
-async fn create(app: &TestApp, admin: &str, body: &Value) -> reqwest::Response {
-    app.post_json(OPTIONS, body, Some(admin)).await
-}
-
-async fn created(app: &TestApp, admin: &str, body: &Value) -> Value {
-    let resp = create(app, admin, body).await;
-    assert_eq!(resp.status(), StatusCode::CREATED, "creating {body}");
-    resp.json().await.unwrap()
-}
 
 fn standard() -> Value {
     json!({
@@ -37,18 +30,10 @@ fn standard() -> Value {
 
 async fn shipping_options_are_created_read_changed_and_deleted(app: TestApp) {
     let admin = app.admin_token().await;
-    let resp = create(&app, &admin, &standard()).await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-    let made: Value = resp.json().await.unwrap();
-    let id = str_of(&made, "id");
-    assert_eq!(location, format!("{OPTIONS}/{id}"));
-    let mut expected = made.clone();
-    for key in ["id", "created_at", "updated_at"] {
-        expected.as_object_mut().unwrap().remove(key);
-    }
+    let resp = app.post_json(OPTIONS, &standard(), Some(&admin)).await;
+    let (location, made) = assert_created_at(resp, OPTIONS).await;
     assert_eq!(
-        expected,
+        without_id_and_times(&made),
         json!({
             "name": "Standard",
             "countries": ["DE", "AT"],
@@ -60,33 +45,27 @@ async fn shipping_options_are_created_read_changed_and_deleted(app: TestApp) {
     assert_eq!(app.get_json(&location, Some(&admin)).await, made);
 
     // Any subset: the rest stays; null clears the threshold.
-    let resp = app
-        .put_json(
-            &location,
-            &json!({"active": false, "free_over": null, "countries": ["FR", "DE", "BE"]}),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let changed: Value = resp.json().await.unwrap();
+    let changed = change(
+        &app,
+        &location,
+        &admin,
+        &json!({"active": false, "free_over": null, "countries": ["FR", "DE", "BE"]}),
+    )
+    .await;
     assert_eq!(changed["active"], false);
     assert_eq!(changed["free_over"], Value::Null);
     assert_eq!(changed["countries"], json!(["FR", "DE", "BE"]));
-    for same in ["id", "name", "price", "created_at"] {
-        assert_eq!(changed[same], made[same], "{same}");
-    }
+    assert_kept(&changed, &made, &["id", "name", "price", "created_at"]);
     assert_eq!(app.get_json(&location, Some(&admin)).await, changed);
 
     // A price in another currency, with its threshold.
-    let resp = app
-        .put_json(
-            &location,
-            &json!({"price": {"amount": "500", "currency": "JPY"}, "free_over": {"amount": "5000", "currency": "JPY"}, "name": "Yamato"}),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let yen: Value = resp.json().await.unwrap();
+    let yen = change(
+        &app,
+        &location,
+        &admin,
+        &json!({"price": {"amount": "500", "currency": "JPY"}, "free_over": {"amount": "5000", "currency": "JPY"}, "name": "Yamato"}),
+    )
+    .await;
     assert_eq!(yen["price"], json!({"amount": "500", "currency": "JPY"}));
     assert_eq!(
         yen["free_over"],
@@ -94,89 +73,35 @@ async fn shipping_options_are_created_read_changed_and_deleted(app: TestApp) {
     );
     assert_eq!(yen["name"], "Yamato");
 
-    assert_eq!(
-        app.delete(&location, Some(&admin)).await.status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_problem(app.get(&location, Some(&admin)).await, 404).await;
-    assert_problem(app.delete(&location, Some(&admin)).await, 404).await;
-    assert_problem(
-        app.put_json(&location, &json!({"active": true}), Some(&admin))
-            .await,
-        404,
-    )
-    .await;
-    assert_problem(
-        app.get(&format!("{OPTIONS}/not-a-uuid"), Some(&admin))
-            .await,
-        404,
-    )
-    .await;
+    assert_deleted(&app, OPTIONS, &location, &admin, &json!({"active": true})).await;
     assert_eq!(app.get_json(OPTIONS, Some(&admin)).await["total"], 0);
 }
 
 async fn shipping_options_are_listed_newest_first_by_page_and_cursor(app: TestApp) {
     let admin = app.admin_token().await;
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        let o = created(
-            &app,
-            &admin,
-            &json!({"name": format!("Option {i}"), "countries": ["DE"], "price": {"amount": "1", "currency": "EUR"}}),
-        )
-        .await;
+    let bodies = (0..5).map(|i| {
+        json!({"name": format!("Option {i}"), "countries": ["DE"], "price": {"amount": "1", "currency": "EUR"}})
+    });
+    let ids = ids_newest_first(&app, OPTIONS, &admin, bodies, |o| {
         assert_eq!(o["free_over"], Value::Null);
-        ids.push(str_of(&o, "id"));
-    }
-    ids.reverse();
-    let ids_of = |page: &Value| -> Vec<String> {
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| str_of(p, "id"))
-            .collect()
-    };
-    let first = app
-        .get_json(&format!("{OPTIONS}?per_page=2"), Some(&admin))
-        .await;
+    })
+    .await;
+    let first = assert_pages_of_two(&app, OPTIONS, &admin, &ids).await;
     assert_eq!(
         (&first["total"], &first["total_pages"]),
         (&json!(5), &json!(3))
     );
-    assert_eq!(ids_of(&first), ids[..2]);
-    let third = app
-        .get_json(&format!("{OPTIONS}?per_page=2&page=3"), Some(&admin))
-        .await;
+    let third = page(&app, OPTIONS, &admin, "per_page=2&page=3").await;
     assert_eq!(ids_of(&third), ids[4..]);
     assert_eq!(third["next_cursor"], Value::Null);
-    let mut walked = ids_of(&first);
-    let mut cursor = first["next_cursor"].clone();
-    while let Some(c) = cursor.as_str() {
-        let page = app
-            .get_json(&format!("{OPTIONS}?per_page=2&cursor={c}"), Some(&admin))
-            .await;
-        walked.extend(ids_of(&page));
-        cursor = page["next_cursor"].clone();
-    }
-    assert_eq!(walked, ids);
-    for bad in ["per_page=0", "page=0", "cursor=nonsense"] {
-        let resp = app.get(&format!("{OPTIONS}?{bad}"), Some(&admin)).await;
-        let field = bad.split('=').next().unwrap();
-        assert_eq!(assert_invalid(resp).await, [field], "{bad}");
-    }
+    let bad = ["per_page=0", "page=0", "cursor=nonsense"];
+    assert_bad_queries(&app, OPTIONS, &admin, &bad).await;
 }
 
 async fn bad_shipping_options_are_refused_naming_each_field(app: TestApp) {
     let admin = app.admin_token().await;
     let base = || json!({"name": "Express", "countries": ["DE"], "price": {"amount": "9.90", "currency": "EUR"}});
-    let with = |changes: Value| {
-        let mut b = base();
-        for (k, v) in changes.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b
-    };
+    let with = |changes: Value| merged(base(), changes);
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (with(json!({"name": "   "})), vec!["name"]),
         (with(json!({"name": "x".repeat(101)})), vec!["name"]),
@@ -217,16 +142,9 @@ async fn bad_shipping_options_are_refused_naming_each_field(app: TestApp) {
             vec!["name", "countries[0]", "price.amount"],
         ),
     ];
-    for (body, fields) in &cases {
-        let got = assert_invalid(create(&app, &admin, body).await).await;
-        assert_eq!(&got, fields, "{body}");
-    }
-    assert_eq!(app.get_json(OPTIONS, Some(&admin)).await["total"], 0);
 
     let mut with_threshold = base();
     with_threshold["free_over"] = json!({"amount": "100", "currency": "EUR"});
-    let o = created(&app, &admin, &with_threshold).await;
-    let path = format!("{OPTIONS}/{}", str_of(&o, "id"));
     let changes: Vec<(Value, Vec<&str>)> = vec![
         (json!({"name": ""}), vec!["name"]),
         (json!({"countries": []}), vec!["countries"]),
@@ -241,33 +159,12 @@ async fn bad_shipping_options_are_refused_naming_each_field(app: TestApp) {
             vec!["free_over.currency"],
         ),
     ];
-    for (body, fields) in &changes {
-        let got = assert_invalid(app.put_json(&path, body, Some(&admin)).await).await;
-        assert_eq!(&got, fields, "{body}");
-    }
-    assert_eq!(app.get_json(&path, Some(&admin)).await, o);
+    assert_bad_fields_refused(&app, OPTIONS, &admin, &cases, &with_threshold, &changes).await;
 }
 
 async fn only_admins_manage_shipping_options(app: TestApp) {
     let admin = app.admin_token().await;
-    let o = created(&app, &admin, &standard()).await;
-    let path = format!("{OPTIONS}/{}", str_of(&o, "id"));
-    let (_, user) = app.user_token().await;
-    assert_problem(create(&app, &user, &standard()).await, 403).await;
-    assert_problem(app.get(OPTIONS, Some(&user)).await, 403).await;
-    assert_problem(app.get(&path, Some(&user)).await, 403).await;
-    assert_problem(
-        app.put_json(&path, &json!({"active": false}), Some(&user))
-            .await,
-        403,
-    )
-    .await;
-    assert_problem(app.delete(&path, Some(&user)).await, 403).await;
-    assert_unauthorized(app.post_json(OPTIONS, &standard(), None).await).await;
-    assert_unauthorized(app.get(OPTIONS, None).await).await;
-    assert_unauthorized(app.get(&path, None).await).await;
-    assert_unauthorized(app.put_json(&path, &json!({"active": false}), None).await).await;
-    assert_unauthorized(app.delete(&path, None).await).await;
-    assert_eq!(app.get_json(&path, Some(&admin)).await, o);
-    assert_eq!(app.get_json(OPTIONS, Some(&admin)).await["total"], 1);
+    let o = created(&app, OPTIONS, &admin, &standard()).await;
+    let change = json!({"active": false});
+    assert_only_admins_manage(&app, OPTIONS, &admin, &o, &standard(), &change).await;
 }

@@ -11,10 +11,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::admin_crud::{assert_created_at, assert_deleted, assert_forbidden, change, item_path};
 use crate::helpers::{Db, TestApp, assert_invalid, assert_problem, spawn_app_with, str_of, unique};
 
 both_dbs!(
@@ -35,14 +35,20 @@ fn endpoint_body(url: &str) -> Value {
     json!({"url": url, "events": ["order.placed", "product.created"], "description": "Fulfilment"})
 }
 
+/// An endpoint made from [`endpoint_body`] with `url`, as the answer to its creation shows it
+/// (with the secret).
+async fn endpoint(app: &TestApp, admin: &str, url: &str) -> Value {
+    create(app, admin, &endpoint_body(url))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn endpoints_are_created_read_changed_and_deleted(app: TestApp) {
     let admin = app.admin_token().await;
     let resp = create(&app, &admin, &endpoint_body("https://93.184.216.34/hooks")).await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-    let created: Value = resp.json().await.unwrap();
-    let id = str_of(&created, "id");
-    assert_eq!(location, format!("{ENDPOINTS}/{id}"));
+    let (location, created) = assert_created_at(resp, ENDPOINTS).await;
     assert_eq!(created["url"], "https://93.184.216.34/hooks");
     assert_eq!(
         created["events"],
@@ -52,59 +58,42 @@ async fn endpoints_are_created_read_changed_and_deleted(app: TestApp) {
     assert_eq!(created["enabled"], true);
     assert!(str_of(&created, "secret").starts_with("whsec_"));
 
-    let got: Value = app.get(&location, Some(&admin)).await.json().await.unwrap();
+    let got: Value = app.get_json(&location, Some(&admin)).await;
     let mut expected = created.clone();
     expected.as_object_mut().unwrap().remove("secret");
     assert_eq!(got, expected);
 
-    let resp = app
-        .put_json(
-            &location,
-            &json!({"events": ["*"], "enabled": false, "description": null}),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let changed: Value = resp.json().await.unwrap();
+    let changed = change(
+        &app,
+        &location,
+        &admin,
+        &json!({"events": ["*"], "enabled": false, "description": null}),
+    )
+    .await;
     assert_eq!(changed["events"], json!(["*"]));
     assert_eq!(changed["enabled"], false);
     assert_eq!(changed["description"], Value::Null);
     assert_eq!(changed["url"], created["url"]);
     assert!(changed.get("secret").is_none());
 
-    let list: Value = app.get(ENDPOINTS, Some(&admin)).await.json().await.unwrap();
+    let list: Value = app.get_json(ENDPOINTS, Some(&admin)).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0], changed);
 
     let deliveries: Value = app
-        .get(&format!("{location}/deliveries"), Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{location}/deliveries"), Some(&admin))
+        .await;
     assert_eq!(deliveries["items"], json!([]));
-    let resp = app
-        .client
-        .post(app.url(&format!(
-            "{location}/deliveries/{}/retry",
-            uuid::Uuid::now_v7()
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let retry = format!("{location}/deliveries/{}/retry", uuid::Uuid::now_v7());
+    let resp = app.post(&retry, Some(&admin)).await;
     assert_problem(resp, 404).await;
 
-    assert_eq!(
-        app.delete(&location, Some(&admin)).await.status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_problem(app.get(&location, Some(&admin)).await, 404).await;
-    assert_problem(app.delete(&location, Some(&admin)).await, 404).await;
-    assert_problem(
-        app.put_json(&location, &json!({"enabled": true}), Some(&admin))
-            .await,
-        404,
+    assert_deleted(
+        &app,
+        ENDPOINTS,
+        &location,
+        &admin,
+        &json!({"enabled": true}),
     )
     .await;
     assert_problem(
@@ -113,32 +102,15 @@ async fn endpoints_are_created_read_changed_and_deleted(app: TestApp) {
         404,
     )
     .await;
-    assert_problem(
-        app.get(&format!("{ENDPOINTS}/not-a-uuid"), Some(&admin))
-            .await,
-        404,
-    )
-    .await;
 }
 
 async fn only_admins_manage_endpoints(app: TestApp) {
     let admin = app.admin_token().await;
-    let created: Value = create(&app, &admin, &endpoint_body("https://93.184.216.34/h"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("{ENDPOINTS}/{}", str_of(&created, "id"));
+    let created = endpoint(&app, &admin, "https://93.184.216.34/h").await;
+    let path = item_path(ENDPOINTS, &created);
     let (_, user) = app.user_token().await;
-    assert_problem(
-        create(&app, &user, &endpoint_body("https://93.184.216.34/h")).await,
-        403,
-    )
-    .await;
-    assert_problem(app.get(ENDPOINTS, Some(&user)).await, 403).await;
-    assert_problem(app.get(&path, Some(&user)).await, 403).await;
-    assert_problem(app.put_json(&path, &json!({}), Some(&user)).await, 403).await;
-    assert_problem(app.delete(&path, Some(&user)).await, 403).await;
+    let body = endpoint_body("https://93.184.216.34/h");
+    assert_forbidden(&app, ENDPOINTS, &path, &user, &body, &json!({})).await;
     assert_problem(
         app.get(&format!("{path}/deliveries"), Some(&user)).await,
         403,
@@ -215,12 +187,8 @@ async fn bad_endpoints_are_refused_naming_the_field(app: TestApp) {
     assert_eq!(assert_invalid(resp).await, ["enabled"]);
 
     // A change is held to the same rules.
-    let created: Value = create(&app, &admin, &endpoint_body("https://93.184.216.34/h"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("{ENDPOINTS}/{}", str_of(&created, "id"));
+    let created = endpoint(&app, &admin, "https://93.184.216.34/h").await;
+    let path = item_path(ENDPOINTS, &created);
     let resp = app
         .put_json(&path, &json!({"url": "https://[::1]/h"}), Some(&admin))
         .await;
@@ -233,12 +201,8 @@ async fn bad_endpoints_are_refused_naming_the_field(app: TestApp) {
 
 async fn the_secret_is_shown_on_create_and_rotation_only(app: TestApp) {
     let admin = app.admin_token().await;
-    let created: Value = create(&app, &admin, &endpoint_body("https://93.184.216.34/h"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("{ENDPOINTS}/{}", str_of(&created, "id"));
+    let created = endpoint(&app, &admin, "https://93.184.216.34/h").await;
+    let path = item_path(ENDPOINTS, &created);
     let first = str_of(&created, "secret");
     let key = STANDARD
         .decode(first.strip_prefix("whsec_").unwrap())
@@ -253,31 +217,19 @@ async fn the_secret_is_shown_on_create_and_rotation_only(app: TestApp) {
     assert!(second.starts_with("whsec_"));
     assert_ne!(second, first);
     assert_eq!(rotated["id"], created["id"]);
-    let got: Value = app.get(&path, Some(&admin)).await.json().await.unwrap();
+    let got: Value = app.get_json(&path, Some(&admin)).await;
     assert!(got.get("secret").is_none());
-    let listed: Value = app.get(ENDPOINTS, Some(&admin)).await.json().await.unwrap();
+    let listed: Value = app.get_json(ENDPOINTS, Some(&admin)).await;
     assert!(listed["items"][0].get("secret").is_none());
-    let gone = app
-        .client
-        .post(app.url(&format!(
-            "{ENDPOINTS}/{}/rotate-secret",
-            uuid::Uuid::now_v7()
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let rotate = format!("{ENDPOINTS}/{}/rotate-secret", uuid::Uuid::now_v7());
+    let gone = app.post(&rotate, Some(&admin)).await;
     assert_problem(gone, 404).await;
 }
 
 async fn delivery_filters_are_taken_as_sent(app: TestApp) {
     let admin = app.admin_token().await;
-    let created: Value = create(&app, &admin, &endpoint_body("https://93.184.216.34/h"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("{ENDPOINTS}/{}/deliveries", str_of(&created, "id"));
+    let created = endpoint(&app, &admin, "https://93.184.216.34/h").await;
+    let path = format!("{}/deliveries", item_path(ENDPOINTS, &created));
     for bad in ["", "Pending", "done", "%20failed"] {
         let resp = app.get(&format!("{path}?status={bad}"), Some(&admin)).await;
         assert_eq!(assert_invalid(resp).await, ["status"], "status={bad:?}");
@@ -396,11 +348,8 @@ fn verify(secret: &str, r: &Received) {
 
 async fn deliveries(app: &TestApp, admin: &str, endpoint: &str) -> Vec<Value> {
     let page: Value = app
-        .get(&format!("{ENDPOINTS}/{endpoint}/deliveries"), Some(admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{ENDPOINTS}/{endpoint}/deliveries"), Some(admin))
+        .await;
     page["items"].as_array().unwrap().clone()
 }
 
@@ -429,20 +378,62 @@ async fn subscribe(app: &TestApp, admin: &str, url: &str, events: Value) -> (Str
     (str_of(&e, "id"), str_of(&e, "secret"))
 }
 
+/// One product created on a [`delivering_app`], with one endpoint subscribed to `events` at a
+/// [`receiver`], and the delivery of that product's event once it left `pending`.
+struct OneDelivery {
+    app: TestApp,
+    admin: String,
+    endpoint: String,
+    secret: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+    product: Value,
+    delivery: Value,
+}
+
+/// Sets up a [`OneDelivery`] whose receiver answers as `behaviour` says, waiting up to `secs`
+/// for the delivery to settle; `None` when the database is not available.
+async fn one_delivery(
+    db: Db,
+    behaviour: Behaviour,
+    events: Value,
+    secs: u64,
+) -> Option<OneDelivery> {
+    let app = delivering_app(db).await?;
+    let admin = app.admin_token().await;
+    let (url, seen) = receiver(behaviour).await;
+    let (endpoint, secret) = subscribe(&app, &admin, &url, events).await;
+    let product = app
+        .create_product(&admin, &format!("WH-{}", unique()))
+        .await;
+    let delivery = settled(&app, &admin, &endpoint, secs).await;
+    Some(OneDelivery {
+        app,
+        admin,
+        endpoint,
+        secret,
+        seen,
+        product,
+        delivery,
+    })
+}
+
 mod delivery {
     use super::*;
 
     async fn retried_until_it_succeeds(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let events = json!(["product.created"]);
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            secret,
+            seen,
+            product,
+            delivery: d,
+        }) = one_delivery(db, Behaviour::FailFirst(1), events, 20).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::FailFirst(1)).await;
-        let (endpoint, secret) = subscribe(&app, &admin, &url, json!(["product.created"])).await;
-        let product = app
-            .create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 20).await;
         assert_eq!(d["status"], "succeeded");
         assert_eq!(d["attempts"], 2);
         assert_eq!(d["last_status_code"], 200);
@@ -460,11 +451,8 @@ mod delivery {
         assert_eq!(body["data"], product);
         assert_eq!(body["id"], d["event_id"]);
         let event: Value = app
-            .get("/api/v1/events?type=product.created", Some(&admin))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json("/api/v1/events?type=product.created", Some(&admin))
+            .await;
         assert_eq!(body["id"], event["items"][0]["id"]);
         assert_eq!(body["created_at"], event["items"][0]["created_at"]);
         // An endpoint hears only what it subscribed to: the user events did not go.
@@ -472,15 +460,17 @@ mod delivery {
     }
 
     async fn a_receiver_that_never_answers_fails_after_the_retries(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            seen,
+            delivery: d,
+            ..
+        }) = one_delivery(db, Behaviour::Hang, json!(["*"]), 30).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::Hang).await;
-        let (endpoint, _) = subscribe(&app, &admin, &url, json!(["*"])).await;
-        app.create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 30).await;
         assert_eq!(d["status"], "failed");
         // The first attempt and one per scheduled delay.
         assert_eq!(d["attempts"], 3);
@@ -492,16 +482,11 @@ mod delivery {
         assert_eq!(seen.lock().unwrap().len(), 3);
 
         // A manual retry makes it due again: 202, and it is attempted once more.
-        let resp = app
-            .client
-            .post(app.url(&format!(
-                "{ENDPOINTS}/{endpoint}/deliveries/{}/retry",
-                str_of(&d, "id")
-            )))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let retry = format!(
+            "{ENDPOINTS}/{endpoint}/deliveries/{}/retry",
+            str_of(&d, "id")
+        );
+        let resp = app.post(&retry, Some(&admin)).await;
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while seen.lock().unwrap().len() < 4 {
@@ -509,46 +494,40 @@ mod delivery {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let failed: Value = app
-            .get(
+            .get_json(
                 &format!("{ENDPOINTS}/{endpoint}/deliveries?status=failed"),
                 Some(&admin),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         let pending: Value = app
-            .get(
+            .get_json(
                 &format!("{ENDPOINTS}/{endpoint}/deliveries?status=succeeded"),
                 Some(&admin),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(pending["total"], 0);
         assert!(failed["total"].as_u64().unwrap() <= 1);
     }
 
     async fn a_receiver_that_is_gone_is_not_tried_again_and_turned_off(db: Db) {
-        let Some(app) = delivering_app(db).await else {
+        let events = json!(["product.created"]);
+        let Some(OneDelivery {
+            app,
+            admin,
+            endpoint,
+            seen,
+            delivery: d,
+            ..
+        }) = one_delivery(db, Behaviour::Gone, events, 20).await
+        else {
             return;
         };
-        let admin = app.admin_token().await;
-        let (url, seen) = receiver(Behaviour::Gone).await;
-        let (endpoint, _) = subscribe(&app, &admin, &url, json!(["product.created"])).await;
-        app.create_product(&admin, &format!("WH-{}", unique()))
-            .await;
-        let d = settled(&app, &admin, &endpoint, 20).await;
         assert_eq!(d["status"], "failed");
         assert_eq!(d["attempts"], 1);
         assert_eq!(d["last_status_code"], 410);
         let e: Value = app
-            .get(&format!("{ENDPOINTS}/{endpoint}"), Some(&admin))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("{ENDPOINTS}/{endpoint}"), Some(&admin))
+            .await;
         assert_eq!(e["enabled"], false);
         // Turned off, it hears nothing more.
         app.create_product(&admin, &format!("WH-{}", unique()))
@@ -626,14 +605,11 @@ mod delivery {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let page: Value = app
-                .get(
+                .get_json(
                     &format!("{ENDPOINTS}/{endpoint}/deliveries?status=succeeded&per_page=100"),
                     Some(&admin),
                 )
-                .await
-                .json()
-                .await
-                .unwrap();
+                .await;
             if page["total"] == 2 * EACH {
                 break;
             }
