@@ -454,6 +454,34 @@ async fn slugs_are_made_from_names_numbered_on_a_clash_or_taken_as_given() {
             .await,
     );
     assert_eq!(errors[0].message, "must hold at most 100 ids");
+    // Exactly the limit is not over it: 100 ids (unknown here) are refused as unknown instead.
+    let errors = validation(
+        create
+            .execute(
+                &admin(),
+                CreateProductCommand {
+                    category_ids: (0..100).map(|_| uuid::Uuid::now_v7()).collect(),
+                    ..with("A-9", None)
+                },
+            )
+            .await,
+    );
+    assert_eq!(fields(&errors), ["category_ids"]);
+    assert_ne!(errors[0].message, "must hold at most 100 ids");
+}
+
+#[test]
+fn a_sort_is_one_of_six_exact_names() {
+    for (name, sort) in crate::ports::ProductSort::ALL {
+        assert_eq!(crate::ports::ProductSort::parse(name), Ok(sort), "{name}");
+    }
+    for bad in ["", "Newest", "newest ", "price", "relevance,newest"] {
+        assert_eq!(
+            crate::ports::ProductSort::parse(bad).unwrap_err().field,
+            "sort",
+            "{bad:?}"
+        );
+    }
 }
 
 #[tokio::test]
