@@ -267,13 +267,12 @@ class Server:
             pass
 
 
-def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
-    port = free_port()
-    env = dict(env, HOST="127.0.0.1", PORT=str(port))
-    base = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(Path(env["DATA_DIR"]) / "shop.log", "w"))
+def spawn_shop(binary: Path, command: str, env: dict, log_name: str,
+               cleanup: Cleanup) -> subprocess.Popen:
+    """Runs `shop COMMAND` with its stderr in DATA_DIR/LOG_NAME; the cleanup stops it with
+    SIGTERM (then SIGKILL after 20 s)."""
+    proc = subprocess.Popen([str(binary), command], env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(Path(env["DATA_DIR"]) / log_name, "w"))
 
     def stop() -> None:
         if proc.poll() is None:
@@ -284,6 +283,15 @@ def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
                 proc.kill()
 
     cleanup.add(stop)
+    return proc
+
+
+def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
+    port = free_port()
+    env = dict(env, HOST="127.0.0.1", PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    proc = spawn_shop(binary, "serve", env, "shop.log", cleanup)
     deadline = started + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -300,18 +308,7 @@ def start_shop(binary: Path, env: dict, cleanup: Cleanup) -> Server:
 def start_worker(binary: Path, env: dict, cleanup: Cleanup) -> None:
     """Starts `shop worker` (the job runner alone) on the same database."""
     env = dict(env, SHOP_JOBS="true")
-    proc = subprocess.Popen([str(binary), "worker"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(Path(env["DATA_DIR"]) / "worker.log", "w"))
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    cleanup.add(stop)
+    proc = spawn_shop(binary, "worker", env, "worker.log", cleanup)
     time.sleep(0.5)
     if proc.poll() is not None:
         sys.exit(f"error: shop worker exited early; see {env['DATA_DIR']}/worker.log")
