@@ -53,6 +53,10 @@ id_type!(
     ProductId
 );
 id_type!(
+    /// Identity of one variant of a product (one combination of its option values).
+    VariantId
+);
+id_type!(
     /// Identity of a category.
     CategoryId
 );
@@ -112,5 +116,7 @@ mod tests {
         assert_eq!(b.as_uuid().get_version_num(), 7);
         assert!(!UserId::new().as_uuid().is_nil());
         assert!(!ImageId::default().as_uuid().is_nil());
+        assert_ne!(VariantId::new(), VariantId::default());
+        assert_eq!(VariantId::new().as_uuid().get_version_num(), 7);
     }
 }

@@ -22,6 +22,7 @@ pub mod slug;
 pub mod tax;
 mod text;
 pub mod user;
+pub mod variant;
 pub mod webhook;
 
 pub use address::{Address, AddressInput, CountryCode};
@@ -31,7 +32,7 @@ pub use error::{DomainError, FieldError, Validator};
 pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
 pub use ids::{
     CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId,
-    TaxRateId, UserId, WebhookEndpointId,
+    TaxRateId, UserId, VariantId, WebhookEndpointId,
 };
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
@@ -52,3 +53,7 @@ pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, Shi
 pub use slug::Slug;
 pub use tax::{TaxRate, TaxRateRecord};
 pub use user::{Email, Password, PersonName, Role, Roles, User, Username};
+pub use variant::{
+    OptionInput, OptionName, OptionValue, OptionValues, ProductOption, ProductOptions, Variant,
+    VariantChanges, VariantError, VariantSet, check_variants,
+};
