@@ -172,26 +172,26 @@ impl ProductOptions {
         let mut names: Vec<OptionName> = Vec::new();
         for (i, raw) in input.iter().enumerate() {
             let field = format!("options[{i}].name");
-            let name = v
-                .check(&field, OptionName::parse(&raw.name))
-                .filter(|name| {
-                    let repeated = names
+            let name = match v.check(&field, OptionName::parse(&raw.name)) {
+                Some(name)
+                    if names
                         .iter()
-                        .any(|n| same_ignoring_case(n.as_str(), name.as_str()));
-                    if repeated {
-                        v.push(FieldError::new(
-                            &field,
-                            format!(
-                                "\"{name}\" is already the name of an option; names must differ ignoring case"
-                            ),
-                        ));
-                    }
-                    !repeated
-                });
+                        .any(|n| same_ignoring_case(n.as_str(), name.as_str())) =>
+                {
+                    v.push(FieldError::new(
+                        field,
+                        format!(
+                            "\"{name}\" is already the name of an option; names must differ ignoring case"
+                        ),
+                    ));
+                    None
+                }
+                name => name,
+            };
             if let Some(name) = &name {
                 names.push(name.clone());
             }
-            let values = option_values(&mut v, i, &raw.values);
+            let values = parse_values(&mut v, i, &raw.values);
             if let (Some(name), Some(values)) = (name, values) {
                 options.push(ProductOption { name, values });
             }
@@ -207,7 +207,7 @@ impl ProductOptions {
 }
 
 /// Parses the values of option `i`; `None` when any is refused (each refusal recorded in `v`).
-fn option_values(v: &mut Validator, i: usize, raw: &[String]) -> Option<Vec<OptionValue>> {
+fn parse_values(v: &mut Validator, i: usize, raw: &[String]) -> Option<Vec<OptionValue>> {
     if raw.is_empty() || raw.len() > MAX_OPTION_VALUES {
         v.push(FieldError::new(
             format!("options[{i}].values"),
@@ -529,6 +529,11 @@ impl VariantSet {
         Ok(Self { options, variants })
     }
 
+    /// The options and the variants, to store or to show.
+    pub fn into_parts(self) -> (ProductOptions, Vec<Variant>) {
+        (self.options, self.variants)
+    }
+
     /// The product's options.
     pub fn options(&self) -> &ProductOptions {
         &self.options
@@ -546,13 +551,11 @@ impl VariantSet {
 
     /// The product's first variant: lowest position, then lowest id.
     pub fn first(&self) -> &Variant {
-        self.variants.iter().fold(&self.variants[0], |best, x| {
-            if (x.position, x.id) < (best.position, best.id) {
-                x
-            } else {
-                best
-            }
-        })
+        // The set is never empty: the fallback is never taken.
+        self.variants
+            .iter()
+            .min_by_key(|x| (x.position, x.id))
+            .unwrap_or(&self.variants[0])
     }
 
     /// The product's SKU: its first variant's.
@@ -561,14 +564,13 @@ impl VariantSet {
     }
 
     /// The product's price: the lowest price among its variants (the "from" price a list
-    /// shows).
+    /// shows). All are in one currency, so their minor units compare.
     pub fn from_price(&self) -> Money {
         self.variants
             .iter()
             .map(|x| x.price)
-            .fold(self.variants[0].price, |low, p| {
-                if p.minor() < low.minor() { p } else { low }
-            })
+            .min_by_key(Money::minor)
+            .unwrap_or(self.variants[0].price)
     }
 
     /// The product's stock: the sum of its variants' stock, in `u64` since 100 variants of
@@ -1373,6 +1375,9 @@ mod tests {
         let third = &set.variants()[2];
         assert_eq!(set.get(third.id), Some(third));
         assert_eq!(set.get(VariantId::new()), None);
+        let (options, variants) = set.clone().into_parts();
+        assert_eq!(&options, set.options());
+        assert_eq!(variants, set.variants());
     }
 
     #[test]
