@@ -122,6 +122,12 @@ pub struct Settings {
     /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due (a tenth of it
     /// after a pass that found part of a batch).
     pub jobs_poll_interval: Duration,
+    /// `JOBS_NICE`: how far below the requests the job runner's thread runs (0..=19, 10): under
+    /// a load that keeps every core busy, requests come first and deliveries catch up after.
+    pub jobs_nice: i32,
+    /// `JOBS_YIELD_REQUESTS`: how many requests in flight make `serve`'s job runner yield to
+    /// them (one pass a poll interval while they last); 0 never yields (8).
+    pub jobs_yield_requests: usize,
     /// `JOBS_SWEEP_INTERVAL_SECONDS`: how often spent idempotency keys and refresh tokens are
     /// swept (600).
     pub jobs_sweep_interval: Duration,
@@ -187,6 +193,8 @@ impl fmt::Debug for Settings {
             .field("webhook_urls", &self.webhook_urls)
             .field("jobs_enabled", &self.jobs_enabled)
             .field("jobs_poll_interval", &self.jobs_poll_interval)
+            .field("jobs_nice", &self.jobs_nice)
+            .field("jobs_yield_requests", &self.jobs_yield_requests)
             .field("jobs_sweep_interval", &self.jobs_sweep_interval)
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
@@ -525,6 +533,13 @@ impl Settings {
                 1000,
                 10..=600_000,
             )?),
+            jobs_nice: parse_number("JOBS_NICE", get("JOBS_NICE"), 10, 0..=19)?,
+            jobs_yield_requests: parse_number(
+                "JOBS_YIELD_REQUESTS",
+                get("JOBS_YIELD_REQUESTS"),
+                8,
+                0..=100_000,
+            )?,
             jobs_sweep_interval: Duration::from_secs(parse_number(
                 "JOBS_SWEEP_INTERVAL_SECONDS",
                 get("JOBS_SWEEP_INTERVAL_SECONDS"),
@@ -652,6 +667,10 @@ mod tests {
             ("WEBHOOK_RETRY_DELAYS_SECONDS", "0"),
             ("WEBHOOK_BATCH_SIZE", "0"),
             ("JOBS_SWEEP_INTERVAL_SECONDS", "0"),
+            ("JOBS_NICE", "-1"),
+            ("JOBS_NICE", "20"),
+            ("JOBS_YIELD_REQUESTS", "-1"),
+            ("JOBS_YIELD_REQUESTS", "many"),
             ("JOBS_SWEEP_INTERVAL_SECONDS", "86401"),
             ("WEBHOOK_LEASE_SECONDS", "1"),
             ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "2"),
@@ -821,6 +840,9 @@ mod tests {
         assert!(s.jobs_enabled);
         assert_eq!(s.jobs_poll_interval, Duration::from_secs(1));
         assert_eq!(s.jobs_sweep_interval, Duration::from_secs(600));
+        assert_eq!(s.jobs_nice, 10);
+        assert_eq!(s.jobs_yield_requests, 8);
+        assert_eq!(settings(&[("JOBS_NICE", "0")]).unwrap().jobs_nice, 0);
         assert_eq!(s.webhook_timeout, Duration::from_secs(10));
         let secs: Vec<u64> = s
             .webhook_retry_delays

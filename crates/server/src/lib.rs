@@ -28,9 +28,9 @@ use application::catalog::{
     UploadImage,
 };
 use application::checkout::{Promotions, ShippingOptions, TaxRates};
-use application::delivery::{DeliverWebhooks, DeliverySettings};
+use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
-use application::jobs::{PeriodicJob, PeriodicWork, RunPeriodicJobs};
+use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
@@ -280,14 +280,17 @@ impl Adapters {
 impl Adapters {
     /// The background jobs on these adapters.
     fn jobs(&self, settings: &Settings) -> jobs::Jobs {
+        // The runner runs on a thread of its own (`jobs::start`); its database calls run here.
         let sweep = |name, work: Arc<dyn PeriodicWork>| PeriodicJob {
             name,
             every: settings.jobs_sweep_interval,
-            work,
+            work: jobs::OnRuntime::here(work),
         };
         jobs::Jobs {
             periodic: RunPeriodicJobs {
-                schedule: Arc::new(SqlJobSchedule::new(self.db.clone())),
+                schedule: jobs::OnRuntime::<dyn JobSchedule>::here(Arc::new(SqlJobSchedule::new(
+                    self.db.clone(),
+                ))),
                 clock: self.clock.clone(),
                 timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
                 jobs: vec![
@@ -303,7 +306,7 @@ impl Adapters {
                 lease: PERIODIC_JOB_LEASE,
             },
             deliver: DeliverWebhooks {
-                queue: self.webhooks.clone(),
+                queue: jobs::OnRuntime::<dyn DeliveryQueue>::here(self.webhooks.clone()),
                 sender: Arc::new(HttpSender::default()),
                 resolver: Arc::new(SystemResolver),
                 clock: self.clock.clone(),
@@ -320,6 +323,7 @@ impl Adapters {
                 },
             },
             poll_interval: settings.jobs_poll_interval,
+            yield_to: None,
         }
     }
 }
@@ -411,6 +415,8 @@ pub struct Application {
     limits: serve::ConnectionLimits,
     /// The background jobs, unless `SHOP_JOBS=false`.
     jobs: Option<jobs::Jobs>,
+    /// How far below the requests the job runner's thread runs (`JOBS_NICE`).
+    jobs_nice: jobs::Nice,
 }
 
 impl Application {
@@ -422,7 +428,12 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let a = Adapters::build(&settings).await?;
         let metrics = a.metrics.clone();
-        let jobs = settings.jobs_enabled.then(|| a.jobs(&settings));
+        let load = Arc::new(jobs::RequestLoad::default());
+        let jobs = settings.jobs_enabled.then(|| jobs::Jobs {
+            yield_to: (settings.jobs_yield_requests > 0)
+                .then(|| (load.clone(), settings.jobs_yield_requests)),
+            ..a.jobs(&settings)
+        });
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -440,10 +451,12 @@ impl Application {
             },
         );
         let stopping = Arc::new(AtomicBool::new(false));
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            stopping.clone(),
-            unready_when_stopping,
-        ));
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                stopping.clone(),
+                unready_when_stopping,
+            ))
+            .layer(axum::middleware::from_fn_with_state(load, count_in_flight));
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -462,6 +475,7 @@ impl Application {
                 settings.database_max_connections,
             ),
             jobs,
+            jobs_nice: settings.jobs_nice,
         })
     }
 
@@ -491,7 +505,11 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let (jobs_stop, jobs_stopped) = tokio::sync::watch::channel(false);
-        let jobs = self.jobs.map(|j| tokio::spawn(j.run(jobs_stopped)));
+        let jobs = self
+            .jobs
+            .map(|j| jobs::start(j, jobs_stopped, self.jobs_nice))
+            .transpose()
+            .context("cannot start the job runner")?;
         let (stopping, drain) = (self.stopping.clone(), self.drain);
         let (close_tx, close_rx) = tokio::sync::watch::channel(false);
         let (port_closed_tx, port_closed_rx) = tokio::sync::oneshot::channel::<()>();
@@ -663,6 +681,16 @@ async fn unready_when_stopping(
     next.run(req).await
 }
 
+/// Counts the request as in flight until its answer is sent (the job runner yields to many).
+async fn count_in_flight(
+    axum::extract::State(load): axum::extract::State<Arc<jobs::RequestLoad>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let _counted = load.enter();
+    next.run(req).await
+}
+
 /// Picks ring as the TLS crypto provider of every HTTPS client (identity provider, file
 /// store) once per process; a second call is a no-op.
 pub fn install_tls_provider() {
@@ -724,7 +752,8 @@ pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     let router =
         api::metrics::worker_router(a.metrics.clone(), Arc::new(DatabaseHealth(a.db.clone())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(a.jobs(settings).run(stop_rx.clone()));
+    let runner = jobs::start(a.jobs(settings), stop_rx.clone(), settings.jobs_nice)
+        .context("cannot start the job runner")?;
     let mut http_stop = stop_rx;
     let http = tokio::spawn(async move {
         axum::serve(listener, router)

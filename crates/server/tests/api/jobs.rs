@@ -354,6 +354,22 @@ async fn kill_9(shop: &mut ShopProcess) {
     assert_eq!(status.signal(), Some(9), "{status}");
 }
 
+/// The nice value of the thread of process `pid` named `name` (the first, when several are),
+/// from `/proc`; `None` when it has no such thread.
+fn thread_nice(pid: u32, name: &str) -> Option<i32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim_end() != name {
+            return None;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // After the name in parentheses: state is field 3, nice field 19.
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+        fields.get(19 - 3)?.parse().ok()
+    })
+}
+
 // ---- the shop through its API ----------------------------------------------------------------
 
 /// A PostgreSQL test app (its own database; its in-process server runs no jobs) whose API
@@ -611,9 +627,24 @@ async fn postgres_a_worker_delivers_what_a_server_without_jobs_queued() {
     env.push(("SHOP_JOBS", "false".into()));
     let mut serve = ShopProcess::start(&app, "serve", &env);
     serve.wait_ready(&app.client).await;
-    let mut worker = Worker::start(&app, "worker", &delivery_env());
+    let mut env = delivery_env();
+    env.push(("JOBS_NICE", "7".into()));
+    let mut worker = Worker::start(&app, "worker", &env);
     worker.wait_started().await;
     let bases = [serve.base.clone()];
+    // The runner has a thread of its own, below the rest of the process.
+    let pid = worker.child.id();
+    assert_eq!(
+        thread_nice(pid, "shop-jobs"),
+        Some(7),
+        "the runner's thread"
+    );
+    assert_eq!(thread_nice(pid, "shop"), Some(0), "the main thread");
+    assert_eq!(
+        thread_nice(serve.pid(), "shop-jobs"),
+        None,
+        "a server with SHOP_JOBS=false has a runner thread"
+    );
 
     const EACH: usize = 20;
     let first = place_orders(&bases, &shopping, EACH, 4, Arc::default()).await;
