@@ -17,16 +17,16 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
      WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
 
-/// Makes a pending delivery of event `$1` (of type `$2`, at `$3`, just written) for every
-/// enabled endpoint that hears it: PostgreSQL's statement apart from the event's.
-const FAN_OUT_POSTGRES: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
-     next_attempt_at, created_at, updated_at) \
-     SELECT gen_random_uuid(), w.id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints w \
-     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%')";
+/// PostgreSQL's form of [`QUEUE_FAN_OUT_SQLITE`], for a statement apart from the event's (the
+/// event's own statement queues it: [`WRITE_AND_FAN_OUT_POSTGRES`]).
+const QUEUE_FAN_OUT_POSTGRES: &str = "INSERT INTO webhook_fanout (event_id, event_type, created_at) \
+     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM webhook_endpoints w \
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%'))";
 
-/// SQLite's form: queues event `$1` (of type `$2`, at `$3`) for [`FAN_OUT_QUEUED_SQLITE`] when
-/// some enabled endpoint hears it. One append to an unindexed table instead of a delivery row
-/// and its indexes in every order's transaction (see migration 0010).
+/// Queues event `$1` (of type `$2`, at `$3`) for the fan-out ([`FAN_OUT_QUEUED_SQLITE`],
+/// [`FAN_OUT_QUEUED_POSTGRES`]) when some enabled endpoint hears it: one small row in every
+/// order's transaction instead of a delivery row and its five indexes (see the migrations
+/// `sqlite/0010` and `postgres/0011`).
 const QUEUE_FAN_OUT_SQLITE: &str = "INSERT INTO webhook_fanout (event_id, event_type, created_at) \
      SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM webhook_endpoints w \
      WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%'))";
@@ -43,17 +43,53 @@ pub(crate) const FAN_OUT_QUEUED_SQLITE: &str = "INSERT INTO webhook_deliveries (
      AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || f.event_type || ',%'); \
      DELETE FROM webhook_fanout";
 
-/// PostgreSQL's form: the event and its deliveries in one statement (one round trip), the
-/// event written unless `$5` names a product whose stock did not fall across `$6` by `$7` (as
-/// [`INSERT_EVENT_IF_STOCK_FELL`]); answers how many events were written (0 or 1).
+/// PostgreSQL's fan-out of the queued events: takes what no other runner holds (`SKIP
+/// LOCKED`), makes the deliveries and deletes the queued rows in one statement, so each queued
+/// event fans out exactly once however many runners pass at once. Its `DELETE` takes the
+/// queue's `ROW EXCLUSIVE` lock, so it waits while a change to an endpoint holds the lock of
+/// [`FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES`].
+macro_rules! fan_out_queued_postgres {
+    () => {
+        "WITH f AS ( \
+         DELETE FROM webhook_fanout WHERE event_id IN (SELECT event_id FROM webhook_fanout FOR UPDATE SKIP LOCKED) \
+         RETURNING event_id, event_type, created_at) \
+         INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         SELECT gen_random_uuid(), w.id, f.event_id, f.event_type, 'pending', 0, f.created_at, f.created_at, f.created_at \
+         FROM f JOIN webhook_endpoints w ON w.enabled \
+         AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || f.event_type || ',%')"
+    };
+}
+
+/// The fan-out of the queued events as the job runner and the deliveries list run it on
+/// PostgreSQL, on its own (see [`fan_out_queued_postgres`]).
+pub(crate) const FAN_OUT_QUEUED_POSTGRES: &str = fan_out_queued_postgres!();
+
+/// What a change to an endpoint runs first on PostgreSQL, in its own transaction: a lock on
+/// the queue that waits for every transaction that is writing events (each holds the queue's
+/// `ROW EXCLUSIVE` from its first event on, see [`WRITE_AND_FAN_OUT_POSTGRES`]) and keeps new
+/// ones out until the change commits, then the fan-out of everything queued. So no event
+/// commits between that fan-out and the change: each queued event fans out to the endpoints as
+/// they stood at its commit, as on SQLite. Orders wait for an endpoint change (a short
+/// transaction), never for each other.
+const FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES: &str = concat!(
+    "LOCK TABLE webhook_fanout IN SHARE ROW EXCLUSIVE MODE; ",
+    fan_out_queued_postgres!()
+);
+
+/// PostgreSQL's form: the event and, when some enabled endpoint hears it, its row in the
+/// fan-out queue, in one statement (one round trip), the event written unless `$5` names a
+/// product whose stock did not fall across `$6` by `$7` (as [`INSERT_EVENT_IF_STOCK_FELL`]);
+/// answers how many events were written (0 or 1). The queue is its target whether or not a
+/// row goes in, so the statement takes its lock (see
+/// [`FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES`]) before it reads the endpoints.
 const WRITE_AND_FAN_OUT_POSTGRES: &str = "WITH e AS ( \
      INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
      WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
      RETURNING id), \
-     d AS (INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
-     next_attempt_at, created_at, updated_at) \
-     SELECT gen_random_uuid(), w.id, e.id, $2, 'pending', 0, $4, $4, $4 FROM e CROSS JOIN webhook_endpoints w \
-     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%')) \
+     q AS (INSERT INTO webhook_fanout (event_id, event_type, created_at) \
+     SELECT e.id, $2, $4 FROM e WHERE EXISTS (SELECT 1 FROM webhook_endpoints w \
+     WHERE w.enabled AND (w.events LIKE '%,*,%' OR w.events LIKE '%,' || $2 || ',%'))) \
      SELECT COUNT(*) FROM e";
 
 /// How a backend writes an event and its deliveries.
@@ -83,10 +119,10 @@ impl OutboxSql for sqlx::Postgres {
         Some(WRITE_AND_FAN_OUT_POSTGRES)
     }
     fn fan_out() -> &'static str {
-        FAN_OUT_POSTGRES
+        QUEUE_FAN_OUT_POSTGRES
     }
     fn fan_out_queued() -> Option<&'static str> {
-        None
+        Some(FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES)
     }
 }
 

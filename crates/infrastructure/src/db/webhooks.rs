@@ -9,7 +9,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::events::fan_out_queued;
+use super::events::{FAN_OUT_QUEUED_POSTGRES, fan_out_queued};
 use super::{
     Database, corrupt, fetch_by_id, fetch_list, fetch_newest_by_id, map_err, on_db, read_rows,
 };
@@ -134,7 +134,7 @@ impl SqlWebhooks {
 impl WebhookRepository for SqlWebhooks {
     #[tracing::instrument(name = "db.webhooks.insert", skip_all)]
     async fn insert(&self, e: &WebhookEndpoint) -> Result<(), RepositoryError> {
-        // Every change to an endpoint first fans out the events queued before it (SQLite).
+        // Every change to an endpoint first fans out the events queued before it.
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
             fan_out_queued!(tx)?;
@@ -226,12 +226,20 @@ impl WebhookRepository for SqlWebhooks {
         status: Option<DeliveryStatus>,
         page: PageRequest,
     ) -> Result<Page<Delivery>, RepositoryError> {
-        // On SQLite, the events queued since the last fan-out get their deliveries first, so
-        // that the list shows every committed event even when no runner has passed since.
-        if let Database::Sqlite { write, .. } = &self.db {
-            let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-            fan_out_queued!(tx)?;
-            tx.commit().await.map_err(map_err)?;
+        // The events queued since the last fan-out get their deliveries first, so that the
+        // list shows every committed event even when no runner has passed since.
+        match &self.db {
+            Database::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+                fan_out_queued!(tx)?;
+                tx.commit().await.map_err(map_err)?;
+            }
+            Database::Postgres(pool) => {
+                sqlx::query(FAN_OUT_QUEUED_POSTGRES)
+                    .execute(pool)
+                    .await
+                    .map_err(map_err)?;
+            }
         }
         // Newest first; `webhook_deliveries_of_endpoint (endpoint_id, created_at, id)` answers
         // both the page and a cursor's range. The cursor carries `created_at` to the
@@ -388,10 +396,18 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
                 tx.commit().await.map_err(map_err)?;
                 claims
             }
-            Database::Postgres(pool) => claim_query!(CLAIM_POSTGRES)
-                .fetch_all(pool)
-                .await
-                .map_err(map_err)?,
+            // The queued events fan out first, in a statement of their own: any number of
+            // runners may do so at once (each takes what the others do not hold).
+            Database::Postgres(pool) => {
+                sqlx::query(FAN_OUT_QUEUED_POSTGRES)
+                    .execute(pool)
+                    .await
+                    .map_err(map_err)?;
+                claim_query!(CLAIM_POSTGRES)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(map_err)?
+            }
         };
         if claims.is_empty() {
             return Ok(Vec::new());
