@@ -126,7 +126,7 @@ pub struct Settings {
     /// a load that keeps every core busy, requests come first and deliveries catch up after.
     pub jobs_nice: i32,
     /// `JOBS_YIELD_REQUESTS`: how many requests in flight make `serve`'s job runner yield to
-    /// them (one pass a poll interval while they last); 0 never yields (8).
+    /// them (a tenth of a poll interval between passes while they last); 0 never yields (8).
     pub jobs_yield_requests: usize,
     /// `JOBS_SWEEP_INTERVAL_SECONDS`: how often spent idempotency keys and refresh tokens are
     /// swept (600).

@@ -28,7 +28,8 @@ pub(crate) struct Jobs {
     /// How long to wait when nothing was due.
     pub(crate) poll_interval: Duration,
     /// The requests this process is answering, and how many of them make the runner yield
-    /// (`JOBS_YIELD_REQUESTS`); `None` never yields (`shop worker`, or a threshold of 0).
+    /// (`JOBS_YIELD_REQUESTS`: a tenth of a poll interval between passes while they last);
+    /// `None` never yields (`shop worker`, or a threshold of 0).
     pub(crate) yield_to: Option<(Arc<RequestLoad>, usize)>,
 }
 
@@ -99,10 +100,12 @@ impl Jobs {
                 }
             };
             let wait = match attempted {
-                // Requests first: while the process answers many at once, one pass a poll
-                // interval, whatever the last one found; the rest waits for a quieter moment.
-                _ if self.requests_busy() => self.poll_interval,
                 0 => self.poll_interval,
+                // Requests first: while the process answers many at once, one pass a tenth of
+                // a poll interval at most (a floor of ten batches a poll interval, 200
+                // deliveries a second by default, so a long busy spell cannot starve them);
+                // the rest waits for a quieter moment.
+                _ if self.requests_busy() => self.poll_interval / 10,
                 // A full batch: more is likely due at once.
                 n if n >= self.deliver.settings.batch_size as usize => continue,
                 // The queue ran dry mid-batch: events are coming, but a few at a time. A short

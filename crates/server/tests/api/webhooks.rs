@@ -639,7 +639,73 @@ mod delivery {
         );
     }
 
+    /// Requests first: while the server answers `JOBS_YIELD_REQUESTS` requests at once (here
+    /// one, held open by a body that is slow to come), its runner waits a tenth of a poll
+    /// interval between passes (here 500 ms, a batch of one each); once the request ends it
+    /// catches up at once.
+    async fn the_runner_yields_to_requests_in_flight_then_catches_up(db: Db) {
+        use futures_util::StreamExt;
+        let Some(app) = spawn_app_with(db, |s| {
+            s.jobs_enabled = true;
+            s.jobs_poll_interval = Duration::from_secs(5);
+            s.jobs_yield_requests = 1;
+            s.webhook_batch_size = 1;
+            s.webhook_urls.allow_http = true;
+            s.webhook_urls.allow_private = true;
+        })
+        .await
+        else {
+            return;
+        };
+        let admin = app.admin_token().await;
+        let (url, seen) = receiver(Behaviour::FailFirst(0)).await;
+        subscribe(&app, &admin, &url, json!(["product.created"])).await;
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let body = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"refresh_token\": "))
+        })
+        .chain(futures_util::stream::once(async move {
+            let _ = released.await;
+            Ok(bytes::Bytes::from_static(b"\"x\"}"))
+        }));
+        let held = app
+            .client
+            .post(app.url("/api/v1/auth/logout"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(body))
+            .send();
+        let held = tokio::spawn(held);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        const N: usize = 60;
+        let started = std::time::Instant::now();
+        let skus: Vec<String> = (0..N).map(|i| format!("Y{i}-{}", unique())).collect();
+        futures_util::future::join_all(skus.iter().map(|sku| app.create_product(&admin, sku)))
+            .await;
+        // Longer than a poll interval: a runner that did not yield would have sent them all.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let during = seen.lock().unwrap().len();
+        let passes = started.elapsed().as_millis() / 500 + 2;
+        assert!(
+            during < N && during as u128 <= passes,
+            "{during} of {N} sent while a request was in flight (at most {passes} passes of one)"
+        );
+
+        let _ = release.send(());
+        let _ = held.await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while seen.lock().unwrap().len() < N {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {N} sent 15 s after the request ended",
+                seen.lock().unwrap().len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     each_db!(
+        the_runner_yields_to_requests_in_flight_then_catches_up,
         retried_until_it_succeeds,
         a_receiver_that_never_answers_fails_after_the_retries,
         a_receiver_that_is_gone_is_not_tried_again_and_turned_off,
