@@ -564,10 +564,14 @@ impl application::delivery::DeliveryQueue for SqlWebhooks {
 
     #[tracing::instrument(name = "db.deliveries.oldest_pending", skip_all)]
     async fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        // An event queued for the fan-out is owed too: its deliveries are not made yet.
         on_db!(&self.db, read, pool => {
-            sqlx::query_scalar("SELECT MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'")
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM webhook_deliveries \
+                 WHERE status = 'pending' UNION ALL SELECT MIN(created_at) FROM webhook_fanout) o",
+            )
+            .fetch_one(pool)
+            .await
         })
         .map_err(map_err)
     }

@@ -494,6 +494,34 @@ async fn an_event_goes_to_the_endpoints_as_they_stood_at_its_commit(t: TestDb) {
     assert_eq!(events_heard(&webhooks, &later).await, [two]);
 }
 
+/// The oldest pending delivery's time counts an event not yet fanned out (on both backends the
+/// deliveries are made later), and nothing once every delivery has succeeded.
+async fn the_oldest_pending_counts_events_not_yet_fanned_out(t: TestDb) {
+    let webhooks = SqlWebhooks::new(t.db.clone());
+    assert_eq!(webhooks.oldest_pending().await.unwrap(), None);
+    webhooks.insert(&endpoint(&["*"], true)).await.unwrap();
+    let users = SqlUsers::new(t.db.clone());
+    for (name, secs) in [("old", 5), ("new", 9)] {
+        users
+            .insert_with_events(
+                &user(name, &[Role::User]),
+                &[PendingEvent::always(event(EventType::UserRegistered, secs))],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(webhooks.oldest_pending().await.unwrap(), Some(at(5)));
+    let claimed = webhooks
+        .claim(at(10), at(70), 10, Uuid::now_v7())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(webhooks.oldest_pending().await.unwrap(), Some(at(5)));
+    let outcomes: Vec<_> = claimed.iter().map(|d| (d, succeeded())).collect();
+    webhooks.record_all(&outcomes, at(11)).await.unwrap();
+    assert_eq!(webhooks.oldest_pending().await.unwrap(), None);
+}
+
 async fn concurrent_claims_take_disjoint_batches(t: TestDb) {
     const RUNNERS: usize = 8;
     let (q, _) = queued(&t, 300).await;
@@ -610,6 +638,7 @@ on_both_backends!(
     outcomes_recorded_together_each_stand_under_their_own_claim,
     a_disabled_endpoints_deliveries_wait_until_it_is_enabled_again,
     an_event_goes_to_the_endpoints_as_they_stood_at_its_commit,
+    the_oldest_pending_counts_events_not_yet_fanned_out,
     the_schedule_lets_one_runner_at_a_time_run_a_job,
     the_key_sweep_deletes_expired_keys_only,
 );
