@@ -45,6 +45,11 @@
 # nginx on PATH or /usr/sbin/nginx is used, installed with apt-get when missing and root.
 # Without one the cluster tests are skipped (under CI=true they fail).
 #
+# redis-server (the shared rate limits' test starts, stops and restarts its own): named by
+# SHOP_TEST_REDIS_SERVER; when unset, redis-server on PATH or /usr/bin/redis-server is used,
+# installed with apt-get when missing and root. Without one that test is skipped (under
+# CI=true it fails).
+#
 # scripts/cluster.sh sources this file with SHOP_TEST_SOURCE_ONLY=1 to reuse its functions.
 set -euo pipefail
 
@@ -517,6 +522,36 @@ provide_nginx() {
     export SHOP_TEST_NGINX="$bin"
 }
 
+# --- redis-server ------------------------------------------------------------------------------
+
+# Exports SHOP_TEST_REDIS_SERVER, the redis-server binary, installing Debian's package when
+# missing and root (kept from starting the system's server); returns 1 when there is none.
+provide_redis() {
+    if [ -n "${SHOP_TEST_REDIS_SERVER:-}" ]; then
+        return 0
+    fi
+    local bin
+    bin="$(command -v redis-server 2>/dev/null || true)"
+    [ -n "$bin" ] || [ ! -x /usr/bin/redis-server ] || bin=/usr/bin/redis-server
+    if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null 2>&1; then
+        log "installing redis-server with apt-get (not found on this machine)"
+        local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+        fi
+        { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } || rc=$?
+        [ "$ours" = 0 ] || rm -f "$policy"
+        [ "$rc" = 0 ] || echo "error: apt-get could not install redis-server" >&2
+        [ ! -x /usr/bin/redis-server ] || bin=/usr/bin/redis-server
+    fi
+    if [ -z "$bin" ]; then
+        echo "redis-server not found; install it (sudo apt-get install -y redis-server) or set SHOP_TEST_REDIS_SERVER to its binary" >&2
+        return 1
+    fi
+    export SHOP_TEST_REDIS_SERVER="$bin"
+}
+
 # The Kubernetes manifests of deploy/k8s parse, and each document names its kind (no cluster
 # here to dry-run them against).
 check_manifests() {
@@ -583,6 +618,10 @@ check_manifests
 if ! provide_nginx; then
     is_ci && die "no nginx, and CI=true: the cluster tests must run in CI"
     log "warning: no nginx; the cluster tests are skipped"
+fi
+if ! provide_redis; then
+    is_ci && die "no redis-server, and CI=true: the shared rate limits must be tested in CI"
+    log "warning: no redis-server; the shared rate limit test is skipped"
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-}/.cargo/bin/cargo" ]; then

@@ -66,6 +66,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Rate limits; `None` turns them off (no layer at all).
     pub rate_limits: Option<rate_limits::RateLimits>,
+    /// Where the rate limits are counted across instances (Redis), when configured.
+    pub shared_rate_limits: Option<Arc<dyn rate_limits::SharedLimits>>,
     /// Which browser origins may call the API.
     pub cors: response_headers::Cors,
 }
@@ -296,7 +298,11 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
                 .delete(tax_rates::delete)
                 .layer(small),
         );
-    let api = rate_limits::apply(api, config.rate_limits.as_ref()).layer(
+    let shared_limits = config.shared_rate_limits.map(|store| {
+        let metrics: Arc<dyn rate_limits::SharedLimitsMetrics> = state.metrics.clone();
+        (store, metrics)
+    });
+    let api = rate_limits::apply(api, config.rate_limits.as_ref(), shared_limits).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
     );
 

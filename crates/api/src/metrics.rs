@@ -143,6 +143,12 @@ struct BuildLabels {
 
 type LatencyFamily = Family<LatencyLabels, Histogram, fn() -> Histogram>;
 
+impl crate::rate_limits::SharedLimitsMetrics for ShopMetrics {
+    fn shared_limits_fell_back(&self) {
+        self.rate_limit_fallbacks.inc();
+    }
+}
+
 /// The registry of one service instance and the handles its hot paths update.
 pub struct ShopMetrics {
     registry: Registry,
@@ -157,6 +163,7 @@ pub struct ShopMetrics {
     webhook_attempts: Family<OutcomeLabels, Counter>,
     webhook_latency: Histogram,
     webhook_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
+    rate_limit_fallbacks: Counter,
     unmatched: Route,
     pools: Arc<dyn PoolStats>,
     /// SHA-256 of `METRICS_TOKEN`, when one is required.
@@ -242,6 +249,12 @@ impl ShopMetrics {
             "Age of the oldest pending webhook delivery as the job runner last saw it (0: none pending)",
             webhook_oldest_pending.clone(),
         );
+        let rate_limit_fallbacks = Counter::default();
+        registry.register(
+            "rate_limit_shared_fallbacks",
+            "Times the shared rate limit store (Redis) failed and this instance counted alone for a while",
+            rate_limit_fallbacks.clone(),
+        );
         registry.register(
             "build",
             "The running version",
@@ -262,6 +275,7 @@ impl ShopMetrics {
             webhook_attempts,
             webhook_latency,
             webhook_oldest_pending,
+            rate_limit_fallbacks,
             unmatched: Route(Arc::from(UNMATCHED)),
             pools,
             token_digest: token.map(|t| Sha256::digest(t.as_bytes()).into()),

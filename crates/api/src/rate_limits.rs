@@ -8,6 +8,11 @@
 //! prune period plus one refill time. IPv6 clients are keyed by their /64, the smallest
 //! block a single subscriber is usually given, so one host cannot mint fresh keys.
 //!
+//! With a shared store ([`SharedLimits`], Redis in production: `RATE_LIMIT_REDIS_URL`) the
+//! buckets are counted there, so the limits hold across every instance; while it does not
+//! answer within [`SHARED_TIMEOUT`] each instance counts alone (as without one), says so once
+//! in the log and in `/metrics`, and tries the store again after [`SHARED_RETRY`].
+//!
 //! The client address is the TCP peer. `X-Forwarded-For` is read only when the peer is a
 //! trusted proxy, and then its right-most entry that is not itself a trusted proxy wins:
 //! entries to the left of that were written by the client and prove nothing.
@@ -36,6 +41,34 @@ use crate::error::ApiError;
 /// How often buckets that have refilled are dropped.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
+/// Longest a check waits for the shared store before the instance counts alone.
+pub const SHARED_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long the instance counts alone after the shared store failed, before it tries again.
+pub const SHARED_RETRY: Duration = Duration::from_secs(5);
+
+/// Buckets kept outside the process, shared by every instance (GCRA, the same rule as the
+/// in-memory limiter: `rate.burst` at once, then one more every `60 s / rate.per_minute`).
+#[async_trait::async_trait]
+pub trait SharedLimits: Send + Sync {
+    /// Takes one request from the bucket `key`: `Ok(Ok(()))` when it had room, `Ok(Err(s))`
+    /// when it is over its limit (`s` whole seconds to wait, at least 1).
+    ///
+    /// # Errors
+    /// When the store cannot answer; the caller then counts alone.
+    async fn check(&self, key: &str, rate: Rate) -> Result<Result<(), u64>, SharedUnavailable>;
+}
+
+/// The shared store did not answer; why, for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("shared rate limit store unavailable: {0}")]
+pub struct SharedUnavailable(pub String);
+
+/// Counts what happens to the shared store: each time an instance starts counting alone.
+pub trait SharedLimitsMetrics: Send + Sync {
+    /// The store failed and the instance counts alone for a while.
+    fn shared_limits_fell_back(&self);
+}
+
 /// A sustained rate and the largest burst above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -54,9 +87,13 @@ impl Rate {
         })
     }
 
+    /// The time one request takes to refill: `60 s / per_minute`.
+    pub fn period(self) -> Duration {
+        Duration::from_secs(60) / self.per_minute.get()
+    }
+
     fn quota(self) -> Quota {
-        let period = Duration::from_secs(60) / self.per_minute.get();
-        Quota::with_period(period)
+        Quota::with_period(self.period())
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(self.burst)
     }
@@ -164,11 +201,66 @@ enum WriteKey {
 
 type Keyed<K, C> = RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
+/// The shared store, and until when it is left alone after a failure.
+struct Shared {
+    store: Arc<dyn SharedLimits>,
+    metrics: Arc<dyn SharedLimitsMetrics>,
+    /// `Some(t)`: the store failed; the instance counts alone until `t`.
+    resting_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// [`SHARED_TIMEOUT`] and [`SHARED_RETRY`] (shorter in tests).
+    timeout: Duration,
+    retry: Duration,
+}
+
+impl Shared {
+    /// The store's verdict on `key`, or `None` while it rests or when it fails now (it then
+    /// rests for [`SHARED_RETRY`], said once in the log and counted).
+    async fn check(&self, key: &str, rate: Rate) -> Option<Result<(), u64>> {
+        let now = std::time::Instant::now();
+        {
+            let resting = self
+                .resting_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if resting.is_some_and(|until| now < until) {
+                return None;
+            }
+        }
+        let answer = tokio::time::timeout(self.timeout, self.store.check(key, rate)).await;
+        let mut resting = self
+            .resting_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match answer {
+            Ok(Ok(verdict)) => {
+                if resting.take().is_some() {
+                    tracing::info!("rate limits: the shared store answers again; counting there");
+                }
+                Some(verdict)
+            }
+            failed => {
+                if resting.is_none() {
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no answer within {} ms", self.timeout.as_millis()),
+                    };
+                    tracing::warn!(error = %why, "rate limits: the shared store failed; each instance counts alone until it answers");
+                }
+                *resting = Some(now + self.retry);
+                self.metrics.shared_limits_fell_back();
+                None
+            }
+        }
+    }
+}
+
 /// The limiters' state, shared by every request and the pruning task.
 struct Limiters<C: Clock + Clone = DefaultClock> {
     auth: Keyed<IpAddr, C>,
     writes: Keyed<WriteKey, C>,
     trusted: TrustedProxies,
+    rates: (Rate, Rate),
+    shared: Option<Shared>,
 }
 
 impl<C: Clock + Clone> Limiters<C> {
@@ -177,6 +269,48 @@ impl<C: Clock + Clone> Limiters<C> {
             auth: RateLimiter::dashmap_with_clock(limits.auth.quota(), clock.clone()),
             writes: RateLimiter::dashmap_with_clock(limits.writes.quota(), clock.clone()),
             trusted: limits.trusted_proxies.clone(),
+            rates: (limits.auth, limits.writes),
+            shared: None,
+        }
+    }
+
+    /// The same, counting in `store` while it answers.
+    fn shared(
+        mut self,
+        store: Arc<dyn SharedLimits>,
+        metrics: Arc<dyn SharedLimitsMetrics>,
+    ) -> Self {
+        self.shared = Some(Shared {
+            store,
+            metrics,
+            resting_until: std::sync::Mutex::new(None),
+            timeout: SHARED_TIMEOUT,
+            retry: SHARED_RETRY,
+        });
+        self
+    }
+
+    /// The verdict on a request of `kind` from `address` (by `user` for a write, when signed
+    /// in): the shared store's while it answers, else this instance's own.
+    async fn verdict(&self, kind: Limit, address: IpAddr, user: Option<Uuid>) -> Result<(), u64> {
+        let key = match (&kind, user) {
+            (Limit::Auth, _) => format!("auth:{address}"),
+            (Limit::Write, Some(user)) => format!("write:user:{user}"),
+            (Limit::Write, None) => format!("write:addr:{address}"),
+        };
+        let rate = match kind {
+            Limit::Auth => self.rates.0,
+            Limit::Write => self.rates.1,
+        };
+        if let Some(shared) = &self.shared
+            && let Some(verdict) = shared.check(&key, rate).await
+        {
+            return verdict;
+        }
+        match (kind, user) {
+            (Limit::Auth, _) => check(&self.auth, &address),
+            (Limit::Write, Some(user)) => check(&self.writes, &WriteKey::User(user)),
+            (Limit::Write, None) => check(&self.writes, &WriteKey::Address(address)),
         }
     }
 
@@ -252,23 +386,14 @@ async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) 
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let address = address_key(client_ip(peer, req.headers(), &limiters.trusted));
-    let verdict = match kind {
-        Limit::Auth => check(&limiters.auth, &address),
-        Limit::Write => {
-            // The authentication layer, outside this one, verified the token. A missing or
-            // bad token counts against the address, and the handler then answers 401.
-            let key = match req
-                .extensions()
-                .get::<Authentication>()
-                .and_then(Authentication::actor)
-            {
-                Some(a) => WriteKey::User(a.user_id.as_uuid()),
-                None => WriteKey::Address(address),
-            };
-            check(&limiters.writes, &key)
-        }
-    };
-    match verdict {
+    // The authentication layer, outside this one, verified the token. A write with a missing
+    // or bad token counts against the address, and the handler then answers 401.
+    let user = req
+        .extensions()
+        .get::<Authentication>()
+        .and_then(Authentication::actor)
+        .map(|a| a.user_id.as_uuid());
+    match limiters.verdict(kind, address, user).await {
         Ok(()) => next.run(req).await,
         Err(retry_after) => too_many_requests(retry_after),
     }
@@ -277,9 +402,17 @@ async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) 
 /// Wraps `api` (the routes under `/api/v1`) in the rate limits, and starts the task that
 /// prunes their state; `None` leaves it as it is, with no layer at all. The authentication
 /// layer must wrap the result, so a write is keyed by the caller it verified.
-pub(crate) fn apply(api: Router<AppState>, limits: Option<&RateLimits>) -> Router<AppState> {
+pub(crate) fn apply(
+    api: Router<AppState>,
+    limits: Option<&RateLimits>,
+    shared: Option<(Arc<dyn SharedLimits>, Arc<dyn SharedLimitsMetrics>)>,
+) -> Router<AppState> {
     let Some(limits) = limits else { return api };
-    let limiters = Arc::new(Limiters::new(limits, &DefaultClock::default()));
+    let limiters = Limiters::new(limits, &DefaultClock::default());
+    let limiters = Arc::new(match shared {
+        Some((store, metrics)) => limiters.shared(store, metrics),
+        None => limiters,
+    });
     spawn_pruning(Arc::downgrade(&limiters));
     api.layer(axum::middleware::from_fn_with_state(limiters, limit))
 }
@@ -414,6 +547,99 @@ mod tests {
             writes: Rate::new(per_minute, burst).unwrap(),
             trusted_proxies: TrustedProxies::default(),
         }
+    }
+
+    /// A shared store that answers as told and remembers the keys it was asked.
+    #[derive(Default)]
+    struct Store {
+        /// `None`: fails; `Some(None)`: never answers; `Some(Some(v))`: answers `v`.
+        answer: std::sync::Mutex<Option<Option<Result<(), u64>>>>,
+        asked: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl SharedLimits for Store {
+        async fn check(&self, key: &str, _: Rate) -> Result<Result<(), u64>, SharedUnavailable> {
+            self.asked.lock().unwrap().push(key.to_owned());
+            let answer = *self.answer.lock().unwrap();
+            match answer {
+                None => Err(SharedUnavailable("connection refused".into())),
+                Some(None) => std::future::pending().await,
+                Some(Some(v)) => Ok(v),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Fallbacks(std::sync::atomic::AtomicUsize);
+
+    impl SharedLimitsMetrics for Fallbacks {
+        fn shared_limits_fell_back(&self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    const TIMEOUT: Duration = Duration::from_millis(50);
+    const RETRY: Duration = Duration::from_millis(300);
+
+    fn shared_limiters(store: &Arc<Store>, fallbacks: &Arc<Fallbacks>) -> Limiters {
+        let mut l = Limiters::new(&limits(60, 2), &DefaultClock::default())
+            .shared(store.clone(), fallbacks.clone());
+        if let Some(shared) = &mut l.shared {
+            (shared.timeout, shared.retry) = (TIMEOUT, RETRY);
+        }
+        l
+    }
+
+    #[tokio::test]
+    async fn the_shared_store_decides_while_it_answers_and_the_instance_counts_alone_meanwhile() {
+        let (store, fallbacks) = (Arc::new(Store::default()), Arc::new(Fallbacks::default()));
+        let l = shared_limiters(&store, &fallbacks);
+        let a = ip("203.0.113.9");
+        let user = Uuid::from_u128(7);
+        // It answers: its verdict stands (here: over the limit at once), keyed per limit.
+        *store.answer.lock().unwrap() = Some(Some(Err(42)));
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Err(42));
+        assert_eq!(l.verdict(Limit::Write, a, Some(user)).await, Err(42));
+        assert_eq!(l.verdict(Limit::Write, a, None).await, Err(42));
+        assert_eq!(
+            *store.asked.lock().unwrap(),
+            [
+                "auth:203.0.113.9",
+                "write:user:00000000-0000-0000-0000-000000000007",
+                "write:addr:203.0.113.9"
+            ]
+        );
+        *store.answer.lock().unwrap() = Some(Some(Ok(())));
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Ok(()));
+        // The instance's own buckets were not touched: 2 at once are still there.
+        assert_eq!(check(&l.auth, &a), Ok(()));
+        assert_eq!(fallbacks.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        // It fails: the instance's own bucket (one left, then over), counted once, and the store
+        // is not asked again until it has rested.
+        *store.answer.lock().unwrap() = None;
+        store.asked.lock().unwrap().clear();
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Ok(()));
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Err(1));
+        assert_eq!(store.asked.lock().unwrap().len(), 1);
+        assert_eq!(fallbacks.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::sleep(RETRY / 2).await;
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Err(1));
+        assert_eq!(store.asked.lock().unwrap().len(), 1, "asked while resting");
+
+        // Rested: asked again; it answers, and decides again.
+        *store.answer.lock().unwrap() = Some(Some(Ok(())));
+        tokio::time::sleep(RETRY / 2 + Duration::from_millis(20)).await;
+        assert_eq!(l.verdict(Limit::Auth, a, None).await, Ok(()));
+        assert_eq!(store.asked.lock().unwrap().len(), 2);
+
+        // It hangs: after the timeout the instance counts alone, and the fall-back is counted.
+        *store.answer.lock().unwrap() = Some(None);
+        let started = std::time::Instant::now();
+        assert_eq!(l.verdict(Limit::Write, a, Some(user)).await, Ok(()));
+        assert!(started.elapsed() >= TIMEOUT);
+        assert_eq!(fallbacks.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub struct Settings {
     /// `RATE_LIMIT_AUTH_PER_MINUTE`, `RATE_LIMIT_AUTH_BURST`, `RATE_LIMIT_WRITES_PER_MINUTE`,
     /// `RATE_LIMIT_WRITES_BURST` and `TRUSTED_PROXIES`.
     pub rate_limits: RateLimits,
+    /// `RATE_LIMIT_REDIS_URL`: the Redis server the rate limits are counted in, shared by every
+    /// instance (`redis://[user:password@]host:port[/db]`); unset, each instance counts alone.
+    pub rate_limit_redis_url: Option<Secret>,
     /// `CORS_ALLOWED_ORIGINS` and `CORS_ALLOW_CREDENTIALS`.
     pub cors: Cors,
     /// `REQUEST_TIMEOUT_SECONDS`.
@@ -184,6 +187,7 @@ impl fmt::Debug for Settings {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("rate_limit_enabled", &self.rate_limit_enabled)
             .field("rate_limits", &self.rate_limits)
+            .field("rate_limit_redis_url", &self.rate_limit_redis_url)
             .field("cors", &self.cors)
             .field("request_timeout", &self.request_timeout)
             .field("log_format", &self.log_format)
@@ -312,6 +316,25 @@ fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateLimits, Conf
                 message,
             })?,
     })
+}
+
+/// `RATE_LIMIT_REDIS_URL`: blank is unset; otherwise a `redis://` URL with a host.
+fn redis_url(value: Option<String>) -> Result<Option<Secret>, ConfigError> {
+    let Some(url) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let host = url
+        .strip_prefix("redis://")
+        .map(|rest| rest.rsplit_once('@').map_or(rest, |(_, host)| host))
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|host| !host.is_empty());
+    if host.is_none() {
+        return Err(ConfigError {
+            name: "RATE_LIMIT_REDIS_URL",
+            message: "must be a redis:// URL with a host, like redis://127.0.0.1:6379/0".into(),
+        });
+    }
+    Ok(Some(Secret::new(url)))
 }
 
 /// `CORS_ALLOWED_ORIGINS` and `CORS_ALLOW_CREDENTIALS`; `*` with credentials is refused
@@ -505,6 +528,7 @@ impl Settings {
             )?),
             rate_limit_enabled,
             rate_limits: rate_limits(&get)?,
+            rate_limit_redis_url: redis_url(get("RATE_LIMIT_REDIS_URL"))?,
             cors: cors(&get)?,
             request_timeout: Duration::from_secs(parse_number(
                 "REQUEST_TIMEOUT_SECONDS",
@@ -669,6 +693,9 @@ mod tests {
             ("JOBS_SWEEP_INTERVAL_SECONDS", "0"),
             ("JOBS_NICE", "-1"),
             ("JOBS_NICE", "20"),
+            ("RATE_LIMIT_REDIS_URL", "http://127.0.0.1:6379"),
+            ("RATE_LIMIT_REDIS_URL", "redis://"),
+            ("RATE_LIMIT_REDIS_URL", "redis://:6379/0"),
             ("JOBS_YIELD_REQUESTS", "-1"),
             ("JOBS_YIELD_REQUESTS", "many"),
             ("JOBS_SWEEP_INTERVAL_SECONDS", "86401"),
@@ -842,6 +869,11 @@ mod tests {
         assert_eq!(s.jobs_sweep_interval, Duration::from_secs(600));
         assert_eq!(s.jobs_nice, 10);
         assert_eq!(s.jobs_yield_requests, 8);
+        assert_eq!(s.rate_limit_redis_url, None);
+        let s = settings(&[("RATE_LIMIT_REDIS_URL", " redis://:pw@cache:6379/2 ")]).unwrap();
+        let url = s.rate_limit_redis_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "redis://:pw@cache:6379/2");
+        assert!(!format!("{s:?}").contains("pw@"), "the password is logged");
         assert_eq!(settings(&[("JOBS_NICE", "0")]).unwrap().jobs_nice, 0);
         assert_eq!(s.webhook_timeout, Duration::from_secs(10));
         let secs: Vec<u64> = s

@@ -434,6 +434,13 @@ impl Application {
                 .then(|| (load.clone(), settings.jobs_yield_requests)),
             ..a.jobs(&settings)
         });
+        let shared_rate_limits = match &settings.rate_limit_redis_url {
+            Some(url) => Some(Arc::new(SharedRedisLimits(
+                infrastructure::rate_limits::RedisLimits::new(url.expose())
+                    .map_err(|e| anyhow::anyhow!("RATE_LIMIT_REDIS_URL: {e}"))?,
+            )) as Arc<dyn api::rate_limits::SharedLimits>),
+            None => None,
+        };
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -447,6 +454,7 @@ impl Application {
                 rate_limits: settings
                     .rate_limit_enabled
                     .then(|| settings.rate_limits.clone()),
+                shared_rate_limits,
                 cors: settings.cors.clone(),
             },
         );
@@ -679,6 +687,23 @@ async fn unready_when_stopping(
             .into_response();
     }
     next.run(req).await
+}
+
+/// The rate limits' shared buckets in Redis (`RATE_LIMIT_REDIS_URL`).
+struct SharedRedisLimits(infrastructure::rate_limits::RedisLimits);
+
+#[async_trait::async_trait]
+impl api::rate_limits::SharedLimits for SharedRedisLimits {
+    async fn check(
+        &self,
+        key: &str,
+        rate: api::rate_limits::Rate,
+    ) -> Result<Result<(), u64>, api::rate_limits::SharedUnavailable> {
+        self.0
+            .take(key, rate.period(), rate.burst.get())
+            .await
+            .map_err(api::rate_limits::SharedUnavailable)
+    }
 }
 
 /// Counts the request as in flight until its answer is sent (the job runner yields to many).

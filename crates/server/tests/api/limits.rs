@@ -1,6 +1,8 @@
 //! Rate limits, as a client sees them: sign-ins per address, writes per user, 429 with
-//! `Retry-After`, `X-Forwarded-For` believed only from a trusted proxy. The limits keep their
-//! state in memory, whatever the database, so these run on SQLite only.
+//! `Retry-After`, `X-Forwarded-For` believed only from a trusted proxy, and one budget shared
+//! by three servers through a real Redis (`SHOP_TEST_REDIS_SERVER`, which scripts/test.sh
+//! installs and sets), also while it is stopped and after it is back. The limits keep their
+//! state in memory or in Redis, whatever the database, so these run on SQLite only.
 
 use std::time::Duration;
 
@@ -214,4 +216,113 @@ async fn after_waiting_retry_after_the_request_passes() {
     assert_eq!(retry_after, 1);
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     assert_eq!(attempt(&app, None).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+// ---- shared through Redis ---------------------------------------------------------------------
+
+/// `redis-server` from `SHOP_TEST_REDIS_SERVER`; `None` when unset (outside CI).
+fn redis_server() -> Option<std::path::PathBuf> {
+    match std::env::var("SHOP_TEST_REDIS_SERVER") {
+        Ok(p) if !p.trim().is_empty() => Some(p.trim().into()),
+        _ => {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "SHOP_TEST_REDIS_SERVER is not set, and CI=true: the shared rate limits must be \
+                 tested in CI (scripts/test.sh installs redis-server and sets it)"
+            );
+            eprintln!(
+                "note: SHOP_TEST_REDIS_SERVER is not set: skipping the Redis rate limit test"
+            );
+            None
+        }
+    }
+}
+
+/// A `redis-server` on 127.0.0.1:`port`, without persistence; killed when dropped.
+struct Redis(std::process::Child);
+
+impl Redis {
+    async fn start(bin: &std::path::Path, port: u16) -> Self {
+        let child = std::process::Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start redis-server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not listen"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How many of `n` failed sign-ins from `client`, sent to `apps` in turn, were let through
+/// (401) rather than limited (429); any other status fails.
+async fn let_through(apps: &[TestApp], client: &str, n: usize) -> usize {
+    let mut through = 0;
+    for i in 0..n {
+        let resp = attempt(&apps[i % apps.len()], Some(client)).await;
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => through += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("sign-in {i} from {client}: {other}"),
+        }
+    }
+    through
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_share_one_budget_in_redis_and_count_alone_while_it_is_down() {
+    let Some(bin) = redis_server() else { return };
+    let port = crate::process::free_port();
+    let redis = Redis::start(&bin, port).await;
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(
+            limited_app(|s| {
+                s.rate_limits.auth = rate(10, 10);
+                s.rate_limits.trusted_proxies = trust("127.0.0.1");
+                s.rate_limit_redis_url = Some(infrastructure::Secret::new(format!(
+                    "redis://127.0.0.1:{port}/0"
+                )));
+            })
+            .await,
+        );
+    }
+    // One budget of 10 for the three.
+    assert_eq!(let_through(&apps, "203.0.113.1", 30).await, 10);
+
+    // Redis stopped: each server counts alone (10 each), no error; the fall-back is counted.
+    drop(redis);
+    assert_eq!(let_through(&apps, "203.0.113.2", 30).await, 30);
+    for app in &apps {
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+        let text = metrics.text().await.unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("shop_rate_limit_shared_fallbacks_total ")
+                    && !l.ends_with(" 0")),
+            "no fall-back counted: {text}"
+        );
+    }
+
+    // Back (empty): once the servers' rest is over, one budget again.
+    let _redis = Redis::start(&bin, port).await;
+    tokio::time::sleep(api::rate_limits::SHARED_RETRY + Duration::from_millis(500)).await;
+    assert_eq!(let_through(&apps, "203.0.113.3", 30).await, 10);
 }
