@@ -491,65 +491,60 @@ provide_keycloak() {
 
 # --- nginx -------------------------------------------------------------------------------------
 
-# Exports SHOP_TEST_NGINX, the nginx binary, installing Debian's package when missing and
-# root; returns 1 (after saying what to install) when there is none.
-provide_nginx() {
-    if [ -n "${SHOP_TEST_NGINX:-}" ]; then
+# Installs the first of the Debian packages given that installs, without starting the service
+# it brings: its package would start the system's server (nginx on port 80, which fails when
+# that port is taken), and a policy-rc.d that says "no" (only while installing) keeps it off.
+apt_install_stopped() {
+    local policy=/usr/sbin/policy-rc.d ours=0 rc=1 pkg
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+    fi
+    if DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+        for pkg in "$@"; do
+            if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; then
+                rc=0
+                break
+            fi
+        done
+    fi
+    [ "$ours" = 0 ] || rm -f "$policy"
+    [ "$rc" = 0 ] || echo "error: apt-get could not install $*" >&2
+    return 0
+}
+
+# Exports the variable named $1 as the path of program $2 (on PATH, or at $3), installing the
+# Debian packages $4... (the first that installs) when it is missing and we are root; returns
+# 1 (after saying what to install) when there is none. A value already set wins.
+provide_program() {
+    local var=$1 program=$2 path=$3 bin
+    shift 3
+    if [ -n "${!var:-}" ]; then
         return 0
     fi
-    local bin
-    bin="$(command -v nginx 2>/dev/null || true)"
-    [ -n "$bin" ] || [ ! -x /usr/sbin/nginx ] || bin=/usr/sbin/nginx
+    bin="$(command -v "$program" 2>/dev/null || true)"
+    [ -n "$bin" ] || [ ! -x "$path" ] || bin=$path
     if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null 2>&1; then
-        log "installing nginx with apt-get (not found on this machine)"
-        # Its package starts the system's nginx on port 80, and fails when that port is
-        # taken: a policy-rc.d that says "no" (only while installing) keeps it from starting.
-        local policy=/usr/sbin/policy-rc.d ours=0 rc=0
-        if [ ! -e "$policy" ]; then
-            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
-        fi
-        { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
-               || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; } || rc=$?
-        [ "$ours" = 0 ] || rm -f "$policy"
-        [ "$rc" = 0 ] || echo "error: apt-get could not install nginx" >&2
-        [ ! -x /usr/sbin/nginx ] || bin=/usr/sbin/nginx
+        log "installing $program with apt-get (not found on this machine)"
+        apt_install_stopped "$@"
+        [ ! -x "$path" ] || bin=$path
     fi
     if [ -z "$bin" ]; then
-        echo "nginx not found; install it (sudo apt-get install -y nginx-light, or nginx) or set SHOP_TEST_NGINX to its binary" >&2
+        echo "$program not found; install it (sudo apt-get install -y ${1:-$program}) or set $var to its binary" >&2
         return 1
     fi
-    export SHOP_TEST_NGINX="$bin"
+    export "$var=$bin"
+}
+
+# nginx (SHOP_TEST_NGINX): the cluster tests' load balancer.
+provide_nginx() {
+    provide_program SHOP_TEST_NGINX nginx /usr/sbin/nginx nginx-light nginx
 }
 
 # --- redis-server ------------------------------------------------------------------------------
 
-# Exports SHOP_TEST_REDIS_SERVER, the redis-server binary, installing Debian's package when
-# missing and root (kept from starting the system's server); returns 1 when there is none.
+# redis-server (SHOP_TEST_REDIS_SERVER): the shared rate limits' test starts its own.
 provide_redis() {
-    if [ -n "${SHOP_TEST_REDIS_SERVER:-}" ]; then
-        return 0
-    fi
-    local bin
-    bin="$(command -v redis-server 2>/dev/null || true)"
-    [ -n "$bin" ] || [ ! -x /usr/bin/redis-server ] || bin=/usr/bin/redis-server
-    if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null 2>&1; then
-        log "installing redis-server with apt-get (not found on this machine)"
-        local policy=/usr/sbin/policy-rc.d ours=0 rc=0
-        if [ ! -e "$policy" ]; then
-            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
-        fi
-        { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } || rc=$?
-        [ "$ours" = 0 ] || rm -f "$policy"
-        [ "$rc" = 0 ] || echo "error: apt-get could not install redis-server" >&2
-        [ ! -x /usr/bin/redis-server ] || bin=/usr/bin/redis-server
-    fi
-    if [ -z "$bin" ]; then
-        echo "redis-server not found; install it (sudo apt-get install -y redis-server) or set SHOP_TEST_REDIS_SERVER to its binary" >&2
-        return 1
-    fi
-    export SHOP_TEST_REDIS_SERVER="$bin"
+    provide_program SHOP_TEST_REDIS_SERVER redis-server /usr/bin/redis-server redis-server
 }
 
 # The Kubernetes manifests of deploy/k8s parse, and each document names its kind (no cluster
