@@ -1,5 +1,6 @@
 //! Request and response bodies as they travel on the wire (snake_case, as docs/API.md shows).
 
+use application::ordering::OrderItem;
 use application::ports::{CategoryRef, CategoryView, ProductView};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{Image, Money, Page, Product, User};
@@ -588,11 +589,17 @@ pub struct ProductResponse {
     /// Description, or null.
     #[schema(required = true, example = "Holds 350 ml. Dishwasher safe.")]
     pub description: Option<String>,
-    /// Unit price.
+    /// The lowest price of its variants (the "from" price).
     pub price: MoneyDto,
-    /// Units on hand.
-    #[schema(example = 100, maximum = 1_000_000_000)]
-    pub stock: u32,
+    /// Units on hand of all its variants together (up to 100 variants of 1,000,000,000).
+    #[schema(example = 100, maximum = 100_000_000_000_u64)]
+    pub stock: u64,
+    /// Its options (0 to 3), in order; none for a product sold in one variant.
+    #[schema(max_items = 3)]
+    pub options: Vec<ProductOptionDto>,
+    /// The ways it is sold (1 to 100), by position then id; `sku` above is the first one's.
+    #[schema(min_items = 1, max_items = 100)]
+    pub variants: Vec<VariantResponse>,
     /// Images, in upload order.
     pub images: Vec<ImageResponse>,
     /// Created.
@@ -601,6 +608,69 @@ pub struct ProductResponse {
     /// Last changed.
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// An option of a product, such as `Size`, with the values it offers.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProductOption)]
+pub struct ProductOptionDto {
+    /// Its name, unique among the product's options ignoring case.
+    #[schema(example = "Size", min_length = 1, max_length = 50)]
+    pub name: String,
+    /// Its values (1 to 100), in the order to show them.
+    #[schema(example = json!(["S", "M", "L"]), min_items = 1, max_items = 100)]
+    pub values: Vec<String>,
+}
+
+/// One way a product is sold: one value of each of its options, with its own SKU, price and
+/// stock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantResponse {
+    /// Id (the one variant of a product without options has the product's id).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
+    pub id: Uuid,
+    /// Stock-keeping unit, unique across all variants.
+    #[schema(example = "MUG-001")]
+    pub sku: String,
+    /// Its option values joined by ` / ` in option order (`M / Blue`), or `Default Title` for
+    /// a product without options.
+    #[schema(example = "Default Title")]
+    pub title: String,
+    /// The value of each option of the product, by option name; empty for a product without
+    /// options.
+    #[schema(example = json!({}))]
+    pub option_values: std::collections::BTreeMap<String, String>,
+    /// Unit price.
+    pub price: MoneyDto,
+    /// The price shown struck through, in the same currency, or null.
+    #[schema(required = true)]
+    pub compare_at_price: Option<MoneyDto>,
+    /// Units on hand.
+    #[schema(example = 100, maximum = 1_000_000_000)]
+    pub stock: u32,
+    /// Where it sorts among the product's variants (then by id).
+    #[schema(example = 0, maximum = 1_000_000)]
+    pub position: u32,
+}
+
+impl From<&domain::Variant> for VariantResponse {
+    fn from(v: &domain::Variant) -> Self {
+        Self {
+            id: v.id.as_uuid(),
+            sku: v.sku.as_str().to_owned(),
+            title: v.title(),
+            option_values: v
+                .option_values
+                .pairs()
+                .iter()
+                .map(|(n, x)| (n.as_str().to_owned(), x.as_str().to_owned()))
+                .collect(),
+            price: v.price.into(),
+            compare_at_price: v.compare_at_price.map(Into::into),
+            stock: v.stock.get(),
+            position: v.position.get(),
+        }
+    }
 }
 
 impl From<ProductView> for ProductResponse {
@@ -617,14 +687,30 @@ impl From<Product> for ProductResponse {
     fn from(p: Product) -> Self {
         Self {
             id: p.id.as_uuid(),
-            sku: p.sku.as_str().to_owned(),
+            sku: p.sku().as_str().to_owned(),
             name: p.name.as_str().to_owned(),
             slug: p.slug.as_str().to_owned(),
             status: p.status.into(),
             categories: Vec::new(),
-            description: p.description.map(|d| d.as_str().to_owned()),
-            price: p.price.into(),
-            stock: p.stock.get(),
+            description: p.description.as_ref().map(|d| d.as_str().to_owned()),
+            price: p.price().into(),
+            stock: p.stock(),
+            options: p
+                .variants
+                .options()
+                .as_slice()
+                .iter()
+                .map(|o| ProductOptionDto {
+                    name: o.name().as_str().to_owned(),
+                    values: o.values().iter().map(|x| x.as_str().to_owned()).collect(),
+                })
+                .collect(),
+            variants: p
+                .variants
+                .by_position()
+                .into_iter()
+                .map(VariantResponse::from)
+                .collect(),
             images: Vec::new(),
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -1000,18 +1086,48 @@ impl From<&domain::Address> for AddressResponse {
     }
 }
 
-/// One line of a new order.
+/// One line of a new order: it names exactly one of `variant_id` and `product_id` (422 on
+/// both `items[i].variant_id` and `items[i].product_id` otherwise).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OrderItemRequest {
-    /// The product.
-    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
-    pub product_id: Uuid,
-    /// 1..=1000 units (a product listed twice: the sum).
+    /// The variant to buy.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub variant_id: Option<Uuid>,
+    /// A product of exactly one variant, which stands for that variant (a product of more
+    /// variants is 422 on `items[i].variant_id`: name the variant).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub product_id: Option<Uuid>,
+    /// 1..=1000 units (a variant listed twice: the sum).
     #[schema(example = 1, minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
-/// A new order. The same product twice counts as one line with the summed quantity.
+impl OrderItemRequest {
+    /// What line `i` names.
+    ///
+    /// # Errors
+    /// A `FieldError` on each of `items[i].variant_id` and `items[i].product_id` when the
+    /// line names both a variant and a product, or neither.
+    pub fn item(&self, i: usize) -> Result<OrderItem, Vec<domain::FieldError>> {
+        match (self.variant_id, self.product_id) {
+            (Some(v), None) => Ok(OrderItem::Variant(domain::VariantId::from_uuid(v))),
+            (None, Some(p)) => Ok(OrderItem::Product(domain::ProductId::from_uuid(p))),
+            _ => Err(["variant_id", "product_id"]
+                .into_iter()
+                .map(|f| {
+                    domain::FieldError::new(
+                        format!("items[{i}].{f}"),
+                        "name exactly one of variant_id and product_id",
+                    )
+                })
+                .collect()),
+        }
+    }
+}
+
+/// A new order. The same variant twice counts as one line with the summed quantity.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
     /// 1..=100 lines.
@@ -1029,13 +1145,21 @@ pub struct OrderStatusRequest {
     pub status: String,
 }
 
-/// One line of an order, with the product's sku, name and price as they were when ordered.
+/// One line of an order: one variant of a product, with its sku, the product's name, the
+/// variant's title and its price as they were when ordered.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineResponse {
     /// The product (it may since have changed or been deleted).
     #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub product_id: Uuid,
-    /// SKU when ordered.
+    /// The variant bought (for lines placed before products had variants: the product's id,
+    /// which names its one variant).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
+    pub variant_id: Uuid,
+    /// The variant's title when ordered (`M / Blue`, or `Default Title`).
+    #[schema(example = "Default Title")]
+    pub variant_title: String,
+    /// SKU (the variant's) when ordered.
     #[schema(example = "MUG-001")]
     pub sku: String,
     /// Name when ordered.
@@ -1089,6 +1213,8 @@ impl From<domain::Order> for OrderResponse {
                 .iter()
                 .map(|l| OrderLineResponse {
                     product_id: l.product_id.as_uuid(),
+                    variant_id: l.variant_id.as_uuid(),
+                    variant_title: l.variant_title.clone(),
                     sku: l.sku.as_str().to_owned(),
                     name: l.name.as_str().to_owned(),
                     unit_price: l.unit_price.into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use domain::{
     Category, CategoryId, CategoryRepository, Currency, Description, FieldError, Money, Page,
     PageRequest, Product, ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus,
-    RepositoryError, Sku, Slug, Stock, Validator,
+    RepositoryError, Sku, Slug, Stock, Validator, VariantId, VariantSet,
 };
 use uuid::Uuid;
 
@@ -197,15 +197,15 @@ impl CreateProduct {
             category_refs(&self.categories.all().await?, &category_ids)?
         };
         let now = self.clock.now();
+        let id = ProductId::new();
         let mut product = Product {
-            id: ProductId::new(),
-            sku,
+            id,
             slug: Slug::from_name(name.as_str(), FALLBACK_SLUG),
             name,
             status,
             description,
-            price,
-            stock,
+            // Its one variant has the product's id, so either names it in an order.
+            variants: VariantSet::single(VariantId::from_uuid(id.as_uuid()), sku, price, stock),
             created_at: now,
             updated_at: now,
         };
@@ -325,6 +325,7 @@ impl UpdateProduct {
             .get(&Lookup::Id(id))
             .await?
             .ok_or(AppError::NotFound)?;
+        changes.check_for(&current.product.variants)?;
         let categories = match changes.category_ids.as_deref() {
             None => current.categories,
             Some([]) => Vec::new(),
@@ -515,7 +516,7 @@ mod tests {
             .execute(&actor(&[Role::User, Role::Admin]), cmd())
             .await
             .unwrap();
-        assert_eq!(p.product.price.amount_string(), "9.50");
+        assert_eq!(p.product.price().amount_string(), "9.50");
     }
 
     #[tokio::test]
@@ -599,7 +600,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(changed.product.stock.get(), 7);
+        assert_eq!(changed.product.stock(), 7);
         assert_eq!(changed.product.name.as_str(), "Mug");
     }
 

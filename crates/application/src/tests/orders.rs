@@ -11,7 +11,7 @@ use domain::{
 
 use super::*;
 use crate::ordering::{
-    IDEMPOTENCY_WINDOW, IdempotencyKey, MAX_KEY_CHARS, PlaceOrderCommand, Placed,
+    IDEMPOTENCY_WINDOW, IdempotencyKey, MAX_KEY_CHARS, OrderItem, PlaceOrderCommand, Placed,
 };
 use crate::ports::OrderFilter;
 use crate::testing::{CountingMetrics, MemoryProducts, actor};
@@ -57,7 +57,10 @@ impl Shop {
 
 fn command(items: Vec<(ProductId, i64)>, key: Option<&str>) -> PlaceOrderCommand {
     PlaceOrderCommand {
-        items,
+        items: items
+            .into_iter()
+            .map(|(p, q)| (crate::ordering::OrderItem::Product(p), q))
+            .collect(),
         shipping_address: None,
         idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
     }
@@ -189,9 +192,9 @@ async fn a_key_reused_with_another_body_is_a_conflict_and_places_nothing() {
     let mut no_address = first.clone();
     no_address.shipping_address = None;
     let mut more_lines = first.clone();
-    more_lines.items.push((s.pen, 1));
+    more_lines.items.push((OrderItem::Product(s.pen), 1));
     let mut other_quantity = first.clone();
-    other_quantity.items = vec![(s.mug, 3)];
+    other_quantity.items = vec![(OrderItem::Product(s.mug), 3)];
     let mut with_state = first.clone();
     with_state.shipping_address.as_mut().unwrap().state = Some("Berlin".into());
     for (what, cmd) in [
@@ -334,11 +337,13 @@ async fn the_repositorys_refusals_become_conflicts_and_validation_errors() {
     let place = s.place().with_metrics(metrics.clone());
 
     s.orders
-        .will(NextPlace::Fail(PlaceOrderError::InsufficientStock(s.pen)));
+        .will(NextPlace::Fail(PlaceOrderError::InsufficientStock(
+            variant_of(s.pen),
+        )));
     match place.execute(&ann, command(vec![(s.pen, 1)], None)).await {
         Err(AppError::Conflict { field, message }) => {
             assert_eq!(field, Some("items"));
-            assert_eq!(message, format!("insufficient stock for product {}", s.pen));
+            assert_eq!(message, format!("insufficient stock for variant {}", s.pen));
         }
         other => panic!("{other:?}"),
     }

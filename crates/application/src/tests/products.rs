@@ -49,14 +49,17 @@ async fn created(create: &CreateProduct, cmd: CreateProductCommand) -> Product {
 #[tokio::test]
 async fn a_created_product_holds_exactly_what_was_sent_and_is_stored() {
     let (repo, p) = stored_mug().await;
-    assert_eq!(p.sku.as_str(), "MUG-1");
+    assert_eq!(p.sku().as_str(), "MUG-1");
     assert_eq!(p.name.as_str(), "Blue Mug");
     assert_eq!(
         p.description.as_ref().map(|d| d.as_str()),
         Some("Holds tea")
     );
-    assert_eq!((p.price.minor(), p.price.currency().code()), (950, "EUR"));
-    assert_eq!(p.stock.get(), 3);
+    assert_eq!(
+        (p.price().minor(), p.price().currency().code()),
+        (950, "EUR")
+    );
+    assert_eq!(p.stock(), 3);
     assert_eq!((p.created_at, p.updated_at), (now(), now()));
     assert_eq!(repo.items.lock().unwrap().clone(), vec![p]);
 }
@@ -124,8 +127,8 @@ async fn an_unknown_currency_is_named_and_the_amount_still_checked() {
     let jpy = create.execute(&admin(), with("1500", "JPY")).await.unwrap();
     assert_eq!(
         (
-            jpy.product.price.minor(),
-            jpy.product.price.currency().code()
+            jpy.product.price().minor(),
+            jpy.product.price().currency().code()
         ),
         (1500, "JPY")
     );
@@ -167,10 +170,10 @@ async fn an_update_changes_the_named_fields_and_answers_the_product_with_its_ima
     assert_eq!(view.images, vec![image]);
     assert_eq!(view.product.name.as_str(), "Red Mug");
     assert_eq!(view.product.description, None);
-    assert_eq!(view.product.price.amount_string(), "12.00");
-    assert_eq!(view.product.price.currency().code(), "USD");
-    assert_eq!(view.product.sku.as_str(), "MUG-1");
-    assert_eq!(view.product.stock.get(), 3);
+    assert_eq!(view.product.price().amount_string(), "12.00");
+    assert_eq!(view.product.price().currency().code(), "USD");
+    assert_eq!(view.product.sku().as_str(), "MUG-1");
+    assert_eq!(view.product.stock(), 3);
     assert_eq!(repo.items.lock().unwrap()[0], view.product);
 
     let errors = validation(
@@ -294,7 +297,7 @@ async fn the_catalog_gets_the_search_as_typed_and_its_page_is_answered_whole() {
             .await
             .unwrap();
         assert_eq!((answer.total, answer.request), (1, page.clone()));
-        assert_eq!(answer.items[0].product.sku.as_str(), "A-1");
+        assert_eq!(answer.items[0].product.sku().as_str(), "A-1");
     }
     assert_eq!(
         spy.searches.lock().unwrap().clone(),

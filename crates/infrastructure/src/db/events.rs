@@ -15,7 +15,7 @@ pub(crate) const INSERT_EVENT: &str =
 /// Writes an event only when the product's stock, as this transaction left it, fell from above
 /// the threshold to it or below by the units taken ($5 product, $6 threshold, $7 taken).
 pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
-     WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
+     WHERE EXISTS (SELECT 1 FROM product_variants WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
 
 /// Makes a pending delivery of event `$1` (of type `$2`, at `$3`, just written) for every
 /// enabled endpoint that hears it: PostgreSQL's statement apart from the event's.
@@ -48,7 +48,7 @@ pub(crate) const FAN_OUT_QUEUED_SQLITE: &str = "INSERT INTO webhook_deliveries (
 /// [`INSERT_EVENT_IF_STOCK_FELL`]); answers how many events were written (0 or 1).
 const WRITE_AND_FAN_OUT_POSTGRES: &str = "WITH e AS ( \
      INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
-     WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
+     WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM product_variants WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
      RETURNING id), \
      d AS (INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, attempts, \
      next_attempt_at, created_at, updated_at) \

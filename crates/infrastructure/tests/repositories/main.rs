@@ -13,4 +13,5 @@ mod jobs;
 mod orders;
 mod products;
 mod read_models;
+mod upgrade;
 mod users;

@@ -144,6 +144,21 @@ async fn an_admin_creates_a_product_that_anyone_can_read(app: TestApp) {
         json!({"amount": "19.90", "currency": "EUR"})
     );
     assert_eq!(created["stock"], json!(25));
+    // Sold in one variant, which has the product's id, SKU, price and stock.
+    assert_eq!(created["options"], json!([]));
+    assert_eq!(
+        created["variants"],
+        json!([{
+            "id": created["id"],
+            "sku": sku,
+            "title": "Default Title",
+            "option_values": {},
+            "price": {"amount": "19.90", "currency": "EUR"},
+            "compare_at_price": null,
+            "stock": 25,
+            "position": 0,
+        }])
+    );
     assert_eq!(created["images"], json!([]));
     assert_eq!(
         timestamp(&created["created_at"]),
@@ -437,6 +452,9 @@ async fn updating_only_the_stock_keeps_every_other_field(app: TestApp) {
     let after: Value = resp.json().await.unwrap();
 
     assert_eq!(after["stock"], json!(3));
+    // The stock is its one variant's.
+    assert_eq!(after["variants"][0]["stock"], json!(3));
+    assert_eq!(after["variants"][0]["id"], before["variants"][0]["id"]);
     for field in [
         "id",
         "sku",
