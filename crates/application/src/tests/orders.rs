@@ -556,3 +556,104 @@ async fn a_users_list_keeps_their_status_filter_and_page() {
         .unwrap();
     assert_eq!(spy.0.lock().unwrap()[1].0.user_id, None);
 }
+
+/// A T-shirt in sizes S (5 at 10.00) and M (2 at 12.00), as stored.
+fn shirt() -> (domain::Product, domain::VariantId, domain::VariantId) {
+    let options = domain::ProductOptions::parse(&[domain::OptionInput {
+        name: "Size".into(),
+        values: vec!["S".into(), "M".into()],
+    }])
+    .unwrap();
+    let size = |value: &str| {
+        let mut v = domain::Validator::new();
+        domain::OptionValues::parse(&mut v, "option_values", &options, [("Size", value)]).unwrap()
+    };
+    let variant = |value: &str, price: &str, stock: i64, position: i64| domain::Variant {
+        id: domain::VariantId::new(),
+        sku: domain::Sku::parse(&format!("TEE-{value}")).unwrap(),
+        option_values: size(value),
+        price: domain::Money::parse(price, domain::Currency::parse("EUR").unwrap()).unwrap(),
+        compare_at_price: None,
+        stock: domain::Stock::new(stock).unwrap(),
+        position: domain::Position::new(position).unwrap(),
+    };
+    let (s, m) = (variant("S", "10.00", 5, 0), variant("M", "12.00", 2, 1));
+    let (s_id, m_id) = (s.id, m.id);
+    let mut p = product("TEE-S", "10.00", 5);
+    p.variants = domain::VariantSet::new(options.clone(), vec![s, m]).unwrap();
+    (p, s_id, m_id)
+}
+
+#[tokio::test]
+async fn a_product_of_several_variants_is_ordered_by_variant_only() {
+    let products = Arc::new(MemoryProducts::default());
+    let (tee, small, medium) = shirt();
+    let tee_id = tee.id;
+    products.items.lock().unwrap().push(tee);
+    let orders = Arc::new(KeyedOrders::default());
+    let place = place_order(orders.clone(), products.clone());
+    let me = actor(&[Role::User]);
+
+    // By product: which variant is meant is not said.
+    let by_product = command(vec![(tee_id, 1)], None);
+    match place.execute(&me, by_product).await {
+        Err(AppError::Validation(errors)) => {
+            assert_eq!(fields(&errors), ["items[0].variant_id"]);
+            assert!(errors[0].message.contains("2 variants"), "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // By variant: each line names its variant, its title and its price; the same variant
+    // twice is one line.
+    let cmd = PlaceOrderCommand {
+        items: vec![
+            (OrderItem::Variant(medium), 1),
+            (OrderItem::Variant(small), 2),
+            (OrderItem::Variant(medium), 1),
+        ],
+        shipping_address: None,
+        idempotency_key: None,
+    };
+    let Placed::New(order) = place.execute(&me, cmd).await.unwrap() else {
+        panic!("not placed");
+    };
+    let lines: Vec<_> = order
+        .lines()
+        .iter()
+        .map(|l| {
+            (
+                l.product_id,
+                l.variant_id,
+                l.variant_title.as_str(),
+                l.sku.as_str(),
+                l.unit_price.minor(),
+                l.quantity.get(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (tee_id, medium, "M", "TEE-M", 1200, 2),
+            (tee_id, small, "S", "TEE-S", 1000, 2),
+        ]
+    );
+    assert_eq!(order.total().minor(), 4400);
+
+    // An unknown variant names its line.
+    let unknown = PlaceOrderCommand {
+        items: vec![
+            (OrderItem::Variant(small), 1),
+            (OrderItem::Variant(domain::VariantId::new()), 1),
+        ],
+        shipping_address: None,
+        idempotency_key: None,
+    };
+    match place.execute(&me, unknown).await {
+        Err(AppError::Validation(errors)) => {
+            assert_eq!(fields(&errors), ["items[1].variant_id"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

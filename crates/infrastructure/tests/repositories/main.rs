@@ -15,3 +15,4 @@ mod products;
 mod read_models;
 mod upgrade;
 mod users;
+mod variants;
