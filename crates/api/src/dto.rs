@@ -406,14 +406,16 @@ pub struct ImageUpload {
 /// A new product.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProductRequest {
-    /// Unique; 1..=64 of letters, digits, `-`, `_`, `.`.
+    /// The SKU of its one variant: unique across all variants; 1..=64 of letters, digits,
+    /// `-`, `_`, `.`. Required without `variants` (422 on `sku`), refused with them (422).
     #[schema(
         example = "MUG-001",
         min_length = 1,
         max_length = 64,
-        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+        pattern = r"^[A-Za-z0-9._-]{1,64}$",
+        nullable = false
     )]
-    pub sku: String,
+    pub sku: Option<String>,
     /// 1..=200 characters, not blank, no control characters.
     #[schema(
         example = "Stoneware mug",
@@ -429,11 +431,24 @@ pub struct CreateProductRequest {
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
     )]
     pub description: Option<String>,
-    /// Unit price.
-    pub price: MoneyDto,
-    /// Units on hand, 0..=1,000,000,000.
-    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
-    pub stock: i64,
+    /// Unit price of its one variant. Required without `variants` (422 on `price`), refused
+    /// with them (422).
+    #[schema(nullable = false)]
+    pub price: Option<MoneyDto>,
+    /// Units on hand of its one variant, 0..=1,000,000,000. Required without `variants` (422 on
+    /// `stock`), refused with them (422).
+    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000, nullable = false)]
+    pub stock: Option<i64>,
+    /// Its options, 0..=3, names unique ignoring case, each with 1..=100 values unique
+    /// ignoring case; with options, `variants` is required (422 on `variants`).
+    #[schema(max_items = 3, nullable = false)]
+    pub options: Option<Vec<ProductOptionRequest>>,
+    /// Its variants, 1..=100, instead of `sku`, `price` and `stock`: each names one value of
+    /// every option (`option_values`), no two the same combination (422 on
+    /// `variants[i].option_values`), all priced in one currency (422 on `variants[i].price`);
+    /// a SKU taken by any variant: 409.
+    #[schema(min_items = 1, max_items = 100, nullable = false)]
+    pub variants: Option<Vec<VariantRequest>>,
     /// Unique URL name: 1..=100 of `a-z`, `0-9`, `-`, not shaped like a UUID; made from the
     /// name when absent (`Blue Mug!` -> `blue-mug`, `blue-mug-2` when taken). A given slug that
     /// is taken: 409.
@@ -452,7 +467,47 @@ pub struct CreateProductRequest {
     pub category_ids: Option<Vec<Uuid>>,
 }
 
-/// Product changes: any subset of the create fields; `description: null` clears it.
+/// An option of a new product.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProductOptionRequest {
+    /// 1..=50 characters, no control characters.
+    #[schema(example = "Size", min_length = 1, max_length = 50)]
+    pub name: String,
+    /// 1..=100 values of 1..=50 characters each, in the order to show them.
+    #[schema(example = json!(["S", "M", "L"]), min_items = 1, max_items = 100)]
+    pub values: Vec<String>,
+}
+
+/// A variant of a new product.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VariantRequest {
+    /// Unique across all variants; 1..=64 of letters, digits, `-`, `_`, `.`.
+    #[schema(
+        example = "TEE-M-BLUE",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
+    pub sku: String,
+    /// One value of every option of the product, by option name (names and values as the
+    /// options list them); `{}` (the default) for a product without options.
+    #[schema(example = json!({"Size": "M"}), nullable = false)]
+    #[serde(default)]
+    pub option_values: Option<std::collections::BTreeMap<String, String>>,
+    /// Unit price.
+    pub price: MoneyDto,
+    /// A price to show struck through, in the same currency; null or absent for none.
+    pub compare_at_price: Option<MoneyDto>,
+    /// Units on hand, 0..=1,000,000,000.
+    #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
+    pub stock: i64,
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000, nullable = false)]
+    pub position: Option<i64>,
+}
+
+/// Product changes: any subset of the create fields but `options` and `variants`;
+/// `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateProductRequest {
     /// New SKU (as on create).
@@ -1510,9 +1565,30 @@ impl From<CreateProductRequest> for application::catalog::CreateProductCommand {
             slug: r.slug,
             status: r.status.map(|s| s.as_str().to_owned()),
             description: r.description,
-            price: r.price.into(),
+            price: r.price.map(Into::into),
             stock: r.stock,
             category_ids: r.category_ids.unwrap_or_default(),
+            options: r
+                .options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| domain::OptionInput {
+                    name: o.name,
+                    values: o.values,
+                })
+                .collect(),
+            variants: r.variants.map(|vs| {
+                vs.into_iter()
+                    .map(|x| application::catalog::VariantInput {
+                        sku: x.sku,
+                        option_values: x.option_values.unwrap_or_default().into_iter().collect(),
+                        price: x.price.into(),
+                        compare_at_price: x.compare_at_price.map(Into::into),
+                        stock: x.stock,
+                        position: x.position,
+                    })
+                    .collect()
+            }),
         }
     }
 }

@@ -200,17 +200,19 @@ async fn products_tell_of_their_creation_change_and_removal() {
         .execute(
             &admin,
             crate::catalog::CreateProductCommand {
-                sku: "MUG-1".into(),
+                sku: Some("MUG-1".into()),
                 name: "Mug".into(),
                 description: None,
-                price: crate::catalog::PriceInput {
+                price: Some(crate::catalog::PriceInput {
                     amount: "2.50".into(),
                     currency: "EUR".into(),
-                },
-                stock: 9,
+                }),
+                stock: Some(9),
                 slug: None,
                 status: None,
                 category_ids: Vec::new(),
+                options: Vec::new(),
+                variants: None,
             },
         )
         .await
