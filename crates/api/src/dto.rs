@@ -1,5 +1,6 @@
 //! Request and response bodies as they travel on the wire (snake_case, as docs/API.md shows).
 
+use application::ordering::OrderItem;
 use application::ports::{CategoryRef, CategoryView, ProductView};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{Image, Money, Page, Product, User};
@@ -405,14 +406,16 @@ pub struct ImageUpload {
 /// A new product.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProductRequest {
-    /// Unique; 1..=64 of letters, digits, `-`, `_`, `.`.
+    /// The SKU of its one variant: unique across all variants; 1..=64 of letters, digits,
+    /// `-`, `_`, `.`. Required without `variants` (422 on `sku`), refused with them (422).
     #[schema(
         example = "MUG-001",
         min_length = 1,
         max_length = 64,
-        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+        pattern = r"^[A-Za-z0-9._-]{1,64}$",
+        nullable = false
     )]
-    pub sku: String,
+    pub sku: Option<String>,
     /// 1..=200 characters, not blank, no control characters.
     #[schema(
         example = "Stoneware mug",
@@ -428,11 +431,24 @@ pub struct CreateProductRequest {
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
     )]
     pub description: Option<String>,
-    /// Unit price.
-    pub price: MoneyDto,
-    /// Units on hand, 0..=1,000,000,000.
-    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
-    pub stock: i64,
+    /// Unit price of its one variant. Required without `variants` (422 on `price`), refused
+    /// with them (422).
+    #[schema(nullable = false)]
+    pub price: Option<MoneyDto>,
+    /// Units on hand of its one variant, 0..=1,000,000,000. Required without `variants` (422 on
+    /// `stock`), refused with them (422).
+    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000, nullable = false)]
+    pub stock: Option<i64>,
+    /// Its options, 0..=3, names unique ignoring case, each with 1..=100 values unique
+    /// ignoring case; with options, `variants` is required (422 on `variants`).
+    #[schema(max_items = 3, nullable = false)]
+    pub options: Option<Vec<ProductOptionRequest>>,
+    /// Its variants, 1..=100, instead of `sku`, `price` and `stock`: each names one value of
+    /// every option (`option_values`), no two the same combination (422 on
+    /// `variants[i].option_values`), all priced in one currency (422 on `variants[i].price`);
+    /// a SKU taken by any variant: 409.
+    #[schema(min_items = 1, max_items = 100, nullable = false)]
+    pub variants: Option<Vec<VariantRequest>>,
     /// Unique URL name: 1..=100 of `a-z`, `0-9`, `-`, not shaped like a UUID; made from the
     /// name when absent (`Blue Mug!` -> `blue-mug`, `blue-mug-2` when taken). A given slug that
     /// is taken: 409.
@@ -451,7 +467,47 @@ pub struct CreateProductRequest {
     pub category_ids: Option<Vec<Uuid>>,
 }
 
-/// Product changes: any subset of the create fields; `description: null` clears it.
+/// An option of a new product.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProductOptionRequest {
+    /// 1..=50 characters, no control characters.
+    #[schema(example = "Size", min_length = 1, max_length = 50)]
+    pub name: String,
+    /// 1..=100 values of 1..=50 characters each, in the order to show them.
+    #[schema(example = json!(["S", "M", "L"]), min_items = 1, max_items = 100)]
+    pub values: Vec<String>,
+}
+
+/// A variant of a new product.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VariantRequest {
+    /// Unique across all variants; 1..=64 of letters, digits, `-`, `_`, `.`.
+    #[schema(
+        example = "TEE-M-BLUE",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
+    pub sku: String,
+    /// One value of every option of the product, by option name (names and values as the
+    /// options list them); `{}` (the default) for a product without options.
+    #[schema(example = json!({"Size": "M"}), nullable = false)]
+    #[serde(default)]
+    pub option_values: Option<std::collections::BTreeMap<String, String>>,
+    /// Unit price.
+    pub price: MoneyDto,
+    /// A price to show struck through, in the same currency; null or absent for none.
+    pub compare_at_price: Option<MoneyDto>,
+    /// Units on hand, 0..=1,000,000,000.
+    #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
+    pub stock: i64,
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000, nullable = false)]
+    pub position: Option<i64>,
+}
+
+/// Product changes: any subset of the create fields but `options` and `variants`;
+/// `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateProductRequest {
     /// New SKU (as on create).
@@ -588,11 +644,17 @@ pub struct ProductResponse {
     /// Description, or null.
     #[schema(required = true, example = "Holds 350 ml. Dishwasher safe.")]
     pub description: Option<String>,
-    /// Unit price.
+    /// The lowest price of its variants (the "from" price).
     pub price: MoneyDto,
-    /// Units on hand.
-    #[schema(example = 100, maximum = 1_000_000_000)]
-    pub stock: u32,
+    /// Units on hand of all its variants together (up to 100 variants of 1,000,000,000).
+    #[schema(example = 100, maximum = 100_000_000_000_u64)]
+    pub stock: u64,
+    /// Its options (0 to 3), in order; none for a product sold in one variant.
+    #[schema(max_items = 3)]
+    pub options: Vec<ProductOptionDto>,
+    /// The ways it is sold (1 to 100), by position then id; `sku` above is the first one's.
+    #[schema(min_items = 1, max_items = 100)]
+    pub variants: Vec<VariantResponse>,
     /// Images, in upload order.
     pub images: Vec<ImageResponse>,
     /// Created.
@@ -601,6 +663,69 @@ pub struct ProductResponse {
     /// Last changed.
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// An option of a product, such as `Size`, with the values it offers.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProductOption)]
+pub struct ProductOptionDto {
+    /// Its name, unique among the product's options ignoring case.
+    #[schema(example = "Size", min_length = 1, max_length = 50)]
+    pub name: String,
+    /// Its values (1 to 100), in the order to show them.
+    #[schema(example = json!(["S", "M", "L"]), min_items = 1, max_items = 100)]
+    pub values: Vec<String>,
+}
+
+/// One way a product is sold: one value of each of its options, with its own SKU, price and
+/// stock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantResponse {
+    /// Id (the one variant of a product without options has the product's id).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
+    pub id: Uuid,
+    /// Stock-keeping unit, unique across all variants.
+    #[schema(example = "MUG-001")]
+    pub sku: String,
+    /// Its option values joined by ` / ` in option order (`M / Blue`), or `Default Title` for
+    /// a product without options.
+    #[schema(example = "Default Title")]
+    pub title: String,
+    /// The value of each option of the product, by option name; empty for a product without
+    /// options.
+    #[schema(example = json!({}))]
+    pub option_values: std::collections::BTreeMap<String, String>,
+    /// Unit price.
+    pub price: MoneyDto,
+    /// The price shown struck through, in the same currency, or null.
+    #[schema(required = true)]
+    pub compare_at_price: Option<MoneyDto>,
+    /// Units on hand.
+    #[schema(example = 100, maximum = 1_000_000_000)]
+    pub stock: u32,
+    /// Where it sorts among the product's variants (then by id).
+    #[schema(example = 0, maximum = 1_000_000)]
+    pub position: u32,
+}
+
+impl From<&domain::Variant> for VariantResponse {
+    fn from(v: &domain::Variant) -> Self {
+        Self {
+            id: v.id.as_uuid(),
+            sku: v.sku.as_str().to_owned(),
+            title: v.title(),
+            option_values: v
+                .option_values
+                .pairs()
+                .iter()
+                .map(|(n, x)| (n.as_str().to_owned(), x.as_str().to_owned()))
+                .collect(),
+            price: v.price.into(),
+            compare_at_price: v.compare_at_price.map(Into::into),
+            stock: v.stock.get(),
+            position: v.position.get(),
+        }
+    }
 }
 
 impl From<ProductView> for ProductResponse {
@@ -617,14 +742,30 @@ impl From<Product> for ProductResponse {
     fn from(p: Product) -> Self {
         Self {
             id: p.id.as_uuid(),
-            sku: p.sku.as_str().to_owned(),
+            sku: p.sku().as_str().to_owned(),
             name: p.name.as_str().to_owned(),
             slug: p.slug.as_str().to_owned(),
             status: p.status.into(),
             categories: Vec::new(),
-            description: p.description.map(|d| d.as_str().to_owned()),
-            price: p.price.into(),
-            stock: p.stock.get(),
+            description: p.description.as_ref().map(|d| d.as_str().to_owned()),
+            price: p.price().into(),
+            stock: p.stock(),
+            options: p
+                .variants
+                .options()
+                .as_slice()
+                .iter()
+                .map(|o| ProductOptionDto {
+                    name: o.name().as_str().to_owned(),
+                    values: o.values().iter().map(|x| x.as_str().to_owned()).collect(),
+                })
+                .collect(),
+            variants: p
+                .variants
+                .by_position()
+                .into_iter()
+                .map(VariantResponse::from)
+                .collect(),
             images: Vec::new(),
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -1000,18 +1141,48 @@ impl From<&domain::Address> for AddressResponse {
     }
 }
 
-/// One line of a new order.
+/// One line of a new order: it names exactly one of `variant_id` and `product_id` (422 on
+/// both `items[i].variant_id` and `items[i].product_id` otherwise).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OrderItemRequest {
-    /// The product.
-    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
-    pub product_id: Uuid,
-    /// 1..=1000 units (a product listed twice: the sum).
+    /// The variant to buy.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub variant_id: Option<Uuid>,
+    /// A product of exactly one variant, which stands for that variant (a product of more
+    /// variants is 422 on `items[i].variant_id`: name the variant).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub product_id: Option<Uuid>,
+    /// 1..=1000 units (a variant listed twice: the sum).
     #[schema(example = 1, minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
-/// A new order. The same product twice counts as one line with the summed quantity.
+impl OrderItemRequest {
+    /// What line `i` names.
+    ///
+    /// # Errors
+    /// A `FieldError` on each of `items[i].variant_id` and `items[i].product_id` when the
+    /// line names both a variant and a product, or neither.
+    pub fn item(&self, i: usize) -> Result<OrderItem, Vec<domain::FieldError>> {
+        match (self.variant_id, self.product_id) {
+            (Some(v), None) => Ok(OrderItem::Variant(domain::VariantId::from_uuid(v))),
+            (None, Some(p)) => Ok(OrderItem::Product(domain::ProductId::from_uuid(p))),
+            _ => Err(["variant_id", "product_id"]
+                .into_iter()
+                .map(|f| {
+                    domain::FieldError::new(
+                        format!("items[{i}].{f}"),
+                        "name exactly one of variant_id and product_id",
+                    )
+                })
+                .collect()),
+        }
+    }
+}
+
+/// A new order. The same variant twice counts as one line with the summed quantity.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
     /// 1..=100 lines.
@@ -1029,13 +1200,21 @@ pub struct OrderStatusRequest {
     pub status: String,
 }
 
-/// One line of an order, with the product's sku, name and price as they were when ordered.
+/// One line of an order: one variant of a product, with its sku, the product's name, the
+/// variant's title and its price as they were when ordered.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineResponse {
     /// The product (it may since have changed or been deleted).
     #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub product_id: Uuid,
-    /// SKU when ordered.
+    /// The variant bought (for lines placed before products had variants: the product's id,
+    /// which names its one variant).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
+    pub variant_id: Uuid,
+    /// The variant's title when ordered (`M / Blue`, or `Default Title`).
+    #[schema(example = "Default Title")]
+    pub variant_title: String,
+    /// SKU (the variant's) when ordered.
     #[schema(example = "MUG-001")]
     pub sku: String,
     /// Name when ordered.
@@ -1089,6 +1268,8 @@ impl From<domain::Order> for OrderResponse {
                 .iter()
                 .map(|l| OrderLineResponse {
                     product_id: l.product_id.as_uuid(),
+                    variant_id: l.variant_id.as_uuid(),
+                    variant_title: l.variant_title.clone(),
                     sku: l.sku.as_str().to_owned(),
                     name: l.name.as_str().to_owned(),
                     unit_price: l.unit_price.into(),
@@ -1384,9 +1565,30 @@ impl From<CreateProductRequest> for application::catalog::CreateProductCommand {
             slug: r.slug,
             status: r.status.map(|s| s.as_str().to_owned()),
             description: r.description,
-            price: r.price.into(),
+            price: r.price.map(Into::into),
             stock: r.stock,
             category_ids: r.category_ids.unwrap_or_default(),
+            options: r
+                .options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| domain::OptionInput {
+                    name: o.name,
+                    values: o.values,
+                })
+                .collect(),
+            variants: r.variants.map(|vs| {
+                vs.into_iter()
+                    .map(|x| application::catalog::VariantInput {
+                        sku: x.sku,
+                        option_values: x.option_values.unwrap_or_default().into_iter().collect(),
+                        price: x.price.into(),
+                        compare_at_price: x.compare_at_price.map(Into::into),
+                        stock: x.stock,
+                        position: x.position,
+                    })
+                    .collect()
+            }),
         }
     }
 }

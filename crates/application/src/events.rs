@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::{
     Event, EventCondition, EventId, EventType, Order, OrderStatus, Page, PageRequest, PendingEvent,
-    Product, User,
+    User,
 };
 
 use crate::ports::{EventReadModel, ProductView, ResourceJson};
@@ -49,19 +49,20 @@ impl Events {
         stock_seen.saturating_sub(taken) <= self.low_stock_threshold
     }
 
-    /// `variant.low_stock` for an order that takes `taken` units of `product` (as it looks after
-    /// the order), written only when the order's own transaction moves the stock across the
-    /// threshold.
+    /// `variant.low_stock` for an order that takes `taken` units of the variant `variant` of
+    /// `product` (as it looks after the order), written only when the order's own transaction
+    /// moves the variant's stock across the threshold.
     pub fn stock_taken(
         &self,
         product: &ProductView,
+        variant: domain::VariantId,
         taken: u32,
         at: DateTime<Utc>,
     ) -> PendingEvent {
         PendingEvent {
             event: self.event(EventType::VariantLowStock, self.json.product(product), at),
             condition: EventCondition::StockFell {
-                product: product.product.id,
+                product: variant,
                 taken,
                 threshold: self.low_stock_threshold,
             },
@@ -105,7 +106,7 @@ impl Events {
         let data = self.json.product(product);
         let at = product.product.updated_at;
         let mut events = Vec::with_capacity(2);
-        if stock_set && product.product.stock.get() <= self.low_stock_threshold {
+        if stock_set && product.product.stock() <= u64::from(self.low_stock_threshold) {
             events.push(PendingEvent::always(self.event(
                 EventType::VariantLowStock,
                 data.clone(),
@@ -134,16 +135,15 @@ impl Events {
     }
 }
 
-/// The product `product` as it looks with `stock` units.
-pub fn with_stock(product: &ProductView, stock: domain::Stock) -> ProductView {
-    ProductView {
-        product: Product {
-            stock,
-            ..product.product.clone()
-        },
-        images: product.images.clone(),
-        categories: product.categories.clone(),
-    }
+/// The product `product` as it looks with `stock` units of its variant `variant`.
+pub fn with_stock(
+    product: &ProductView,
+    variant: domain::VariantId,
+    stock: domain::Stock,
+) -> ProductView {
+    let mut product = product.clone();
+    product.product.variants.set_stock(variant, stock);
+    product
 }
 
 /// The event log (admins only).

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use domain::{
     Address, AddressInput, FieldError, IdempotencyRecord, ImageRepository, Order, OrderId,
-    OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
-    ProductRepository, Stock, UserId, Validator, order::merge_lines,
+    OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, Product,
+    ProductId, ProductRepository, Quantity, Stock, UserId, Validator, VariantId,
+    order::merge_lines,
 };
 use sha2::{Digest, Sha256};
 
@@ -49,11 +50,31 @@ impl IdempotencyKey {
     }
 }
 
+/// What one line of an order names: a variant, or a product of one variant (which stands for
+/// that variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderItem {
+    /// A product, which must have exactly one variant.
+    Product(ProductId),
+    /// One variant of a product.
+    Variant(VariantId),
+}
+
+impl std::fmt::Display for OrderItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // As before variants, so a key reused for the same body still matches.
+            OrderItem::Product(id) => write!(f, "{id}"),
+            OrderItem::Variant(id) => write!(f, "variant {id}"),
+        }
+    }
+}
+
 /// An order as the client sent it.
 #[derive(Debug, Clone)]
 pub struct PlaceOrderCommand {
-    /// `(product_id, quantity)` per line, as sent.
-    pub items: Vec<(ProductId, i64)>,
+    /// `(product or variant, quantity)` per line, as sent.
+    pub items: Vec<(OrderItem, i64)>,
     /// Where it goes.
     pub shipping_address: Option<AddressInput>,
     /// The `Idempotency-Key` header, when sent.
@@ -121,36 +142,143 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// `order.placed`, and a `variant.low_stock` for each product the order may leave low
+    /// `order.placed`, and a `variant.low_stock` for each variant the order may leave low
     /// (written only when it does): the images of those products are read in one query.
     async fn events_of(
         &self,
         order: &Order,
-        priced: &[(domain::Product, domain::Quantity)],
+        priced: &[(Product, VariantId, Quantity)],
     ) -> Result<Vec<PendingEvent>, AppError> {
+        let stock_of = |p: &Product, v: VariantId| p.variants.get(v).map_or(0, |x| x.stock.get());
         let mut events = vec![self.events.order_placed(order)];
-        let low: Vec<&(domain::Product, domain::Quantity)> = priced
+        let low: Vec<&(Product, VariantId, Quantity)> = priced
             .iter()
-            .filter(|(p, q)| self.events.may_fall_low(p.stock.get(), q.get()))
+            .filter(|(p, v, q)| self.events.may_fall_low(stock_of(p, *v), q.get()))
             .collect();
         if low.is_empty() {
             return Ok(events);
         }
-        let ids: Vec<ProductId> = low.iter().map(|(p, _)| p.id).collect();
+        let ids: Vec<ProductId> = low.iter().map(|(p, _, _)| p.id).collect();
         let images = self.images.of_products(&ids).await?;
-        for (product, qty) in low {
-            let left = Stock::new(i64::from(product.stock.get().saturating_sub(qty.get())))
-                .map_err(|e| AppError::Validation(vec![e]))?;
+        for (product, variant, qty) in low {
+            let left = Stock::new(i64::from(
+                stock_of(product, *variant).saturating_sub(qty.get()),
+            ))
+            .map_err(|e| AppError::Validation(vec![e]))?;
             // Categories are not read here: a low-stock event names the product's stock, not
             // its categories (the product's own events carry them).
             let view = ProductView::with_images_of(product.clone(), &images);
             events.push(self.events.stock_taken(
-                &with_stock(&view, left),
+                &with_stock(&view, *variant, left),
+                *variant,
                 qty.get(),
                 order.created_at(),
             ));
         }
         Ok(events)
+    }
+
+    /// The products the `lines` name, each line resolved to one variant, with the lines of
+    /// one variant merged.
+    ///
+    /// # Errors
+    /// `Validation` on `items[i].product_id` / `items[i].variant_id` for what does not exist
+    /// or is not for sale, on `items[i].variant_id` for a product of several variants named
+    /// by `product_id`, on `items[i].quantity` when merged lines exceed 1000.
+    async fn resolve(
+        &self,
+        lines: Vec<(OrderItem, Quantity)>,
+    ) -> Result<Vec<(Product, VariantId, Quantity)>, AppError> {
+        let product_ids: Vec<ProductId> = lines
+            .iter()
+            .filter_map(|(item, _)| match item {
+                OrderItem::Product(id) => Some(*id),
+                OrderItem::Variant(_) => None,
+            })
+            .collect();
+        let variant_ids: Vec<VariantId> = lines
+            .iter()
+            .filter_map(|(item, _)| match item {
+                OrderItem::Variant(id) => Some(*id),
+                OrderItem::Product(_) => None,
+            })
+            .collect();
+        let mut found: HashMap<ProductId, Product> = HashMap::new();
+        if !product_ids.is_empty() {
+            found.extend(
+                self.products
+                    .get_many(&product_ids)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p)),
+            );
+        }
+        let mut owner: HashMap<VariantId, ProductId> = HashMap::new();
+        if !variant_ids.is_empty() {
+            for p in self.products.of_variants(&variant_ids).await? {
+                for x in p.variants.variants() {
+                    owner.insert(x.id, p.id);
+                }
+                found.insert(p.id, p);
+            }
+        }
+        let mut v = Validator::new();
+        let mut resolved: Vec<(VariantId, i64)> = Vec::with_capacity(lines.len());
+        for (i, (item, qty)) in lines.into_iter().enumerate() {
+            let (field, product) = match item {
+                OrderItem::Product(id) => (
+                    format!("items[{i}].product_id"),
+                    found
+                        .get(&id)
+                        .ok_or_else(|| format!("product {id} does not exist")),
+                ),
+                OrderItem::Variant(id) => (
+                    format!("items[{i}].variant_id"),
+                    owner
+                        .get(&id)
+                        .and_then(|p| found.get(p))
+                        .ok_or_else(|| format!("variant {id} does not exist")),
+                ),
+            };
+            match product {
+                Err(message) => v.push(FieldError::new(field, message)),
+                Ok(p) if !p.status.is_public() => v.push(FieldError::new(
+                    field,
+                    format!(
+                        "product {} is not for sale (it is {})",
+                        p.id,
+                        p.status.as_str()
+                    ),
+                )),
+                Ok(p) => match item {
+                    OrderItem::Variant(id) => resolved.push((id, i64::from(qty.get()))),
+                    OrderItem::Product(_) if p.variants.variants().len() == 1 => {
+                        resolved.push((p.variants.first().id, i64::from(qty.get())));
+                    }
+                    OrderItem::Product(id) => v.push(FieldError::new(
+                        format!("items[{i}].variant_id"),
+                        format!(
+                            "product {id} has {} variants: name the one to buy by variant_id",
+                            p.variants.variants().len()
+                        ),
+                    )),
+                },
+            }
+        }
+        v.finish()?;
+        let merged = merge_lines(&resolved)?;
+        let mut priced = Vec::with_capacity(merged.len());
+        for (variant, qty) in merged {
+            let product = owner
+                .get(&variant)
+                .and_then(|p| found.get(p))
+                .or_else(|| found.values().find(|p| p.variants.get(variant).is_some()))
+                .ok_or_else(|| {
+                    AppError::invalid("items", format!("variant {variant} does not exist"))
+                })?;
+            priced.push((product.clone(), variant, qty));
+        }
+        Ok(priced)
     }
 
     async fn replay(
@@ -181,7 +309,7 @@ impl PlaceOrder {
     ///
     /// # Errors
     /// `Validation` (bad lines, unknown products, mixed currencies, bad address),
-    /// `Conflict` (insufficient stock, naming the product; a key reused with another body).
+    /// `Conflict` (insufficient stock, naming the variant; a key reused with another body).
     #[tracing::instrument(name = "place_order", skip_all, fields(user_id = %actor.user_id))]
     pub async fn execute(&self, actor: &Actor, cmd: PlaceOrderCommand) -> Result<Placed, AppError> {
         let mut v = Validator::new();
@@ -209,30 +337,7 @@ impl PlaceOrder {
             return Ok(placed);
         }
 
-        let ids: Vec<ProductId> = lines.iter().map(|(p, _)| *p).collect();
-        let found: HashMap<ProductId, domain::Product> = self
-            .products
-            .get_many(&ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        let mut priced = Vec::with_capacity(lines.len());
-        let mut v = Validator::new();
-        for (i, (id, qty)) in lines.into_iter().enumerate() {
-            match found.get(&id) {
-                Some(p) if !p.status.is_public() => v.push(FieldError::new(
-                    format!("items[{i}].product_id"),
-                    format!("product {id} is not for sale (it is {})", p.status.as_str()),
-                )),
-                Some(p) => priced.push((p.clone(), qty)),
-                None => v.push(FieldError::new(
-                    format!("items[{i}].product_id"),
-                    format!("product {id} does not exist"),
-                )),
-            }
-        }
-        v.finish()?;
+        let priced = self.resolve(lines).await?;
         let now = self.clock.now();
         let order = Order::place(OrderId::new(), actor.user_id, priced.clone(), address, now)?;
         let events = self.events_of(&order, &priced).await?;
@@ -254,7 +359,7 @@ impl PlaceOrder {
             }
             Err(PlaceOrderError::InsufficientStock(id)) => Err(AppError::Conflict {
                 field: Some("items"),
-                message: format!("insufficient stock for product {id}"),
+                message: format!("insufficient stock for variant {id}"),
             }),
             Err(PlaceOrderError::UnknownProduct(id)) => Err(AppError::invalid(
                 "items",
@@ -450,22 +555,26 @@ mod tests {
 
     fn sample_order(owner: UserId) -> Order {
         let now = FixedClock.now();
+        let variant = domain::VariantId::new();
         let product = Product {
             id: ProductId::new(),
-            sku: Sku::parse("A-1").unwrap(),
             name: ProductName::parse("A").unwrap(),
             slug: domain::Slug::parse("a").unwrap(),
             status: domain::ProductStatus::Active,
             description: None,
-            price: Money::parse("2.50", Currency::parse("EUR").unwrap()).unwrap(),
-            stock: Stock::new(5).unwrap(),
+            variants: domain::VariantSet::single(
+                variant,
+                Sku::parse("A-1").unwrap(),
+                Money::parse("2.50", Currency::parse("EUR").unwrap()).unwrap(),
+                Stock::new(5).unwrap(),
+            ),
             created_at: now,
             updated_at: now,
         };
         Order::place(
             OrderId::new(),
             owner,
-            vec![(product, Quantity::new(2).unwrap())],
+            vec![(product, variant, Quantity::new(2).unwrap())],
             None,
             now,
         )
@@ -530,7 +639,7 @@ mod tests {
             events: events(),
         };
         let cmd = PlaceOrderCommand {
-            items: vec![(product, 1)],
+            items: vec![(OrderItem::Product(product), 1)],
             shipping_address: None,
             idempotency_key: None,
         };

@@ -15,7 +15,7 @@ use domain::{
     ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus, RepositoryError,
     Role, Roles, Sku, Slug, Stock, StoredFile, User, UserId, UserRepository, Username,
 };
-use domain::{DeliveryId, WebhookEndpointId};
+use domain::{DeliveryId, VariantId, WebhookEndpointId};
 
 use crate::Actor;
 use crate::events::Events;
@@ -37,8 +37,8 @@ impl ResourceJson for TextJson {
     fn product(&self, p: &ProductView) -> String {
         format!(
             "product {} stock {} images {}",
-            p.product.sku.as_str(),
-            p.product.stock.get(),
+            p.product.sku().as_str(),
+            p.product.stock(),
             p.images.len()
         )
     }
@@ -110,13 +110,16 @@ impl MemoryProducts {
         let now = FixedClock.now();
         let product = Product {
             id: ProductId::new(),
-            sku: Sku::parse(sku).unwrap(),
             name: ProductName::parse(sku).unwrap(),
             slug: Slug::from_name(sku, "product"),
             status: ProductStatus::Active,
             description: None,
-            price: Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
-            stock: Stock::new(1).unwrap(),
+            variants: domain::VariantSet::single(
+                domain::VariantId::new(),
+                Sku::parse(sku).unwrap(),
+                Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
+                Stock::new(1).unwrap(),
+            ),
             created_at: now,
             updated_at: now,
         };
@@ -359,7 +362,7 @@ impl ProductRepository for MemoryProducts {
         events: &[PendingEvent],
     ) -> Result<(), RepositoryError> {
         let mut items = self.items.lock().unwrap();
-        if items.iter().any(|p| p.sku == product.sku) {
+        if items.iter().any(|p| p.sku() == product.sku()) {
             return Err(RepositoryError::Conflict("sku"));
         }
         if items.iter().any(|p| p.slug == product.slug) {
@@ -390,6 +393,17 @@ impl ProductRepository for MemoryProducts {
             .collect())
     }
 
+    async fn of_variants(&self, ids: &[VariantId]) -> Result<Vec<Product>, RepositoryError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| ids.iter().any(|id| p.variants.get(*id).is_some()))
+            .cloned()
+            .collect())
+    }
+
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError> {
         Ok(self
             .items
@@ -409,7 +423,8 @@ impl ProductRepository for MemoryProducts {
     ) -> Result<Option<Product>, RepositoryError> {
         let mut items = self.items.lock().unwrap();
         let updated = items.iter_mut().find(|p| p.id == id).map(|p| {
-            p.apply(changes.clone(), now);
+            // The use case refused changes that do not apply.
+            let _ = p.apply(changes.clone(), now);
             p.clone()
         });
         if let Some(p) = &updated {

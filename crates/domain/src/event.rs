@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::error::FieldError;
-use crate::ids::{EventId, ProductId};
+use crate::ids::{EventId, VariantId};
 
 /// The kinds of event, as their wire names say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,11 +101,13 @@ pub struct Event {
 pub enum EventCondition {
     /// Always.
     Always,
-    /// Only when taking `taken` units of `product`, inside the same transaction, moved its
-    /// stock from above `threshold` to `threshold` or below (see [`stock_fell_to_low`]).
+    /// Only when taking `taken` units of the variant `product`, inside the same transaction,
+    /// moved its stock from above `threshold` to `threshold` or below (see
+    /// [`stock_fell_to_low`]).
     StockFell {
-        /// The product.
-        product: ProductId,
+        /// The variant whose stock is judged (the field keeps its name from when stock lived
+        /// on products; the SQL that reads it is in `db/events.rs`).
+        product: VariantId,
         /// Units taken by this change.
         taken: u32,
         /// The low-stock threshold.

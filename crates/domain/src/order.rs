@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::address::Address;
 use crate::error::{DomainError, FieldError, Validator};
-use crate::ids::{OrderId, ProductId, UserId};
+use crate::ids::{OrderId, ProductId, UserId, VariantId};
 use crate::money::Money;
 use crate::product::{Product, ProductName, Sku};
 
@@ -110,12 +110,17 @@ impl fmt::Display for OrderStatus {
     }
 }
 
-/// One product in an order, with the sku, name and price copied when the order was placed.
+/// One variant of a product in an order, with the sku, name, variant title and price copied
+/// when the order was placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
     /// The product (which may since have changed or been deleted).
     pub product_id: ProductId,
-    /// SKU when ordered.
+    /// The variant of it bought (its stock is the one taken).
+    pub variant_id: VariantId,
+    /// The variant's title when ordered (`"M / Blue"`, or `"Default Title"`).
+    pub variant_title: String,
+    /// SKU (the variant's) when ordered.
     pub sku: Sku,
     /// Name when ordered.
     pub name: ProductName,
@@ -148,17 +153,20 @@ pub struct Order {
     updated_at: DateTime<Utc>,
 }
 
-/// Merges repeated products into one line each, summing their quantities, in first-seen order.
+/// Merges repeated items (products, or variants) into one line each, summing their
+/// quantities, in first-seen order.
 ///
 /// # Errors
 /// `Validation` on `items` when empty or over 100 lines, on `items[i].quantity` when a
 /// quantity (or a merged sum) leaves 1..=1000.
-pub fn merge_lines(items: &[(ProductId, i64)]) -> Result<Vec<(ProductId, Quantity)>, DomainError> {
+pub fn merge_lines<K: Copy + PartialEq>(
+    items: &[(K, i64)],
+) -> Result<Vec<(K, Quantity)>, DomainError> {
     if items.is_empty() || items.len() > 100 {
         return Err(FieldError::new("items", "must hold 1 to 100 lines").into());
     }
     let mut v = Validator::new();
-    let mut merged: Vec<(ProductId, i64, usize)> = Vec::new();
+    let mut merged: Vec<(K, i64, usize)> = Vec::new();
     for (i, &(product_id, qty)) in items.iter().enumerate() {
         if v.check(&format!("items[{i}].quantity"), Quantity::new(qty))
             .is_none()
@@ -257,43 +265,59 @@ impl Order {
         self.updated_at
     }
 
-    /// A new pending order of `lines` at the products' current prices.
+    /// A new pending order of `lines` (a product, the id of one of its variants, and how
+    /// many) at the variants' current prices.
     ///
     /// # Errors
-    /// `Validation` on `items` when the products' currencies differ; `Overflow` when a total
-    /// leaves the representable range.
+    /// `Validation` on `items` when the variants' currencies differ or a product has no such
+    /// variant; `Overflow` when a total leaves the representable range.
     pub fn place(
         id: OrderId,
         user_id: UserId,
-        lines: Vec<(Product, Quantity)>,
+        lines: Vec<(Product, VariantId, Quantity)>,
         shipping_address: Option<Address>,
         now: DateTime<Utc>,
     ) -> Result<Order, DomainError> {
-        let Some(first) = lines.first() else {
-            return Err(FieldError::new("items", "must hold 1 to 100 lines").into());
-        };
-        let currency = first.0.price.currency();
-        let mut total = Money::zero(currency);
+        let mut currency = None;
+        let mut total: Option<Money> = None;
         let mut out = Vec::with_capacity(lines.len());
-        for (product, quantity) in lines {
-            if product.price.currency() != currency {
+        for (product, variant_id, quantity) in lines {
+            let Some(variant) = product.variants.get(variant_id) else {
+                return Err(FieldError::new(
+                    "items",
+                    format!("product {} has no variant {variant_id}", product.id),
+                )
+                .into());
+            };
+            let price = variant.price;
+            let currency = *currency.get_or_insert(price.currency());
+            if price.currency() != currency {
                 return Err(FieldError::new(
                     "items",
                     "all products of an order must be priced in one currency",
                 )
                 .into());
             }
-            let line_total = product.price.checked_mul(quantity.get())?;
-            total = total.checked_add(line_total)?;
+            let line_total = price.checked_mul(quantity.get())?;
+            total = Some(
+                total
+                    .unwrap_or(Money::zero(currency))
+                    .checked_add(line_total)?,
+            );
             out.push(OrderLine {
                 product_id: product.id,
-                sku: product.sku,
+                variant_id,
+                variant_title: variant.title(),
+                sku: variant.sku.clone(),
                 name: product.name,
-                unit_price: product.price,
+                unit_price: price,
                 quantity,
                 line_total,
             });
         }
+        let Some(total) = total else {
+            return Err(FieldError::new("items", "must hold 1 to 100 lines").into());
+        };
         Ok(Order {
             id,
             user_id,
@@ -337,18 +361,44 @@ mod tests {
 
     fn product(price: &str, currency: &str) -> Product {
         let c = Currency::parse(currency).unwrap();
+        with_price(Money::parse(price, c).unwrap())
+    }
+
+    fn with_price(price: Money) -> Product {
+        let id = ProductId::new();
         Product {
-            id: ProductId::new(),
-            sku: Sku::parse("SKU-1").unwrap(),
+            id,
             name: ProductName::parse("Thing").unwrap(),
             slug: crate::Slug::parse("thing").unwrap(),
             status: crate::ProductStatus::Active,
             description: None,
-            price: Money::parse(price, c).unwrap(),
-            stock: Stock::new(10).unwrap(),
+            variants: crate::VariantSet::single(
+                VariantId::from_uuid(id.as_uuid()),
+                Sku::parse("SKU-1").unwrap(),
+                price,
+                Stock::new(10).unwrap(),
+            ),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
+    }
+
+    /// [`Order::place`] of each product's first variant.
+    fn place(
+        id: OrderId,
+        user: UserId,
+        lines: Vec<(Product, Quantity)>,
+        address: Option<Address>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, DomainError> {
+        let lines = lines
+            .into_iter()
+            .map(|(p, q)| {
+                let v = p.variants.first().id;
+                (p, v, q)
+            })
+            .collect();
+        Order::place(id, user, lines, address, now)
     }
 
     #[test]
@@ -364,7 +414,7 @@ mod tests {
             ]
         );
         assert!(merge_lines(&[(a, 600), (a, 600)]).is_err());
-        assert!(merge_lines(&[]).is_err());
+        assert!(merge_lines::<ProductId>(&[]).is_err());
         assert!(merge_lines(&[(a, 0)]).is_err());
     }
 
@@ -375,7 +425,7 @@ mod tests {
         let address = parse_address(&input()).unwrap();
         let mug = product("2.50", "EUR");
         let mug_id = mug.id;
-        let order = Order::place(
+        let order = place(
             id,
             user,
             vec![(mug, Quantity::new(3).unwrap())],
@@ -421,7 +471,7 @@ mod tests {
 
     #[test]
     fn mixed_currencies_are_refused() {
-        let r = Order::place(
+        let r = place(
             OrderId::new(),
             UserId::new(),
             vec![
@@ -444,12 +494,11 @@ mod tests {
             let lines: Vec<_> = prices
                 .iter()
                 .map(|&(minor, q)| {
-                    let mut p = product("0", "EUR");
-                    p.price = Money::from_minor(minor, p.price.currency()).unwrap();
+                    let p = with_price(Money::from_minor(minor, Currency::parse("EUR").unwrap()).unwrap());
                     (p, Quantity::new(q).unwrap())
                 })
                 .collect();
-            let order = Order::place(OrderId::new(), UserId::new(), lines, None, Utc::now()).unwrap();
+            let order = place(OrderId::new(), UserId::new(), lines, None, Utc::now()).unwrap();
             let sum: i64 = order.lines.iter().map(|l| l.line_total.minor()).sum();
             prop_assert_eq!(order.total.minor(), sum);
             for l in &order.lines {
@@ -459,7 +508,7 @@ mod tests {
 
         #[test]
         fn no_command_sequence_leaves_the_allowed_edges(steps in prop::collection::vec(status(), 0..30)) {
-            let mut order = Order::place(OrderId::new(), UserId::new(), vec![(product("1", "EUR"), Quantity::new(1).unwrap())], None, Utc::now()).unwrap();
+            let mut order = place(OrderId::new(), UserId::new(), vec![(product("1", "EUR"), Quantity::new(1).unwrap())], None, Utc::now()).unwrap();
             for next in steps {
                 let before = order.status;
                 match order.change_status(next, Utc::now()) {
@@ -566,8 +615,7 @@ mod tests {
         let (mug_id, pen_id) = (mug.id, pen.id);
         let id = OrderId::new();
         let user = UserId::new();
-        let order =
-            Order::place(id, user, vec![(mug, mug_qty), (pen, pen_qty)], None, at(0)).unwrap();
+        let order = place(id, user, vec![(mug, mug_qty), (pen, pen_qty)], None, at(0)).unwrap();
         assert_eq!(order.id, id);
         assert_eq!(order.user_id, user);
         assert_eq!(order.status, OrderStatus::Pending);
@@ -590,12 +638,14 @@ mod tests {
         assert_eq!(order.total.minor(), 1443);
         assert_eq!(order.total.amount_string(), "14.43");
         assert_eq!(order.lines[0].sku.as_str(), "SKU-1");
+        assert_eq!(order.lines[0].variant_id.as_uuid(), mug_id.as_uuid());
+        assert_eq!(order.lines[0].variant_title, "Default Title");
         assert_eq!(order.lines[0].name.as_str(), "Thing");
     }
 
     #[test]
     fn an_order_of_no_lines_is_refused() {
-        let r = Order::place(OrderId::new(), UserId::new(), vec![], None, at(0));
+        let r = place(OrderId::new(), UserId::new(), vec![], None, at(0));
         match r {
             Err(DomainError::Validation(errors)) => assert_eq!(fields(&errors), ["items"]),
             other => panic!("{other:?}"),
@@ -604,9 +654,10 @@ mod tests {
 
     #[test]
     fn a_total_past_the_largest_amount_is_an_overflow() {
-        let mut p = product("0", "EUR");
-        p.price = Money::from_minor(Money::MAX_MINOR, p.price.currency()).unwrap();
-        let r = Order::place(
+        let p = with_price(
+            Money::from_minor(Money::MAX_MINOR, Currency::parse("EUR").unwrap()).unwrap(),
+        );
+        let r = place(
             OrderId::new(),
             UserId::new(),
             vec![
@@ -621,7 +672,7 @@ mod tests {
 
     #[test]
     fn a_status_change_stamps_the_time_and_a_refused_one_names_both_ends() {
-        let mut order = Order::place(
+        let mut order = place(
             OrderId::new(),
             UserId::new(),
             vec![priced("1", 1)],

@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
 
-use crate::error::FieldError;
+use crate::error::{DomainError, FieldError, Validator};
 use crate::ids::ProductId;
 use crate::money::Money;
 use crate::slug::Slug;
+use crate::variant::{VariantChanges, VariantError, VariantSet};
 
 /// Where a product is in its life: only `active` products are shown to anyone but an admin
 /// and may be ordered; `draft` ones are not yet, `archived` ones no longer.
@@ -180,13 +181,12 @@ impl Stock {
     }
 }
 
-/// A product of the catalog. Prices are [`Money`]; stock never below zero.
+/// A product of the catalog: what it is, and the variants it is sold in, which hold the
+/// SKUs, prices and stock. Its own SKU, price and stock are derived from them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     /// Identity.
     pub id: ProductId,
-    /// Unique stock-keeping unit.
-    pub sku: Sku,
     /// Display name.
     pub name: ProductName,
     /// Unique URL name.
@@ -195,10 +195,8 @@ pub struct Product {
     pub status: ProductStatus,
     /// Optional long text.
     pub description: Option<Description>,
-    /// Unit price.
-    pub price: Money,
-    /// Units on hand.
-    pub stock: Stock,
+    /// Its options and its 1..=100 variants.
+    pub variants: VariantSet,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -208,7 +206,7 @@ pub struct Product {
 /// The fields of a product an admin may change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ProductChanges {
-    /// New SKU.
+    /// New SKU (of its only variant).
     pub sku: Option<Sku>,
     /// New name.
     pub name: Option<ProductName>,
@@ -218,19 +216,90 @@ pub struct ProductChanges {
     pub status: Option<ProductStatus>,
     /// New description; `Some(None)` clears it.
     pub description: Option<Option<Description>>,
-    /// New price.
+    /// New price (of its only variant).
     pub price: Option<Money>,
-    /// New stock level.
+    /// New stock level (of its only variant).
     pub stock: Option<Stock>,
     /// The categories it is in, all of them; `None` leaves them.
     pub category_ids: Option<Vec<crate::ids::CategoryId>>,
 }
 
+impl ProductChanges {
+    /// Whether these change what a variant holds (SKU, price or stock), which only a product
+    /// of one variant takes at the product's level.
+    pub fn touch_variant(&self) -> bool {
+        self.sku.is_some() || self.price.is_some() || self.stock.is_some()
+    }
+
+    /// Refuses [`touch_variant`](Self::touch_variant) changes for a product of several
+    /// variants: each of them has its own.
+    ///
+    /// # Errors
+    /// `DomainError::Validation` on each of `sku`, `price` and `stock` given.
+    pub fn check_for(&self, variants: &VariantSet) -> Result<(), DomainError> {
+        if variants.variants().len() == 1 {
+            return Ok(());
+        }
+        let mut v = Validator::new();
+        for (field, given) in [
+            ("sku", self.sku.is_some()),
+            ("price", self.price.is_some()),
+            ("stock", self.stock.is_some()),
+        ] {
+            if given {
+                v.push(FieldError::new(
+                    field,
+                    "the product has several variants: change this on each variant",
+                ));
+            }
+        }
+        v.finish()
+    }
+}
+
 impl Product {
-    /// Applies `changes` and stamps `updated_at`.
-    pub fn apply(&mut self, changes: ProductChanges, now: DateTime<Utc>) {
-        if let Some(sku) = changes.sku {
-            self.sku = sku;
+    /// The product's SKU: its first variant's.
+    pub fn sku(&self) -> &Sku {
+        self.variants.first_sku()
+    }
+
+    /// The product's price: the lowest of its variants' ("from").
+    pub fn price(&self) -> Money {
+        self.variants.from_price()
+    }
+
+    /// Units on hand of all its variants together.
+    pub fn stock(&self) -> u64 {
+        self.variants.total_stock()
+    }
+
+    /// Applies `changes` and stamps `updated_at`; SKU, price and stock go to its only
+    /// variant.
+    ///
+    /// # Errors
+    /// What [`ProductChanges::check_for`] reports; then nothing changes.
+    pub fn apply(
+        &mut self,
+        changes: ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        changes.check_for(&self.variants)?;
+        if changes.touch_variant() {
+            let id = self.variants.first().id;
+            self.variants
+                .change(
+                    id,
+                    VariantChanges {
+                        sku: changes.sku,
+                        price: changes.price,
+                        stock: changes.stock,
+                        ..VariantChanges::default()
+                    },
+                )
+                .map_err(|e| match e {
+                    VariantError::Invalid(e) => e,
+                    other => DomainError::from(FieldError::new("variants", other.to_string())),
+                })?;
         }
         if let Some(name) = changes.name {
             self.name = name;
@@ -244,13 +313,8 @@ impl Product {
         if let Some(description) = changes.description {
             self.description = description;
         }
-        if let Some(price) = changes.price {
-            self.price = price;
-        }
-        if let Some(stock) = changes.stock {
-            self.stock = stock;
-        }
         self.updated_at = now;
+        Ok(())
     }
 }
 
@@ -304,13 +368,16 @@ mod tests {
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         Product {
             id: ProductId::new(),
-            sku: Sku::parse("MUG-1").unwrap(),
             name: ProductName::parse("Blue Mug").unwrap(),
             slug: Slug::parse("blue-mug").unwrap(),
             status: ProductStatus::Active,
             description: None,
-            price: Money::parse("9.50", crate::money::Currency::parse("EUR").unwrap()).unwrap(),
-            stock: Stock::new(3).unwrap(),
+            variants: VariantSet::single(
+                crate::ids::VariantId::new(),
+                Sku::parse("MUG-1").unwrap(),
+                Money::parse("9.50", crate::money::Currency::parse("EUR").unwrap()).unwrap(),
+                Stock::new(3).unwrap(),
+            ),
             created_at: at,
             updated_at: at,
         }
@@ -408,17 +475,17 @@ mod tests {
         let mut p = sample();
         let before = p.clone();
         let later = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
-        p.apply(ProductChanges::default(), later);
+        p.apply(ProductChanges::default(), later).unwrap();
         assert_eq!(p.updated_at, later);
         assert_eq!((&p.slug, p.status), (&before.slug, before.status));
         assert_eq!(
-            (&p.sku, &p.name, &p.description, p.price, p.stock),
+            (p.sku(), &p.name, &p.description, p.price(), p.stock()),
             (
-                &before.sku,
+                before.sku(),
                 &before.name,
                 &before.description,
-                before.price,
-                before.stock
+                before.price(),
+                before.stock()
             )
         );
         assert_eq!(p.created_at, before.created_at);
@@ -436,14 +503,15 @@ mod tests {
                 category_ids: None,
             },
             later,
-        );
-        assert_eq!(p.sku.as_str(), "MUG-2");
+        )
+        .unwrap();
+        assert_eq!(p.sku().as_str(), "MUG-2");
         assert_eq!(p.name.as_str(), "Red Mug");
         assert_eq!(p.slug.as_str(), "red-mug");
         assert_eq!(p.status, ProductStatus::Draft);
         assert_eq!(p.description.as_ref().map(Description::as_str), Some("Big"));
-        assert_eq!(p.price.minor(), 1200);
-        assert_eq!(p.stock.get(), 9);
+        assert_eq!(p.price().minor(), 1200);
+        assert_eq!(p.stock(), 9);
 
         p.apply(
             ProductChanges {
@@ -451,7 +519,8 @@ mod tests {
                 ..ProductChanges::default()
             },
             later,
-        );
+        )
+        .unwrap();
         assert_eq!(p.description, None);
         assert_eq!(p.name.as_str(), "Red Mug");
     }

@@ -8,6 +8,7 @@ use crate::error::FieldError;
 use crate::event::PendingEvent;
 use crate::ids::{
     CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId, UserId,
+    VariantId,
 };
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
@@ -56,6 +57,10 @@ pub trait ProductRepository: Send + Sync {
 
     /// The products of `ids` that exist and are not deleted, in one round trip, in any order.
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, RepositoryError>;
+
+    /// The products that have a live variant among `ids` and are not deleted, in any order
+    /// (each once).
+    async fn of_variants(&self, ids: &[VariantId]) -> Result<Vec<Product>, RepositoryError>;
 
     /// The slugs of live products that are `base` or `base-...` (to pick a free one from).
     async fn slugs_like(&self, base: &Slug) -> Result<HashSet<String>, RepositoryError>;
@@ -320,9 +325,9 @@ pub struct IdempotencyRecord {
 /// Why an order could not be placed.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceOrderError {
-    /// A product has fewer units than the line asks for.
-    #[error("insufficient stock for product {0}")]
-    InsufficientStock(ProductId),
+    /// A variant has fewer units than the line asks for.
+    #[error("insufficient stock for variant {0}")]
+    InsufficientStock(VariantId),
     /// A product was deleted meanwhile.
     #[error("product {0} does not exist")]
     UnknownProduct(ProductId),

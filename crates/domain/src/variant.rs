@@ -529,6 +529,39 @@ impl VariantSet {
         Ok(Self { options, variants })
     }
 
+    /// The one variant of a product without options: `id` (a product's own id, so that it
+    /// names the same thing as the product), no option values, position 0, no struck-through
+    /// price.
+    pub fn single(id: VariantId, sku: Sku, price: Money, stock: Stock) -> Self {
+        Self {
+            options: ProductOptions::default(),
+            variants: vec![Variant {
+                id,
+                sku,
+                option_values: OptionValues::default(),
+                price,
+                compare_at_price: None,
+                stock,
+                position: Position::default(),
+            }],
+        }
+    }
+
+    /// The variants in the order a product shows them: by position, then id.
+    pub fn by_position(&self) -> Vec<&Variant> {
+        let mut out: Vec<&Variant> = self.variants.iter().collect();
+        out.sort_by_key(|x| (x.position, x.id));
+        out
+    }
+
+    /// The variant `id`'s stock set to `stock` (nothing changes when there is none): what an
+    /// order leaves, for the events that show it.
+    pub fn set_stock(&mut self, id: VariantId, stock: Stock) {
+        if let Some(x) = self.variants.iter_mut().find(|x| x.id == id) {
+            x.stock = stock;
+        }
+    }
+
     /// The options and the variants, to store or to show.
     pub fn into_parts(self) -> (ProductOptions, Vec<Variant>) {
         (self.options, self.variants)

@@ -100,17 +100,19 @@ pub(crate) async fn seed(
     let mut created = 0;
     for &(sku, name, description, amount, stock) in DEMO {
         let cmd = CreateProductCommand {
-            sku: sku.into(),
+            sku: Some(sku.into()),
             name: name.into(),
             slug: None,
             status: None,
             description: Some(description.into()),
-            price: PriceInput {
+            price: Some(PriceInput {
                 amount: amount.into(),
                 currency: "EUR".into(),
-            },
-            stock,
+            }),
+            stock: Some(stock),
             category_ids: Vec::new(),
+            options: Vec::new(),
+            variants: None,
         };
         match create.execute(&seeder, cmd).await {
             Ok(_) => created += 1,

@@ -1,9 +1,10 @@
+use application::AppError;
 use application::ordering::{PlaceOrderCommand, Placed};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use domain::{OrderId, ProductId};
+use domain::OrderId;
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -97,8 +98,8 @@ pub async fn get(
                 ("change_order_status" = (operation_id = "change_order_status", parameters(("id" = "$response.body#/id")), description = "Change its status (admin)")),
             ),
             example = json!(crate::openapi::examples::order())),
-        (status = 409, description = "Not enough stock (the detail names the product id), or the key was used with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid lines, unknown or deleted product, mixed currencies, bad address", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock (the detail names the variant id), or the key was used with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid lines (each names exactly one of `variant_id` and `product_id`), unknown or deleted product or variant, a `product_id` of a product of several variants, mixed currencies, bad address", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn place(
     State(state): State<AppState>,
@@ -106,16 +107,23 @@ pub async fn place(
     IdempotencyKeyHeader(idempotency_key): IdempotencyKeyHeader,
     AppJson(body): AppJson<PlaceOrderRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let mut items = Vec::with_capacity(body.items.len());
+    let mut refused = Vec::new();
+    for (i, item) in body.items.iter().enumerate() {
+        match item.item(i) {
+            Ok(it) => items.push((it, item.quantity)),
+            Err(e) => refused.extend(e),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(AppError::Validation(refused).into());
+    }
     let placed = state
         .place_order
         .execute(
             &actor,
             PlaceOrderCommand {
-                items: body
-                    .items
-                    .iter()
-                    .map(|i| (ProductId::from_uuid(i.product_id), i.quantity))
-                    .collect(),
+                items,
                 shipping_address: body.shipping_address.map(Into::into),
                 idempotency_key,
             },

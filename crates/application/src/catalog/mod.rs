@@ -13,5 +13,5 @@ pub use images::{DEFAULT_MAX_UPLOAD_BYTES, DeleteImage, FILE_FIELD, GetImageFile
 pub(crate) use products::parse_money;
 pub use products::{
     CreateProduct, CreateProductCommand, DeleteProduct, GetProduct, ListProducts, MAX_CATEGORIES,
-    PriceInput, UpdateProduct, UpdateProductCommand,
+    PriceInput, UpdateProduct, UpdateProductCommand, VariantInput,
 };

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{
-    Category, CategoryId, CategoryRepository, Currency, Description, FieldError, Money, Page,
-    PageRequest, Product, ProductChanges, ProductId, ProductName, ProductRepository, ProductStatus,
-    RepositoryError, Sku, Slug, Stock, Validator,
+    Category, CategoryId, CategoryRepository, Currency, Description, DomainError, FieldError,
+    Money, OptionInput, OptionValues, Page, PageRequest, Position, Product, ProductChanges,
+    ProductId, ProductName, ProductOptions, ProductRepository, ProductStatus, RepositoryError, Sku,
+    Slug, Stock, Validator, Variant, VariantId, VariantSet,
 };
 use uuid::Uuid;
 
@@ -110,8 +111,8 @@ fn category_refs(all: &[Category], ids: &[CategoryId]) -> Result<Vec<CategoryRef
 /// A new product as an admin submitted it.
 #[derive(Debug, Clone)]
 pub struct CreateProductCommand {
-    /// Unique SKU.
-    pub sku: String,
+    /// Unique SKU of its one variant; required without `variants`, refused with them.
+    pub sku: Option<String>,
     /// Name.
     pub name: String,
     /// Slug; made from the name when absent.
@@ -120,12 +121,143 @@ pub struct CreateProductCommand {
     pub status: Option<String>,
     /// Optional description.
     pub description: Option<String>,
-    /// Unit price.
-    pub price: PriceInput,
-    /// Units on hand.
-    pub stock: i64,
+    /// Unit price of its one variant; required without `variants`, refused with them.
+    pub price: Option<PriceInput>,
+    /// Units on hand of its one variant; required without `variants`, refused with them.
+    pub stock: Option<i64>,
     /// The categories it is in.
     pub category_ids: Vec<Uuid>,
+    /// Its options (none: a product of one variant).
+    pub options: Vec<OptionInput>,
+    /// Its variants, when it is sold in more than the one `sku`, `price` and `stock` make.
+    pub variants: Option<Vec<VariantInput>>,
+}
+
+/// A variant as an admin sent it, before any check.
+#[derive(Debug, Clone)]
+pub struct VariantInput {
+    /// Unique SKU.
+    pub sku: String,
+    /// `(option name, value)` for every option of the product.
+    pub option_values: Vec<(String, String)>,
+    /// Unit price.
+    pub price: PriceInput,
+    /// Struck-through price.
+    pub compare_at_price: Option<PriceInput>,
+    /// Units on hand.
+    pub stock: i64,
+    /// Where it sorts; 0 when absent.
+    pub position: Option<i64>,
+}
+
+/// A field of a product's one variant (`sku`, `price`, `stock`) as sent: parsed when
+/// `variants` are not given (then it is required), refused when they are; every problem
+/// recorded in `v`.
+fn sole<T, U>(
+    v: &mut Validator,
+    field: &str,
+    variants_given: bool,
+    sent: Option<T>,
+    parse: impl FnOnce(&mut Validator, T) -> Option<U>,
+) -> Option<U> {
+    match (sent, variants_given) {
+        (Some(_), true) => {
+            v.push(FieldError::new(
+                field,
+                "must not be given with `variants`: each variant has its own",
+            ));
+            None
+        }
+        (None, true) => None,
+        (Some(x), false) => parse(v, x),
+        (None, false) => {
+            v.push(FieldError::new(field, "is required (or give `variants`)"));
+            None
+        }
+    }
+}
+
+/// The variants given for a new product `id` against its `options`, every problem recorded
+/// in `v`.
+fn given_variants(
+    v: &mut Validator,
+    id: ProductId,
+    options: &[OptionInput],
+    given: &[VariantInput],
+) -> Option<VariantSet> {
+    let options = match ProductOptions::parse(options) {
+        Ok(options) => Some(options),
+        Err(DomainError::Validation(errors)) => {
+            errors.into_iter().for_each(|e| v.push(e));
+            None
+        }
+        Err(e) => {
+            v.push(FieldError::new("options", e.to_string()));
+            None
+        }
+    };
+    let mut variants = Vec::with_capacity(given.len());
+    for (i, input) in given.iter().enumerate() {
+        let at = |f: &str| format!("variants[{i}].{f}");
+        let sku = v.check(&at("sku"), Sku::parse(&input.sku));
+        let option_values = options.as_ref().and_then(|options| {
+            OptionValues::parse(
+                v,
+                &at("option_values"),
+                options,
+                input
+                    .option_values
+                    .iter()
+                    .map(|(n, x)| (n.as_str(), x.as_str())),
+            )
+        });
+        let price = parse_money(v, &at("price"), &input.price);
+        let compare_at_price = match &input.compare_at_price {
+            None => Some(None),
+            Some(p) => parse_money(v, &at("compare_at_price"), p).map(Some),
+        };
+        let stock = v.check(&at("stock"), Stock::new(input.stock));
+        let position = v.check(&at("position"), Position::new(input.position.unwrap_or(0)));
+        if let (
+            Some(sku),
+            Some(option_values),
+            Some(price),
+            Some(compare_at_price),
+            Some(stock),
+            Some(position),
+        ) = (sku, option_values, price, compare_at_price, stock, position)
+        {
+            variants.push(Variant {
+                // A product of one variant: the variant has the product's id.
+                id: if given.len() == 1 {
+                    VariantId::from_uuid(id.as_uuid())
+                } else {
+                    VariantId::new()
+                },
+                sku,
+                option_values,
+                price,
+                compare_at_price,
+                stock,
+                position,
+            });
+        }
+    }
+    let options = options?;
+    if variants.len() != given.len() {
+        return None;
+    }
+    match VariantSet::new(options, variants) {
+        Ok(set) => Some(set),
+        Err(DomainError::Validation(errors)) => {
+            errors.into_iter().for_each(|e| v.push(e));
+            None
+        }
+        Err(e) => {
+            v.push(FieldError::new("variants", e.to_string()));
+            None
+        }
+    }
 }
 
 /// Adds a product to the catalog (admins only; the SKU and a given slug must be free).
@@ -154,7 +286,11 @@ impl CreateProduct {
     ) -> Result<ProductView, AppError> {
         actor.require_admin()?;
         let mut v = Validator::new();
-        let sku = v.check("sku", Sku::parse(&cmd.sku));
+        let id = ProductId::new();
+        let variants_given = cmd.variants.is_some();
+        let sku = sole(&mut v, "sku", variants_given, cmd.sku.as_deref(), |v, s| {
+            v.check("sku", Sku::parse(s))
+        });
         let name = v.check("name", ProductName::parse(&cmd.name));
         let slug = match cmd.slug.as_deref() {
             None => Some(None),
@@ -165,29 +301,46 @@ impl CreateProduct {
             Some(s) => v.check("status", ProductStatus::parse(s)),
         };
         let description = parse_description(&mut v, cmd.description.as_deref());
-        let price = parse_price(&mut v, &cmd.price);
-        let stock = v.check("stock", Stock::new(cmd.stock));
+        let price = sole(
+            &mut v,
+            "price",
+            variants_given,
+            cmd.price.as_ref(),
+            parse_price,
+        );
+        let stock = sole(&mut v, "stock", variants_given, cmd.stock, |v, n| {
+            v.check("stock", Stock::new(n))
+        });
+        let variants = match &cmd.variants {
+            Some(given) => given_variants(&mut v, id, &cmd.options, given),
+            None if !cmd.options.is_empty() => {
+                v.push(FieldError::new(
+                    "variants",
+                    "is required with `options`: name the variants they make",
+                ));
+                None
+            }
+            // Its one variant has the product's id, so either names it in an order.
+            None => match (sku, price, stock) {
+                (Some(sku), Some(price), Some(stock)) => Some(VariantSet::single(
+                    VariantId::from_uuid(id.as_uuid()),
+                    sku,
+                    price,
+                    stock,
+                )),
+                _ => None,
+            },
+        };
         let category_ids = parse_category_ids(&mut v, &cmd.category_ids);
         v.finish()?;
         let (
-            Some(sku),
+            Some(variants),
             Some(name),
             Some(slug),
             Some(status),
             Some(description),
-            Some(price),
-            Some(stock),
             Some(category_ids),
-        ) = (
-            sku,
-            name,
-            slug,
-            status,
-            description,
-            price,
-            stock,
-            category_ids,
-        )
+        ) = (variants, name, slug, status, description, category_ids)
         else {
             return Err(AppError::invalid("body", "invalid product"));
         };
@@ -198,14 +351,12 @@ impl CreateProduct {
         };
         let now = self.clock.now();
         let mut product = Product {
-            id: ProductId::new(),
-            sku,
+            id,
             slug: Slug::from_name(name.as_str(), FALLBACK_SLUG),
             name,
             status,
             description,
-            price,
-            stock,
+            variants,
             created_at: now,
             updated_at: now,
         };
@@ -325,6 +476,12 @@ impl UpdateProduct {
             .get(&Lookup::Id(id))
             .await?
             .ok_or(AppError::NotFound)?;
+        // The changes as the domain takes them: none of SKU, price or stock on a product of
+        // several variants, and a new currency only with a struck-through price in it.
+        current
+            .product
+            .clone()
+            .apply(changes.clone(), self.clock.now())?;
         let categories = match changes.category_ids.as_deref() {
             None => current.categories,
             Some([]) => Vec::new(),
@@ -485,17 +642,19 @@ mod tests {
 
     fn cmd() -> CreateProductCommand {
         CreateProductCommand {
-            sku: "MUG-1".into(),
+            sku: Some("MUG-1".into()),
             name: "Mug".into(),
             slug: None,
             status: None,
             description: None,
-            price: PriceInput {
+            price: Some(PriceInput {
                 amount: "9.50".into(),
                 currency: "EUR".into(),
-            },
-            stock: 3,
+            }),
+            stock: Some(3),
             category_ids: Vec::new(),
+            options: Vec::new(),
+            variants: None,
         }
     }
 
@@ -515,7 +674,7 @@ mod tests {
             .execute(&actor(&[Role::User, Role::Admin]), cmd())
             .await
             .unwrap();
-        assert_eq!(p.product.price.amount_string(), "9.50");
+        assert_eq!(p.product.price().amount_string(), "9.50");
     }
 
     #[tokio::test]
@@ -528,17 +687,19 @@ mod tests {
             events: events(),
         };
         let bad = CreateProductCommand {
-            sku: "".into(),
+            sku: Some("".into()),
             name: "".into(),
             slug: None,
             status: None,
             category_ids: Vec::new(),
             description: None,
-            price: PriceInput {
+            price: Some(PriceInput {
                 amount: "-1".into(),
                 currency: "EUR".into(),
-            },
-            stock: -5,
+            }),
+            stock: Some(-5),
+            options: Vec::new(),
+            variants: None,
         };
         let Err(AppError::Validation(errors)) = uc.execute(&actor(&[Role::Admin]), bad).await
         else {
@@ -599,7 +760,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(changed.product.stock.get(), 7);
+        assert_eq!(changed.product.stock(), 7);
         assert_eq!(changed.product.name.as_str(), "Mug");
     }
 

@@ -44,14 +44,14 @@ fn a_product_may_fall_low_when_what_is_left_is_at_most_the_threshold() {
 #[test]
 fn low_stock_of_an_order_is_written_only_if_the_stock_crossed_in_its_transaction() {
     let p = product("MUG-1", "2.50", 4);
-    let pending = events().stock_taken(&view(&p), 2, now());
+    let pending = events().stock_taken(&view(&p), variant_of(p.id), 2, now());
     assert_eq!(pending.event.event_type, EventType::VariantLowStock);
     assert_eq!(pending.event.data, "product MUG-1 stock 4 images 0");
     assert_eq!(pending.event.created_at, now());
     assert_eq!(
         pending.condition,
         EventCondition::StockFell {
-            product: p.id,
+            product: variant_of(p.id),
             taken: 2,
             threshold: 5
         }
@@ -61,10 +61,11 @@ fn low_stock_of_an_order_is_written_only_if_the_stock_crossed_in_its_transaction
 #[test]
 fn a_status_change_tells_of_itself_and_a_payment_or_cancellation_also_as_such() {
     let shop = product("MUG-1", "2.50", 10);
+    let variant = variant_of(shop.id);
     let order = Order::place(
         OrderId::new(),
         UserId::new(),
-        vec![(shop, domain::Quantity::new(1).unwrap())],
+        vec![(shop, variant, domain::Quantity::new(1).unwrap())],
         None,
         now(),
     )
@@ -152,7 +153,13 @@ async fn placing_writes_the_order_and_the_low_stock_it_may_cause_and_a_replay_no
     let orders = Arc::new(KeyedOrders::default());
     let place = place_order(orders.clone(), products.clone());
     let cmd = PlaceOrderCommand {
-        items: vec![(low_id, 1), (plenty_id, 3)],
+        items: vec![
+            (crate::ordering::OrderItem::Product(low_id), 1),
+            (
+                crate::ordering::OrderItem::Variant(variant_of(plenty_id)),
+                3,
+            ),
+        ],
         shipping_address: None,
         idempotency_key: Some(IdempotencyKey::parse("k-1").unwrap()),
     };
@@ -173,7 +180,7 @@ async fn placing_writes_the_order_and_the_low_stock_it_may_cause_and_a_replay_no
     assert_eq!(
         written[1].condition,
         EventCondition::StockFell {
-            product: low_id,
+            product: variant_of(low_id),
             taken: 1,
             threshold: 5
         }
@@ -193,17 +200,19 @@ async fn products_tell_of_their_creation_change_and_removal() {
         .execute(
             &admin,
             crate::catalog::CreateProductCommand {
-                sku: "MUG-1".into(),
+                sku: Some("MUG-1".into()),
                 name: "Mug".into(),
                 description: None,
-                price: crate::catalog::PriceInput {
+                price: Some(crate::catalog::PriceInput {
                     amount: "2.50".into(),
                     currency: "EUR".into(),
-                },
-                stock: 9,
+                }),
+                stock: Some(9),
                 slug: None,
                 status: None,
                 category_ids: Vec::new(),
+                options: Vec::new(),
+                variants: None,
             },
         )
         .await

@@ -251,18 +251,27 @@ with_metrics!(PlaceOrder, CancelOrder, ChangeOrderStatus, Login);
 
 /// A product priced in euros, holding `stock` units.
 fn product(sku: &str, price: &str, stock: i64) -> Product {
+    let id = ProductId::new();
     Product {
-        id: ProductId::new(),
-        sku: Sku::parse(sku).unwrap(),
+        id,
         name: ProductName::parse(sku).unwrap(),
         slug: domain::Slug::from_name(sku, "product"),
         status: domain::ProductStatus::Active,
         description: None,
-        price: Money::parse(price, Currency::parse("EUR").unwrap()).unwrap(),
-        stock: Stock::new(stock).unwrap(),
+        variants: domain::VariantSet::single(
+            domain::VariantId::from_uuid(id.as_uuid()),
+            Sku::parse(sku).unwrap(),
+            Money::parse(price, Currency::parse("EUR").unwrap()).unwrap(),
+            Stock::new(stock).unwrap(),
+        ),
         created_at: now(),
         updated_at: now(),
     }
+}
+
+/// The one variant of a product made by [`product`], which has the product's id.
+fn variant_of(id: ProductId) -> domain::VariantId {
+    domain::VariantId::from_uuid(id.as_uuid())
 }
 
 fn fields(errors: &[domain::FieldError]) -> Vec<&str> {

@@ -11,7 +11,7 @@ use domain::{
 
 use super::*;
 use crate::ordering::{
-    IDEMPOTENCY_WINDOW, IdempotencyKey, MAX_KEY_CHARS, PlaceOrderCommand, Placed,
+    IDEMPOTENCY_WINDOW, IdempotencyKey, MAX_KEY_CHARS, OrderItem, PlaceOrderCommand, Placed,
 };
 use crate::ports::OrderFilter;
 use crate::testing::{CountingMetrics, MemoryProducts, actor};
@@ -57,7 +57,10 @@ impl Shop {
 
 fn command(items: Vec<(ProductId, i64)>, key: Option<&str>) -> PlaceOrderCommand {
     PlaceOrderCommand {
-        items,
+        items: items
+            .into_iter()
+            .map(|(p, q)| (crate::ordering::OrderItem::Product(p), q))
+            .collect(),
         shipping_address: None,
         idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
     }
@@ -189,9 +192,9 @@ async fn a_key_reused_with_another_body_is_a_conflict_and_places_nothing() {
     let mut no_address = first.clone();
     no_address.shipping_address = None;
     let mut more_lines = first.clone();
-    more_lines.items.push((s.pen, 1));
+    more_lines.items.push((OrderItem::Product(s.pen), 1));
     let mut other_quantity = first.clone();
-    other_quantity.items = vec![(s.mug, 3)];
+    other_quantity.items = vec![(OrderItem::Product(s.mug), 3)];
     let mut with_state = first.clone();
     with_state.shipping_address.as_mut().unwrap().state = Some("Berlin".into());
     for (what, cmd) in [
@@ -334,11 +337,13 @@ async fn the_repositorys_refusals_become_conflicts_and_validation_errors() {
     let place = s.place().with_metrics(metrics.clone());
 
     s.orders
-        .will(NextPlace::Fail(PlaceOrderError::InsufficientStock(s.pen)));
+        .will(NextPlace::Fail(PlaceOrderError::InsufficientStock(
+            variant_of(s.pen),
+        )));
     match place.execute(&ann, command(vec![(s.pen, 1)], None)).await {
         Err(AppError::Conflict { field, message }) => {
             assert_eq!(field, Some("items"));
-            assert_eq!(message, format!("insufficient stock for product {}", s.pen));
+            assert_eq!(message, format!("insufficient stock for variant {}", s.pen));
         }
         other => panic!("{other:?}"),
     }
@@ -550,4 +555,105 @@ async fn a_users_list_keeps_their_status_filter_and_page() {
         .await
         .unwrap();
     assert_eq!(spy.0.lock().unwrap()[1].0.user_id, None);
+}
+
+/// A T-shirt in sizes S (5 at 10.00) and M (2 at 12.00), as stored.
+fn shirt() -> (domain::Product, domain::VariantId, domain::VariantId) {
+    let options = domain::ProductOptions::parse(&[domain::OptionInput {
+        name: "Size".into(),
+        values: vec!["S".into(), "M".into()],
+    }])
+    .unwrap();
+    let size = |value: &str| {
+        let mut v = domain::Validator::new();
+        domain::OptionValues::parse(&mut v, "option_values", &options, [("Size", value)]).unwrap()
+    };
+    let variant = |value: &str, price: &str, stock: i64, position: i64| domain::Variant {
+        id: domain::VariantId::new(),
+        sku: domain::Sku::parse(&format!("TEE-{value}")).unwrap(),
+        option_values: size(value),
+        price: domain::Money::parse(price, domain::Currency::parse("EUR").unwrap()).unwrap(),
+        compare_at_price: None,
+        stock: domain::Stock::new(stock).unwrap(),
+        position: domain::Position::new(position).unwrap(),
+    };
+    let (s, m) = (variant("S", "10.00", 5, 0), variant("M", "12.00", 2, 1));
+    let (s_id, m_id) = (s.id, m.id);
+    let mut p = product("TEE-S", "10.00", 5);
+    p.variants = domain::VariantSet::new(options.clone(), vec![s, m]).unwrap();
+    (p, s_id, m_id)
+}
+
+#[tokio::test]
+async fn a_product_of_several_variants_is_ordered_by_variant_only() {
+    let products = Arc::new(MemoryProducts::default());
+    let (tee, small, medium) = shirt();
+    let tee_id = tee.id;
+    products.items.lock().unwrap().push(tee);
+    let orders = Arc::new(KeyedOrders::default());
+    let place = place_order(orders.clone(), products.clone());
+    let me = actor(&[Role::User]);
+
+    // By product: which variant is meant is not said.
+    let by_product = command(vec![(tee_id, 1)], None);
+    match place.execute(&me, by_product).await {
+        Err(AppError::Validation(errors)) => {
+            assert_eq!(fields(&errors), ["items[0].variant_id"]);
+            assert!(errors[0].message.contains("2 variants"), "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // By variant: each line names its variant, its title and its price; the same variant
+    // twice is one line.
+    let cmd = PlaceOrderCommand {
+        items: vec![
+            (OrderItem::Variant(medium), 1),
+            (OrderItem::Variant(small), 2),
+            (OrderItem::Variant(medium), 1),
+        ],
+        shipping_address: None,
+        idempotency_key: None,
+    };
+    let Placed::New(order) = place.execute(&me, cmd).await.unwrap() else {
+        panic!("not placed");
+    };
+    let lines: Vec<_> = order
+        .lines()
+        .iter()
+        .map(|l| {
+            (
+                l.product_id,
+                l.variant_id,
+                l.variant_title.as_str(),
+                l.sku.as_str(),
+                l.unit_price.minor(),
+                l.quantity.get(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (tee_id, medium, "M", "TEE-M", 1200, 2),
+            (tee_id, small, "S", "TEE-S", 1000, 2),
+        ]
+    );
+    assert_eq!(order.total().minor(), 4400);
+
+    // An unknown variant names its line.
+    let unknown = PlaceOrderCommand {
+        items: vec![
+            (OrderItem::Variant(small), 1),
+            (OrderItem::Variant(domain::VariantId::new()), 1),
+        ],
+        shipping_address: None,
+        idempotency_key: None,
+    };
+    match place.execute(&me, unknown).await {
+        Err(AppError::Validation(errors)) => {
+            assert_eq!(fields(&errors), ["items[1].variant_id"]);
+        }
+        other => panic!("{other:?}"),
+    }
 }

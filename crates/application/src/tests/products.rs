@@ -16,17 +16,19 @@ fn admin() -> crate::Actor {
 
 fn mug() -> CreateProductCommand {
     CreateProductCommand {
-        sku: " MUG-1 ".into(),
+        sku: Some(" MUG-1 ".into()),
         name: " Blue Mug ".into(),
         slug: None,
         status: None,
         description: Some("Holds tea".into()),
-        price: PriceInput {
+        price: Some(PriceInput {
             amount: "9.5".into(),
             currency: "EUR".into(),
-        },
-        stock: 3,
+        }),
+        stock: Some(3),
         category_ids: Vec::new(),
+        options: Vec::new(),
+        variants: None,
     }
 }
 
@@ -49,14 +51,17 @@ async fn created(create: &CreateProduct, cmd: CreateProductCommand) -> Product {
 #[tokio::test]
 async fn a_created_product_holds_exactly_what_was_sent_and_is_stored() {
     let (repo, p) = stored_mug().await;
-    assert_eq!(p.sku.as_str(), "MUG-1");
+    assert_eq!(p.sku().as_str(), "MUG-1");
     assert_eq!(p.name.as_str(), "Blue Mug");
     assert_eq!(
         p.description.as_ref().map(|d| d.as_str()),
         Some("Holds tea")
     );
-    assert_eq!((p.price.minor(), p.price.currency().code()), (950, "EUR"));
-    assert_eq!(p.stock.get(), 3);
+    assert_eq!(
+        (p.price().minor(), p.price().currency().code()),
+        (950, "EUR")
+    );
+    assert_eq!(p.stock(), 3);
     assert_eq!((p.created_at, p.updated_at), (now(), now()));
     assert_eq!(repo.items.lock().unwrap().clone(), vec![p]);
 }
@@ -79,7 +84,7 @@ async fn a_blank_description_is_none_and_a_long_one_is_refused() {
             .execute(
                 &admin(),
                 CreateProductCommand {
-                    sku: "MUG-2".into(),
+                    sku: Some("MUG-2".into()),
                     description: Some("x".repeat(10_001)),
                     ..mug()
                 },
@@ -92,7 +97,7 @@ async fn a_blank_description_is_none_and_a_long_one_is_refused() {
         .execute(
             &admin(),
             CreateProductCommand {
-                sku: "MUG-3".into(),
+                sku: Some("MUG-3".into()),
                 description: Some("x".repeat(10_000)),
                 ..mug()
             },
@@ -106,10 +111,10 @@ async fn a_blank_description_is_none_and_a_long_one_is_refused() {
 async fn an_unknown_currency_is_named_and_the_amount_still_checked() {
     let create = create_product(Arc::new(MemoryProducts::default()));
     let with = |amount: &str, currency: &str| CreateProductCommand {
-        price: PriceInput {
+        price: Some(PriceInput {
             amount: amount.into(),
             currency: currency.into(),
-        },
+        }),
         ..mug()
     };
     let errors = validation(create.execute(&admin(), with("9.50", "eur")).await);
@@ -124,8 +129,8 @@ async fn an_unknown_currency_is_named_and_the_amount_still_checked() {
     let jpy = create.execute(&admin(), with("1500", "JPY")).await.unwrap();
     assert_eq!(
         (
-            jpy.product.price.minor(),
-            jpy.product.price.currency().code()
+            jpy.product.price().minor(),
+            jpy.product.price().currency().code()
         ),
         (1500, "JPY")
     );
@@ -167,10 +172,10 @@ async fn an_update_changes_the_named_fields_and_answers_the_product_with_its_ima
     assert_eq!(view.images, vec![image]);
     assert_eq!(view.product.name.as_str(), "Red Mug");
     assert_eq!(view.product.description, None);
-    assert_eq!(view.product.price.amount_string(), "12.00");
-    assert_eq!(view.product.price.currency().code(), "USD");
-    assert_eq!(view.product.sku.as_str(), "MUG-1");
-    assert_eq!(view.product.stock.get(), 3);
+    assert_eq!(view.product.price().amount_string(), "12.00");
+    assert_eq!(view.product.price().currency().code(), "USD");
+    assert_eq!(view.product.sku().as_str(), "MUG-1");
+    assert_eq!(view.product.stock(), 3);
     assert_eq!(repo.items.lock().unwrap()[0], view.product);
 
     let errors = validation(
@@ -294,7 +299,7 @@ async fn the_catalog_gets_the_search_as_typed_and_its_page_is_answered_whole() {
             .await
             .unwrap();
         assert_eq!((answer.total, answer.request), (1, page.clone()));
-        assert_eq!(answer.items[0].product.sku.as_str(), "A-1");
+        assert_eq!(answer.items[0].product.sku().as_str(), "A-1");
     }
     assert_eq!(
         spy.searches.lock().unwrap().clone(),
@@ -389,7 +394,7 @@ async fn slugs_are_made_from_names_numbered_on_a_clash_or_taken_as_given() {
     let repo = Arc::new(MemoryProducts::default());
     let create = create_product(repo.clone());
     let with = |sku: &str, slug: Option<&str>| CreateProductCommand {
-        sku: sku.into(),
+        sku: Some(sku.into()),
         slug: slug.map(str::to_owned),
         ..mug()
     };
@@ -538,4 +543,93 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
             "the catalog is not asked"
         );
     }
+}
+
+#[tokio::test]
+async fn a_product_is_created_with_its_variants_and_changed_only_as_they_allow() {
+    let repo = Arc::new(MemoryProducts::default());
+    let variant = |sku: &str, size: &str, compare_at: Option<&str>| crate::catalog::VariantInput {
+        sku: sku.into(),
+        option_values: vec![("Size".into(), size.into())],
+        price: PriceInput {
+            amount: "10".into(),
+            currency: "EUR".into(),
+        },
+        compare_at_price: compare_at.map(|amount| PriceInput {
+            amount: amount.into(),
+            currency: "EUR".into(),
+        }),
+        stock: 2,
+        position: None,
+    };
+    let one_size = CreateProductCommand {
+        sku: None,
+        price: None,
+        stock: None,
+        options: vec![domain::OptionInput {
+            name: "Size".into(),
+            values: vec!["One".into()],
+        }],
+        variants: Some(vec![variant("TEE-1", "One", Some("15"))]),
+        ..mug()
+    };
+    let p = created(&create_product(repo.clone()), one_size).await;
+    // One variant: it has the product's id and names its option value.
+    assert_eq!(p.variants.first().id.as_uuid(), p.id.as_uuid());
+    assert_eq!(p.variants.first().title(), "One");
+    assert_eq!(p.sku().as_str(), "TEE-1");
+    // A price in another currency would leave the struck-through price in the old one.
+    let Err(AppError::Validation(errors)) = update_product(repo.clone(), repo.clone())
+        .execute(
+            &admin(),
+            p.id,
+            UpdateProductCommand {
+                price: Some(PriceInput {
+                    amount: "12".into(),
+                    currency: "USD".into(),
+                }),
+                ..UpdateProductCommand::default()
+            },
+        )
+        .await
+    else {
+        panic!("a currency apart from the struck-through price's was taken");
+    };
+    assert_eq!(fields(&errors), ["compare_at_price"]);
+
+    // Two variants: the product's own SKU, price and stock name no variant.
+    let two_sizes = CreateProductCommand {
+        sku: None,
+        price: None,
+        stock: None,
+        options: vec![domain::OptionInput {
+            name: "Size".into(),
+            values: vec!["S".into(), "M".into()],
+        }],
+        variants: Some(vec![
+            variant("TEE-S", "S", None),
+            variant("TEE-M", "M", None),
+        ]),
+        ..mug()
+    };
+    let mut two_sizes = two_sizes;
+    two_sizes.name = "Two sizes".into();
+    let p = created(&create_product(repo.clone()), two_sizes).await;
+    assert_ne!(p.variants.first().id.as_uuid(), p.id.as_uuid());
+    assert_eq!(p.stock(), 4);
+    let Err(AppError::Validation(errors)) = update_product(repo.clone(), repo.clone())
+        .execute(
+            &admin(),
+            p.id,
+            UpdateProductCommand {
+                stock: Some(1),
+                sku: Some("TEE-X".into()),
+                ..UpdateProductCommand::default()
+            },
+        )
+        .await
+    else {
+        panic!("a product of two variants took a stock");
+    };
+    assert_eq!(fields(&errors), ["sku", "stock"]);
 }

@@ -15,7 +15,7 @@ pub(crate) const INSERT_EVENT: &str =
 /// Writes an event only when the product's stock, as this transaction left it, fell from above
 /// the threshold to it or below by the units taken ($5 product, $6 threshold, $7 taken).
 pub(crate) const INSERT_EVENT_IF_STOCK_FELL: &str = "INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
-     WHERE EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
+     WHERE EXISTS (SELECT 1 FROM product_variants WHERE id = $5 AND stock <= $6 AND stock + $7 > $6)";
 
 /// PostgreSQL's form of [`QUEUE_FAN_OUT_SQLITE`], for a statement apart from the event's (the
 /// event's own statement queues it: [`WRITE_AND_FAN_OUT_POSTGRES`]).
@@ -85,7 +85,7 @@ const FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES: &str = concat!(
 /// [`FAN_OUT_QUEUED_BEFORE_A_CHANGE_POSTGRES`]) before it reads the endpoints.
 const WRITE_AND_FAN_OUT_POSTGRES: &str = "WITH e AS ( \
      INSERT INTO events (id, type, data, created_at) SELECT $1, $2, $3, $4 \
-     WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM products WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
+     WHERE $5::uuid IS NULL OR EXISTS (SELECT 1 FROM product_variants WHERE id = $5 AND stock <= $6 AND stock + $7 > $6) \
      RETURNING id), \
      q AS (INSERT INTO webhook_fanout (event_id, event_type, created_at) \
      SELECT e.id, $2, $4 FROM e WHERE EXISTS (SELECT 1 FROM webhook_endpoints w \

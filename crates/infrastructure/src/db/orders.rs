@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     Address, CountryCode, Currency, IdempotencyRecord, KeyPart, Money, Order, OrderId, OrderLine,
     OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, ProductId,
-    ProductName, Quantity, RepositoryError, Sku, Stock, UserId,
+    ProductName, Quantity, RepositoryError, Sku, Stock, UserId, VariantId,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,8 @@ macro_rules! order_columns {
 }
 macro_rules! line_columns {
     () => {
-        "order_id, line_no, product_id, sku, name, unit_price_minor, currency, quantity, line_total_minor"
+        "order_id, line_no, product_id, sku, name, unit_price_minor, currency, quantity, line_total_minor, \
+         variant_id, variant_title"
     };
 }
 
@@ -52,6 +53,10 @@ struct LineRow {
     currency: String,
     quantity: i64,
     line_total_minor: i64,
+    /// Written on every line (SQLite's column may be null only as far as its schema goes:
+    /// the migration filled it in for the lines before variants).
+    variant_id: Option<Uuid>,
+    variant_title: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -71,6 +76,8 @@ fn money(minor: i64, currency: &str) -> Result<Money, RepositoryError> {
 fn line_from_row(r: LineRow) -> Result<OrderLine, RepositoryError> {
     Ok(OrderLine {
         product_id: ProductId::from_uuid(r.product_id),
+        variant_id: VariantId::from_uuid(r.variant_id.unwrap_or(r.product_id)),
+        variant_title: r.variant_title,
         sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
         name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
         unit_price: money(r.unit_price_minor, &r.currency)?,
@@ -120,7 +127,7 @@ const INSERT_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, request_ha
      created_at = excluded.created_at, updated_at = excluded.updated_at \
      WHERE idempotency_keys.expires_at <= $6";
 
-/// Returns a line's quantity to its product's stock, capped at [`Stock::MAX`]. Binds: product
+/// Returns a line's quantity to its variant's stock, capped at [`Stock::MAX`]. Binds: variant
 /// id, quantity, time.
 fn restock_sql(db: &Database) -> String {
     let least = match db {
@@ -128,15 +135,47 @@ fn restock_sql(db: &Database) -> String {
         Database::Postgres(_) => "LEAST",
     };
     format!(
-        "UPDATE products SET stock = {least}(stock + $2, {}), updated_at = $3 WHERE id = $1",
+        "UPDATE product_variants SET stock = {least}(stock + $2, {}), updated_at = $3 WHERE id = $1",
         Stock::MAX
     )
 }
 
-/// Takes a line's quantity from its product's stock; no row changes when the product is gone
-/// or holds too little. Binds: see [`bind_stock!`].
-const TAKE_STOCK: &str = "UPDATE products SET stock = stock - $2, updated_at = $3 \
+/// Locks a product's row ahead of its variants' (the order every write takes them in).
+/// Binds: product id, time.
+const TOUCH_PRODUCT: &str = "UPDATE products SET updated_at = $2 WHERE id = $1";
+
+/// Sets a product's stock to the sum of its variants' (those deleted with it too, when it is
+/// deleted). Binds: product id.
+const SUM_STOCK: &str = "UPDATE products SET stock = (SELECT COALESCE(SUM(v.stock), 0) \
+     FROM product_variants v WHERE v.product_id = products.id \
+     AND (v.deleted_at IS NULL OR v.deleted_at = products.deleted_at)) WHERE id = $1";
+
+/// Takes the units of a product's lines from its stock (the sum of its variants'), locking
+/// its row first; no row changes when the product is gone or holds too little. Binds: see
+/// [`bind_product_stock!`].
+const TAKE_PRODUCT_STOCK: &str = "UPDATE products SET stock = stock - $2, updated_at = $3 \
      WHERE id = $1 AND deleted_at IS NULL AND stock >= $2";
+
+/// Takes a line's quantity from its variant's stock; no row changes when the variant is gone
+/// or holds too little. Binds: see [`bind_stock!`].
+const TAKE_STOCK: &str = "UPDATE product_variants SET stock = stock - $2, updated_at = $3 \
+     WHERE id = $1 AND deleted_at IS NULL AND stock >= $2";
+
+/// The units an order takes of each product (summing its lines), by product id: the order in
+/// which rows are locked, products before variants, so that concurrent writes queue behind
+/// each other instead of deadlocking.
+fn taken_by_product(order: &Order) -> Vec<(ProductId, i64)> {
+    let mut taken: Vec<(ProductId, i64)> = Vec::new();
+    for l in order.lines() {
+        let q = i64::from(l.quantity.get());
+        match taken.iter_mut().find(|(p, _)| *p == l.product_id) {
+            Some((_, sum)) => *sum += q,
+            None => taken.push((l.product_id, q)),
+        }
+    }
+    taken.sort_by_key(|(p, _)| *p);
+    taken
+}
 
 /// Inserts the order row. Binds: see [`bind_order!`].
 const INSERT_ORDER: &str = concat!(
@@ -146,7 +185,7 @@ const INSERT_ORDER: &str = concat!(
 );
 
 /// Values per order line in [`insert_lines_sql`].
-const LINE_VALUES: usize = 11;
+const LINE_VALUES: usize = 13;
 
 /// Inserts `lines` order lines in one statement, numbering its placeholders after `offset`.
 fn insert_lines_sql(lines: usize, offset: usize) -> String {
@@ -199,9 +238,15 @@ macro_rules! bind_key {
 
 macro_rules! bind_stock {
     ($q:expr, $line:expr, $now:expr) => {
-        $q.bind($line.product_id.as_uuid())
+        $q.bind($line.variant_id.as_uuid())
             .bind(i64::from($line.quantity.get()))
             .bind($now)
+    };
+}
+
+macro_rules! bind_product_stock {
+    ($q:expr, $taken:expr, $now:expr) => {
+        $q.bind($taken.0.as_uuid()).bind($taken.1).bind($now)
     };
 }
 
@@ -238,6 +283,8 @@ macro_rules! bind_lines {
                 .bind(l.unit_price.currency().code())
                 .bind(i64::from(l.quantity.get()))
                 .bind(l.line_total.minor())
+                .bind(l.variant_id.as_uuid())
+                .bind(l.variant_title.as_str())
                 .bind($order.created_at())
                 .bind($order.created_at());
         }
@@ -246,7 +293,8 @@ macro_rules! bind_lines {
 }
 
 /// Places `order` on SQLite with one multi-statement query inside `BEGIN IMMEDIATE`: the key,
-/// every stock update (in product-id order), the order and its lines. Each statement changes
+/// every stock update (the products' sums in product-id order, then the variants' in
+/// variant-id order), the order and its lines. Each statement changes
 /// at most its own number of rows, so the total equals their sum exactly when every one of
 /// them wrote: then the transaction commits and this answers the types of the events written.
 /// Anything less (a live key, a product gone or short of stock) is rolled back and answers
@@ -259,8 +307,9 @@ async fn place_in_one_statement(
     key: Option<&IdempotencyRecord>,
     events: &[PendingEvent],
 ) -> Result<Option<Vec<domain::EventType>>, PlaceOrderError> {
-    let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
-    by_product.sort_by_key(|l| l.product_id);
+    let mut by_variant: Vec<&OrderLine> = order.lines().iter().collect();
+    by_variant.sort_by_key(|l| l.variant_id);
+    let products = taken_by_product(order);
     let now = order.created_at();
     let mut sql = String::new();
     let mut offset = 0;
@@ -271,7 +320,13 @@ async fn place_in_one_statement(
         offset += 6;
         expected += 1;
     }
-    for _ in &by_product {
+    for _ in &products {
+        sql.push_str(&shift_placeholders(TAKE_PRODUCT_STOCK, offset));
+        sql.push_str(";\n");
+        offset += 3;
+        expected += 1;
+    }
+    for _ in &by_variant {
         sql.push_str(&shift_placeholders(TAKE_STOCK, offset));
         sql.push_str(";\n");
         offset += 3;
@@ -287,7 +342,10 @@ async fn place_in_one_statement(
     if let Some(k) = key {
         q = bind_key!(q, k, now);
     }
-    for line in &by_product {
+    for taken in &products {
+        q = bind_product_stock!(q, taken, now);
+    }
+    for line in &by_variant {
         q = bind_stock!(q, line, now);
     }
     q = bind_order!(q, order);
@@ -331,10 +389,12 @@ impl SqlOrders {
         key: Option<&IdempotencyRecord>,
         events: &[PendingEvent],
     ) -> Result<Vec<domain::EventType>, PlaceOrderError> {
-        // Stock rows are locked in one global order (by product id) so that concurrent orders
-        // over the same products queue behind each other instead of deadlocking.
-        let mut by_product: Vec<&OrderLine> = order.lines().iter().collect();
-        by_product.sort_by_key(|l| l.product_id);
+        // Stock rows are locked in one global order (products by id, then variants by id) so
+        // that concurrent orders over the same products queue behind each other instead of
+        // deadlocking.
+        let mut by_variant: Vec<&OrderLine> = order.lines().iter().collect();
+        by_variant.sort_by_key(|l| l.variant_id);
+        let products = taken_by_product(order);
         let now = order.created_at();
         let line_sql = insert_lines_sql(order.lines().len(), 0);
         let result: Result<Vec<domain::EventType>, PlaceOrderError> = on_db!(&self.db, write, pool, begin => {
@@ -351,20 +411,59 @@ impl SqlOrders {
                     return Err(PlaceOrderError::KeyTaken);
                 }
             }
-            for line in &by_product {
+            for taken in &products {
+                let written = bind_product_stock!(sqlx::query(TAKE_PRODUCT_STOCK), taken, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if written == 0 {
+                    // The product is gone, or all its variants together hold too little: name
+                    // the first of its lines whose variant is short.
+                    let mut short = None;
+                    for line in by_variant.iter().filter(|l| l.product_id == taken.0) {
+                        let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
+                            .bind(line.variant_id.as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        match stock {
+                            None => return Err(PlaceOrderError::UnknownProduct(line.product_id)),
+                            Some(s) if s < i64::from(line.quantity.get()) => {
+                                short = Some(line.variant_id);
+                                break;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(taken.0.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    return Err(match (exists, short) {
+                        (None, _) => PlaceOrderError::UnknownProduct(taken.0),
+                        (Some(_), Some(v)) => PlaceOrderError::InsufficientStock(v),
+                        (Some(_), None) => PlaceOrderError::InsufficientStock(
+                            by_variant.iter().find(|l| l.product_id == taken.0).map_or(VariantId::from_uuid(taken.0.as_uuid()), |l| l.variant_id),
+                        ),
+                    });
+                }
+            }
+            for line in &by_variant {
                 let taken = bind_stock!(sqlx::query(TAKE_STOCK), line, now)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?
                 .rows_affected();
                 if taken == 0 {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
-                        .bind(line.product_id.as_uuid())
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(line.variant_id.as_uuid())
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(map_err)?;
                     return Err(match exists {
-                        Some(_) => PlaceOrderError::InsufficientStock(line.product_id),
+                        Some(_) => PlaceOrderError::InsufficientStock(line.variant_id),
                         None => PlaceOrderError::UnknownProduct(line.product_id),
                     });
                 }
@@ -458,20 +557,41 @@ impl OrderRepository for SqlOrders {
             }
             if to == OrderStatus::Cancelled {
                 // Only the request whose compare-and-set won gets here: stock returns once.
-                let lines: Vec<(Uuid, i64)> = sqlx::query_as(
-                    "SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id",
+                let mut lines: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
+                    "SELECT product_id, COALESCE(variant_id, product_id), quantity FROM order_lines WHERE order_id = $1",
                 )
                 .bind(id.as_uuid())
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err)?;
+                // Rows are locked as placing takes them: products by id, then variants by id.
+                let mut products: Vec<Uuid> = lines.iter().map(|(p, _, _)| *p).collect();
+                products.sort();
+                products.dedup();
+                for product_id in &products {
+                    sqlx::query(TOUCH_PRODUCT)
+                        .bind(product_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                lines.sort_by_key(|(_, v, _)| *v);
                 // Stock comes back up to its maximum and no further (an admin may have set it
                 // there since the order): a row past it would be unreadable.
-                for (product_id, quantity) in lines {
+                for (_, variant_id, quantity) in lines {
                     sqlx::query(sqlx::AssertSqlSafe(restock_sql(&self.db)))
-                        .bind(product_id)
+                        .bind(variant_id)
                         .bind(quantity)
                         .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                // Each product's stock is the sum of its variants' again.
+                for product_id in &products {
+                    sqlx::query(SUM_STOCK)
+                        .bind(product_id)
                         .execute(&mut *tx)
                         .await
                         .map_err(map_err)?;
@@ -579,8 +699,8 @@ mod tests {
     fn line_inserts_number_their_values_after_the_offset() {
         let sql = insert_lines_sql(2, 3);
         assert!(sql.ends_with(
-            "VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14), \
-             ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+            "VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16), \
+             ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
         ));
     }
 }

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::category::{count_changes, with_ancestors};
 use domain::{
-    CategoryId, Currency, Description, FieldError, Image, KeyPart, Money, Page, PageRequest,
-    ParentLinks, PendingEvent, Product, ProductChanges, ProductId, ProductName, ProductRepository,
-    ProductStatus, RepositoryError, Sku, Slug, SortKeys, Stock,
+    CategoryId, Currency, Description, FieldError, Image, KeyPart, Money, OptionInput,
+    OptionValues, Page, PageRequest, ParentLinks, PendingEvent, Position, Product, ProductChanges,
+    ProductId, ProductName, ProductOptions, ProductRepository, ProductStatus, RepositoryError, Sku,
+    Slug, SortKeys, Stock, Validator, Variant, VariantId, VariantSet,
 };
 use uuid::Uuid;
 
@@ -16,8 +17,8 @@ use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_from_json, images_json, joined_image_columns,
 };
 use super::{
-    Backend, Database, after_condition, corrupt, fetch_by_id, fetch_in, keyset_page_of, map_err,
-    on_db, order_by, slugs_like,
+    Backend, Database, after_condition, corrupt, fetch_in, keyset_page_of, map_err, on_db,
+    order_by, slugs_like,
 };
 use application::ports::{
     CategoryRef, Lookup, ProductFilter, ProductReadModel, ProductSort, ProductView,
@@ -25,28 +26,46 @@ use application::ports::{
 
 macro_rules! product_columns {
     () => {
-        "id, sku, name, slug, status, description, price_minor, currency, stock, created_at, \
-         updated_at"
+        "id, sku, name, slug, status, description, price_minor, currency, stock, options, \
+         created_at, updated_at"
     };
 }
-
-/// One by id.
-const PRODUCT_BY_ID: &str = concat!(
-    "SELECT ",
-    product_columns!(),
-    " FROM products WHERE id = $1 AND deleted_at IS NULL"
-);
 
 /// [`product_columns`] of the table aliased `p`.
 macro_rules! joined_product_columns {
     () => {
         "p.id, p.sku, p.name, p.slug, p.status, p.description, p.price_minor, p.currency, \
-         p.stock, p.created_at, p.updated_at"
+         p.stock, p.options, p.created_at, p.updated_at"
+    };
+}
+
+/// The columns of a variant, as [`VariantRow`] reads them.
+macro_rules! variant_columns {
+    () => {
+        "id, product_id, sku, option_values, price_minor, compare_at_price_minor, currency, \
+         stock, position"
+    };
+}
+
+/// The live variants of the product `p` as one JSON text, `[[id, sku, option_values,
+/// price_minor, compare_at_price_minor, currency, stock, position], ...]` (see
+/// [`variants_from_json`]), so that a product's view and a list page stay one statement.
+macro_rules! variants_json {
+    (sqlite) => {
+        "(SELECT json_group_array(json_array(lower(hex(v.id)), v.sku, v.option_values, \
+         v.price_minor, v.compare_at_price_minor, v.currency, v.stock, v.position)) \
+         FROM product_variants v WHERE v.product_id = p.id AND v.deleted_at IS NULL) AS variants"
+    };
+    (postgres) => {
+        "(SELECT COALESCE(json_agg(json_build_array(v.id, v.sku, v.option_values, \
+         v.price_minor, v.compare_at_price_minor, v.currency, v.stock, v.position)), '[]')::text \
+         FROM product_variants v WHERE v.product_id = p.id AND v.deleted_at IS NULL) AS variants"
     };
 }
 
 /// A product with one of its images (or none), as a `LEFT JOIN` gives them, and its
-/// categories as JSON (see [`categories_json`]), the same on each of its rows.
+/// categories and variants as JSON (see [`categories_json`], [`variants_json`]), the same on
+/// each of its rows.
 #[derive(sqlx::FromRow)]
 struct ProductImageRow {
     #[sqlx(flatten)]
@@ -54,6 +73,7 @@ struct ProductImageRow {
     #[sqlx(flatten)]
     image: JoinedImageRow,
     categories: String,
+    variants: String,
 }
 
 /// The categories of the product `p` as one JSON text, `[[id, name, slug, position], ...]`,
@@ -83,6 +103,8 @@ macro_rules! product_view_sql {
             joined_image_columns!(),
             ", ",
             categories_json!($backend),
+            ", ",
+            variants_json!($backend),
             " FROM products p LEFT JOIN product_images i ON i.product_id = p.id \
              WHERE p.",
             $key,
@@ -126,41 +148,156 @@ fn category_refs(
 #[derive(sqlx::FromRow)]
 pub(super) struct ProductRow {
     id: Uuid,
-    sku: String,
     name: String,
     slug: Option<String>,
     status: String,
     description: Option<String>,
+    /// The lowest price of its variants (what the price sorts go by).
     price_minor: i64,
-    currency: String,
-    stock: i64,
+    options: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<ProductRow> for Product {
-    type Error = RepositoryError;
+/// A variant as stored (one row of `product_variants`, or one entry of [`variants_json`]).
+#[derive(sqlx::FromRow)]
+pub(super) struct VariantRow {
+    id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    option_values: String,
+    price_minor: i64,
+    compare_at_price_minor: Option<i64>,
+    currency: String,
+    stock: i64,
+    position: i64,
+}
 
-    fn try_from(r: ProductRow) -> Result<Self, RepositoryError> {
-        let currency = Currency::parse(&r.currency).map_err(|e| corrupt("currency", e))?;
-        Ok(Product {
-            id: ProductId::from_uuid(r.id),
-            sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
-            name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
-            slug: Slug::parse(r.slug.as_deref().unwrap_or_default())
-                .map_err(|e| corrupt("slug", e))?,
-            status: ProductStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
-            description: r
-                .description
-                .map(|d| Description::parse(&d))
-                .transpose()
-                .map_err(|e| corrupt("description", e))?,
-            price: Money::from_minor(r.price_minor, currency).map_err(|e| corrupt("price", e))?,
-            stock: Stock::new(r.stock).map_err(|e| corrupt("stock", e))?,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+/// One entry of [`variants_json`]'s text.
+type VariantJson = (String, String, String, i64, Option<i64>, String, i64, i64);
+
+/// [`variants_json`]'s text as the variant rows of `product_id`.
+fn variants_from_json(product_id: Uuid, json: &str) -> Result<Vec<VariantRow>, RepositoryError> {
+    let rows: Vec<VariantJson> = serde_json::from_str(json).map_err(|e| corrupt("variants", e))?;
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                sku,
+                option_values,
+                price_minor,
+                compare_at_price_minor,
+                currency,
+                stock,
+                position,
+            )| {
+                Ok(VariantRow {
+                    id: Uuid::parse_str(&id).map_err(|e| corrupt("variant id", e))?,
+                    product_id,
+                    sku,
+                    option_values,
+                    price_minor,
+                    compare_at_price_minor,
+                    currency,
+                    stock,
+                    position,
+                })
+            },
+        )
+        .collect()
+}
+
+/// An option as the `options` column holds it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredOption {
+    name: String,
+    values: Vec<String>,
+}
+
+/// The `options` column of `options`.
+fn options_json(options: &ProductOptions) -> String {
+    let stored: Vec<StoredOption> = options
+        .as_slice()
+        .iter()
+        .map(|o| StoredOption {
+            name: o.name().as_str().to_owned(),
+            values: o.values().iter().map(|x| x.as_str().to_owned()).collect(),
         })
-    }
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The `option_values` column of `values`: the values alone, in the product's option order.
+fn option_values_json(values: &OptionValues) -> String {
+    let values: Vec<&str> = values.pairs().iter().map(|(_, x)| x.as_str()).collect();
+    serde_json::to_string(&values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The `options` column read back.
+fn options_from_json(json: &str) -> Result<ProductOptions, RepositoryError> {
+    let stored: Vec<StoredOption> =
+        serde_json::from_str(json).map_err(|e| corrupt("options", e))?;
+    let input: Vec<OptionInput> = stored
+        .into_iter()
+        .map(|o| OptionInput {
+            name: o.name,
+            values: o.values,
+        })
+        .collect();
+    ProductOptions::parse(&input).map_err(|e| corrupt("options", e))
+}
+
+/// A variant row read back against its product's `options`.
+fn variant_of(options: &ProductOptions, r: VariantRow) -> Result<Variant, RepositoryError> {
+    let currency = Currency::parse(&r.currency).map_err(|e| corrupt("currency", e))?;
+    let values: Vec<String> =
+        serde_json::from_str(&r.option_values).map_err(|e| corrupt("option values", e))?;
+    let names = options.as_slice().iter().map(|o| o.name().as_str());
+    let mut v = Validator::new();
+    let option_values = OptionValues::parse(&mut v, "option_values", options, names.zip(&values));
+    let option_values = match (option_values, v.finish()) {
+        (Some(x), Ok(())) => x,
+        (_, Err(e)) => return Err(corrupt("option values", e)),
+        (None, Ok(())) => return Err(corrupt("option values", "unreadable")),
+    };
+    Ok(Variant {
+        id: VariantId::from_uuid(r.id),
+        sku: Sku::parse(&r.sku).map_err(|e| corrupt("sku", e))?,
+        option_values,
+        price: Money::from_minor(r.price_minor, currency).map_err(|e| corrupt("price", e))?,
+        compare_at_price: r
+            .compare_at_price_minor
+            .map(|m| Money::from_minor(m, currency))
+            .transpose()
+            .map_err(|e| corrupt("compare_at_price", e))?,
+        stock: Stock::new(r.stock).map_err(|e| corrupt("stock", e))?,
+        position: Position::new(r.position).map_err(|e| corrupt("position", e))?,
+    })
+}
+
+/// The product of row `r` with its variant rows (in any order).
+fn product_of(r: ProductRow, mut variants: Vec<VariantRow>) -> Result<Product, RepositoryError> {
+    let options = options_from_json(&r.options)?;
+    variants.sort_by_key(|v| (v.position, v.id));
+    let variants = variants
+        .into_iter()
+        .map(|v| variant_of(&options, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let variants = VariantSet::new(options, variants).map_err(|e| corrupt("variants", e))?;
+    Ok(Product {
+        id: ProductId::from_uuid(r.id),
+        name: ProductName::parse(&r.name).map_err(|e| corrupt("name", e))?,
+        slug: Slug::parse(r.slug.as_deref().unwrap_or_default()).map_err(|e| corrupt("slug", e))?,
+        status: ProductStatus::parse(&r.status).map_err(|e| corrupt("status", e))?,
+        description: r
+            .description
+            .map(|d| Description::parse(&d))
+            .transpose()
+            .map_err(|e| corrupt("description", e))?,
+        variants,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
 }
 
 /// How many rows one backfill transaction takes.
@@ -305,6 +442,27 @@ impl SqlProducts {
             events_written: super::EventCounter::default(),
         }
     }
+
+    /// The products of `rows` with their live variants, read in one more statement.
+    async fn with_variants(&self, rows: Vec<ProductRow>) -> Result<Vec<Product>, RepositoryError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            variant_columns!(),
+            " FROM product_variants WHERE deleted_at IS NULL AND product_id IN ({})"
+        );
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut variants: Vec<VariantRow> = fetch_in(&self.db, SQL, &ids).await?;
+        rows.into_iter()
+            .map(|r| {
+                let (mine, rest): (Vec<VariantRow>, Vec<VariantRow>) =
+                    std::mem::take(&mut variants)
+                        .into_iter()
+                        .partition(|v| v.product_id == r.id);
+                variants = rest;
+                product_of(r, mine)
+            })
+            .collect()
+    }
 }
 
 /// Joins name and description in [`search_text`]; a control character that names and
@@ -429,6 +587,48 @@ macro_rules! categories_in_tx {
     }};
 }
 
+/// Inserts every variant of the product `$p` inside `$tx`.
+macro_rules! insert_variants {
+    ($tx:expr, $p:expr) => {{
+        for v in $p.variants.variants() {
+            sqlx::query(
+                "INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, \
+                 compare_at_price_minor, currency, stock, position, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(v.id.as_uuid())
+            .bind($p.id.as_uuid())
+            .bind(v.sku.as_str())
+            .bind(option_values_json(&v.option_values))
+            .bind(v.price.minor())
+            .bind(v.compare_at_price.map(|m| m.minor()))
+            .bind(v.price.currency().code())
+            .bind(i64::from(v.stock.get()))
+            .bind(i64::from(v.position.get()))
+            .bind($p.updated_at)
+            .execute(&mut *$tx)
+            .await
+            .map_err(map_err)?;
+        }
+    }};
+}
+
+/// The live variant rows of product `$id`, read inside `$tx`.
+macro_rules! variants_in_tx {
+    ($tx:expr, $id:expr) => {{
+        let rows: Vec<VariantRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            variant_columns!(),
+            " FROM product_variants WHERE product_id = $1 AND deleted_at IS NULL"
+        ))
+        .bind($id.as_uuid())
+        .fetch_all(&mut *$tx)
+        .await
+        .map_err(map_err)?;
+        rows
+    }};
+}
+
 /// Moves the kept counts from what a product counted towards (`$before`) to what it counts
 /// towards now (`$after`), inside `$tx`.
 macro_rules! move_counts {
@@ -455,25 +655,29 @@ impl ProductRepository for SqlProducts {
             if let Some(lock) = &lock {
                 sqlx::query(sqlx::AssertSqlSafe(lock.clone())).execute(&mut *tx).await.map_err(map_err)?;
             }
+            // The product row holds the summary of its variants: the first one's SKU, the
+            // lowest price, the sum of the stock.
             sqlx::query(
-                "INSERT INTO products (id, sku, name, slug, status, description, price_minor, currency, stock, search_text, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                "INSERT INTO products (id, sku, name, slug, status, description, price_minor, currency, stock, options, search_text, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(p.id.as_uuid())
-            .bind(p.sku.as_str())
+            .bind(p.sku().as_str())
             .bind(p.name.as_str())
             .bind(p.slug.as_str())
             .bind(p.status.as_str())
             .bind(p.description.as_ref().map(Description::as_str))
-            .bind(p.price.minor())
-            .bind(p.price.currency().code())
-            .bind(i64::from(p.stock.get()))
+            .bind(p.price().minor())
+            .bind(p.price().currency().code())
+            .bind(i64::try_from(p.stock()).unwrap_or(i64::MAX))
+            .bind(options_json(p.variants.options()))
             .bind(search_text(p))
             .bind(p.created_at)
             .bind(p.updated_at)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            insert_variants!(tx, p);
             if !category_ids.is_empty() {
                 let links = tree_links!(tx);
                 unknown_category(category_ids, &links)?;
@@ -489,7 +693,7 @@ impl ProductRepository for SqlProducts {
 
     #[tracing::instrument(name = "db.products.get", skip_all)]
     async fn get(&self, id: ProductId) -> Result<Option<Product>, RepositoryError> {
-        fetch_by_id::<ProductRow, _>(&self.db, PRODUCT_BY_ID, id.as_uuid()).await
+        Ok(self.get_many(&[id]).await?.into_iter().next())
     }
 
     #[tracing::instrument(name = "db.products.get_many", skip_all, fields(count = ids.len()))]
@@ -501,7 +705,20 @@ impl ProductRepository for SqlProducts {
         );
         let ids: Vec<Uuid> = ids.iter().map(ProductId::as_uuid).collect();
         let rows: Vec<ProductRow> = fetch_in(&self.db, SQL, &ids).await?;
-        rows.into_iter().map(Product::try_from).collect()
+        self.with_variants(rows).await
+    }
+
+    #[tracing::instrument(name = "db.products.of_variants", skip_all, fields(count = ids.len()))]
+    async fn of_variants(&self, ids: &[VariantId]) -> Result<Vec<Product>, RepositoryError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM products WHERE deleted_at IS NULL AND id IN \
+             (SELECT product_id FROM product_variants WHERE deleted_at IS NULL AND id IN ({}))"
+        );
+        let ids: Vec<Uuid> = ids.iter().map(VariantId::as_uuid).collect();
+        let rows: Vec<ProductRow> = fetch_in(&self.db, SQL, &ids).await?;
+        self.with_variants(rows).await
     }
 
     #[tracing::instrument(name = "db.products.slugs_like", skip_all)]
@@ -568,7 +785,27 @@ impl ProductRepository for SqlProducts {
             .await
             .map_err(map_err)?;
             let Some(row) = row else { return Ok(None) };
-            let product = Product::try_from(row)?;
+            if c.touch_variant() {
+                // Only a product of one variant takes these (the use case refuses them for
+                // more), and its product row summarises exactly that variant.
+                sqlx::query(
+                    "UPDATE product_variants SET sku = COALESCE($2, sku), \
+                     price_minor = COALESCE($3, price_minor), currency = COALESCE($4, currency), \
+                     stock = COALESCE($5, stock), updated_at = $6 \
+                     WHERE product_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id.as_uuid())
+                .bind(c.sku.as_ref().map(Sku::as_str))
+                .bind(c.price.map(|p| p.minor()))
+                .bind(c.price.map(|p| p.currency().code()))
+                .bind(c.stock.map(|s| i64::from(s.get())))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            }
+            let variants = variants_in_tx!(tx, id);
+            let product = product_of(row, variants)?;
             if text_changed {
                 sqlx::query("UPDATE products SET search_text = $2 WHERE id = $1")
                     .bind(id.as_uuid())
@@ -627,6 +864,13 @@ impl ProductRepository for SqlProducts {
                 None => None,
                 Some(status) => {
                     let status = ProductStatus::parse(&status).map_err(|e| corrupt("status", e))?;
+                    // Its variants go with it, freeing their SKUs.
+                    sqlx::query("UPDATE product_variants SET deleted_at = $2, updated_at = $2 WHERE product_id = $1 AND deleted_at IS NULL")
+                        .bind(id.as_uuid())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
                     let categories = categories_in_tx!(tx, id);
                     if status.is_public() && !categories.is_empty() {
                         let links = tree_links!(tx);
@@ -689,6 +933,7 @@ impl ProductReadModel for SqlProducts {
             product,
             image,
             categories,
+            variants,
         }) = rows.next()
         else {
             return Ok(None);
@@ -698,8 +943,9 @@ impl ProductReadModel for SqlProducts {
         for image in std::iter::once(image).chain(rows.map(|r| r.image)) {
             images.extend(image.into_image(product_id)?);
         }
+        let variants = variants_from_json(product_id, &variants)?;
         Ok(Some(ProductView {
-            product: Product::try_from(product)?,
+            product: product_of(product, variants)?,
             images,
             categories: categories_from_json(&categories)?,
         }))
@@ -838,7 +1084,7 @@ impl SqlProducts {
                 },
             };
             let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq, ", images_json!(sqlite), ", ",
-                categories_json!(sqlite), " FROM products p WHERE seq IN \
+                categories_json!(sqlite), ", ", variants_json!(sqlite), " FROM products p WHERE seq IN \
                 (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 AND ($4 IS NULL OR rowid < $4) \
                 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
                 ORDER BY seq DESC"))
@@ -967,8 +1213,20 @@ impl SqlProducts {
         }
         let n = cond.args.len();
         let joined = match backend {
-            Backend::Sqlite => concat!(images_json!(sqlite), ", ", categories_json!(sqlite)),
-            Backend::Postgres => concat!(images_json!(postgres), ", ", categories_json!(postgres)),
+            Backend::Sqlite => concat!(
+                images_json!(sqlite),
+                ", ",
+                categories_json!(sqlite),
+                ", ",
+                variants_json!(sqlite)
+            ),
+            Backend::Postgres => concat!(
+                images_json!(postgres),
+                ", ",
+                categories_json!(postgres),
+                ", ",
+                variants_json!(postgres)
+            ),
         };
         // The page is cut in an inner query and only its rows get their images and categories:
         // PostgreSQL computes a query's columns for the rows an OFFSET skips too. The outer
@@ -1015,13 +1273,15 @@ struct ListRow {
     seq: i64,
     images: String,
     categories: String,
+    variants: String,
 }
 
 impl TryFrom<ListRow> for ProductView {
     type Error = RepositoryError;
 
     fn try_from(r: ListRow) -> Result<Self, Self::Error> {
-        let product = Product::try_from(r.product)?;
+        let variants = variants_from_json(r.product.id, &r.variants)?;
+        let product = product_of(r.product, variants)?;
         Ok(ProductView {
             images: images_from_json(product.id.as_uuid(), &r.images)?,
             categories: categories_from_json(&r.categories)?,

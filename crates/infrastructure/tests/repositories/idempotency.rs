@@ -66,10 +66,7 @@ async fn a_live_key_refuses_a_second_order_and_takes_none_of_its_stock(t: TestDb
         Err(PlaceOrderError::KeyTaken)
     ));
     assert_eq!(t.orders.get(order_id(&second)).await.unwrap(), None);
-    assert_eq!(
-        t.products.get(mug.id).await.unwrap().unwrap().stock.get(),
-        8
-    );
+    assert_eq!(t.products.get(mug.id).await.unwrap().unwrap().stock(), 8);
     assert_eq!(
         t.orders.find_key(ann, "k-1", at(3)).await.unwrap(),
         Some(key)
@@ -92,10 +89,7 @@ async fn an_expired_key_is_taken_over_by_the_next_order(t: TestDb) {
         Some(key)
     );
     assert_eq!(t.orders.get(order_id(&second)).await.unwrap(), Some(second));
-    assert_eq!(
-        t.products.get(mug.id).await.unwrap().unwrap().stock.get(),
-        8
-    );
+    assert_eq!(t.products.get(mug.id).await.unwrap().unwrap().stock(), 8);
 }
 
 async fn one_key_name_of_two_users_is_two_keys(t: TestDb) {

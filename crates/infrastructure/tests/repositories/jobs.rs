@@ -150,7 +150,7 @@ async fn a_low_stock_event_is_written_only_by_the_order_that_crosses_the_thresho
     let low = |taken| PendingEvent {
         event: event(EventType::VariantLowStock, 1),
         condition: EventCondition::StockFell {
-            product: mug.id,
+            product: variant_of(mug.id),
             taken,
             threshold: 5,
         },

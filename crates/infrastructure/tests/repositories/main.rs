@@ -13,4 +13,6 @@ mod jobs;
 mod orders;
 mod products;
 mod read_models;
+mod upgrade;
 mod users;
+mod variants;

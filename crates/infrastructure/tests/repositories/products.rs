@@ -18,10 +18,15 @@ async fn a_product_reads_back_exactly_as_written(t: TestDb) {
     t.products.insert(&plain).await.unwrap();
     assert_eq!(t.products.get(plain.id).await.unwrap(), Some(plain.clone()));
     let jpy = domain::Currency::parse("JPY").unwrap();
+    let big = product("BIG-1", "Big", "1", 1);
     let yen = domain::Product {
-        price: Money::from_minor(Money::MAX_MINOR, jpy).unwrap(),
-        stock: Stock::new(Stock::MAX).unwrap(),
-        ..product("BIG-1", "Big", "1", 1)
+        variants: domain::VariantSet::single(
+            variant_of(big.id),
+            Sku::parse("BIG-1").unwrap(),
+            Money::from_minor(Money::MAX_MINOR, jpy).unwrap(),
+            Stock::new(Stock::MAX).unwrap(),
+        ),
+        ..big
     };
     t.products.insert(&yen).await.unwrap();
     assert_eq!(t.products.get(yen.id).await.unwrap(), Some(yen));
@@ -88,7 +93,7 @@ async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
     };
     let updated = update_product(&t, p.id, &changes, 60).await;
     let mut expected = p.clone();
-    expected.apply(changes, at(60));
+    expected.apply(changes, at(60)).unwrap();
     assert_eq!(updated, expected);
     assert_eq!(t.products.get(p.id).await.unwrap(), Some(expected.clone()));
 
@@ -99,7 +104,7 @@ async fn an_update_changes_the_named_fields_and_the_time_only(t: TestDb) {
         ..ProductChanges::default()
     };
     let cleared = update_product(&t, p.id, &clear, 120).await;
-    expected.apply(clear, at(120));
+    expected.apply(clear, at(120)).unwrap();
     assert_eq!(cleared, expected);
     assert_eq!(cleared.description, None);
     assert_eq!(t.products.get(p.id).await.unwrap(), Some(expected.clone()));

@@ -58,12 +58,24 @@ pub struct TestDb {
 static SKIP_NOTICE: Once = Once::new();
 
 impl TestDb {
-    async fn open(url: &str) -> Database {
+    /// The database at `url`, migrated (with the backfills), or with the migrations up to
+    /// version `up_to` only (the schema an older release left).
+    async fn open(url: &str, up_to: Option<i64>) -> Database {
         let url = DatabaseUrl::parse(url).expect("a database URL");
         let db = Database::connect(&url, 4, Duration::from_secs(10))
             .await
             .expect("cannot connect to the test database");
-        db.migrate().await.expect("migrations fail");
+        match (up_to, &db) {
+            (None, _) => db.migrate().await.expect("migrations fail"),
+            (Some(v), Database::Sqlite { write, .. }) => sqlx::migrate!("./migrations/sqlite")
+                .run_to(v, write)
+                .await
+                .expect("migrations fail"),
+            (Some(v), Database::Postgres(pool)) => sqlx::migrate!("./migrations/postgres")
+                .run_to(v, pool)
+                .await
+                .expect("migrations fail"),
+        }
         db
     }
 
@@ -100,16 +112,37 @@ impl TestDb {
 
     /// A SQLite file in a fresh folder.
     pub async fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("shop-repo-test-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("cannot create the test folder");
-        let db = Self::open(&format!("sqlite://{}", dir.join("shop.db").display())).await;
-        assert_eq!(db.backend(), Backend::Sqlite);
-        Self::with(db, Some(dir), None)
+        Self::sqlite_up_to(None).await
     }
 
     /// A new database on the test PostgreSQL server; `None` (with a note) when no server is
     /// configured, a panic when none is and `CI=true`.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_up_to(None).await
+    }
+
+    /// [`TestDb::sqlite`] or [`TestDb::postgres`] as `like` is, with the migrations up to
+    /// version `up_to` only; `t.db.migrate()` runs the rest.
+    pub async fn like_up_to(like: &TestDb, up_to: i64) -> Option<Self> {
+        match like.db.backend() {
+            Backend::Sqlite => Some(Self::sqlite_up_to(Some(up_to)).await),
+            Backend::Postgres => Self::postgres_up_to(Some(up_to)).await,
+        }
+    }
+
+    async fn sqlite_up_to(up_to: Option<i64>) -> Self {
+        let dir = std::env::temp_dir().join(format!("shop-repo-test-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("cannot create the test folder");
+        let db = Self::open(
+            &format!("sqlite://{}", dir.join("shop.db").display()),
+            up_to,
+        )
+        .await;
+        assert_eq!(db.backend(), Backend::Sqlite);
+        Self::with(db, Some(dir), None)
+    }
+
+    async fn postgres_up_to(up_to: Option<i64>) -> Option<Self> {
         let server = match std::env::var("SHOP_TEST_POSTGRES_URL") {
             Ok(url) if !url.trim().is_empty() => url,
             _ => {
@@ -141,7 +174,7 @@ impl TestDb {
         let _ = conn.close().await;
         let mut url = reqwest::Url::parse(&server).expect("SHOP_TEST_POSTGRES_URL is not a URL");
         url.set_path(&format!("/{name}"));
-        let db = Self::open(url.as_str()).await;
+        let db = Self::open(url.as_str(), up_to).await;
         assert_eq!(db.backend(), Backend::Postgres);
         Some(Self::with(db, None, Some((server, name))))
     }
@@ -189,18 +222,45 @@ pub fn eur() -> Currency {
 
 /// A product: `price` in euros, `stock` units, created at `at(0)`.
 pub fn product(sku: &str, name: &str, price: &str, stock: i64) -> Product {
+    let id = ProductId::new();
     Product {
-        id: ProductId::new(),
-        sku: Sku::parse(sku).unwrap(),
+        id,
         name: ProductName::parse(name).unwrap(),
         slug: domain::Slug::from_name(&format!("{name} {sku}"), "product"),
         status: domain::ProductStatus::Active,
         description: None,
-        price: Money::parse(price, eur()).unwrap(),
-        stock: Stock::new(stock).unwrap(),
+        // One variant with the product's id, as the catalog makes them.
+        variants: domain::VariantSet::single(
+            variant_of(id),
+            Sku::parse(sku).unwrap(),
+            Money::parse(price, eur()).unwrap(),
+            Stock::new(stock).unwrap(),
+        ),
         created_at: at(0),
         updated_at: at(0),
     }
+}
+
+/// `products.stock` of product `id` as stored: the sum of its variants' stock.
+pub async fn summary_stock(t: &TestDb, id: ProductId) -> i64 {
+    let sql = "SELECT stock FROM products WHERE id = $1";
+    match &t.db {
+        Database::Sqlite { write, .. } => sqlx::query_scalar(sql)
+            .bind(id.as_uuid())
+            .fetch_one(write)
+            .await
+            .unwrap(),
+        Database::Postgres(pool) => sqlx::query_scalar(sql)
+            .bind(id.as_uuid())
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// The one variant of a product made by [`product`]: it has the product's id.
+pub fn variant_of(id: ProductId) -> domain::VariantId {
+    domain::VariantId::from_uuid(id.as_uuid())
 }
 
 pub fn described(mut p: Product, description: &str) -> Product {
@@ -272,7 +332,13 @@ pub fn order_to(
         user,
         lines
             .iter()
-            .map(|(p, q)| ((*p).clone(), Quantity::new(*q).unwrap()))
+            .map(|(p, q)| {
+                (
+                    (*p).clone(),
+                    p.variants.first().id,
+                    Quantity::new(*q).unwrap(),
+                )
+            })
             .collect(),
         shipping_address,
         at(secs),

@@ -45,6 +45,11 @@ both_dbs!(
     idempotency_keys_belong_to_one_user,
     without_an_idempotency_key_each_request_places_an_order,
     a_key_whose_request_failed_can_be_used_again,
+    an_order_names_a_variant_or_a_product_of_one_and_its_lines_name_the_variant,
+    a_line_names_exactly_one_of_variant_and_product,
+    an_unknown_variant_is_refused_naming_the_line,
+    cancelling_returns_the_stock_to_the_variant,
+    not_enough_stock_names_the_variant,
 );
 
 // ---- local vocabulary ----------------------------------------------------------------------
@@ -201,6 +206,8 @@ async fn placing_an_order_answers_it_and_takes_the_stock(app: TestApp) {
         json!([
             {
                 "product_id": mug["id"],
+                "variant_id": mug["variants"][0]["id"],
+                "variant_title": "Default Title",
                 "sku": mug["sku"],
                 "name": mug["name"],
                 "unit_price": money("19.90", "EUR"),
@@ -209,6 +216,8 @@ async fn placing_an_order_answers_it_and_takes_the_stock(app: TestApp) {
             },
             {
                 "product_id": plate["id"],
+                "variant_id": plate["variants"][0]["id"],
+                "variant_title": "Default Title",
                 "sku": plate["sku"],
                 "name": plate["name"],
                 "unit_price": money("2.50", "EUR"),
@@ -1236,4 +1245,155 @@ async fn a_key_whose_request_failed_can_be_used_again(app: TestApp) {
     let again = expect_json(again, StatusCode::CREATED, "replay").await;
     assert_eq!(again["id"], order["id"]);
     assert_eq!(stock_of(&app, &mug).await, 3);
+}
+
+// ---- variants --------------------------------------------------------------------------------
+
+/// An order body of `(variant id, quantity)` lines.
+fn variant_items(lines: &[(&Value, i64)]) -> Value {
+    json!({
+        "items": lines
+            .iter()
+            .map(|(v, q)| json!({"variant_id": v, "quantity": q}))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The one variant of `product`, as the product shows it.
+fn only_variant(product: &Value) -> &Value {
+    let variants = product["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `variants` in {product}"));
+    assert_eq!(variants.len(), 1, "{product}");
+    &variants[0]
+}
+
+async fn an_order_names_a_variant_or_a_product_of_one_and_its_lines_name_the_variant(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let mug = product(&app, &admin, "19.90", "EUR", 10).await;
+    let plate = product(&app, &admin, "2.50", "EUR", 5).await;
+    let mug_variant = only_variant(&mug)["id"].clone();
+    let plate_variant = only_variant(&plate)["id"].clone();
+
+    let body = json!({"items": [
+        {"variant_id": mug_variant, "quantity": 2},
+        {"product_id": plate["id"], "quantity": 1},
+    ]});
+    let order = place_ok(&app, &token, &body).await;
+    let lines = list_items_of(&order);
+    assert_eq!(lines.len(), 2, "{order}");
+    assert_eq!(
+        (
+            &lines[0]["product_id"],
+            &lines[0]["variant_id"],
+            &lines[0]["variant_title"]
+        ),
+        (&mug["id"], &mug_variant, &json!("Default Title"))
+    );
+    assert_eq!(
+        (
+            &lines[1]["product_id"],
+            &lines[1]["variant_id"],
+            &lines[1]["variant_title"]
+        ),
+        (&plate["id"], &plate_variant, &json!("Default Title"))
+    );
+    assert_eq!(lines[0]["sku"], only_variant(&mug)["sku"]);
+    assert_eq!(order["total"], money("42.30", "EUR"));
+    assert_eq!(get_order(&app, &token, &order).await, order);
+
+    // The variant and its product read the stock taken.
+    let mug_now = app.get_json(&product_path(&mug), None).await;
+    assert_eq!(only_variant(&mug_now)["stock"], json!(8));
+    assert_eq!(mug_now["stock"], json!(8));
+    assert_eq!(stock_of(&app, &plate).await, 4);
+
+    // The same variant by id and through its product is one line.
+    let body = json!({"items": [
+        {"variant_id": mug_variant, "quantity": 1},
+        {"product_id": mug["id"], "quantity": 2},
+    ]});
+    let order = place_ok(&app, &token, &body).await;
+    let lines = list_items_of(&order);
+    assert_eq!(lines.len(), 1, "{order}");
+    assert_eq!(lines[0]["quantity"], json!(3));
+    assert_eq!(lines[0]["variant_id"], mug_variant);
+    assert_eq!(stock_of(&app, &mug).await, 5);
+}
+
+fn list_items_of(order: &Value) -> &Vec<Value> {
+    order["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `items` in {order}"))
+}
+
+async fn a_line_names_exactly_one_of_variant_and_product(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let mug = product(&app, &admin, "1.00", "EUR", 10).await;
+    let variant = only_variant(&mug)["id"].clone();
+    for line in [
+        json!({"variant_id": variant, "product_id": mug["id"], "quantity": 1}),
+        json!({"quantity": 1}),
+    ] {
+        let body = json!({"items": [{"product_id": mug["id"], "quantity": 1}, line]});
+        let fields = assert_invalid(place(&app, Some(&token), &body).await).await;
+        assert_eq!(
+            fields,
+            ["items[1].variant_id", "items[1].product_id"],
+            "{body}"
+        );
+    }
+    assert_eq!(stock_of(&app, &mug).await, 10);
+}
+
+async fn an_unknown_variant_is_refused_naming_the_line(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let mug = product(&app, &admin, "1.00", "EUR", 10).await;
+    let body = variant_items(&[
+        (&only_variant(&mug)["id"], 1),
+        (&json!(uuid::Uuid::now_v7()), 1),
+    ]);
+    let fields = assert_invalid(place(&app, Some(&token), &body).await).await;
+    assert_eq!(fields, ["items[1].variant_id"]);
+    // A deleted product's variant is unknown too.
+    let gone = product(&app, &admin, "1.00", "EUR", 10).await;
+    let resp = app.delete(&product_path(&gone), Some(&admin)).await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let body = variant_items(&[(&only_variant(&gone)["id"], 1)]);
+    let fields = assert_invalid(place(&app, Some(&token), &body).await).await;
+    assert_eq!(fields, ["items[0].variant_id"]);
+    assert_eq!(stock_of(&app, &mug).await, 10);
+}
+
+async fn cancelling_returns_the_stock_to_the_variant(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let mug = product(&app, &admin, "1.00", "EUR", 10).await;
+    let variant = only_variant(&mug)["id"].clone();
+    let order = place_ok(&app, &token, &variant_items(&[(&variant, 4)])).await;
+    let mug_now = app.get_json(&product_path(&mug), None).await;
+    assert_eq!(only_variant(&mug_now)["stock"], json!(6));
+    let resp = cancel(&app, &token, &order).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mug_now = app.get_json(&product_path(&mug), None).await;
+    assert_eq!(only_variant(&mug_now)["stock"], json!(10));
+    assert_eq!(mug_now["stock"], json!(10));
+}
+
+async fn not_enough_stock_names_the_variant(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let mug = product(&app, &admin, "1.00", "EUR", 2).await;
+    let variant = str_of(only_variant(&mug), "id");
+    let body = variant_items(&[(&json!(variant), 3)]);
+    let problem = assert_problem(place(&app, Some(&token), &body).await, 409).await;
+    let detail = str_of(&problem, "detail");
+    assert!(
+        detail.contains(&format!("variant {variant}")),
+        "the 409 does not name the variant: {problem}"
+    );
+    assert_eq!(stock_of(&app, &mug).await, 2);
 }

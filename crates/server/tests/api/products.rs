@@ -12,6 +12,9 @@ use crate::helpers::{
 };
 
 both_dbs!(
+    a_product_is_created_with_options_and_variants,
+    a_product_of_several_variants_is_ordered_and_changed_by_variant,
+    variants_are_checked_when_a_product_is_created,
     anyone_can_list_an_empty_catalog,
     an_admin_creates_a_product_that_anyone_can_read,
     prices_carry_exactly_the_minor_digits_of_their_currency,
@@ -144,6 +147,21 @@ async fn an_admin_creates_a_product_that_anyone_can_read(app: TestApp) {
         json!({"amount": "19.90", "currency": "EUR"})
     );
     assert_eq!(created["stock"], json!(25));
+    // Sold in one variant, which has the product's id, SKU, price and stock.
+    assert_eq!(created["options"], json!([]));
+    assert_eq!(
+        created["variants"],
+        json!([{
+            "id": created["id"],
+            "sku": sku,
+            "title": "Default Title",
+            "option_values": {},
+            "price": {"amount": "19.90", "currency": "EUR"},
+            "compare_at_price": null,
+            "stock": 25,
+            "position": 0,
+        }])
+    );
     assert_eq!(created["images"], json!([]));
     assert_eq!(
         timestamp(&created["created_at"]),
@@ -437,6 +455,9 @@ async fn updating_only_the_stock_keeps_every_other_field(app: TestApp) {
     let after: Value = resp.json().await.unwrap();
 
     assert_eq!(after["stock"], json!(3));
+    // The stock is its one variant's.
+    assert_eq!(after["variants"][0]["stock"], json!(3));
+    assert_eq!(after["variants"][0]["id"], before["variants"][0]["id"]);
     for field in [
         "id",
         "sku",
@@ -946,4 +967,188 @@ async fn a_malformed_product_id_is_404(app: TestApp) {
         .await;
         assert_problem(app.delete(path, Some(&admin)).await, 404).await;
     }
+}
+
+// ---- options and variants -------------------------------------------------------------------
+
+/// A T-shirt in Size S and M: M listed first (position 1, 12.00, struck through 15.00, 2 in
+/// stock), then S (position 0, 10.00, 5 in stock).
+fn tee_body(tag: &str) -> Value {
+    json!({
+        "name": format!("Tee {tag}"),
+        "options": [{"name": "Size", "values": ["S", "M"]}],
+        "variants": [
+            {
+                "sku": format!("TEE-M-{tag}"),
+                "option_values": {"Size": "M"},
+                "price": {"amount": "12.00", "currency": "EUR"},
+                "compare_at_price": {"amount": "15.00", "currency": "EUR"},
+                "stock": 2,
+                "position": 1
+            },
+            {
+                "sku": format!("TEE-S-{tag}"),
+                "option_values": {"Size": "S"},
+                "price": {"amount": "10", "currency": "EUR"},
+                "stock": 5
+            }
+        ]
+    })
+}
+
+async fn a_product_is_created_with_options_and_variants(app: TestApp) {
+    let admin = app.admin_token().await;
+    let tag = unique();
+    let tee = app.create_product_with(&admin, &tee_body(&tag)).await;
+    assert_eq!(
+        tee["options"],
+        json!([{"name": "Size", "values": ["S", "M"]}])
+    );
+    let variants = tee["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2, "{tee}");
+    // By position: S, then M.
+    let (small, medium) = (&variants[0], &variants[1]);
+    assert_eq!(
+        (&small["sku"], &small["title"], &small["option_values"]),
+        (
+            &json!(format!("TEE-S-{tag}")),
+            &json!("S"),
+            &json!({"Size": "S"})
+        )
+    );
+    assert_eq!(
+        small["price"],
+        json!({"amount": "10.00", "currency": "EUR"})
+    );
+    assert_eq!(small["compare_at_price"], json!(null));
+    assert_eq!(
+        (&small["stock"], &small["position"]),
+        (&json!(5), &json!(0))
+    );
+    assert_eq!(
+        (&medium["title"], &medium["stock"], &medium["position"]),
+        (&json!("M"), &json!(2), &json!(1))
+    );
+    assert_eq!(
+        medium["compare_at_price"],
+        json!({"amount": "15.00", "currency": "EUR"})
+    );
+    assert_ne!(small["id"], medium["id"]);
+    // The product: its first variant's SKU, the lowest price, all the stock.
+    assert_eq!(tee["sku"], small["sku"]);
+    assert_eq!(tee["price"], json!({"amount": "10.00", "currency": "EUR"}));
+    assert_eq!(tee["stock"], json!(7));
+    assert_eq!(app.get_json(&product_path(&tee["id"]), None).await, tee);
+    assert_eq!(get_page(&app, "").await["items"], json!([tee]));
+    assert_eq!(get_page(&app, "in_stock=true").await["total"], json!(1));
+}
+
+async fn a_product_of_several_variants_is_ordered_and_changed_by_variant(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let tee = app.create_product_with(&admin, &tee_body(&unique())).await;
+    let medium = tee["variants"][1].clone();
+
+    // By product: which variant is meant is not said.
+    let body = json!({"items": [{"product_id": tee["id"], "quantity": 1}]});
+    let resp = app.post_json("/api/v1/orders", &body, Some(&token)).await;
+    assert_eq!(assert_invalid(resp).await, ["items[0].variant_id"]);
+
+    // By variant: the line names it and its price; its stock, and the product's, go down.
+    let body = json!({"items": [{"variant_id": medium["id"], "quantity": 2}]});
+    let resp = app.post_json("/api/v1/orders", &body, Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let order: Value = resp.json().await.unwrap();
+    let line = &order["items"][0];
+    assert_eq!(
+        (
+            &line["product_id"],
+            &line["variant_id"],
+            &line["variant_title"]
+        ),
+        (&tee["id"], &medium["id"], &json!("M"))
+    );
+    assert_eq!(line["sku"], medium["sku"]);
+    assert_eq!(
+        line["unit_price"],
+        json!({"amount": "12.00", "currency": "EUR"})
+    );
+    let now = app.get_json(&product_path(&tee["id"]), None).await;
+    assert_eq!(now["variants"][1]["stock"], json!(0));
+    assert_eq!(now["variants"][0]["stock"], json!(5));
+    assert_eq!(now["stock"], json!(5));
+    // That variant is sold out, whatever the product's other variant holds: 409 naming it.
+    let problem = assert_problem(
+        app.post_json("/api/v1/orders", &body, Some(&token)).await,
+        409,
+    )
+    .await;
+    assert!(
+        str_of(&problem, "detail").contains(&str_of(&medium, "id")),
+        "{problem}"
+    );
+
+    // The product's own sku, price or stock name no variant: 422 naming each.
+    let resp = app
+        .put_json(
+            &product_path(&tee["id"]),
+            &json!({"stock": 9, "price": {"amount": "1.00", "currency": "EUR"}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["price", "stock"]);
+    let resp = app
+        .put_json(
+            &product_path(&tee["id"]),
+            &json!({"name": "Renamed tee"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let renamed: Value = resp.json().await.unwrap();
+    assert_eq!(renamed["variants"], now["variants"]);
+}
+
+async fn variants_are_checked_when_a_product_is_created(app: TestApp) {
+    let admin = app.admin_token().await;
+    let tag = unique();
+    let refused = |body: Value| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let resp = app.post_json(PRODUCTS, &body, Some(admin)).await;
+            assert_invalid(resp).await
+        }
+    };
+    // Both ways of saying what it is sold as.
+    let mut both = tee_body(&tag);
+    both["sku"] = json!(format!("X-{tag}"));
+    both["stock"] = json!(1);
+    assert_eq!(refused(both).await, ["sku", "stock"]);
+    // Options that make no variants.
+    let mut options_alone = valid_body(&format!("O-{tag}"));
+    options_alone["options"] = json!([{"name": "Size", "values": ["S"]}]);
+    assert_eq!(refused(options_alone).await, ["variants"]);
+    // The same combination twice: the later one is named.
+    let mut twice = tee_body(&tag);
+    twice["variants"][1]["option_values"] = json!({"Size": "M"});
+    assert_eq!(refused(twice).await, ["variants[1].option_values"]);
+    // A value the option does not list.
+    let mut unlisted = tee_body(&tag);
+    unlisted["variants"][0]["option_values"] = json!({"Size": "XL"});
+    assert_eq!(refused(unlisted).await, ["variants[0].option_values"]);
+    // Two currencies.
+    let mut mixed = tee_body(&tag);
+    mixed["variants"][1]["price"] = json!({"amount": "10.00", "currency": "USD"});
+    assert_eq!(refused(mixed).await, ["variants[1].price"]);
+    // No variant at all.
+    let mut none = tee_body(&tag);
+    none["variants"] = json!([]);
+    none["options"] = json!([]);
+    assert_eq!(refused(none).await, ["variants"]);
+    // Two variants of one SKU: a conflict.
+    let mut one_sku = tee_body(&tag);
+    one_sku["variants"][1]["sku"] = one_sku["variants"][0]["sku"].clone();
+    assert_problem(app.post_json(PRODUCTS, &one_sku, Some(&admin)).await, 409).await;
+    assert_eq!(get_page(&app, "").await["total"], json!(0));
 }
