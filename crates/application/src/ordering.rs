@@ -553,6 +553,24 @@ mod tests {
     use crate::testing::*;
     use domain::{Currency, Money, Product, ProductName, Quantity, Role, Sku, Stock};
 
+    /// The idempotency fingerprint writes each item this way: a product line exactly as before
+    /// variants (so a key reused with the same body still matches), a variant line marked.
+    #[test]
+    fn an_order_item_is_written_as_before_variants_for_a_product_and_marked_for_a_variant() {
+        let product = ProductId::new();
+        let variant = VariantId::from_uuid(product.as_uuid());
+        assert_eq!(OrderItem::Product(product).to_string(), product.to_string());
+        assert_eq!(
+            OrderItem::Variant(variant).to_string(),
+            format!("variant {variant}")
+        );
+        assert_eq!(
+            product.to_string(),
+            product.as_uuid().to_string(),
+            "a product line is its bare id"
+        );
+    }
+
     fn sample_order(owner: UserId) -> Order {
         let now = FixedClock.now();
         let variant = domain::VariantId::new();

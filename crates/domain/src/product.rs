@@ -383,6 +383,94 @@ mod tests {
         }
     }
 
+    /// Size: S, M: two variants.
+    fn two_variants() -> VariantSet {
+        let options = crate::variant::ProductOptions::parse(&[crate::variant::OptionInput {
+            name: "Size".into(),
+            values: vec!["S".into(), "M".into()],
+        }])
+        .unwrap();
+        let eur = crate::money::Currency::parse("EUR").unwrap();
+        let variants = ["S", "M"]
+            .into_iter()
+            .map(|size| {
+                let mut v = crate::Validator::new();
+                let option_values = crate::variant::OptionValues::parse(
+                    &mut v,
+                    "option_values",
+                    &options,
+                    [("Size", size)],
+                )
+                .unwrap();
+                crate::variant::Variant {
+                    id: crate::ids::VariantId::new(),
+                    sku: Sku::parse(&format!("TEE-{size}")).unwrap(),
+                    option_values,
+                    price: Money::from_minor(1000, eur).unwrap(),
+                    compare_at_price: None,
+                    stock: Stock::new(1).unwrap(),
+                    position: crate::category::Position::default(),
+                }
+            })
+            .collect();
+        VariantSet::new(options, variants).unwrap()
+    }
+
+    #[test]
+    fn sku_price_and_stock_are_the_changes_that_touch_a_variant() {
+        let eur = crate::money::Currency::parse("EUR").unwrap();
+        assert!(!ProductChanges::default().touch_variant());
+        let named = ProductChanges {
+            name: Some(ProductName::parse("Mug").unwrap()),
+            status: Some(ProductStatus::Draft),
+            description: Some(None),
+            ..ProductChanges::default()
+        };
+        assert!(!named.touch_variant());
+        let sku = ProductChanges {
+            sku: Some(Sku::parse("A-1").unwrap()),
+            ..ProductChanges::default()
+        };
+        let price = ProductChanges {
+            price: Some(Money::from_minor(100, eur).unwrap()),
+            ..ProductChanges::default()
+        };
+        let stock = ProductChanges {
+            stock: Some(Stock::new(4).unwrap()),
+            ..ProductChanges::default()
+        };
+        for (name, c) in [("sku", &sku), ("price", &price), ("stock", &stock)] {
+            assert!(c.touch_variant(), "{name}");
+            // A product of one variant takes it; one of several refuses it, naming the field.
+            assert_eq!(c.check_for(&sample().variants), Ok(()), "{name}");
+            match c.check_for(&two_variants()) {
+                Err(DomainError::Validation(errors)) => {
+                    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                    assert_eq!(fields, [name]);
+                    assert_eq!(
+                        errors[0].message,
+                        "the product has several variants: change this on each variant"
+                    );
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let all = ProductChanges {
+            sku: sku.sku.clone(),
+            price: price.price,
+            stock: stock.stock,
+            ..ProductChanges::default()
+        };
+        match all.check_for(&two_variants()) {
+            Err(DomainError::Validation(errors)) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["sku", "price", "stock"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(named.check_for(&two_variants()), Ok(()));
+    }
+
     #[test]
     fn a_sku_holds_one_to_sixty_four_allowed_characters() {
         assert_eq!(Sku::parse("a").unwrap().as_str(), "a");

@@ -783,6 +783,33 @@ mod tests {
     }
 
     #[test]
+    fn variants_are_shown_by_position_then_id_and_an_order_sets_one_variants_stock() {
+        let mut set = four();
+        let ids: Vec<VariantId> = set.variants().iter().map(|x| x.id).collect();
+        // Positions 3, 1, 1, 0: the two at 1 in id order (ids are time-ordered).
+        for (id, position) in ids.iter().zip([3, 1, 1, 0]) {
+            set.change(
+                *id,
+                VariantChanges {
+                    position: Some(Position::new(position).unwrap()),
+                    ..VariantChanges::default()
+                },
+            )
+            .unwrap();
+        }
+        let shown: Vec<VariantId> = set.by_position().iter().map(|x| x.id).collect();
+        assert_eq!(shown, [ids[3], ids[1], ids[2], ids[0]]);
+
+        set.set_stock(ids[2], Stock::new(7).unwrap());
+        let stock: Vec<u32> = set.variants().iter().map(|x| x.stock.get()).collect();
+        assert_eq!(stock, [1, 1, 7, 1]);
+        // An id the set does not hold changes nothing.
+        set.set_stock(VariantId::new(), Stock::new(9).unwrap());
+        let stock: Vec<u32> = set.variants().iter().map(|x| x.stock.get()).collect();
+        assert_eq!(stock, [1, 1, 7, 1]);
+    }
+
+    #[test]
     fn the_limits_are_those_of_the_contract() {
         assert_eq!(
             (

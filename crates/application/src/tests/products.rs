@@ -633,3 +633,26 @@ async fn a_product_is_created_with_its_variants_and_changed_only_as_they_allow()
     };
     assert_eq!(fields(&errors), ["sku", "stock"]);
 }
+
+#[tokio::test]
+async fn options_without_variants_are_refused_on_variants_and_nothing_is_stored() {
+    let repo = Arc::new(MemoryProducts::default());
+    let cmd = CreateProductCommand {
+        options: vec![domain::OptionInput {
+            name: "Size".into(),
+            values: vec!["S".into(), "M".into()],
+        }],
+        ..mug()
+    };
+    let Err(AppError::Validation(errors)) =
+        create_product(repo.clone()).execute(&admin(), cmd).await
+    else {
+        panic!("options without their variants were taken");
+    };
+    assert_eq!(fields(&errors), ["variants"]);
+    assert_eq!(
+        errors[0].message,
+        "is required with `options`: name the variants they make"
+    );
+    assert!(repo.items.lock().unwrap().is_empty());
+}
