@@ -490,8 +490,8 @@ pub struct VariantRequest {
     )]
     pub sku: String,
     /// One value of every option of the product, by option name (names and values as the
-    /// options list them); `{}` (the default) for a product without options.
-    #[schema(example = json!({"Size": "M"}), nullable = false)]
+    /// options list them); `{}` (the default, also for `null`) for a product without options.
+    #[schema(example = json!({"Size": "M"}))]
     #[serde(default)]
     pub option_values: Option<std::collections::BTreeMap<String, String>>,
     /// Unit price.
@@ -501,8 +501,9 @@ pub struct VariantRequest {
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
-    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent.
-    #[schema(example = 0, minimum = 0, maximum = 1_000_000, nullable = false)]
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent
+    /// or `null`.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000)]
     pub position: Option<i64>,
 }
 
@@ -510,8 +511,9 @@ pub struct VariantRequest {
 /// product's variants it keeps that variant, without one it is new.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProductVariantRequest {
-    /// One of the product's variants (another: 422 on `variants[i].id`); absent for a new one.
-    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    /// One of the product's variants (another: 422 on `variants[i].id`); absent or `null` for
+    /// a new one.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
     pub id: Option<Uuid>,
     /// Unique across all variants; 1..=64 of letters, digits, `-`, `_`, `.`.
     #[schema(
@@ -521,9 +523,9 @@ pub struct ProductVariantRequest {
         pattern = r"^[A-Za-z0-9._-]{1,64}$"
     )]
     pub sku: String,
-    /// One value of every option of the product, by option name; `{}` (the default) for a
-    /// product without options.
-    #[schema(example = json!({"Size": "M"}), nullable = false)]
+    /// One value of every option of the product, by option name; `{}` (the default, also for
+    /// `null`) for a product without options.
+    #[schema(example = json!({"Size": "M"}))]
     #[serde(default)]
     pub option_values: Option<std::collections::BTreeMap<String, String>>,
     /// Unit price.
@@ -533,8 +535,9 @@ pub struct ProductVariantRequest {
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
-    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent.
-    #[schema(example = 0, minimum = 0, maximum = 1_000_000, nullable = false)]
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent
+    /// or `null`.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000)]
     pub position: Option<i64>,
 }
 
@@ -604,14 +607,15 @@ pub struct UpdateProductRequest {
     #[schema(max_items = 100)]
     pub category_ids: Option<Vec<Uuid>>,
     /// Its new options, all of them (as on create); only with `variants` (else 422 on
-    /// `variants`).
-    #[schema(max_items = 3, nullable = false)]
+    /// `variants`). `null` is the same as absent.
+    #[schema(max_items = 3)]
     pub options: Option<Vec<ProductOptionRequest>>,
     /// Its whole new set of variants, 1..=100, checked as on create against `options` (or
     /// the product's options when `options` is absent): one with the `id` of a variant of the
     /// product keeps it, one without is new, and the product's variants not listed are
-    /// deleted (their SKUs become free). Not with `sku`, `price` or `stock` (422).
-    #[schema(min_items = 1, max_items = 100, nullable = false)]
+    /// deleted (their SKUs become free). Not with `sku`, `price` or `stock` (422). `null` is
+    /// the same as absent.
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Option<Vec<ProductVariantRequest>>,
 }
 
