@@ -65,21 +65,23 @@ impl VariantDeps {
     }
 
     /// Applies `change` to the variants of `current` in one transaction with its
-    /// `product.updated` event (and `variant.low_stock` when `stock_set` left the product at
-    /// the threshold or below).
+    /// `product.updated` event (and `variant.low_stock` when `stock_set` left `variant` at the
+    /// threshold or below).
     async fn write(
         &self,
         current: &ProductView,
+        variant: VariantId,
         stock_set: bool,
         change: &(dyn for<'s> Fn(&'s mut VariantSet) -> Result<(), VariantError> + Send + Sync),
     ) -> Result<Option<Result<Product, VariantError>>, AppError> {
         let events = |product: &Product| {
-            self.events.product_updated(
+            self.events.variant_updated(
                 &ProductView {
                     product: product.clone(),
                     images: current.images.clone(),
                     categories: current.categories.clone(),
                 },
+                variant,
                 stock_set,
             )
         };
@@ -120,7 +122,7 @@ impl AddVariant {
         let variant = variant.ok_or_else(|| AppError::invalid("body", "invalid variant"))?;
         let written = self
             .deps
-            .write(&current, false, &|set| {
+            .write(&current, variant_id, false, &|set| {
                 set.add(variant.clone()).map_err(VariantError::from)
             })
             .await?;
@@ -202,7 +204,7 @@ impl UpdateVariant {
         let stock_set = changes.stock.is_some();
         let written = self
             .deps
-            .write(&current, stock_set, &|set| {
+            .write(&current, variant_id, stock_set, &|set| {
                 set.change(variant_id, changes.clone()).map(|_| ())
             })
             .await?;
@@ -234,7 +236,9 @@ impl DeleteVariant {
         let current = self.deps.read(id).await?;
         let written = self
             .deps
-            .write(&current, false, &|set| set.remove(variant_id).map(|_| ()))
+            .write(&current, variant_id, false, &|set| {
+                set.remove(variant_id).map(|_| ())
+            })
             .await?;
         match written {
             None => Err(AppError::NotFound),

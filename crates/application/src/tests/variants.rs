@@ -227,7 +227,7 @@ async fn a_variant_is_changed_as_given_and_its_low_stock_told() {
                 option_values: Some(vec![("Size".into(), "L".into())]),
                 price: Some(eur("8.00")),
                 compare_at_price: Some(Some(eur("9.00"))),
-                stock: Some(1),
+                stock: Some(6),
                 position: Some(3),
             },
         )
@@ -238,12 +238,12 @@ async fn a_variant_is_changed_as_given_and_its_low_stock_told() {
         (m, "TEE-L", "L")
     );
     assert_eq!(changed.price.amount_string(), "8.00");
-    assert_eq!((changed.stock.get(), changed.position.get()), (1, 3));
+    assert_eq!((changed.stock.get(), changed.position.get()), (6, 3));
     assert_eq!(stored(&repo, p.id).variants.get(m), Some(&changed));
-    // Stock set, and the product holds 6 (over the threshold of 5): no low stock.
+    // Stock set, and the variant holds 6 (over the threshold of 5): no low stock.
     assert_eq!(event_types(&repo), [EventType::ProductUpdated]);
 
-    // Clearing the struck-through price; stock set low enough to tell.
+    // The variant's own stock set to the threshold tells it, whatever the product holds.
     repo.events.lock().unwrap().clear();
     let s = id_of(&p, "TEE-S");
     let changed = update
@@ -252,13 +252,14 @@ async fn a_variant_is_changed_as_given_and_its_low_stock_told() {
             p.id,
             s,
             UpdateVariantCommand {
-                stock: Some(0),
+                stock: Some(5),
                 ..UpdateVariantCommand::default()
             },
         )
         .await
         .unwrap();
-    assert_eq!(changed.stock.get(), 0);
+    assert_eq!(changed.stock.get(), 5);
+    assert_eq!(stored(&repo, p.id).stock(), 11);
     assert_eq!(
         event_types(&repo),
         [EventType::ProductUpdated, EventType::VariantLowStock]
@@ -277,13 +278,13 @@ async fn a_variant_is_changed_as_given_and_its_low_stock_told() {
         .unwrap();
     assert_eq!(cleared.compare_at_price, None);
     assert_eq!(cleared.price.amount_string(), "8.00", "the rest is kept");
-    // A change of nothing but the position is no stock change either.
+    // A change of nothing but the position is no stock change, even of a variant at 5.
     repo.events.lock().unwrap().clear();
     update
         .execute(
             &admin(),
             p.id,
-            m,
+            s,
             UpdateVariantCommand {
                 position: Some(0),
                 ..UpdateVariantCommand::default()
