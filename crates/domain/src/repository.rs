@@ -107,8 +107,12 @@ pub trait ProductRepository: Send + Sync {
     /// [`update`](Self::update), and in the same transaction writes the events `events` makes
     /// of the product as stored after the change (nothing when the product does not exist).
     ///
+    /// With `changes.variants`, the product's variants become that set, written as
+    /// [`change_variants_with_events`](Self::change_variants_with_events) writes them.
+    ///
     /// # Errors
-    /// `Conflict("sku")` when the new SKU is taken, with nothing written.
+    /// `Conflict("sku")` when the new SKU is taken, `Invalid` on `variants` when the set keeps
+    /// a variant deleted since it was read; nothing is written then.
     async fn update_with_events(
         &self,
         id: ProductId,

@@ -867,6 +867,23 @@ impl ProductRepository for SqlProducts {
                 .await
                 .map_err(map_err)?;
                 let current = product_of(row, variants_in_tx!(tx, id))?;
+                // The use case named as kept only variants the product had when it read it;
+                // one deleted since would be inserted again under its old id. New variants
+                // have fresh ids, so an id not live here but present in the table is that.
+                for v in set.variants().iter().filter(|v| current.variants.get(v.id).is_none()) {
+                    let gone: Option<Uuid> =
+                        sqlx::query_scalar("SELECT id FROM product_variants WHERE id = $1")
+                            .bind(v.id.as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                    if gone.is_some() {
+                        return Err(RepositoryError::Invalid(FieldError::new(
+                            "variants",
+                            format!("variant {} was deleted meanwhile", v.id),
+                        )));
+                    }
+                }
                 write_variants!(tx, id, current.variants.variants(), set, now);
                 sqlx::query("UPDATE products SET options = $2 WHERE id = $1")
                     .bind(id.as_uuid())

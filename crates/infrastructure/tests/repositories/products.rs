@@ -261,6 +261,25 @@ async fn a_new_variant_set_is_written_over_the_old_with_the_row_summarising_it(t
         .unwrap();
     assert!(updated.variants.get(new).is_none());
     assert_eq!(updated.variants.variants().len(), 2);
+    // A set naming the deleted variant as kept (a use case's read that a deletion overtook):
+    // refused, not inserted again.
+    let stale = domain::VariantSet::new(
+        sizes(),
+        vec![
+            sized(kept, "TEE-1", "S", 1200, 4, 1),
+            sized(new, "TEE-9", "M", 900, 2, 0),
+        ],
+    )
+    .unwrap();
+    let changes = ProductChanges {
+        variants: Some(stale),
+        ..ProductChanges::default()
+    };
+    assert!(matches!(
+        t.products.update(p.id, &changes, at(25)).await,
+        Err(RepositoryError::Invalid(e)) if e.field == "variants"
+    ));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(updated.clone()));
     assert_eq!(
         summary(&t, p.id).await,
         ("TEE-1".to_owned(), 1200, "EUR".to_owned(), 11)
