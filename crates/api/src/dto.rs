@@ -478,7 +478,7 @@ pub struct ProductOptionRequest {
     pub values: Vec<String>,
 }
 
-/// A variant of a new product.
+/// A variant of a new product, or one added to a product.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VariantRequest {
     /// Unique across all variants; 1..=64 of letters, digits, `-`, `_`, `.`.
@@ -490,8 +490,8 @@ pub struct VariantRequest {
     )]
     pub sku: String,
     /// One value of every option of the product, by option name (names and values as the
-    /// options list them); `{}` (the default) for a product without options.
-    #[schema(example = json!({"Size": "M"}), nullable = false)]
+    /// options list them); `{}` (the default, also for `null`) for a product without options.
+    #[schema(example = json!({"Size": "M"}))]
     #[serde(default)]
     pub option_values: Option<std::collections::BTreeMap<String, String>>,
     /// Unit price.
@@ -501,13 +501,76 @@ pub struct VariantRequest {
     /// Units on hand, 0..=1,000,000,000.
     #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
-    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent.
-    #[schema(example = 0, minimum = 0, maximum = 1_000_000, nullable = false)]
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent
+    /// or `null`.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000)]
     pub position: Option<i64>,
 }
 
-/// Product changes: any subset of the create fields but `options` and `variants`;
-/// `description: null` clears it.
+/// A variant in the whole new set `PUT /products/{id}` takes: with the `id` of one of the
+/// product's variants it keeps that variant, without one it is new.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProductVariantRequest {
+    /// One of the product's variants (another: 422 on `variants[i].id`); absent or `null` for
+    /// a new one.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d")]
+    pub id: Option<Uuid>,
+    /// Unique across all variants; 1..=64 of letters, digits, `-`, `_`, `.`.
+    #[schema(
+        example = "TEE-M-BLUE",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
+    pub sku: String,
+    /// One value of every option of the product, by option name; `{}` (the default, also for
+    /// `null`) for a product without options.
+    #[schema(example = json!({"Size": "M"}))]
+    #[serde(default)]
+    pub option_values: Option<std::collections::BTreeMap<String, String>>,
+    /// Unit price.
+    pub price: MoneyDto,
+    /// A price to show struck through, in the same currency; null or absent for none.
+    pub compare_at_price: Option<MoneyDto>,
+    /// Units on hand, 0..=1,000,000,000.
+    #[schema(example = 10, minimum = 0, maximum = 1_000_000_000)]
+    pub stock: i64,
+    /// Where it sorts among the product's variants (then by id), 0..=1,000,000; 0 when absent
+    /// or `null`.
+    #[schema(example = 0, minimum = 0, maximum = 1_000_000)]
+    pub position: Option<i64>,
+}
+
+/// Variant changes: any subset of its fields; `compare_at_price: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateVariantRequest {
+    /// New SKU, unique across all variants (taken: 409).
+    #[schema(
+        example = "TEE-M-RED",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]{1,64}$"
+    )]
+    pub sku: Option<String>,
+    /// New combination: one value of every option of the product, by option name; another
+    /// variant's combination: 422.
+    #[schema(example = json!({"Size": "M"}))]
+    pub option_values: Option<std::collections::BTreeMap<String, String>>,
+    /// New price, in the currency of the product's other variants.
+    pub price: Option<MoneyDto>,
+    /// New struck-through price; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub compare_at_price: Option<Option<MoneyDto>>,
+    /// New stock level, 0..=1,000,000,000.
+    #[schema(example = 25, minimum = 0, maximum = 1_000_000_000)]
+    pub stock: Option<i64>,
+    /// New position, 0..=1,000,000.
+    #[schema(example = 1, minimum = 0, maximum = 1_000_000)]
+    pub position: Option<i64>,
+}
+
+/// Product changes: any subset of the create fields; `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateProductRequest {
     /// New SKU (as on create).
@@ -543,6 +606,17 @@ pub struct UpdateProductRequest {
     /// of every category).
     #[schema(max_items = 100)]
     pub category_ids: Option<Vec<Uuid>>,
+    /// Its new options, all of them (as on create); only with `variants` (else 422 on
+    /// `variants`). `null` is the same as absent.
+    #[schema(max_items = 3)]
+    pub options: Option<Vec<ProductOptionRequest>>,
+    /// Its whole new set of variants, 1..=100, checked as on create against `options` (or
+    /// the product's options when `options` is absent): one with the `id` of a variant of the
+    /// product keeps it, one without is new, and the product's variants not listed are
+    /// deleted (their SKUs become free). Not with `sku`, `price` or `stock` (422). `null` is
+    /// the same as absent.
+    #[schema(min_items = 1, max_items = 100)]
+    pub variants: Option<Vec<ProductVariantRequest>>,
 }
 
 /// Where a product is in its life: `draft` and `archived` products are seen by admins only.
@@ -1572,23 +1646,11 @@ impl From<CreateProductRequest> for application::catalog::CreateProductCommand {
                 .options
                 .unwrap_or_default()
                 .into_iter()
-                .map(|o| domain::OptionInput {
-                    name: o.name,
-                    values: o.values,
-                })
+                .map(Into::into)
                 .collect(),
-            variants: r.variants.map(|vs| {
-                vs.into_iter()
-                    .map(|x| application::catalog::VariantInput {
-                        sku: x.sku,
-                        option_values: x.option_values.unwrap_or_default().into_iter().collect(),
-                        price: x.price.into(),
-                        compare_at_price: x.compare_at_price.map(Into::into),
-                        stock: x.stock,
-                        position: x.position,
-                    })
-                    .collect()
-            }),
+            variants: r
+                .variants
+                .map(|vs| vs.into_iter().map(Into::into).collect()),
         }
     }
 }
@@ -1604,6 +1666,56 @@ impl From<UpdateProductRequest> for application::catalog::UpdateProductCommand {
             price: r.price.map(Into::into),
             stock: r.stock,
             category_ids: r.category_ids,
+            options: r.options.map(|os| os.into_iter().map(Into::into).collect()),
+            variants: r.variants.map(|vs| {
+                vs.into_iter()
+                    .map(|x| application::catalog::VariantInput {
+                        id: x.id,
+                        sku: x.sku,
+                        option_values: x.option_values.unwrap_or_default().into_iter().collect(),
+                        price: x.price.into(),
+                        compare_at_price: x.compare_at_price.map(Into::into),
+                        stock: x.stock,
+                        position: x.position,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+impl From<ProductOptionRequest> for domain::OptionInput {
+    fn from(o: ProductOptionRequest) -> Self {
+        Self {
+            name: o.name,
+            values: o.values,
+        }
+    }
+}
+
+impl From<VariantRequest> for application::catalog::VariantInput {
+    fn from(x: VariantRequest) -> Self {
+        Self {
+            id: None,
+            sku: x.sku,
+            option_values: x.option_values.unwrap_or_default().into_iter().collect(),
+            price: x.price.into(),
+            compare_at_price: x.compare_at_price.map(Into::into),
+            stock: x.stock,
+            position: x.position,
+        }
+    }
+}
+
+impl From<UpdateVariantRequest> for application::catalog::UpdateVariantCommand {
+    fn from(r: UpdateVariantRequest) -> Self {
+        Self {
+            sku: r.sku,
+            option_values: r.option_values.map(|m| m.into_iter().collect()),
+            price: r.price.map(Into::into),
+            compare_at_price: r.compare_at_price.map(|c| c.map(Into::into)),
+            stock: r.stock,
+            position: r.position,
         }
     }
 }

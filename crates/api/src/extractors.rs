@@ -12,8 +12,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use domain::webhook::DeliveryStatus;
 use domain::{
-    CategoryId, Currency, EventType, FieldError, Money, OrderStatus, PageRequest, ProductStatus,
-    Slug, UserId,
+    CategoryId, Currency, EventType, FieldError, Money, OrderStatus, PageRequest, ProductId,
+    ProductStatus, Slug, UserId, VariantId,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -199,6 +199,32 @@ impl<S: Send + Sync> FromRequestParts<S> for ImagePath {
             (Ok(product_id), Ok(image_id)) => Ok(ImagePath {
                 product_id,
                 image_id,
+            }),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
+/// The two ids of `/products/{id}/variants/{variant_id}`. Anything that is not a UUID names
+/// no resource: 404.
+pub struct VariantPath {
+    /// The product.
+    pub product_id: ProductId,
+    /// The variant.
+    pub variant_id: VariantId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for VariantPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((product, variant)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&product), Uuid::parse_str(&variant)) {
+            (Ok(product), Ok(variant)) => Ok(VariantPath {
+                product_id: ProductId::from_uuid(product),
+                variant_id: VariantId::from_uuid(variant),
             }),
             _ => Err(ApiError::not_found()),
         }

@@ -25,9 +25,9 @@ use application::accounts::{
     GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
 use application::catalog::{
-    CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct, GetCategory,
-    GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
-    UploadImage,
+    AddVariant, CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct,
+    DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
+    UpdateCategory, UpdateProduct, UpdateVariant, UploadImage,
 };
 use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::events::ListEvents;
@@ -94,6 +94,12 @@ pub struct Services {
     pub create_product: CreateProduct,
     /// `PUT /products/{id}`.
     pub update_product: UpdateProduct,
+    /// `POST /products/{id}/variants`.
+    pub add_variant: AddVariant,
+    /// `PUT /products/{id}/variants/{variant_id}`.
+    pub update_variant: UpdateVariant,
+    /// `DELETE /products/{id}/variants/{variant_id}`.
+    pub delete_variant: DeleteVariant,
     /// `DELETE /products/{id}`.
     pub delete_product: DeleteProduct,
     /// `GET /products/{id}`.
@@ -188,7 +194,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{
         auth, categories, events, health, images, orders, products, promotions, shipping_options,
-        tax_rates, users, webhooks,
+        tax_rates, users, variants, webhooks,
     };
 
     let state = AppState::new(services, &config);
@@ -205,6 +211,11 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             get(products::get)
                 .put(products::update)
                 .delete(products::delete),
+        )
+        .route("/products/{id}/variants", post(variants::create))
+        .route(
+            "/products/{id}/variants/{variant_id}",
+            axum::routing::put(variants::update).delete(variants::delete),
         )
         // Uploads are streamed and capped by the use case's own limit, not the JSON one.
         .route(

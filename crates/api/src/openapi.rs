@@ -53,7 +53,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::AppState;
 use crate::routes::{
     auth, categories, events, health, images, orders, products, promotions, shipping_options,
-    tax_rates, users, webhooks,
+    tax_rates, users, variants, webhooks,
 };
 
 struct BearerAuth;
@@ -478,6 +478,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::jwks,
         products::list, products::get, products::create, products::update, products::delete,
+        variants::create, variants::update, variants::delete,
         images::upload, images::delete, images::file,
         categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
@@ -662,6 +663,34 @@ pub(crate) mod examples {
             "images": [],
             "created_at": CREATED,
             "updated_at": CREATED,
+        })
+    }
+
+    const VARIANT_ID: &str = "0192f0c4-6c3d-7e4f-8a5b-6c7d8e9fa0b1";
+
+    /// The body of `create_product_variant`.
+    pub fn create_variant() -> Value {
+        json!({
+            "sku": "MUG-001-L",
+            "option_values": {"Size": "L"},
+            "price": money("24.99"),
+            "compare_at_price": money("29.99"),
+            "stock": 20,
+            "position": 1,
+        })
+    }
+
+    /// A variant added to the product.
+    pub fn variant() -> Value {
+        json!({
+            "id": VARIANT_ID,
+            "sku": "MUG-001-L",
+            "title": "L",
+            "option_values": {"Size": "L"},
+            "price": money("24.99"),
+            "compare_at_price": money("29.99"),
+            "stock": 20,
+            "position": 1,
         })
     }
 

@@ -120,6 +120,37 @@ impl Events {
         events
     }
 
+    /// `product.updated` with the product as stored after a change of its variant `variant`,
+    /// and `variant.low_stock` as well when the change set that variant's stock to the
+    /// threshold or below (the variant's own stock, as an order's low stock is judged).
+    pub fn variant_updated(
+        &self,
+        product: &ProductView,
+        variant: domain::VariantId,
+        stock_set: bool,
+    ) -> Vec<PendingEvent> {
+        let data = self.json.product(product);
+        let at = product.product.updated_at;
+        let mut events = vec![PendingEvent::always(self.event(
+            EventType::ProductUpdated,
+            data.clone(),
+            at,
+        ))];
+        let low = product
+            .product
+            .variants
+            .get(variant)
+            .is_some_and(|v| v.stock.get() <= self.low_stock_threshold);
+        if stock_set && low {
+            events.push(PendingEvent::always(self.event(
+                EventType::VariantLowStock,
+                data,
+                at,
+            )));
+        }
+        events
+    }
+
     /// `product.deleted`, with the product as it was just before.
     pub fn product_deleted(&self, product: &ProductView, at: DateTime<Utc>) -> PendingEvent {
         PendingEvent::always(self.event(EventType::ProductDeleted, self.json.product(product), at))

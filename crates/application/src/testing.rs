@@ -433,6 +433,47 @@ impl ProductRepository for MemoryProducts {
         Ok(updated)
     }
 
+    async fn change_variants_with_events(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+        change: &(
+             dyn for<'s> Fn(&'s mut domain::VariantSet) -> Result<(), domain::VariantError>
+                 + Send
+                 + Sync
+         ),
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
+    ) -> Result<Option<Result<Product, domain::VariantError>>, RepositoryError> {
+        let mut items = self.items.lock().unwrap();
+        let Some(i) = items.iter().position(|p| p.id == id) else {
+            return Ok(None);
+        };
+        let mut set = items[i].variants.clone();
+        if let Err(e) = change(&mut set) {
+            return Ok(Some(Err(e)));
+        }
+        // SKUs are unique across the variants of every product, as the SQL index keeps them.
+        let mut skus: Vec<&domain::Sku> = items
+            .iter()
+            .filter(|p| p.id != id)
+            .flat_map(|p| p.variants.variants())
+            .chain(set.variants())
+            .map(|v| &v.sku)
+            .collect();
+        let all = skus.len();
+        skus.sort_by_key(|s| s.as_str());
+        skus.dedup();
+        let taken = skus.len() != all;
+        if taken {
+            return Err(RepositoryError::Conflict("sku"));
+        }
+        let p = &mut items[i];
+        p.variants = set;
+        p.updated_at = now;
+        self.events.lock().unwrap().extend(events(p));
+        Ok(Some(Ok(p.clone())))
+    }
+
     async fn delete_with_events(
         &self,
         id: ProductId,

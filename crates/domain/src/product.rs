@@ -222,6 +222,10 @@ pub struct ProductChanges {
     pub stock: Option<Stock>,
     /// The categories it is in, all of them; `None` leaves them.
     pub category_ids: Option<Vec<crate::ids::CategoryId>>,
+    /// Its whole new set of options and variants (checked by [`VariantSet::new`]); `None`
+    /// leaves them. Variants whose id the product has are kept (changed as given), the
+    /// others are new, and the product's variants it does not hold are removed.
+    pub variants: Option<VariantSet>,
 }
 
 impl ProductChanges {
@@ -232,14 +236,18 @@ impl ProductChanges {
     }
 
     /// Refuses [`touch_variant`](Self::touch_variant) changes for a product of several
-    /// variants: each of them has its own.
+    /// variants, and with a new set of `variants`: each variant has its own.
     ///
     /// # Errors
     /// `DomainError::Validation` on each of `sku`, `price` and `stock` given.
     pub fn check_for(&self, variants: &VariantSet) -> Result<(), DomainError> {
-        if variants.variants().len() == 1 {
+        let message = if self.variants.is_some() {
+            "must not be given with `variants`: each variant has its own"
+        } else if variants.variants().len() == 1 {
             return Ok(());
-        }
+        } else {
+            "the product has several variants: change this on each variant"
+        };
         let mut v = Validator::new();
         for (field, given) in [
             ("sku", self.sku.is_some()),
@@ -247,10 +255,7 @@ impl ProductChanges {
             ("stock", self.stock.is_some()),
         ] {
             if given {
-                v.push(FieldError::new(
-                    field,
-                    "the product has several variants: change this on each variant",
-                ));
+                v.push(FieldError::new(field, message));
             }
         }
         v.finish()
@@ -300,6 +305,9 @@ impl Product {
                     VariantError::Invalid(e) => e,
                     other => DomainError::from(FieldError::new("variants", other.to_string())),
                 })?;
+        }
+        if let Some(variants) = changes.variants {
+            self.variants = variants;
         }
         if let Some(name) = changes.name {
             self.name = name;
@@ -589,6 +597,7 @@ mod tests {
                 price: Some(Money::parse("12.00", eur).unwrap()),
                 stock: Some(Stock::new(9).unwrap()),
                 category_ids: None,
+                variants: None,
             },
             later,
         )
@@ -611,5 +620,95 @@ mod tests {
         .unwrap();
         assert_eq!(p.description, None);
         assert_eq!(p.name.as_str(), "Red Mug");
+    }
+
+    fn two_variants() -> VariantSet {
+        let options = crate::variant::ProductOptions::parse(&[crate::variant::OptionInput {
+            name: "Size".into(),
+            values: vec!["S".into(), "M".into()],
+        }])
+        .unwrap();
+        let eur = crate::money::Currency::parse("EUR").unwrap();
+        let variants = ["S", "M"]
+            .iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let mut v = Validator::new();
+                let option_values = crate::variant::OptionValues::parse(
+                    &mut v,
+                    "option_values",
+                    &options,
+                    [("Size", *size)],
+                )
+                .unwrap();
+                crate::variant::Variant {
+                    id: crate::ids::VariantId::new(),
+                    sku: Sku::parse(&format!("TEE-{size}")).unwrap(),
+                    option_values,
+                    price: Money::from_minor(1000 + i64::try_from(i).unwrap(), eur).unwrap(),
+                    compare_at_price: None,
+                    stock: Stock::new(2).unwrap(),
+                    position: crate::category::Position::default(),
+                }
+            })
+            .collect();
+        VariantSet::new(options, variants).unwrap()
+    }
+
+    #[test]
+    fn a_new_variant_set_replaces_the_variants_and_refuses_product_level_sku_price_stock() {
+        let later = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = sample();
+        p.apply(
+            ProductChanges {
+                variants: Some(two_variants()),
+                ..ProductChanges::default()
+            },
+            later,
+        )
+        .unwrap();
+        assert_eq!(p.variants.variants().len(), 2);
+        assert_eq!((p.price().minor(), p.stock()), (1000, 4));
+
+        let eur = crate::money::Currency::parse("EUR").unwrap();
+        let mut q = sample();
+        let before = q.clone();
+        let e = q
+            .apply(
+                ProductChanges {
+                    sku: Some(Sku::parse("X").unwrap()),
+                    price: Some(Money::from_minor(1, eur).unwrap()),
+                    stock: Some(Stock::new(1).unwrap()),
+                    variants: Some(two_variants()),
+                    ..ProductChanges::default()
+                },
+                later,
+            )
+            .unwrap_err();
+        let given = "must not be given with `variants`: each variant has its own";
+        assert_eq!(
+            e,
+            DomainError::Validation(vec![
+                FieldError::new("sku", given),
+                FieldError::new("price", given),
+                FieldError::new("stock", given),
+            ])
+        );
+        assert_eq!(q, before, "nothing changed");
+
+        // A product of several variants refuses them with the other reason.
+        let several = "the product has several variants: change this on each variant";
+        assert_eq!(
+            p.apply(
+                ProductChanges {
+                    stock: Some(Stock::new(1).unwrap()),
+                    ..ProductChanges::default()
+                },
+                later,
+            ),
+            Err(DomainError::Validation(vec![FieldError::new(
+                "stock", several
+            )]))
+        );
     }
 }

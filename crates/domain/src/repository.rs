@@ -19,6 +19,7 @@ use crate::shipping::ShippingOptionRecord;
 use crate::slug::Slug;
 use crate::tax::TaxRateRecord;
 use crate::user::User;
+use crate::variant::{VariantError, VariantSet};
 
 /// Why a repository could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -106,8 +107,12 @@ pub trait ProductRepository: Send + Sync {
     /// [`update`](Self::update), and in the same transaction writes the events `events` makes
     /// of the product as stored after the change (nothing when the product does not exist).
     ///
+    /// With `changes.variants`, the product's variants become that set, written as
+    /// [`change_variants_with_events`](Self::change_variants_with_events) writes them.
+    ///
     /// # Errors
-    /// `Conflict("sku")` when the new SKU is taken, with nothing written.
+    /// `Conflict("sku")` when the new SKU is taken, `Invalid` on `variants` when the set keeps
+    /// a variant deleted since it was read; nothing is written then.
     async fn update_with_events(
         &self,
         id: ProductId,
@@ -115,6 +120,26 @@ pub trait ProductRepository: Send + Sync {
         now: DateTime<Utc>,
         events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
     ) -> Result<Option<Product>, RepositoryError>;
+
+    /// Changes the variants of product `id` with `change`, applied inside the write's
+    /// transaction to the variants as stored once the product's row is locked (the lock
+    /// orders take first, so stock they take meanwhile is never written over). Then, in the
+    /// same transaction: the variants that differ are written (those removed soft-deleted,
+    /// freeing their SKUs), the product's summary (`sku`, price, stock) and `updated_at`
+    /// (`now`), and the events `events` makes of the product as stored after the change.
+    ///
+    /// `None` when the product does not exist; `Some(Err(_))`, with nothing written, when
+    /// `change` refused.
+    ///
+    /// # Errors
+    /// `Conflict("sku")` when a SKU is taken by another variant, with nothing written.
+    async fn change_variants_with_events(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+        change: &(dyn for<'s> Fn(&'s mut VariantSet) -> Result<(), VariantError> + Send + Sync),
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
+    ) -> Result<Option<Result<Product, VariantError>>, RepositoryError>;
 
     /// Removes a product from the catalog and the rows of its images, in one transaction;
     /// answers the images removed (whose files the caller removes next), or `None` when the

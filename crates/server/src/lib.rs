@@ -23,9 +23,9 @@ use application::accounts::{
     CreateAdmin, GetUser, ListUsers, Login, Logout, RefreshTokens, RegisterUser, UpdateProfile,
 };
 use application::catalog::{
-    CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct, GetCategory,
-    GetImageFile, GetProduct, ListCategories, ListProducts, UpdateCategory, UpdateProduct,
-    UploadImage,
+    AddVariant, CreateCategory, CreateProduct, DeleteCategory, DeleteImage, DeleteProduct,
+    DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
+    UpdateCategory, UpdateProduct, UpdateVariant, UploadImage, VariantDeps,
 };
 use application::checkout::{Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
@@ -132,6 +132,12 @@ impl Adapters {
         let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
         let events = events(settings);
+        let variant_deps = || VariantDeps {
+            products: products.clone(),
+            catalog: products.clone(),
+            clock: clock.clone(),
+            events: events.clone(),
+        };
         api::Services {
             register: RegisterUser {
                 identity: identity.clone(),
@@ -173,6 +179,15 @@ impl Adapters {
                 catalog: products.clone(),
                 clock: clock.clone(),
                 events: events.clone(),
+            },
+            add_variant: AddVariant {
+                deps: variant_deps(),
+            },
+            update_variant: UpdateVariant {
+                deps: variant_deps(),
+            },
+            delete_variant: DeleteVariant {
+                deps: variant_deps(),
             },
             delete_product: DeleteProduct {
                 products: products.clone(),

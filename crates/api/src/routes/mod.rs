@@ -12,6 +12,7 @@ pub mod promotions;
 pub mod shipping_options;
 pub mod tax_rates;
 pub mod users;
+pub mod variants;
 pub mod webhooks;
 
 use axum::Json;

@@ -116,7 +116,10 @@ pub async fn create(
 /// Update a product
 ///
 /// Changes any subset of a product's fields (admin); absent fields stay as they are and
-/// `description: null` clears the description.
+/// `description: null` clears the description. `variants` (with `options`, or against the
+/// product's own) replaces its whole set of variants in one step: a variant with an `id`
+/// keeps it, one without is new, the others are deleted; `sku`, `price` and `stock` then
+/// follow the new set.
 #[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", operation_id = "update_product",
     request_body(content = UpdateProductRequest, example = json!({"name": "Stoneware mug, blue", "stock": 80})),
     params(("id" = uuid::Uuid, Path, description = "Product id")),
@@ -126,7 +129,7 @@ pub async fn create(
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "SKU or slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (an unknown category on `category_ids`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an unknown category on `category_ids`; `sku`, `price` or `stock` on a product of several variants or with `variants`; `options` without `variants`; a variant `id` the product does not have)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,

@@ -4,6 +4,7 @@
 mod categories;
 mod images;
 mod products;
+mod variants;
 
 pub use categories::{
     CreateCategory, CreateCategoryCommand, DeleteCategory, GetCategory, ListCategories,
@@ -15,3 +16,4 @@ pub use products::{
     CreateProduct, CreateProductCommand, DeleteProduct, GetProduct, ListProducts, MAX_CATEGORIES,
     PriceInput, UpdateProduct, UpdateProductCommand, VariantInput,
 };
+pub use variants::{AddVariant, DeleteVariant, UpdateVariant, UpdateVariantCommand, VariantDeps};

@@ -136,6 +136,9 @@ pub struct CreateProductCommand {
 /// A variant as an admin sent it, before any check.
 #[derive(Debug, Clone)]
 pub struct VariantInput {
+    /// The variant of the product it is (only in a new set given to [`UpdateProduct`]);
+    /// `None` for a new one.
+    pub id: Option<Uuid>,
     /// Unique SKU.
     pub sku: String,
     /// `(option name, value)` for every option of the product.
@@ -185,66 +188,81 @@ fn given_variants(
     options: &[OptionInput],
     given: &[VariantInput],
 ) -> Option<VariantSet> {
-    let options = match ProductOptions::parse(options) {
-        Ok(options) => Some(options),
-        Err(DomainError::Validation(errors)) => {
-            errors.into_iter().for_each(|e| v.push(e));
-            None
-        }
-        Err(e) => {
-            v.push(FieldError::new("options", e.to_string()));
-            None
-        }
-    };
+    let options = parse_options(v, options);
     let mut variants = Vec::with_capacity(given.len());
     for (i, input) in given.iter().enumerate() {
-        let at = |f: &str| format!("variants[{i}].{f}");
-        let sku = v.check(&at("sku"), Sku::parse(&input.sku));
-        let option_values = options.as_ref().and_then(|options| {
-            OptionValues::parse(
-                v,
-                &at("option_values"),
-                options,
-                input
-                    .option_values
-                    .iter()
-                    .map(|(n, x)| (n.as_str(), x.as_str())),
-            )
-        });
-        let price = parse_money(v, &at("price"), &input.price);
-        let compare_at_price = match &input.compare_at_price {
-            None => Some(None),
-            Some(p) => parse_money(v, &at("compare_at_price"), p).map(Some),
+        // A product of one variant: the variant has the product's id.
+        let variant_id = if given.len() == 1 {
+            VariantId::from_uuid(id.as_uuid())
+        } else {
+            VariantId::new()
         };
-        let stock = v.check(&at("stock"), Stock::new(input.stock));
-        let position = v.check(&at("position"), Position::new(input.position.unwrap_or(0)));
-        if let (
-            Some(sku),
-            Some(option_values),
-            Some(price),
-            Some(compare_at_price),
-            Some(stock),
-            Some(position),
-        ) = (sku, option_values, price, compare_at_price, stock, position)
-        {
-            variants.push(Variant {
-                // A product of one variant: the variant has the product's id.
-                id: if given.len() == 1 {
-                    VariantId::from_uuid(id.as_uuid())
-                } else {
-                    VariantId::new()
-                },
-                sku,
-                option_values,
-                price,
-                compare_at_price,
-                stock,
-                position,
-            });
+        let prefix = format!("variants[{i}]");
+        if let Some(variant) = parse_variant(v, &prefix, options.as_ref(), variant_id, input) {
+            variants.push(variant);
         }
     }
+    checked_set(v, options, variants, given.len())
+}
+
+/// The variant `id` as `input` gives it, its option values read against `options` (`None`
+/// when they did not parse: then they are not read), every problem recorded in `v` on its
+/// field under `prefix` (`variants[2].sku`, or `sku` with no prefix). Its `input.id` is the
+/// caller's to check.
+pub(crate) fn parse_variant(
+    v: &mut Validator,
+    prefix: &str,
+    options: Option<&ProductOptions>,
+    id: VariantId,
+    input: &VariantInput,
+) -> Option<Variant> {
+    let at = |f: &str| {
+        if prefix.is_empty() {
+            f.to_owned()
+        } else {
+            format!("{prefix}.{f}")
+        }
+    };
+    let sku = v.check(&at("sku"), Sku::parse(&input.sku));
+    let option_values = options.and_then(|options| {
+        OptionValues::parse(
+            v,
+            &at("option_values"),
+            options,
+            input
+                .option_values
+                .iter()
+                .map(|(n, x)| (n.as_str(), x.as_str())),
+        )
+    });
+    let price = parse_money(v, &at("price"), &input.price);
+    let compare_at_price = match &input.compare_at_price {
+        None => Some(None),
+        Some(p) => parse_money(v, &at("compare_at_price"), p).map(Some),
+    };
+    let stock = v.check(&at("stock"), Stock::new(input.stock));
+    let position = v.check(&at("position"), Position::new(input.position.unwrap_or(0)));
+    Some(Variant {
+        id,
+        sku: sku?,
+        option_values: option_values?,
+        price: price?,
+        compare_at_price: compare_at_price?,
+        stock: stock?,
+        position: position?,
+    })
+}
+
+/// The set of `options` and `variants` when both parsed, all `given` of the variants did,
+/// and [`VariantSet::new`] takes them; its refusals recorded in `v`.
+fn checked_set(
+    v: &mut Validator,
+    options: Option<ProductOptions>,
+    variants: Vec<Variant>,
+    given: usize,
+) -> Option<VariantSet> {
     let options = options?;
-    if variants.len() != given.len() {
+    if variants.len() != given {
         return None;
     }
     match VariantSet::new(options, variants) {
@@ -258,6 +276,74 @@ fn given_variants(
             None
         }
     }
+}
+
+/// `options` parsed, their problems recorded in `v`.
+fn parse_options(v: &mut Validator, options: &[OptionInput]) -> Option<ProductOptions> {
+    match ProductOptions::parse(options) {
+        Ok(options) => Some(options),
+        Err(DomainError::Validation(errors)) => {
+            errors.into_iter().for_each(|e| v.push(e));
+            None
+        }
+        Err(e) => {
+            v.push(FieldError::new("options", e.to_string()));
+            None
+        }
+    }
+}
+
+/// The whole new variant set an update gives `current`: with `options` when given, else
+/// with the product's own; a variant with an `id` keeps that variant of the product (one it
+/// does not have, or named twice, is refused on `variants[i].id`), one without is new. Every
+/// problem is recorded in `v`.
+fn new_variant_set(
+    v: &mut Validator,
+    current: &Product,
+    options: Option<&[OptionInput]>,
+    given: &[VariantInput],
+) -> Option<VariantSet> {
+    let options = match options {
+        Some(options) => parse_options(v, options),
+        None => Some(current.variants.options().clone()),
+    };
+    let mut variants = Vec::with_capacity(given.len());
+    let mut ids: Vec<VariantId> = Vec::with_capacity(given.len());
+    for (i, input) in given.iter().enumerate() {
+        let prefix = format!("variants[{i}]");
+        let id = match input.id.map(VariantId::from_uuid) {
+            None => Some(VariantId::new()),
+            Some(id) if current.variants.get(id).is_none() => {
+                v.push(FieldError::new(
+                    format!("{prefix}.id"),
+                    format!("the product has no variant {id}"),
+                ));
+                None
+            }
+            Some(id) if ids.contains(&id) => {
+                v.push(FieldError::new(
+                    format!("{prefix}.id"),
+                    format!("names variant {id} again"),
+                ));
+                None
+            }
+            Some(id) => Some(id),
+        };
+        if let Some(id) = id {
+            ids.push(id);
+        }
+        let variant = parse_variant(
+            v,
+            &prefix,
+            options.as_ref(),
+            id.unwrap_or_else(VariantId::new),
+            input,
+        );
+        if let (Some(variant), Some(_)) = (variant, id) {
+            variants.push(variant);
+        }
+    }
+    checked_set(v, options, variants, given.len())
 }
 
 /// Adds a product to the catalog (admins only; the SKU and a given slug must be free).
@@ -410,6 +496,12 @@ pub struct UpdateProductCommand {
     pub stock: Option<i64>,
     /// The categories it is in, all of them.
     pub category_ids: Option<Vec<Uuid>>,
+    /// Its new options, all of them; only with `variants`.
+    pub options: Option<Vec<OptionInput>>,
+    /// Its whole new set of variants (with `options` when given, else its current ones):
+    /// those with an `id` keep that variant, the others are new, and the product's variants
+    /// not named are removed. Not with `sku`, `price` or `stock`.
+    pub variants: Option<Vec<VariantInput>>,
 }
 
 /// Changes a product (admins only).
@@ -467,15 +559,31 @@ impl UpdateProduct {
                 .category_ids
                 .as_deref()
                 .and_then(|ids| parse_category_ids(&mut v, ids)),
+            variants: None,
         };
-        v.finish()?;
+        let mut changes = changes;
         // The product as the API shows it now: the update leaves its images alone, and its
-        // categories change only when the command names them.
-        let current = self
-            .catalog
-            .get(&Lookup::Id(id))
-            .await?
-            .ok_or(AppError::NotFound)?;
+        // categories change only when the command names them. A new variant set is read
+        // against it, so it is read first then.
+        let mut current = None;
+        match (&cmd.options, &cmd.variants) {
+            (_, Some(given)) => {
+                let view = self.read(id).await?;
+                changes.variants =
+                    new_variant_set(&mut v, &view.product, cmd.options.as_deref(), given);
+                current = Some(view);
+            }
+            (Some(_), None) => v.push(FieldError::new(
+                "variants",
+                "is required with `options`: give the whole new set of variants",
+            )),
+            (None, None) => {}
+        }
+        v.finish()?;
+        let current = match current {
+            Some(view) => view,
+            None => self.read(id).await?,
+        };
         // The changes as the domain takes them: none of SKU, price or stock on a product of
         // several variants, and a new currency only with a struck-through price in it.
         current
@@ -487,7 +595,7 @@ impl UpdateProduct {
             Some([]) => Vec::new(),
             Some(ids) => category_refs(&self.categories.all().await?, ids)?,
         };
-        let stock_set = changes.stock.is_some();
+        let stock_set = changes.stock.is_some() || changes.variants.is_some();
         let events = |product: &Product| {
             self.events.product_updated(
                 &ProductView {
@@ -502,6 +610,16 @@ impl UpdateProduct {
             .update_with_events(id, &changes, self.clock.now(), &events)
             .await?
             .ok_or(AppError::NotFound)?;
+        self.catalog
+            .get(&Lookup::Id(id))
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+}
+
+impl UpdateProduct {
+    /// The product as the API shows it, or `NotFound`.
+    async fn read(&self, id: ProductId) -> Result<ProductView, AppError> {
         self.catalog
             .get(&Lookup::Id(id))
             .await?

@@ -14,6 +14,7 @@ mod ports;
 mod products;
 mod promotions;
 mod users;
+mod variants;
 mod webhooks;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

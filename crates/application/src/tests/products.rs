@@ -549,6 +549,7 @@ async fn a_category_filter_takes_in_the_categories_below_it_and_an_unknown_one_m
 async fn a_product_is_created_with_its_variants_and_changed_only_as_they_allow() {
     let repo = Arc::new(MemoryProducts::default());
     let variant = |sku: &str, size: &str, compare_at: Option<&str>| crate::catalog::VariantInput {
+        id: None,
         sku: sku.into(),
         option_values: vec![("Size".into(), size.into())],
         price: PriceInput {

@@ -7,7 +7,7 @@ use domain::{
     CategoryId, Currency, Description, FieldError, Image, KeyPart, Money, OptionInput,
     OptionValues, Page, PageRequest, ParentLinks, PendingEvent, Position, Product, ProductChanges,
     ProductId, ProductName, ProductOptions, ProductRepository, ProductStatus, RepositoryError, Sku,
-    Slug, SortKeys, Stock, Validator, Variant, VariantId, VariantSet,
+    Slug, SortKeys, Stock, Validator, Variant, VariantError, VariantId, VariantSet,
 };
 use uuid::Uuid;
 
@@ -587,17 +587,83 @@ macro_rules! categories_in_tx {
     }};
 }
 
+/// Inserts the variant `$v` of the product `$id` inside `$tx`, created at `$now`.
+macro_rules! insert_variant {
+    ($tx:expr, $id:expr, $v:expr, $now:expr) => {{
+        let v: &Variant = $v;
+        sqlx::query(
+            "INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, \
+             compare_at_price_minor, currency, stock, position, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(v.id.as_uuid())
+        .bind($id.as_uuid())
+        .bind(v.sku.as_str())
+        .bind(option_values_json(&v.option_values))
+        .bind(v.price.minor())
+        .bind(v.compare_at_price.map(|m| m.minor()))
+        .bind(v.price.currency().code())
+        .bind(i64::from(v.stock.get()))
+        .bind(i64::from(v.position.get()))
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+        .map_err(map_err)?;
+    }};
+}
+
 /// Inserts every variant of the product `$p` inside `$tx`.
 macro_rules! insert_variants {
     ($tx:expr, $p:expr) => {{
         for v in $p.variants.variants() {
+            insert_variant!($tx, $p.id, v, $p.updated_at);
+        }
+    }};
+}
+
+/// Writes the variants of product `$id` as `$after` (a `&VariantSet`) holds them, over
+/// `$before` (its live variants as read under the product's lock), inside `$tx`, at `$now`.
+/// Only what differs is written, in an order that lets SKUs pass between variants: those
+/// removed are soft-deleted first (freeing their SKUs, as a deleted product frees its own),
+/// then every kept variant whose SKU changes parks on a placeholder no SKU can equal (`~` is
+/// not a SKU character), then the changed ones are written and the new ones inserted. So a
+/// swap of two SKUs, or a new variant taking a removed one's SKU, never trips the unique
+/// index halfway.
+macro_rules! write_variants {
+    ($tx:expr, $id:expr, $before:expr, $after:expr, $now:expr) => {{
+        let before: &[Variant] = $before;
+        let after: &VariantSet = $after;
+        for gone in before.iter().filter(|b| after.get(b.id).is_none()) {
             sqlx::query(
-                "INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, \
-                 compare_at_price_minor, currency, stock, position, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                "UPDATE product_variants SET deleted_at = $2, updated_at = $2 WHERE id = $1",
+            )
+            .bind(gone.id.as_uuid())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let changed: Vec<(&Variant, &Variant)> = after
+            .variants()
+            .iter()
+            .filter_map(|a| before.iter().find(|b| b.id == a.id).map(|b| (b, a)))
+            .filter(|(b, a)| b != a)
+            .collect();
+        for (_, a) in changed.iter().filter(|(b, a)| b.sku != a.sku) {
+            sqlx::query("UPDATE product_variants SET sku = $2 WHERE id = $1")
+                .bind(a.id.as_uuid())
+                .bind(format!("~{}", a.id))
+                .execute(&mut *$tx)
+                .await
+                .map_err(map_err)?;
+        }
+        for (_, v) in &changed {
+            sqlx::query(
+                "UPDATE product_variants SET sku = $2, option_values = $3, price_minor = $4, \
+                 compare_at_price_minor = $5, currency = $6, stock = $7, position = $8, \
+                 updated_at = $9 WHERE id = $1",
             )
             .bind(v.id.as_uuid())
-            .bind($p.id.as_uuid())
             .bind(v.sku.as_str())
             .bind(option_values_json(&v.option_values))
             .bind(v.price.minor())
@@ -605,11 +671,40 @@ macro_rules! insert_variants {
             .bind(v.price.currency().code())
             .bind(i64::from(v.stock.get()))
             .bind(i64::from(v.position.get()))
-            .bind($p.updated_at)
+            .bind($now)
             .execute(&mut *$tx)
             .await
             .map_err(map_err)?;
         }
+        for v in after
+            .variants()
+            .iter()
+            .filter(|a| before.iter().all(|b| b.id != a.id))
+        {
+            insert_variant!($tx, $id, v, $now);
+        }
+    }};
+}
+
+/// Writes the product row's summary of the variants of `$p` (its first variant's SKU, the
+/// lowest price and its currency, the sum of the stock) and its options, inside `$tx`.
+macro_rules! write_summary {
+    ($tx:expr, $p:expr) => {{
+        let p: &Product = $p;
+        sqlx::query(
+            "UPDATE products SET sku = $2, price_minor = $3, currency = $4, stock = $5, \
+             options = $6, updated_at = $7 WHERE id = $1",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.sku().as_str())
+        .bind(p.price().minor())
+        .bind(p.price().currency().code())
+        .bind(i64::try_from(p.stock()).unwrap_or(i64::MAX))
+        .bind(options_json(p.variants.options()))
+        .bind(p.updated_at)
+        .execute(&mut *$tx)
+        .await
+        .map_err(map_err)?;
     }};
 }
 
@@ -761,6 +856,42 @@ impl ProductRepository for SqlProducts {
                 .map_err(map_err)?;
             let Some(before) = before else { return Ok(None) };
             let before = ProductStatus::parse(&before).map_err(|e| corrupt("status", e))?;
+            if let Some(set) = &c.variants {
+                // The whole new set, written over the variants as they are under the lock;
+                // the row's options go with it, and the summary is written below.
+                let row: ProductRow = sqlx::query_as(concat!(
+                    "SELECT ", product_columns!(), " FROM products WHERE id = $1"
+                ))
+                .bind(id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                let current = product_of(row, variants_in_tx!(tx, id))?;
+                // The use case named as kept only variants the product had when it read it;
+                // one deleted since would be inserted again under its old id. New variants
+                // have fresh ids, so an id not live here but present in the table is that.
+                for v in set.variants().iter().filter(|v| current.variants.get(v.id).is_none()) {
+                    let gone: Option<Uuid> =
+                        sqlx::query_scalar("SELECT id FROM product_variants WHERE id = $1")
+                            .bind(v.id.as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                    if gone.is_some() {
+                        return Err(RepositoryError::Invalid(FieldError::new(
+                            "variants",
+                            format!("variant {} was deleted meanwhile", v.id),
+                        )));
+                    }
+                }
+                write_variants!(tx, id, current.variants.variants(), set, now);
+                sqlx::query("UPDATE products SET options = $2 WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .bind(options_json(set.options()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
             let row: Option<ProductRow> = sqlx::query_as(concat!(
                 "UPDATE products SET sku = COALESCE($2, sku), name = COALESCE($3, name), \
                  description = CASE WHEN $4 THEN $5 ELSE description END, \
@@ -806,6 +937,9 @@ impl ProductRepository for SqlProducts {
             }
             let variants = variants_in_tx!(tx, id);
             let product = product_of(row, variants)?;
+            if c.variants.is_some() {
+                write_summary!(tx, &product);
+            }
             if text_changed {
                 sqlx::query("UPDATE products SET search_text = $2 WHERE id = $1")
                     .bind(id.as_uuid())
@@ -838,6 +972,53 @@ impl ProductRepository for SqlProducts {
             tx.commit().await.map_err(map_err)?;
             self.events_written.0.written(&written);
             Ok(Some(product))
+        })
+    }
+
+    #[tracing::instrument(name = "db.products.change_variants", skip_all)]
+    async fn change_variants_with_events(
+        &self,
+        id: ProductId,
+        now: DateTime<Utc>,
+        change: &(dyn for<'s> Fn(&'s mut VariantSet) -> Result<(), VariantError> + Send + Sync),
+        events: &(dyn for<'p> Fn(&'p Product) -> Vec<PendingEvent> + Send + Sync),
+    ) -> Result<Option<Result<Product, VariantError>>, RepositoryError> {
+        // The product's row is locked first, as orders lock it before its variants: an order
+        // taking stock of this product waits for this change, or this change reads the
+        // stock it left (SQLite writes one transaction at a time anyway).
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products WHERE id = $1 AND deleted_at IS NULL{}"
+            ),
+            match self.db.backend() {
+                Backend::Postgres => " FOR UPDATE",
+                Backend::Sqlite => "",
+            }
+        );
+        on_db!(&self.db, write, pool, begin => {
+            let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+            let row: Option<ProductRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let Some(row) = row else { return Ok(None) };
+            let mut product = product_of(row, variants_in_tx!(tx, id))?;
+            let mut set = product.variants.clone();
+            if let Err(e) = change(&mut set) {
+                return Ok(Some(Err(e)));
+            }
+            write_variants!(tx, id, product.variants.variants(), &set, now);
+            product.variants = set;
+            product.updated_at = now;
+            write_summary!(tx, &product);
+            let pending = events(&product);
+            let written = write_events!(tx, &pending)?;
+            tx.commit().await.map_err(map_err)?;
+            self.events_written.0.written(&written);
+            Ok(Some(Ok(product)))
         })
     }
 

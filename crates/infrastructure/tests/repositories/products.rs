@@ -150,4 +150,230 @@ on_both_backends!(
     a_live_sku_is_unique_and_a_deleted_products_sku_is_free_again,
     an_update_changes_the_named_fields_and_the_time_only,
     a_deleted_product_is_gone_from_every_read_and_write,
+    a_new_variant_set_is_written_over_the_old_with_the_row_summarising_it,
+    a_change_of_variants_is_written_or_refused_whole,
 );
+
+/// `products.(sku, price_minor, currency, stock)` of product `id` as stored.
+async fn summary(t: &TestDb, id: ProductId) -> (String, i64, String, i64) {
+    let sql = "SELECT sku, price_minor, currency, stock FROM products WHERE id = $1";
+    match &t.db {
+        infrastructure::Database::Sqlite { write, .. } => sqlx::query_as(sql)
+            .bind(id.as_uuid())
+            .fetch_one(write)
+            .await
+            .unwrap(),
+        infrastructure::Database::Postgres(pool) => sqlx::query_as(sql)
+            .bind(id.as_uuid())
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// The options Size: S, M, L.
+fn sizes() -> domain::ProductOptions {
+    domain::ProductOptions::parse(&[domain::OptionInput {
+        name: "Size".into(),
+        values: vec!["S".into(), "M".into(), "L".into()],
+    }])
+    .unwrap()
+}
+
+/// A variant `id` of size `size` at `minor` euro cents with `stock` units, at `position`.
+fn sized(
+    id: domain::VariantId,
+    sku: &str,
+    size: &str,
+    minor: i64,
+    stock: i64,
+    position: i64,
+) -> domain::Variant {
+    let mut v = domain::Validator::new();
+    let option_values =
+        domain::OptionValues::parse(&mut v, "option_values", &sizes(), [("Size", size)]).unwrap();
+    domain::Variant {
+        id,
+        sku: Sku::parse(sku).unwrap(),
+        option_values,
+        price: Money::from_minor(minor, crate::support::eur()).unwrap(),
+        compare_at_price: None,
+        stock: Stock::new(stock).unwrap(),
+        position: domain::Position::new(position).unwrap(),
+    }
+}
+
+async fn a_new_variant_set_is_written_over_the_old_with_the_row_summarising_it(t: TestDb) {
+    let p = product("TEE-1", "Tee", "10.00", 3);
+    let other = product("MUG-1", "Mug", "1.00", 1);
+    t.insert_products(&[&p, &other]).await;
+    let kept = variant_of(p.id);
+    let new = domain::VariantId::new();
+    // The kept variant changes size and SKU; a new one takes its old SKU.
+    let set = domain::VariantSet::new(
+        sizes(),
+        vec![
+            sized(kept, "TEE-S", "S", 1200, 4, 1),
+            sized(new, "TEE-1", "M", 900, 2, 0),
+        ],
+    )
+    .unwrap();
+    let changes = ProductChanges {
+        variants: Some(set.clone()),
+        ..ProductChanges::default()
+    };
+    let updated = t
+        .products
+        .update(p.id, &changes, at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.variants.options(), &sizes());
+    let mut shown = updated.variants.variants().to_vec();
+    shown.sort_by_key(|v| v.sku.as_str().to_owned());
+    let mut wanted = set.variants().to_vec();
+    wanted.sort_by_key(|v| v.sku.as_str().to_owned());
+    assert_eq!(shown, wanted);
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        summary(&t, p.id).await,
+        ("TEE-1".to_owned(), 900, "EUR".to_owned(), 6)
+    );
+
+    // Two kept variants swap SKUs; the new one goes, its SKU free again.
+    let swapped = domain::VariantSet::new(
+        sizes(),
+        vec![
+            sized(kept, "TEE-1", "S", 1200, 4, 1),
+            sized(domain::VariantId::new(), "TEE-S", "L", 1500, 7, 2),
+        ],
+    );
+    let swapped = swapped.unwrap();
+    let changes = ProductChanges {
+        variants: Some(swapped.clone()),
+        ..ProductChanges::default()
+    };
+    let updated = t
+        .products
+        .update(p.id, &changes, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(updated.variants.get(new).is_none());
+    assert_eq!(updated.variants.variants().len(), 2);
+    // A set naming the deleted variant as kept (a use case's read that a deletion overtook):
+    // refused, not inserted again.
+    let stale = domain::VariantSet::new(
+        sizes(),
+        vec![
+            sized(kept, "TEE-1", "S", 1200, 4, 1),
+            sized(new, "TEE-9", "M", 900, 2, 0),
+        ],
+    )
+    .unwrap();
+    let changes = ProductChanges {
+        variants: Some(stale),
+        ..ProductChanges::default()
+    };
+    assert!(matches!(
+        t.products.update(p.id, &changes, at(25)).await,
+        Err(RepositoryError::Invalid(e)) if e.field == "variants"
+    ));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        summary(&t, p.id).await,
+        ("TEE-1".to_owned(), 1200, "EUR".to_owned(), 11)
+    );
+    // Another product's SKU: nothing is written.
+    let taken =
+        domain::VariantSet::new(sizes(), vec![sized(kept, "MUG-1", "S", 1200, 4, 1)]).unwrap();
+    let changes = ProductChanges {
+        variants: Some(taken),
+        ..ProductChanges::default()
+    };
+    assert!(matches!(
+        t.products.update(p.id, &changes, at(30)).await,
+        Err(RepositoryError::Conflict("sku"))
+    ));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(updated));
+}
+
+async fn a_change_of_variants_is_written_or_refused_whole(t: TestDb) {
+    let p = product("TEE-1", "Tee", "10.00", 3);
+    let other = product("MUG-1", "Mug", "1.00", 1);
+    t.insert_products(&[&p, &other]).await;
+    let one = variant_of(p.id);
+    let unchanged = |_: &domain::Product| Vec::new();
+    // A product without options holds one variant: an added one clashes, and nothing changes.
+    let added = sized(domain::VariantId::new(), "TEE-2", "S", 500, 2, 0);
+    let refused = t
+        .products
+        .change_variants_with_events(
+            p.id,
+            at(5),
+            &|set| set.add(added.clone()).map_err(Into::into),
+            &unchanged,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        refused,
+        Some(Err(domain::VariantError::Invalid(_)))
+    ));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(p.clone()));
+    // The last variant stays.
+    let last = t
+        .products
+        .change_variants_with_events(p.id, at(5), &|set| set.remove(one).map(|_| ()), &unchanged)
+        .await
+        .unwrap();
+    assert_eq!(last, Some(Err(domain::VariantError::LastVariant)));
+    // An unknown product.
+    let none = t
+        .products
+        .change_variants_with_events(ProductId::new(), at(5), &|_| Ok(()), &unchanged)
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    // A change: stock and price of the one variant, with the row's summary and time.
+    let changes = domain::VariantChanges {
+        price: Some(Money::from_minor(750, crate::support::eur()).unwrap()),
+        stock: Some(Stock::new(9).unwrap()),
+        ..domain::VariantChanges::default()
+    };
+    let changed = t
+        .products
+        .change_variants_with_events(
+            p.id,
+            at(6),
+            &|set| set.change(one, changes.clone()).map(|_| ()),
+            &unchanged,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.updated_at, at(6));
+    assert_eq!((changed.price().minor(), changed.stock()), (750, 9));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(changed.clone()));
+    assert_eq!(
+        summary(&t, p.id).await,
+        ("TEE-1".to_owned(), 750, "EUR".to_owned(), 9)
+    );
+    // A SKU another product holds: 409 and nothing written.
+    let sku = domain::VariantChanges {
+        sku: Some(Sku::parse("MUG-1").unwrap()),
+        ..domain::VariantChanges::default()
+    };
+    let taken = t
+        .products
+        .change_variants_with_events(
+            p.id,
+            at(7),
+            &|set| set.change(one, sku.clone()).map(|_| ()),
+            &unchanged,
+        )
+        .await;
+    assert!(matches!(taken, Err(RepositoryError::Conflict("sku"))));
+    assert_eq!(t.products.get(p.id).await.unwrap(), Some(changed));
+}

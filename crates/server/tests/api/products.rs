@@ -15,6 +15,9 @@ both_dbs!(
     a_product_is_created_with_options_and_variants,
     a_product_of_several_variants_is_ordered_and_changed_by_variant,
     variants_are_checked_when_a_product_is_created,
+    variants_are_added_changed_and_deleted_one_at_a_time,
+    variant_routes_answer_404_for_what_does_not_exist_and_403_to_users,
+    a_whole_new_variant_set_keeps_adds_and_deletes_variants,
     anyone_can_list_an_empty_catalog,
     an_admin_creates_a_product_that_anyone_can_read,
     prices_carry_exactly_the_minor_digits_of_their_currency,
@@ -1151,4 +1154,429 @@ async fn variants_are_checked_when_a_product_is_created(app: TestApp) {
     one_sku["variants"][1]["sku"] = one_sku["variants"][0]["sku"].clone();
     assert_problem(app.post_json(PRODUCTS, &one_sku, Some(&admin)).await, 409).await;
     assert_eq!(get_page(&app, "").await["total"], json!(0));
+}
+
+/// A tee in sizes S and M of the options S, M and L: room for a third variant.
+fn tee_of_three_sizes(tag: &str) -> Value {
+    let mut body = tee_body(tag);
+    body["options"] = json!([{"name": "Size", "values": ["S", "M", "L"]}]);
+    body
+}
+
+fn variants_path(product: &Value) -> String {
+    format!("{}/variants", product_path(&product["id"]))
+}
+
+fn variant_path(product: &Value, variant: &Value) -> String {
+    format!(
+        "{}/{}",
+        variants_path(product),
+        variant["id"].as_str().expect("variant id is a string")
+    )
+}
+
+/// The variant of `product` whose SKU is `sku`.
+fn variant_by_sku(product: &Value, sku: &str) -> Value {
+    product["variants"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["sku"] == json!(sku)))
+        .cloned()
+        .unwrap_or_else(|| panic!("no variant {sku} in {product}"))
+}
+
+/// The SKUs of `product`'s variants, in the order shown.
+fn skus_of(product: &Value) -> Vec<String> {
+    product["variants"]
+        .as_array()
+        .map(|vs| vs.iter().map(|v| str_of(v, "sku")).collect())
+        .unwrap_or_default()
+}
+
+async fn variants_are_added_changed_and_deleted_one_at_a_time(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, user) = app.user_token().await;
+    let tag = unique();
+    let mut body = tee_of_three_sizes(&tag);
+    // A draft is still the admin's to change.
+    body["status"] = json!("draft");
+    let tee = app.create_product_with(&admin, &body).await;
+    let (small, medium) = (
+        variant_by_sku(&tee, &format!("TEE-S-{tag}")),
+        variant_by_sku(&tee, &format!("TEE-M-{tag}")),
+    );
+
+    // A third variant: 201 naming it, and the product's summary follows it.
+    let large_sku = format!("TEE-L-{tag}");
+    let new = json!({
+        "sku": large_sku,
+        "option_values": {"Size": "L"},
+        "price": {"amount": "9.00", "currency": "EUR"},
+        "stock": 4,
+        "position": 2
+    });
+    // A SKU any variant holds: 409, and nothing is added.
+    let mut taken = new.clone();
+    taken["sku"] = small["sku"].clone();
+    let resp = app
+        .post_json(&variants_path(&tee), &taken, Some(&admin))
+        .await;
+    assert_problem(resp, 409).await;
+    let resp = app
+        .post_json(&variants_path(&tee), &new, Some(&admin))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = location(&resp);
+    let large: Value = resp.json().await.unwrap();
+    assert_eq!(location, variant_path(&tee, &large));
+    assert_eq!(
+        large,
+        json!({
+            "id": large["id"],
+            "sku": large_sku,
+            "title": "L",
+            "option_values": {"Size": "L"},
+            "price": {"amount": "9.00", "currency": "EUR"},
+            "compare_at_price": null,
+            "stock": 4,
+            "position": 2,
+        })
+    );
+    let now = app.get_json(&product_path(&tee["id"]), Some(&admin)).await;
+    assert_eq!(
+        skus_of(&now),
+        [
+            format!("TEE-S-{tag}"),
+            format!("TEE-M-{tag}"),
+            large_sku.clone()
+        ]
+    );
+    assert_eq!(now["price"], json!({"amount": "9.00", "currency": "EUR"}));
+    assert_eq!(now["stock"], json!(11));
+    assert_eq!(now["sku"], small["sku"]);
+    assert!(timestamp(&now["updated_at"]) > timestamp(&tee["updated_at"]));
+
+    // Its combination again: 422 naming it.
+    let mut clash = new.clone();
+    clash["sku"] = json!(format!("TEE-X-{tag}"));
+    let resp = app
+        .post_json(&variants_path(&tee), &clash, Some(&admin))
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["option_values"]);
+    clash["option_values"] = json!({"Size": "XL"});
+    let resp = app
+        .post_json(&variants_path(&tee), &clash, Some(&admin))
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["option_values"]);
+    clash["option_values"] = json!({"Size": "XL"});
+    clash["price"] = json!({"amount": "1.00", "currency": "USD"});
+    clash["stock"] = json!(-1);
+    let resp = app
+        .post_json(&variants_path(&tee), &clash, Some(&admin))
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["option_values", "stock"]);
+
+    // A user may not touch them: 403, and nothing changes.
+    let resp = app
+        .post_json(&variants_path(&tee), &clash, Some(&user))
+        .await;
+    assert_problem(resp, 403).await;
+    let resp = app
+        .put_json(
+            &variant_path(&tee, &medium),
+            &json!({"stock": 1}),
+            Some(&user),
+        )
+        .await;
+    assert_problem(resp, 403).await;
+    let resp = app.delete(&variant_path(&tee, &medium), Some(&user)).await;
+    assert_problem(resp, 403).await;
+
+    // Another variant's combination: 422; a price in another currency: 422.
+    let resp = app
+        .put_json(
+            &variant_path(&tee, &medium),
+            &json!({"option_values": {"Size": "L"}, "price": {"amount": "1.00", "currency": "USD"}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(assert_invalid(resp).await, ["option_values", "price"]);
+    // A SKU another variant holds: 409.
+    let resp = app
+        .put_json(
+            &variant_path(&tee, &medium),
+            &json!({"sku": large_sku}),
+            Some(&admin),
+        )
+        .await;
+    assert_problem(resp, 409).await;
+
+    // S goes; M takes its combination, a new price, stock and position.
+    let resp = app.delete(&variant_path(&tee, &small), Some(&admin)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = app
+        .put_json(
+            &variant_path(&tee, &medium),
+            &json!({
+                "option_values": {"Size": "S"},
+                "price": {"amount": "8.50", "currency": "EUR"},
+                "compare_at_price": null,
+                "stock": 7,
+                "position": 0
+            }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(
+        changed,
+        json!({
+            "id": medium["id"],
+            "sku": medium["sku"],
+            "title": "S",
+            "option_values": {"Size": "S"},
+            "price": {"amount": "8.50", "currency": "EUR"},
+            "compare_at_price": null,
+            "stock": 7,
+            "position": 0,
+        })
+    );
+    let now = app.get_json(&product_path(&tee["id"]), Some(&admin)).await;
+    assert_eq!(now["variants"], json!([changed, large]));
+    assert_eq!(now["price"], json!({"amount": "8.50", "currency": "EUR"}));
+    assert_eq!(now["stock"], json!(11));
+    assert_eq!(now["sku"], medium["sku"]);
+    // The SKU of the deleted variant is free again.
+    let mut again = new.clone();
+    again["sku"] = small["sku"].clone();
+    again["option_values"] = json!({"Size": "M"});
+    let resp = app
+        .post_json(&variants_path(&tee), &again, Some(&admin))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let medium_again: Value = resp.json().await.unwrap();
+
+    // The added variant is ordered by its id and its stock taken (once the tee is on sale).
+    let resp = app
+        .put_json(
+            &product_path(&tee["id"]),
+            &json!({"status": "active"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let order = json!({"items": [{"variant_id": large["id"], "quantity": 3}]});
+    let resp = app.post_json("/api/v1/orders", &order, Some(&user)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let placed: Value = resp.json().await.unwrap();
+    assert_eq!(placed["items"][0]["sku"], json!(large_sku));
+    assert_eq!(placed["items"][0]["variant_title"], json!("L"));
+    let now = app.get_json(&product_path(&tee["id"]), None).await;
+    assert_eq!(variant_by_sku(&now, &large_sku)["stock"], json!(1));
+    assert_eq!(now["stock"], json!(7 + 1 + 4));
+
+    // Deleted down to one, which stays: 409.
+    for v in [&large, &medium_again] {
+        let resp = app.delete(&variant_path(&tee, v), Some(&admin)).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+    let resp = app.delete(&variant_path(&tee, &medium), Some(&admin)).await;
+    assert_problem(resp, 409).await;
+    let now = app.get_json(&product_path(&tee["id"]), None).await;
+    assert_eq!(now["variants"], json!([changed]));
+    assert_eq!(
+        (&now["sku"], &now["stock"], &now["price"]),
+        (&changed["sku"], &json!(7), &changed["price"])
+    );
+}
+
+async fn variant_routes_answer_404_for_what_does_not_exist_and_403_to_users(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, user) = app.user_token().await;
+    let tee = app
+        .create_product_with(&admin, &tee_of_three_sizes(&unique()))
+        .await;
+    let other = app
+        .create_product_with(&admin, &tee_of_three_sizes(&unique()))
+        .await;
+    let theirs = &other["variants"][0];
+    let body = json!({
+        "sku": format!("NEW-{}", unique()),
+        "option_values": {"Size": "L"},
+        "price": {"amount": "9.00", "currency": "EUR"},
+        "stock": 4
+    });
+    let nobody = json!({"id": uuid::Uuid::now_v7().to_string()});
+    let unknown_product = format!("{}/variants", product_path(&nobody["id"]));
+    let resp = app.post_json(&unknown_product, &body, Some(&admin)).await;
+    assert_problem(resp, 404).await;
+    let resp = app.post_json(&unknown_product, &body, Some(&user)).await;
+    assert_problem(resp, 403).await;
+    let resp = app
+        .post_json(&format!("{PRODUCTS}/nope/variants"), &body, Some(&admin))
+        .await;
+    assert_problem(resp, 404).await;
+    // A variant of another product, an unknown one, and a malformed id: 404 all.
+    for path in [
+        variant_path(&tee, theirs),
+        variant_path(&tee, &nobody),
+        format!("{}/not-an-id", variants_path(&tee)),
+        variant_path(&nobody, &tee["variants"][0]),
+    ] {
+        let resp = app
+            .put_json(&path, &json!({"stock": 1}), Some(&admin))
+            .await;
+        assert_problem(resp, 404).await;
+        let resp = app.delete(&path, Some(&admin)).await;
+        assert_problem(resp, 404).await;
+    }
+    // Nothing changed anywhere.
+    for p in [&tee, &other] {
+        let now = app.get_json(&product_path(&p["id"]), None).await;
+        assert_eq!(now["variants"], p["variants"]);
+    }
+    let resp = app.post(&variants_path(&tee), None).await;
+    assert_unauthorized(resp).await;
+}
+
+async fn a_whole_new_variant_set_keeps_adds_and_deletes_variants(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, user) = app.user_token().await;
+    let tag = unique();
+    let tee = app.create_product_with(&admin, &tee_body(&tag)).await;
+    let (small, medium) = (
+        variant_by_sku(&tee, &format!("TEE-S-{tag}")),
+        variant_by_sku(&tee, &format!("TEE-M-{tag}")),
+    );
+    let path = product_path(&tee["id"]);
+    let put = |body: Value| {
+        let (app, admin, path) = (&app, &admin, &path);
+        async move { app.put_json(path, &body, Some(admin)).await }
+    };
+
+    // Refusals, none of which changes anything.
+    let resp = put(json!({"options": [{"name": "Size", "values": ["S"]}]})).await;
+    assert_eq!(assert_invalid(resp).await, ["variants"]);
+    let stranger = json!([{
+        "id": uuid::Uuid::now_v7(),
+        "sku": format!("TEE-Z-{tag}"),
+        "option_values": {"Size": "S"},
+        "price": {"amount": "1.00", "currency": "EUR"},
+        "stock": 1
+    }]);
+    let resp = put(json!({"variants": stranger})).await;
+    assert_eq!(assert_invalid(resp).await, ["variants[0].id"]);
+    let mut alone = stranger.clone();
+    alone[0]["id"] = small["id"].clone();
+    let resp =
+        put(json!({"stock": 3, "price": {"amount": "1.00", "currency": "EUR"}, "variants": alone}))
+            .await;
+    assert_eq!(assert_invalid(resp).await, ["price", "stock"]);
+    let twice = json!([
+        {"id": small["id"], "sku": format!("A-{tag}"), "option_values": {"Size": "S"},
+         "price": {"amount": "1.00", "currency": "EUR"}, "stock": 1},
+        {"id": small["id"], "sku": format!("B-{tag}"), "option_values": {"Size": "M"},
+         "price": {"amount": "1.00", "currency": "EUR"}, "stock": 1}
+    ]);
+    let resp = put(json!({"variants": twice})).await;
+    assert_eq!(assert_invalid(resp).await, ["variants[1].id"]);
+    let clash = json!([
+        {"sku": format!("A-{tag}"), "option_values": {"Size": "S"},
+         "price": {"amount": "1.00", "currency": "EUR"}, "stock": 1},
+        {"sku": format!("B-{tag}"), "option_values": {"Size": "S"},
+         "price": {"amount": "1.00", "currency": "EUR"}, "stock": 1}
+    ]);
+    let resp = put(json!({"variants": clash})).await;
+    assert_eq!(assert_invalid(resp).await, ["variants[1].option_values"]);
+    let resp = app
+        .put_json(&path, &json!({"variants": stranger}), Some(&user))
+        .await;
+    assert_problem(resp, 403).await;
+    let now = app.get_json(&path, None).await;
+    assert_eq!(now["variants"], tee["variants"]);
+
+    // S is kept and changed (taking M's SKU, which M gives up as it goes), M is deleted, L
+    // is new, under options that now list L.
+    let large_sku = format!("TEE-L-{tag}");
+    let resp = put(json!({
+        "name": "Tee in three sizes",
+        "options": [{"name": "Size", "values": ["S", "M", "L"]}],
+        "variants": [
+            {"id": small["id"], "sku": medium["sku"], "option_values": {"Size": "S"},
+             "price": {"amount": "11.00", "currency": "EUR"}, "stock": 6, "position": 1},
+            {"sku": large_sku, "option_values": {"Size": "L"},
+             "price": {"amount": "14.00", "currency": "EUR"},
+             "compare_at_price": {"amount": "16.00", "currency": "EUR"}, "stock": 3}
+        ]
+    }))
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(changed["name"], json!("Tee in three sizes"));
+    assert_eq!(
+        changed["options"],
+        json!([{"name": "Size", "values": ["S", "M", "L"]}])
+    );
+    let large = variant_by_sku(&changed, &large_sku);
+    assert_eq!(changed["variants"][0], large, "L sorts first (position 0)");
+    assert_eq!(
+        changed["variants"][1],
+        json!({
+            "id": small["id"],
+            "sku": medium["sku"],
+            "title": "S",
+            "option_values": {"Size": "S"},
+            "price": {"amount": "11.00", "currency": "EUR"},
+            "compare_at_price": null,
+            "stock": 6,
+            "position": 1,
+        })
+    );
+    assert_eq!(changed["variants"].as_array().map(Vec::len), Some(2));
+    assert_eq!(changed["sku"], json!(large_sku));
+    assert_eq!(
+        changed["price"],
+        json!({"amount": "11.00", "currency": "EUR"})
+    );
+    assert_eq!(changed["stock"], json!(9));
+    let read = app.get_json(&path, None).await;
+    assert_eq!(read, changed);
+    // The list shows the same summary (it reads the product row).
+    let page = get_page(&app, "q=three%20sizes").await;
+    let listed = page["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["id"] == tee["id"]))
+        .cloned()
+        .expect("the tee is listed");
+    assert_eq!(
+        (&listed["sku"], &listed["price"], &listed["stock"]),
+        (&changed["sku"], &changed["price"], &changed["stock"])
+    );
+
+    // M is gone: ordering it is refused, and S's old SKU is free for anyone.
+    let order = json!({"items": [{"variant_id": medium["id"], "quantity": 1}]});
+    let resp = app.post_json("/api/v1/orders", &order, Some(&user)).await;
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let free = valid_body(&str_of(&small, "sku"));
+    app.create_product_with(&admin, &free).await;
+
+    // Without `options`, the set is read against the product's own; two kept variants may
+    // swap their SKUs.
+    let resp = put(json!({
+        "variants": [
+            {"id": small["id"], "sku": large_sku, "option_values": {"Size": "S"},
+             "price": {"amount": "11.00", "currency": "EUR"}, "stock": 6, "position": 1},
+            {"id": large["id"], "sku": medium["sku"], "option_values": {"Size": "L"},
+             "price": {"amount": "14.00", "currency": "EUR"}, "stock": 3}
+        ]
+    }))
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let swapped: Value = resp.json().await.unwrap();
+    assert_eq!(variant_by_sku(&swapped, &large_sku)["id"], small["id"]);
+    assert_eq!(
+        variant_by_sku(&swapped, &str_of(&medium, "sku"))["id"],
+        large["id"]
+    );
+    assert_eq!(swapped["options"], changed["options"]);
 }
