@@ -391,39 +391,6 @@ mod tests {
         }
     }
 
-    /// Size: S, M: two variants.
-    fn two_variants() -> VariantSet {
-        let options = crate::variant::ProductOptions::parse(&[crate::variant::OptionInput {
-            name: "Size".into(),
-            values: vec!["S".into(), "M".into()],
-        }])
-        .unwrap();
-        let eur = crate::money::Currency::parse("EUR").unwrap();
-        let variants = ["S", "M"]
-            .into_iter()
-            .map(|size| {
-                let mut v = crate::Validator::new();
-                let option_values = crate::variant::OptionValues::parse(
-                    &mut v,
-                    "option_values",
-                    &options,
-                    [("Size", size)],
-                )
-                .unwrap();
-                crate::variant::Variant {
-                    id: crate::ids::VariantId::new(),
-                    sku: Sku::parse(&format!("TEE-{size}")).unwrap(),
-                    option_values,
-                    price: Money::from_minor(1000, eur).unwrap(),
-                    compare_at_price: None,
-                    stock: Stock::new(1).unwrap(),
-                    position: crate::category::Position::default(),
-                }
-            })
-            .collect();
-        VariantSet::new(options, variants).unwrap()
-    }
-
     #[test]
     fn sku_price_and_stock_are_the_changes_that_touch_a_variant() {
         let eur = crate::money::Currency::parse("EUR").unwrap();
