@@ -16,6 +16,7 @@ both_dbs!(
     of_200_orders_for_10_units_exactly_10_succeed,
     of_20_concurrent_cancels_exactly_one_succeeds,
     concurrent_requests_with_one_idempotency_key_place_one_order,
+    racing_orders_for_two_variants_of_one_product_each_sell_exactly_their_own_stock,
 );
 
 pub(crate) const USERS: usize = 5;
@@ -285,6 +286,96 @@ async fn concurrent_requests_with_one_idempotency_key_place_one_order(app: TestA
     let page = all_orders(&app.client, &app.addr, &admin).await;
     assert_eq!(page["total"], json!(1), "{page}");
     assert_eq!(page["items"][0]["id"], json!(ids[0]));
+}
+
+/// A T-shirt whose two variants hold their own stock: S 6 units, M 4. 200 one-unit orders,
+/// half for each, race from five users: exactly 6 orders of S and 4 of M are placed, every
+/// other order is a 409 naming its own variant, and both variants (and so the product) end at
+/// zero. A build that checked only the product's total would sell S past its 6.
+async fn racing_orders_for_two_variants_of_one_product_each_sell_exactly_their_own_stock(
+    app: TestApp,
+) {
+    let admin = app.admin_token().await;
+    let tag = unique();
+    let tee = app
+        .create_product_with(
+            &admin,
+            &json!({
+                "name": format!("Race tee {tag}"),
+                "options": [{"name": "Size", "values": ["S", "M"]}],
+                "variants": [
+                    {"sku": format!("RACE-S-{tag}"), "option_values": {"Size": "S"},
+                     "price": {"amount": "1.00", "currency": "EUR"}, "stock": 6},
+                    {"sku": format!("RACE-M-{tag}"), "option_values": {"Size": "M"},
+                     "price": {"amount": "1.00", "currency": "EUR"}, "stock": 4, "position": 1}
+                ]
+            }),
+        )
+        .await;
+    let small = str_of(&tee["variants"][0], "id");
+    let medium = str_of(&tee["variants"][1], "id");
+    let mut tokens = Vec::with_capacity(USERS);
+    for _ in 0..USERS {
+        tokens.push(register_at(&app.client, &app.addr).await);
+    }
+    let wanted: Vec<&String> = (0..USERS * PER_USER)
+        .map(|i| if i % 2 == 0 { &small } else { &medium })
+        .collect();
+    let handles = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, variant)| {
+            tokio::spawn(post(
+                app.client.clone(),
+                app.url(ORDERS),
+                tokens[i % USERS].clone(),
+                None,
+                Some(json!({"items": [{"variant_id": variant, "quantity": 1}]})),
+            ))
+        })
+        .collect();
+    let outcomes = run_all(handles).await;
+    assert_only(&outcomes, &[StatusCode::CREATED, StatusCode::CONFLICT]);
+
+    let mut sold = std::collections::HashMap::<String, usize>::new();
+    for (variant, outcome) in wanted.iter().zip(&outcomes) {
+        if outcome.status == StatusCode::CREATED {
+            assert_eq!(
+                outcome.body["items"][0]["variant_id"],
+                json!(variant),
+                "{}",
+                outcome.body
+            );
+            *sold.entry((*variant).clone()).or_default() += 1;
+        } else {
+            let detail = str_of(&outcome.body, "detail");
+            assert!(
+                detail.contains(variant.as_str()),
+                "a 409 that does not name its variant {variant}: {}",
+                outcome.body
+            );
+        }
+    }
+    assert_eq!(
+        (sold.get(&small).copied(), sold.get(&medium).copied()),
+        (Some(6), Some(4)),
+        "orders placed of S and of M"
+    );
+    let now = app
+        .get_json(
+            &format!("/api/v1/products/{}", tee["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            &now["variants"][0]["stock"],
+            &now["variants"][1]["stock"],
+            &now["stock"]
+        ),
+        (&json!(0), &json!(0), &json!(0)),
+        "{now}"
+    );
 }
 
 // ---- two processes, one PostgreSQL database ---------------------------------------------------
