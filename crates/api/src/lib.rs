@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod catalog_cache;
 pub mod dto;
 pub mod error;
 pub mod extractors;
@@ -70,6 +71,8 @@ pub struct ApiConfig {
     pub shared_rate_limits: Option<Arc<dyn rate_limits::SharedLimits>>,
     /// Which browser origins may call the API.
     pub cors: response_headers::Cors,
+    /// The catalog's answers kept in memory; `None` reads every one from the database.
+    pub catalog_cache: Option<Arc<catalog_cache::CatalogCache>>,
 }
 
 /// What the handlers call, built by the composition root: one value per use case, and the
@@ -313,6 +316,13 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         let metrics: Arc<dyn rate_limits::SharedLimitsMetrics> = state.metrics.clone();
         (store, metrics)
     });
+    let api = match config.catalog_cache {
+        Some(cache) => api.layer(axum::middleware::from_fn_with_state(
+            cache,
+            catalog_cache::layer,
+        )),
+        None => api,
+    };
     let api = rate_limits::apply(api, config.rate_limits.as_ref(), shared_limits).layer(
         axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
     );

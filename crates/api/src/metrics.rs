@@ -164,6 +164,8 @@ pub struct ShopMetrics {
     webhook_latency: Histogram,
     webhook_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     rate_limit_fallbacks: Counter,
+    catalog_cache_hits: Counter,
+    catalog_cache_misses: Counter,
     unmatched: Route,
     pools: Arc<dyn PoolStats>,
     /// SHA-256 of `METRICS_TOKEN`, when one is required.
@@ -255,6 +257,18 @@ impl ShopMetrics {
             "Times the shared rate limit store (Redis) failed and this instance counted alone for a while",
             rate_limit_fallbacks.clone(),
         );
+        let catalog_cache_hits = Counter::default();
+        registry.register(
+            "catalog_cache_hits",
+            "Catalog reads (the product list, a product) answered from this instance's memory",
+            catalog_cache_hits.clone(),
+        );
+        let catalog_cache_misses = Counter::default();
+        registry.register(
+            "catalog_cache_misses",
+            "Catalog reads that could be kept in memory but were read from the database",
+            catalog_cache_misses.clone(),
+        );
         registry.register(
             "build",
             "The running version",
@@ -276,10 +290,21 @@ impl ShopMetrics {
             webhook_latency,
             webhook_oldest_pending,
             rate_limit_fallbacks,
+            catalog_cache_hits,
+            catalog_cache_misses,
             unmatched: Route(Arc::from(UNMATCHED)),
             pools,
             token_digest: token.map(|t| Sha256::digest(t.as_bytes()).into()),
         }
+    }
+
+    /// The counters of catalog reads answered from memory and from the database, for the
+    /// catalog cache to count into.
+    pub fn catalog_cache_counters(&self) -> (Counter, Counter) {
+        (
+            self.catalog_cache_hits.clone(),
+            self.catalog_cache_misses.clone(),
+        )
     }
 
     /// Counts one answered request and its latency.

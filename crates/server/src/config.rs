@@ -120,6 +120,13 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// `LOW_STOCK_THRESHOLD`: stock at or below which a product is low (`variant.low_stock`).
     pub low_stock_threshold: u32,
+    /// `CATALOG_CACHE_MAX_BYTES`: how many bytes of catalog answers (the product list and
+    /// products as anyone but an admin sees them) each instance keeps in memory; 0 keeps none
+    /// (8 MiB).
+    pub catalog_cache_max_bytes: usize,
+    /// `CATALOG_CACHE_MAX_STALE_SECONDS`: the oldest a kept catalog answer is served, whatever
+    /// became of the notifications that keep it fresh (5).
+    pub catalog_cache_max_stale: Duration,
     /// `SHOP_JOBS`: whether `serve` runs the background jobs too (default true).
     pub jobs_enabled: bool,
     /// `JOBS_POLL_INTERVAL_MS`: how long the job runner waits when nothing was due (a tenth of it
@@ -194,6 +201,8 @@ impl fmt::Debug for Settings {
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("low_stock_threshold", &self.low_stock_threshold)
+            .field("catalog_cache_max_bytes", &self.catalog_cache_max_bytes)
+            .field("catalog_cache_max_stale", &self.catalog_cache_max_stale)
             .field("webhook_urls", &self.webhook_urls)
             .field("jobs_enabled", &self.jobs_enabled)
             .field("jobs_poll_interval", &self.jobs_poll_interval)
@@ -550,6 +559,18 @@ impl Settings {
                 application::events::DEFAULT_LOW_STOCK_THRESHOLD,
                 0..=1_000_000_000,
             )?,
+            catalog_cache_max_bytes: parse_number(
+                "CATALOG_CACHE_MAX_BYTES",
+                get("CATALOG_CACHE_MAX_BYTES"),
+                8 << 20,
+                0..=1 << 30,
+            )?,
+            catalog_cache_max_stale: Duration::from_secs(parse_number(
+                "CATALOG_CACHE_MAX_STALE_SECONDS",
+                get("CATALOG_CACHE_MAX_STALE_SECONDS"),
+                5,
+                1..=3600,
+            )?),
             jobs_enabled: parse_bool("SHOP_JOBS", get("SHOP_JOBS"), true)?,
             jobs_poll_interval: Duration::from_millis(parse_number(
                 "JOBS_POLL_INTERVAL_MS",
@@ -697,6 +718,10 @@ mod tests {
             ("RATE_LIMIT_REDIS_URL", "redis://"),
             ("RATE_LIMIT_REDIS_URL", "redis://:6379/0"),
             ("JOBS_YIELD_REQUESTS", "-1"),
+            ("CATALOG_CACHE_MAX_BYTES", "-1"),
+            ("CATALOG_CACHE_MAX_BYTES", "1073741825"),
+            ("CATALOG_CACHE_MAX_STALE_SECONDS", "0"),
+            ("CATALOG_CACHE_MAX_STALE_SECONDS", "3601"),
             ("JOBS_YIELD_REQUESTS", "many"),
             ("JOBS_SWEEP_INTERVAL_SECONDS", "86401"),
             ("WEBHOOK_LEASE_SECONDS", "1"),
@@ -869,6 +894,8 @@ mod tests {
         assert_eq!(s.jobs_sweep_interval, Duration::from_secs(600));
         assert_eq!(s.jobs_nice, 10);
         assert_eq!(s.jobs_yield_requests, 8);
+        assert_eq!(s.catalog_cache_max_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.catalog_cache_max_stale, Duration::from_secs(5));
         assert_eq!(s.rate_limit_redis_url, None);
         let s = settings(&[("RATE_LIMIT_REDIS_URL", " redis://:pw@cache:6379/2 ")]).unwrap();
         let url = s.rate_limit_redis_url.as_ref().unwrap();

@@ -36,6 +36,7 @@ use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
 use application::webhooks::WebhookEndpoints;
+use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
 use infrastructure::db::{
     SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
     SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
@@ -432,6 +433,8 @@ pub struct Application {
     jobs: Option<jobs::Jobs>,
     /// How far below the requests the job runner's thread runs (`JOBS_NICE`).
     jobs_nice: jobs::Nice,
+    /// The catalog's answers kept in memory, told of catalog writes made elsewhere.
+    catalog_cache: Option<Arc<api::catalog_cache::CatalogCache>>,
 }
 
 impl Application {
@@ -456,6 +459,19 @@ impl Application {
             )) as Arc<dyn api::rate_limits::SharedLimits>),
             None => None,
         };
+        let catalog_cache = (settings.catalog_cache_max_bytes > 0).then(|| {
+            Arc::new(api::catalog_cache::CatalogCache::new(
+                settings.catalog_cache_max_bytes,
+                settings.catalog_cache_max_stale,
+                a.metrics.catalog_cache_counters(),
+            ))
+        });
+        if let Some(cache) = &catalog_cache
+            && matches!(a.db, Database::Postgres(_))
+        {
+            // Nothing is served from memory until writes elsewhere can be heard.
+            cache.set_listening(false);
+        }
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -471,6 +487,7 @@ impl Application {
                     .then(|| settings.rate_limits.clone()),
                 shared_rate_limits,
                 cors: settings.cors.clone(),
+                catalog_cache: catalog_cache.clone(),
             },
         );
         let stopping = Arc::new(AtomicBool::new(false));
@@ -499,6 +516,7 @@ impl Application {
             ),
             jobs,
             jobs_nice: settings.jobs_nice,
+            catalog_cache,
         })
     }
 
@@ -533,6 +551,17 @@ impl Application {
             .map(|j| jobs::start(j, jobs_stopped, self.jobs_nice))
             .transpose()
             .context("cannot start the job runner")?;
+        let catalog_listener = self.catalog_cache.clone().map(|cache| {
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let on = Arc::new(move |signal| match signal {
+                    CatalogSignal::Listening => cache.set_listening(true),
+                    CatalogSignal::Changed => cache.changed(),
+                    CatalogSignal::Lost => cache.set_listening(false),
+                });
+                listen_for_catalog_writes(&db, on).await;
+            })
+        });
         let (stopping, drain) = (self.stopping.clone(), self.drain);
         let (close_tx, close_rx) = tokio::sync::watch::channel(false);
         let (port_closed_tx, port_closed_rx) = tokio::sync::oneshot::channel::<()>();
@@ -588,6 +617,9 @@ impl Application {
                 .is_err()
         {
             tracing::warn!("stopping: the job runner did not stop in time");
+        }
+        if let Some(listener) = catalog_listener {
+            listener.abort();
         }
         if tokio::time::timeout(Duration::from_secs(5), self.db.close())
             .await

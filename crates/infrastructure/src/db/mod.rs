@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+pub mod catalog_listener;
 mod categories;
 mod events;
 mod images;

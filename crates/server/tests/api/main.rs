@@ -8,6 +8,7 @@ mod helpers;
 mod admin_crud;
 mod auth;
 mod catalog;
+mod catalog_cache;
 mod cluster;
 mod connections;
 mod cursors;
