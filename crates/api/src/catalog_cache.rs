@@ -13,7 +13,8 @@
 //! - and no answer is served older than `max_age`, whatever happened to the notifications.
 //!
 //! Memory is bounded by `max_bytes` of bodies: when a new one would pass it, the answers of
-//! past versions go first, then all. Admins (who see drafts) always read the database.
+//! past versions go first, then others until a quarter of it is free. Admins (who see
+//! drafts) always read the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,13 +108,26 @@ impl CatalogCache {
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.bytes + body.len() > self.max_bytes {
+            // Answers of past versions go first; then any, until a quarter is free again
+            // (in the map's own order, which is as good as random here).
             let current = self.current();
-            entries.map.retain(|_, e| e.version == current);
-            entries.bytes = entries.map.values().map(|e| e.body.len()).sum();
-            if entries.bytes + body.len() > self.max_bytes {
-                entries.map.clear();
-                entries.bytes = 0;
-            }
+            let target = self.max_bytes / 4 * 3;
+            let mut bytes = entries.bytes;
+            entries.map.retain(|_, e| {
+                let keep = e.version == current;
+                if !keep {
+                    bytes -= e.body.len();
+                }
+                keep
+            });
+            entries.map.retain(|_, e| {
+                let keep = bytes + body.len() <= target;
+                if !keep {
+                    bytes -= e.body.len();
+                }
+                keep
+            });
+            entries.bytes = bytes;
         }
         let size = body.len();
         let old = entries.map.insert(
@@ -264,8 +278,19 @@ mod tests {
             let held = c.entries.read().unwrap().bytes;
             assert!(held <= 100, "{held} bytes held");
         }
-        // The newest is kept; a body over a quarter of the whole is never kept.
+        // The newest is kept, with some of the others: a full cache frees a quarter, not all.
         assert!(c.get("/products/19").is_some());
+        assert_eq!(c.entries.read().unwrap().map.len(), 4);
+        // Past versions go first.
+        let old = c.current();
+        c.changed();
+        c.put("/products/new", c.current(), Bytes::from(vec![b'x'; 25]));
+        c.put("/products/newer", c.current(), Bytes::from(vec![b'x'; 25]));
+        let entries = c.entries.read().unwrap();
+        assert_eq!(entries.map.len(), 2);
+        assert!(entries.map.values().all(|e| e.version != old));
+        drop(entries);
+        // A body over a quarter of the whole is never kept.
         c.put("/products/big", c.current(), Bytes::from(vec![b'x'; 26]));
         assert_eq!(c.get("/products/big"), None);
         // Replacing a key counts its new size only.
