@@ -11,138 +11,193 @@ use crate::auth::Auth;
 use crate::dto::{
     CreatePromotionRequest, PromotionPage, PromotionResponse, UpdatePromotionRequest,
 };
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extractors::{AppJson, IdPath, PageQuery};
 use crate::routes::created;
 
-/// Create a promotion
-///
-/// Makes a discount code (admin): a `percentage` of the subtotal or a `fixed` amount in
-/// `currency` (on carts in that currency only), with an optional minimum subtotal, start
-/// (inclusive) and end (exclusive), limit of uses in all and per customer. `active` defaults
-/// to true. The answer carries `times_used`, 0 until checkouts use it. Codes compare
-/// case-insensitively: one that another promotion has, in any case, is 409 on `code`.
-#[utoipa::path(post, path = "/api/v1/promotions", tag = "promotions", operation_id = "create_promotion",
-    request_body(content = CreatePromotionRequest, example = json!(crate::openapi::examples::create_promotion())),
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Created", body = PromotionResponse,
-            headers(("Location" = String, description = "The promotion's URL")),
-            links(
-                ("get_promotion" = (operation_id = "get_promotion", parameters(("id" = "$response.body#/id")), description = "The promotion")),
-                ("update_promotion" = (operation_id = "update_promotion", parameters(("id" = "$response.body#/id")), description = "Change it")),
-                ("delete_promotion" = (operation_id = "delete_promotion", parameters(("id" = "$response.body#/id")), description = "Remove it")),
+// The admin resources kept by one service (promotions, shipping options, tax rates, webhook
+// endpoints) share this macro. It lives here until `routes/mod.rs` can declare a module of its own.
+/// Writes the five handlers of an admin resource kept by one service of `AppState` (`create`,
+/// `list`, `get`, `update`, `delete`) with their `#[utoipa::path]`s. Each operation keeps its own
+/// doc comment (its summary and description), operation id, bodies and examples; the macro writes
+/// what every such resource answers alike: bearer security, the `id` and paging parameters, 403
+/// to a caller who is not an admin, 404 for an unknown id, 422 for invalid fields or parameters,
+/// 409 on create and update where the resource has a `conflict`, and the links of a 201.
+macro_rules! admin_crud {
+    (
+        service: $service:ident, id: $Id:ident, path: $path:tt, tag: $tag:tt,
+        one: $one:tt, One: $One:tt, many: $many:tt,
+        $(conflict: $conflict:tt,)?
+
+        $(#[doc = $create_doc:tt])*
+        create $create_id:tt ($CreateRequest:ident, example = $create_example:ident)
+            => $created:tt ($Created:ident, example = $created_example:ident),
+            location: $location:tt, link: $link:tt,
+            $(more_links: [$($more_links:tt)*],)?
+            invalid: $invalid:tt;
+
+        $(#[doc = $list_doc:tt])*
+        list $list_id:tt ($Page:ident, example = $page_example:ident),
+            cursor of: $cursor_of:tt;
+
+        $(#[doc = $get_doc:tt])*
+        get $get_id:tt ($Response:ident, example = $example:ident);
+
+        $(#[doc = $update_doc:tt])*
+        update $update_id:tt ($UpdateRequest:ident, example = $update_example:tt);
+
+        $(#[doc = $delete_doc:tt])*
+        delete $delete_id:tt;
+    ) => {
+        $(#[doc = $create_doc])*
+        #[utoipa::path(post, path = $path, tag = $tag, operation_id = $create_id,
+            request_body(content = $CreateRequest, example = json!($crate::openapi::examples::$create_example())),
+            security(("bearer" = [])),
+            responses(
+                (status = 201, description = $created, body = $Created,
+                    headers(("Location" = String, description = $location)),
+                    links(
+                        ($get_id = (operation_id = $get_id, parameters(("id" = "$response.body#/id")), description = $link)),
+                        ($update_id = (operation_id = $update_id, parameters(("id" = "$response.body#/id")), description = "Change it")),
+                        ($delete_id = (operation_id = $delete_id, parameters(("id" = "$response.body#/id")), description = "Remove it")),
+                        $($($more_links)*)?
+                    ),
+                    example = json!($crate::openapi::examples::$created_example())),
+                (status = 403, description = "Not an admin", body = $crate::error::Problem, content_type = "application/problem+json"),
+                $((status = 409, description = $conflict, body = $crate::error::Problem, content_type = "application/problem+json"),)?
+                (status = 422, description = $invalid, body = $crate::error::Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn create(
+            State(state): State<AppState>,
+            Auth(actor): Auth,
+            AppJson(body): AppJson<$CreateRequest>,
+        ) -> Result<impl IntoResponse, ApiError> {
+            let made = state.$service.create(&actor, body.into()).await?;
+            let location = format!("{}/{}", $path, made.id);
+            Ok(created(location, $Created::from(made)))
+        }
+
+        $(#[doc = $list_doc])*
+        #[utoipa::path(get, path = $path, tag = $tag, operation_id = $list_id,
+            params(
+                ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422). Ignored with `cursor`"),
+                ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
+                ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = concat!("Opaque cursor from the previous page's `next_cursor`: the page after it, at the same cost at any depth; `page` is then ignored. One that was changed, or belongs to ", $cursor_of, ", is refused (422 on `cursor`)")),
             ),
-            example = json!(crate::openapi::examples::promotion())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another promotion has the code (in any case)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a value out of range for its kind, a currency missing for `fixed` or given for `percentage`, an end not after the start); `errors` names each", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn create(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    AppJson(body): AppJson<CreatePromotionRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let promotion = state.promotions.create(&actor, body.into()).await?;
-    let location = format!("/api/v1/promotions/{}", promotion.id);
-    Ok(created(location, PromotionResponse::from(promotion)))
-}
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = concat!("A page of ", $many), body = $Page, example = json!($crate::openapi::examples::$page_example())),
+                (status = 403, description = "Not an admin", body = $crate::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "A parameter is invalid (page or per_page out of range, a cursor of another list or one that was changed); `errors` names it", body = $crate::error::Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn list(
+            State(state): State<AppState>,
+            Auth(actor): Auth,
+            PageQuery(page): PageQuery,
+        ) -> Result<Json<$Page>, ApiError> {
+            Ok(Json(state.$service.list(&actor, page).await?.into()))
+        }
 
-/// List promotions
-///
-/// Every promotion, newest first, a page at a time (admin).
-#[utoipa::path(get, path = "/api/v1/promotions", tag = "promotions", operation_id = "list_promotions",
-    params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422). Ignored with `cursor`"),
-        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
-        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Opaque cursor from the previous page's `next_cursor`: the page after it, at the same cost at any depth; `page` is then ignored. One that was changed, or belongs to another list, is refused (422 on `cursor`)"),
-    ),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of promotions", body = PromotionPage, example = json!(crate::openapi::examples::promotion_page())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter is invalid (page or per_page out of range, a cursor of another list or one that was changed); `errors` names it", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    PageQuery(page): PageQuery,
-) -> Result<Json<PromotionPage>, ApiError> {
-    Ok(Json(state.promotions.list(&actor, page).await?.into()))
-}
+        $(#[doc = $get_doc])*
+        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = $tag, operation_id = $get_id,
+            params(("id" = uuid::Uuid, Path, description = concat!($One, " id"))),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = concat!("The ", $one), body = $Response, example = json!($crate::openapi::examples::$example())),
+                (status = 403, description = "Not an admin", body = $crate::error::Problem, content_type = "application/problem+json"),
+                (status = 404, description = concat!("No such ", $one), body = $crate::error::Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn get(
+            State(state): State<AppState>,
+            Auth(actor): Auth,
+            IdPath(id): IdPath,
+        ) -> Result<Json<$Response>, ApiError> {
+            Ok(Json(state.$service.get(&actor, $Id::from_uuid(id)).await?.into()))
+        }
 
-/// Get a promotion
-///
-/// One promotion (admin), with `times_used`.
-#[utoipa::path(get, path = "/api/v1/promotions/{id}", tag = "promotions", operation_id = "get_promotion",
-    params(("id" = uuid::Uuid, Path, description = "Promotion id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The promotion", body = PromotionResponse, example = json!(crate::openapi::examples::promotion())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such promotion", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-) -> Result<Json<PromotionResponse>, ApiError> {
-    let promotion = state
-        .promotions
-        .get(&actor, PromotionId::from_uuid(id))
-        .await?;
-    Ok(Json(promotion.into()))
-}
+        $(#[doc = $update_doc])*
+        #[utoipa::path(put, path = concat!($path, "/{id}"), tag = $tag, operation_id = $update_id,
+            request_body(content = $UpdateRequest, example = json!($update_example)),
+            params(("id" = uuid::Uuid, Path, description = concat!($One, " id"))),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = concat!("The changed ", $one), body = $Response, example = json!($crate::openapi::examples::$example())),
+                (status = 403, description = "Not an admin", body = $crate::error::Problem, content_type = "application/problem+json"),
+                (status = 404, description = concat!("No such ", $one), body = $crate::error::Problem, content_type = "application/problem+json"),
+                $((status = 409, description = $conflict, body = $crate::error::Problem, content_type = "application/problem+json"),)?
+                (status = 422, description = "Invalid fields", body = $crate::error::Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn update(
+            State(state): State<AppState>,
+            Auth(actor): Auth,
+            IdPath(id): IdPath,
+            AppJson(body): AppJson<$UpdateRequest>,
+        ) -> Result<Json<$Response>, ApiError> {
+            let changed = state
+                .$service
+                .update(&actor, $Id::from_uuid(id), body.into())
+                .await?;
+            Ok(Json(changed.into()))
+        }
 
-/// Update a promotion
-///
-/// Changes any subset of a promotion's fields (admin); absent fields stay and `null` clears
-/// an optional one. `kind`, `value` and `currency` are checked together, each the stored one
-/// when absent; a promotion turned into a `percentage` drops its currency. `times_used` is
-/// not changed.
-#[utoipa::path(put, path = "/api/v1/promotions/{id}", tag = "promotions", operation_id = "update_promotion",
-    request_body(content = UpdatePromotionRequest, example = json!({"active": false})),
-    params(("id" = uuid::Uuid, Path, description = "Promotion id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The changed promotion", body = PromotionResponse, example = json!(crate::openapi::examples::promotion())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such promotion", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another promotion has the code (in any case)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn update(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-    AppJson(body): AppJson<UpdatePromotionRequest>,
-) -> Result<Json<PromotionResponse>, ApiError> {
-    let promotion = state
-        .promotions
-        .update(&actor, PromotionId::from_uuid(id), body.into())
-        .await?;
-    Ok(Json(promotion.into()))
+        $(#[doc = $delete_doc])*
+        #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = $tag, operation_id = $delete_id,
+            params(("id" = uuid::Uuid, Path, description = concat!($One, " id"))),
+            security(("bearer" = [])),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 403, description = "Not an admin", body = $crate::error::Problem, content_type = "application/problem+json"),
+                (status = 404, description = concat!("No such ", $one), body = $crate::error::Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn delete(
+            State(state): State<AppState>,
+            Auth(actor): Auth,
+            IdPath(id): IdPath,
+        ) -> Result<StatusCode, ApiError> {
+            state.$service.delete(&actor, $Id::from_uuid(id)).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    };
 }
+pub(crate) use admin_crud;
 
-/// Delete a promotion
-///
-/// Removes a promotion (admin); its code applies to no cart from then on.
-#[utoipa::path(delete, path = "/api/v1/promotions/{id}", tag = "promotions", operation_id = "delete_promotion",
-    params(("id" = uuid::Uuid, Path, description = "Promotion id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such promotion", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-) -> Result<StatusCode, ApiError> {
-    state
-        .promotions
-        .delete(&actor, PromotionId::from_uuid(id))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+admin_crud! {
+    service: promotions, id: PromotionId, path: "/api/v1/promotions", tag: "promotions",
+    one: "promotion", One: "Promotion", many: "promotions",
+    conflict: "Another promotion has the code (in any case)",
+
+    /// Create a promotion
+    ///
+    /// Makes a discount code (admin): a `percentage` of the subtotal or a `fixed` amount in
+    /// `currency` (on carts in that currency only), with an optional minimum subtotal, start
+    /// (inclusive) and end (exclusive), limit of uses in all and per customer. `active` defaults
+    /// to true. The answer carries `times_used`, 0 until checkouts use it. Codes compare
+    /// case-insensitively: one that another promotion has, in any case, is 409 on `code`.
+    create "create_promotion" (CreatePromotionRequest, example = create_promotion)
+        => "Created" (PromotionResponse, example = promotion),
+        location: "The promotion's URL", link: "The promotion",
+        invalid: "Invalid fields (a value out of range for its kind, a currency missing for `fixed` or given for `percentage`, an end not after the start); `errors` names each";
+
+    /// List promotions
+    ///
+    /// Every promotion, newest first, a page at a time (admin).
+    list "list_promotions" (PromotionPage, example = promotion_page), cursor of: "another list";
+
+    /// Get a promotion
+    ///
+    /// One promotion (admin), with `times_used`.
+    get "get_promotion" (PromotionResponse, example = promotion);
+
+    /// Update a promotion
+    ///
+    /// Changes any subset of a promotion's fields (admin); absent fields stay and `null` clears
+    /// an optional one. `kind`, `value` and `currency` are checked together, each the stored one
+    /// when absent; a promotion turned into a `percentage` drops its currency. `times_used` is
+    /// not changed.
+    update "update_promotion" (UpdatePromotionRequest, example = {"active": false});
+
+    /// Delete a promotion
+    ///
+    /// Removes a promotion (admin); its code applies to no cart from then on.
+    delete "delete_promotion";
 }

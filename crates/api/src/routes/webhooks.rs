@@ -15,137 +15,49 @@ use crate::dto::{
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AppJson, DeliveryPath, DeliveryQuery, IdPath, PageQuery};
 use crate::routes::created;
+use crate::routes::promotions::admin_crud;
 
-/// Create a webhook endpoint
-///
-/// Subscribes a URL to event types (or `"*"`) (admin). The answer holds the endpoint's signing
-/// secret, shown this once (and again only by rotation). The URL must be `https` (plain `http`
-/// only where `WEBHOOK_ALLOW_HTTP=true`) and its host must resolve to public addresses only:
-/// loopback, private, link-local, unique-local and IPv4-mapped forms of those are refused
-/// unless `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`. The same check runs again at each delivery.
-#[utoipa::path(post, path = "/api/v1/webhook-endpoints", tag = "webhooks", operation_id = "create_webhook_endpoint",
-    request_body(content = CreateWebhookEndpointRequest, example = json!(crate::openapi::examples::create_webhook_endpoint())),
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Created, with its secret", body = WebhookEndpointWithSecret,
-            headers(("Location" = String, description = "The endpoint's URL")),
-            links(
-                ("get_webhook_endpoint" = (operation_id = "get_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "The endpoint")),
-                ("update_webhook_endpoint" = (operation_id = "update_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "Change it")),
-                ("delete_webhook_endpoint" = (operation_id = "delete_webhook_endpoint", parameters(("id" = "$response.body#/id")), description = "Remove it")),
-                ("rotate_webhook_secret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/id")), description = "Rotate its secret")),
-                ("list_webhook_deliveries" = (operation_id = "list_webhook_deliveries", parameters(("id" = "$response.body#/id")), description = "Its deliveries")),
-            ),
-            example = json!(crate::openapi::examples::webhook_endpoint_with_secret())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a URL that is not https, or reaches a non-public address)", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn create(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    AppJson(body): AppJson<CreateWebhookEndpointRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let endpoint = state.webhook_endpoints.create(&actor, body.into()).await?;
-    let location = format!("/api/v1/webhook-endpoints/{}", endpoint.id);
-    Ok(created(location, WebhookEndpointWithSecret::from(endpoint)))
-}
+admin_crud! {
+    service: webhook_endpoints, id: WebhookEndpointId, path: "/api/v1/webhook-endpoints", tag: "webhooks",
+    one: "endpoint", One: "Endpoint", many: "endpoints",
 
-/// List webhook endpoints
-///
-/// Every endpoint, newest first, a page at a time (admin); secrets are not shown.
-#[utoipa::path(get, path = "/api/v1/webhook-endpoints", tag = "webhooks", operation_id = "list_webhook_endpoints",
-    params(
-        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, example = 1, description = "1-based page, default 1; a page past the end is an empty 200; beyond 1000000 is refused (422). Ignored with `cursor`"),
-        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, example = 20, description = "1..=100, default 20"),
-        ("cursor" = Option<String>, Query, min_length = 1, max_length = 4096, description = "Opaque cursor from the previous page's `next_cursor`: the page after it, at the same cost at any depth; `page` is then ignored. One that was changed, or belongs to another list, filter or sort, is refused (422 on `cursor`)"),
-    ),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of endpoints", body = WebhookEndpointPage, example = json!(crate::openapi::examples::webhook_endpoint_page())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter is invalid (page or per_page out of range, a cursor of another list or one that was changed); `errors` names it", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    PageQuery(page): PageQuery,
-) -> Result<Json<WebhookEndpointPage>, ApiError> {
-    Ok(Json(
-        state.webhook_endpoints.list(&actor, page).await?.into(),
-    ))
-}
+    /// Create a webhook endpoint
+    ///
+    /// Subscribes a URL to event types (or `"*"`) (admin). The answer holds the endpoint's signing
+    /// secret, shown this once (and again only by rotation). The URL must be `https` (plain `http`
+    /// only where `WEBHOOK_ALLOW_HTTP=true`) and its host must resolve to public addresses only:
+    /// loopback, private, link-local, unique-local and IPv4-mapped forms of those are refused
+    /// unless `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`. The same check runs again at each delivery.
+    create "create_webhook_endpoint" (CreateWebhookEndpointRequest, example = create_webhook_endpoint)
+        => "Created, with its secret" (WebhookEndpointWithSecret, example = webhook_endpoint_with_secret),
+        location: "The endpoint's URL", link: "The endpoint",
+        more_links: [
+            ("rotate_webhook_secret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/id")), description = "Rotate its secret")),
+            ("list_webhook_deliveries" = (operation_id = "list_webhook_deliveries", parameters(("id" = "$response.body#/id")), description = "Its deliveries")),
+        ],
+        invalid: "Invalid fields (a URL that is not https, or reaches a non-public address)";
 
-/// Get a webhook endpoint
-///
-/// One endpoint (admin), without its secret.
-#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "get_webhook_endpoint",
-    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The endpoint", body = WebhookEndpointResponse, example = json!(crate::openapi::examples::webhook_endpoint())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-) -> Result<Json<WebhookEndpointResponse>, ApiError> {
-    let endpoint = state
-        .webhook_endpoints
-        .get(&actor, WebhookEndpointId::from_uuid(id))
-        .await?;
-    Ok(Json(endpoint.into()))
-}
+    /// List webhook endpoints
+    ///
+    /// Every endpoint, newest first, a page at a time (admin); secrets are not shown.
+    list "list_webhook_endpoints" (WebhookEndpointPage, example = webhook_endpoint_page),
+        cursor of: "another list, filter or sort";
 
-/// Update a webhook endpoint
-///
-/// Changes any subset of an endpoint's fields (admin); absent fields stay and
-/// `description: null` clears the note. A new URL is checked as on create.
-#[utoipa::path(put, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "update_webhook_endpoint",
-    request_body(content = UpdateWebhookEndpointRequest, example = json!({"enabled": false})),
-    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The changed endpoint", body = WebhookEndpointResponse, example = json!(crate::openapi::examples::webhook_endpoint())),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn update(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-    AppJson(body): AppJson<UpdateWebhookEndpointRequest>,
-) -> Result<Json<WebhookEndpointResponse>, ApiError> {
-    let endpoint = state
-        .webhook_endpoints
-        .update(&actor, WebhookEndpointId::from_uuid(id), body.into())
-        .await?;
-    Ok(Json(endpoint.into()))
-}
+    /// Get a webhook endpoint
+    ///
+    /// One endpoint (admin), without its secret.
+    get "get_webhook_endpoint" (WebhookEndpointResponse, example = webhook_endpoint);
 
-/// Delete a webhook endpoint
-///
-/// Removes an endpoint (admin) with its deliveries; nothing more is sent to it.
-#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "delete_webhook_endpoint",
-    params(("id" = uuid::Uuid, Path, description = "Endpoint id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    IdPath(id): IdPath,
-) -> Result<StatusCode, ApiError> {
-    state
-        .webhook_endpoints
-        .delete(&actor, WebhookEndpointId::from_uuid(id))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    /// Update a webhook endpoint
+    ///
+    /// Changes any subset of an endpoint's fields (admin); absent fields stay and
+    /// `description: null` clears the note. A new URL is checked as on create.
+    update "update_webhook_endpoint" (UpdateWebhookEndpointRequest, example = {"enabled": false});
+
+    /// Delete a webhook endpoint
+    ///
+    /// Removes an endpoint (admin) with its deliveries; nothing more is sent to it.
+    delete "delete_webhook_endpoint";
 }
 
 /// Rotate a webhook endpoint's secret

@@ -179,14 +179,16 @@ fn runner(
     }
 }
 
-#[tokio::test]
-async fn a_due_delivery_is_signed_sent_to_the_checked_address_and_recorded() {
-    let d = claimed("https://hooks.example.com/in", 0);
-    let queue = Queue::holding(d.clone());
-    let sender = Arc::new(Sender {
-        answer: 204,
+/// A receiver that answers every request with `status`.
+fn answering(status: u16) -> Arc<Sender> {
+    Arc::new(Sender {
+        answer: status,
         ..Default::default()
-    });
+    })
+}
+
+/// A runner whose receiver's name resolves to a public address, and the metrics it records.
+fn public_runner(queue: &Arc<Queue>, sender: &Arc<Sender>) -> (DeliverWebhooks, Arc<Seen>) {
     let metrics = Arc::new(Seen::default());
     let run = runner(
         queue.clone(),
@@ -194,6 +196,15 @@ async fn a_due_delivery_is_signed_sent_to_the_checked_address_and_recorded() {
         "93.184.216.34",
         metrics.clone(),
     );
+    (run, metrics)
+}
+
+#[tokio::test]
+async fn a_due_delivery_is_signed_sent_to_the_checked_address_and_recorded() {
+    let d = claimed("https://hooks.example.com/in", 0);
+    let queue = Queue::holding(d.clone());
+    let sender = answering(204);
+    let (run, metrics) = public_runner(&queue, &sender);
     assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 1);
     let sent = sender.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
@@ -260,12 +271,8 @@ async fn a_name_that_now_resolves_inward_is_not_called() {
 #[tokio::test]
 async fn the_last_failed_attempt_fails_the_delivery() {
     let queue = Queue::holding(claimed("https://hooks.example.com/in", 2));
-    let sender = Arc::new(Sender {
-        answer: 503,
-        ..Default::default()
-    });
-    let metrics = Arc::new(Seen::default());
-    let run = runner(queue.clone(), sender, "93.184.216.34", metrics.clone());
+    let sender = answering(503);
+    let (run, metrics) = public_runner(&queue, &sender);
     run.run_once(std::future::pending()).await.unwrap();
     let recorded = queue.recorded.lock().unwrap().clone();
     assert_eq!(recorded[0].1.status, DeliveryStatus::Failed);
@@ -320,10 +327,7 @@ impl HostResolver for Rebinding {
 #[tokio::test]
 async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address() {
     let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
-    let sender = Arc::new(Sender {
-        answer: 204,
-        ..Default::default()
-    });
+    let sender = answering(204);
     let mut run = runner(
         queue.clone(),
         sender.clone(),
@@ -352,10 +356,7 @@ async fn a_name_that_rebinds_after_the_check_is_sent_only_to_the_checked_address
 #[tokio::test]
 async fn with_private_networks_allowed_a_name_is_resolved_once_and_sent_there() {
     let queue = Queue::holding(claimed("http://receiver.internal:8080/in", 0));
-    let sender = Arc::new(Sender {
-        answer: 200,
-        ..Default::default()
-    });
+    let sender = answering(200);
     let mut run = runner(queue.clone(), sender.clone(), "10.0.0.7", Arc::default());
     run.settings.policy = UrlPolicy {
         allow_http: true,
@@ -431,17 +432,8 @@ async fn an_outcome_whose_lease_was_taken_over_is_dropped_without_failing_the_pa
         .lock()
         .unwrap()
         .push(claimed("https://hooks.example.com/in", 0));
-    let sender = Arc::new(Sender {
-        answer: 204,
-        ..Default::default()
-    });
-    let metrics = Arc::new(Seen::default());
-    let run = runner(
-        queue.clone(),
-        sender.clone(),
-        "93.184.216.34",
-        metrics.clone(),
-    );
+    let sender = answering(204);
+    let (run, _) = public_runner(&queue, &sender);
     assert_eq!(run.run_once(std::future::pending()).await.unwrap(), 1);
     assert_eq!(sender.sent.lock().unwrap().len(), 1);
     assert!(queue.recorded.lock().unwrap().is_empty());
@@ -453,10 +445,7 @@ async fn each_pass_claims_under_a_token_of_its_own() {
     let queue = Queue::holding(claimed("https://hooks.example.com/in", 0));
     let run = runner(
         queue.clone(),
-        Arc::new(Sender {
-            answer: 204,
-            ..Default::default()
-        }),
+        answering(204),
         "93.184.216.34",
         Arc::default(),
     );
@@ -513,10 +502,7 @@ async fn outcomes_that_come_together_are_recorded_in_one_write() {
     let batching = Arc::new(Batching(queue.clone(), Mutex::default()));
     let mut run = runner(
         queue.clone(),
-        Arc::new(Sender {
-            answer: 204,
-            ..Default::default()
-        }),
+        answering(204),
         "93.184.216.34",
         Arc::default(),
     );

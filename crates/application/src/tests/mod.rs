@@ -248,6 +248,22 @@ macro_rules! with_metrics {
 
 with_metrics!(PlaceOrder, CancelOrder, ChangeOrderStatus, Login);
 
+/// Asserts that `who` is refused each of the five operations of an admin-only use case
+/// (create, list, get, update and delete of the stored `id`) with `AppError::Forbidden`.
+macro_rules! assert_admin_only {
+    ($use_case:expr, $who:expr, create: $create:expr, id: $id:expr, update: $update:expr $(,)?) => {{
+        let (use_case, who, id) = (&$use_case, $who, $id);
+        let forbidden = |r: Result<(), AppError>| matches!(r, Err(AppError::Forbidden));
+        assert!(forbidden(use_case.create(who, $create).await.map(drop)));
+        let page = domain::PageRequest::default();
+        assert!(forbidden(use_case.list(who, page).await.map(drop)));
+        assert!(forbidden(use_case.get(who, id).await.map(drop)));
+        assert!(forbidden(use_case.update(who, id, $update).await.map(drop)));
+        assert!(forbidden(use_case.delete(who, id).await.map(drop)));
+    }};
+}
+pub(crate) use assert_admin_only;
+
 // --- values -----------------------------------------------------------------------------
 
 /// A product priced in euros, holding `stock` units.

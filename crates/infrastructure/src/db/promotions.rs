@@ -18,6 +18,26 @@ macro_rules! promotion_columns {
     };
 }
 
+/// Binds a promotion's fields from `code` to `active`, `$2` to `$13` of both the INSERT and
+/// the UPDATE.
+macro_rules! bind_fields {
+    ($query:expr, $stored:expr, $promotion:expr) => {
+        $query
+            .bind($stored.code)
+            .bind($stored.kind)
+            .bind($stored.percent)
+            .bind($stored.amount_minor)
+            .bind($stored.currency)
+            .bind($stored.min_subtotal_minor)
+            .bind($stored.min_subtotal_currency)
+            .bind($promotion.starts_at())
+            .bind($promotion.ends_at())
+            .bind($stored.usage_limit)
+            .bind($stored.per_customer_limit)
+            .bind($promotion.active())
+    };
+}
+
 const PROMOTION_BY_ID: &str = concat!(
     "SELECT ",
     promotion_columns!(),
@@ -154,20 +174,9 @@ impl PromotionRepository for SqlPromotions {
         let p = &r.promotion;
         let s = Stored::of(p);
         on_db!(&self.db, write, pool => {
-            sqlx::query(concat!("INSERT INTO promotions (", promotion_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"))
-                .bind(r.id.as_uuid())
-                .bind(s.code)
-                .bind(s.kind)
-                .bind(s.percent)
-                .bind(s.amount_minor)
-                .bind(s.currency)
-                .bind(s.min_subtotal_minor)
-                .bind(s.min_subtotal_currency)
-                .bind(p.starts_at())
-                .bind(p.ends_at())
-                .bind(s.usage_limit)
-                .bind(s.per_customer_limit)
-                .bind(p.active())
+            let query = sqlx::query(concat!("INSERT INTO promotions (", promotion_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"))
+                .bind(r.id.as_uuid());
+            bind_fields!(query, s, p)
                 .bind(i64::from(p.times_used()))
                 .bind(r.created_at)
                 .bind(r.updated_at)
@@ -208,26 +217,15 @@ impl PromotionRepository for SqlPromotions {
         // RETURNING reads `times_used` as the same statement left it: a use counted by a
         // checkout meanwhile is kept and shown.
         let row: Option<PromotionRow> = on_db!(&self.db, write, pool => {
-            sqlx::query_as(concat!(
+            let query = sqlx::query_as(concat!(
                 "UPDATE promotions SET code = $2, kind = $3, percent = $4, amount_minor = $5, \
                  currency = $6, min_subtotal_minor = $7, min_subtotal_currency = $8, \
                  starts_at = $9, ends_at = $10, usage_limit = $11, per_customer_limit = $12, \
                  active = $13, updated_at = $14 WHERE id = $1 RETURNING ",
                 promotion_columns!()
             ))
-            .bind(r.id.as_uuid())
-            .bind(s.code)
-            .bind(s.kind)
-            .bind(s.percent)
-            .bind(s.amount_minor)
-            .bind(s.currency)
-            .bind(s.min_subtotal_minor)
-            .bind(s.min_subtotal_currency)
-            .bind(p.starts_at())
-            .bind(p.ends_at())
-            .bind(s.usage_limit)
-            .bind(s.per_customer_limit)
-            .bind(p.active())
+            .bind(r.id.as_uuid());
+            bind_fields!(query, s, p)
             .bind(r.updated_at)
             .fetch_optional(pool)
             .await

@@ -53,7 +53,8 @@ const fn row(method: Method, path: &'static str, body: Body, expect: [u16; 4]) -
 fn table() -> Vec<Row> {
     use Body::{Image, Json, None as Empty};
     const ANYONE: [u16; 4] = [200, 200, 200, 200];
-    vec![
+    const ADMIN_ONLY: [u16; 4] = [401, 403, 403, 200];
+    let mut rows = vec![
         // Auth: anyone, signed in or not.
         row(
             Method::POST,
@@ -79,29 +80,19 @@ fn table() -> Vec<Row> {
             Json(r#"{"refresh_token": "{fresh_refresh_token}"}"#),
             [204, 204, 204, 204],
         ),
-        // Products: anyone reads, admins write.
-        row(Method::GET, "/api/v1/products", Empty, ANYONE),
-        row(Method::GET, "/api/v1/products/{product}", Empty, ANYONE),
-        row(
-            Method::POST,
+    ];
+    // Products: anyone reads, admins write.
+    rows.extend(resource(
+        [
             "/api/v1/products",
-            Json(
-                r#"{"sku": "SKU-{unique}", "name": "Lamp", "price": {"amount": "5.00", "currency": "EUR"}, "stock": 3}"#,
-            ),
-            [401, 403, 403, 201],
-        ),
-        row(
-            Method::PUT,
             "/api/v1/products/{product}",
-            Json(r#"{"name": "Renamed {unique}"}"#),
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::DELETE,
             "/api/v1/products/{doomed_product}",
-            Empty,
-            [401, 403, 403, 204],
-        ),
+        ],
+        ANYONE,
+        r#"{"sku": "SKU-{unique}", "name": "Lamp", "price": {"amount": "5.00", "currency": "EUR"}, "stock": 3}"#,
+        r#"{"name": "Renamed {unique}"}"#,
+    ));
+    rows.extend([
         row(
             Method::POST,
             "/api/v1/products/{product}/images",
@@ -115,27 +106,19 @@ fn table() -> Vec<Row> {
             [401, 403, 403, 204],
         ),
         row(Method::GET, "/api/v1/files/{image}", Empty, ANYONE),
-        // Categories: anyone reads, admins write.
-        row(Method::GET, "/api/v1/categories", Empty, ANYONE),
-        row(Method::GET, "/api/v1/categories/{category}", Empty, ANYONE),
-        row(
-            Method::POST,
+    ]);
+    // Categories: anyone reads, admins write.
+    rows.extend(resource(
+        [
             "/api/v1/categories",
-            Json(r#"{"name": "Category {unique}"}"#),
-            [401, 403, 403, 201],
-        ),
-        row(
-            Method::PUT,
             "/api/v1/categories/{category}",
-            Json(r#"{"name": "Renamed {unique}"}"#),
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::DELETE,
             "/api/v1/categories/{doomed_category}",
-            Empty,
-            [401, 403, 403, 204],
-        ),
+        ],
+        ANYONE,
+        r#"{"name": "Category {unique}"}"#,
+        r#"{"name": "Renamed {unique}"}"#,
+    ));
+    rows.extend([
         // Orders: users see and cancel their own; admins see, cancel and move all.
         row(Method::GET, "/api/v1/orders", Empty, [401, 200, 200, 200]),
         row(
@@ -177,107 +160,68 @@ fn table() -> Vec<Row> {
             Json(r#"{"first_name": "Renamed"}"#),
             [401, 200, 200, 200],
         ),
-        // Promotions: admins only.
-        row(
-            Method::GET,
+    ]);
+    // Promotions, shipping options, tax rates: admins only.
+    rows.extend(resource(
+        [
             "/api/v1/promotions",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::POST,
-            "/api/v1/promotions",
-            Json(r#"{"code": "M-{unique}", "kind": "percentage", "value": "10"}"#),
-            [401, 403, 403, 201],
-        ),
-        row(
-            Method::GET,
             "/api/v1/promotions/{promotion}",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::PUT,
-            "/api/v1/promotions/{promotion}",
-            Json(r#"{"value": "15"}"#),
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::DELETE,
             "/api/v1/promotions/{doomed_promotion}",
-            Empty,
-            [401, 403, 403, 204],
-        ),
-        // Shipping options: admins only.
-        row(
-            Method::GET,
+        ],
+        ADMIN_ONLY,
+        r#"{"code": "M-{unique}", "kind": "percentage", "value": "10"}"#,
+        r#"{"value": "15"}"#,
+    ));
+    rows.extend(resource(
+        [
             "/api/v1/shipping-options",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::POST,
-            "/api/v1/shipping-options",
-            Json(
-                r#"{"name": "Option {unique}", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}"#,
-            ),
-            [401, 403, 403, 201],
-        ),
-        row(
-            Method::GET,
             "/api/v1/shipping-options/{shipping_option}",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::PUT,
-            "/api/v1/shipping-options/{shipping_option}",
-            Json(r#"{"name": "Renamed {unique}"}"#),
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::DELETE,
             "/api/v1/shipping-options/{doomed_shipping_option}",
-            Empty,
-            [401, 403, 403, 204],
-        ),
-        // Tax rates: admins only.
-        row(
-            Method::GET,
+        ],
+        ADMIN_ONLY,
+        r#"{"name": "Option {unique}", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}"#,
+        r#"{"name": "Renamed {unique}"}"#,
+    ));
+    rows.extend(resource(
+        [
             "/api/v1/tax-rates",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::POST,
-            "/api/v1/tax-rates",
-            Json(r#"{"country": "DE", "state": "State {unique}", "rate": "7.0", "name": "VAT"}"#),
-            [401, 403, 403, 201],
-        ),
-        row(
-            Method::GET,
             "/api/v1/tax-rates/{tax_rate}",
-            Empty,
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::PUT,
-            "/api/v1/tax-rates/{tax_rate}",
-            Json(r#"{"name": "Renamed {unique}"}"#),
-            [401, 403, 403, 200],
-        ),
-        row(
-            Method::DELETE,
             "/api/v1/tax-rates/{doomed_tax_rate}",
-            Empty,
-            [401, 403, 403, 204],
-        ),
+        ],
+        ADMIN_ONLY,
+        r#"{"country": "DE", "state": "State {unique}", "rate": "7.0", "name": "VAT"}"#,
+        r#"{"name": "Renamed {unique}"}"#,
+    ));
+    rows.extend([
         // Operations: public.
         row(Method::GET, "/health/live", Empty, ANYONE),
         row(Method::GET, "/health/ready", Empty, ANYONE),
         row(Method::GET, "/.well-known/jwks.json", Empty, ANYONE),
         row(Method::GET, "/api/v1/openapi.json", Empty, ANYONE),
         row(Method::GET, "/docs", Empty, ANYONE),
+    ]);
+    rows
+}
+
+/// The five rows of a resource that only admins change: list at `collection` and get at `item`,
+/// answered as `reads` says; create at `collection`, update at `item` and delete at `doomed`.
+fn resource(
+    [collection, item, doomed]: [&'static str; 3],
+    reads: [u16; 4],
+    create: &'static str,
+    update: &'static str,
+) -> [Row; 5] {
+    [
+        row(Method::GET, collection, Body::None, reads),
+        row(Method::GET, item, Body::None, reads),
+        row(
+            Method::POST,
+            collection,
+            Body::Json(create),
+            [401, 403, 403, 201],
+        ),
+        row(Method::PUT, item, Body::Json(update), [401, 403, 403, 200]),
+        row(Method::DELETE, doomed, Body::None, [401, 403, 403, 204]),
     ]
 }
 
@@ -371,56 +315,38 @@ async fn upload_image(app: &TestApp, admin: &str, product: &str) -> String {
     str_of(&resp.json().await.unwrap(), "id")
 }
 
-async fn new_category(app: &TestApp, admin: &str) -> String {
-    let resp = app
-        .post_json(
-            "/api/v1/categories",
-            &json!({"name": format!("Matrix {}", unique())}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture category");
+/// Posts `body` to `path` as the admin and answers the id of what it made.
+async fn made(app: &TestApp, admin: &str, path: &str, body: &Value, what: &str) -> String {
+    let resp = app.post_json(path, body, Some(admin)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture {what}");
     str_of(&resp.json().await.unwrap(), "id")
+}
+
+async fn new_category(app: &TestApp, admin: &str) -> String {
+    let body = json!({"name": format!("Matrix {}", unique())});
+    made(app, admin, "/api/v1/categories", &body, "category").await
 }
 
 async fn new_promotion(app: &TestApp, admin: &str) -> String {
-    let resp = app
-        .post_json(
-            "/api/v1/promotions",
-            &json!({"code": format!("M-{}", unique()), "kind": "fixed", "value": "5", "currency": "EUR"}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture promotion");
-    str_of(&resp.json().await.unwrap(), "id")
+    let body = json!({"code": format!("M-{}", unique()), "kind": "fixed", "value": "5", "currency": "EUR"});
+    made(app, admin, "/api/v1/promotions", &body, "promotion").await
 }
 
 async fn new_shipping_option(app: &TestApp, admin: &str) -> String {
-    let resp = app
-        .post_json(
-            "/api/v1/shipping-options",
-            &json!({"name": "Matrix post", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::CREATED,
-        "a fixture shipping option"
-    );
-    str_of(&resp.json().await.unwrap(), "id")
+    let body = json!({"name": "Matrix post", "countries": ["DE"], "price": {"amount": "4.90", "currency": "EUR"}});
+    made(
+        app,
+        admin,
+        "/api/v1/shipping-options",
+        &body,
+        "shipping option",
+    )
+    .await
 }
 
 async fn new_tax_rate(app: &TestApp, admin: &str) -> String {
-    let resp = app
-        .post_json(
-            "/api/v1/tax-rates",
-            &json!({"country": "US", "state": format!("Matrix {}", unique()), "rate": "7.25", "name": "Sales tax"}),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::CREATED, "a fixture tax rate");
-    str_of(&resp.json().await.unwrap(), "id")
+    let body = json!({"country": "US", "state": format!("Matrix {}", unique()), "rate": "7.25", "name": "Sales tax"});
+    made(app, admin, "/api/v1/tax-rates", &body, "tax rate").await
 }
 
 async fn place_order(app: &TestApp, token: &str, product: &str) -> String {
