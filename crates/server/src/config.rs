@@ -122,7 +122,7 @@ pub struct Settings {
     pub low_stock_threshold: u32,
     /// `CATALOG_CACHE_MAX_BYTES`: how many bytes of catalog answers (the product list and
     /// products as anyone but an admin sees them) each instance keeps in memory; 0 keeps none
-    /// (8 MiB).
+    /// (16 MiB).
     pub catalog_cache_max_bytes: usize,
     /// `CATALOG_CACHE_MAX_STALE_SECONDS`: the oldest a kept catalog answer is served, whatever
     /// became of the notifications that keep it fresh (5).
@@ -562,7 +562,7 @@ impl Settings {
             catalog_cache_max_bytes: parse_number(
                 "CATALOG_CACHE_MAX_BYTES",
                 get("CATALOG_CACHE_MAX_BYTES"),
-                8 << 20,
+                16 << 20,
                 0..=1 << 30,
             )?,
             catalog_cache_max_stale: Duration::from_secs(parse_number(
@@ -894,7 +894,7 @@ mod tests {
         assert_eq!(s.jobs_sweep_interval, Duration::from_secs(600));
         assert_eq!(s.jobs_nice, 10);
         assert_eq!(s.jobs_yield_requests, 8);
-        assert_eq!(s.catalog_cache_max_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.catalog_cache_max_bytes, 16 * 1024 * 1024);
         assert_eq!(s.catalog_cache_max_stale, Duration::from_secs(5));
         assert_eq!(s.rate_limit_redis_url, None);
         let s = settings(&[("RATE_LIMIT_REDIS_URL", " redis://:pw@cache:6379/2 ")]).unwrap();
