@@ -3,12 +3,13 @@ use chrono::{DateTime, Utc};
 
 use std::collections::HashSet;
 
+use crate::cart::{Cart, LiveVariant};
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
 use crate::ids::{
-    CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId, UserId,
-    VariantId,
+    CartId, CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId,
+    UserId, VariantId,
 };
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
@@ -40,6 +41,34 @@ pub enum RepositoryError {
     /// Anything else: a bug or corrupt data.
     #[error("storage failure")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Carts: each saved whole (its row and its lines) by a compare-and-set of its version, so
+/// two changes made at once never silently lose one of them.
+#[async_trait]
+pub trait CartRepository: Send + Sync {
+    /// Stores a new cart with its lines.
+    async fn insert(&self, cart: &Cart) -> Result<(), RepositoryError>;
+
+    /// The cart with its lines, in the order they were added.
+    async fn get(&self, id: CartId) -> Result<Option<Cart>, RepositoryError>;
+
+    /// The cart, and the variant of each of its lines as it is today (price, stock, whether it
+    /// is for sale), the lines and their variants read in one statement. A line whose variant
+    /// no longer exists has no entry.
+    async fn get_live(
+        &self,
+        id: CartId,
+    ) -> Result<Option<(Cart, Vec<LiveVariant>)>, RepositoryError>;
+
+    /// Saves every field of `cart` and makes its lines exactly `cart`'s, in one transaction,
+    /// only while the stored version is still `cart`'s (it becomes one more). `false`, with
+    /// nothing written, when another change was saved since `cart` was read, or it is gone.
+    async fn save(&self, cart: &Cart) -> Result<bool, RepositoryError>;
+
+    /// Deletes the open carts (with their lines) whose `expires_at` has passed at `now`, at
+    /// most `limit` of them; answers how many. Completed carts are kept.
+    async fn delete_expired(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, RepositoryError>;
 }
 
 /// Products: the write side of the catalog.

@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod carts;
 mod categories;
 mod events;
 mod images;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
+pub use carts::SqlCarts;
 pub use categories::SqlCategories;
 pub use events::SqlEvents;
 pub use images::SqlImages;

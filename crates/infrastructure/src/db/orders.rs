@@ -177,11 +177,12 @@ fn taken_by_product(order: &Order) -> Vec<(ProductId, i64)> {
     taken
 }
 
-/// Inserts the order row. Binds: see [`bind_order!`].
+/// Inserts the order row. Binds: see [`bind_order!`]. An order placed without a cart has no
+/// discount, shipping or tax: its subtotal is its total (`$4`, bound once).
 const INSERT_ORDER: &str = concat!(
     "INSERT INTO orders (",
     order_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ", subtotal_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $4)"
 );
 
 /// Values per order line in [`insert_lines_sql`].
