@@ -27,7 +27,7 @@ use application::catalog::{
     DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
     UpdateCategory, UpdateProduct, UpdateVariant, UploadImage, VariantDeps,
 };
-use application::checkout::{Promotions, ShippingOptions, TaxRates};
+use application::checkout::{Carts, Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -37,12 +37,13 @@ use application::ports::{
 };
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::{
-    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
-    SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
+    SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
+    SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
+use infrastructure::tokens::RandomTokens;
 use infrastructure::webhooks::{HttpSender, RandomSecrets, SystemResolver};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
@@ -275,6 +276,14 @@ impl Adapters {
             promotions: Promotions {
                 promotions: Arc::new(SqlPromotions::new(self.db.clone())),
                 clock: clock.clone(),
+            },
+            carts: Carts {
+                carts: Arc::new(SqlCarts::new(self.db.clone())),
+                products: products.clone(),
+                catalog: Arc::new(SqlCheckoutCatalog::new(self.db.clone())),
+                tokens: Arc::new(RandomTokens),
+                clock: clock.clone(),
+                ttl: chrono::TimeDelta::days(i64::from(settings.cart_ttl_days)),
             },
             shipping_options: ShippingOptions {
                 options: Arc::new(SqlShippingOptions::new(self.db.clone())),

@@ -2,6 +2,7 @@
 
 mod carts;
 mod categories;
+mod checkout;
 mod events;
 mod images;
 mod jobs;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 pub use carts::SqlCarts;
 pub use categories::SqlCategories;
+pub use checkout::SqlCheckoutCatalog;
 pub use events::SqlEvents;
 pub use images::SqlImages;
 pub use jobs::{SqlJobSchedule, SqlSweep};

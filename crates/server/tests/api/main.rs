@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin_crud;
 mod auth;
+mod carts;
 mod catalog;
 mod cluster;
 mod connections;
