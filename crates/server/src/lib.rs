@@ -27,7 +27,7 @@ use application::catalog::{
     DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
     UpdateCategory, UpdateProduct, UpdateVariant, UploadImage, VariantDeps,
 };
-use application::checkout::{Carts, Promotions, ShippingOptions, TaxRates};
+use application::checkout::{Carts, ExpireCarts, Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -325,6 +325,13 @@ impl Adapters {
                     sweep(
                         "sweep_refresh_tokens",
                         Arc::new(SqlSweep::refresh_tokens(self.db.clone())),
+                    ),
+                    sweep(
+                        "expire_carts",
+                        Arc::new(ExpireCarts {
+                            carts: Arc::new(SqlCarts::new(self.db.clone())),
+                            batch: 500,
+                        }),
                     ),
                 ],
                 lease: PERIODIC_JOB_LEASE,

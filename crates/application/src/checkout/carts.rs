@@ -691,3 +691,29 @@ impl Carts {
         })
     }
 }
+
+/// The periodic job that deletes open carts untouched for `CART_TTL_DAYS` (their `expires_at`
+/// has passed), in batches of `batch` so that no transaction holds the database long.
+/// Completed carts are kept.
+pub struct ExpireCarts {
+    /// Stored carts.
+    pub carts: Arc<dyn CartRepository>,
+    /// Most carts deleted in one transaction.
+    pub batch: u32,
+}
+
+#[async_trait]
+impl crate::jobs::PeriodicWork for ExpireCarts {
+    #[tracing::instrument(name = "expire_carts", skip_all)]
+    async fn run(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
+        let batch = self.batch.max(1);
+        let mut deleted = 0;
+        loop {
+            let n = self.carts.delete_expired(now, batch).await?;
+            deleted += n;
+            if n < u64::from(batch) {
+                return Ok(deleted);
+            }
+        }
+    }
+}

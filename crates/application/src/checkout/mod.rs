@@ -9,7 +9,8 @@ pub(crate) mod tax_rates;
 
 pub use carts::{
     AppliedDiscount, AppliedShipping, CartCaller, CartLineView, CartView, Carts, CheckoutCatalog,
-    CreateCartCommand, DEFAULT_CURRENCY, OfferedShipping, TokenMaker, UpdateCartCommand,
+    CreateCartCommand, DEFAULT_CURRENCY, ExpireCarts, OfferedShipping, TokenMaker,
+    UpdateCartCommand,
 };
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
 pub use shipping_options::{

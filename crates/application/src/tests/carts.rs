@@ -105,10 +105,18 @@ impl CartRepository for MemoryCarts {
 
     async fn delete_expired(
         &self,
-        _: chrono::DateTime<chrono::Utc>,
-        _: u32,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
     ) -> Result<u64, RepositoryError> {
-        Ok(0)
+        let mut carts = self.carts.lock().unwrap();
+        let doomed: Vec<CartId> = carts
+            .iter()
+            .filter(|c| c.status() == domain::CartStatus::Open && c.parts().expires_at <= now)
+            .take(limit as usize)
+            .map(Cart::id)
+            .collect();
+        carts.retain(|c| !doomed.contains(&c.id()));
+        Ok(doomed.len() as u64)
     }
 }
 
@@ -182,6 +190,9 @@ async fn a_guest_cart_opens_with_its_token_only_and_a_users_for_its_owner_only()
     let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
     let token = made.token.clone().unwrap();
     let id = made.cart.id();
+    // It lives CART_TTL_DAYS from its last change.
+    let now = crate::ports::Clock::now(&FixedClock);
+    assert_eq!(made.cart.parts().expires_at, now + TimeDelta::days(30));
     assert!(uc.get(id, &guest(&token)).await.is_ok());
     let user = actor(&[Role::User]);
     let admin = actor(&[Role::Admin]);
@@ -370,4 +381,54 @@ async fn bad_details_are_each_named_and_an_option_needs_an_address() {
         .await,
     );
     assert_eq!(fields(&e), ["currency", "email"]);
+}
+
+#[tokio::test]
+async fn the_expiry_job_deletes_every_open_cart_past_its_time_in_batches() {
+    use crate::jobs::PeriodicWork;
+    let (uc, store, _) = carts();
+    let now = crate::ports::Clock::now(&FixedClock);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            uc.create(None, CreateCartCommand::default())
+                .await
+                .unwrap()
+                .cart
+                .id(),
+        );
+    }
+    let fresh = uc
+        .create(None, CreateCartCommand::default())
+        .await
+        .unwrap()
+        .cart
+        .id();
+    {
+        let mut carts = store.carts.lock().unwrap();
+        for c in carts.iter_mut() {
+            let mut parts = c.parts().clone();
+            parts.expires_at = if parts.id == fresh {
+                now + TimeDelta::seconds(1)
+            } else {
+                now
+            };
+            if parts.id == ids[4] {
+                parts.status = domain::CartStatus::Completed;
+            }
+            *c = Cart::restore(parts);
+        }
+    }
+    let job = crate::checkout::ExpireCarts {
+        carts: store.clone(),
+        batch: 2,
+    };
+    assert_eq!(job.run(now).await.unwrap(), 4);
+    let left: Vec<CartId> = store.carts.lock().unwrap().iter().map(Cart::id).collect();
+    assert_eq!(
+        left,
+        vec![ids[4], fresh],
+        "completed and unexpired carts stay"
+    );
+    assert_eq!(job.run(now).await.unwrap(), 0);
 }

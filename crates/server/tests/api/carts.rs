@@ -1135,3 +1135,105 @@ async fn details_are_set_checked_and_cleared(app: TestApp) {
     .await;
     assert_eq!(c["shipping_address"]["country"], "DE");
 }
+
+mod expiry {
+    //! The expiry job on the real server's job runner: an open cart past its `expires_at` is
+    //! deleted (404 after), an open cart before it and a claimed one are kept.
+    use std::time::{Duration, Instant};
+
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use super::{cart_path, guest_cart, send};
+    use crate::helpers::{Db, TestApp, spawn_app_with};
+
+    async fn run_sql(app: &TestApp, sql: &str) {
+        use sqlx::Connection;
+        let url = app.settings.database_url.expose();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn open_carts_past_their_time_are_deleted_by_the_job_runner(db: Db) {
+        let Some(app) = spawn_app_with(db, |s| {
+            s.jobs_enabled = true;
+            s.jobs_poll_interval = Duration::from_millis(100);
+            s.jobs_sweep_interval = Duration::from_millis(200);
+        })
+        .await
+        else {
+            return;
+        };
+        let (stale, stale_token) = guest_cart(&app, &json!({})).await;
+        let (fresh, fresh_token) = guest_cart(&app, &json!({})).await;
+        let id = stale["id"].as_str().unwrap();
+        // SQLite keeps ids as 16 bytes, PostgreSQL as uuid: compare as the database stores it.
+        let key = if app.settings.database_url.expose().starts_with("sqlite:") {
+            format!("X'{}'", id.replace('-', ""))
+        } else {
+            format!("'{id}'")
+        };
+        let past = if app.settings.database_url.expose().starts_with("sqlite:") {
+            "'2000-01-01T00:00:00.000000Z'"
+        } else {
+            "'2000-01-01T00:00:00Z'"
+        };
+        run_sql(
+            &app,
+            &format!("UPDATE carts SET expires_at = {past} WHERE id = {key}"),
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let resp = send(
+                &app,
+                Method::GET,
+                &cart_path(&stale),
+                None,
+                None,
+                Some(&stale_token),
+            )
+            .await;
+            if resp.status() == StatusCode::NOT_FOUND {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the stale cart was not deleted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let resp = send(
+            &app,
+            Method::GET,
+            &cart_path(&fresh),
+            None,
+            None,
+            Some(&fresh_token),
+        )
+        .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "a cart before its time stays"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_open_carts_past_their_time_are_deleted_by_the_job_runner() {
+        open_carts_past_their_time_are_deleted_by_the_job_runner(Db::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_open_carts_past_their_time_are_deleted_by_the_job_runner() {
+        open_carts_past_their_time_are_deleted_by_the_job_runner(Db::Postgres).await;
+    }
+}
