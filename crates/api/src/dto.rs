@@ -1303,39 +1303,76 @@ pub struct OrderLineResponse {
     pub line_total: MoneyDto,
 }
 
-/// An order.
+/// The shipping an order was checked out with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderShippingResponse {
+    /// The shipping option (it may since have changed or gone).
+    pub option_id: Uuid,
+    /// Its name then.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// What it charged.
+    pub amount: MoneyDto,
+}
+
+/// An order. `total = subtotal - discount_total + shipping_total + tax_total`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     /// Id.
     #[schema(example = "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f01")]
     pub id: Uuid,
-    /// Who placed it.
-    #[schema(example = "0192f0c4-0a1b-7c2d-8e3f-405162738495")]
-    pub user_id: Uuid,
+    /// Who placed it; null for a guest's order.
+    #[schema(required = true, example = "0192f0c4-0a1b-7c2d-8e3f-405162738495")]
+    pub user_id: Option<Uuid>,
     /// Where it is in its life.
     #[schema(value_type = OrderStatusName, example = "pending")]
     pub status: &'static str,
     /// Lines, one per product.
     #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderLineResponse>,
-    /// Sum of the line totals.
+    /// The amount to pay.
     pub total: MoneyDto,
     /// Where it goes, or null.
     #[schema(required = true)]
     pub shipping_address: Option<AddressResponse>,
+    /// Where the confirmation goes (checkout), or null.
+    #[schema(required = true, example = "ada@example.com")]
+    pub email: Option<String>,
+    /// Sum of the lines.
+    pub subtotal: MoneyDto,
+    /// Taken off by the discount code.
+    pub discount_total: MoneyDto,
+    /// Shipping charged.
+    pub shipping_total: MoneyDto,
+    /// Tax charged.
+    pub tax_total: MoneyDto,
+    /// The discount code used, or null.
+    #[schema(required = true, example = "SUMMER-10")]
+    pub discount_code: Option<String>,
+    /// The shipping chosen at checkout, or null.
+    #[schema(required = true)]
+    pub shipping_option: Option<OrderShippingResponse>,
+    /// `unpaid` (payments are not built yet).
+    #[schema(example = "unpaid")]
+    pub payment_status: String,
     /// Placed.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed.
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// A guest's order token, only in the answer that placed it: send it as `X-Order-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "dGhpcyBpcyBub3QgYSByZWFsIHRva2VuIGF0IGFsbA")]
+    pub token: Option<String>,
 }
 
 impl From<domain::Order> for OrderResponse {
     fn from(o: domain::Order) -> Self {
+        let d = o.details();
         Self {
             id: o.id().as_uuid(),
-            user_id: o.user_id().as_uuid(),
+            user_id: Some(o.user_id().as_uuid()).filter(|u| !u.is_nil()),
             status: o.status().as_str(),
             items: o
                 .lines()
@@ -1353,8 +1390,21 @@ impl From<domain::Order> for OrderResponse {
                 .collect(),
             total: o.total().into(),
             shipping_address: o.shipping_address().map(Into::into),
+            email: d.email.as_ref().map(|e| e.as_str().to_owned()),
+            subtotal: d.subtotal.into(),
+            discount_total: d.discount_total.into(),
+            shipping_total: d.shipping_total.into(),
+            tax_total: d.tax_total.into(),
+            discount_code: d.discount_code.clone(),
+            shipping_option: d.shipping_option.as_ref().map(|s| OrderShippingResponse {
+                option_id: s.option_id.as_uuid(),
+                name: s.name.clone(),
+                amount: s.amount.into(),
+            }),
+            payment_status: d.payment_status.clone(),
             created_at: o.created_at(),
             updated_at: o.updated_at(),
+            token: None,
         }
     }
 }

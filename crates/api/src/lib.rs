@@ -255,6 +255,7 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         )
         .route("/carts/{id}/shipping-options", get(carts::shipping_options))
         .route("/carts/{id}/claim", post(carts::claim))
+        .route("/carts/{id}/checkout", post(carts::checkout))
         .route("/users", get(users::list))
         .route(
             "/users/me",

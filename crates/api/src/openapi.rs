@@ -483,7 +483,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
         carts::create, carts::get, carts::update, carts::add_item, carts::update_item,
-        carts::delete_item, carts::shipping_options, carts::claim,
+        carts::delete_item, carts::shipping_options, carts::claim, carts::checkout,
         users::list, users::me, users::update_me, users::get,
         events::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
@@ -942,9 +942,31 @@ pub(crate) mod examples {
             }],
             "total": money("39.98"),
             "shipping_address": address(),
+            "email": null,
+            "subtotal": money("39.98"),
+            "discount_total": money("0.00"),
+            "shipping_total": money("0.00"),
+            "tax_total": money("0.00"),
+            "discount_code": null,
+            "shipping_option": null,
+            "payment_status": "unpaid",
             "created_at": CREATED,
             "updated_at": CREATED,
         })
+    }
+
+    /// A guest's order checked out from a cart (with its token, shown once).
+    pub fn checked_out_order() -> Value {
+        let mut o = order();
+        o["user_id"] = Value::Null;
+        o["email"] = json!("ada@example.com");
+        o["discount_total"] = money("4.00");
+        o["discount_code"] = json!("SUMMER-10");
+        o["shipping_option"] = json!({"option_id": "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6", "name": "Standard", "amount": money("0.00")});
+        o["tax_total"] = money("6.84");
+        o["total"] = money("42.82");
+        o["token"] = json!("dGhpcyBpcyBub3QgYSByZWFsIHRva2VuIGF0IGFsbA");
+        o
     }
 
     /// A guest's cart with one line, a discount and shipping, as made (with its token).

@@ -40,7 +40,7 @@ pub use ids::{
 };
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
-pub use order::{Order, OrderLine, OrderStatus, Quantity};
+pub use order::{Order, OrderDetails, OrderLine, OrderStatus, Quantity, ShippingChoice};
 pub use page::{Page, PageRequest};
 pub use percent::Percent;
 pub use pricing::{CartLine, CartPricing, PromotionUse, Totals, choose_tax_rate, price_cart};
@@ -49,9 +49,10 @@ pub use promotion::{
     Discount, Promotion, PromotionCode, PromotionRecord, PromotionRefusal, PromotionRules,
 };
 pub use repository::{
-    CartRepository, CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository,
-    PlaceOrderError, ProductRepository, PromotionRepository, RepositoryError,
-    ShippingOptionRepository, TaxRateRepository, UserRepository,
+    CartRepository, CategoryRepository, CheckoutError, CheckoutWrite, IdempotencyRecord,
+    ImageRepository, OrderRepository, PlaceOrderError, ProductRepository, PromotionClaim,
+    PromotionRepository, RepositoryError, ShippingOptionRepository, TaxRateRepository,
+    UserRepository,
 };
 pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, ShippingPrice};
 pub use slug::Slug;

@@ -69,6 +69,62 @@ pub trait CartRepository: Send + Sync {
     /// Deletes the open carts (with their lines) whose `expires_at` has passed at `now`, at
     /// most `limit` of them; answers how many. Completed carts are kept.
     async fn delete_expired(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, RepositoryError>;
+
+    /// Checks a cart out, in one transaction: records the idempotency key, completes the cart
+    /// (only while it is open and still at the version read), counts the promotion's use by a
+    /// conditional update (and checks the customer's uses under its lock), takes every line's
+    /// stock by a conditional update that cannot go below zero, writes the order and its
+    /// lines, and the events. Nothing is written when any of it fails.
+    ///
+    /// # Errors
+    /// `KeyTaken`, `CartChanged`, `PromotionUsedUp`, `InsufficientStock`, with nothing written.
+    async fn check_out(&self, write: &CheckoutWrite<'_>) -> Result<(), CheckoutError>;
+}
+
+/// A promotion's use, as checkout counts it.
+#[derive(Debug, Clone)]
+pub struct PromotionClaim {
+    /// The promotion.
+    pub id: PromotionId,
+    /// Its code (compared without case to the orders' codes).
+    pub code: String,
+    /// The customer and how many uses they may have, when the promotion limits it.
+    pub per_customer: Option<(UserId, u32)>,
+}
+
+/// Everything one checkout writes.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutWrite<'a> {
+    /// The cart as read (its version must still be the stored one).
+    pub cart: &'a Cart,
+    /// The order it becomes.
+    pub order: &'a Order,
+    /// The promotion whose use it counts.
+    pub promotion: Option<&'a PromotionClaim>,
+    /// The idempotency key to remember with the order.
+    pub key: Option<&'a IdempotencyRecord>,
+    /// Events to write with it.
+    pub events: &'a [PendingEvent],
+}
+
+/// Why a checkout wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// A variant has fewer units than the line asks for, or is gone.
+    #[error("insufficient stock for variant {0}")]
+    InsufficientStock(VariantId),
+    /// The cart changed, was completed or went since it was read.
+    #[error("the cart changed meanwhile")]
+    CartChanged,
+    /// The promotion's last use (or the customer's) went to another checkout.
+    #[error("the promotion is used up")]
+    PromotionUsedUp,
+    /// Another request with the same idempotency key checked out first.
+    #[error("idempotency key already used")]
+    KeyTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
 }
 
 /// Products: the write side of the catalog.

@@ -261,7 +261,7 @@ impl Adapters {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
-                events,
+                events: events.clone(),
             },
             list_events: ListEvents {
                 reads: Arc::new(SqlEvents::new(self.db.clone())),
@@ -278,12 +278,15 @@ impl Adapters {
                 clock: clock.clone(),
             },
             carts: Carts {
-                carts: Arc::new(SqlCarts::new(self.db.clone())),
+                carts: Arc::new(SqlCarts::new(self.db.clone()).counting_events(metrics.clone())),
                 products: products.clone(),
                 catalog: Arc::new(SqlCheckoutCatalog::new(self.db.clone())),
                 tokens: Arc::new(RandomTokens),
                 clock: clock.clone(),
                 ttl: chrono::TimeDelta::days(i64::from(settings.cart_ttl_days)),
+                orders: orders.clone(),
+                users: users.clone(),
+                events: events.clone(),
             },
             shipping_options: ShippingOptions {
                 options: Arc::new(SqlShippingOptions::new(self.db.clone())),

@@ -5,17 +5,18 @@ use application::AppError;
 use application::checkout::CartCaller;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use domain::CartId;
 
 use crate::AppState;
 use crate::auth::{Auth, MaybeAuth};
 use crate::dto::{
-    AddCartItemRequest, CartResponse, CartShippingOptionList, CreateCartRequest,
+    AddCartItemRequest, CartResponse, CartShippingOptionList, CreateCartRequest, OrderResponse,
     UpdateCartItemRequest, UpdateCartRequest,
 };
 use crate::error::{ApiError, Problem};
-use crate::extractors::{AppJson, CartItemPath, CartTokenHeader, IdPath};
+use crate::extractors::{AppJson, CartItemPath, CartTokenHeader, IdPath, IdempotencyKeyHeader};
 use crate::routes::created;
 
 fn caller(actor: Option<application::Actor>, token: Option<String>) -> CartCaller {
@@ -264,4 +265,59 @@ pub async fn claim(
         .claim(CartId::from_uuid(id), &actor, token)
         .await?;
     Ok(Json(view.into()))
+}
+
+/// Check a cart out
+///
+/// Turns the cart into an order in one transaction: every line's stock is taken, the
+/// discount's use counted, the order written and the cart completed (it refuses changes from
+/// then on). It needs at least one item, an `email` (a signed-in user's own by default), a
+/// `shipping_address`, and a shipping option when any ships there. A guest's order carries its
+/// `token`, shown once: send it as `X-Order-Token` to `GET /orders/{id}`. With an
+/// `Idempotency-Key`, a repeat answers the first order again (`Idempotent-Replayed: true`,
+/// without the token); without it, a second checkout is 409.
+#[utoipa::path(post, path = "/api/v1/carts/{id}/checkout", tag = "carts", operation_id = "checkout_cart",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Cart id"),
+        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            pattern = "^[\\x21-\\x7e]+$", example = "3f1c9a52-checkout-2026-12-01",
+            description = "1..=255 visible ASCII characters, per customer (per cart for a guest), kept 24 hours"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The order (or, for a repeated key, the first one)", body = OrderResponse,
+            headers(
+                ("Location" = String, description = "The order: `/api/v1/orders/{id}`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same `Idempotency-Key`; absent otherwise"),
+            ),
+            example = json!(crate::openapi::examples::checked_out_order())),
+        (status = 404, description = "No such cart, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already checked out, a variant short of stock (named), the promotion's last use went to another checkout, or the key was used for another cart; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong: `items` (empty, or a line no longer for sale), `email`, `shipping_address`, `shipping_option_id`, `discount_code` (saying why it does not apply)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn checkout(
+    State(state): State<AppState>,
+    MaybeAuth(actor): MaybeAuth,
+    CartTokenHeader(token): CartTokenHeader,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let done = state
+        .carts
+        .check_out(CartId::from_uuid(id), &caller(actor, token), key)
+        .await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/orders/{}", done.order.id())) {
+        headers.insert(header::LOCATION, v);
+    }
+    if done.replayed {
+        headers.insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    let mut body = OrderResponse::from(done.order);
+    body.token = done.token;
+    Ok((StatusCode::CREATED, headers, Json(body)))
 }

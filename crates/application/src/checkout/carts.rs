@@ -13,8 +13,13 @@ use domain::{
     ShippingOptionId, ShippingOptionRecord, TaxRateRecord, Totals, UserId, Validator,
     choose_tax_rate, price_cart,
 };
+use domain::{
+    CheckoutError, CheckoutWrite, IdempotencyRecord, Order, OrderDetails, OrderId, OrderLine,
+    OrderRepository, PromotionClaim, ShippingChoice, UserRepository,
+};
 
-use crate::ordering::OrderItem;
+use crate::events::Events;
+use crate::ordering::{IDEMPOTENCY_WINDOW, IdempotencyKey, OrderItem};
 use crate::ports::Clock;
 use crate::{Actor, AppError};
 
@@ -172,6 +177,23 @@ pub struct Carts {
     pub clock: Arc<dyn Clock>,
     /// How long an open cart lives untouched (`CART_TTL_DAYS`).
     pub ttl: TimeDelta,
+    /// Orders (idempotency keys and replays).
+    pub orders: Arc<dyn OrderRepository>,
+    /// Accounts (a signed-in customer's e-mail address is the default).
+    pub users: Arc<dyn UserRepository>,
+    /// The events an order writes.
+    pub events: Arc<Events>,
+}
+
+/// What checkout answered: the order, and for a guest's order its token (shown once).
+#[derive(Debug, Clone)]
+pub struct CheckedOut {
+    /// The order.
+    pub order: Order,
+    /// A guest's order token: only in the answer that placed it.
+    pub token: Option<String>,
+    /// Whether this answers an earlier request with the same `Idempotency-Key`.
+    pub replayed: bool,
 }
 
 impl From<CartError> for AppError {
@@ -578,6 +600,288 @@ impl Carts {
         };
         let user = actor.user_id;
         self.change(id, &caller, |c| Ok(c.claim(user)?)).await
+    }
+
+    /// Checks the cart out into an order, all or nothing: every line's stock, the discount's
+    /// use, the order, the cart completed, `order.placed`. With `key`, a repeat answers the
+    /// first order again (also when the two race).
+    ///
+    /// # Errors
+    /// `NotFound`; `Validation` naming what is missing or wrong (`items`, `email`,
+    /// `shipping_address`, `shipping_option_id`, `discount_code`); `Conflict` for a completed
+    /// cart, a variant short of stock (named), a promotion whose last use went elsewhere, a key
+    /// reused for another cart.
+    #[tracing::instrument(name = "check_out", skip_all, fields(cart_id = %id))]
+    pub async fn check_out(
+        &self,
+        id: CartId,
+        caller: &CartCaller,
+        key: Option<IdempotencyKey>,
+    ) -> Result<CheckedOut, AppError> {
+        let (cart, live) = self.carts.get_live(id).await?.ok_or(AppError::NotFound)?;
+        if !may_open(&cart, caller) {
+            return Err(AppError::NotFound);
+        }
+        let now = self.clock.now();
+        // Keys are per customer; a guest's are per cart.
+        let key_owner = match cart.owner() {
+            CartOwner::User(u) => u,
+            CartOwner::Guest(_) => UserId::from_uuid(id.as_uuid()),
+        };
+        let fingerprint = format!("checkout {id}");
+        if let Some(k) = &key
+            && let Some(found) = self.replay(key_owner, k.as_str(), &fingerprint).await?
+        {
+            return Ok(found);
+        }
+        if cart.status() == domain::CartStatus::Completed {
+            return Err(AppError::Conflict {
+                field: None,
+                message: "the cart is already checked out".into(),
+            });
+        }
+        let user = match cart.owner() {
+            CartOwner::User(u) => Some(u),
+            CartOwner::Guest(_) => None,
+        };
+        let mut v = Validator::new();
+        if cart.items().is_empty() {
+            v.push(domain::FieldError::new("items", "the cart is empty"));
+        }
+        let mut lines = Vec::with_capacity(cart.items().len());
+        for (i, item) in cart.items().iter().enumerate() {
+            match live.iter().find(|l| l.variant_id == item.variant_id) {
+                Some(l) if l.for_sale && l.price.currency() == cart.currency() => {
+                    let line_total = l.price.checked_mul(item.quantity.get()).map_err(invalid)?;
+                    lines.push(OrderLine {
+                        product_id: l.product_id,
+                        variant_id: l.variant_id,
+                        variant_title: l.variant_title.clone(),
+                        sku: l.sku.clone(),
+                        name: l.name.clone(),
+                        unit_price: l.price,
+                        quantity: item.quantity,
+                        line_total,
+                    });
+                }
+                _ => v.push(domain::FieldError::new(
+                    format!("items[{i}]"),
+                    format!("variant {} is no longer for sale", item.variant_id),
+                )),
+            }
+        }
+        let email = match (&cart.parts().email, user) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(u)) => self.users.get(u).await?.map(|a| a.email),
+            (None, None) => None,
+        };
+        if email.is_none() {
+            v.push(domain::FieldError::new(
+                "email",
+                "checkout needs an e-mail address",
+            ));
+        }
+        let address = cart.parts().shipping_address.clone();
+        let mut shipping = None;
+        let mut tax_rate = None;
+        match &address {
+            None => v.push(domain::FieldError::new(
+                "shipping_address",
+                "checkout needs a shipping address",
+            )),
+            Some(a) => {
+                let options = self.catalog.shipping_options_for(a.country).await?;
+                let chosen = cart
+                    .parts()
+                    .shipping_option_id
+                    .and_then(|o| options.iter().find(|r| r.id == o).cloned());
+                if chosen.is_none() && !options.is_empty() {
+                    v.push(domain::FieldError::new(
+                        "shipping_option_id",
+                        "choose one of the shipping options for this address",
+                    ));
+                }
+                shipping = chosen;
+                let rates: Vec<domain::TaxRate> = self
+                    .catalog
+                    .tax_rates_of(a.country)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.rate)
+                    .collect();
+                tax_rate = choose_tax_rate(&rates, a.country, a.state.as_deref()).map(|r| r.rate());
+            }
+        }
+        let promotion = match &cart.parts().discount_code {
+            Some(code) => match self.catalog.promotion_by_code(code).await? {
+                Some(p) => Some(p),
+                None => {
+                    v.push(domain::FieldError::new(
+                        "discount_code",
+                        format!("no promotion has the code {}", code.as_str()),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        v.finish()?;
+        let uses = match &cart.parts().discount_code {
+            Some(code) if promotion.is_some() => self.uses(user, code).await?,
+            _ => 0,
+        };
+        let priced: Vec<domain::CartLine> = lines
+            .iter()
+            .map(|l| domain::CartLine {
+                unit_price: l.unit_price,
+                quantity: l.quantity,
+            })
+            .collect();
+        // A code that was good when it was set and is used up now lost its last use to another
+        // checkout: a conflict, like losing the race inside the transaction, not a bad input.
+        if let Some(p) = &promotion {
+            let subtotal = domain::pricing::subtotal(
+                cart.currency(),
+                &lines.iter().map(|l| l.line_total).collect::<Vec<_>>(),
+            )
+            .map_err(invalid)?;
+            if let Err(
+                domain::PromotionRefusal::UsedUp | domain::PromotionRefusal::UsedUpByCustomer,
+            ) = p.promotion.check(subtotal, now, uses)
+            {
+                return Err(AppError::Conflict {
+                    field: Some("discount_code"),
+                    message: "the promotion's last use went to another checkout".into(),
+                });
+            }
+        }
+        let totals = price_cart(&CartPricing {
+            currency: cart.currency(),
+            lines: &priced,
+            promotion: promotion.as_ref().map(|p| PromotionUse {
+                promotion: &p.promotion,
+                now,
+                customer_uses: uses,
+            }),
+            shipping: shipping.as_ref().map(|r| r.option.price()),
+            tax_rate,
+        })
+        .map_err(invalid)?;
+        let token = match cart.owner() {
+            CartOwner::Guest(_) => Some(self.tokens.new_token().map_err(AppError::Internal)?),
+            CartOwner::User(_) => None,
+        };
+        let details = OrderDetails {
+            email,
+            subtotal: totals.subtotal(),
+            discount_total: totals.discount(),
+            shipping_total: totals.shipping(),
+            tax_total: totals.tax(),
+            discount_code: cart
+                .parts()
+                .discount_code
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
+            shipping_option: shipping.as_ref().map(|r| ShippingChoice {
+                option_id: r.id,
+                name: r.option.name().as_str().to_owned(),
+                amount: totals.shipping(),
+            }),
+            payment_status: "unpaid".to_owned(),
+            guest_token: token.as_deref().map(domain::TokenHash::of),
+            cart_id: Some(id),
+        };
+        let order = Order::check_out(
+            OrderId::new(),
+            user.unwrap_or_else(domain::order::guest_user),
+            lines,
+            address,
+            details,
+            now,
+        )?;
+        let claim = promotion.as_ref().map(|p| PromotionClaim {
+            id: p.id,
+            code: p.promotion.code().as_str().to_owned(),
+            per_customer: match (user, p.promotion.per_customer_limit()) {
+                (Some(u), Some(limit)) => Some((u, limit)),
+                _ => None,
+            },
+        });
+        let record = key.as_ref().map(|k| IdempotencyRecord {
+            user_id: key_owner,
+            key: k.as_str().to_owned(),
+            request_hash: fingerprint.clone(),
+            order_id: order.id(),
+            expires_at: now + IDEMPOTENCY_WINDOW,
+        });
+        let events = vec![self.events.order_placed(&order)];
+        let written = self
+            .carts
+            .check_out(&CheckoutWrite {
+                cart: &cart,
+                order: &order,
+                promotion: claim.as_ref(),
+                key: record.as_ref(),
+                events: &events,
+            })
+            .await;
+        match written {
+            Ok(()) => Ok(CheckedOut {
+                order,
+                token,
+                replayed: false,
+            }),
+            Err(CheckoutError::KeyTaken) => {
+                let k = key.as_ref().map(IdempotencyKey::as_str).unwrap_or_default();
+                self.replay(key_owner, k, &fingerprint)
+                    .await?
+                    .ok_or_else(|| AppError::Conflict {
+                        field: Some("Idempotency-Key"),
+                        message: "a request with this key is still being answered".into(),
+                    })
+            }
+            Err(CheckoutError::InsufficientStock(variant)) => Err(AppError::Conflict {
+                field: Some("items"),
+                message: format!("insufficient stock for variant {variant}"),
+            }),
+            Err(CheckoutError::CartChanged) => Err(AppError::Conflict {
+                field: None,
+                message: "the cart was checked out or changed meanwhile".into(),
+            }),
+            Err(CheckoutError::PromotionUsedUp) => Err(AppError::Conflict {
+                field: Some("discount_code"),
+                message: "the promotion's last use went to another checkout".into(),
+            }),
+            Err(CheckoutError::Repository(e)) => Err(e.into()),
+        }
+    }
+
+    /// The order an earlier checkout with `key` placed, when there is one.
+    async fn replay(
+        &self,
+        owner: UserId,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Option<CheckedOut>, AppError> {
+        let Some(record) = self.orders.find_key(owner, key, self.clock.now()).await? else {
+            return Ok(None);
+        };
+        if record.request_hash != fingerprint {
+            return Err(AppError::Conflict {
+                field: Some("Idempotency-Key"),
+                message: "this Idempotency-Key was used for another request".into(),
+            });
+        }
+        let order = self
+            .orders
+            .get(record.order_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(Some(CheckedOut {
+            order,
+            token: None,
+            replayed: true,
+        }))
     }
 
     async fn uses(&self, user: Option<UserId>, code: &PromotionCode) -> Result<u32, AppError> {

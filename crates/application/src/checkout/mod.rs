@@ -8,8 +8,8 @@ mod shipping_options;
 pub(crate) mod tax_rates;
 
 pub use carts::{
-    AppliedDiscount, AppliedShipping, CartCaller, CartLineView, CartView, Carts, CheckoutCatalog,
-    CreateCartCommand, DEFAULT_CURRENCY, ExpireCarts, OfferedShipping, TokenMaker,
+    AppliedDiscount, AppliedShipping, CartCaller, CartLineView, CartView, Carts, CheckedOut,
+    CheckoutCatalog, CreateCartCommand, DEFAULT_CURRENCY, ExpireCarts, OfferedShipping, TokenMaker,
     UpdateCartCommand,
 };
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};

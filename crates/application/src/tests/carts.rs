@@ -103,6 +103,20 @@ impl CartRepository for MemoryCarts {
         Ok(true)
     }
 
+    async fn check_out(
+        &self,
+        write: &domain::CheckoutWrite<'_>,
+    ) -> Result<(), domain::CheckoutError> {
+        let mut done = write.cart.clone();
+        done.complete()
+            .map_err(|_| domain::CheckoutError::CartChanged)?;
+        if self.save(&done).await? {
+            Ok(())
+        } else {
+            Err(domain::CheckoutError::CartChanged)
+        }
+    }
+
     async fn delete_expired(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -166,6 +180,9 @@ fn carts() -> (Carts, Arc<MemoryCarts>, Arc<MemoryProducts>) {
         tokens: Arc::new(CountingTokens(AtomicUsize::new(0))),
         clock: Arc::new(FixedClock),
         ttl: TimeDelta::days(30),
+        orders: Arc::new(crate::testing::MemoryOrders::default()),
+        users: Arc::new(crate::testing::MemoryUsers::default()),
+        events: crate::testing::events(),
     };
     (uc, store, products)
 }

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
     Address, Cart, CartId, CartItem, CartItemId, CartOwner, CartParts, CartRepository, CartStatus,
-    CountryCode, Currency, Email, LiveVariant, Money, ProductId, ProductName, PromotionCode,
-    Quantity, RepositoryError, ShippingOptionId, Sku, Stock, TokenHash, UserId, VariantId,
+    CheckoutError, CheckoutWrite, CountryCode, Currency, Email, LiveVariant, Money, ProductId,
+    ProductName, PromotionCode, Quantity, RepositoryError, ShippingOptionId, Sku, Stock, TokenHash,
+    UserId, VariantId,
 };
 use uuid::Uuid;
 
@@ -235,12 +236,19 @@ macro_rules! bind_cart {
 /// Carts in SQL.
 pub struct SqlCarts {
     db: Database,
+    /// Told of the events each committed checkout wrote.
+    events_written: super::EventCounter,
 }
+
+super::counting_events!(SqlCarts);
 
 impl SqlCarts {
     /// Carts in `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            events_written: super::EventCounter::default(),
+        }
     }
 }
 
@@ -357,6 +365,13 @@ impl CartRepository for SqlCarts {
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })
+    }
+
+    #[tracing::instrument(name = "db.carts.check_out", skip_all, fields(cart_id = %write.cart.id()))]
+    async fn check_out(&self, write: &CheckoutWrite<'_>) -> Result<(), CheckoutError> {
+        let written = super::orders::check_out(&self.db, write).await?;
+        self.events_written.0.written(&written);
+        Ok(())
     }
 
     #[tracing::instrument(name = "db.carts.delete_expired", skip_all)]

@@ -9,6 +9,7 @@ mod admin_crud;
 mod auth;
 mod carts;
 mod catalog;
+mod checkout;
 mod cluster;
 mod connections;
 mod cursors;
