@@ -458,6 +458,37 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
     }
 }
 
+/// The caller of `GET /orders/{id}`: with an `X-Order-Token` header, whoever sent it (a good
+/// bearer token too, if any); without one, a signed-in user exactly as [`Auth`] (401 else).
+pub enum AuthOrOrderToken {
+    /// Signed in, no order token.
+    Signed(Actor),
+    /// An order token, and the signed-in user if a good bearer token came too.
+    Token(Option<Actor>, String),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthOrOrderToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get("x-order-token")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned());
+        match token {
+            Some(t) => {
+                let MaybeAuth(actor) = MaybeAuth::from_request_parts(parts, state).await?;
+                Ok(AuthOrOrderToken::Token(actor, t))
+            }
+            None => {
+                let Auth(actor) = Auth::from_request_parts(parts, state).await?;
+                Ok(AuthOrOrderToken::Signed(actor))
+            }
+        }
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers

@@ -1303,39 +1303,76 @@ pub struct OrderLineResponse {
     pub line_total: MoneyDto,
 }
 
-/// An order.
+/// The shipping an order was checked out with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderShippingResponse {
+    /// The shipping option (it may since have changed or gone).
+    pub option_id: Uuid,
+    /// Its name then.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// What it charged.
+    pub amount: MoneyDto,
+}
+
+/// An order. `total = subtotal - discount_total + shipping_total + tax_total`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     /// Id.
     #[schema(example = "0192f0c5-1d2e-7f30-8a41-5b6c7d8e9f01")]
     pub id: Uuid,
-    /// Who placed it.
-    #[schema(example = "0192f0c4-0a1b-7c2d-8e3f-405162738495")]
-    pub user_id: Uuid,
+    /// Who placed it; null for a guest's order.
+    #[schema(required = true, example = "0192f0c4-0a1b-7c2d-8e3f-405162738495")]
+    pub user_id: Option<Uuid>,
     /// Where it is in its life.
     #[schema(value_type = OrderStatusName, example = "pending")]
     pub status: &'static str,
     /// Lines, one per product.
     #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderLineResponse>,
-    /// Sum of the line totals.
+    /// The amount to pay.
     pub total: MoneyDto,
     /// Where it goes, or null.
     #[schema(required = true)]
     pub shipping_address: Option<AddressResponse>,
+    /// Where the confirmation goes (checkout), or null.
+    #[schema(required = true, example = "ada@example.com")]
+    pub email: Option<String>,
+    /// Sum of the lines.
+    pub subtotal: MoneyDto,
+    /// Taken off by the discount code.
+    pub discount_total: MoneyDto,
+    /// Shipping charged.
+    pub shipping_total: MoneyDto,
+    /// Tax charged.
+    pub tax_total: MoneyDto,
+    /// The discount code used, or null.
+    #[schema(required = true, example = "SUMMER-10")]
+    pub discount_code: Option<String>,
+    /// The shipping chosen at checkout, or null.
+    #[schema(required = true)]
+    pub shipping_option: Option<OrderShippingResponse>,
+    /// `unpaid` (payments are not built yet).
+    #[schema(example = "unpaid")]
+    pub payment_status: String,
     /// Placed.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed.
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// A guest's order token, only in the answer that placed it: send it as `X-Order-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "dGhpcyBpcyBub3QgYSByZWFsIHRva2VuIGF0IGFsbA")]
+    pub token: Option<String>,
 }
 
 impl From<domain::Order> for OrderResponse {
     fn from(o: domain::Order) -> Self {
+        let d = o.details();
         Self {
             id: o.id().as_uuid(),
-            user_id: o.user_id().as_uuid(),
+            user_id: Some(o.user_id().as_uuid()).filter(|u| !u.is_nil()),
             status: o.status().as_str(),
             items: o
                 .lines()
@@ -1353,8 +1390,21 @@ impl From<domain::Order> for OrderResponse {
                 .collect(),
             total: o.total().into(),
             shipping_address: o.shipping_address().map(Into::into),
+            email: d.email.as_ref().map(|e| e.as_str().to_owned()),
+            subtotal: d.subtotal.into(),
+            discount_total: d.discount_total.into(),
+            shipping_total: d.shipping_total.into(),
+            tax_total: d.tax_total.into(),
+            discount_code: d.discount_code.clone(),
+            shipping_option: d.shipping_option.as_ref().map(|s| OrderShippingResponse {
+                option_id: s.option_id.as_uuid(),
+                name: s.name.clone(),
+                amount: s.amount.into(),
+            }),
+            payment_status: d.payment_status.clone(),
             created_at: o.created_at(),
             updated_at: o.updated_at(),
+            token: None,
         }
     }
 }
@@ -2215,4 +2265,302 @@ impl From<UpdateTaxRateRequest> for application::checkout::UpdateTaxRateCommand 
             name: r.name,
         }
     }
+}
+
+/// A new cart. Without a bearer token it is a guest's: the answer carries its `token`, once.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateCartRequest {
+    /// ISO 4217 code every line must be priced in; `EUR` when absent.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
+    /// Where the order confirmation goes.
+    #[schema(example = "ada@example.com", max_length = 254)]
+    pub email: Option<String>,
+}
+
+impl From<CreateCartRequest> for application::checkout::CreateCartCommand {
+    fn from(r: CreateCartRequest) -> Self {
+        Self {
+            currency: r.currency,
+            email: r.email,
+        }
+    }
+}
+
+/// Changes to a cart's details: any subset; `null` clears a field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateCartRequest {
+    /// E-mail address; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "ada@example.com", max_length = 254)]
+    pub email: Option<Option<String>>,
+    /// Shipping address; `null` clears it. A chosen option that does not ship there is cleared.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<AddressDto>)]
+    pub shipping_address: Option<Option<AddressDto>>,
+    /// An active shipping option, in the cart's currency, that ships to the address; `null`
+    /// clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub shipping_option_id: Option<Option<Uuid>>,
+    /// A discount code that applies to the cart now (else 422 saying why); `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "SUMMER-10", max_length = 50)]
+    pub discount_code: Option<Option<String>>,
+}
+
+impl From<UpdateCartRequest> for application::checkout::UpdateCartCommand {
+    fn from(r: UpdateCartRequest) -> Self {
+        Self {
+            email: r.email,
+            shipping_address: r.shipping_address.map(|a| a.map(Into::into)),
+            shipping_option_id: r.shipping_option_id,
+            discount_code: r.discount_code,
+        }
+    }
+}
+
+/// What to add: exactly one of `variant_id` and `product_id` (a product of one variant).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddCartItemRequest {
+    /// The variant.
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub variant_id: Option<Uuid>,
+    /// A product of exactly one variant (a product of more variants: 422 on `variant_id`).
+    #[schema(example = "0192f0c4-5b2a-7c3e-9d41-6f1e2a3b4c5d", nullable = false)]
+    #[serde(default)]
+    pub product_id: Option<Uuid>,
+    /// 1..=1000 units; added to the line when the variant is already in the cart (the sum at
+    /// most 1000).
+    #[schema(example = 1, minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+impl AddCartItemRequest {
+    /// What it names.
+    ///
+    /// # Errors
+    /// A `FieldError` on each of `variant_id` and `product_id` unless exactly one is given.
+    pub fn item(&self) -> Result<OrderItem, Vec<domain::FieldError>> {
+        match (self.variant_id, self.product_id) {
+            (Some(v), None) => Ok(OrderItem::Variant(domain::VariantId::from_uuid(v))),
+            (None, Some(p)) => Ok(OrderItem::Product(domain::ProductId::from_uuid(p))),
+            _ => Err(["variant_id", "product_id"]
+                .into_iter()
+                .map(|f| {
+                    domain::FieldError::new(f, "name exactly one of variant_id and product_id")
+                })
+                .collect()),
+        }
+    }
+}
+
+/// A line's new quantity.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateCartItemRequest {
+    /// 0..=1000; 0 removes the line.
+    #[schema(example = 2, minimum = 0, maximum = 1000)]
+    pub quantity: i64,
+}
+
+/// A cart's status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CartStatusName {
+    /// Being filled.
+    Open,
+    /// Checked out; refuses changes.
+    Completed,
+}
+
+/// One line of a cart, at today's price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartItemResponse {
+    /// The line's id (for `PUT`/`DELETE /carts/{id}/items/{item_id}`).
+    pub id: Uuid,
+    /// The product.
+    pub product_id: Uuid,
+    /// The variant.
+    pub variant_id: Uuid,
+    /// The variant's SKU.
+    #[schema(example = "MUG-001")]
+    pub sku: String,
+    /// The product's name.
+    #[schema(example = "Stoneware mug")]
+    pub name: String,
+    /// The variant's title.
+    #[schema(example = "Default Title")]
+    pub variant_title: String,
+    /// Today's price of one unit.
+    pub unit_price: MoneyDto,
+    /// Units.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: u32,
+    /// `unit_price × quantity`.
+    pub line_total: MoneyDto,
+    /// Whether it can be bought now: for sale, with stock for the quantity.
+    pub in_stock: bool,
+}
+
+/// The discount applied.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartDiscountResponse {
+    /// The code.
+    #[schema(example = "SUMMER-10")]
+    pub code: String,
+    /// What it takes off (at most the subtotal).
+    pub amount: MoneyDto,
+}
+
+/// The shipping chosen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartShippingResponse {
+    /// The shipping option.
+    pub option_id: Uuid,
+    /// Its name.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// What it charges this cart (zero from its `free_over`).
+    pub amount: MoneyDto,
+}
+
+/// A cart, priced at today's prices. `total = subtotal - discount + shipping + tax_total`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartResponse {
+    /// Id.
+    pub id: Uuid,
+    /// The owner, or null for a guest's cart.
+    #[schema(required = true)]
+    pub user_id: Option<Uuid>,
+    /// `open` or `completed`.
+    #[schema(value_type = CartStatusName)]
+    pub status: &'static str,
+    /// Every line is priced in it.
+    #[schema(example = "EUR")]
+    pub currency: &'static str,
+    /// The lines, in the order added.
+    #[schema(max_items = 100)]
+    pub items: Vec<CartItemResponse>,
+    /// Sum of the lines.
+    pub subtotal: MoneyDto,
+    /// The discount, or null when no code is set or it does not apply now.
+    #[schema(required = true)]
+    pub discount: Option<CartDiscountResponse>,
+    /// The shipping, or null when none is chosen (or it no longer ships to the address).
+    #[schema(required = true)]
+    pub shipping: Option<CartShippingResponse>,
+    /// Tax on subtotal - discount + shipping, at the rate of the shipping address.
+    pub tax_total: MoneyDto,
+    /// What checkout would charge.
+    pub total: MoneyDto,
+    /// E-mail address, or null.
+    #[schema(required = true)]
+    pub email: Option<String>,
+    /// Shipping address, or null.
+    #[schema(required = true)]
+    pub shipping_address: Option<AddressResponse>,
+    /// When it is deleted if left untouched (open carts only).
+    #[serde(serialize_with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+    /// Made.
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+    /// A guest cart's token, only in the answer that made it: send it as `X-Cart-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "q3Jb0u2c0n7VtLk9w1xQm6yH4pZr8aEeF5sDgT2vB0o")]
+    pub token: Option<String>,
+}
+
+impl From<application::checkout::CartView> for CartResponse {
+    fn from(v: application::checkout::CartView) -> Self {
+        let c = v.cart.parts();
+        Self {
+            id: c.id.as_uuid(),
+            user_id: match c.owner {
+                domain::CartOwner::User(u) => Some(u.as_uuid()),
+                domain::CartOwner::Guest(_) => None,
+            },
+            status: c.status.as_str(),
+            currency: c.currency.code(),
+            items: v
+                .lines
+                .iter()
+                .map(|l| CartItemResponse {
+                    id: l.item.id.as_uuid(),
+                    product_id: l.variant.product_id.as_uuid(),
+                    variant_id: l.variant.variant_id.as_uuid(),
+                    sku: l.variant.sku.as_str().to_owned(),
+                    name: l.variant.name.as_str().to_owned(),
+                    variant_title: l.variant.variant_title.clone(),
+                    unit_price: l.variant.price.into(),
+                    quantity: l.item.quantity.get(),
+                    line_total: l.line_total.into(),
+                    in_stock: l.in_stock,
+                })
+                .collect(),
+            subtotal: v.subtotal.into(),
+            discount: v.discount.map(|d| CartDiscountResponse {
+                code: d.code.as_str().to_owned(),
+                amount: d.amount.into(),
+            }),
+            shipping: v.shipping.map(|s| CartShippingResponse {
+                option_id: s.option_id.as_uuid(),
+                name: s.name,
+                amount: s.amount.into(),
+            }),
+            tax_total: v.tax_total.into(),
+            total: v.total.into(),
+            email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+            shipping_address: c.shipping_address.as_ref().map(Into::into),
+            expires_at: c.expires_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            token: v.token,
+        }
+    }
+}
+
+/// A shipping option offered to a cart, with what it would charge that cart.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartShippingOptionResponse {
+    /// Id (for `shipping_option_id`).
+    pub id: Uuid,
+    /// Name.
+    #[schema(example = "Standard")]
+    pub name: String,
+    /// Countries it ships to.
+    #[schema(value_type = Vec<CountryCodeSchema>, example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    /// Its price.
+    pub price: MoneyDto,
+    /// Subtotal after discount from which it is free, or null.
+    #[schema(required = true)]
+    pub free_over: Option<MoneyDto>,
+    /// What it would charge this cart now.
+    pub amount: MoneyDto,
+}
+
+impl From<application::checkout::OfferedShipping> for CartShippingOptionResponse {
+    fn from(o: application::checkout::OfferedShipping) -> Self {
+        let r = ShippingOptionResponse::from(o.record);
+        Self {
+            id: r.id,
+            name: r.name,
+            countries: r.countries,
+            price: r.price,
+            free_over: r.free_over,
+            amount: o.amount.into(),
+        }
+    }
+}
+
+/// The shipping options a cart may choose.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartShippingOptionList {
+    /// Active options that ship to the cart's address (none before it has one), oldest first.
+    pub items: Vec<CartShippingOptionResponse>,
 }

@@ -763,6 +763,51 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
     }
 }
 
+const CART_TOKEN: HeaderName = HeaderName::from_static("x-cart-token");
+
+/// The `X-Cart-Token` header, when sent (a value that is not text opens nothing).
+pub struct CartTokenHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for CartTokenHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(CartTokenHeader(
+            parts
+                .headers
+                .get(CART_TOKEN)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned()),
+        ))
+    }
+}
+
+/// The two ids of `/carts/{id}/items/{item_id}`. Anything that is not a UUID names no
+/// resource: 404.
+pub struct CartItemPath {
+    /// The cart.
+    pub cart_id: domain::CartId,
+    /// The line.
+    pub item_id: domain::CartItemId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CartItemPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((cart, item)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&cart), Uuid::parse_str(&item)) {
+            (Ok(cart), Ok(item)) => Ok(CartItemPath {
+                cart_id: domain::CartId::from_uuid(cart),
+                item_id: domain::CartItemId::from_uuid(item),
+            }),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

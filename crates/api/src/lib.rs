@@ -30,7 +30,7 @@ use application::catalog::{
     DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
     UpdateCategory, UpdateProduct, UpdateVariant, UploadImage,
 };
-use application::checkout::{Promotions, ShippingOptions, TaxRates};
+use application::checkout::{Carts, Promotions, ShippingOptions, TaxRates};
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
@@ -139,6 +139,8 @@ pub struct Services {
     pub webhook_endpoints: WebhookEndpoints,
     /// `/promotions` and `/promotions/{id}`.
     pub promotions: Promotions,
+    /// `/carts` and everything under it.
+    pub carts: Carts,
     /// `/shipping-options` and `/shipping-options/{id}`.
     pub shipping_options: ShippingOptions,
     /// `/tax-rates` and `/tax-rates/{id}`.
@@ -196,8 +198,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{
-        auth, categories, events, health, images, orders, products, promotions, shipping_options,
-        tax_rates, users, variants, webhooks,
+        auth, carts, categories, events, health, images, orders, products, promotions,
+        shipping_options, tax_rates, users, variants, webhooks,
     };
 
     let state = AppState::new(services, &config);
@@ -247,6 +249,16 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             axum::routing::put(orders::change_status),
         )
         .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/carts", post(carts::create))
+        .route("/carts/{id}", get(carts::get).put(carts::update))
+        .route("/carts/{id}/items", post(carts::add_item))
+        .route(
+            "/carts/{id}/items/{item_id}",
+            axum::routing::put(carts::update_item).delete(carts::delete_item),
+        )
+        .route("/carts/{id}/shipping-options", get(carts::shipping_options))
+        .route("/carts/{id}/claim", post(carts::claim))
+        .route("/carts/{id}/checkout", post(carts::checkout))
         .route("/users", get(users::list))
         .route(
             "/users/me",

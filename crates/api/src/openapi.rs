@@ -52,8 +52,8 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
 use crate::routes::{
-    auth, categories, events, health, images, orders, products, promotions, shipping_options,
-    tax_rates, users, variants, webhooks,
+    auth, carts, categories, events, health, images, orders, products, promotions,
+    shipping_options, tax_rates, users, variants, webhooks,
 };
 
 struct BearerAuth;
@@ -482,6 +482,8 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         images::upload, images::delete, images::file,
         categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
+        carts::create, carts::get, carts::update, carts::add_item, carts::update_item,
+        carts::delete_item, carts::shipping_options, carts::claim, carts::checkout,
         users::list, users::me, users::update_me, users::get,
         events::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
@@ -504,6 +506,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "products", description = "The catalog"),
         (name = "categories", description = "The catalog's category tree"),
         (name = "orders", description = "Orders that take stock"),
+        (name = "carts", description = "Carts for guests (with their token) and customers, priced live"),
         (name = "users", description = "Accounts"),
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),
         (name = "promotions", description = "Promotions (admin): discount codes that checkout applies"),
@@ -939,9 +942,83 @@ pub(crate) mod examples {
             }],
             "total": money("39.98"),
             "shipping_address": address(),
+            "email": null,
+            "subtotal": money("39.98"),
+            "discount_total": money("0.00"),
+            "shipping_total": money("0.00"),
+            "tax_total": money("0.00"),
+            "discount_code": null,
+            "shipping_option": null,
+            "payment_status": "unpaid",
             "created_at": CREATED,
             "updated_at": CREATED,
         })
+    }
+
+    /// A guest's order checked out from a cart (with its token, shown once).
+    pub fn checked_out_order() -> Value {
+        let mut o = order();
+        o["user_id"] = Value::Null;
+        o["email"] = json!("ada@example.com");
+        o["discount_total"] = money("4.00");
+        o["discount_code"] = json!("SUMMER-10");
+        o["shipping_option"] = json!({"option_id": "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6", "name": "Standard", "amount": money("0.00")});
+        o["tax_total"] = money("6.84");
+        o["total"] = money("42.82");
+        o["token"] = json!("dGhpcyBpcyBub3QgYSByZWFsIHRva2VuIGF0IGFsbA");
+        o
+    }
+
+    /// A guest's cart with one line, a discount and shipping, as made (with its token).
+    pub fn guest_cart() -> Value {
+        let mut c = cart();
+        c["user_id"] = Value::Null;
+        c["token"] = json!("q3Jb0u2c0n7VtLk9w1xQm6yH4pZr8aEeF5sDgT2vB0o");
+        c
+    }
+
+    /// A customer's cart: one line, 10 % off, free shipping over 30 EUR, 19 % tax.
+    pub fn cart() -> Value {
+        json!({
+            "id": "0192f0c6-0a1b-7c2d-8e3f-405162738496",
+            "user_id": USER_ID,
+            "status": "open",
+            "currency": "EUR",
+            "items": [{
+                "id": "0192f0c6-0a1b-7c2d-8e3f-405162738497",
+                "product_id": PRODUCT_ID,
+                "variant_id": PRODUCT_ID,
+                "sku": "MUG-001",
+                "name": "Stoneware mug",
+                "variant_title": "Default Title",
+                "unit_price": money("19.99"),
+                "quantity": 2,
+                "line_total": money("39.98"),
+                "in_stock": true,
+            }],
+            "subtotal": money("39.98"),
+            "discount": {"code": "SUMMER-10", "amount": money("4.00")},
+            "shipping": {"option_id": "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6", "name": "Standard", "amount": money("0.00")},
+            "tax_total": money("6.84"),
+            "total": money("42.82"),
+            "email": "ada@example.com",
+            "shipping_address": address(),
+            "expires_at": "2027-01-01T12:00:00.000000Z",
+            "created_at": CREATED,
+            "updated_at": UPDATED,
+        })
+    }
+
+    /// The shipping options a cart may choose.
+    pub fn cart_shipping_options() -> Value {
+        json!({"items": [{
+            "id": "0192f0c8-4b5c-7d6e-8f70-8192a3b4c5d6",
+            "name": "Standard",
+            "countries": ["DE", "AT"],
+            "price": money("4.90"),
+            "free_over": money("30.00"),
+            "amount": money("0.00"),
+        }]})
     }
 
     fn order_in(status: &str) -> Value {

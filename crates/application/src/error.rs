@@ -82,6 +82,13 @@ impl From<DomainError> for AppError {
     }
 }
 
+/// One refused field is a validation failure of that field.
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        AppError::Validation(vec![e])
+    }
+}
+
 impl From<RepositoryError> for AppError {
     fn from(e: RepositoryError) -> Self {
         match e {

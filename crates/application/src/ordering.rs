@@ -409,6 +409,30 @@ impl GetOrder {
     pub async fn execute(&self, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
         own_order(&*self.orders, actor, id).await
     }
+
+    /// A guest's order, with its `X-Order-Token`; or, signed in, as [`execute`](Self::execute).
+    /// A wrong or missing token answers as for a missing order.
+    ///
+    /// # Errors
+    /// `NotFound` when missing, or neither the caller's nor opened by the token.
+    #[tracing::instrument(name = "get_order_with_token", skip_all, fields(order_id = %id))]
+    pub async fn execute_with_token(
+        &self,
+        actor: Option<&Actor>,
+        token: &str,
+        id: OrderId,
+    ) -> Result<Order, AppError> {
+        let order = self.orders.get(id).await?.ok_or(AppError::NotFound)?;
+        let by_token = order
+            .details()
+            .guest_token
+            .is_some_and(|h| h.matches(token));
+        if by_token || actor.is_some_and(|a| a.may_act_for(order.user_id())) {
+            Ok(order)
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
 }
 
 /// Lists orders: a user's own, or (admin) all with optional filters.

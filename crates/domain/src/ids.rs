@@ -92,6 +92,14 @@ id_type!(
     /// Identity of a tax rate.
     TaxRateId
 );
+id_type!(
+    /// Identity of a cart.
+    CartId
+);
+id_type!(
+    /// Identity of one line of a cart.
+    CartItemId
+);
 
 #[cfg(test)]
 mod tests {

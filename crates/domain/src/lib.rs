@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod cart;
 pub mod category;
 pub mod cursor;
 pub mod error;
@@ -26,17 +27,20 @@ pub mod variant;
 pub mod webhook;
 
 pub use address::{Address, AddressInput, CountryCode};
+pub use cart::{
+    Cart, CartError, CartItem, CartOwner, CartParts, CartStatus, LiveVariant, TokenHash,
+};
 pub use category::{Category, CategoryChanges, CategoryName, ParentLinks, Position};
 pub use cursor::{KeyPart, SortKeys};
 pub use error::{DomainError, FieldError, Validator};
 pub use event::{Event, EventCondition, EventType, PendingEvent, stock_fell_to_low};
 pub use ids::{
-    CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId,
-    TaxRateId, UserId, VariantId, WebhookEndpointId,
+    CartId, CartItemId, CategoryId, DeliveryId, EventId, ImageId, OrderId, ProductId, PromotionId,
+    ShippingOptionId, TaxRateId, UserId, VariantId, WebhookEndpointId,
 };
 pub use image::{Image, ImageType, StoredFile};
 pub use money::{Currency, Money};
-pub use order::{Order, OrderLine, OrderStatus, Quantity};
+pub use order::{Order, OrderDetails, OrderLine, OrderStatus, Quantity, ShippingChoice};
 pub use page::{Page, PageRequest};
 pub use percent::Percent;
 pub use pricing::{CartLine, CartPricing, PromotionUse, Totals, choose_tax_rate, price_cart};
@@ -45,9 +49,10 @@ pub use promotion::{
     Discount, Promotion, PromotionCode, PromotionRecord, PromotionRefusal, PromotionRules,
 };
 pub use repository::{
-    CategoryRepository, IdempotencyRecord, ImageRepository, OrderRepository, PlaceOrderError,
-    ProductRepository, PromotionRepository, RepositoryError, ShippingOptionRepository,
-    TaxRateRepository, UserRepository,
+    CartRepository, CategoryRepository, CheckoutError, CheckoutWrite, IdempotencyRecord,
+    ImageRepository, OrderRepository, PlaceOrderError, ProductRepository, PromotionClaim,
+    PromotionRepository, RepositoryError, ShippingOptionRepository, TaxRateRepository,
+    UserRepository,
 };
 pub use shipping::{ShippingOption, ShippingOptionName, ShippingOptionRecord, ShippingPrice};
 pub use slug::Slug;

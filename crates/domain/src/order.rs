@@ -3,10 +3,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::address::Address;
+use crate::cart::TokenHash;
 use crate::error::{DomainError, FieldError, Validator};
-use crate::ids::{OrderId, ProductId, UserId, VariantId};
+use crate::ids::{CartId, OrderId, ProductId, ShippingOptionId, UserId, VariantId};
 use crate::money::Money;
 use crate::product::{Product, ProductName, Sku};
+use crate::user::Email;
 
 /// How many units of a product one line holds: 1..=1000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,6 +153,68 @@ pub struct Order {
     created_at: DateTime<Utc>,
     /// Last changed.
     updated_at: DateTime<Utc>,
+    /// The parts of its total and what checkout recorded.
+    details: OrderDetails,
+}
+
+/// The shipping option an order was checked out with, as it was then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingChoice {
+    /// The option (which may since have changed or gone).
+    pub option_id: ShippingOptionId,
+    /// Its name then.
+    pub name: String,
+    /// What it charged.
+    pub amount: Money,
+}
+
+/// The parts of an order's total and what checkout recorded with it. An order placed without a
+/// cart has no discount, shipping or tax: its subtotal is its total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDetails {
+    /// Where the confirmation goes.
+    pub email: Option<Email>,
+    /// Sum of the lines.
+    pub subtotal: Money,
+    /// Taken off by the discount code.
+    pub discount_total: Money,
+    /// Shipping charged.
+    pub shipping_total: Money,
+    /// Tax charged.
+    pub tax_total: Money,
+    /// The discount code used, as the cart held it.
+    pub discount_code: Option<String>,
+    /// The shipping chosen.
+    pub shipping_option: Option<ShippingChoice>,
+    /// `unpaid` until payments exist.
+    pub payment_status: String,
+    /// A guest's order: the hash of its token.
+    pub guest_token: Option<TokenHash>,
+    /// The cart it was checked out from (one order per cart).
+    pub cart_id: Option<CartId>,
+}
+
+impl OrderDetails {
+    /// The details of an order placed without a cart: its total is its subtotal.
+    pub fn plain(total: Money) -> Self {
+        Self {
+            email: None,
+            subtotal: total,
+            discount_total: Money::zero(total.currency()),
+            shipping_total: Money::zero(total.currency()),
+            tax_total: Money::zero(total.currency()),
+            discount_code: None,
+            shipping_option: None,
+            payment_status: "unpaid".to_owned(),
+            guest_token: None,
+            cart_id: None,
+        }
+    }
+}
+
+/// The user id a guest's order is stored under (the nil UUID): no account has it.
+pub fn guest_user() -> UserId {
+    UserId::from_uuid(uuid::Uuid::nil())
 }
 
 /// Merges repeated items (products, or variants) into one line each, summing their
@@ -222,7 +286,63 @@ impl Order {
             shipping_address,
             created_at,
             updated_at,
+            details: OrderDetails::plain(total),
         }
+    }
+
+    /// The same order with `details` (the repositories' way back to a checked-out order).
+    #[must_use]
+    pub fn with_details(mut self, details: OrderDetails) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The parts of its total and what checkout recorded.
+    pub fn details(&self) -> &OrderDetails {
+        &self.details
+    }
+
+    /// A new pending order checked out from a cart: its `lines` at the prices of the moment,
+    /// and its total the one `details` adds up to (subtotal - discount + shipping + tax).
+    ///
+    /// # Errors
+    /// `Validation` on `items` for no lines, or lines that do not add up to the subtotal;
+    /// `Overflow` past the representable range.
+    pub fn check_out(
+        id: OrderId,
+        user_id: UserId,
+        lines: Vec<OrderLine>,
+        shipping_address: Option<Address>,
+        details: OrderDetails,
+        now: DateTime<Utc>,
+    ) -> Result<Order, DomainError> {
+        if lines.is_empty() {
+            return Err(FieldError::new("items", "the cart is empty").into());
+        }
+        let sum = lines
+            .iter()
+            .try_fold(Money::zero(details.subtotal.currency()), |s, l| {
+                s.checked_add(l.line_total)
+            })?;
+        if sum != details.subtotal {
+            return Err(FieldError::new("items", "the lines do not add up to the subtotal").into());
+        }
+        let total = details
+            .subtotal
+            .checked_sub(details.discount_total)?
+            .checked_add(details.shipping_total)?
+            .checked_add(details.tax_total)?;
+        Ok(Order {
+            id,
+            user_id,
+            status: OrderStatus::Pending,
+            lines,
+            total,
+            shipping_address,
+            created_at: now,
+            updated_at: now,
+            details,
+        })
     }
 
     /// Identity.
@@ -327,6 +447,7 @@ impl Order {
             shipping_address,
             created_at: now,
             updated_at: now,
+            details: OrderDetails::plain(total),
         })
     }
 
@@ -399,6 +520,73 @@ mod tests {
             })
             .collect();
         Order::place(id, user, lines, address, now)
+    }
+
+    #[test]
+    fn a_checked_out_order_totals_its_parts_and_its_lines_must_make_its_subtotal() {
+        let eur = Currency::parse("EUR").unwrap();
+        let m = |minor| Money::from_minor(minor, eur).unwrap();
+        let p = product("17.91", "EUR");
+        let v = p.variants.first();
+        let line = OrderLine {
+            product_id: p.id,
+            variant_id: v.id,
+            variant_title: v.title(),
+            sku: v.sku.clone(),
+            name: p.name.clone(),
+            unit_price: m(1791),
+            quantity: Quantity::new(3).unwrap(),
+            line_total: m(5373),
+        };
+        let details = OrderDetails {
+            discount_total: m(537),
+            shipping_total: m(490),
+            tax_total: m(1012),
+            ..OrderDetails::plain(m(5373))
+        };
+        let now = Utc::now();
+        let o = Order::check_out(
+            OrderId::new(),
+            guest_user(),
+            vec![line.clone()],
+            None,
+            details.clone(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(o.total(), m(6338));
+        assert_eq!(o.details(), &details);
+        assert_eq!(o.status(), OrderStatus::Pending);
+        assert!(o.user_id().as_uuid().is_nil());
+        assert!(
+            Order::check_out(
+                OrderId::new(),
+                guest_user(),
+                vec![],
+                None,
+                details.clone(),
+                now
+            )
+            .is_err()
+        );
+        let wrong = OrderDetails {
+            subtotal: m(5372),
+            ..details
+        };
+        assert!(
+            Order::check_out(OrderId::new(), guest_user(), vec![line], None, wrong, now).is_err()
+        );
+        // An order placed without a cart: its subtotal is its total, nothing else.
+        let plain = place(
+            OrderId::new(),
+            UserId::new(),
+            vec![(p, Quantity::new(2).unwrap())],
+            None,
+            now,
+        )
+        .unwrap();
+        assert_eq!(plain.details(), &OrderDetails::plain(m(3582)));
+        assert_eq!(plain.details().payment_status, "unpaid");
     }
 
     #[test]

@@ -589,7 +589,7 @@ mod tests {
         assert_eq!(p.name.as_str(), "Red Mug");
     }
 
-    fn two_variants() -> VariantSet {
+    fn two_priced_variants() -> VariantSet {
         let options = crate::variant::ProductOptions::parse(&[crate::variant::OptionInput {
             name: "Size".into(),
             values: vec!["S".into(), "M".into()],
@@ -628,7 +628,7 @@ mod tests {
         let mut p = sample();
         p.apply(
             ProductChanges {
-                variants: Some(two_variants()),
+                variants: Some(two_priced_variants()),
                 ..ProductChanges::default()
             },
             later,
@@ -646,7 +646,7 @@ mod tests {
                     sku: Some(Sku::parse("X").unwrap()),
                     price: Some(Money::from_minor(1, eur).unwrap()),
                     stock: Some(Stock::new(1).unwrap()),
-                    variants: Some(two_variants()),
+                    variants: Some(two_priced_variants()),
                     ..ProductChanges::default()
                 },
                 later,

@@ -3,12 +3,13 @@ use chrono::{DateTime, Utc};
 
 use std::collections::HashSet;
 
+use crate::cart::{Cart, LiveVariant};
 use crate::category::{Category, CategoryChanges};
 use crate::error::FieldError;
 use crate::event::PendingEvent;
 use crate::ids::{
-    CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId, UserId,
-    VariantId,
+    CartId, CategoryId, ImageId, OrderId, ProductId, PromotionId, ShippingOptionId, TaxRateId,
+    UserId, VariantId,
 };
 use crate::image::Image;
 use crate::order::{Order, OrderStatus};
@@ -40,6 +41,90 @@ pub enum RepositoryError {
     /// Anything else: a bug or corrupt data.
     #[error("storage failure")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Carts: each saved whole (its row and its lines) by a compare-and-set of its version, so
+/// two changes made at once never silently lose one of them.
+#[async_trait]
+pub trait CartRepository: Send + Sync {
+    /// Stores a new cart with its lines.
+    async fn insert(&self, cart: &Cart) -> Result<(), RepositoryError>;
+
+    /// The cart with its lines, in the order they were added.
+    async fn get(&self, id: CartId) -> Result<Option<Cart>, RepositoryError>;
+
+    /// The cart, and the variant of each of its lines as it is today (price, stock, whether it
+    /// is for sale), the lines and their variants read in one statement. A line whose variant
+    /// no longer exists has no entry.
+    async fn get_live(
+        &self,
+        id: CartId,
+    ) -> Result<Option<(Cart, Vec<LiveVariant>)>, RepositoryError>;
+
+    /// Saves every field of `cart` and makes its lines exactly `cart`'s, in one transaction,
+    /// only while the stored version is still `cart`'s (it becomes one more). `false`, with
+    /// nothing written, when another change was saved since `cart` was read, or it is gone.
+    async fn save(&self, cart: &Cart) -> Result<bool, RepositoryError>;
+
+    /// Deletes the open carts (with their lines) whose `expires_at` has passed at `now`, at
+    /// most `limit` of them; answers how many. Completed carts are kept.
+    async fn delete_expired(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, RepositoryError>;
+
+    /// Checks a cart out, in one transaction: records the idempotency key, completes the cart
+    /// (only while it is open and still at the version read), counts the promotion's use by a
+    /// conditional update (and checks the customer's uses under its lock), takes every line's
+    /// stock by a conditional update that cannot go below zero, writes the order and its
+    /// lines, and the events. Nothing is written when any of it fails.
+    ///
+    /// # Errors
+    /// `KeyTaken`, `CartChanged`, `PromotionUsedUp`, `InsufficientStock`, with nothing written.
+    async fn check_out(&self, write: &CheckoutWrite<'_>) -> Result<(), CheckoutError>;
+}
+
+/// A promotion's use, as checkout counts it.
+#[derive(Debug, Clone)]
+pub struct PromotionClaim {
+    /// The promotion.
+    pub id: PromotionId,
+    /// Its code (compared without case to the orders' codes).
+    pub code: String,
+    /// The customer and how many uses they may have, when the promotion limits it.
+    pub per_customer: Option<(UserId, u32)>,
+}
+
+/// Everything one checkout writes.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutWrite<'a> {
+    /// The cart as read (its version must still be the stored one).
+    pub cart: &'a Cart,
+    /// The order it becomes.
+    pub order: &'a Order,
+    /// The promotion whose use it counts.
+    pub promotion: Option<&'a PromotionClaim>,
+    /// The idempotency key to remember with the order.
+    pub key: Option<&'a IdempotencyRecord>,
+    /// Events to write with it.
+    pub events: &'a [PendingEvent],
+}
+
+/// Why a checkout wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// A variant has fewer units than the line asks for, or is gone.
+    #[error("insufficient stock for variant {0}")]
+    InsufficientStock(VariantId),
+    /// The cart changed, was completed or went since it was read.
+    #[error("the cart changed meanwhile")]
+    CartChanged,
+    /// The promotion's last use (or the customer's) went to another checkout.
+    #[error("the promotion is used up")]
+    PromotionUsedUp,
+    /// Another request with the same idempotency key checked out first.
+    #[error("idempotency key already used")]
+    KeyTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
 }
 
 /// Products: the write side of the catalog.

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod rate_limits;
 pub mod secret;
 pub mod storage;
+pub mod tokens;
 pub mod webhooks;
 
 pub use db::{Database, DatabaseUrl};

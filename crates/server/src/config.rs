@@ -118,6 +118,8 @@ pub struct Settings {
     pub storage: StorageBackend,
     /// `MAX_UPLOAD_BYTES`: largest image upload.
     pub max_upload_bytes: u64,
+    /// `CART_TTL_DAYS`: open carts untouched this many days are deleted (1..=3650, default 30).
+    pub cart_ttl_days: u32,
     /// `LOW_STOCK_THRESHOLD`: stock at or below which a product is low (`variant.low_stock`).
     pub low_stock_threshold: u32,
     /// `CATALOG_CACHE_MAX_BYTES`: how many bytes of catalog answers (the product list and
@@ -200,6 +202,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("cart_ttl_days", &self.cart_ttl_days)
             .field("low_stock_threshold", &self.low_stock_threshold)
             .field("catalog_cache_max_bytes", &self.catalog_cache_max_bytes)
             .field("catalog_cache_max_stale", &self.catalog_cache_max_stale)
@@ -553,6 +556,7 @@ impl Settings {
                 application::catalog::DEFAULT_MAX_UPLOAD_BYTES,
                 1..=MAX_UPLOAD_LIMIT,
             )?,
+            cart_ttl_days: parse_number("CART_TTL_DAYS", get("CART_TTL_DAYS"), 30, 1..=3650)?,
             low_stock_threshold: parse_number(
                 "LOW_STOCK_THRESHOLD",
                 get("LOW_STOCK_THRESHOLD"),
@@ -880,6 +884,10 @@ mod tests {
         assert_eq!(s.max_upload_bytes, 10_485_760);
         let s = settings(&[("MAX_UPLOAD_BYTES", "2048")]).unwrap();
         assert_eq!(s.max_upload_bytes, 2048);
+        assert_eq!(s.cart_ttl_days, 30);
+        let s = settings(&[("CART_TTL_DAYS", "7")]).unwrap();
+        assert_eq!(s.cart_ttl_days, 7);
+        assert!(settings(&[("CART_TTL_DAYS", "0")]).is_err());
         assert_eq!(s.low_stock_threshold, 5);
         assert_eq!(s.webhook_urls, application::webhooks::UrlPolicy::default());
         let s = settings(&[

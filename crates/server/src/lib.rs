@@ -27,7 +27,7 @@ use application::catalog::{
     DeleteVariant, GetCategory, GetImageFile, GetProduct, ListCategories, ListProducts,
     UpdateCategory, UpdateProduct, UpdateVariant, UploadImage, VariantDeps,
 };
-use application::checkout::{Promotions, ShippingOptions, TaxRates};
+use application::checkout::{Carts, ExpireCarts, Promotions, ShippingOptions, TaxRates};
 use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
@@ -38,12 +38,13 @@ use application::ports::{
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
 use infrastructure::db::{
-    SqlCategories, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders, SqlProducts, SqlPromotions,
-    SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
+    SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
+    SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
+use infrastructure::tokens::RandomTokens;
 use infrastructure::webhooks::{HttpSender, RandomSecrets, SystemResolver};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
@@ -261,7 +262,7 @@ impl Adapters {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
-                events,
+                events: events.clone(),
             },
             list_events: ListEvents {
                 reads: Arc::new(SqlEvents::new(self.db.clone())),
@@ -276,6 +277,17 @@ impl Adapters {
             promotions: Promotions {
                 promotions: Arc::new(SqlPromotions::new(self.db.clone())),
                 clock: clock.clone(),
+            },
+            carts: Carts {
+                carts: Arc::new(SqlCarts::new(self.db.clone()).counting_events(metrics.clone())),
+                products: products.clone(),
+                catalog: Arc::new(SqlCheckoutCatalog::new(self.db.clone())),
+                tokens: Arc::new(RandomTokens),
+                clock: clock.clone(),
+                ttl: chrono::TimeDelta::days(i64::from(settings.cart_ttl_days)),
+                orders: orders.clone(),
+                users: users.clone(),
+                events: events.clone(),
             },
             shipping_options: ShippingOptions {
                 options: Arc::new(SqlShippingOptions::new(self.db.clone())),
@@ -317,6 +329,13 @@ impl Adapters {
                     sweep(
                         "sweep_refresh_tokens",
                         Arc::new(SqlSweep::refresh_tokens(self.db.clone())),
+                    ),
+                    sweep(
+                        "expire_carts",
+                        Arc::new(ExpireCarts {
+                            carts: Arc::new(SqlCarts::new(self.db.clone())),
+                            batch: 500,
+                        }),
                     ),
                 ],
                 lease: PERIODIC_JOB_LEASE,

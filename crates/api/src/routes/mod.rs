@@ -2,6 +2,7 @@
 //! maps the result; authorization lives in the use cases.
 
 pub mod auth;
+pub mod carts;
 pub mod categories;
 pub mod events;
 pub mod health;

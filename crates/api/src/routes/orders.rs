@@ -51,26 +51,34 @@ pub async fn list(
 
 /// Get an order
 ///
-/// One order, to its owner or an admin; anyone else's answers 404.
+/// One order, to its owner or an admin, or a guest's order with its `X-Order-Token`; anyone
+/// else's answers 404. Without a bearer token and without `X-Order-Token`: 401.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_order",
-    params(("id" = uuid::Uuid, Path, description = "Order id")),
-    security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "Order id"),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token (from checkout)"),
+    ),
+    security(("bearer" = []), ()),
     responses(
         (status = 200, description = "The order", body = OrderResponse, example = json!(crate::openapi::examples::order())),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    Auth(actor): Auth,
+    caller: crate::auth::AuthOrOrderToken,
     IdPath(id): IdPath,
 ) -> Result<Json<OrderResponse>, ApiError> {
-    Ok(Json(
-        state
-            .get_order
-            .execute(&actor, OrderId::from_uuid(id))
-            .await?
-            .into(),
-    ))
+    let id = OrderId::from_uuid(id);
+    let order = match caller {
+        crate::auth::AuthOrOrderToken::Signed(actor) => state.get_order.execute(&actor, id).await?,
+        crate::auth::AuthOrOrderToken::Token(actor, token) => {
+            state
+                .get_order
+                .execute_with_token(actor.as_ref(), &token, id)
+                .await?
+        }
+    };
+    Ok(Json(order.into()))
 }
 
 /// Place an order

@@ -2,10 +2,16 @@
 //! shipping options it offers and the tax rates it charges; carts and checkout itself build
 //! on them.
 
+mod carts;
 mod promotions;
 mod shipping_options;
 pub(crate) mod tax_rates;
 
+pub use carts::{
+    AppliedDiscount, AppliedShipping, CartCaller, CartLineView, CartView, Carts, CheckedOut,
+    CheckoutCatalog, CreateCartCommand, DEFAULT_CURRENCY, ExpireCarts, OfferedShipping, TokenMaker,
+    UpdateCartCommand,
+};
 pub use promotions::{CreatePromotionCommand, Promotions, UpdatePromotionCommand};
 pub use shipping_options::{
     CreateShippingOptionCommand, ShippingOptions, UpdateShippingOptionCommand,

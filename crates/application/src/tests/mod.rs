@@ -3,6 +3,7 @@
 //! made here once.
 
 mod admin_pricing;
+mod carts;
 mod categories;
 mod delivery;
 mod errors;

@@ -1,7 +1,9 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod carts;
 pub mod catalog_listener;
 mod categories;
+mod checkout;
 mod events;
 mod images;
 mod jobs;
@@ -28,7 +30,9 @@ use sqlx::sqlite::{
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
+pub use carts::SqlCarts;
 pub use categories::SqlCategories;
+pub use checkout::SqlCheckoutCatalog;
 pub use events::SqlEvents;
 pub use images::SqlImages;
 pub use jobs::{SqlJobSchedule, SqlSweep};

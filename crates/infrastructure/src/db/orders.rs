@@ -17,6 +17,15 @@ macro_rules! order_columns {
          ship_postal_code, ship_country, ship_state, created_at, updated_at"
     };
 }
+/// The columns an order is read from: those it is placed with, and those checkout adds (0013).
+macro_rules! order_read_columns {
+    () => {
+        "id, user_id, status, total_minor, currency, ship_line1, ship_line2, ship_city, \
+         ship_postal_code, ship_country, ship_state, created_at, updated_at, email, \
+         subtotal_minor, discount_total_minor, shipping_total_minor, tax_total_minor, \
+         discount_code, shipping_option, payment_status, token_hash, cart_id"
+    };
+}
 macro_rules! line_columns {
     () => {
         "order_id, line_no, product_id, sku, name, unit_price_minor, currency, quantity, line_total_minor, \
@@ -39,6 +48,35 @@ struct OrderRow {
     ship_state: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    email: Option<String>,
+    subtotal_minor: i64,
+    discount_total_minor: i64,
+    shipping_total_minor: i64,
+    tax_total_minor: i64,
+    discount_code: Option<String>,
+    shipping_option: Option<String>,
+    payment_status: String,
+    token_hash: Option<String>,
+    cart_id: Option<Uuid>,
+}
+
+/// The `shipping_option` column: the option as the order was checked out with it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredShipping {
+    option_id: Uuid,
+    name: String,
+    amount_minor: i64,
+}
+
+fn shipping_json(choice: Option<&domain::ShippingChoice>) -> Option<String> {
+    choice.and_then(|c| {
+        serde_json::to_string(&StoredShipping {
+            option_id: c.option_id.as_uuid(),
+            name: c.name.clone(),
+            amount_minor: c.amount.minor(),
+        })
+        .ok()
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,7 +124,45 @@ fn line_from_row(r: LineRow) -> Result<OrderLine, RepositoryError> {
     })
 }
 
+fn details_of(r: &OrderRow) -> Result<domain::OrderDetails, RepositoryError> {
+    let shipping_option = match &r.shipping_option {
+        Some(json) => {
+            let s: StoredShipping =
+                serde_json::from_str(json).map_err(|e| corrupt("shipping option", e))?;
+            Some(domain::ShippingChoice {
+                option_id: domain::ShippingOptionId::from_uuid(s.option_id),
+                name: s.name,
+                amount: money(s.amount_minor, &r.currency)?,
+            })
+        }
+        None => None,
+    };
+    Ok(domain::OrderDetails {
+        email: r
+            .email
+            .as_deref()
+            .map(domain::Email::parse)
+            .transpose()
+            .map_err(|e| corrupt("email", e))?,
+        subtotal: money(r.subtotal_minor, &r.currency)?,
+        discount_total: money(r.discount_total_minor, &r.currency)?,
+        shipping_total: money(r.shipping_total_minor, &r.currency)?,
+        tax_total: money(r.tax_total_minor, &r.currency)?,
+        discount_code: r.discount_code.clone(),
+        shipping_option,
+        payment_status: r.payment_status.clone(),
+        guest_token: r
+            .token_hash
+            .as_deref()
+            .map(domain::TokenHash::from_hex)
+            .transpose()
+            .map_err(|e| corrupt("token hash", e))?,
+        cart_id: r.cart_id.map(domain::CartId::from_uuid),
+    })
+}
+
 fn order_from_rows(r: OrderRow, lines: Vec<LineRow>) -> Result<Order, RepositoryError> {
+    let details = details_of(&r)?;
     let shipping_address = match (
         r.ship_line1,
         r.ship_city,
@@ -115,7 +191,8 @@ fn order_from_rows(r: OrderRow, lines: Vec<LineRow>) -> Result<Order, Repository
         shipping_address,
         r.created_at,
         r.updated_at,
-    ))
+    )
+    .with_details(details))
 }
 
 /// Claims an idempotency key: inserts it, or takes over an expired one; no row changes
@@ -177,11 +254,12 @@ fn taken_by_product(order: &Order) -> Vec<(ProductId, i64)> {
     taken
 }
 
-/// Inserts the order row. Binds: see [`bind_order!`].
+/// Inserts the order row. Binds: see [`bind_order!`]. An order placed without a cart has no
+/// discount, shipping or tax: its subtotal is its total (`$4`, bound once).
 const INSERT_ORDER: &str = concat!(
     "INSERT INTO orders (",
     order_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ", subtotal_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $4)"
 );
 
 /// Values per order line in [`insert_lines_sql`].
@@ -520,7 +598,7 @@ impl OrderRepository for SqlOrders {
     #[tracing::instrument(name = "db.orders.get", skip_all, fields(order_id = %id))]
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepositoryError> {
         let (row, lines): (Option<OrderRow>, Vec<LineRow>) = on_db!(&self.db, read, pool => {
-            let row = sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+            let row = sqlx::query_as(concat!("SELECT ", order_read_columns!(), " FROM orders WHERE id = $1"))
                 .bind(id.as_uuid())
                 .fetch_optional(pool);
             let lines = sqlx::query_as(concat!("SELECT ", line_columns!(), " FROM order_lines WHERE order_id = $1 ORDER BY line_no"))
@@ -657,7 +735,7 @@ impl OrderReadModel for SqlOrders {
             next,
         } = fetch_newest_by_id::<OrderRow>(
             &self.db,
-            order_columns!(),
+            order_read_columns!(),
             "orders",
             filters,
             page,
@@ -680,6 +758,152 @@ impl OrderReadModel for SqlOrders {
             next,
         })
     }
+}
+
+/// Inserts a checked-out order's row with every column of 0013. Binds: the 13 of
+/// [`bind_order!`], then email, subtotal, discount, shipping, tax, discount code, shipping
+/// option, payment status, token hash, cart id.
+const INSERT_CHECKED_OUT: &str = concat!(
+    "INSERT INTO orders (",
+    order_columns!(),
+    ", email, subtotal_minor, discount_total_minor, shipping_total_minor, tax_total_minor, \
+     discount_code, shipping_option, payment_status, token_hash, cart_id) VALUES ($1, $2, $3, \
+     $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+);
+
+/// Checks a cart out in one transaction (see [`domain::CartRepository::check_out`]): the key,
+/// the cart's completion (compare-and-set of its version), the promotion's use (a conditional
+/// update, then the customer's uses counted under that row's lock), the stock (products by id,
+/// then variants by id, the order every write locks them in), the order, its lines and the
+/// events. Any refusal rolls everything back.
+pub(super) async fn check_out(
+    db: &Database,
+    w: &domain::CheckoutWrite<'_>,
+) -> Result<Vec<domain::EventType>, domain::CheckoutError> {
+    use domain::CheckoutError;
+    let order = w.order;
+    let cart = w.cart;
+    let details = order.details();
+    let mut by_variant: Vec<&OrderLine> = order.lines().iter().collect();
+    by_variant.sort_by_key(|l| l.variant_id);
+    let products = taken_by_product(order);
+    let now = order.created_at();
+    let line_sql = insert_lines_sql(order.lines().len(), 0);
+    on_db!(db, write, pool, begin => {
+        let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
+        if let Some(k) = w.key {
+            let taken = bind_key!(sqlx::query(INSERT_KEY), k, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                == 0;
+            if taken {
+                return Err(CheckoutError::KeyTaken);
+            }
+        }
+        let completed = sqlx::query(
+            "UPDATE carts SET status = 'completed', version = version + 1, updated_at = $3 \
+             WHERE id = $1 AND version = $2 AND status = 'open'",
+        )
+        .bind(cart.id().as_uuid())
+        .bind(cart.parts().version)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if completed == 0 {
+            return Err(CheckoutError::CartChanged);
+        }
+        if let Some(p) = w.promotion {
+            let counted = sqlx::query(
+                "UPDATE promotions SET times_used = times_used + 1 \
+                 WHERE id = $1 AND active AND (usage_limit IS NULL OR times_used < usage_limit)",
+            )
+            .bind(p.id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            if counted == 0 {
+                return Err(CheckoutError::PromotionUsedUp);
+            }
+            if let Some((user, limit)) = p.per_customer {
+                // Counted under the promotion row's lock: two checkouts of one customer queue
+                // here, and the second sees the first's order once it committed.
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM orders WHERE user_id = $1 AND upper(discount_code) = $2 \
+                     AND status <> 'cancelled'",
+                )
+                .bind(user.as_uuid())
+                .bind(p.code.to_ascii_uppercase())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                if used >= i64::from(limit) {
+                    return Err(CheckoutError::PromotionUsedUp);
+                }
+            }
+        }
+        for taken in &products {
+            let written = bind_product_stock!(sqlx::query(TAKE_PRODUCT_STOCK), taken, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if written == 0 {
+                let mut short = None;
+                for line in by_variant.iter().filter(|l| l.product_id == taken.0) {
+                    let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(line.variant_id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    if stock.is_none_or(|s| s < i64::from(line.quantity.get())) {
+                        short = Some(line.variant_id);
+                        break;
+                    }
+                }
+                let first = by_variant
+                    .iter()
+                    .find(|l| l.product_id == taken.0)
+                    .map_or(VariantId::from_uuid(taken.0.as_uuid()), |l| l.variant_id);
+                return Err(CheckoutError::InsufficientStock(short.unwrap_or(first)));
+            }
+        }
+        for line in &by_variant {
+            let taken = bind_stock!(sqlx::query(TAKE_STOCK), line, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if taken == 0 {
+                return Err(CheckoutError::InsufficientStock(line.variant_id));
+            }
+        }
+        bind_order!(sqlx::query(INSERT_CHECKED_OUT), order)
+            .bind(details.email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind(details.subtotal.minor())
+            .bind(details.discount_total.minor())
+            .bind(details.shipping_total.minor())
+            .bind(details.tax_total.minor())
+            .bind(details.discount_code.clone())
+            .bind(shipping_json(details.shipping_option.as_ref()))
+            .bind(details.payment_status.clone())
+            .bind(details.guest_token.map(|h| h.to_hex()))
+            .bind(details.cart_id.map(|c| c.as_uuid()))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        bind_lines!(sqlx::query(sqlx::AssertSqlSafe(line_sql.clone())), order)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let written = write_events!(tx, w.events)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(written)
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod carts;
 mod categories;
 mod checkout;
 mod idempotency;

@@ -7,8 +7,10 @@ mod helpers;
 
 mod admin_crud;
 mod auth;
+mod carts;
 mod catalog;
 mod catalog_cache;
+mod checkout;
 mod cluster;
 mod connections;
 mod cursors;
