@@ -418,7 +418,7 @@ mod tests {
             assert!(c.touch_variant(), "{name}");
             // A product of one variant takes it; one of several refuses it, naming the field.
             assert_eq!(c.check_for(&sample().variants), Ok(()), "{name}");
-            match c.check_for(&two_variants()) {
+            match c.check_for(&two_priced_variants()) {
                 Err(DomainError::Validation(errors)) => {
                     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                     assert_eq!(fields, [name]);
@@ -436,14 +436,14 @@ mod tests {
             stock: stock.stock,
             ..ProductChanges::default()
         };
-        match all.check_for(&two_variants()) {
+        match all.check_for(&two_priced_variants()) {
             Err(DomainError::Validation(errors)) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 assert_eq!(fields, ["sku", "price", "stock"]);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(named.check_for(&two_variants()), Ok(()));
+        assert_eq!(named.check_for(&two_priced_variants()), Ok(()));
     }
 
     #[test]
