@@ -528,15 +528,23 @@ async fn concurrent_claims_take_disjoint_batches(t: TestDb) {
     let q = Arc::new(q);
     // Every runner starts claiming at once, each with a connection of its own at hand.
     let start = Arc::new(tokio::sync::Barrier::new(RUNNERS));
+    // And after its first batch each waits for the others' first, so that every runner is
+    // claiming while the others are, however the machine schedules them (on a loaded machine
+    // one runner could otherwise take all 300 before the others began).
+    let first = Arc::new(tokio::sync::Barrier::new(RUNNERS));
     let runners: Vec<_> = (0..RUNNERS)
         .map(|_| {
-            let (q, start) = (q.clone(), start.clone());
+            let (q, start, first) = (q.clone(), start.clone(), first.clone());
             tokio::spawn(async move {
                 let mut mine: Vec<ClaimedDelivery> = Vec::new();
                 start.wait().await;
                 loop {
                     let batch = q.claim(at(10), at(70), 2, Uuid::now_v7()).await.unwrap();
-                    if batch.is_empty() {
+                    let empty = batch.is_empty();
+                    if mine.is_empty() {
+                        first.wait().await;
+                    }
+                    if empty {
                         return mine;
                     }
                     mine.extend(batch);
@@ -560,7 +568,10 @@ async fn concurrent_claims_take_disjoint_batches(t: TestDb) {
         (300, 300),
         "a delivery claimed twice, or missed"
     );
-    assert!(busy > 1, "only one runner claimed: the claims did not race");
+    assert_eq!(
+        busy, RUNNERS,
+        "every runner claimed a batch while the others did"
+    );
 }
 
 async fn the_schedule_lets_one_runner_at_a_time_run_a_job(t: TestDb) {
