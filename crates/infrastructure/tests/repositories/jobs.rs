@@ -524,7 +524,13 @@ async fn the_oldest_pending_counts_events_not_yet_fanned_out(t: TestDb) {
 
 async fn concurrent_claims_take_disjoint_batches(t: TestDb) {
     const RUNNERS: usize = 8;
-    let (q, _) = queued(&t, 300).await;
+    let (q, all) = queued(&t, 300).await;
+    // The events become deliveries first (on PostgreSQL a read of the deliveries fans the
+    // queued events out, as a runner's earlier pass would have): what races here is the
+    // claiming of deliveries, not the fan-out, whose first taker makes all 300 at once.
+    q.deliveries(all.id, None, PageRequest::default())
+        .await
+        .unwrap();
     let q = Arc::new(q);
     // Every runner starts claiming at once, each with a connection of its own at hand.
     let start = Arc::new(tokio::sync::Barrier::new(RUNNERS));
