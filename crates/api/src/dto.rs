@@ -2274,7 +2274,12 @@ pub struct CreateCartRequest {
     #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// Where the order confirmation goes.
-    #[schema(example = "ada@example.com", max_length = 254)]
+    #[schema(
+        example = "ada@example.com",
+        format = "email",
+        min_length = 3,
+        max_length = 254
+    )]
     pub email: Option<String>,
 }
 
@@ -2292,7 +2297,7 @@ impl From<CreateCartRequest> for application::checkout::CreateCartCommand {
 pub struct UpdateCartRequest {
     /// E-mail address; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, example = "ada@example.com", max_length = 254)]
+    #[schema(value_type = Option<String>, example = "ada@example.com", format = "email", min_length = 3, max_length = 254)]
     pub email: Option<Option<String>>,
     /// Shipping address; `null` clears it. A chosen option that does not ship there is cleared.
     #[serde(default, deserialize_with = "double_option")]

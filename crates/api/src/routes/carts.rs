@@ -245,7 +245,7 @@ pub async fn shipping_options(
 #[utoipa::path(post, path = "/api/v1/carts/{id}/claim", tag = "carts", operation_id = "claim_cart",
     params(
         ("id" = uuid::Uuid, Path, description = "Cart id"),
-        ("X-Cart-Token" = String, Header, description = "The guest cart's token"),
+        ("X-Cart-Token" = Option<String>, Header, description = "The guest cart's token (a cart already the caller's needs none: claiming it again changes nothing)"),
     ),
     security(("bearer" = [])),
     responses(
