@@ -12,7 +12,8 @@
 It builds `shop`, provides PostgreSQL (like scripts/test.sh: `SHOP_TEST_POSTGRES_URL` when set,
 else a throw-away cluster, with fsync on as in production), installs wrk from Debian's packages
 when missing (as root), starts `shop` on SQLite and then on PostgreSQL with a fresh database,
-seeds it over the HTTP API, drives each scenario with wrk (a C load generator whose Lua scripts
+seeds it over the HTTP API (for the cart scenarios, also the README's discount code, shipping
+option and tax rate, and guests' carts made with wrk itself), drives each scenario with wrk (a C load generator whose Lua scripts
 randomise paths, tokens and bodies per request; it costs far less CPU per request than a Python
 or Rust client on the same two cores), and stops everything it started.
 
@@ -384,6 +385,36 @@ local function mix()
   local r = math.random(100)
   if r <= 80 then return catalog() elseif r <= 95 then return product() else return order() end
 end
+-- Guests' open carts ("id token" lines of the files named by CARTS, each thread its share): a
+-- cart gets more of one of its own three products (so no cart passes 100 lines or a line 1000).
+local carts = {}
+local next_cart = 0
+local function load_carts(files, share, of)
+  for n, file in ipairs(files) do
+    if n %% of == share then
+      for line in io.lines(file) do
+        local id, token = line:match("(%%S+) (%%S+)")
+        carts[#carts + 1] = {id = id, token = token, n = #carts}
+      end
+    end
+  end
+end
+local function cart_add()
+  local c = pick(carts)
+  return wrk.format("POST", "/api/v1/carts/" .. c.id .. "/items",
+    {["X-Cart-Token"] = c.token, ["Content-Type"] = "application/json"},
+    '{"product_id":"' .. ids[(c.n * 3 + math.random(3)) %% #ids + 1] .. '","quantity":1}')
+end
+local function cart_view()
+  local c = pick(carts)
+  return wrk.format("GET", "/api/v1/carts/" .. c.id, {["X-Cart-Token"] = c.token})
+end
+-- Each cart once, in turn (one checked out twice would be a 409: the pool is sized to last).
+local function checkout()
+  next_cart = next_cart + 1
+  local c = carts[next_cart] or carts[#carts]
+  return wrk.format("POST", "/api/v1/carts/" .. c.id .. "/checkout", {["X-Cart-Token"] = c.token})
+end
 """
 
 SCENARIOS = [
@@ -394,7 +425,93 @@ SCENARIOS = [
     ("me", "signed-in GET /users/me (a random user's token)", "request = me"),
     ("order", "order placement: POST /orders (1-2 lines)", "request = order"),
     ("mix", "mix: 80% catalog, 15% product, 5% orders", "request = mix"),
+    ("cart_add", "add to cart: POST /carts/{id}/items (a guest's cart, its token)", "request = cart_add"),
+    ("cart_view", "view cart: GET /carts/{id} (1-3 lines, priced live)", "request = cart_view"),
+    ("checkout", "checkout: POST /carts/{id}/checkout (1-3 lines, a 10% code, shipping, tax)",
+     "request = checkout"),
 ]
+# The scenarios on guests' carts: seeded before they run (see seed_carts).
+CART_SCENARIOS = ("cart_add", "cart_view", "checkout")
+# Makes guests' carts ready to check out, one connection per wrk thread so that each thread
+# walks one cart at a time: create it, add 1-3 lines, set the address, the shipping option and the
+# discount code; then writes "id token" to its own file.
+LUA_SEED_CARTS = """
+local counter = 0
+function setup(thread)
+  thread:set("thread_id", counter)
+  counter = counter + 1
+end
+local state, cart, token, lines, want = 0, nil, nil, 0, 1
+local out
+function init(args)
+  out = io.open(DIR .. "/carts-" .. thread_id .. ".txt", "w")
+end
+local json = {["Content-Type"] = "application/json"}
+request = function()
+  if state == 0 then
+    return wrk.format("POST", "/api/v1/carts", json, '{"currency":"EUR","email":"bench-guest@example.com"}')
+  end
+  local headers = {["Content-Type"] = "application/json", ["X-Cart-Token"] = token}
+  if state == 1 then
+    return wrk.format("POST", "/api/v1/carts/" .. cart .. "/items", headers,
+      '{"product_id":"' .. pick(ids) .. '","quantity":' .. math.random(3) .. '}')
+  end
+  return wrk.format("PUT", "/api/v1/carts/" .. cart, headers,
+    '{"shipping_address":{"line1":"Hauptstr. 1","city":"Berlin","postal_code":"10115","country":"DE"},'
+    .. '"shipping_option_id":"' .. SHIPPING .. '","discount_code":"BENCH-10"}')
+end
+response = function(status, headers, body)
+  if state == 0 then
+    if status == 201 then
+      cart = body:match('"id":"([^"]+)"')
+      token = body:match('"token":"([^"]+)"')
+      lines, want, state = 0, math.random(3), 1
+    end
+  elseif state == 1 then
+    if status == 200 then lines = lines + 1 end
+    if lines >= want then state = 2 end
+  else
+    if status == 200 then
+      out:write(cart .. " " .. token .. "\\n")
+      out:flush()
+    end
+    state = 0
+  end
+end
+"""
+
+
+def seed_pricing(server: "Server", admin: str) -> str:
+    """The checkout's rules, as the README's walk-through sets them: 10 % off with BENCH-10,
+    shipping to Germany 4.90 EUR (free from 50 EUR), 19 % VAT. The shipping option's id."""
+    for path, body in (("/api/v1/promotions", {"code": "BENCH-10", "kind": "percentage", "value": "10",
+                                               "active": True}),
+                       ("/api/v1/tax-rates", {"country": "DE", "rate": "19", "name": "VAT"})):
+        code, made = request(server.base, "POST", path, body, admin)
+        assert code == 201, (path, code, made)
+    code, option = request(server.base, "POST", "/api/v1/shipping-options",
+                           {"name": "Standard", "countries": ["DE"],
+                            "price": {"amount": "4.90", "currency": "EUR"},
+                            "free_over": {"amount": "50.00", "currency": "EUR"}}, admin)
+    assert code == 201, (code, option)
+    return option["id"]
+
+
+def seed_carts(wrk: str, server: "Server", common: str, shipping: str, workdir: Path, seconds: int,
+               threads: int) -> list:
+    """Guests' carts made for `seconds` by `threads` wrk threads; the files that list them."""
+    for old in workdir.glob("carts-*.txt"):
+        old.unlink()
+    script = workdir / "seed_carts.lua"
+    script.write_text(common + f'\nDIR = "{workdir}"\nSHIPPING = "{shipping}"\n' + LUA_SEED_CARTS)
+    subprocess.run([wrk, "-t", str(threads), "-c", str(threads), "-d", f"{seconds}s", "-s", str(script),
+                    server.base], check=True, stdout=subprocess.DEVNULL)
+    files = sorted(workdir.glob("carts-*.txt"))
+    made = sum(1 for f in files for _ in f.open())
+    log(f"seeded {made} carts ready to check out in {seconds} s")
+    return files
+
+
 # The scenarios that place orders: with `--webhook`, each runs again with an endpoint subscribed.
 ORDER_SCENARIOS = ("order", "mix")
 WEBHOOK_SUFFIX = "+webhook"
@@ -421,11 +538,11 @@ class Result:
 
 
 def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: int, warmup: int,
-            scenario: str) -> Result:
+            scenario: str, warm_script: Path | None = None) -> Result:
     threads = str(min(2, connections))
     if warmup:
-        subprocess.run([wrk, "-t", threads, "-c", str(connections), "-d", f"{warmup}s", "-s", str(script),
-                        server.base], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([wrk, "-t", threads, "-c", str(connections), "-d", f"{warmup}s", "-s",
+                        str(warm_script or script), server.base], check=True, stdout=subprocess.DEVNULL)
     server.reset_peak()
     out = subprocess.run([wrk, "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "--latency",
                           "-s", str(script), server.base], check=True, capture_output=True, text=True).stdout
@@ -533,13 +650,39 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     common = LUA_COMMON % {"ids": lua_list(data.product_ids), "tokens": lua_list(data.tokens),
                            "words": lua_list(WORDS), "pages": max(1, args.products // 20)}
     results = []
+    shipping = None
     for name, _, body in SCENARIOS:
         if args.scenarios and name not in args.scenarios:
             continue
-        script = script_dir / f"{name}.lua"
-        script.write_text(common + "\n" + body + "\n")
         for c in args.connections:
-            r = run_wrk(wrk, server, script, c, args.duration, args.warmup, name)
+            script = script_dir / f"{name}-{c}.lua"
+            text = common + "\n" + body + "\n"
+            warm_script = None
+            if name in CART_SCENARIOS:
+                shipping = shipping or seed_pricing(server, data.admin)
+
+                def with_carts(tag: str, seconds: int) -> str:
+                    cart_dir = script_dir / f"carts-{name}-{c}-{tag}"
+                    cart_dir.mkdir()
+                    files = seed_carts(wrk, server, common, shipping, cart_dir, seconds, 8)
+                    return text + (f"local files = {{{lua_list(map(str, files))}}}\n"
+                                   "local threads = 0\n"
+                                   "function setup(thread) thread:set('share', threads); "
+                                   "threads = threads + 1 end\n"
+                                   f"function init(args) load_carts(files, share, {min(2, c)}) end\n")
+
+                if name == "checkout":
+                    # A cart a request, each checked out once: pools of their own for the
+                    # warm-up and the run, made for 2.5 times as long as they must last.
+                    text = with_carts("run", 2 + args.duration * 5 // 2)
+                    if args.warmup:
+                        warm_script = script_dir / f"{name}-{c}-warm-up.lua"
+                        warm_script.write_text(with_carts("warm-up", 1 + args.warmup * 5 // 2))
+                else:
+                    # Adding to and viewing carts reuse a few hundred of them.
+                    text = with_carts("run", max(2, args.duration // 5))
+            script.write_text(text)
+            r = run_wrk(wrk, server, script, c, args.duration, args.warmup, name, warm_script)
             log_result(label, r)
             results.append(r)
             if args.webhook and name in ORDER_SCENARIOS:
