@@ -449,3 +449,339 @@ async fn the_expiry_job_deletes_every_open_cart_past_its_time_in_batches() {
     );
     assert_eq!(job.run(now).await.unwrap(), 0);
 }
+
+// ---- pricing and checkout -------------------------------------------------------------------
+
+/// One promotion, shipping options and tax rates, as given; `uses` of the code by anyone.
+#[derive(Default)]
+struct PricingCatalog {
+    promotion: Option<PromotionRecord>,
+    shipping: Vec<ShippingOptionRecord>,
+    taxes: Vec<TaxRateRecord>,
+    uses: u32,
+}
+
+#[async_trait]
+impl CheckoutCatalog for PricingCatalog {
+    async fn promotion_by_code(
+        &self,
+        code: &PromotionCode,
+    ) -> Result<Option<PromotionRecord>, RepositoryError> {
+        Ok(self
+            .promotion
+            .clone()
+            .filter(|p| p.promotion.code() == code))
+    }
+    async fn shipping_options_for(
+        &self,
+        country: CountryCode,
+    ) -> Result<Vec<ShippingOptionRecord>, RepositoryError> {
+        Ok(self
+            .shipping
+            .iter()
+            .filter(|r| r.option.countries().contains(&country))
+            .cloned()
+            .collect())
+    }
+    async fn tax_rates_of(&self, _: CountryCode) -> Result<Vec<TaxRateRecord>, RepositoryError> {
+        Ok(self.taxes.clone())
+    }
+    async fn customer_uses(&self, _: UserId, _: &PromotionCode) -> Result<u32, RepositoryError> {
+        Ok(self.uses)
+    }
+}
+
+fn eur(s: &str) -> domain::Money {
+    domain::Money::parse(s, domain::Currency::parse("EUR").unwrap()).unwrap()
+}
+
+fn de() -> CountryCode {
+    CountryCode::parse("DE").unwrap()
+}
+
+/// The limits of the code `TEN`: its uses in all (and how many are spent), per customer (and
+/// how many the customer spent).
+#[derive(Default, Clone, Copy)]
+struct Limits {
+    usage_limit: Option<u32>,
+    used: u32,
+    per_customer_limit: Option<u32>,
+    customer_uses: u32,
+}
+
+/// 10 % off with `TEN` (within `limits`), shipping to Germany 4.90 (free from 100.00), 19 %
+/// VAT; and a product of 20.00 with 10 in stock.
+fn priced_carts(limits: Limits) -> (Carts, Arc<MemoryCarts>, domain::ProductId, uuid::Uuid) {
+    let (mut uc, store, products) = carts();
+    let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let option_id = domain::ShippingOptionId::new();
+    uc.catalog = Arc::new(PricingCatalog {
+        promotion: Some(PromotionRecord {
+            id: domain::PromotionId::new(),
+            promotion: domain::Promotion::new(
+                domain::PromotionRules {
+                    code: PromotionCode::parse("TEN").unwrap(),
+                    discount: domain::Discount::Percentage(domain::Percent::parse("10").unwrap()),
+                    min_subtotal: None,
+                    starts_at: None,
+                    ends_at: None,
+                    usage_limit: limits.usage_limit,
+                    per_customer_limit: limits.per_customer_limit,
+                    active: true,
+                },
+                limits.used,
+            )
+            .unwrap(),
+            created_at: now,
+            updated_at: now,
+        }),
+        shipping: vec![ShippingOptionRecord {
+            id: option_id,
+            option: domain::ShippingOption::new(
+                domain::ShippingOptionName::parse("Standard").unwrap(),
+                vec![de()],
+                domain::ShippingPrice::new(eur("4.90"), Some(eur("100.00"))).unwrap(),
+                true,
+            )
+            .unwrap(),
+            created_at: now,
+            updated_at: now,
+        }],
+        taxes: vec![TaxRateRecord {
+            id: domain::TaxRateId::new(),
+            rate: domain::TaxRate::new(de(), None, domain::Percent::parse("19").unwrap(), "VAT")
+                .unwrap(),
+            created_at: now,
+            updated_at: now,
+        }],
+        uses: limits.customer_uses,
+    });
+    let p = products.add_sample("TEE-1");
+    {
+        let mut items = products.items.lock().unwrap();
+        let product = items.iter_mut().find(|x| x.id == p).unwrap();
+        let v = product.variants.variants()[0].id;
+        product.variants = domain::VariantSet::single(
+            v,
+            domain::Sku::parse("TEE-1").unwrap(),
+            eur("20.00"),
+            domain::Stock::new(10).unwrap(),
+        );
+    }
+    (uc, store, p, option_id.as_uuid())
+}
+
+fn berlin() -> domain::AddressInput {
+    domain::AddressInput {
+        line1: "Hauptstr. 1".into(),
+        line2: None,
+        city: "Berlin".into(),
+        postal_code: "10115".into(),
+        country: "DE".into(),
+        state: None,
+    }
+}
+
+#[tokio::test]
+async fn a_cart_is_priced_with_its_code_shipping_and_tax_and_checks_out_to_those_totals() {
+    let (uc, _, p, option) = priced_carts(Limits::default());
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    let view = uc
+        .add_item(id, &caller, OrderItem::Product(p), 3)
+        .await
+        .unwrap();
+    assert_eq!(view.lines.len(), 1);
+    assert_eq!(view.lines[0].line_total, eur("60.00"));
+    assert!(view.lines[0].in_stock, "3 of 10");
+    // Without an address nothing ships; with one, the option is offered at its price.
+    assert!(uc.shipping_options(id, &caller).await.unwrap().is_empty());
+    let view = uc
+        .update(
+            id,
+            &caller,
+            UpdateCartCommand {
+                email: Some(Some("ada@example.com".into())),
+                shipping_address: Some(Some(berlin())),
+                shipping_option_id: Some(Some(option)),
+                discount_code: Some(Some("ten".into())),
+            },
+        )
+        .await
+        .unwrap();
+    let offered = uc.shipping_options(id, &caller).await.unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].amount, eur("4.90"));
+    // 60.00 - 6.00 + 4.90 = 58.90; 19 % of it is 11.191, so 11.19; 70.09 in all.
+    assert_eq!(view.subtotal, eur("60.00"));
+    assert_eq!(view.discount.as_ref().unwrap().amount, eur("6.00"));
+    assert_eq!(
+        view.discount.as_ref().unwrap().code.as_str(),
+        "ten",
+        "as the customer typed it"
+    );
+    let shipping = view.shipping.as_ref().unwrap();
+    assert_eq!(
+        (shipping.name.as_str(), shipping.amount),
+        ("Standard", eur("4.90"))
+    );
+    assert_eq!(view.tax_total, eur("11.19"));
+    assert_eq!(view.total, eur("70.09"));
+    assert_eq!(uc.get(id, &caller).await.unwrap().total, eur("70.09"));
+
+    let done = uc.check_out(id, &caller, None).await.unwrap();
+    let d = done.order.details();
+    assert_eq!(
+        (d.subtotal, d.discount_total, d.shipping_total, d.tax_total),
+        (eur("60.00"), eur("6.00"), eur("4.90"), eur("11.19"))
+    );
+    assert_eq!(done.order.total(), eur("70.09"));
+    assert!(
+        d.discount_code
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("TEN"))
+    );
+    assert_eq!(d.shipping_option.as_ref().unwrap().amount, eur("4.90"));
+    assert_eq!(done.order.lines().len(), 1);
+    assert_eq!(done.order.lines()[0].quantity.get(), 3);
+    assert!(done.token.is_some(), "a guest's order carries its token");
+    // Completed: a second checkout and any change are conflicts.
+    assert!(matches!(
+        uc.check_out(id, &caller, None).await,
+        Err(AppError::Conflict { .. })
+    ));
+    assert!(matches!(
+        uc.add_item(id, &caller, OrderItem::Product(p), 1).await,
+        Err(AppError::Conflict { .. })
+    ));
+}
+
+#[tokio::test]
+async fn shipping_is_free_from_its_threshold_and_the_code_is_dropped_when_cleared() {
+    let (uc, _, p, option) = priced_carts(Limits::default());
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    uc.add_item(id, &caller, OrderItem::Product(p), 6)
+        .await
+        .unwrap();
+    let details = UpdateCartCommand {
+        shipping_address: Some(Some(berlin())),
+        shipping_option_id: Some(Some(option)),
+        discount_code: Some(Some("TEN".into())),
+        ..UpdateCartCommand::default()
+    };
+    let view = uc.update(id, &caller, details).await.unwrap();
+    // 120.00 - 12.00 = 108.00 reaches 100.00: free shipping; 19 % of 108.00 is 20.52.
+    assert_eq!(view.shipping.as_ref().unwrap().amount, eur("0.00"));
+    assert_eq!(view.tax_total, eur("20.52"));
+    assert_eq!(view.total, eur("128.52"));
+    let cleared = UpdateCartCommand {
+        discount_code: Some(None),
+        ..UpdateCartCommand::default()
+    };
+    let view = uc.update(id, &caller, cleared).await.unwrap();
+    assert!(view.discount.is_none());
+    assert_eq!(
+        view.total,
+        eur("142.80"),
+        "120.00 + 19 %, shipping still free"
+    );
+}
+
+#[tokio::test]
+async fn checkout_names_what_is_missing_and_an_unknown_code_is_refused() {
+    let (uc, _, p, _) = priced_carts(Limits::default());
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    let e = validation(uc.check_out(id, &caller, None).await);
+    assert_eq!(fields(&e), ["items", "email", "shipping_address"]);
+    uc.add_item(id, &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let e = validation(
+        uc.update(
+            id,
+            &caller,
+            UpdateCartCommand {
+                discount_code: Some(Some("NOPE".into())),
+                ..UpdateCartCommand::default()
+            },
+        )
+        .await,
+    );
+    assert_eq!(fields(&e), ["discount_code"]);
+    // Someone else's: not found, before anything is checked.
+    assert!(matches!(
+        uc.check_out(id, &guest("wrong"), None).await,
+        Err(AppError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_code_a_customer_has_used_up_is_refused_to_them_but_not_to_a_guest() {
+    let limits = Limits {
+        per_customer_limit: Some(1),
+        customer_uses: 1,
+        ..Limits::default()
+    };
+    let (uc, _, p, _) = priced_carts(limits);
+    let ann = actor(&[Role::User]);
+    let mine = uc
+        .create(Some(&ann), CreateCartCommand::default())
+        .await
+        .unwrap();
+    let code = UpdateCartCommand {
+        discount_code: Some(Some("TEN".into())),
+        ..UpdateCartCommand::default()
+    };
+    uc.add_item(mine.cart.id(), &signed_in(&ann), OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let e = validation(
+        uc.update(mine.cart.id(), &signed_in(&ann), code.clone())
+            .await,
+    );
+    assert_eq!(fields(&e), ["discount_code"]);
+    // A guest has no uses counted against them.
+    let theirs = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let caller = guest(theirs.token.as_deref().unwrap());
+    uc.add_item(theirs.cart.id(), &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let view = uc.update(theirs.cart.id(), &caller, code).await.unwrap();
+    assert_eq!(view.discount.unwrap().amount, eur("2.00"));
+}
+
+#[tokio::test]
+async fn a_code_used_up_in_all_is_refused_and_a_line_past_the_stock_is_not_in_stock() {
+    let limits = Limits {
+        usage_limit: Some(1),
+        used: 1,
+        ..Limits::default()
+    };
+    let (uc, _, p, _) = priced_carts(limits);
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    let view = uc
+        .add_item(id, &caller, OrderItem::Product(p), 10)
+        .await
+        .unwrap();
+    assert!(view.lines[0].in_stock, "10 of 10");
+    let view = uc
+        .add_item(id, &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    assert!(!view.lines[0].in_stock, "11 of 10");
+    let e = validation(
+        uc.update(
+            id,
+            &caller,
+            UpdateCartCommand {
+                discount_code: Some(Some("TEN".into())),
+                ..UpdateCartCommand::default()
+            },
+        )
+        .await,
+    );
+    assert_eq!(fields(&e), ["discount_code"]);
+}
