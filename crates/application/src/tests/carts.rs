@@ -27,7 +27,12 @@ struct MemoryCarts {
     lose_saves: AtomicUsize,
     saves_tried: AtomicUsize,
     products: Option<Arc<MemoryProducts>>,
+    /// What each checkout handed the store.
+    written: Mutex<Vec<Written>>,
 }
+
+/// A checkout's promotion claim's per-customer part, and its idempotency key's expiry.
+type Written = (Option<(UserId, u32)>, Option<chrono::DateTime<chrono::Utc>>);
 
 #[async_trait]
 impl CartRepository for MemoryCarts {
@@ -107,6 +112,10 @@ impl CartRepository for MemoryCarts {
         &self,
         write: &domain::CheckoutWrite<'_>,
     ) -> Result<(), domain::CheckoutError> {
+        self.written.lock().unwrap().push((
+            write.promotion.and_then(|c| c.per_customer),
+            write.key.map(|k| k.expires_at),
+        ));
         let mut done = write.cart.clone();
         done.complete()
             .map_err(|_| domain::CheckoutError::CartChanged)?;
@@ -507,6 +516,7 @@ struct Limits {
     used: u32,
     per_customer_limit: Option<u32>,
     customer_uses: u32,
+    min_subtotal: Option<&'static str>,
 }
 
 /// 10 % off with `TEN` (within `limits`), shipping to Germany 4.90 (free from 100.00), 19 %
@@ -522,7 +532,7 @@ fn priced_carts(limits: Limits) -> (Carts, Arc<MemoryCarts>, domain::ProductId, 
                 domain::PromotionRules {
                     code: PromotionCode::parse("TEN").unwrap(),
                     discount: domain::Discount::Percentage(domain::Percent::parse("10").unwrap()),
-                    min_subtotal: None,
+                    min_subtotal: limits.min_subtotal.map(eur),
                     starts_at: None,
                     ends_at: None,
                     usage_limit: limits.usage_limit,
@@ -784,4 +794,139 @@ async fn a_code_used_up_in_all_is_refused_and_a_line_past_the_stock_is_not_in_st
         .await,
     );
     assert_eq!(fields(&e), ["discount_code"]);
+}
+
+fn messages(errors: &[domain::FieldError]) -> Vec<&str> {
+    errors.iter().map(|e| e.message.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_shipping_option_needs_an_address_it_ships_to_in_the_carts_currency() {
+    let (uc, _, p, option) = priced_carts(Limits::default());
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    uc.add_item(id, &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let choose = |address: Option<domain::AddressInput>| UpdateCartCommand {
+        shipping_address: address.map(Some),
+        shipping_option_id: Some(Some(option)),
+        ..UpdateCartCommand::default()
+    };
+    let e = validation(uc.update(id, &caller, choose(None)).await);
+    assert_eq!(fields(&e), ["shipping_option_id"]);
+    assert!(
+        messages(&e)[0].starts_with("set a shipping_address first"),
+        "{e:?}"
+    );
+    let abroad = domain::AddressInput {
+        country: "AT".into(),
+        ..berlin()
+    };
+    let e = validation(uc.update(id, &caller, choose(Some(abroad.clone()))).await);
+    assert!(
+        messages(&e)[0].starts_with("no active shipping option"),
+        "{e:?}"
+    );
+    // Chosen with an address it serves, then the address moves where it does not: the option
+    // is dropped, not refused.
+    let view = uc
+        .update(id, &caller, choose(Some(berlin())))
+        .await
+        .unwrap();
+    assert_eq!(view.shipping.unwrap().amount, eur("4.90"));
+    let moved = UpdateCartCommand {
+        shipping_address: Some(Some(abroad)),
+        ..UpdateCartCommand::default()
+    };
+    let view = uc.update(id, &caller, moved).await.unwrap();
+    assert!(view.shipping.is_none());
+    assert_eq!(view.cart.parts().shipping_option_id, None);
+    // A cart in dollars cannot take an option priced in euros.
+    let usd = uc
+        .create(
+            None,
+            CreateCartCommand {
+                currency: Some("USD".into()),
+                email: None,
+            },
+        )
+        .await
+        .unwrap();
+    let caller = guest(usd.token.as_deref().unwrap());
+    let e = validation(
+        uc.update(usd.cart.id(), &caller, choose(Some(berlin())))
+            .await,
+    );
+    assert!(messages(&e)[0].contains("another currency"), "{e:?}");
+}
+
+#[tokio::test]
+async fn checkout_refuses_a_line_no_longer_for_sale_and_wants_an_option_where_one_ships() {
+    let (uc, store, p, option) = priced_carts(Limits::default());
+    let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+    let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+    uc.add_item(id, &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let details = UpdateCartCommand {
+        email: Some(Some("ada@example.com".into())),
+        shipping_address: Some(Some(berlin())),
+        ..UpdateCartCommand::default()
+    };
+    uc.update(id, &caller, details).await.unwrap();
+    let e = validation(uc.check_out(id, &caller, None).await);
+    assert_eq!(fields(&e), ["shipping_option_id"]);
+    let chosen = UpdateCartCommand {
+        shipping_option_id: Some(Some(option)),
+        ..UpdateCartCommand::default()
+    };
+    uc.update(id, &caller, chosen).await.unwrap();
+    {
+        let products = store.products.as_ref().unwrap();
+        let mut items = products.items.lock().unwrap();
+        items.iter_mut().find(|x| x.id == p).unwrap().status = domain::ProductStatus::Draft;
+    }
+    let e = validation(uc.check_out(id, &caller, None).await);
+    assert_eq!(fields(&e), ["items[0]"]);
+}
+
+#[tokio::test]
+async fn checkout_hands_the_store_the_customers_claim_and_a_key_for_a_day() {
+    let limits = Limits {
+        per_customer_limit: Some(2),
+        min_subtotal: Some("15.00"),
+        ..Limits::default()
+    };
+    let (uc, store, p, option) = priced_carts(limits);
+    let ann = actor(&[Role::User]);
+    let caller = signed_in(&ann);
+    let made = uc
+        .create(Some(&ann), CreateCartCommand::default())
+        .await
+        .unwrap();
+    let id = made.cart.id();
+    uc.add_item(id, &caller, OrderItem::Product(p), 1)
+        .await
+        .unwrap();
+    let details = UpdateCartCommand {
+        email: Some(Some("ann@example.com".into())),
+        shipping_address: Some(Some(berlin())),
+        shipping_option_id: Some(Some(option)),
+        discount_code: Some(Some("TEN".into())),
+    };
+    // 20.00 reaches the code's 15.00 minimum.
+    let view = uc.update(id, &caller, details).await.unwrap();
+    assert_eq!(view.discount.unwrap().amount, eur("2.00"));
+    let key = crate::ordering::IdempotencyKey::parse("checkout-1").unwrap();
+    let done = uc.check_out(id, &caller, Some(key)).await.unwrap();
+    assert!(done.token.is_none(), "a customer's order needs no token");
+    let written = store.written.lock().unwrap().clone();
+    assert_eq!(
+        written,
+        [(
+            Some((ann.user_id, 2)),
+            Some(done.order.created_at() + crate::ordering::IDEMPOTENCY_WINDOW)
+        )]
+    );
 }
