@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::{
-    Event, EventCondition, EventId, EventType, Order, OrderStatus, Page, PageRequest, PendingEvent,
-    User,
+    Event, EventCondition, EventId, EventType, ImageRepository, Order, OrderStatus, Page,
+    PageRequest, PendingEvent, Product, ProductId, Quantity, Stock, User, VariantId,
 };
 
 use crate::ports::{EventReadModel, ProductView, ResourceJson};
@@ -40,6 +40,48 @@ impl Events {
             self.json.order(order),
             order.created_at(),
         ))
+    }
+
+    /// `order.placed`, and a `variant.low_stock` for each variant the order may leave low
+    /// (written only when it does), `taken` naming each line's product as last read, its
+    /// variant and quantity: the images of those products are read in one query. Orders
+    /// placed directly and from a cart raise the same events.
+    ///
+    /// # Errors
+    /// `Unavailable` when the images cannot be read.
+    pub async fn of_placed(
+        &self,
+        images: &dyn ImageRepository,
+        order: &Order,
+        taken: &[(Product, VariantId, Quantity)],
+    ) -> Result<Vec<PendingEvent>, AppError> {
+        let stock_of = |p: &Product, v: VariantId| p.variants.get(v).map_or(0, |x| x.stock.get());
+        let mut events = vec![self.order_placed(order)];
+        let low: Vec<&(Product, VariantId, Quantity)> = taken
+            .iter()
+            .filter(|(p, v, q)| self.may_fall_low(stock_of(p, *v), q.get()))
+            .collect();
+        if low.is_empty() {
+            return Ok(events);
+        }
+        let ids: Vec<ProductId> = low.iter().map(|(p, _, _)| p.id).collect();
+        let images = images.of_products(&ids).await?;
+        for (product, variant, qty) in low {
+            let left = Stock::new(i64::from(
+                stock_of(product, *variant).saturating_sub(qty.get()),
+            ))
+            .map_err(|e| AppError::Validation(vec![e]))?;
+            // Categories are not read here: a low-stock event names the product's stock, not
+            // its categories (the product's own events carry them).
+            let view = ProductView::with_images_of(product.clone(), &images);
+            events.push(self.stock_taken(
+                &with_stock(&view, *variant, left),
+                *variant,
+                qty.get(),
+                order.created_at(),
+            ));
+        }
+        Ok(events)
     }
 
     /// Whether taking `taken` units from `stock_seen` (the stock as last read) would leave the

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use domain::{
     Address, AddressInput, FieldError, IdempotencyRecord, ImageRepository, Order, OrderId,
-    OrderRepository, OrderStatus, Page, PageRequest, PendingEvent, PlaceOrderError, Product,
-    ProductId, ProductRepository, Quantity, Stock, UserId, Validator, VariantId,
-    order::merge_lines,
+    OrderRepository, OrderStatus, Page, PageRequest, PlaceOrderError, Product, ProductId,
+    ProductRepository, Quantity, UserId, Validator, VariantId, order::merge_lines,
 };
 use sha2::{Digest, Sha256};
 
-use crate::events::{Events, with_stock};
-use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel, ProductView};
+use crate::events::Events;
+use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel};
 use crate::{Actor, AppError};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -142,42 +141,6 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// `order.placed`, and a `variant.low_stock` for each variant the order may leave low
-    /// (written only when it does): the images of those products are read in one query.
-    async fn events_of(
-        &self,
-        order: &Order,
-        priced: &[(Product, VariantId, Quantity)],
-    ) -> Result<Vec<PendingEvent>, AppError> {
-        let stock_of = |p: &Product, v: VariantId| p.variants.get(v).map_or(0, |x| x.stock.get());
-        let mut events = vec![self.events.order_placed(order)];
-        let low: Vec<&(Product, VariantId, Quantity)> = priced
-            .iter()
-            .filter(|(p, v, q)| self.events.may_fall_low(stock_of(p, *v), q.get()))
-            .collect();
-        if low.is_empty() {
-            return Ok(events);
-        }
-        let ids: Vec<ProductId> = low.iter().map(|(p, _, _)| p.id).collect();
-        let images = self.images.of_products(&ids).await?;
-        for (product, variant, qty) in low {
-            let left = Stock::new(i64::from(
-                stock_of(product, *variant).saturating_sub(qty.get()),
-            ))
-            .map_err(|e| AppError::Validation(vec![e]))?;
-            // Categories are not read here: a low-stock event names the product's stock, not
-            // its categories (the product's own events carry them).
-            let view = ProductView::with_images_of(product.clone(), &images);
-            events.push(self.events.stock_taken(
-                &with_stock(&view, *variant, left),
-                *variant,
-                qty.get(),
-                order.created_at(),
-            ));
-        }
-        Ok(events)
-    }
-
     /// The products the `lines` name, each line resolved to one variant, with the lines of
     /// one variant merged.
     ///
@@ -340,7 +303,10 @@ impl PlaceOrder {
         let priced = self.resolve(lines).await?;
         let now = self.clock.now();
         let order = Order::place(OrderId::new(), actor.user_id, priced.clone(), address, now)?;
-        let events = self.events_of(&order, &priced).await?;
+        let events = self
+            .events
+            .of_placed(self.images.as_ref(), &order, &priced)
+            .await?;
         let record = key.map(|k| IdempotencyRecord {
             user_id: actor.user_id,
             key: k.to_owned(),

@@ -288,6 +288,7 @@ impl Adapters {
                 orders: orders.clone(),
                 users: users.clone(),
                 events: events.clone(),
+                images: images.clone(),
             },
             shipping_options: ShippingOptions {
                 options: Arc::new(SqlShippingOptions::new(self.db.clone())),

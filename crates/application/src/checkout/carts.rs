@@ -14,8 +14,9 @@ use domain::{
     choose_tax_rate, price_cart,
 };
 use domain::{
-    CheckoutError, CheckoutWrite, IdempotencyRecord, Order, OrderDetails, OrderId, OrderLine,
-    OrderRepository, PromotionClaim, ShippingChoice, UserRepository,
+    CheckoutError, CheckoutWrite, IdempotencyRecord, ImageRepository, Order, OrderDetails, OrderId,
+    OrderLine, OrderRepository, ProductId, PromotionClaim, ShippingChoice, UserRepository,
+    VariantId,
 };
 
 use crate::events::Events;
@@ -183,6 +184,8 @@ pub struct Carts {
     pub users: Arc<dyn UserRepository>,
     /// The events an order writes.
     pub events: Arc<Events>,
+    /// Product image rows (for the low-stock events' products).
+    pub images: Arc<dyn ImageRepository>,
 }
 
 /// What checkout answered: the order, and for a guest's order its token (shown once).
@@ -814,7 +817,33 @@ impl Carts {
             order_id: order.id(),
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
-        let events = vec![self.events.order_placed(&order)];
+        // The same events as an order placed directly: `order.placed`, and `variant.low_stock`
+        // for each variant this order may leave low, with its product read only then.
+        let may_fall_low: Vec<(ProductId, VariantId, Quantity)> = order
+            .lines()
+            .iter()
+            .filter(|l| {
+                live.iter().any(|x| {
+                    x.variant_id == l.variant_id
+                        && self.events.may_fall_low(x.stock.get(), l.quantity.get())
+                })
+            })
+            .map(|l| (l.product_id, l.variant_id, l.quantity))
+            .collect();
+        let mut taken = Vec::with_capacity(may_fall_low.len());
+        if !may_fall_low.is_empty() {
+            let ids: Vec<ProductId> = may_fall_low.iter().map(|(p, _, _)| *p).collect();
+            let products = self.products.get_many(&ids).await?;
+            for (product_id, variant, quantity) in may_fall_low {
+                if let Some(p) = products.iter().find(|p| p.id == product_id) {
+                    taken.push((p.clone(), variant, quantity));
+                }
+            }
+        }
+        let events = self
+            .events
+            .of_placed(self.images.as_ref(), &order, &taken)
+            .await?;
         let written = self
             .carts
             .check_out(&CheckoutWrite {

@@ -29,6 +29,8 @@ struct MemoryCarts {
     products: Option<Arc<MemoryProducts>>,
     /// What each checkout handed the store.
     written: Mutex<Vec<Written>>,
+    /// The events each checkout handed the store: their types and conditions.
+    events: Mutex<Vec<Vec<(domain::EventType, domain::EventCondition)>>>,
 }
 
 /// A checkout's promotion claim's per-customer part, and its idempotency key's expiry.
@@ -116,6 +118,13 @@ impl CartRepository for MemoryCarts {
             write.promotion.and_then(|c| c.per_customer),
             write.key.map(|k| k.expires_at),
         ));
+        self.events.lock().unwrap().push(
+            write
+                .events
+                .iter()
+                .map(|e| (e.event.event_type, e.condition))
+                .collect(),
+        );
         let mut done = write.cart.clone();
         done.complete()
             .map_err(|_| domain::CheckoutError::CartChanged)?;
@@ -192,6 +201,7 @@ fn carts() -> (Carts, Arc<MemoryCarts>, Arc<MemoryProducts>) {
         orders: Arc::new(crate::testing::MemoryOrders::default()),
         users: Arc::new(crate::testing::MemoryUsers::default()),
         events: crate::testing::events(),
+        images: products.clone(),
     };
     (uc, store, products)
 }
@@ -928,5 +938,51 @@ async fn checkout_hands_the_store_the_customers_claim_and_a_key_for_a_day() {
             Some((ann.user_id, 2)),
             Some(done.order.created_at() + crate::ordering::IDEMPOTENCY_WINDOW)
         )]
+    );
+}
+
+#[tokio::test]
+async fn checkout_raises_order_placed_and_low_stock_for_a_variant_it_may_leave_low() {
+    use domain::{EventCondition, EventType};
+    // 10 in stock (the fake store takes none) and a threshold of 5: taking 4 would leave 6,
+    // taking 5 would leave 5, which is low.
+    let (uc, store, p, option) = priced_carts(Limits::default());
+    let variant = {
+        let products = uc.products.get_many(&[p]).await.unwrap();
+        products[0].variants.first().id
+    };
+    for quantity in [4, 5] {
+        let made = uc.create(None, CreateCartCommand::default()).await.unwrap();
+        let (id, caller) = (made.cart.id(), guest(made.token.as_deref().unwrap()));
+        uc.add_item(id, &caller, OrderItem::Product(p), quantity)
+            .await
+            .unwrap();
+        let details = UpdateCartCommand {
+            email: Some(Some("guest@example.com".into())),
+            shipping_address: Some(Some(berlin())),
+            shipping_option_id: Some(Some(option)),
+            discount_code: None,
+        };
+        uc.update(id, &caller, details).await.unwrap();
+        uc.check_out(id, &caller, None).await.unwrap();
+    }
+    let events = store.events.lock().unwrap().clone();
+    assert_eq!(
+        events[0],
+        [(EventType::OrderPlaced, EventCondition::Always)]
+    );
+    assert_eq!(
+        events[1],
+        [
+            (EventType::OrderPlaced, EventCondition::Always),
+            (
+                EventType::VariantLowStock,
+                EventCondition::StockFell {
+                    product: variant,
+                    taken: 5,
+                    threshold: 5,
+                }
+            )
+        ]
     );
 }

@@ -370,6 +370,111 @@ macro_rules! bind_lines {
     }};
 }
 
+/// Why [`take_stock!`] took nothing.
+enum StockRefusal {
+    /// The product (or the variant) is gone; `variant` names the line's variant.
+    Gone {
+        product: ProductId,
+        variant: VariantId,
+    },
+    /// The variant holds fewer units than its line asks for.
+    Short(VariantId),
+}
+
+/// Takes the stock of an order's lines inside the transaction `$tx`, in the one order every
+/// write locks rows in: each product's sum (`products`, by product id), then each variant
+/// (`by_variant`, by variant id). Evaluates to `Result<Result<(), StockRefusal>, RepositoryError>`:
+/// a conditional update that wrote nothing is looked into, to name the product that is gone
+/// or the variant that is short. The order path and checkout share it.
+macro_rules! take_stock {
+    ($tx:expr, $products:expr, $by_variant:expr, $now:expr) => {{
+        let result: Result<Result<(), StockRefusal>, RepositoryError> = async {
+            for taken in $products {
+                let written = bind_product_stock!(sqlx::query(TAKE_PRODUCT_STOCK), taken, $now)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                if written > 0 {
+                    continue;
+                }
+                // The product is gone, or all its variants together hold too little: name the
+                // first of its lines whose variant is gone or short.
+                let mut short = None;
+                for line in $by_variant.iter().filter(|l| l.product_id == taken.0) {
+                    let stock: Option<i64> = sqlx::query_scalar(VARIANT_STOCK)
+                        .bind(line.variant_id.as_uuid())
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err(map_err)?;
+                    match stock {
+                        None => {
+                            return Ok(Err(StockRefusal::Gone {
+                                product: line.product_id,
+                                variant: line.variant_id,
+                            }));
+                        }
+                        Some(s) if s < i64::from(line.quantity.get()) => {
+                            short = Some(line.variant_id);
+                            break;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let variant = short.unwrap_or_else(|| {
+                    $by_variant
+                        .iter()
+                        .find(|l| l.product_id == taken.0)
+                        .map_or(VariantId::from_uuid(taken.0.as_uuid()), |l| l.variant_id)
+                });
+                let exists: Option<i64> = sqlx::query_scalar(
+                    "SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(taken.0.as_uuid())
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(map_err)?;
+                return Ok(Err(match exists {
+                    None => StockRefusal::Gone {
+                        product: taken.0,
+                        variant,
+                    },
+                    Some(_) => StockRefusal::Short(variant),
+                }));
+            }
+            for line in $by_variant {
+                let written = bind_stock!(sqlx::query(TAKE_STOCK), line, $now)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                if written > 0 {
+                    continue;
+                }
+                let exists: Option<i64> = sqlx::query_scalar(VARIANT_STOCK)
+                    .bind(line.variant_id.as_uuid())
+                    .fetch_optional(&mut *$tx)
+                    .await
+                    .map_err(map_err)?;
+                return Ok(Err(match exists {
+                    Some(_) => StockRefusal::Short(line.variant_id),
+                    None => StockRefusal::Gone {
+                        product: line.product_id,
+                        variant: line.variant_id,
+                    },
+                }));
+            }
+            Ok(Ok(()))
+        }
+        .await;
+        result
+    }};
+}
+
+/// A live variant's stock. Binds: variant id.
+const VARIANT_STOCK: &str =
+    "SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL";
+
 /// Places `order` on SQLite with one multi-statement query inside `BEGIN IMMEDIATE`: the key,
 /// every stock update (the products' sums in product-id order, then the variants' in
 /// variant-id order), the order and its lines. Each statement changes
@@ -489,61 +594,13 @@ impl SqlOrders {
                     return Err(PlaceOrderError::KeyTaken);
                 }
             }
-            for taken in &products {
-                let written = bind_product_stock!(sqlx::query(TAKE_PRODUCT_STOCK), taken, now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-                if written == 0 {
-                    // The product is gone, or all its variants together hold too little: name
-                    // the first of its lines whose variant is short.
-                    let mut short = None;
-                    for line in by_variant.iter().filter(|l| l.product_id == taken.0) {
-                        let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
-                            .bind(line.variant_id.as_uuid())
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
-                        match stock {
-                            None => return Err(PlaceOrderError::UnknownProduct(line.product_id)),
-                            Some(s) if s < i64::from(line.quantity.get()) => {
-                                short = Some(line.variant_id);
-                                break;
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 AND deleted_at IS NULL")
-                        .bind(taken.0.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    return Err(match (exists, short) {
-                        (None, _) => PlaceOrderError::UnknownProduct(taken.0),
-                        (Some(_), Some(v)) => PlaceOrderError::InsufficientStock(v),
-                        (Some(_), None) => PlaceOrderError::InsufficientStock(
-                            by_variant.iter().find(|l| l.product_id == taken.0).map_or(VariantId::from_uuid(taken.0.as_uuid()), |l| l.variant_id),
-                        ),
-                    });
+            match take_stock!(tx, &products, &by_variant, now)? {
+                Ok(()) => {}
+                Err(StockRefusal::Gone { product, .. }) => {
+                    return Err(PlaceOrderError::UnknownProduct(product));
                 }
-            }
-            for line in &by_variant {
-                let taken = bind_stock!(sqlx::query(TAKE_STOCK), line, now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-                if taken == 0 {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
-                        .bind(line.variant_id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    return Err(match exists {
-                        Some(_) => PlaceOrderError::InsufficientStock(line.variant_id),
-                        None => PlaceOrderError::UnknownProduct(line.product_id),
-                    });
+                Err(StockRefusal::Short(variant)) => {
+                    return Err(PlaceOrderError::InsufficientStock(variant));
                 }
             }
             bind_order!(sqlx::query(INSERT_ORDER), order)
@@ -846,41 +903,12 @@ pub(super) async fn check_out(
                 }
             }
         }
-        for taken in &products {
-            let written = bind_product_stock!(sqlx::query(TAKE_PRODUCT_STOCK), taken, now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-            if written == 0 {
-                let mut short = None;
-                for line in by_variant.iter().filter(|l| l.product_id == taken.0) {
-                    let stock: Option<i64> = sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1 AND deleted_at IS NULL")
-                        .bind(line.variant_id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if stock.is_none_or(|s| s < i64::from(line.quantity.get())) {
-                        short = Some(line.variant_id);
-                        break;
-                    }
-                }
-                let first = by_variant
-                    .iter()
-                    .find(|l| l.product_id == taken.0)
-                    .map_or(VariantId::from_uuid(taken.0.as_uuid()), |l| l.variant_id);
-                return Err(CheckoutError::InsufficientStock(short.unwrap_or(first)));
-            }
-        }
-        for line in &by_variant {
-            let taken = bind_stock!(sqlx::query(TAKE_STOCK), line, now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-            if taken == 0 {
-                return Err(CheckoutError::InsufficientStock(line.variant_id));
-            }
+        // A line whose variant or product went away since the cart was read is short too:
+        // the customer sees which variant to take out.
+        if let Err(StockRefusal::Gone { variant, .. } | StockRefusal::Short(variant)) =
+            take_stock!(tx, &products, &by_variant, now)?
+        {
+            return Err(CheckoutError::InsufficientStock(variant));
         }
         bind_order!(sqlx::query(INSERT_CHECKED_OUT), order)
             .bind(details.email.as_ref().map(|e| e.as_str().to_owned()))

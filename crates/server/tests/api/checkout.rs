@@ -16,6 +16,7 @@ both_dbs!(
     a_customer_checks_out_with_their_email_and_post_orders_still_works,
     checkout_names_what_is_missing_and_refuses_short_stock_changing_nothing,
     a_price_changed_while_the_cart_is_open_is_the_price_ordered,
+    checkout_raises_the_events_an_order_placed_directly_raises,
 );
 
 mod races {
@@ -614,17 +615,20 @@ async fn a_price_changed_while_the_cart_is_open_is_the_price_ordered(app: TestAp
     );
 }
 
-/// Sends every checkout of `carts` (path, token) at once; the statuses, in order.
+/// Sends every checkout of `carts` (path, token) at once, the `i`th to `bases[i % len]` (the
+/// instances' base URLs); the statuses, in order.
 async fn all_at_once(
     app: &TestApp,
+    bases: &[String],
     carts: &[(String, String)],
     key: Option<&str>,
 ) -> Vec<(StatusCode, Value)> {
     let tasks: Vec<_> = carts
         .iter()
-        .map(|(path, token)| {
+        .enumerate()
+        .map(|(i, (path, token))| {
             let client = app.client.clone();
-            let url = app.url(&format!("{path}/checkout"));
+            let url = format!("{}{path}/checkout", bases[i % bases.len()]);
             let token = token.clone();
             let key = key.map(str::to_owned);
             tokio::spawn(async move {
@@ -650,19 +654,24 @@ fn count(outcomes: &[(StatusCode, Value)], status: StatusCode) -> usize {
 }
 
 async fn of_100_checkouts_for_a_promotions_last_use_exactly_one_gets_it(app: TestApp) {
+    promotion_race_at(&app, std::slice::from_ref(&app.addr)).await;
+}
+
+/// [`of_100_checkouts_for_a_promotions_last_use_exactly_one_gets_it`], the checkouts sent to `bases` in turn.
+pub(crate) async fn promotion_race_at(app: &TestApp, bases: &[String]) {
     let admin = app.admin_token().await;
     let product = app
         .create_product_priced(&admin, &format!("RACE-{}", unique()), "10.00", "EUR", 1000)
         .await;
     let code = format!("LAST-{}", unique());
-    let promo = admin_post(&app, &admin, "/api/v1/promotions", json!({"code": code, "kind": "fixed", "value": "1", "currency": "EUR", "usage_limit": 1, "active": true})).await;
+    let promo = admin_post(app, &admin, "/api/v1/promotions", json!({"code": code, "kind": "fixed", "value": "1", "currency": "EUR", "usage_limit": 1, "active": true})).await;
     let details =
         json!({"email": "a@b.example", "shipping_address": address(), "discount_code": code});
     let mut carts = Vec::new();
     for _ in 0..100 {
-        carts.push(cart_with(&app, None, &product, 1, details.clone()).await);
+        carts.push(cart_with(app, None, &product, 1, details.clone()).await);
     }
-    let outcomes = all_at_once(&app, &carts, None).await;
+    let outcomes = all_at_once(app, bases, &carts, None).await;
     assert_eq!(count(&outcomes, StatusCode::CREATED), 1, "{outcomes:?}");
     assert_eq!(count(&outcomes, StatusCode::CONFLICT), 99, "{outcomes:?}");
     let winner = outcomes
@@ -682,7 +691,7 @@ async fn of_100_checkouts_for_a_promotions_last_use_exactly_one_gets_it(app: Tes
         }
     }
     // The losers took no stock and used nothing.
-    assert_eq!(stock_of(&app, &product).await, 999);
+    assert_eq!(stock_of(app, &product).await, 999);
     let promo = app
         .get_json(
             &format!("/api/v1/promotions/{}", str_of(&promo, "id")),
@@ -693,6 +702,11 @@ async fn of_100_checkouts_for_a_promotions_last_use_exactly_one_gets_it(app: Tes
 }
 
 async fn of_100_checkouts_for_the_last_10_units_exactly_10_succeed(app: TestApp) {
+    last_units_race_at(&app, std::slice::from_ref(&app.addr)).await;
+}
+
+/// [`of_100_checkouts_for_the_last_10_units_exactly_10_succeed`], the checkouts sent to `bases` in turn.
+pub(crate) async fn last_units_race_at(app: &TestApp, bases: &[String]) {
     let admin = app.admin_token().await;
     let product = app
         .create_product_priced(&admin, &format!("RACE-{}", unique()), "1.00", "EUR", 10)
@@ -700,28 +714,33 @@ async fn of_100_checkouts_for_the_last_10_units_exactly_10_succeed(app: TestApp)
     let details = json!({"email": "a@b.example", "shipping_address": address()});
     let mut carts = Vec::new();
     for _ in 0..100 {
-        carts.push(cart_with(&app, None, &product, 1, details.clone()).await);
+        carts.push(cart_with(app, None, &product, 1, details.clone()).await);
     }
-    let outcomes = all_at_once(&app, &carts, None).await;
+    let outcomes = all_at_once(app, bases, &carts, None).await;
     assert_eq!(count(&outcomes, StatusCode::CREATED), 10, "{outcomes:?}");
     assert_eq!(count(&outcomes, StatusCode::CONFLICT), 90, "{outcomes:?}");
-    assert_eq!(stock_of(&app, &product).await, 0);
+    assert_eq!(stock_of(app, &product).await, 0);
 }
 
 async fn one_cart_checked_out_many_times_at_once_makes_one_order(app: TestApp) {
+    one_cart_race_at(&app, std::slice::from_ref(&app.addr)).await;
+}
+
+/// [`one_cart_checked_out_many_times_at_once_makes_one_order`], the checkouts sent to `bases` in turn.
+pub(crate) async fn one_cart_race_at(app: &TestApp, bases: &[String]) {
     let admin = app.admin_token().await;
     let product = app
         .create_product_priced(&admin, &format!("RACE-{}", unique()), "1.00", "EUR", 100)
         .await;
     let details = json!({"email": "a@b.example", "shipping_address": address()});
-    let one = cart_with(&app, None, &product, 1, details.clone()).await;
-    let outcomes = all_at_once(&app, &vec![one; 20], None).await;
+    let one = cart_with(app, None, &product, 1, details.clone()).await;
+    let outcomes = all_at_once(app, bases, &vec![one; 20], None).await;
     assert_eq!(count(&outcomes, StatusCode::CREATED), 1, "{outcomes:?}");
     assert_eq!(count(&outcomes, StatusCode::CONFLICT), 19, "{outcomes:?}");
-    assert_eq!(stock_of(&app, &product).await, 99);
+    assert_eq!(stock_of(app, &product).await, 99);
     // With one key, every answer is the same order.
-    let two = cart_with(&app, None, &product, 1, details).await;
-    let outcomes = all_at_once(&app, &vec![two; 20], Some("same-key")).await;
+    let two = cart_with(app, None, &product, 1, details).await;
+    let outcomes = all_at_once(app, bases, &vec![two; 20], Some("same-key")).await;
     let ids: std::collections::HashSet<String> = outcomes
         .iter()
         .filter(|(s, _)| *s == StatusCode::CREATED)
@@ -734,5 +753,69 @@ async fn one_cart_checked_out_many_times_at_once_makes_one_order(app: TestApp) {
             .all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
         "{outcomes:?}"
     );
-    assert_eq!(stock_of(&app, &product).await, 98);
+    assert_eq!(stock_of(app, &product).await, 98);
+}
+
+/// The admin's events of `event_type` about the resource `id`, newest first.
+async fn events_about(app: &TestApp, admin: &str, event_type: &str, id: &str) -> Vec<Value> {
+    let page = app
+        .get_json(
+            &format!("/api/v1/events?type={event_type}&per_page=100"),
+            Some(admin),
+        )
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["id"] == id)
+        .cloned()
+        .collect()
+}
+
+async fn checkout_raises_the_events_an_order_placed_directly_raises(app: TestApp) {
+    let admin = app.admin_token().await;
+    let product = app
+        .create_product_priced(&admin, &format!("EV-{}", unique()), "1.00", "EUR", 10)
+        .await;
+    let id = str_of(&product, "id");
+    let details = json!({"email": "a@b.example", "shipping_address": address()});
+    // 10 -> 6: placed, not low yet.
+    let (path, token) = cart_with(&app, None, &product, 4, details.clone()).await;
+    let order = json_of(
+        checkout(&app, &path, None, &[("X-Cart-Token", &token)]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let placed = events_about(&app, &admin, "order.placed", &str_of(&order, "id")).await;
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0]["data"]["total"], order["total"]);
+    assert!(
+        events_about(&app, &admin, "variant.low_stock", &id)
+            .await
+            .is_empty()
+    );
+    // 6 -> 5: at the threshold, told once, with the stock it fell to.
+    let (path, token) = cart_with(&app, None, &product, 1, details.clone()).await;
+    json_of(
+        checkout(&app, &path, None, &[("X-Cart-Token", &token)]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let told = events_about(&app, &admin, "variant.low_stock", &id).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["data"]["stock"], 5);
+    // 5 -> 4: already low, not told again.
+    let (path, token) = cart_with(&app, None, &product, 1, details).await;
+    json_of(
+        checkout(&app, &path, None, &[("X-Cart-Token", &token)]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        events_about(&app, &admin, "variant.low_stock", &id)
+            .await
+            .len(),
+        1
+    );
 }

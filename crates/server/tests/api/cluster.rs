@@ -1,7 +1,8 @@
 //! Two `shop` processes on one PostgreSQL database behind nginx, run with the example
 //! configuration `deploy/nginx/shop.conf`: a sign-in at one instance holds at the other (built-in
 //! provider with a shared `AUTH_SIGNING_KEY_FILE`, and Keycloak), the last units are sold
-//! exactly once through the balancer, and stopping one instance under load loses no order
+//! exactly once through the balancer, checkouts racing at both instances sell the last units
+//! and a promotion's last use exactly once, and stopping one instance under load loses no order
 //! while the other keeps serving.
 //!
 //! nginx comes from `SHOP_TEST_NGINX` (scripts/test.sh installs Debian's and sets it); without
@@ -289,6 +290,19 @@ async fn through_the_balancer_200_orders_for_10_units_sell_exactly_10() {
         return;
     };
     oversell_at(&app, &lb.base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkouts_racing_at_both_instances_sell_and_discount_exactly_once() {
+    let Some((app, instances, _lb)) = cluster(&[]).await else {
+        return;
+    };
+    // Each race's checkouts go to the two instances in turn, straight, not through nginx, so
+    // that both really take part.
+    let bases = instances.each_ref().map(|i| i.base.clone());
+    crate::checkout::promotion_race_at(&app, &bases).await;
+    crate::checkout::last_units_race_at(&app, &bases).await;
+    crate::checkout::one_cart_race_at(&app, &bases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
