@@ -306,8 +306,25 @@ impl Carts {
     where
         F: Fn(&mut Cart) -> Result<(), AppError> + Send + Sync,
     {
+        self.change_from(None, id, caller, change).await
+    }
+
+    /// [`Self::change`], its first try on `read` when the caller has just read the cart.
+    async fn change_from<F>(
+        &self,
+        mut read: Option<Cart>,
+        id: CartId,
+        caller: &CartCaller,
+        change: F,
+    ) -> Result<CartView, AppError>
+    where
+        F: Fn(&mut Cart) -> Result<(), AppError> + Send + Sync,
+    {
         for _ in 0..SAVE_ATTEMPTS {
-            let mut cart = self.open(id, caller).await?;
+            let mut cart = match read.take() {
+                Some(c) => c,
+                None => self.open(id, caller).await?,
+            };
             change(&mut cart)?;
             let now = self.clock.now();
             cart.touch(now, self.expires(now));
@@ -384,7 +401,8 @@ impl Carts {
             ));
         }
         let variant_id = variant.id;
-        self.change(id, caller, |c| {
+        // The cart just read is the first try's.
+        self.change_from(Some(cart), id, caller, |c| {
             c.add(variant_id, quantity)?;
             Ok(())
         })

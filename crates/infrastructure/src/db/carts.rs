@@ -53,8 +53,50 @@ const UPDATE_CART: &str = "UPDATE carts SET user_id = $2, token_hash = $3, statu
      discount_code = $14, version = $15 + 1, expires_at = $16, created_at = $17, \
      updated_at = $18 WHERE id = $1 AND version = $15";
 
-const INSERT_ITEM: &str = "INSERT INTO cart_items (id, cart_id, variant_id, quantity, \
-     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)";
+/// Inserts a cart's `n` lines (at least one) in one statement. Binds per line: id, cart id,
+/// variant id, quantity, time.
+fn insert_items_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at, updated_at) VALUES ",
+    );
+    for i in 0..n {
+        let b = i * 5;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 5
+        ));
+    }
+    sql
+}
+
+/// Writes `$cart`'s lines inside `$tx` with one statement (none when it has no lines).
+macro_rules! insert_items {
+    ($tx:expr, $cart:expr) => {{
+        let cart = $cart;
+        let mut result: Result<(), RepositoryError> = Ok(());
+        if !cart.items().is_empty() {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(insert_items_sql(cart.items().len())));
+            for item in cart.items() {
+                q = q
+                    .bind(item.id.as_uuid())
+                    .bind(cart.id().as_uuid())
+                    .bind(item.variant_id.as_uuid())
+                    .bind(i64::from(item.quantity.get()))
+                    .bind(cart.parts().updated_at);
+            }
+            result = q.execute(&mut *$tx).await.map(|_| ()).map_err(map_err);
+        }
+        result
+    }};
+}
 
 #[derive(sqlx::FromRow)]
 struct CartRow {
@@ -262,17 +304,7 @@ impl CartRepository for SqlCarts {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            for item in cart.items() {
-                sqlx::query(INSERT_ITEM)
-                    .bind(item.id.as_uuid())
-                    .bind(cart.id().as_uuid())
-                    .bind(item.variant_id.as_uuid())
-                    .bind(i64::from(item.quantity.get()))
-                    .bind(cart.parts().updated_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            }
+            insert_items!(tx, cart)?;
             tx.commit().await.map_err(map_err)
         })
     }
@@ -345,23 +377,13 @@ impl CartRepository for SqlCarts {
                 tx.rollback().await.map_err(map_err)?;
                 return Ok(false);
             }
-            // The lines are few (at most 100): they are written again whole.
+            // The lines are few (at most 100): they are written again whole, in one statement.
             sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
                 .bind(cart.id().as_uuid())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            for item in cart.items() {
-                sqlx::query(INSERT_ITEM)
-                    .bind(item.id.as_uuid())
-                    .bind(cart.id().as_uuid())
-                    .bind(item.variant_id.as_uuid())
-                    .bind(i64::from(item.quantity.get()))
-                    .bind(cart.parts().updated_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            }
+            insert_items!(tx, cart)?;
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })
@@ -401,5 +423,19 @@ impl CartRepository for SqlCarts {
             tx.commit().await.map_err(map_err)?;
             Ok(deleted)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_items_sql;
+
+    #[test]
+    fn line_inserts_number_five_values_per_line_the_time_twice() {
+        assert_eq!(
+            insert_items_sql(2),
+            "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5), ($6, $7, $8, $9, $10, $10)"
+        );
     }
 }
