@@ -154,6 +154,18 @@ pub enum OrderStatusName {
     Cancelled,
 }
 
+/// Where an order's money is.
+#[derive(ToSchema)]
+#[schema(as = PaymentStatus, rename_all = "lowercase")]
+pub enum PaymentStatusName {
+    /// Nothing received yet.
+    Unpaid,
+    /// The order's amount was received.
+    Paid,
+    /// The amount went back to the customer.
+    Refunded,
+}
+
 /// A role of an account.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -1352,9 +1364,10 @@ pub struct OrderResponse {
     /// The shipping chosen at checkout, or null.
     #[schema(required = true)]
     pub shipping_option: Option<OrderShippingResponse>,
-    /// `unpaid` (payments are not built yet).
-    #[schema(example = "unpaid")]
-    pub payment_status: String,
+    /// Where the order's money is: `unpaid`, `paid` (with the order, by an admin or the
+    /// payment provider) or `refunded` (a paid order cancelled).
+    #[schema(value_type = PaymentStatusName, example = "unpaid")]
+    pub payment_status: &'static str,
     /// Placed.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -1401,7 +1414,7 @@ impl From<domain::Order> for OrderResponse {
                 name: s.name.clone(),
                 amount: s.amount.into(),
             }),
-            payment_status: d.payment_status.clone(),
+            payment_status: d.payment_status.as_str(),
             created_at: o.created_at(),
             updated_at: o.updated_at(),
             token: None,

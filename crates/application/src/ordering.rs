@@ -15,6 +15,7 @@ use domain::{
 use sha2::{Digest, Sha256};
 
 use crate::events::{Events, with_stock};
+use crate::payments::Refunds;
 use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel, ProductView};
 use crate::{Actor, AppError};
 
@@ -461,11 +462,13 @@ impl ListOrders {
 }
 
 /// Moves an order along its status machine; the admin's tool, and cancellation's engine.
+#[allow(clippy::too_many_arguments)]
 async fn transition(
     orders: &dyn OrderRepository,
     clock: &dyn Clock,
     metrics: &dyn Metrics,
     events: &Events,
+    refunds: &Refunds,
     actor: &Actor,
     id: OrderId,
     next: OrderStatus,
@@ -474,7 +477,13 @@ async fn transition(
     for _ in 0..3 {
         let mut order = own_order(orders, actor, id).await?;
         let from = order.status();
+        let before = order.clone();
         order.change_status(next, clock.now())?;
+        if next == OrderStatus::Cancelled {
+            // A paid order's money goes back first, outside any transaction; a provider that
+            // fails or refuses leaves the order as it was. The refund's key keeps a retry one.
+            refunds.refund_if_paid(&before).await?;
+        }
         if orders
             .change_status_with_events(
                 id,
@@ -508,6 +517,8 @@ pub struct CancelOrder {
     pub metrics: Arc<dyn Metrics>,
     /// The events it writes with the change.
     pub events: Arc<Events>,
+    /// Refunds of a paid order, made before it is cancelled.
+    pub refunds: Arc<Refunds>,
 }
 
 impl CancelOrder {
@@ -522,6 +533,7 @@ impl CancelOrder {
             &*self.clock,
             &*self.metrics,
             &self.events,
+            &self.refunds,
             actor,
             id,
             OrderStatus::Cancelled,
@@ -540,6 +552,8 @@ pub struct ChangeOrderStatus {
     pub metrics: Arc<dyn Metrics>,
     /// The events it writes with the change.
     pub events: Arc<Events>,
+    /// Refunds of a paid order, made before it is cancelled.
+    pub refunds: Arc<Refunds>,
 }
 
 impl ChangeOrderStatus {
@@ -562,6 +576,7 @@ impl ChangeOrderStatus {
             &*self.clock,
             &*self.metrics,
             &self.events,
+            &self.refunds,
             actor,
             id,
             next,
@@ -655,6 +670,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
             events: events(),
+            refunds: manual_refunds(),
         };
         assert!(matches!(
             cancel.execute(&stranger, id).await,
@@ -694,6 +710,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
             events: events(),
+            refunds: manual_refunds(),
         };
         cancel.execute(&owner, id).await.unwrap();
         // Cancelling again is refused and changes nothing: not counted.
@@ -705,6 +722,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
             events: events(),
+            refunds: manual_refunds(),
         };
         let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
@@ -721,6 +739,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
             events: events(),
+            refunds: manual_refunds(),
         };
         assert!(matches!(
             change.execute(&owner, id, "paid").await,
@@ -757,6 +776,7 @@ mod tests {
                     clock: Arc::new(FixedClock),
                     metrics: Arc::new(NoMetrics),
                     events: events(),
+                    refunds: manual_refunds(),
                 };
                 for step in path(from) {
                     change.execute(&admin, id, step).await.unwrap();

@@ -32,6 +32,7 @@ use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use application::payments::{ManualPayments, PaymentProvider, Refunds};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
@@ -39,7 +40,8 @@ use application::webhooks::WebhookEndpoints;
 use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
 use infrastructure::db::{
     SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
-    SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
+    SqlPayments, SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers,
+    SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -61,6 +63,8 @@ struct Adapters {
     orders: Arc<SqlOrders>,
     users: Arc<SqlUsers>,
     webhooks: Arc<SqlWebhooks>,
+    payments: Arc<SqlPayments>,
+    payment_provider: Arc<dyn PaymentProvider>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
     /// This instance's metrics: the repositories count the events they write in them.
@@ -113,6 +117,8 @@ impl Adapters {
             orders: Arc::new(SqlOrders::new(db.clone()).counting_events(metrics.clone())),
             users: Arc::new(SqlUsers::new(db.clone()).counting_events(metrics.clone())),
             webhooks: Arc::new(SqlWebhooks::new(db.clone())),
+            payments: Arc::new(SqlPayments::new(db.clone()).counting_events(metrics.clone())),
+            payment_provider: Arc::new(ManualPayments),
             identity,
             clock: Arc::new(SystemClock),
             metrics,
@@ -134,6 +140,10 @@ impl Adapters {
         let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
         let events = events(settings);
+        let refunds = Arc::new(Refunds {
+            payments: self.payments.clone(),
+            provider: self.payment_provider.clone(),
+        });
         let variant_deps = || VariantDeps {
             products: products.clone(),
             catalog: products.clone(),
@@ -257,12 +267,14 @@ impl Adapters {
                 clock: clock.clone(),
                 metrics: metrics.clone(),
                 events: events.clone(),
+                refunds: refunds.clone(),
             },
             change_order_status: ChangeOrderStatus {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
                 events: events.clone(),
+                refunds: refunds.clone(),
             },
             list_events: ListEvents {
                 reads: Arc::new(SqlEvents::new(self.db.clone())),
