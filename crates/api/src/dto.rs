@@ -2582,3 +2582,35 @@ pub struct CartShippingOptionList {
     /// Active options that ship to the cart's address (none before it has one), oldest first.
     pub items: Vec<CartShippingOptionResponse>,
 }
+
+/// A payment started: what a storefront completes it with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentResponse {
+    /// `manual` or `stripe`.
+    #[schema(example = "stripe")]
+    pub provider: &'static str,
+    /// The provider's payment intent (the same one for every start of one order).
+    #[schema(example = "pi_3Pq2")]
+    pub payment_intent_id: String,
+    /// What Stripe.js confirms the payment with; null for `manual`.
+    #[schema(required = true, example = "pi_3Pq2_secret_x")]
+    pub client_secret: Option<String>,
+    /// The order's total, a decimal string with the currency's minor digits.
+    #[schema(example = "63.38")]
+    pub amount: String,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+impl From<application::payments::PaymentStarted> for PaymentResponse {
+    fn from(p: application::payments::PaymentStarted) -> Self {
+        Self {
+            provider: p.provider,
+            payment_intent_id: p.intent.id,
+            client_secret: p.intent.client_secret,
+            amount: p.amount.amount_string(),
+            currency: p.amount.currency().code().to_owned(),
+        }
+    }
+}

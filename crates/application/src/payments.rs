@@ -312,3 +312,69 @@ impl ReceivePayment {
         Ok(PaymentHandled::Recorded(recorded))
     }
 }
+
+/// A provider's webhook event, once its signature was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderEvent {
+    /// Money arrived for an order.
+    PaymentSucceeded(PaymentReceived),
+    /// Anything else (another type, or no order of this shop named): answered 200, ignored.
+    Ignored(String),
+}
+
+/// Why a webhook request was refused (400, and nothing changes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WebhookRejected(pub String);
+
+/// The provider's webhook scheme: checks a request's signature and reads its event.
+pub trait PaymentWebhooks: Send + Sync {
+    /// The event of `body`, when `signature` (the provider's header) signs it and is recent
+    /// at `now`.
+    ///
+    /// # Errors
+    /// [`WebhookRejected`] for a missing, wrong or stale signature, or a body that is no event.
+    fn verify(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ProviderEvent, WebhookRejected>;
+}
+
+/// A provider's webhook request: verified, then acted on.
+pub struct HandlePaymentWebhook {
+    /// The provider's scheme; none when the provider has no webhooks (`manual`).
+    pub webhooks: Option<Arc<dyn PaymentWebhooks>>,
+    /// What a payment does.
+    pub receive: ReceivePayment,
+}
+
+impl HandlePaymentWebhook {
+    /// Verifies and handles one webhook request.
+    ///
+    /// # Errors
+    /// `NotFound` without a webhook scheme; `BadRequest` (400, nothing changed) for a refused
+    /// signature or body; as [`ReceivePayment::execute`] otherwise.
+    #[tracing::instrument(name = "payment_webhook", skip_all)]
+    pub async fn execute(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<PaymentHandled>, AppError> {
+        let webhooks = self.webhooks.as_ref().ok_or(AppError::NotFound)?;
+        match webhooks.verify(signature, body, self.receive.clock.now()) {
+            Err(e) => {
+                tracing::warn!(reason = %e, "a payment webhook refused");
+                Err(AppError::BadRequest(e.0))
+            }
+            Ok(ProviderEvent::Ignored(what)) => {
+                tracing::debug!(event = %what, "a payment webhook ignored");
+                Ok(None)
+            }
+            Ok(ProviderEvent::PaymentSucceeded(event)) => {
+                self.receive.execute(&event).await.map(Some)
+            }
+        }
+    }
+}

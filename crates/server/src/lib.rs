@@ -32,7 +32,10 @@ use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
-use application::payments::{ManualPayments, PaymentProvider, Refunds};
+use application::payments::{
+    HandlePaymentWebhook, ManualPayments, PaymentProvider, PaymentWebhooks, ReceivePayment,
+    Refunds, StartPayment,
+};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
@@ -46,12 +49,13 @@ use infrastructure::db::{
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
+use infrastructure::payments::{StripePayments, StripeWebhooks};
 use infrastructure::tokens::RandomTokens;
 use infrastructure::webhooks::{HttpSender, RandomSecrets, SystemResolver};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
 
-pub use config::{AuthProvider, ConfigError, LogFormat, Settings, StorageBackend};
+pub use config::{AuthProvider, ConfigError, LogFormat, PaymentSettings, Settings, StorageBackend};
 
 /// Adapters built from the settings, ready to hand to the use cases.
 struct Adapters {
@@ -65,6 +69,7 @@ struct Adapters {
     webhooks: Arc<SqlWebhooks>,
     payments: Arc<SqlPayments>,
     payment_provider: Arc<dyn PaymentProvider>,
+    payment_webhooks: Option<Arc<dyn PaymentWebhooks>>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
     /// This instance's metrics: the repositories count the events they write in them.
@@ -105,6 +110,16 @@ impl Adapters {
             .await
             .context("cannot apply database migrations")?;
         let identity = identity_provider(settings, &db).await?;
+        let (payment_provider, payment_webhooks): (
+            Arc<dyn PaymentProvider>,
+            Option<Arc<dyn PaymentWebhooks>>,
+        ) = match &settings.payments {
+            PaymentSettings::Manual => (Arc::new(ManualPayments), None),
+            PaymentSettings::Stripe(stripe) => (
+                Arc::new(StripePayments::new(stripe).context("cannot build the Stripe client")?),
+                Some(Arc::new(StripeWebhooks::new(stripe))),
+            ),
+        };
         let metrics = Arc::new(api::metrics::ShopMetrics::new(
             Arc::new(DatabasePools(db.clone())),
             settings.metrics_token.as_ref().map(|t| t.expose()),
@@ -118,7 +133,8 @@ impl Adapters {
             users: Arc::new(SqlUsers::new(db.clone()).counting_events(metrics.clone())),
             webhooks: Arc::new(SqlWebhooks::new(db.clone())),
             payments: Arc::new(SqlPayments::new(db.clone()).counting_events(metrics.clone())),
-            payment_provider: Arc::new(ManualPayments),
+            payment_provider,
+            payment_webhooks,
             identity,
             clock: Arc::new(SystemClock),
             metrics,
@@ -275,6 +291,22 @@ impl Adapters {
                 metrics: metrics.clone(),
                 events: events.clone(),
                 refunds: refunds.clone(),
+            },
+            start_payment: StartPayment {
+                orders: orders.clone(),
+                payments: self.payments.clone(),
+                provider: self.payment_provider.clone(),
+                clock: clock.clone(),
+            },
+            payment_webhook: HandlePaymentWebhook {
+                webhooks: self.payment_webhooks.clone(),
+                receive: ReceivePayment {
+                    orders: orders.clone(),
+                    payments: self.payments.clone(),
+                    provider: self.payment_provider.clone(),
+                    clock: clock.clone(),
+                    events: events.clone(),
+                },
             },
             list_events: ListEvents {
                 reads: Arc::new(SqlEvents::new(self.db.clone())),
