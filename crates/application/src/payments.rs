@@ -83,6 +83,12 @@ pub trait PaymentProvider: Send + Sync {
     /// As [`PaymentError`] says.
     async fn create_intent(&self, request: &IntentRequest) -> Result<PaymentIntent, PaymentError>;
 
+    /// The payment intent `id` as it is now (with its client secret).
+    ///
+    /// # Errors
+    /// As [`PaymentError`] says.
+    async fn retrieve_intent(&self, id: &str) -> Result<PaymentIntent, PaymentError>;
+
     /// Refunds `amount` of the payment intent `intent` (none: the order was paid outside the
     /// provider, recorded by an admin, and nothing goes back through it).
     ///
@@ -109,6 +115,13 @@ impl PaymentProvider for ManualPayments {
     async fn create_intent(&self, request: &IntentRequest) -> Result<PaymentIntent, PaymentError> {
         Ok(PaymentIntent {
             id: format!("manual_{}", request.order_id),
+            client_secret: None,
+        })
+    }
+
+    async fn retrieve_intent(&self, id: &str) -> Result<PaymentIntent, PaymentError> {
+        Ok(PaymentIntent {
+            id: id.to_owned(),
             client_secret: None,
         })
     }
@@ -208,17 +221,25 @@ impl StartPayment {
                 ),
             });
         }
-        let intent = self
-            .provider
-            .create_intent(&IntentRequest {
-                order_id: id,
-                amount: order.total(),
-                idempotency_key: intent_key(id),
-            })
-            .await?;
-        self.payments
-            .save_intent(id, &intent.id, self.clock.now())
-            .await?;
+        // The intent recorded for the order is answered again; the first is made with the
+        // order's key, so two starts racing before either recorded it get one intent too.
+        let intent = match self.payments.intent(id).await? {
+            Some(existing) => self.provider.retrieve_intent(&existing).await?,
+            None => {
+                let intent = self
+                    .provider
+                    .create_intent(&IntentRequest {
+                        order_id: id,
+                        amount: order.total(),
+                        idempotency_key: intent_key(id),
+                    })
+                    .await?;
+                self.payments
+                    .save_intent(id, &intent.id, self.clock.now())
+                    .await?;
+                intent
+            }
+        };
         Ok(PaymentStarted {
             provider: self.provider.name(),
             intent,

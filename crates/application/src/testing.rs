@@ -1077,6 +1077,10 @@ impl domain::PaymentRepository for MemoryPayments {
                 Some(o) => {
                     o.change_status(domain::OrderStatus::Paid, now)
                         .expect("pending becomes paid");
+                    self.intents
+                        .lock()
+                        .unwrap()
+                        .insert(event.order_id, event.intent_id.clone());
                     orders.events.lock().unwrap().extend_from_slice(events);
                 }
                 None => outcome = domain::PaymentOutcome::NotPending,
@@ -1117,6 +1121,19 @@ impl crate::payments::PaymentProvider for FakeProvider {
                 client_secret: Some(format!("pi_{n}_secret")),
             })
             .clone())
+    }
+
+    async fn retrieve_intent(
+        &self,
+        id: &str,
+    ) -> Result<crate::payments::PaymentIntent, crate::payments::PaymentError> {
+        self.intents
+            .lock()
+            .unwrap()
+            .values()
+            .find(|i| i.id == id)
+            .cloned()
+            .ok_or_else(|| crate::payments::PaymentError::Invalid(format!("no intent {id}")))
     }
 
     async fn refund(

@@ -150,8 +150,8 @@ pub trait PaymentRepository: Send + Sync {
 
     /// In one transaction: records `event` by its id (`Duplicate`, with nothing else done,
     /// when the id was seen before) with `outcome`; when `outcome` is `Paid`, the order
-    /// goes from `pending` and `unpaid` to `paid` and `paid` by compare-and-set, with `events`
-    /// written; a lost compare-and-set records `NotPending` instead and writes no event.
+    /// goes from `pending` and `unpaid` to `paid` and `paid` by compare-and-set, its payment
+    /// intent becomes the event's (the one a refund goes to), and `events` are written; a lost compare-and-set records `NotPending` instead and writes no event.
     async fn record(
         &self,
         event: &PaymentReceived,

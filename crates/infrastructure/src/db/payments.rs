@@ -99,11 +99,13 @@ impl PaymentRepository for SqlPayments {
                 // Compare-and-set against a cancel (by a customer, an admin or the timeout):
                 // exactly one of them changes the order.
                 let paid = sqlx::query(
-                    "UPDATE orders SET status = 'paid', payment_status = 'paid', updated_at = $2 \
+                    "UPDATE orders SET status = 'paid', payment_status = 'paid', updated_at = $2, \
+                     payment_intent_id = $3 \
                      WHERE id = $1 AND status = 'pending' AND payment_status = 'unpaid'",
                 )
                 .bind(event.order_id.as_uuid())
                 .bind(now)
+                .bind(event.intent_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?

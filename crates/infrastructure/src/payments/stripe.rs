@@ -74,18 +74,25 @@ impl StripePayments {
             .send()
             .await
             .map_err(|e| PaymentError::Unavailable(format!("cannot reach Stripe: {e}")))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| PaymentError::Unavailable(format!("Stripe's answer broke off: {e}")))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| {
-                PaymentError::Unavailable(format!("Stripe answered what is not an object: {e}"))
-            });
-        }
-        Err(error_of(status.as_u16(), &body))
+        read(response).await
     }
+}
+
+/// Stripe's answer as `T`, or its error mapped.
+async fn read<T: for<'de> Deserialize<'de>>(
+    response: reqwest::Response,
+) -> Result<T, PaymentError> {
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| PaymentError::Unavailable(format!("Stripe's answer broke off: {e}")))?;
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|e| {
+            PaymentError::Unavailable(format!("Stripe answered what is not an object: {e}"))
+        });
+    }
+    Err(error_of(status.as_u16(), &body))
 }
 
 #[derive(Deserialize)]
@@ -152,6 +159,28 @@ impl PaymentProvider for StripePayments {
         let intent: IntentBody = self
             .post("/v1/payment_intents", &form, &request.idempotency_key)
             .await?;
+        Ok(PaymentIntent {
+            id: intent.id,
+            client_secret: intent.client_secret,
+        })
+    }
+
+    #[tracing::instrument(name = "stripe.retrieve_intent", skip_all)]
+    async fn retrieve_intent(&self, id: &str) -> Result<PaymentIntent, PaymentError> {
+        // Intent ids are Stripe's own (`pi_` and letters and digits); anything else is not one.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(PaymentError::Invalid(format!(
+                "`{id}` is not a payment intent id"
+            )));
+        }
+        let response = self
+            .http
+            .get(format!("{}/v1/payment_intents/{id}", self.api_base))
+            .bearer_auth(self.secret_key.expose())
+            .send()
+            .await
+            .map_err(|e| PaymentError::Unavailable(format!("cannot reach Stripe: {e}")))?;
+        let intent: IntentBody = read(response).await?;
         Ok(PaymentIntent {
             id: intent.id,
             client_secret: intent.client_secret,
