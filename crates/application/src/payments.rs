@@ -399,3 +399,63 @@ impl HandlePaymentWebhook {
         }
     }
 }
+
+/// The payment timeout (`ORDER_PAYMENT_TIMEOUT_MINUTES`): pending orders still unpaid that
+/// long after they were placed are cancelled and their stock returned, each by the same
+/// compare-and-set a cancel makes, so a payment racing it either wins (the order is paid and
+/// stays) or loses (it is refunded when its webhook comes: see [`ReceivePayment`]).
+pub struct ExpireUnpaidOrders {
+    /// Order writes.
+    pub orders: Arc<dyn OrderRepository>,
+    /// The candidates.
+    pub payments: Arc<dyn PaymentRepository>,
+    /// The events each cancel writes.
+    pub events: Arc<Events>,
+    /// How long an order may wait for its payment.
+    pub timeout: chrono::TimeDelta,
+    /// Most orders looked at in one pass.
+    pub batch: u32,
+}
+
+#[async_trait]
+impl crate::jobs::PeriodicWork for ExpireUnpaidOrders {
+    #[tracing::instrument(name = "expire_unpaid_orders", skip_all)]
+    async fn run(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, domain::RepositoryError> {
+        let ids = self
+            .payments
+            .unpaid_before(now - self.timeout, self.batch.max(1))
+            .await?;
+        let mut cancelled = 0;
+        for id in ids {
+            let Some(order) = self.orders.get(id).await? else {
+                continue;
+            };
+            if !order.awaits_payment() {
+                continue;
+            }
+            let mut next = order.clone();
+            if next.change_status(OrderStatus::Cancelled, now).is_err() {
+                continue;
+            }
+            // A lost compare-and-set means the order changed meanwhile (paid, or cancelled by
+            // someone else): it is left as it now is.
+            if self
+                .orders
+                .change_status_with_events(
+                    id,
+                    OrderStatus::Pending,
+                    OrderStatus::Cancelled,
+                    now,
+                    &self.events.order_status_changed(&next),
+                )
+                .await?
+            {
+                cancelled += 1;
+            }
+        }
+        Ok(cancelled)
+    }
+}

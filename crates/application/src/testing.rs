@@ -1055,6 +1055,23 @@ impl domain::PaymentRepository for MemoryPayments {
         Ok(())
     }
 
+    async fn unpaid_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<domain::OrderId>, RepositoryError> {
+        let orders = self.orders.as_ref().expect("MemoryPayments without orders");
+        Ok(orders
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| o.awaits_payment() && o.created_at() < cutoff)
+            .take(limit as usize)
+            .map(|o| o.id())
+            .collect())
+    }
+
     async fn record(
         &self,
         event: &domain::PaymentReceived,

@@ -148,6 +148,14 @@ pub trait PaymentRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), RepositoryError>;
 
+    /// Up to `limit` orders still `pending` and `unpaid` that were placed before `cutoff`,
+    /// oldest first: the payment timeout's candidates.
+    async fn unpaid_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, RepositoryError>;
+
     /// In one transaction: records `event` by its id (`Duplicate`, with nothing else done,
     /// when the id was seen before) with `outcome`; when `outcome` is `Paid`, the order
     /// goes from `pending` and `unpaid` to `paid` and `paid` by compare-and-set, its payment

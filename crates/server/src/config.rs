@@ -132,6 +132,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// `CART_TTL_DAYS`: open carts untouched this many days are deleted (1..=3650, default 30).
     pub cart_ttl_days: u32,
+    /// `ORDER_PAYMENT_TIMEOUT_MINUTES`: pending orders unpaid this long are cancelled
+    /// (0..=43200, default 60; 0 turns it off).
+    pub order_payment_timeout_minutes: u32,
     /// `LOW_STOCK_THRESHOLD`: stock at or below which a product is low (`variant.low_stock`).
     pub low_stock_threshold: u32,
     /// `CATALOG_CACHE_MAX_BYTES`: how many bytes of catalog answers (the product list and
@@ -216,6 +219,10 @@ impl fmt::Debug for Settings {
             .field("payments", &self.payments)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("cart_ttl_days", &self.cart_ttl_days)
+            .field(
+                "order_payment_timeout_minutes",
+                &self.order_payment_timeout_minutes,
+            )
             .field("low_stock_threshold", &self.low_stock_threshold)
             .field("catalog_cache_max_bytes", &self.catalog_cache_max_bytes)
             .field("catalog_cache_max_stale", &self.catalog_cache_max_stale)
@@ -611,6 +618,12 @@ impl Settings {
                 1..=MAX_UPLOAD_LIMIT,
             )?,
             cart_ttl_days: parse_number("CART_TTL_DAYS", get("CART_TTL_DAYS"), 30, 1..=3650)?,
+            order_payment_timeout_minutes: parse_number(
+                "ORDER_PAYMENT_TIMEOUT_MINUTES",
+                get("ORDER_PAYMENT_TIMEOUT_MINUTES"),
+                60,
+                0..=43200,
+            )?,
             low_stock_threshold: parse_number(
                 "LOW_STOCK_THRESHOLD",
                 get("LOW_STOCK_THRESHOLD"),
@@ -732,6 +745,10 @@ mod tests {
     #[test]
     fn payments_are_manual_by_default_and_stripe_needs_both_secrets_which_never_print() {
         assert_eq!(settings(&[]).unwrap().payments, PaymentSettings::Manual);
+        assert_eq!(settings(&[]).unwrap().order_payment_timeout_minutes, 60);
+        let off = settings(&[("ORDER_PAYMENT_TIMEOUT_MINUTES", "0")]).unwrap();
+        assert_eq!(off.order_payment_timeout_minutes, 0);
+        assert!(settings(&[("ORDER_PAYMENT_TIMEOUT_MINUTES", "-1")]).is_err());
         let e = settings(&[("PAYMENT_PROVIDER", "stripe")]).unwrap_err();
         assert_eq!(e.name, "STRIPE_SECRET_KEY");
         let e = settings(&[

@@ -33,8 +33,8 @@ use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
 use application::payments::{
-    HandlePaymentWebhook, ManualPayments, PaymentProvider, PaymentWebhooks, ReceivePayment,
-    Refunds, StartPayment,
+    ExpireUnpaidOrders, HandlePaymentWebhook, ManualPayments, PaymentProvider, PaymentWebhooks,
+    ReceivePayment, Refunds, StartPayment,
 };
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
@@ -365,7 +365,7 @@ impl Adapters {
                 ))),
                 clock: self.clock.clone(),
                 timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
-                jobs: vec![
+                jobs: [
                     sweep(
                         "sweep_idempotency_keys",
                         Arc::new(SqlSweep::idempotency_keys(self.db.clone())),
@@ -381,7 +381,26 @@ impl Adapters {
                             batch: 500,
                         }),
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(
+                    (settings.order_payment_timeout_minutes > 0).then(|| PeriodicJob {
+                        name: "expire_unpaid_orders",
+                        // Looked at every minute at most, so an order is cancelled soon after its time.
+                        every: settings.jobs_sweep_interval.min(Duration::from_secs(60)),
+                        work: jobs::OnRuntime::here(Arc::new(ExpireUnpaidOrders {
+                            orders: self.orders.clone(),
+                            payments: self.payments.clone(),
+                            events: events(settings),
+                            timeout: chrono::TimeDelta::minutes(i64::from(
+                                settings.order_payment_timeout_minutes,
+                            )),
+                            batch: 200,
+                        })
+                            as Arc<dyn PeriodicWork>),
+                    }),
+                )
+                .collect(),
                 lease: PERIODIC_JOB_LEASE,
             },
             deliver: DeliverWebhooks {

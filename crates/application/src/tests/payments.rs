@@ -366,3 +366,47 @@ async fn cancelling_an_unpaid_order_calls_no_provider() {
     assert_eq!(o.payment_status(), PaymentStatus::Unpaid);
     assert!(!w.event_types().contains(&EventType::OrderRefunded));
 }
+
+#[tokio::test]
+async fn the_payment_timeout_cancels_unpaid_pending_orders_past_it_and_a_late_payment_is_refunded()
+{
+    use crate::jobs::PeriodicWork;
+    let w = world();
+    let placed = w.get().await.created_at();
+    let paid_one = sample(w.owner.user_id, None);
+    let paid_id = paid_one.id();
+    w.orders.orders.lock().unwrap().push(paid_one);
+    let admin = actor(&[Role::User, Role::Admin]);
+    w.change().execute(&admin, paid_id, "paid").await.unwrap();
+    let job = crate::payments::ExpireUnpaidOrders {
+        orders: w.orders.clone(),
+        payments: w.payments.clone(),
+        events: events(),
+        timeout: chrono::TimeDelta::minutes(60),
+        batch: 10,
+    };
+    // Not yet past the timeout: nothing.
+    let early = placed + chrono::TimeDelta::minutes(59);
+    assert_eq!(job.run(early).await.unwrap(), 0);
+    assert_eq!(w.get().await.status(), OrderStatus::Pending);
+    let late = placed + chrono::TimeDelta::minutes(61);
+    assert_eq!(job.run(late).await.unwrap(), 1);
+    let o = w.get().await;
+    assert_eq!(o.status(), OrderStatus::Cancelled);
+    assert_eq!(o.payment_status(), PaymentStatus::Unpaid);
+    assert!(w.event_types().contains(&EventType::OrderCancelled));
+    let paid = w.orders.get(paid_id).await.unwrap().unwrap();
+    assert_eq!(
+        paid.status(),
+        OrderStatus::Paid,
+        "a paid order is not timed out"
+    );
+    assert_eq!(job.run(late).await.unwrap(), 0, "once");
+    // The payment that lost the race is refunded.
+    let handled = w
+        .receive()
+        .execute(&w.succeeded("evt_late", 500, "eur"))
+        .await;
+    assert_eq!(handled.unwrap(), PaymentHandled::Refunded);
+    assert_eq!(w.get().await.status(), OrderStatus::Cancelled);
+}

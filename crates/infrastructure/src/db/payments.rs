@@ -63,6 +63,26 @@ impl PaymentRepository for SqlPayments {
         })
     }
 
+    #[tracing::instrument(name = "payments.unpaid_before", skip_all)]
+    async fn unpaid_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, RepositoryError> {
+        on_db!(&self.db, read, pool => {
+            let rows: Vec<(uuid::Uuid,)> = sqlx::query_as(
+                "SELECT id FROM orders WHERE status = 'pending' AND payment_status = 'unpaid' \
+                 AND created_at < $1 ORDER BY created_at, id LIMIT $2",
+            )
+            .bind(cutoff)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(map_err)?;
+            Ok(rows.into_iter().map(|(id,)| OrderId::from_uuid(id)).collect())
+        })
+    }
+
     #[tracing::instrument(name = "payments.record", skip_all, fields(order_id = %event.order_id))]
     async fn record(
         &self,

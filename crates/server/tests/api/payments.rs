@@ -304,3 +304,143 @@ mod stripe {
         a_provider_that_cannot_be_reached_is_503_and_the_paid_order_stays,
     );
 }
+
+// --- the payment timeout ----------------------------------------------------------------------
+
+mod timeout {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    async fn run_sql(app: &TestApp, sql: &str) {
+        use sqlx::Connection;
+        let url = app.settings.database_url.expose();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Makes every order placed two hours ago: past a 60-minute timeout.
+    async fn age_orders(app: &TestApp) {
+        let past = if app.settings.database_url.expose().starts_with("sqlite:") {
+            "'2000-01-01T00:00:00.000000Z'"
+        } else {
+            "'2000-01-01T00:00:00Z'"
+        };
+        run_sql(app, &format!("UPDATE orders SET created_at = {past}")).await;
+    }
+
+    /// Payments and the timeout job race for the same orders: each order ends paid (its stock
+    /// kept) or cancelled with its stock back (its payment refunded through stripe-mock), never
+    /// both, and the stock adds up exactly.
+    async fn a_payment_and_the_timeout_racing_end_paid_or_cancelled_never_both(db: Db) {
+        let Some(mock) = stripe_mock() else {
+            return;
+        };
+        let Some(app) = spawn_app_with(db, move |s| {
+            s.payments = PaymentSettings::Stripe(StripeConfig {
+                secret_key: Secret::new("sk_test_123"),
+                webhook_secret: Secret::new(SECRET),
+                api_base: mock,
+            });
+            s.jobs_enabled = true;
+            s.jobs_poll_interval = Duration::from_millis(50);
+            s.jobs_sweep_interval = Duration::from_millis(100);
+            s.order_payment_timeout_minutes = 60;
+        })
+        .await
+        else {
+            return;
+        };
+        let admin = app.admin_token().await;
+        let sku = format!("RACE-{}", unique());
+        let product = app
+            .create_product_priced(&admin, &sku, "19.90", "EUR", 100)
+            .await;
+        let (_, token) = app.user_token().await;
+        let mut orders = Vec::new();
+        for _ in 0..8 {
+            let resp = app
+                .post_json(
+                    "/api/v1/orders",
+                    &json!({"items": [{"product_id": product["id"], "quantity": 3}]}),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            orders.push(resp.json::<Value>().await.unwrap());
+        }
+        age_orders(&app).await;
+        // Every order's payment arrives while the job may be cancelling it.
+        let deliveries = orders.iter().enumerate().map(|(i, order)| {
+            let body = succeeded(&format!("evt_race_{i}"), order, 5970, "eur");
+            let app = &app;
+            async move {
+                let sig = signature(SECRET, now(), &body);
+                deliver(app, &body, &sig).await.status()
+            }
+        });
+        for status in futures_util::future::join_all(deliveries).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        // The job cancels whatever the payments did not win.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (paid, cancelled) = loop {
+            let mut paid = 0_i64;
+            let mut cancelled = 0_usize;
+            for order in &orders {
+                let o = read(&app, order, &token).await;
+                match (
+                    o["status"].as_str().unwrap(),
+                    o["payment_status"].as_str().unwrap(),
+                ) {
+                    ("paid", "paid") => paid += 1,
+                    ("cancelled", "unpaid") => cancelled += 1,
+                    other => assert_eq!(other.0, "pending", "an order ended {other:?}"),
+                }
+            }
+            if paid as usize + cancelled == orders.len() {
+                break (paid, cancelled);
+            }
+            assert!(Instant::now() < deadline, "the timeout job did not run");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let stock = app
+            .get_json(
+                &format!("/api/v1/products/{}", product["id"].as_str().unwrap()),
+                None,
+            )
+            .await["stock"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(stock, 100 - 3 * paid, "{paid} paid, {cancelled} cancelled");
+        // A payment that comes after the cancel is refunded (through stripe-mock): 200, and
+        // the cancelled orders stay cancelled.
+        for (i, order) in orders.iter().enumerate() {
+            let body = succeeded(&format!("evt_after_{i}"), order, 5970, "eur");
+            let resp = deliver(&app, &body, &signature(SECRET, now(), &body)).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+        let after = app
+            .get_json(
+                &format!("/api/v1/products/{}", product["id"].as_str().unwrap()),
+                None,
+            )
+            .await["stock"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(after, stock);
+    }
+
+    each_db!(a_payment_and_the_timeout_racing_end_paid_or_cancelled_never_both);
+}
