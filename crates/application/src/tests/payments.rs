@@ -410,3 +410,63 @@ async fn the_payment_timeout_cancels_unpaid_pending_orders_past_it_and_a_late_pa
     assert_eq!(handled.unwrap(), PaymentHandled::Refunded);
     assert_eq!(w.get().await.status(), OrderStatus::Cancelled);
 }
+
+/// A webhook scheme that accepts the body `ok` signed `good` as a payment of 5.00 EUR.
+struct Scheme(OrderId);
+
+impl crate::payments::PaymentWebhooks for Scheme {
+    fn verify(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::payments::ProviderEvent, crate::payments::WebhookRejected> {
+        if signature != Some("good") {
+            return Err(crate::payments::WebhookRejected("bad signature".into()));
+        }
+        if body != b"ok" {
+            return Ok(crate::payments::ProviderEvent::Ignored("other".into()));
+        }
+        Ok(crate::payments::ProviderEvent::PaymentSucceeded(
+            PaymentReceived {
+                event_id: "evt_w".into(),
+                intent_id: "pi_w".into(),
+                order_id: self.0,
+                amount_minor: 500,
+                currency: "EUR".into(),
+            },
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_is_verified_before_anything_and_without_a_scheme_is_not_found() {
+    use crate::payments::HandlePaymentWebhook;
+    let w = world();
+    let none = HandlePaymentWebhook {
+        webhooks: None,
+        receive: w.receive(),
+    };
+    assert!(matches!(
+        none.execute(Some("good"), b"ok").await,
+        Err(AppError::NotFound)
+    ));
+    let hook = HandlePaymentWebhook {
+        webhooks: Some(Arc::new(Scheme(w.order))),
+        receive: w.receive(),
+    };
+    for sig in [None, Some("bad")] {
+        assert!(matches!(
+            hook.execute(sig, b"ok").await,
+            Err(AppError::BadRequest(_))
+        ));
+    }
+    assert_eq!(w.get().await.status(), OrderStatus::Pending);
+    assert!(w.payments.handled.lock().unwrap().is_empty());
+    assert_eq!(hook.execute(Some("good"), b"other").await.unwrap(), None);
+    assert_eq!(
+        hook.execute(Some("good"), b"ok").await.unwrap(),
+        Some(PaymentHandled::Recorded(Recorded::As(PaymentOutcome::Paid)))
+    );
+    assert_eq!(w.get().await.status(), OrderStatus::Paid);
+}
