@@ -50,6 +50,13 @@
 # installed with apt-get when missing and root. Without one that test is skipped (under
 # CI=true it fails).
 #
+# stripe-mock (Stripe's official API mock; the payments tests run the Stripe adapter against it):
+# SHOP_TEST_STRIPE_MOCK_URL, when set, is used as is. Otherwise the binary SHOP_TEST_STRIPE_MOCK
+# names, or else github.com/stripe/stripe-mock at the version below, built once with
+# `go install` and cached under ${XDG_CACHE_HOME:-~/.cache}/shop, is started on a free port
+# and stopped when the script exits; its URL is exported as SHOP_TEST_STRIPE_MOCK_URL. Without
+# one the Stripe API tests are skipped (under CI=true they fail).
+#
 # scripts/cluster.sh sources this file with SHOP_TEST_SOURCE_ONLY=1 to reuse its functions.
 set -euo pipefail
 
@@ -139,6 +146,7 @@ cleanup() {
     trap '' INT TERM HUP
     trap '' PIPE   # output may go to a closed pipe (`scripts/test.sh | head`): still clean up
     stop_keycloak
+    stop_stripe_mock
     local keep=0
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
         log "stopping PostgreSQL"
@@ -549,6 +557,66 @@ provide_redis() {
 
 # The Kubernetes manifests of deploy/k8s parse, and each document names its kind (no cluster
 # here to dry-run them against).
+# --- stripe-mock -------------------------------------------------------------------------------
+
+STRIPE_MOCK_VERSION=0.203.0
+STRIPE_MOCK_PID=""
+
+# The stripe-mock binary: SHOP_TEST_STRIPE_MOCK, or the cached build (made with Go when missing).
+stripe_mock_bin() {
+    if [ -n "${SHOP_TEST_STRIPE_MOCK:-}" ]; then
+        [ -x "$SHOP_TEST_STRIPE_MOCK" ] || return 1
+        printf '%s' "$SHOP_TEST_STRIPE_MOCK"
+        return 0
+    fi
+    local dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/shop/stripe-mock-$STRIPE_MOCK_VERSION/bin"
+    if [ ! -x "$dir/stripe-mock" ]; then
+        command -v go >/dev/null 2>&1 || return 1
+        log "building stripe-mock v$STRIPE_MOCK_VERSION with go install (once; cached in $dir)"
+        mkdir -p "$dir"
+        GOBIN="$dir" go install "github.com/stripe/stripe-mock@v$STRIPE_MOCK_VERSION" >&2 || return 1
+    fi
+    printf '%s' "$dir/stripe-mock"
+}
+
+# Starts stripe-mock on a free port (HTTP only) and exports SHOP_TEST_STRIPE_MOCK_URL.
+provide_stripe_mock() {
+    if [ -n "${SHOP_TEST_STRIPE_MOCK_URL:-}" ]; then
+        log "stripe-mock: using SHOP_TEST_STRIPE_MOCK_URL=$SHOP_TEST_STRIPE_MOCK_URL"
+        return 0
+    fi
+    local bin port log_file
+    bin=$(stripe_mock_bin) || return 1
+    port=$(( 20000 + RANDOM % 20000 ))
+    while ! port_is_free "$port"; do port=$(( 20000 + RANDOM % 20000 )); done
+    log_file=$(mktemp "${TMPDIR:-/tmp}/stripe-mock.XXXXXX.log")
+    install_traps
+    "$bin" -http-port "$port" >"$log_file" 2>&1 &
+    STRIPE_MOCK_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            export SHOP_TEST_STRIPE_MOCK_URL="http://127.0.0.1:$port"
+            log "stripe-mock v$STRIPE_MOCK_VERSION on $SHOP_TEST_STRIPE_MOCK_URL"
+            return 0
+        fi
+        kill -0 "$STRIPE_MOCK_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail_log "$log_file"
+    stop_stripe_mock
+    return 1
+}
+
+# shellcheck disable=SC2317  # invoked through cleanup
+stop_stripe_mock() {
+    if [ -n "$STRIPE_MOCK_PID" ]; then
+        kill "$STRIPE_MOCK_PID" 2>/dev/null || true
+        wait "$STRIPE_MOCK_PID" 2>/dev/null || true
+        STRIPE_MOCK_PID=""
+    fi
+}
+
 check_manifests() {
     if ! python3 -c 'import yaml' 2>/dev/null && is_root && command -v apt-get >/dev/null 2>&1; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >/dev/null
@@ -617,6 +685,10 @@ fi
 if ! provide_redis; then
     is_ci && die "no redis-server, and CI=true: the shared rate limits must be tested in CI"
     log "warning: no redis-server; the shared rate limit test is skipped"
+fi
+if ! provide_stripe_mock; then
+    is_ci && die "no stripe-mock, and CI=true: the Stripe adapter must be tested in CI"
+    log "warning: no stripe-mock; the Stripe API tests are skipped"
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-}/.cargo/bin/cargo" ]; then

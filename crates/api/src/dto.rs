@@ -154,6 +154,18 @@ pub enum OrderStatusName {
     Cancelled,
 }
 
+/// Where an order's money is.
+#[derive(ToSchema)]
+#[schema(as = PaymentStatus, rename_all = "lowercase")]
+pub enum PaymentStatusName {
+    /// Nothing received yet.
+    Unpaid,
+    /// The order's amount was received.
+    Paid,
+    /// The amount went back to the customer.
+    Refunded,
+}
+
 /// A role of an account.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -1352,9 +1364,10 @@ pub struct OrderResponse {
     /// The shipping chosen at checkout, or null.
     #[schema(required = true)]
     pub shipping_option: Option<OrderShippingResponse>,
-    /// `unpaid` (payments are not built yet).
-    #[schema(example = "unpaid")]
-    pub payment_status: String,
+    /// Where the order's money is: `unpaid`, `paid` (with the order, by an admin or the
+    /// payment provider) or `refunded` (a paid order cancelled).
+    #[schema(value_type = PaymentStatusName, example = "unpaid")]
+    pub payment_status: &'static str,
     /// Placed.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -1401,7 +1414,7 @@ impl From<domain::Order> for OrderResponse {
                 name: s.name.clone(),
                 amount: s.amount.into(),
             }),
-            payment_status: d.payment_status.clone(),
+            payment_status: d.payment_status.as_str(),
             created_at: o.created_at(),
             updated_at: o.updated_at(),
             token: None,
@@ -2568,4 +2581,36 @@ impl From<application::checkout::OfferedShipping> for CartShippingOptionResponse
 pub struct CartShippingOptionList {
     /// Active options that ship to the cart's address (none before it has one), oldest first.
     pub items: Vec<CartShippingOptionResponse>,
+}
+
+/// A payment started: what a storefront completes it with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentResponse {
+    /// `manual` or `stripe`.
+    #[schema(example = "stripe")]
+    pub provider: &'static str,
+    /// The provider's payment intent (the same one for every start of one order).
+    #[schema(example = "pi_3Pq2")]
+    pub payment_intent_id: String,
+    /// What Stripe.js confirms the payment with; null for `manual`.
+    #[schema(required = true, example = "pi_3Pq2_secret_x")]
+    pub client_secret: Option<String>,
+    /// The order's total, a decimal string with the currency's minor digits.
+    #[schema(example = "63.38")]
+    pub amount: String,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+impl From<application::payments::PaymentStarted> for PaymentResponse {
+    fn from(p: application::payments::PaymentStarted) -> Self {
+        Self {
+            provider: p.provider,
+            payment_intent_id: p.intent.id,
+            client_secret: p.intent.client_secret,
+            amount: p.amount.amount_string(),
+            currency: p.amount.currency().code().to_owned(),
+        }
+    }
 }

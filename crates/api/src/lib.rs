@@ -33,6 +33,7 @@ use application::catalog::{
 use application::checkout::{Carts, Promotions, ShippingOptions, TaxRates};
 use application::events::ListEvents;
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use application::payments::{HandlePaymentWebhook, StartPayment};
 use application::ports::{FileStore, HealthCheck, IdentityProvider};
 use application::webhooks::WebhookEndpoints;
 use axum::Router;
@@ -135,6 +136,10 @@ pub struct Services {
     pub cancel_order: CancelOrder,
     /// `PUT /orders/{id}/status`.
     pub change_order_status: ChangeOrderStatus,
+    /// `POST /orders/{id}/payment`.
+    pub start_payment: StartPayment,
+    /// `POST /payments/stripe/webhook`.
+    pub payment_webhook: HandlePaymentWebhook,
     pub list_events: ListEvents,
     pub webhook_endpoints: WebhookEndpoints,
     /// `/promotions` and `/promotions/{id}`.
@@ -198,7 +203,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// error.
 pub fn router(services: Services, config: ApiConfig) -> Router {
     use routes::{
-        auth, carts, categories, events, health, images, orders, products, promotions,
+        auth, carts, categories, events, health, images, orders, payments, products, promotions,
         shipping_options, tax_rates, users, variants, webhooks,
     };
 
@@ -249,6 +254,8 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             axum::routing::put(orders::change_status),
         )
         .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/orders/{id}/payment", post(payments::start))
+        .route("/payments/stripe/webhook", post(payments::stripe_webhook))
         .route("/carts", post(carts::create))
         .route("/carts/{id}", get(carts::get).put(carts::update))
         .route("/carts/{id}/items", post(carts::add_item))

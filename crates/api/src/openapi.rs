@@ -52,7 +52,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
 use crate::routes::{
-    auth, carts, categories, events, health, images, orders, products, promotions,
+    auth, carts, categories, events, health, images, orders, payments, products, promotions,
     shipping_options, tax_rates, users, variants, webhooks,
 };
 
@@ -482,6 +482,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         images::upload, images::delete, images::file,
         categories::list, categories::get, categories::create, categories::update, categories::delete,
         orders::list, orders::get, orders::place, orders::change_status, orders::cancel,
+        payments::start, payments::stripe_webhook,
         carts::create, carts::get, carts::update, carts::add_item, carts::update_item,
         carts::delete_item, carts::shipping_options, carts::claim, carts::checkout,
         users::list, users::me, users::update_me, users::get,
@@ -506,6 +507,7 @@ fn add_common_responses(op: &mut Operation, api: bool, write: bool) {
         (name = "products", description = "The catalog"),
         (name = "categories", description = "The catalog's category tree"),
         (name = "orders", description = "Orders that take stock"),
+        (name = "payments", description = "Paying orders: payment intents, and the provider's webhook"),
         (name = "carts", description = "Carts for guests (with their token) and customers, priced live"),
         (name = "users", description = "Accounts"),
         (name = "webhooks", description = "Webhook endpoints (admin): events delivered at least once, signed per Standard Webhooks"),

@@ -113,7 +113,8 @@ impl Events {
 
     /// `order.status_changed` for every change, and as well `order.paid` when the order became
     /// paid or `order.cancelled` when it was cancelled (so a receiver that cares only for
-    /// payments or cancellations subscribes to those alone); `order` is the order after the change.
+    /// payments or cancellations subscribes to those alone), and `order.refunded` when a paid
+    /// order was cancelled (and so refunded); `order` is the order after the change.
     pub fn order_status_changed(&self, order: &Order) -> Vec<PendingEvent> {
         let data = self.json.order(order);
         let at = order.updated_at();
@@ -128,7 +129,20 @@ impl Events {
             _ => None,
         };
         if let Some(event_type) = also {
-            events.push(PendingEvent::always(self.event(event_type, data, at)));
+            events.push(PendingEvent::always(self.event(
+                event_type,
+                data.clone(),
+                at,
+            )));
+        }
+        if order.payment_status() == domain::PaymentStatus::Refunded
+            && order.status() == OrderStatus::Cancelled
+        {
+            events.push(PendingEvent::always(self.event(
+                EventType::OrderRefunded,
+                data,
+                at,
+            )));
         }
         events
     }

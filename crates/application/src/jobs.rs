@@ -1,5 +1,5 @@
 //! Periodic jobs: work the job runner does every so often (the sweeps of spent idempotency
-//! keys and refresh tokens today; payment timeouts and cart expiry to come). Each job is one
+//! keys and refresh tokens, cart expiry, and payment timeouts). Each job is one
 //! row of a shared schedule: a runner that finds it due takes it under a lease, so with any
 //! number of runners on one database a job runs in one of them at a time, and a runner that
 //! dies holding it holds it only until the lease ends.

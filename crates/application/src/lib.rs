@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod ordering;
+pub mod payments;
 pub mod ports;
 pub mod webhooks;
 

@@ -14,6 +14,7 @@ use domain::{
 use sha2::{Digest, Sha256};
 
 use crate::events::Events;
+use crate::payments::Refunds;
 use crate::ports::{Clock, Metrics, OrderFilter, OrderReadModel};
 use crate::{Actor, AppError};
 
@@ -427,11 +428,13 @@ impl ListOrders {
 }
 
 /// Moves an order along its status machine; the admin's tool, and cancellation's engine.
+#[allow(clippy::too_many_arguments)]
 async fn transition(
     orders: &dyn OrderRepository,
     clock: &dyn Clock,
     metrics: &dyn Metrics,
     events: &Events,
+    refunds: &Refunds,
     actor: &Actor,
     id: OrderId,
     next: OrderStatus,
@@ -440,7 +443,13 @@ async fn transition(
     for _ in 0..3 {
         let mut order = own_order(orders, actor, id).await?;
         let from = order.status();
+        let before = order.clone();
         order.change_status(next, clock.now())?;
+        if next == OrderStatus::Cancelled {
+            // A paid order's money goes back first, outside any transaction; a provider that
+            // fails or refuses leaves the order as it was. The refund's key keeps a retry one.
+            refunds.refund_if_paid(&before).await?;
+        }
         if orders
             .change_status_with_events(
                 id,
@@ -474,6 +483,8 @@ pub struct CancelOrder {
     pub metrics: Arc<dyn Metrics>,
     /// The events it writes with the change.
     pub events: Arc<Events>,
+    /// Refunds of a paid order, made before it is cancelled.
+    pub refunds: Arc<Refunds>,
 }
 
 impl CancelOrder {
@@ -488,6 +499,7 @@ impl CancelOrder {
             &*self.clock,
             &*self.metrics,
             &self.events,
+            &self.refunds,
             actor,
             id,
             OrderStatus::Cancelled,
@@ -506,6 +518,8 @@ pub struct ChangeOrderStatus {
     pub metrics: Arc<dyn Metrics>,
     /// The events it writes with the change.
     pub events: Arc<Events>,
+    /// Refunds of a paid order, made before it is cancelled.
+    pub refunds: Arc<Refunds>,
 }
 
 impl ChangeOrderStatus {
@@ -528,6 +542,7 @@ impl ChangeOrderStatus {
             &*self.clock,
             &*self.metrics,
             &self.events,
+            &self.refunds,
             actor,
             id,
             next,
@@ -621,6 +636,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
             events: events(),
+            refunds: manual_refunds(),
         };
         assert!(matches!(
             cancel.execute(&stranger, id).await,
@@ -660,6 +676,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
             events: events(),
+            refunds: manual_refunds(),
         };
         cancel.execute(&owner, id).await.unwrap();
         // Cancelling again is refused and changes nothing: not counted.
@@ -671,6 +688,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: metrics.clone(),
             events: events(),
+            refunds: manual_refunds(),
         };
         let other = placed.into_order().id();
         change.execute(&admin, other, "paid").await.unwrap();
@@ -687,6 +705,7 @@ mod tests {
             clock: Arc::new(FixedClock),
             metrics: Arc::new(NoMetrics),
             events: events(),
+            refunds: manual_refunds(),
         };
         assert!(matches!(
             change.execute(&owner, id, "paid").await,
@@ -723,6 +742,7 @@ mod tests {
                     clock: Arc::new(FixedClock),
                     metrics: Arc::new(NoMetrics),
                     events: events(),
+                    refunds: manual_refunds(),
                 };
                 for step in path(from) {
                     change.execute(&admin, id, step).await.unwrap();

@@ -772,6 +772,10 @@ impl domain::OrderRepository for MemoryOrders {
         {
             Some(o) => {
                 // Stored as the SQL adapters store it: the status column and the time.
+                let details = domain::OrderDetails {
+                    payment_status: o.payment_status().after_status_change(to),
+                    ..o.details().clone()
+                };
                 *o = domain::Order::restore(
                     o.id(),
                     o.user_id(),
@@ -781,7 +785,8 @@ impl domain::OrderRepository for MemoryOrders {
                     o.shipping_address().cloned(),
                     o.created_at(),
                     now,
-                );
+                )
+                .with_details(details);
                 self.events.lock().unwrap().extend_from_slice(events);
                 Ok(true)
             }
@@ -1011,5 +1016,156 @@ impl SecretMaker for CountingSecrets {
         }
         let n = self.made.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(WebhookSecret::new(format!("whsec_test{n}")))
+    }
+}
+
+/// Refunds through the `manual` provider, with no intents recorded.
+pub fn manual_refunds() -> Arc<crate::payments::Refunds> {
+    Arc::new(crate::payments::Refunds {
+        payments: Arc::new(MemoryPayments::default()),
+        provider: Arc::new(crate::payments::ManualPayments),
+    })
+}
+
+/// Payment intents and handled events in memory; marks orders paid in `orders` (when given)
+/// as the SQL adapters do, by compare-and-set.
+#[derive(Default)]
+pub struct MemoryPayments {
+    pub orders: Option<Arc<MemoryOrders>>,
+    pub intents: Mutex<HashMap<domain::OrderId, String>>,
+    pub handled: Mutex<Vec<(domain::PaymentReceived, domain::PaymentOutcome)>>,
+}
+
+#[async_trait]
+impl domain::PaymentRepository for MemoryPayments {
+    async fn intent(&self, order: domain::OrderId) -> Result<Option<String>, RepositoryError> {
+        Ok(self.intents.lock().unwrap().get(&order).cloned())
+    }
+
+    async fn save_intent(
+        &self,
+        order: domain::OrderId,
+        intent: &str,
+        _: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        self.intents
+            .lock()
+            .unwrap()
+            .insert(order, intent.to_owned());
+        Ok(())
+    }
+
+    async fn unpaid_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<domain::OrderId>, RepositoryError> {
+        let orders = self.orders.as_ref().expect("MemoryPayments without orders");
+        Ok(orders
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| o.awaits_payment() && o.created_at() < cutoff)
+            .take(limit as usize)
+            .map(|o| o.id())
+            .collect())
+    }
+
+    async fn record(
+        &self,
+        event: &domain::PaymentReceived,
+        outcome: domain::PaymentOutcome,
+        now: DateTime<Utc>,
+        events: &[PendingEvent],
+    ) -> Result<domain::Recorded, RepositoryError> {
+        let mut handled = self.handled.lock().unwrap();
+        if handled.iter().any(|(e, _)| e.event_id == event.event_id) {
+            return Ok(domain::Recorded::Duplicate);
+        }
+        let mut outcome = outcome;
+        if outcome == domain::PaymentOutcome::Paid {
+            let orders = self.orders.as_ref().expect("MemoryPayments without orders");
+            let mut all = orders.orders.lock().unwrap();
+            match all
+                .iter_mut()
+                .find(|o| o.id() == event.order_id && o.awaits_payment())
+            {
+                Some(o) => {
+                    o.change_status(domain::OrderStatus::Paid, now)
+                        .expect("pending becomes paid");
+                    self.intents
+                        .lock()
+                        .unwrap()
+                        .insert(event.order_id, event.intent_id.clone());
+                    orders.events.lock().unwrap().extend_from_slice(events);
+                }
+                None => outcome = domain::PaymentOutcome::NotPending,
+            }
+        }
+        handled.push((event.clone(), outcome));
+        Ok(domain::Recorded::As(outcome))
+    }
+}
+
+/// A provider that answers the same intent for the same key (as Stripe does), counts what
+/// it is asked, and fails refunds when told to.
+#[derive(Default)]
+pub struct FakeProvider {
+    pub intents: Mutex<HashMap<String, crate::payments::PaymentIntent>>,
+    pub created: Mutex<Vec<crate::payments::IntentRequest>>,
+    pub refunds: Mutex<Vec<(Option<String>, domain::Money, String)>>,
+    pub refund_error: Mutex<Option<crate::payments::PaymentError>>,
+}
+
+#[async_trait]
+impl crate::payments::PaymentProvider for FakeProvider {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn create_intent(
+        &self,
+        request: &crate::payments::IntentRequest,
+    ) -> Result<crate::payments::PaymentIntent, crate::payments::PaymentError> {
+        self.created.lock().unwrap().push(request.clone());
+        let mut intents = self.intents.lock().unwrap();
+        let n = intents.len();
+        Ok(intents
+            .entry(request.idempotency_key.clone())
+            .or_insert_with(|| crate::payments::PaymentIntent {
+                id: format!("pi_{n}"),
+                client_secret: Some(format!("pi_{n}_secret")),
+            })
+            .clone())
+    }
+
+    async fn retrieve_intent(
+        &self,
+        id: &str,
+    ) -> Result<crate::payments::PaymentIntent, crate::payments::PaymentError> {
+        self.intents
+            .lock()
+            .unwrap()
+            .values()
+            .find(|i| i.id == id)
+            .cloned()
+            .ok_or_else(|| crate::payments::PaymentError::Invalid(format!("no intent {id}")))
+    }
+
+    async fn refund(
+        &self,
+        intent: Option<&str>,
+        amount: domain::Money,
+        key: &str,
+    ) -> Result<(), crate::payments::PaymentError> {
+        if let Some(e) = self.refund_error.lock().unwrap().clone() {
+            return Err(e);
+        }
+        self.refunds
+            .lock()
+            .unwrap()
+            .push((intent.map(str::to_owned), amount, key.to_owned()));
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ use crate::cart::TokenHash;
 use crate::error::{DomainError, FieldError, Validator};
 use crate::ids::{CartId, OrderId, ProductId, ShippingOptionId, UserId, VariantId};
 use crate::money::Money;
+use crate::payment::PaymentStatus;
 use crate::product::{Product, ProductName, Sku};
 use crate::user::Email;
 
@@ -186,8 +187,8 @@ pub struct OrderDetails {
     pub discount_code: Option<String>,
     /// The shipping chosen.
     pub shipping_option: Option<ShippingChoice>,
-    /// `unpaid` until payments exist.
-    pub payment_status: String,
+    /// Where its money is (`unpaid`, `paid`, `refunded`).
+    pub payment_status: PaymentStatus,
     /// A guest's order: the hash of its token.
     pub guest_token: Option<TokenHash>,
     /// The cart it was checked out from (one order per cart).
@@ -205,7 +206,7 @@ impl OrderDetails {
             tax_total: Money::zero(total.currency()),
             discount_code: None,
             shipping_option: None,
-            payment_status: "unpaid".to_owned(),
+            payment_status: PaymentStatus::Unpaid,
             guest_token: None,
             cart_id: None,
         }
@@ -451,7 +452,19 @@ impl Order {
         })
     }
 
-    /// Moves the order along an allowed edge of the status machine.
+    /// Where its money is.
+    pub fn payment_status(&self) -> PaymentStatus {
+        self.details.payment_status
+    }
+
+    /// Whether a payment may be started for it: pending and unpaid.
+    pub fn awaits_payment(&self) -> bool {
+        self.status == OrderStatus::Pending && self.details.payment_status == PaymentStatus::Unpaid
+    }
+
+    /// Moves the order along an allowed edge of the status machine; its payment status
+    /// follows ([`PaymentStatus::after_status_change`]): becoming `paid` pays it, and a paid
+    /// order cancelled is `refunded` (the caller refunds it through the provider first).
     ///
     /// # Errors
     /// `InvalidTransition` for any other change.
@@ -466,6 +479,7 @@ impl Order {
                 to: next.as_str(),
             });
         }
+        self.details.payment_status = self.details.payment_status.after_status_change(next);
         self.status = next;
         self.updated_at = now;
         Ok(())
@@ -586,7 +600,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plain.details(), &OrderDetails::plain(m(3582)));
-        assert_eq!(plain.details().payment_status, "unpaid");
+        assert_eq!(plain.details().payment_status, PaymentStatus::Unpaid);
     }
 
     #[test]
@@ -856,6 +870,42 @@ mod tests {
             at(0),
         );
         assert_eq!(r.unwrap_err(), DomainError::Overflow);
+    }
+
+    #[test]
+    fn paying_an_order_pays_it_and_cancelling_it_then_refunds_it_while_a_refused_change_leaves_both()
+     {
+        let mut order = place(
+            OrderId::new(),
+            UserId::new(),
+            vec![priced("1", 1)],
+            None,
+            at(0),
+        )
+        .unwrap();
+        assert!(order.awaits_payment());
+        assert_eq!(order.payment_status(), PaymentStatus::Unpaid);
+        order.change_status(OrderStatus::Paid, at(1)).unwrap();
+        assert_eq!(order.payment_status(), PaymentStatus::Paid);
+        assert!(!order.awaits_payment());
+        order
+            .change_status(OrderStatus::Pending, at(2))
+            .unwrap_err();
+        assert_eq!(order.payment_status(), PaymentStatus::Paid);
+        order.change_status(OrderStatus::Cancelled, at(3)).unwrap();
+        assert_eq!(order.payment_status(), PaymentStatus::Refunded);
+
+        let mut unpaid = place(
+            OrderId::new(),
+            UserId::new(),
+            vec![priced("1", 1)],
+            None,
+            at(0),
+        )
+        .unwrap();
+        unpaid.change_status(OrderStatus::Cancelled, at(1)).unwrap();
+        assert_eq!(unpaid.payment_status(), PaymentStatus::Unpaid);
+        assert!(!unpaid.awaits_payment());
     }
 
     #[test]

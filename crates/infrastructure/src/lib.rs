@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod identity;
+pub mod payments;
 pub mod rate_limits;
 pub mod secret;
 pub mod storage;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use api::rate_limits::{Rate, RateLimits, TrustedProxies};
 use api::response_headers::{Cors, CorsOrigins};
 use infrastructure::identity::KeycloakConfig;
+use infrastructure::payments::{DEFAULT_API_BASE, StripeConfig};
 use infrastructure::{DatabaseUrl, Secret};
 
 /// A setting that could not be used, and why.
@@ -29,6 +30,15 @@ pub enum AuthProvider {
     /// Keycloak: accounts in a realm, tokens from its token endpoint (`KEYCLOAK_URL`,
     /// `KEYCLOAK_REALM`, `KEYCLOAK_CLIENT_ID`, `KEYCLOAK_CLIENT_SECRET`).
     Keycloak(KeycloakConfig),
+}
+
+/// Who takes payments (`PAYMENT_PROVIDER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentSettings {
+    /// `manual`, the default: an admin records payments.
+    Manual,
+    /// `stripe`: `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, and `STRIPE_API_BASE`.
+    Stripe(StripeConfig),
 }
 
 /// Where product images are kept (`STORAGE_BACKEND`).
@@ -116,10 +126,15 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `STORAGE_BACKEND` (with `GDRIVE_*` for Google Drive).
     pub storage: StorageBackend,
+    /// `PAYMENT_PROVIDER` (with `STRIPE_*` for Stripe).
+    pub payments: PaymentSettings,
     /// `MAX_UPLOAD_BYTES`: largest image upload.
     pub max_upload_bytes: u64,
     /// `CART_TTL_DAYS`: open carts untouched this many days are deleted (1..=3650, default 30).
     pub cart_ttl_days: u32,
+    /// `ORDER_PAYMENT_TIMEOUT_MINUTES`: pending orders unpaid this long are cancelled
+    /// (0..=43200, default 60; 0 turns it off).
+    pub order_payment_timeout_minutes: u32,
     /// `LOW_STOCK_THRESHOLD`: stock at or below which a product is low (`variant.low_stock`).
     pub low_stock_threshold: u32,
     /// `CATALOG_CACHE_MAX_BYTES`: how many bytes of catalog answers (the product list and
@@ -201,8 +216,13 @@ impl fmt::Debug for Settings {
             .field("request_timeout", &self.request_timeout)
             .field("log_format", &self.log_format)
             .field("storage", &self.storage)
+            .field("payments", &self.payments)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("cart_ttl_days", &self.cart_ttl_days)
+            .field(
+                "order_payment_timeout_minutes",
+                &self.order_payment_timeout_minutes,
+            )
             .field("low_stock_threshold", &self.low_stock_threshold)
             .field("catalog_cache_max_bytes", &self.catalog_cache_max_bytes)
             .field("catalog_cache_max_stale", &self.catalog_cache_max_stale)
@@ -375,6 +395,36 @@ fn cors(get: &impl Fn(&str) -> Option<String>) -> Result<Cors, ConfigError> {
     })
 }
 
+/// `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`, each required; `STRIPE_API_BASE`
+/// (Stripe's own API by default) an `http(s)` URL.
+fn stripe_settings(get: &impl Fn(&str) -> Option<String>) -> Result<StripeConfig, ConfigError> {
+    let required = |name: &'static str| {
+        get(name).ok_or(ConfigError {
+            name,
+            message: "is required when PAYMENT_PROVIDER=stripe (see README, Payments)".into(),
+        })
+    };
+    let api_base = get("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.into());
+    let rest = api_base
+        .trim()
+        .strip_prefix("https://")
+        .or_else(|| api_base.trim().strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {}
+        _ => {
+            return Err(ConfigError {
+                name: "STRIPE_API_BASE",
+                message: format!("`{api_base}` is not an http(s) URL"),
+            });
+        }
+    }
+    Ok(StripeConfig {
+        secret_key: Secret::new(required("STRIPE_SECRET_KEY")?.trim()),
+        webhook_secret: Secret::new(required("STRIPE_WEBHOOK_SECRET")?.trim()),
+        api_base: api_base.trim().to_owned(),
+    })
+}
+
 /// `GDRIVE_*`, each required but the folder (`/shop` by default).
 fn gdrive_settings(get: &impl Fn(&str) -> Option<String>) -> Result<GdriveSettings, ConfigError> {
     let required = |name: &'static str| {
@@ -483,6 +533,16 @@ impl Settings {
                 });
             }
         };
+        let payments = match get("PAYMENT_PROVIDER").as_deref().map(str::trim) {
+            None | Some("manual") => PaymentSettings::Manual,
+            Some("stripe") => PaymentSettings::Stripe(stripe_settings(&get)?),
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "PAYMENT_PROVIDER",
+                    message: format!("`{other}` is not one of: manual, stripe"),
+                });
+            }
+        };
         let rate_limit_enabled = parse_bool("RATE_LIMIT_ENABLED", get("RATE_LIMIT_ENABLED"), true)?;
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
@@ -550,6 +610,7 @@ impl Settings {
             )?),
             log_format,
             storage,
+            payments,
             max_upload_bytes: parse_number(
                 "MAX_UPLOAD_BYTES",
                 get("MAX_UPLOAD_BYTES"),
@@ -557,6 +618,12 @@ impl Settings {
                 1..=MAX_UPLOAD_LIMIT,
             )?,
             cart_ttl_days: parse_number("CART_TTL_DAYS", get("CART_TTL_DAYS"), 30, 1..=3650)?,
+            order_payment_timeout_minutes: parse_number(
+                "ORDER_PAYMENT_TIMEOUT_MINUTES",
+                get("ORDER_PAYMENT_TIMEOUT_MINUTES"),
+                60,
+                0..=43200,
+            )?,
             low_stock_threshold: parse_number(
                 "LOW_STOCK_THRESHOLD",
                 get("LOW_STOCK_THRESHOLD"),
@@ -674,6 +741,45 @@ impl Settings {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn payments_are_manual_by_default_and_stripe_needs_both_secrets_which_never_print() {
+        assert_eq!(settings(&[]).unwrap().payments, PaymentSettings::Manual);
+        assert_eq!(settings(&[]).unwrap().order_payment_timeout_minutes, 60);
+        let off = settings(&[("ORDER_PAYMENT_TIMEOUT_MINUTES", "0")]).unwrap();
+        assert_eq!(off.order_payment_timeout_minutes, 0);
+        assert!(settings(&[("ORDER_PAYMENT_TIMEOUT_MINUTES", "-1")]).is_err());
+        let e = settings(&[("PAYMENT_PROVIDER", "stripe")]).unwrap_err();
+        assert_eq!(e.name, "STRIPE_SECRET_KEY");
+        let e = settings(&[
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.name, "STRIPE_WEBHOOK_SECRET");
+        let s = settings(&[
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_def"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        ])
+        .unwrap();
+        let PaymentSettings::Stripe(stripe) = &s.payments else {
+            panic!("not stripe");
+        };
+        assert_eq!(stripe.api_base, "http://127.0.0.1:12111");
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("sk_test_abc") && !shown.contains("whsec_def"),
+            "{shown}"
+        );
+        assert_eq!(
+            settings(&[("PAYMENT_PROVIDER", "paypal")])
+                .unwrap_err()
+                .name,
+            "PAYMENT_PROVIDER"
+        );
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs

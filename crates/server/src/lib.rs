@@ -32,6 +32,10 @@ use application::delivery::{DeliverWebhooks, DeliveryQueue, DeliverySettings};
 use application::events::{Events, ListEvents};
 use application::jobs::{JobSchedule, PeriodicJob, PeriodicWork, RunPeriodicJobs};
 use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders, PlaceOrder};
+use application::payments::{
+    ExpireUnpaidOrders, HandlePaymentWebhook, ManualPayments, PaymentProvider, PaymentWebhooks,
+    ReceivePayment, Refunds, StartPayment,
+};
 use application::ports::{
     Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
 };
@@ -39,17 +43,19 @@ use application::webhooks::WebhookEndpoints;
 use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
 use infrastructure::db::{
     SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
-    SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
+    SqlPayments, SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers,
+    SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
 };
+use infrastructure::payments::{StripePayments, StripeWebhooks};
 use infrastructure::tokens::RandomTokens;
 use infrastructure::webhooks::{HttpSender, RandomSecrets, SystemResolver};
 use infrastructure::{Database, GdriveConfig, OpendalStore};
 use tokio::net::TcpListener;
 
-pub use config::{AuthProvider, ConfigError, LogFormat, Settings, StorageBackend};
+pub use config::{AuthProvider, ConfigError, LogFormat, PaymentSettings, Settings, StorageBackend};
 
 /// Adapters built from the settings, ready to hand to the use cases.
 struct Adapters {
@@ -61,6 +67,9 @@ struct Adapters {
     orders: Arc<SqlOrders>,
     users: Arc<SqlUsers>,
     webhooks: Arc<SqlWebhooks>,
+    payments: Arc<SqlPayments>,
+    payment_provider: Arc<dyn PaymentProvider>,
+    payment_webhooks: Option<Arc<dyn PaymentWebhooks>>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
     /// This instance's metrics: the repositories count the events they write in them.
@@ -101,6 +110,16 @@ impl Adapters {
             .await
             .context("cannot apply database migrations")?;
         let identity = identity_provider(settings, &db).await?;
+        let (payment_provider, payment_webhooks): (
+            Arc<dyn PaymentProvider>,
+            Option<Arc<dyn PaymentWebhooks>>,
+        ) = match &settings.payments {
+            PaymentSettings::Manual => (Arc::new(ManualPayments), None),
+            PaymentSettings::Stripe(stripe) => (
+                Arc::new(StripePayments::new(stripe).context("cannot build the Stripe client")?),
+                Some(Arc::new(StripeWebhooks::new(stripe))),
+            ),
+        };
         let metrics = Arc::new(api::metrics::ShopMetrics::new(
             Arc::new(DatabasePools(db.clone())),
             settings.metrics_token.as_ref().map(|t| t.expose()),
@@ -113,6 +132,9 @@ impl Adapters {
             orders: Arc::new(SqlOrders::new(db.clone()).counting_events(metrics.clone())),
             users: Arc::new(SqlUsers::new(db.clone()).counting_events(metrics.clone())),
             webhooks: Arc::new(SqlWebhooks::new(db.clone())),
+            payments: Arc::new(SqlPayments::new(db.clone()).counting_events(metrics.clone())),
+            payment_provider,
+            payment_webhooks,
             identity,
             clock: Arc::new(SystemClock),
             metrics,
@@ -134,6 +156,10 @@ impl Adapters {
         let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
         let events = events(settings);
+        let refunds = Arc::new(Refunds {
+            payments: self.payments.clone(),
+            provider: self.payment_provider.clone(),
+        });
         let variant_deps = || VariantDeps {
             products: products.clone(),
             catalog: products.clone(),
@@ -257,12 +283,30 @@ impl Adapters {
                 clock: clock.clone(),
                 metrics: metrics.clone(),
                 events: events.clone(),
+                refunds: refunds.clone(),
             },
             change_order_status: ChangeOrderStatus {
                 orders: orders.clone(),
                 clock: clock.clone(),
                 metrics: metrics.clone(),
                 events: events.clone(),
+                refunds: refunds.clone(),
+            },
+            start_payment: StartPayment {
+                orders: orders.clone(),
+                payments: self.payments.clone(),
+                provider: self.payment_provider.clone(),
+                clock: clock.clone(),
+            },
+            payment_webhook: HandlePaymentWebhook {
+                webhooks: self.payment_webhooks.clone(),
+                receive: ReceivePayment {
+                    orders: orders.clone(),
+                    payments: self.payments.clone(),
+                    provider: self.payment_provider.clone(),
+                    clock: clock.clone(),
+                    events: events.clone(),
+                },
             },
             list_events: ListEvents {
                 reads: Arc::new(SqlEvents::new(self.db.clone())),
@@ -322,7 +366,7 @@ impl Adapters {
                 ))),
                 clock: self.clock.clone(),
                 timer: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
-                jobs: vec![
+                jobs: [
                     sweep(
                         "sweep_idempotency_keys",
                         Arc::new(SqlSweep::idempotency_keys(self.db.clone())),
@@ -338,7 +382,26 @@ impl Adapters {
                             batch: 500,
                         }),
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(
+                    (settings.order_payment_timeout_minutes > 0).then(|| PeriodicJob {
+                        name: "expire_unpaid_orders",
+                        // Looked at every minute at most, so an order is cancelled soon after its time.
+                        every: settings.jobs_sweep_interval.min(Duration::from_secs(60)),
+                        work: jobs::OnRuntime::here(Arc::new(ExpireUnpaidOrders {
+                            orders: self.orders.clone(),
+                            payments: self.payments.clone(),
+                            events: events(settings),
+                            timeout: chrono::TimeDelta::minutes(i64::from(
+                                settings.order_payment_timeout_minutes,
+                            )),
+                            batch: 200,
+                        })
+                            as Arc<dyn PeriodicWork>),
+                    }),
+                )
+                .collect(),
                 lease: PERIODIC_JOB_LEASE,
             },
             deliver: DeliverWebhooks {

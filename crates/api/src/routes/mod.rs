@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod images;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod promotions;
 pub mod shipping_options;

@@ -808,7 +808,7 @@ impl Carts {
                 name: r.option.name().as_str().to_owned(),
                 amount: totals.shipping(),
             }),
-            payment_status: "unpaid".to_owned(),
+            payment_status: domain::PaymentStatus::Unpaid,
             guest_token: token.as_deref().map(domain::TokenHash::of),
             cart_id: Some(id),
         };

@@ -11,6 +11,7 @@ mod events;
 mod images;
 mod jobs;
 mod orders;
+mod payments;
 mod ports;
 mod products;
 mod promotions;
@@ -42,7 +43,7 @@ use crate::ports::{
     Clock, FileStore, IdentityProvider, Metrics, NoMetrics, OrderReadModel, ProductReadModel,
     UserReadModel,
 };
-use crate::testing::{FixedClock, MemoryOrders, MemoryProducts, events};
+use crate::testing::{FixedClock, MemoryOrders, MemoryProducts, events, manual_refunds};
 
 // --- building the use cases -------------------------------------------------------------
 
@@ -94,6 +95,7 @@ fn cancel_order(orders: Arc<dyn OrderRepository>) -> CancelOrder {
         clock: clock(),
         metrics: no_metrics(),
         events: events(),
+        refunds: manual_refunds(),
     }
 }
 
@@ -103,6 +105,7 @@ fn change_order_status(orders: Arc<dyn OrderRepository>) -> ChangeOrderStatus {
         clock: clock(),
         metrics: no_metrics(),
         events: events(),
+        refunds: manual_refunds(),
     }
 }
 

@@ -150,7 +150,8 @@ fn details_of(r: &OrderRow) -> Result<domain::OrderDetails, RepositoryError> {
         tax_total: money(r.tax_total_minor, &r.currency)?,
         discount_code: r.discount_code.clone(),
         shipping_option,
-        payment_status: r.payment_status.clone(),
+        payment_status: domain::PaymentStatus::parse(&r.payment_status)
+            .map_err(|e| corrupt("payment status", e))?,
         guest_token: r
             .token_hash
             .as_deref()
@@ -678,7 +679,13 @@ impl OrderRepository for SqlOrders {
     ) -> Result<bool, RepositoryError> {
         on_db!(&self.db, write, pool, begin => {
             let mut tx = pool.begin_with(begin).await.map_err(map_err)?;
-            let changed = sqlx::query("UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+            // The payment status follows the order's as `PaymentStatus::after_status_change` says.
+            let changed = sqlx::query(
+                "UPDATE orders SET status = $3, updated_at = $4, payment_status = CASE \
+                 WHEN $3 = 'paid' AND payment_status = 'unpaid' THEN 'paid' \
+                 WHEN $3 = 'cancelled' AND payment_status = 'paid' THEN 'refunded' \
+                 ELSE payment_status END WHERE id = $1 AND status = $2",
+            )
                 .bind(id.as_uuid())
                 .bind(from.as_str())
                 .bind(to.as_str())
@@ -918,7 +925,7 @@ pub(super) async fn check_out(
             .bind(details.tax_total.minor())
             .bind(details.discount_code.clone())
             .bind(shipping_json(details.shipping_option.as_ref()))
-            .bind(details.payment_status.clone())
+            .bind(details.payment_status.as_str())
             .bind(details.guest_token.map(|h| h.to_hex()))
             .bind(details.cart_id.map(|c| c.as_uuid()))
             .execute(&mut *tx)

@@ -109,7 +109,9 @@ async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp
             "order.status_changed",
             "order.paid",
             "order.status_changed",
-            "order.cancelled"
+            "order.cancelled",
+            // A paid order cancelled is refunded (issue 15).
+            "order.refunded"
         ]
     );
     assert_eq!(of_order[0].1, order);
@@ -117,6 +119,8 @@ async fn each_change_writes_its_event_with_the_resource_as_answered(app: TestApp
     assert_eq!(of_order[2].1, paid);
     assert_eq!(of_order[3].1, cancelled);
     assert_eq!(of_order[4].1, cancelled);
+    assert_eq!(of_order[5].1, cancelled);
+    assert_eq!(cancelled["payment_status"], json!("refunded"));
 
     let resp = app
         .delete(&format!("/api/v1/products/{id}"), Some(&admin))

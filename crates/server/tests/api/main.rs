@@ -27,6 +27,7 @@ mod metrics;
 mod operations;
 mod orders;
 mod outage;
+mod payments;
 mod process;
 mod products;
 mod promotions;
