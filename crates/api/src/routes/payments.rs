@@ -59,7 +59,17 @@ pub async fn start(
 /// 400 and nothing changes. An event id seen before changes nothing. 404 unless
 /// `PAYMENT_PROVIDER=stripe`.
 #[utoipa::path(post, path = "/api/v1/payments/stripe/webhook", tag = "payments", operation_id = "receive_stripe_webhook",
-    request_body(content = Object, content_type = "application/json", description = "Stripe's event, as Stripe signed it"),
+    request_body(content = Object, content_type = "application/json", description = "Stripe's event, as Stripe signed it", example = json!({
+        "id": "evt_1Nv0fXJ2eZvKYlo2",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {
+            "id": "pi_3Nv0fWJ2eZvKYlo2",
+            "object": "payment_intent",
+            "amount": 1990,
+            "currency": "eur",
+            "metadata": {"order_id": "01933b5e-8f4a-7c3e-9a1b-2c3d4e5f6a7b"}
+        }}
+    })),
     params(
         ("Stripe-Signature" = Option<String>, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\">`, one `v1` per signing secret"),
     ),
