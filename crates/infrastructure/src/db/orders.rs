@@ -732,6 +732,7 @@ impl OrderReadModel for SqlOrders {
             items: rows,
             request: page,
             total,
+            total_is_estimate,
             next,
         } = fetch_newest_by_id::<OrderRow>(
             &self.db,
@@ -755,6 +756,7 @@ impl OrderReadModel for SqlOrders {
             items,
             request: page,
             total,
+            total_is_estimate,
             next,
         })
     }
