@@ -862,6 +862,9 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     for name, _, body in SCENARIOS:
         if args.scenarios and name not in args.scenarios:
             continue
+        if (name == "category" and not slugs) or (name == "cursor" and cursors == ["none"]):
+            log(f"{label}: {name} skipped: no categories or no second page in this dataset")
+            continue
         for c in args.connections:
             script = script_dir / f"{name}-{c}.lua"
             text = common + "\n" + body + "\n"
