@@ -8,6 +8,11 @@
                                 # right after scripts/test.sh it compiles nothing
     scripts/bench.py --webhook  # also: each order-placing scenario again with one webhook
                                 # endpoint subscribed to "*", delivered to a local receiver
+    scripts/bench.py --catalog-size 1000000 --only sqlite --scenarios category cursor
+                                # a catalog of N products (2 variants each, in 20 categories)
+                                # bulk-loaded by SQL straight into the bench database instead of
+                                # seeded over HTTP; also measures the catalog reads one request
+                                # at a time (median, no catalog cache) and the peak RSS
 
 It builds `shop`, provides PostgreSQL (like scripts/test.sh: `SHOP_TEST_POSTGRES_URL` when set,
 else a throw-away cluster, with fsync on as in production), installs wrk from Debian's packages
@@ -361,6 +366,184 @@ def seed(server: Server, binary: Path, env: dict, products: int, users: int) -> 
     return data
 
 
+# --- a large catalog, bulk-loaded --------------------------------------------------------------
+
+# Products in one statement per table, straight into the database the running `shop` migrated:
+# as `shop` stores them (search_text = folded name, U+001F, folded description; the product row
+# summarising its variants: first SKU, lowest price, stock sum), all active, each with sizes S
+# and M, each in one of the 20 leaf categories made over HTTP. The kept totals follow by their
+# triggers; the categories' counts are set at the end as `shop` keeps them.
+BULK_SQL = """
+INSERT INTO bulk_words (k, w) VALUES {words};
+INSERT INTO products (id, sku, name, slug, status, description, price_minor, currency, stock,
+    options, search_text, created_at, updated_at)
+SELECT {id}, 'BULK-' || i || '-S', name, 'bulk-' || i, 'active', descr, price, 'EUR', 2000,
+    '[{{"name":"Size","values":["S","M"]}}]', name || {sep} || descr, {now}, {now}
+FROM (SELECT i, (SELECT w FROM bulk_words WHERE k = i % 20) || ' '
+             || (SELECT w FROM bulk_words WHERE k = (i / 20) % 20) || ' '
+             || (SELECT w FROM bulk_words WHERE k = (i * 7 + 3) % 20) || ' ' || i AS name,
+             'catalog item ' || (SELECT w FROM bulk_words WHERE k = (i * 13 + 5) % 20) || ' '
+             || (SELECT w FROM bulk_words WHERE k = (i * 17 + 11) % 20) AS descr,
+             100 + (i * 7919) % 99900 AS price
+      FROM ({series}) s) t;
+INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, currency, stock,
+    position, created_at, updated_at)
+SELECT {id}, id, sku, '["S"]', price_minor, currency, 1000, 0, created_at, updated_at
+FROM products WHERE sku LIKE 'BULK-%';
+INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, currency, stock,
+    position, created_at, updated_at)
+SELECT {id}, id, replace(sku, '-S', '-M'), '["M"]', price_minor + 500, currency, 1000, 1,
+    created_at, updated_at
+FROM products WHERE sku LIKE 'BULK-%';
+INSERT INTO product_categories (product_id, category_id, created_at, updated_at)
+SELECT p.id, c.id, p.created_at, p.updated_at
+FROM products p JOIN bulk_categories c ON c.k = {seq_mod}
+WHERE p.sku LIKE 'BULK-%';
+UPDATE categories SET product_count = (SELECT COUNT(*) FROM product_categories pc
+    WHERE pc.category_id = categories.id);
+UPDATE categories SET product_count = (SELECT COALESCE(SUM(c.product_count), 0) FROM categories c
+    WHERE c.parent_id = categories.id) WHERE parent_id IS NULL;
+"""
+
+
+def bulk_catalog(server: Server, admin: str, database_url: str, n: int) -> list:
+    """Loads `n` products into the database of the running `shop` (see BULK_SQL); returns the
+    slugs of its categories (5 top-level, each with 4 leaves)."""
+    started = time.monotonic()
+    leaves, slugs = [], []
+    for t in range(5):
+        status, top = request(server.base, "POST", "/api/v1/categories", {"name": f"Bench {t}"}, admin)
+        assert status == 201, (status, top)
+        slugs.append(top["slug"])
+        for c in range(4):
+            status, leaf = request(server.base, "POST", "/api/v1/categories",
+                                   {"name": f"Bench {t}.{c}", "parent_id": top["id"]}, admin)
+            assert status == 201, (status, leaf)
+            leaves.append(leaf["id"])
+            slugs.append(leaf["slug"])
+    words = ", ".join(f"({k}, '{w}')" for k, w in enumerate(WORDS))
+    if database_url.startswith("sqlite"):
+        import sqlite3
+        import uuid
+        path = database_url.split("://", 1)[1].split("?", 1)[0]
+        db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TEMP TABLE bulk_words (k INTEGER PRIMARY KEY, w TEXT)")
+        db.execute("CREATE TEMP TABLE bulk_categories (k INTEGER PRIMARY KEY, id BLOB)")
+        db.executemany("INSERT INTO bulk_categories VALUES (?, ?)",
+                       [(k, uuid.UUID(c).bytes) for k, c in enumerate(leaves)])
+        sql = BULK_SQL.format(
+            words=words, id="randomblob(16)", sep="char(31)", now="'2026-01-01T00:00:00+00:00'",
+            series=f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s",
+            seq_mod="p.seq % 20")
+        # One transaction (executescript commits any open one first, so it begins inside).
+        db.executescript("BEGIN IMMEDIATE;" + sql + "COMMIT;")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+    else:
+        psql = shutil.which("psql") or str((find_pg_bin() or Path("/usr/bin")) / "psql")
+        cats = ", ".join(f"({k}, '{c}'::uuid)" for k, c in enumerate(leaves))
+        sql = ("BEGIN;\nCREATE TEMP TABLE bulk_words (k INTEGER PRIMARY KEY, w TEXT);\n"
+               "CREATE TEMP TABLE bulk_categories (k INTEGER PRIMARY KEY, id UUID);\n"
+               f"INSERT INTO bulk_categories VALUES {cats};\n"
+               + BULK_SQL.format(words=words, id="gen_random_uuid()", sep="chr(31)", now="now()",
+                                 series=f"SELECT generate_series(1, {n}) AS i",
+                                 seq_mod="abs(hashtext(p.id::text)) % 20")
+               + "COMMIT;\nVACUUM ANALYZE;\n")
+        subprocess.run([psql, database_url, "-q", "-v", "ON_ERROR_STOP=1"], input=sql, text=True,
+                       check=True, stdout=subprocess.DEVNULL)
+    # The kept total counted them, and they read back whole (a row `shop` cannot read is left
+    # out of its page).
+    status, page = request(server.base, "GET", "/api/v1/products?per_page=1")
+    assert status == 200 and page["total"] == n, (status, page)
+    status, page = request(server.base, "GET", "/api/v1/products?per_page=20&category=" + slugs[0])
+    assert status == 200 and len(page["items"]) == min(20, n // 5), (status, page)
+    assert all(len(p["variants"]) == 2 and p["categories"] for p in page["items"]), page["items"][:1]
+    log(f"bulk-loaded {n} products in {time.monotonic() - started:.1f} s")
+    return slugs
+
+
+def sample_ids(server: Server, admin: str, pages: int = 10) -> list:
+    """Product ids of the first `pages` pages of 100, for the by-id and order scenarios."""
+    ids, path = [], "/api/v1/products?per_page=100"
+    for _ in range(pages):
+        status, page = request(server.base, "GET", path, token=admin)
+        assert status == 200, (status, page)
+        ids += [p["id"] for p in page["items"]]
+        if not page["next_cursor"]:
+            break
+        path = "/api/v1/products?per_page=100&cursor=" + page["next_cursor"]
+    return ids
+
+
+def walk_cursors(server: Server, pages: int) -> list:
+    """The `next_cursor` of the first `pages` pages of 20 (newest first)."""
+    cursors, path = [], "/api/v1/products?per_page=20"
+    for _ in range(pages):
+        status, page = request(server.base, "GET", path)
+        assert status == 200, (status, page)
+        if not page["next_cursor"]:
+            break
+        cursors.append(page["next_cursor"])
+        path = "/api/v1/products?per_page=20&cursor=" + page["next_cursor"]
+    return cursors or ["none"]
+
+
+def catalog_latencies(server: Server, slugs: list, n: int = 100) -> list:
+    """Each catalog read `n` times (or as many as 20 s allow, at least 10) one at a time over
+    one keep-alive connection, after 5 unmeasured: (name,
+    requests, median ms, p90 ms, peak RSS MiB since the first)."""
+    import http.client
+    import statistics
+    import urllib.parse
+    host, port = server.base.split("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+
+    def get(path: str):
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, (path, r.status, body[:300])
+        return json.loads(body)
+
+    # The cursor past page 500 (or the last but one page of a smaller catalog).
+    depth = max(1, min(500, get("/api/v1/products?per_page=1")["total"] // 20 - 1))
+    deep = get(f"/api/v1/products?per_page=20&page={depth}")["next_cursor"]
+    reads = [
+        ("first page", lambda i: "/api/v1/products?per_page=20"),
+        ("page 500", lambda i: "/api/v1/products?per_page=20&page=500"),
+        (f"cursor page (after page {depth})", lambda i: "/api/v1/products?per_page=20&cursor="
+         + urllib.parse.quote(deep or "")),
+        ("category page (leaf)", lambda i: f"/api/v1/products?per_page=20&category={slugs[1 + i % 4]}"),
+        ("category page (top, with its leaves)", lambda i: f"/api/v1/products?per_page=20&category={slugs[0]}"),
+        ("filtered and sorted (price range, in stock, price_asc)",
+         lambda i: "/api/v1/products?per_page=20&min_price=10.00&max_price=900.00&currency=EUR&in_stock=true&sort=price_asc"),
+        ("search matching every product (q=catalog)", lambda i: "/api/v1/products?per_page=20&q=catalog"),
+        ("relevance search (q=random word)", lambda i: f"/api/v1/products?per_page=20&q={WORDS[i % len(WORDS)]}"),
+        ("two-letter search (q=ca)", lambda i: "/api/v1/products?per_page=20&q=ca"),
+    ]
+    server.reset_peak()
+    out = []
+    for name, path_of in reads:
+        for i in range(5):
+            get(path_of(i))
+        times = []
+        budget = time.monotonic() + 20  # a slow read at a million products: fewer requests
+        for i in range(n):
+            t = time.perf_counter()
+            get(path_of(i))
+            times.append((time.perf_counter() - t) * 1000)
+            if i >= 9 and time.monotonic() > budget:
+                break
+        times.sort()
+        row = (name, len(times), statistics.median(times), times[int(len(times) * 0.9) - 1],
+               server.rss_kib("VmHWM") / 1024)
+        log(f"one at a time: {name}: median {row[2]:.2f} ms, p90 {row[3]:.2f} ms, peak RSS {row[4]:.1f} MiB")
+        out.append(row)
+    conn.close()
+    return out
+
+
 # --- scenarios -------------------------------------------------------------------------------
 
 LUA_COMMON = """
@@ -370,7 +553,13 @@ local words = {%(words)s}
 local pages = %(pages)d
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 local function pick(t) return t[math.random(#t)] end
+local categories = {%(categories)s}
+local cursors = {%(cursors)s}
 local function catalog() return wrk.format("GET", "/api/v1/products?per_page=20&page=" .. math.random(pages)) end
+local function category() return wrk.format("GET", "/api/v1/products?per_page=20&category=" .. pick(categories)) end
+local function cursor() return wrk.format("GET", "/api/v1/products?per_page=20&cursor=" .. pick(cursors)) end
+local function filtered() return wrk.format("GET", "/api/v1/products?per_page=20&min_price=" .. math.random(1, 400) .. ".00&max_price=900.00&currency=EUR&in_stock=true&sort=price_asc") end
+local function relevance() return wrk.format("GET", "/api/v1/products?per_page=20&sort=relevance&q=" .. pick(words)) end
 local function product() return wrk.format("GET", "/api/v1/products/" .. pick(ids)) end
 local function search() return wrk.format("GET", "/api/v1/products?q=" .. pick(words)) end
 local function me() return wrk.format("GET", "/api/v1/users/me", {["Authorization"] = "Bearer " .. pick(tokens)}) end
@@ -422,6 +611,11 @@ SCENARIOS = [
     ("catalog", "catalog page: GET /products?page=random&per_page=20", "request = catalog"),
     ("product", "product by id: GET /products/{random id}", "request = product"),
     ("search", "search: GET /products?q={random word}", "request = search"),
+    ("category", "category page: GET /products?category={random category slug}", "request = category"),
+    ("cursor", "cursor page: GET /products?cursor={one of the first 50 pages' next_cursor}", "request = cursor"),
+    ("filtered", "filtered and sorted page: GET /products?min_price=..&max_price=900.00&currency=EUR&in_stock=true&sort=price_asc",
+     "request = filtered"),
+    ("relevance", "relevance search: GET /products?q={random word}&sort=relevance", "request = relevance"),
     ("me", "signed-in GET /users/me (a random user's token)", "request = me"),
     ("order", "order placement: POST /orders (1-2 lines)", "request = order"),
     ("mix", "mix: 80% catalog, 15% product, 5% orders", "request = mix"),
@@ -632,6 +826,9 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
         env.update(RATE_LIMIT_ENABLED="true", RATE_LIMIT_AUTH_PER_MINUTE="1000000",
                    RATE_LIMIT_AUTH_BURST="1000000", RATE_LIMIT_WRITES_PER_MINUTE="1000000",
                    RATE_LIMIT_WRITES_BURST="1000000")
+    if args.catalog_size is not None:
+        # What the catalog's queries cost, not what the in-memory catalog cache saves: off.
+        env["CATALOG_CACHE_MAX_BYTES"] = "0"
     worker = args.webhook_worker and database_url.startswith("postgres")
     if worker:
         # The scale-out shape: the API runs no job runner, a `shop worker` process does.
@@ -644,15 +841,29 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     receiver = WebhookReceiver(cleanup) if args.webhook else None
     time.sleep(1)
     idle_rss = server.rss_kib() / 1024
-    data = seed(server, binary, env, args.products, args.users)
+    products = args.products
+    if args.catalog_size is not None:
+        products = args.catalog_size
+        data = seed(server, binary, env, 0, args.users)
+        slugs = bulk_catalog(server, data.admin, database_url, args.catalog_size)
+        data.product_ids = sample_ids(server, data.admin)
+    else:
+        data = seed(server, binary, env, args.products, args.users)
+        slugs = []
+    cursors = walk_cursors(server, 50)
+    latencies = catalog_latencies(server, slugs) if args.catalog_size is not None else None
     script_dir = data_dir / "lua"
     script_dir.mkdir()
     common = LUA_COMMON % {"ids": lua_list(data.product_ids), "tokens": lua_list(data.tokens),
-                           "words": lua_list(WORDS), "pages": max(1, args.products // 20)}
+                           "words": lua_list(WORDS), "pages": max(1, products // 20),
+                           "categories": lua_list(slugs or ["none"]), "cursors": lua_list(cursors)}
     results = []
     shipping = None
     for name, _, body in SCENARIOS:
         if args.scenarios and name not in args.scenarios:
+            continue
+        if (name == "category" and not slugs) or (name == "cursor" and cursors == ["none"]):
+            log(f"{label}: {name} skipped: no categories or no second page in this dataset")
             continue
         for c in args.connections:
             script = script_dir / f"{name}-{c}.lua"
@@ -691,7 +902,7 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
                 log_result(label, r)
                 results.append(r)
     return {"label": label, "cold_start_ms": server.cold_start_ms, "idle_rss_mib": idle_rss,
-            "results": results}
+            "results": results, "latencies": latencies}
 
 
 def machine() -> str:
@@ -725,7 +936,9 @@ def report(runs: list, args, binary: Path) -> str:
         f"- Machine: {machine()}",
         f"- Build: `{binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary}`, "
         f"size {binary.stat().st_size / 2**20:.1f} MiB",
-        f"- Dataset: {args.products} products, {args.users} users with access tokens; "
+        f"- Dataset: {args.catalog_size if args.catalog_size is not None else args.products} products"
+        f"{' (bulk-loaded by SQL, 2 variants each, in 20 categories; catalog cache off)' if args.catalog_size is not None else ''}, "
+        f"{args.users} users with access tokens; "
         f"{args.duration} s per scenario after a {args.warmup} s warm-up",
         "- Rate limits: " + ("on, with budgets no scenario exhausts (`--rate-limits`)" if args.rate_limits
                              else "off (`RATE_LIMIT_ENABLED=false`); metrics: always on"),
@@ -761,6 +974,16 @@ def report(runs: list, args, binary: Path) -> str:
             lines.append(f"| {titles[r.scenario]} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
                          f"{r.p99_ms:.2f} | {r.requests:,} | {r.non_2xx}{errors} | {r.peak_rss_mib:.1f} |")
         lines.append("")
+        if run.get("latencies"):
+            lines += [
+                "One request at a time over one keep-alive connection (after 5 unmeasured):",
+                "",
+                "| read | requests | median ms | p90 ms | peak RSS MiB |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for name, n, median, p90, rss in run["latencies"]:
+                lines.append(f"| {name} | {n} | {median:.2f} | {p90:.2f} | {rss:.1f} |")
+            lines.append("")
         lines += webhook_table(run["results"])
     return "\n".join(lines)
 
@@ -804,6 +1027,9 @@ def main() -> None:
                              "measures the debug binary of `cargo test --workspace --no-run`")
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--catalog-size", type=int, metavar="N",
+                        help="bulk-load N products by SQL (2 variants each, 20 categories) instead of "
+                             "seeding --products over HTTP, and measure the catalog reads one at a time")
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
     parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per scenario")
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])

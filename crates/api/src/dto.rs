@@ -872,9 +872,16 @@ macro_rules! page_type {
             /// Page size asked for.
             #[schema(example = 20, minimum = 1, maximum = 100)]
             pub per_page: u32,
-            /// Items across all pages.
+            /// Items across all pages. Exact up to 10,000; above that a list that counts its
+            /// matches (a search, or a filter other than `status`) stops counting at 10,001 and
+            /// says `total_is_estimate: true`: then `total` is a lower bound (follow
+            /// `next_cursor` to the end). An unfiltered list's total is always exact.
             #[schema(example = 1)]
             pub total: u64,
+            /// `true` when `total` is an estimate (a lower bound, see `total`); absent otherwise.
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            #[schema(required = false, example = true)]
+            pub total_is_estimate: bool,
             /// Pages in all (0 for an empty list).
             #[schema(example = 1)]
             pub total_pages: u64,
@@ -893,6 +900,7 @@ macro_rules! page_type {
                     page: p.request.page(),
                     per_page: p.request.per_page(),
                     total: p.total,
+                    total_is_estimate: p.total_is_estimate,
                     total_pages,
                     items: p.items.into_iter().map(Into::into).collect(),
                 }

@@ -180,6 +180,7 @@ impl ProductReadModel for MemoryProducts {
             .collect();
         Ok(Page {
             total: items.len() as u64,
+            total_is_estimate: false,
             items,
             request: page,
             next: None,
@@ -666,6 +667,7 @@ impl UserReadModel for MemoryUsers {
         let items = self.items.lock().unwrap().clone();
         Ok(Page {
             total: items.len() as u64,
+            total_is_estimate: false,
             items,
             request: page,
             next: None,
@@ -874,6 +876,7 @@ fn page_of<T: Clone>(newest_last: &[T], page: PageRequest) -> Page<T> {
         request: page,
         total: newest_last.len() as u64,
         next: None,
+        total_is_estimate: false,
     }
 }
 

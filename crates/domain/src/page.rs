@@ -110,19 +110,26 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Which page this is.
     pub request: PageRequest,
-    /// Items across all pages.
+    /// Items across all pages; a lower bound when `total_is_estimate`.
     pub total: u64,
+    /// Counting stopped at [`Page::COUNT_LIMIT`] + 1: more items than `total` may follow.
+    pub total_is_estimate: bool,
     /// The position of this page's last item when more follow it; `None` on the last page.
     pub next: Option<SortKeys>,
 }
 
 impl<T> Page<T> {
+    /// The most items a list counts one by one (API.md: a total above 10,000 may be an
+    /// estimate). A list that finds more stops counting at one past it and says so.
+    pub const COUNT_LIMIT: u64 = 10_000;
+
     /// The page `request` names of a list with nothing in it.
     pub fn empty(request: PageRequest) -> Self {
         Self {
             items: Vec::new(),
             request,
             total: 0,
+            total_is_estimate: false,
             next: None,
         }
     }
@@ -143,6 +150,7 @@ impl<T> Page<T> {
             items: self.items.into_iter().map(f).collect(),
             request: self.request,
             total: self.total,
+            total_is_estimate: self.total_is_estimate,
             next: self.next,
         }
     }
@@ -167,6 +175,7 @@ mod tests {
             items: vec![],
             request: PageRequest::new(1, 20).unwrap(),
             total: 137,
+            total_is_estimate: false,
             next: None,
         };
         assert_eq!(p.total_pages(), 7);
@@ -205,6 +214,7 @@ mod tests {
                 items: vec![],
                 request: PageRequest::new(1, per_page).unwrap(),
                 total,
+                total_is_estimate: false,
                 next: None,
             }
             .total_pages()
@@ -224,6 +234,7 @@ mod tests {
             items: vec![1, 2, 3],
             request: request.clone(),
             total: 9,
+            total_is_estimate: false,
             next: next.clone(),
         }
         .map(|n| n * 10);
@@ -243,6 +254,7 @@ mod tests {
             items: vec!["a", "b"],
             request: first.clone(),
             total: 5,
+            total_is_estimate: false,
             next: Some(at.clone()),
         };
         let cursor = page.next_cursor().unwrap();

@@ -79,6 +79,7 @@ impl<T: Clone, K: PartialEq> Memory<T, K> {
             request: page,
             total,
             next: None,
+            total_is_estimate: false,
         }
     }
 }

@@ -528,6 +528,7 @@ async fn a_users_list_keeps_their_status_filter_and_page() {
                 request: page,
                 total: 42,
                 next: None,
+                total_is_estimate: false,
             })
         }
     }

@@ -278,6 +278,7 @@ impl ProductReadModel for SearchSpy {
             request: page,
             total: 1,
             next: None,
+            total_is_estimate: false,
         })
     }
 }

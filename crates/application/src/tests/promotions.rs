@@ -60,6 +60,7 @@ impl PromotionRepository for MemoryPromotions {
             request: page,
             total,
             next: None,
+            total_is_estimate: false,
         })
     }
 

@@ -534,6 +534,7 @@ pub(crate) fn keyset_page_of<R>(
         items: rows,
         request: page,
         total: u64::try_from(total).unwrap_or(0),
+        total_is_estimate: false,
         next,
     }
 }
@@ -551,6 +552,7 @@ pub(crate) fn read_rows<R, T: TryFrom<R, Error = RepositoryError>>(
         items,
         request: page.request,
         total: page.total,
+        total_is_estimate: page.total_is_estimate,
         next: page.next,
     })
 }

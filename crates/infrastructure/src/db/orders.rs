@@ -796,6 +796,7 @@ impl OrderReadModel for SqlOrders {
             items: rows,
             request: page,
             total,
+            total_is_estimate,
             next,
         } = fetch_newest_by_id::<OrderRow>(
             &self.db,
@@ -819,6 +820,7 @@ impl OrderReadModel for SqlOrders {
             items,
             request: page,
             total,
+            total_is_estimate,
             next,
         })
     }

@@ -1270,14 +1270,16 @@ impl SqlProducts {
                 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
                 ORDER BY seq DESC"))
                 .bind(limit).bind(offset).bind(&phrase).bind(after).fetch_all(read);
-            let total =
-                sqlx::query_scalar("SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH $1")
-                    .bind(&phrase)
-                    .fetch_one(read);
+            let total = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM products_fts WHERE products_fts MATCH $1 LIMIT $2)",
+            )
+            .bind(&phrase)
+            .bind(COUNTED)
+            .fetch_one(read);
             let (rows, total): (Vec<ListRow>, i64) =
                 tokio::try_join!(rows, total).map_err(map_err)?;
             let rows = keyset_page_of(rows, page, total, |r| SortKeys::new(vec![tie_of(r)]));
-            return Ok(listed(rows));
+            return Ok(listed(counted(rows, true)));
         }
         let mut cond = Conditions::default();
         cond.push("deleted_at IS NULL", None);
@@ -1379,7 +1381,25 @@ impl SqlProducts {
             keys.push(tie_of(r));
             SortKeys::new(keys)
         };
-        let count_sql = format!("SELECT COUNT(*) FROM products WHERE {}", cond.text());
+        // The total of a list narrowed by nothing but the status is kept (`product_counts`,
+        // written by triggers in the transaction of every product write); any other is
+        // counted, stopping one past `Page::COUNT_LIMIT`, so that it costs at most that many
+        // matches however large the catalog.
+        let is_counted = narrowed || search.is_some();
+        let count_sql = if is_counted {
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM products WHERE {} LIMIT {COUNTED}) c",
+                cond.text()
+            )
+        } else {
+            let of_status = match filter.status {
+                // A closed set of names, written in by value as above.
+                Some(status) => format!(" WHERE status = '{}'", status.as_str()),
+                None => String::new(),
+            };
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back for the decoder.
+            format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM product_counts{of_status}")
+        };
         if let Some(position) = page.position() {
             let (sql, keys) = after_condition(&order, &kinds, position, cond.args.len() + 1)?;
             cond.sql.push(sql);
@@ -1441,8 +1461,22 @@ impl SqlProducts {
             tokio::try_join!(rows, total)
         })
         .map_err(map_err)?;
-        Ok(listed(keyset_page_of(rows, page, total, key_of)))
+        Ok(listed(counted(
+            keyset_page_of(rows, page, total, key_of),
+            is_counted,
+        )))
     }
+}
+
+/// How far a list's count goes: one past [`Page::COUNT_LIMIT`], which tells "more" apart.
+const COUNTED: i64 = 10_001;
+const _: () = assert!(COUNTED == Page::<()>::COUNT_LIMIT as i64 + 1);
+
+/// The page with its total flagged as an estimate when it was `is_counted` and counting
+/// stopped at [`COUNTED`] (a kept total is exact at any size).
+fn counted<R>(mut page: Page<R>, is_counted: bool) -> Page<R> {
+    page.total_is_estimate = is_counted && page.total > Page::<()>::COUNT_LIMIT;
+    page
 }
 
 /// A product as a list reads it, with SQLite's `seq` (0 on PostgreSQL, which has none), and
@@ -1479,6 +1513,7 @@ fn listed(page: Page<ListRow>) -> Page<ProductView> {
         items,
         request,
         total,
+        total_is_estimate,
         next,
     } = page;
     let items = items
@@ -1496,6 +1531,7 @@ fn listed(page: Page<ListRow>) -> Page<ProductView> {
         items,
         request,
         total,
+        total_is_estimate,
         next,
     }
 }

@@ -1,8 +1,9 @@
 //! `SqlProducts` as the product repository: writes, reads, SKU uniqueness, soft deletion.
 
+use application::ports::ProductFilter;
 use domain::{
-    Description, Money, Product, ProductChanges, ProductId, ProductName, ProductRepository,
-    RepositoryError, Sku, Stock,
+    Description, Money, PageRequest, Product, ProductChanges, ProductId, ProductName,
+    ProductRepository, ProductStatus, RepositoryError, Sku, Stock,
 };
 
 use crate::support::*;
@@ -152,6 +153,9 @@ on_both_backends!(
     a_deleted_product_is_gone_from_every_read_and_write,
     a_new_variant_set_is_written_over_the_old_with_the_row_summarising_it,
     a_change_of_variants_is_written_or_refused_whole,
+    the_kept_totals_follow_creates_status_changes_deletes_and_variant_changes,
+    a_counted_total_stops_past_10000_and_says_it_is_an_estimate,
+    the_migration_counts_the_products_already_stored,
 );
 
 /// `products.(sku, price_minor, currency, stock)` of product `id` as stored.
@@ -376,4 +380,250 @@ async fn a_change_of_variants_is_written_or_refused_whole(t: TestDb) {
         .await;
     assert!(matches!(taken, Err(RepositoryError::Conflict("sku"))));
     assert_eq!(t.products.get(p.id).await.unwrap(), Some(changed));
+}
+
+/// `sql` (one number) on the test database.
+async fn scalar(t: &TestDb, sql: &str) -> i64 {
+    match &t.db {
+        infrastructure::Database::Sqlite { write, .. } => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(write)
+                .await
+                .unwrap()
+        }
+        infrastructure::Database::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// Runs `sql` (statements) on the test database.
+async fn execute(t: &TestDb, sql: &str) {
+    match &t.db {
+        infrastructure::Database::Sqlite { write, .. } => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(write)
+                .await
+                .unwrap();
+        }
+        infrastructure::Database::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    };
+}
+
+/// Stores `n` active one-variant products named `Bulk mug {i}` (1 in stock each) in one
+/// statement per table, as a bulk load would, past the repository.
+async fn bulk_products(t: &TestDb, n: u32) {
+    let (rows, id, now) = match t.db.backend() {
+        infrastructure::db::Backend::Sqlite => (
+            format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s"
+            ),
+            "randomblob(16)",
+            "'2026-01-01T00:00:00+00:00'",
+        ),
+        infrastructure::db::Backend::Postgres => (
+            format!("SELECT generate_series(1, {n}) AS i"),
+            "gen_random_uuid()",
+            "now()",
+        ),
+    };
+    execute(
+        t,
+        &format!(
+            "INSERT INTO products (id, sku, name, slug, status, description, price_minor, currency, \
+             stock, options, search_text, created_at, updated_at) \
+             SELECT {id}, 'BULK-' || i, 'Bulk mug ' || i, 'bulk-mug-' || i, 'active', NULL, 100, 'EUR', \
+             1, '[]', 'bulk mug ' || i, {now}, {now} FROM ({rows}) s; \
+             INSERT INTO product_variants (id, product_id, sku, option_values, price_minor, currency, \
+             stock, position, created_at, updated_at) \
+             SELECT id, id, sku, '[]', price_minor, currency, stock, 0, created_at, updated_at \
+             FROM products WHERE sku LIKE 'BULK-%';"
+        ),
+    )
+    .await;
+}
+
+/// The total of the public catalog list (active products) narrowed by `filter`.
+async fn public_total(t: &TestDb, filter: ProductFilter) -> (u64, bool) {
+    let filter = ProductFilter {
+        status: Some(ProductStatus::Active),
+        ..filter
+    };
+    let page =
+        application::ports::ProductReadModel::list(&t.products, PageRequest::default(), &filter)
+            .await
+            .unwrap();
+    (page.total, page.total_is_estimate)
+}
+
+async fn a_counted_total_stops_past_10000_and_says_it_is_an_estimate(t: TestDb) {
+    bulk_products(&t, 10_050).await;
+    assert_totals_are_counts(&t).await;
+    // Kept: exact at any size.
+    assert_eq!(
+        public_total(&t, ProductFilter::default()).await,
+        (10_050, false)
+    );
+    let search = |q: &str| ProductFilter {
+        search: Some(q.into()),
+        ..ProductFilter::default()
+    };
+    // Searches (through SQLite's trigram index, and not: two letters, or another sort) and
+    // filters stop counting at 10,001.
+    assert_eq!(public_total(&t, search("bulk")).await, (10_001, true));
+    assert_eq!(public_total(&t, search("mu")).await, (10_001, true));
+    let by_price = ProductFilter {
+        sort: Some(application::ports::ProductSort::PriceAsc),
+        ..search("mug")
+    };
+    assert_eq!(public_total(&t, by_price).await, (10_001, true));
+    let in_stock = ProductFilter {
+        in_stock: Some(true),
+        ..ProductFilter::default()
+    };
+    assert_eq!(public_total(&t, in_stock).await, (10_001, true));
+    // Under the limit they are exact: "mug 1" .. "mug 10050" those of 100, 1000..=1009 and 10000..=10050.
+    assert_eq!(public_total(&t, search("mug 100")).await, (62, false));
+    assert_eq!(public_total(&t, search("mug 10050")).await, (1, false));
+}
+
+async fn the_migration_counts_the_products_already_stored(t: TestDb) {
+    // Before 0016 (SQLite has no 0014 or 0015: it stops at 0013 then).
+    let Some(old) = TestDb::like_up_to(&t, 15).await else {
+        return;
+    };
+    drop(t);
+    bulk_products(&old, 30).await;
+    execute(
+        &old,
+        "UPDATE products SET status = 'draft' WHERE sku IN ('BULK-1', 'BULK-2'); \
+         UPDATE products SET status = 'archived' WHERE sku = 'BULK-3'; \
+         UPDATE products SET deleted_at = updated_at WHERE sku IN ('BULK-4', 'BULK-5');",
+    )
+    .await;
+    old.db.migrate().await.unwrap();
+    assert_totals_are_counts(&old).await;
+    assert_eq!(
+        list_total(&old, Some(ProductStatus::Active)).await,
+        (25, false)
+    );
+    assert_eq!(list_total(&old, None).await, (28, false));
+}
+
+/// The catalog list's total for `status` (`None`: every status, as an admin lists).
+async fn list_total(t: &TestDb, status: Option<ProductStatus>) -> (u64, bool) {
+    let filter = ProductFilter {
+        status,
+        ..ProductFilter::default()
+    };
+    let page =
+        application::ports::ProductReadModel::list(&t.products, PageRequest::default(), &filter)
+            .await
+            .unwrap();
+    (page.total, page.total_is_estimate)
+}
+
+/// Each status's kept count and list total equal a real count of the live products.
+async fn assert_totals_are_counts(t: &TestDb) {
+    let mut all = 0;
+    for status in [
+        ProductStatus::Draft,
+        ProductStatus::Active,
+        ProductStatus::Archived,
+    ] {
+        let s = status.as_str();
+        let real = scalar(
+            t,
+            &format!("SELECT COUNT(*) FROM products WHERE deleted_at IS NULL AND status = '{s}'"),
+        )
+        .await;
+        let kept = scalar(
+            t,
+            &format!("SELECT n FROM product_counts WHERE status = '{s}'"),
+        )
+        .await;
+        assert_eq!(kept, real, "kept count of {s}");
+        let real = u64::try_from(real).unwrap();
+        assert_eq!(
+            list_total(t, Some(status)).await,
+            (real, false),
+            "total of {s}"
+        );
+        all += real;
+    }
+    assert_eq!(list_total(t, None).await, (all, false));
+}
+
+fn with_status(mut p: Product, status: ProductStatus) -> Product {
+    p.status = status;
+    p
+}
+
+async fn the_kept_totals_follow_creates_status_changes_deletes_and_variant_changes(t: TestDb) {
+    assert_totals_are_counts(&t).await;
+    let a = product("A-1", "A", "1", 1);
+    let b = with_status(product("B-1", "B", "2", 2), ProductStatus::Draft);
+    let c = product("C-1", "C", "3", 3);
+    let d = with_status(product("D-1", "D", "4", 4), ProductStatus::Archived);
+    t.insert_products(&[&a, &b, &c, &d]).await;
+    assert_totals_are_counts(&t).await;
+    assert_eq!(
+        list_total(&t, Some(ProductStatus::Active)).await,
+        (2, false)
+    );
+
+    let to = |status| ProductChanges {
+        status: Some(status),
+        ..ProductChanges::default()
+    };
+    update_product(&t, a.id, &to(ProductStatus::Archived), 10).await;
+    update_product(&t, b.id, &to(ProductStatus::Active), 11).await;
+    update_product(&t, c.id, &to(ProductStatus::Active), 12).await;
+    assert_totals_are_counts(&t).await;
+    // A change of anything but the status (here price and stock, on the variant) moves no count.
+    let priced = ProductChanges {
+        price: Some(Money::parse("7.00", eur()).unwrap()),
+        stock: Some(Stock::new(0).unwrap()),
+        ..ProductChanges::default()
+    };
+    update_product(&t, c.id, &priced, 13).await;
+    assert_totals_are_counts(&t).await;
+    t.products.delete(c.id, at(14)).await.unwrap();
+    t.products.delete(d.id, at(15)).await.unwrap();
+    // Deleting again changes nothing.
+    t.products.delete(d.id, at(16)).await.unwrap();
+    assert_totals_are_counts(&t).await;
+    assert_eq!(
+        list_total(&t, Some(ProductStatus::Active)).await,
+        (1, false)
+    );
+    assert_eq!(list_total(&t, None).await, (2, false));
+
+    // The unfiltered list reads the kept count, not the rows: a count put wrong shows.
+    execute(
+        &t,
+        "UPDATE product_counts SET n = n + 100 WHERE status = 'active'",
+    )
+    .await;
+    assert_eq!(
+        list_total(&t, Some(ProductStatus::Active)).await,
+        (101, false)
+    );
+    // A search still counts its matches.
+    let search = ProductFilter {
+        search: Some("b".into()),
+        status: Some(ProductStatus::Active),
+        ..ProductFilter::default()
+    };
+    let found =
+        application::ports::ProductReadModel::list(&t.products, PageRequest::default(), &search)
+            .await
+            .unwrap();
+    assert_eq!((found.total, found.total_is_estimate), (1, false));
 }

@@ -10,6 +10,7 @@ mod auth;
 mod carts;
 mod catalog;
 mod catalog_cache;
+mod catalog_totals;
 mod checkout;
 mod cluster;
 mod connections;
