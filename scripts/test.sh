@@ -571,10 +571,13 @@ stripe_mock_bin() {
     fi
     local dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/shop/stripe-mock-$STRIPE_MOCK_VERSION/bin"
     if [ ! -x "$dir/stripe-mock" ]; then
-        command -v go >/dev/null 2>&1 || return 1
-        log "building stripe-mock v$STRIPE_MOCK_VERSION with go install (once; cached in $dir)"
+        # Go on PATH, or where the official tarball puts it (a login shell's PATH may lack it).
+        local go
+        go=$(command -v go 2>/dev/null || true)
+        [ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; } || return 1
+        log "building stripe-mock v$STRIPE_MOCK_VERSION with $go install (once; cached in $dir)"
         mkdir -p "$dir"
-        GOBIN="$dir" go install "github.com/stripe/stripe-mock@v$STRIPE_MOCK_VERSION" >&2 || return 1
+        GOBIN="$dir" "$go" install "github.com/stripe/stripe-mock@v$STRIPE_MOCK_VERSION" >&2 || return 1
     fi
     printf '%s' "$dir/stripe-mock"
 }
