@@ -470,3 +470,44 @@ async fn a_webhook_is_verified_before_anything_and_without_a_scheme_is_not_found
     );
     assert_eq!(w.get().await.status(), OrderStatus::Paid);
 }
+
+#[tokio::test]
+async fn a_wrong_amount_for_a_cancelled_order_is_recorded_for_a_person_not_refunded() {
+    // A mismatch is never acted on by itself: the shop does not know what the money was for.
+    let w = world();
+    w.cancel().execute(&w.owner, w.order).await.unwrap();
+    let handled = w.receive().execute(&w.succeeded("evt_w", 499, "eur")).await;
+    assert_eq!(
+        handled.unwrap(),
+        PaymentHandled::Recorded(Recorded::As(PaymentOutcome::Mismatch))
+    );
+    assert!(w.provider.refunds.lock().unwrap().is_empty());
+    assert_eq!(w.get().await.status(), OrderStatus::Cancelled);
+}
+
+#[test]
+fn the_idempotency_keys_are_one_per_order_and_kind_and_stay_the_same_across_releases() {
+    // A retry after an upgrade must send the key the first try sent, so the format is fixed.
+    let (a, b) = (OrderId::new(), OrderId::new());
+    assert_eq!(intent_key(a), format!("shop-order-{a}-payment"));
+    assert_eq!(refund_key(a), format!("shop-order-{a}-refund"));
+    assert_ne!(intent_key(a), intent_key(b));
+    assert_ne!(refund_key(a), refund_key(b));
+}
+
+#[tokio::test]
+async fn the_manual_provider_names_itself_and_answers_an_intent_without_a_secret() {
+    use crate::payments::{IntentRequest, ManualPayments, PaymentProvider};
+    let order = OrderId::new();
+    assert_eq!(ManualPayments.name(), "manual");
+    let request = IntentRequest {
+        order_id: order,
+        amount: Money::parse("5.00", Currency::parse("EUR").unwrap()).unwrap(),
+        idempotency_key: intent_key(order),
+    };
+    let intent = ManualPayments.create_intent(&request).await.unwrap();
+    assert_eq!(intent.id, format!("manual_{order}"));
+    assert_eq!(intent.client_secret, None);
+    let again = ManualPayments.retrieve_intent(&intent.id).await.unwrap();
+    assert_eq!(again.id, intent.id);
+}
