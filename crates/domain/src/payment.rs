@@ -214,4 +214,66 @@ mod tests {
             Refunded
         );
     }
+
+    /// An order of two at 2.50 EUR: 5.00 in all.
+    fn order_of_five_euros() -> Order {
+        use crate::{
+            Currency, OrderId, Product, ProductId, ProductName, ProductStatus, Quantity, Sku, Slug,
+            Stock, UserId, VariantId, VariantSet,
+        };
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let variant = VariantId::new();
+        let product = Product {
+            id: ProductId::new(),
+            name: ProductName::parse("A").unwrap(),
+            slug: Slug::parse("a").unwrap(),
+            status: ProductStatus::Active,
+            description: None,
+            variants: VariantSet::single(
+                variant,
+                Sku::parse("A-1").unwrap(),
+                Money::parse("2.50", Currency::parse("EUR").unwrap()).unwrap(),
+                Stock::new(5).unwrap(),
+            ),
+            created_at: now,
+            updated_at: now,
+        };
+        Order::place(
+            OrderId::new(),
+            UserId::new(),
+            vec![(product, variant, Quantity::new(2).unwrap())],
+            None,
+            now,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_payment_pays_an_order_only_with_its_total_in_its_currency_in_any_case() {
+        let order = order_of_five_euros();
+        let received = |amount_minor: i64, currency: &str| PaymentReceived {
+            event_id: "evt_1".into(),
+            intent_id: "pi_1".into(),
+            order_id: order.id(),
+            amount_minor,
+            currency: currency.into(),
+        };
+        assert!(received(500, "eur").pays(&order));
+        assert!(received(500, "EUR").pays(&order));
+        assert!(!received(499, "eur").pays(&order), "a cent short");
+        assert!(!received(501, "eur").pays(&order), "a cent over");
+        assert!(!received(500, "usd").pays(&order), "another currency");
+        assert!(!received(499, "usd").pays(&order), "neither");
+    }
+
+    #[test]
+    fn outcomes_and_statuses_are_stored_and_shown_by_their_names() {
+        assert_eq!(PaymentOutcome::Paid.as_str(), "paid");
+        assert_eq!(PaymentOutcome::Mismatch.as_str(), "mismatch");
+        assert_eq!(PaymentOutcome::NotPending.as_str(), "not_pending");
+        for p in PaymentStatus::ALL {
+            assert_eq!(p.to_string(), p.as_str());
+        }
+        assert_eq!(PaymentStatus::Refunded.to_string(), "refunded");
+    }
 }
