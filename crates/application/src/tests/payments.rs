@@ -511,3 +511,43 @@ async fn the_manual_provider_names_itself_and_answers_an_intent_without_a_secret
     let again = ManualPayments.retrieve_intent(&intent.id).await.unwrap();
     assert_eq!(again.id, intent.id);
 }
+
+#[tokio::test]
+async fn a_guest_order_opens_with_its_token_or_to_its_owner_and_to_nobody_else() {
+    let w = world();
+    let guest = sample(domain::order::guest_user(), Some("tok-1"));
+    let gid = guest.id();
+    w.orders.orders.lock().unwrap().push(guest);
+    let get = get_order(w.orders.clone());
+    let stranger = actor(&[Role::User]);
+    assert_eq!(
+        get.execute_with_token(None, "tok-1", gid)
+            .await
+            .unwrap()
+            .id(),
+        gid
+    );
+    // A signed-in caller with the token is let in by the token.
+    assert!(
+        get.execute_with_token(Some(&stranger), "tok-1", gid)
+            .await
+            .is_ok()
+    );
+    for (who, token) in [(None, "wrong"), (None, ""), (Some(&stranger), "wrong")] {
+        assert!(matches!(
+            get.execute_with_token(who, token, gid).await,
+            Err(AppError::NotFound)
+        ));
+    }
+    // A customer's order opens to its owner whatever token is sent, and to nobody else.
+    assert!(
+        get.execute_with_token(Some(&w.owner), "", w.order)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        get.execute_with_token(Some(&stranger), "tok-1", w.order)
+            .await,
+        Err(AppError::NotFound)
+    ));
+}
