@@ -142,6 +142,12 @@ pub fn refund_key(order: OrderId) -> String {
     format!("shop-order-{order}-refund")
 }
 
+/// The idempotency key of the refund of money that arrived for an order already cancelled
+/// unpaid: one per intent, so the provider's retried event refunds that payment once.
+pub fn late_refund_key(intent_id: &str) -> String {
+    format!("shop-intent-{intent_id}-refund")
+}
+
 /// Refunds through the provider: what cancelling a paid order does first.
 pub struct Refunds {
     /// Payment intents and handled events.
@@ -325,7 +331,7 @@ impl ReceivePayment {
                 .refund(
                     Some(&event.intent_id),
                     order.total(),
-                    &format!("shop-intent-{}-refund", event.intent_id),
+                    &late_refund_key(&event.intent_id),
                 )
                 .await?;
             return Ok(PaymentHandled::Refunded);

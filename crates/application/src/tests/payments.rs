@@ -12,7 +12,8 @@ use domain::{
 
 use super::*;
 use crate::payments::{
-    PaymentError, PaymentHandled, ReceivePayment, Refunds, StartPayment, intent_key, refund_key,
+    PaymentError, PaymentHandled, ReceivePayment, Refunds, StartPayment, intent_key,
+    late_refund_key, refund_key,
 };
 use crate::testing::{FakeProvider, MemoryPayments, actor};
 use crate::{Actor, AppError};
@@ -289,6 +290,7 @@ async fn a_payment_for_a_cancelled_order_is_refunded_once_by_its_key() {
     assert!(refunds.iter().all(|r| r == &refunds[0]), "with one key");
     assert_eq!(refunds[0].0.as_deref(), Some("pi_0"));
     assert_eq!(refunds[0].1.minor(), 500);
+    assert_eq!(refunds[0].2, late_refund_key("pi_0"));
     assert_eq!(w.get().await.status(), OrderStatus::Cancelled);
 }
 
@@ -493,6 +495,8 @@ fn the_idempotency_keys_are_one_per_order_and_kind_and_stay_the_same_across_rele
     assert_eq!(refund_key(a), format!("shop-order-{a}-refund"));
     assert_ne!(intent_key(a), intent_key(b));
     assert_ne!(refund_key(a), refund_key(b));
+    assert_eq!(late_refund_key("pi_123"), "shop-intent-pi_123-refund");
+    assert_ne!(late_refund_key("pi_123"), late_refund_key("pi_124"));
 }
 
 #[tokio::test]
