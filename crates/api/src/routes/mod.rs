@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod carts;
 pub mod categories;
+mod crud;
 pub mod events;
 pub mod health;
 pub mod images;

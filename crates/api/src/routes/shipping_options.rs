@@ -15,7 +15,7 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::extractors::{AppJson, IdPath, PageQuery};
 use crate::routes::created;
-use crate::routes::promotions::admin_crud;
+use crate::routes::crud::admin_crud;
 
 admin_crud! {
     service: shipping_options, id: ShippingOptionId, path: "/api/v1/shipping-options", tag: "shipping",

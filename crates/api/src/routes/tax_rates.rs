@@ -12,7 +12,7 @@ use crate::dto::{CreateTaxRateRequest, TaxRatePage, TaxRateResponse, UpdateTaxRa
 use crate::error::ApiError;
 use crate::extractors::{AppJson, IdPath, PageQuery};
 use crate::routes::created;
-use crate::routes::promotions::admin_crud;
+use crate::routes::crud::admin_crud;
 
 admin_crud! {
     service: tax_rates, id: TaxRateId, path: "/api/v1/tax-rates", tag: "tax",

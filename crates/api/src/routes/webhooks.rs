@@ -15,7 +15,7 @@ use crate::dto::{
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AppJson, DeliveryPath, DeliveryQuery, IdPath, PageQuery};
 use crate::routes::created;
-use crate::routes::promotions::admin_crud;
+use crate::routes::crud::admin_crud;
 
 admin_crud! {
     service: webhook_endpoints, id: WebhookEndpointId, path: "/api/v1/webhook-endpoints", tag: "webhooks",
