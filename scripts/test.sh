@@ -7,7 +7,9 @@
 #     right to CREATE DATABASE, e.g. postgres://postgres:postgres@127.0.0.1:5432/postgres),
 #     it is used as is.
 #   - Otherwise a throw-away cluster is created in a temp dir, started on a free port, and
-#     stopped and deleted when the script exits (also when tests fail or on Ctrl-C).
+#     stopped and deleted when the script exits (also when tests fail or on Ctrl-C). A hot
+#     standby of it (pg_basebackup -R) runs beside it for the read replica's test; without one
+#     (your own server) that test is skipped (under CI=true it fails).
 #     PostgreSQL is installed with apt-get when it is missing and the script runs as root.
 #
 # Keycloak (the identity provider the auth and users tests also run against):
@@ -148,6 +150,10 @@ cleanup() {
     stop_keycloak
     stop_stripe_mock
     local keep=0
+    if [ -n "$PG_REPLICA" ] && [ -f "$PG_REPLICA/postmaster.pid" ]; then
+        log "stopping the PostgreSQL standby"
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_REPLICA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    fi
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
         log "stopping PostgreSQL"
         if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 \
@@ -269,6 +275,56 @@ start_cluster() {
     echo "error: PostgreSQL did not start after $attempt attempts" >&2
     tail_log "$PG_TMP/postgres.log"
     exit 1
+}
+
+PG_REPLICA=""   # the standby's data dir, when one runs
+
+# A hot standby of the cluster (`pg_basebackup -R`, streaming from it) on its own port, for the
+# read replica's test. Exports SHOP_TEST_POSTGRES_REPLICA_URL (its server, as
+# SHOP_TEST_POSTGRES_URL names the primary) and SHOP_TEST_POSTGRES_REPLICA_CTL, a command the
+# test stops (`stop`) and starts again (`start`) it with.
+start_replica() {
+    local primary_port=${SHOP_TEST_POSTGRES_URL##*:}
+    primary_port=${primary_port%%/*}
+    PG_REPLICA="$PG_TMP/replica"
+    if ! as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
+        -D "$PG_REPLICA" -R -X stream --no-sync >"$PG_TMP/basebackup.log" 2>&1; then
+        echo "error: pg_basebackup failed" >&2
+        tail_log "$PG_TMP/basebackup.log"
+        exit 1
+    fi
+    local port=$((primary_port + 1))
+    while ! port_is_free "$port"; do
+        port=$((port + 1))
+    done
+    cat >>"$PG_REPLICA/postgresql.auto.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PG_TMP'
+max_connections = 400
+CONF
+    local ctl="$PG_TMP/replica-ctl"
+    local run_as=""
+    if is_root; then run_as="runuser -u postgres --"; fi
+    cat >"$ctl" <<CTL
+#!/bin/sh
+# Stops or starts the test's PostgreSQL standby: replica-ctl stop|start
+cd "$PG_TMP" || exit 1
+case "\$1" in
+    stop) exec $run_as "$PG_BIN/pg_ctl" -D "$PG_REPLICA" -m fast -w -t 30 stop ;;
+    start) exec $run_as "$PG_BIN/pg_ctl" -D "$PG_REPLICA" -l "$PG_TMP/replica.log" -w -t 60 start ;;
+    *) echo "usage: \$0 stop|start" >&2; exit 2 ;;
+esac
+CTL
+    chmod 755 "$ctl"
+    log "starting a PostgreSQL standby on port $port"
+    if ! "$ctl" start >/dev/null 2>&1; then
+        echo "error: the PostgreSQL standby did not start" >&2
+        tail_log "$PG_TMP/replica.log"
+        exit 1
+    fi
+    export SHOP_TEST_POSTGRES_REPLICA_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    export SHOP_TEST_POSTGRES_REPLICA_CTL="$ctl"
 }
 
 # --- Keycloak ----------------------------------------------------------------------------------
@@ -662,6 +718,7 @@ if [ -n "${SHOP_TEST_POSTGRES_URL:-}" ]; then
     log "using SHOP_TEST_POSTGRES_URL from the environment: $(redact "$SHOP_TEST_POSTGRES_URL")"
 else
     start_cluster
+    start_replica
 fi
 
 if [ "${SHOP_TEST_ONLY_DB:-}" = 1 ]; then

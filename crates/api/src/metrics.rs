@@ -127,6 +127,11 @@ struct PoolName {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReplicaLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -156,6 +161,8 @@ pub struct ShopMetrics {
     latency: LatencyFamily,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Family<PoolName, Gauge>,
+    replica_state: Family<ReplicaLabels, Gauge>,
+    replica_lag: Family<PoolName, Gauge<f64, std::sync::atomic::AtomicU64>>,
     orders_placed: Counter,
     orders_cancelled: Counter,
     login_failures: Counter,
@@ -208,6 +215,18 @@ impl ShopMetrics {
             "db_pool_max_connections",
             "Most connections each database pool opens",
             pool_max.clone(),
+        );
+        let replica_state = Family::<ReplicaLabels, Gauge>::default();
+        registry.register(
+            "db_replica_state",
+            "The read replica (DATABASE_READ_URL): 1 for its state now (up: serving the catalog's reads; lagging or down: they go to the primary), 0 for the others",
+            replica_state.clone(),
+        );
+        let replica_lag = Family::<PoolName, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "db_replica_lag_seconds",
+            "How far the read replica was behind the primary at its last check",
+            replica_lag.clone(),
         );
         let orders_placed = Counter::default();
         registry.register(
@@ -282,6 +301,8 @@ impl ShopMetrics {
             latency,
             pool_connections,
             pool_max,
+            replica_state,
+            replica_lag,
             orders_placed,
             orders_cancelled,
             login_failures,
@@ -341,9 +362,24 @@ impl ShopMetrics {
                 .get_or_create(&PoolName { pool: p.pool })
                 .set(i64::try_from(p.max).unwrap_or(i64::MAX));
         }
+        if let Some(replica) = self.pools.replica() {
+            for state in ["up", "lagging", "down"] {
+                self.replica_state
+                    .get_or_create(&ReplicaLabels { state })
+                    .set(i64::from(state == replica.state));
+            }
+            self.replica_lag
+                .get_or_create(&PoolName { pool: "replica" })
+                .set(replica.lag_seconds);
+        }
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+
+    /// The read replica's state, when one is configured.
+    pub fn replica(&self) -> Option<application::ports::ReplicaStatus> {
+        self.pools.replica()
     }
 
     /// `Ok` when no token is required, or `authorization` carries it as a bearer token.
@@ -618,6 +654,49 @@ mod tests {
                 max: 8,
             }]
         }
+
+        fn replica(&self) -> Option<application::ports::ReplicaStatus> {
+            None
+        }
+    }
+
+    struct WithReplica;
+
+    impl PoolStats for WithReplica {
+        fn pools(&self) -> Vec<PoolUsage> {
+            Vec::new()
+        }
+
+        fn replica(&self) -> Option<application::ports::ReplicaStatus> {
+            Some(application::ports::ReplicaStatus {
+                state: "lagging",
+                lag_seconds: 7.5,
+            })
+        }
+    }
+
+    #[test]
+    fn a_replica_shows_its_state_and_lag_and_none_shows_nothing() {
+        let text = ShopMetrics::new(Arc::new(WithReplica), None)
+            .render()
+            .unwrap();
+        for line in [
+            r#"shop_db_replica_state{state="up"} 0"#,
+            r#"shop_db_replica_state{state="lagging"} 1"#,
+            r#"shop_db_replica_state{state="down"} 0"#,
+            r#"shop_db_replica_lag_seconds{pool="replica"} 7.5"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line `{line}` in:\n{text}"
+            );
+        }
+        let text = ShopMetrics::new(Arc::new(OnePool), None).render().unwrap();
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("shop_db_replica_state{"))
+        );
     }
 
     #[test]

@@ -607,8 +607,20 @@ pub struct PoolUsage {
     pub max: u64,
 }
 
+/// How a read replica stands, for `/health/ready` and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplicaStatus {
+    /// `up` (serving reads), `lagging` or `down` (its reads go to the primary).
+    pub state: &'static str,
+    /// How far it was behind the primary at its last check.
+    pub lag_seconds: f64,
+}
+
 /// The database's connection pools, for the metrics endpoint.
 pub trait PoolStats: Send + Sync {
     /// The usage of each pool now.
     fn pools(&self) -> Vec<PoolUsage>;
+
+    /// The read replica's state, when one is configured.
+    fn replica(&self) -> Option<ReplicaStatus>;
 }

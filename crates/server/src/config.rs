@@ -86,6 +86,13 @@ pub struct Settings {
     /// `DATABASE_ACQUIRE_TIMEOUT_SECONDS`: how long a request waits for a database connection
     /// (a busy pool, or a server that is down) before it answers 503.
     pub database_acquire_timeout: Duration,
+    /// `DATABASE_READ_URL`: a PostgreSQL hot standby of `DATABASE_URL` that serves the
+    /// catalog's reads for visitors who send no bearer token; everything else goes to the
+    /// primary. Unset: every query goes to the primary.
+    pub database_read_url: Option<DatabaseUrl>,
+    /// `DATABASE_READ_MAX_LAG_SECONDS`: the most the standby may lag behind the primary and
+    /// still serve reads; past it (or when it is down) its reads go to the primary.
+    pub database_read_max_lag: Duration,
     /// `HOST`.
     pub host: IpAddr,
     /// `PORT` (0 picks a free port).
@@ -199,6 +206,8 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.database_url)
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .field("database_read_url", &self.database_read_url)
+            .field("database_read_max_lag", &self.database_read_max_lag)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("data_dir", &self.data_dir)
@@ -497,6 +506,20 @@ impl Settings {
             name: "DATABASE_URL",
             message,
         })?;
+        let database_read_url = match get("DATABASE_READ_URL") {
+            None => None,
+            Some(url) => {
+                let url = DatabaseUrl::parse(&url)
+                    .ok()
+                    .filter(|u| u.is_postgres() && database_url.is_postgres())
+                    .ok_or_else(|| ConfigError {
+                        name: "DATABASE_READ_URL",
+                        message: "must be a postgres:// URL, beside a PostgreSQL DATABASE_URL"
+                            .to_owned(),
+                    })?;
+                Some(url)
+            }
+        };
         let host = match get("HOST") {
             None => IpAddr::from([127, 0, 0, 1]),
             Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -567,6 +590,13 @@ impl Settings {
                 get("DATABASE_ACQUIRE_TIMEOUT_SECONDS"),
                 infrastructure::db::DEFAULT_ACQUIRE_TIMEOUT.as_secs(),
                 1..=600,
+            )?),
+            database_read_url,
+            database_read_max_lag: Duration::from_secs(parse_number(
+                "DATABASE_READ_MAX_LAG_SECONDS",
+                get("DATABASE_READ_MAX_LAG_SECONDS"),
+                5,
+                1..=3600,
             )?),
             host,
             port: parse_number("PORT", get("PORT"), 5000, 0..=65535)?,
@@ -743,6 +773,26 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn a_read_replica_is_a_postgres_standby_of_a_postgres_primary_and_its_lag_has_bounds() {
+        let none = settings(&[]).unwrap();
+        assert!(none.database_read_url.is_none());
+        assert_eq!(none.database_read_max_lag, Duration::from_secs(5));
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://shop:secret@primary/shop"),
+            ("DATABASE_READ_URL", "postgres://shop:secret@standby/shop"),
+            ("DATABASE_READ_MAX_LAG_SECONDS", "30"),
+        ])
+        .unwrap();
+        let read = s.database_read_url.as_ref().unwrap();
+        assert_eq!(read.expose(), "postgres://shop:secret@standby/shop");
+        assert_eq!(s.database_read_max_lag, Duration::from_secs(30));
+        assert!(!format!("{s:?}").contains("secret"));
+        // A standby of SQLite does not exist.
+        let e = settings(&[("DATABASE_READ_URL", "postgres://shop@standby/shop")]).unwrap_err();
+        assert_eq!(e.name, "DATABASE_READ_URL");
+    }
+
+    #[test]
     fn payments_are_manual_by_default_and_stripe_needs_both_secrets_which_never_print() {
         assert_eq!(settings(&[]).unwrap().payments, PaymentSettings::Manual);
         assert_eq!(settings(&[]).unwrap().order_payment_timeout_minutes, 60);
@@ -851,6 +901,10 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "https://shop.example/path"),
             ("CORS_ALLOW_CREDENTIALS", "sometimes"),
             ("SHUTDOWN_DRAIN_SECONDS", "301"),
+            ("DATABASE_READ_URL", "sqlite://replica.db"),
+            ("DATABASE_READ_URL", "replica:5432"),
+            ("DATABASE_READ_MAX_LAG_SECONDS", "0"),
+            ("DATABASE_READ_MAX_LAG_SECONDS", "3601"),
         ] {
             let err = settings(&[(name, value)])
                 .err()

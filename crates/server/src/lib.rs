@@ -37,10 +37,12 @@ use application::payments::{
     ReceivePayment, Refunds, StartPayment,
 };
 use application::ports::{
-    Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, SystemClock,
+    Clock, FileStore, HealthCheck, IdentityProvider, PoolStats, PoolUsage, ReplicaStatus,
+    SystemClock,
 };
 use application::webhooks::WebhookEndpoints;
 use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
+use infrastructure::db::replica::{self, ReadReplica};
 use infrastructure::db::{
     SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
     SqlPayments, SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers,
@@ -60,6 +62,8 @@ pub use config::{AuthProvider, ConfigError, LogFormat, PaymentSettings, Settings
 /// Adapters built from the settings, ready to hand to the use cases.
 struct Adapters {
     db: Database,
+    /// The standby serving visitors' catalog reads (`DATABASE_READ_URL`).
+    replica: Option<ReadReplica>,
     products: Arc<SqlProducts>,
     categories: Arc<SqlCategories>,
     images: Arc<SqlImages>,
@@ -79,12 +83,21 @@ struct Adapters {
 /// `Ok` when the database answers.
 struct DatabaseHealth(Database);
 
-/// The database's pools as `/metrics` reports them.
-struct DatabasePools(Database);
+/// The database's pools, and its read replica, as `/metrics` reports them.
+struct DatabasePools(Database, Option<ReadReplica>);
 
 impl PoolStats for DatabasePools {
     fn pools(&self) -> Vec<PoolUsage> {
-        self.0.pool_usage()
+        let mut pools = self.0.pool_usage();
+        pools.extend(self.1.as_ref().map(ReadReplica::pool_usage));
+        pools
+    }
+
+    fn replica(&self) -> Option<ReplicaStatus> {
+        self.1.as_ref().map(|r| ReplicaStatus {
+            state: r.state().as_str(),
+            lag_seconds: r.lag().as_secs_f64(),
+        })
     }
 }
 
@@ -109,6 +122,18 @@ impl Adapters {
         db.migrate()
             .await
             .context("cannot apply database migrations")?;
+        let replica = settings
+            .database_read_url
+            .as_ref()
+            .map(|url| {
+                ReadReplica::new(
+                    url,
+                    settings.database_max_connections,
+                    settings.database_read_max_lag,
+                )
+                .with_context(|| format!("cannot use the read replica at {url}"))
+            })
+            .transpose()?;
         let identity = identity_provider(settings, &db).await?;
         let (payment_provider, payment_webhooks): (
             Arc<dyn PaymentProvider>,
@@ -121,12 +146,17 @@ impl Adapters {
             ),
         };
         let metrics = Arc::new(api::metrics::ShopMetrics::new(
-            Arc::new(DatabasePools(db.clone())),
+            Arc::new(DatabasePools(db.clone(), replica.clone())),
             settings.metrics_token.as_ref().map(|t| t.expose()),
         ));
         Ok(Self {
-            products: Arc::new(SqlProducts::new(db.clone()).counting_events(metrics.clone())),
-            categories: Arc::new(SqlCategories::new(db.clone())),
+            products: Arc::new(
+                SqlProducts::new(db.clone())
+                    .with_replica(replica.clone())
+                    .counting_events(metrics.clone()),
+            ),
+            categories: Arc::new(SqlCategories::new(db.clone()).with_replica(replica.clone())),
+            replica,
             images: Arc::new(SqlImages::new(db.clone())),
             files: file_store(settings)?,
             orders: Arc::new(SqlOrders::new(db.clone()).counting_events(metrics.clone())),
@@ -518,6 +548,8 @@ pub struct Application {
     jobs_nice: jobs::Nice,
     /// The catalog's answers kept in memory, told of catalog writes made elsewhere.
     catalog_cache: Option<Arc<api::catalog_cache::CatalogCache>>,
+    /// The standby serving visitors' catalog reads, watched while the service runs.
+    replica: Option<ReadReplica>,
 }
 
 impl Application {
@@ -580,6 +612,12 @@ impl Application {
                 unready_when_stopping,
             ))
             .layer(axum::middleware::from_fn_with_state(load, count_in_flight));
+        // Visitors' reads may come from the standby; a signed-in caller's never do, so an
+        // admin reads back at once what they have just written.
+        let router = match &a.replica {
+            Some(_) => router.layer(axum::middleware::from_fn(visitors_read_from_replica)),
+            None => router,
+        };
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -600,6 +638,7 @@ impl Application {
             jobs,
             jobs_nice: settings.jobs_nice,
             catalog_cache,
+            replica: a.replica,
         })
     }
 
@@ -634,12 +673,23 @@ impl Application {
             .map(|j| jobs::start(j, jobs_stopped, self.jobs_nice))
             .transpose()
             .context("cannot start the job runner")?;
+        let replica_watch = self.replica.clone().map(|replica| {
+            let db = self.db.clone();
+            tokio::spawn(async move { replica.watch(&db).await })
+        });
         let catalog_listener = self.catalog_cache.clone().map(|cache| {
             let db = self.db.clone();
+            let replica = self.replica.clone();
             tokio::spawn(async move {
                 let on = Arc::new(move |signal| match signal {
                     CatalogSignal::Listening => cache.set_listening(true),
-                    CatalogSignal::Changed => cache.changed(),
+                    CatalogSignal::Changed => {
+                        // The standby first: the cache refills from what has replayed the write.
+                        if let Some(replica) = &replica {
+                            replica.catalog_changed();
+                        }
+                        cache.changed();
+                    }
                     CatalogSignal::Lost => cache.set_listening(false),
                 });
                 listen_for_catalog_writes(&db, on).await;
@@ -703,6 +753,9 @@ impl Application {
         }
         if let Some(listener) = catalog_listener {
             listener.abort();
+        }
+        if let Some(watch) = replica_watch {
+            watch.abort();
         }
         if tokio::time::timeout(Duration::from_secs(5), self.db.close())
             .await
@@ -833,6 +886,27 @@ impl api::rate_limits::SharedLimits for SharedRedisLimits {
             .take(key, rate.period(), rate.burst.get())
             .await
             .map_err(api::rate_limits::SharedUnavailable)
+    }
+}
+
+/// Runs a read without a bearer token (`GET` or `HEAD`) as one whose catalog reads may come
+/// from the read replica.
+async fn visitors_read_from_replica(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let reads = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if reads
+        && !req
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        replica::reads_may_lag(next.run(req)).await
+    } else {
+        next.run(req).await
     }
 }
 

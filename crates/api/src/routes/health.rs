@@ -23,7 +23,9 @@ pub async fn live() -> Json<HealthResponse> {
 ///
 /// 200 when the database and the identity provider answer, else 503 naming which is down.
 /// The file store (images) is reported under `file_store` but does not make the service
-/// unready: every instance shares it, and the catalog and orders work without it.
+/// unready: every instance shares it, and the catalog and orders work without it. Nor does a
+/// read replica (`DATABASE_READ_URL`), reported under `database_replica` as `up`, `lagging` or
+/// `down`: while it is not up, its reads go to the primary.
 /// Once the instance is stopping (SIGTERM), it answers 503 with `status: "stopping"` while it
 /// still serves requests (see `SHUTDOWN_DRAIN_SECONDS`).
 #[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "get_readiness",
@@ -47,6 +49,9 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
     checks.insert("identity_provider", if identity_up { "up" } else { "down" });
     let files_up = matches!(files, Ok(Ok(())));
     checks.insert("file_store", if files_up { "up" } else { "down" });
+    if let Some(replica) = state.metrics.replica() {
+        checks.insert("database_replica", replica.state);
+    }
     if db_up && identity_up {
         (
             StatusCode::OK,

@@ -13,7 +13,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{Backend, Database, corrupt, map_err, on_db, slugs_like};
+use super::{Backend, Database, ReadReplica, corrupt, map_err, on_db, on_replica, slugs_like};
 
 macro_rules! category_columns {
     () => {
@@ -174,16 +174,32 @@ fn sorted(mut views: Vec<CategoryView>) -> Vec<CategoryView> {
 #[derive(Clone)]
 pub struct SqlCategories {
     db: Database,
+    /// The standby that may serve the read model's reads.
+    replica: Option<ReadReplica>,
 }
 
 impl SqlCategories {
     /// Categories in `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, replica: None }
+    }
+
+    /// The read model's reads of requests that may lag go to `replica` while it is usable.
+    #[must_use]
+    pub fn with_replica(mut self, replica: Option<ReadReplica>) -> Self {
+        self.replica = replica;
+        self
     }
 
     async fn rows(&self) -> Result<Vec<CategoryView>, RepositoryError> {
-        let rows: Vec<CategoryRow> = on_db!(&self.db, read, pool => {
+        rows_in(&self.db).await
+    }
+}
+
+/// Every category, as stored in `db`.
+async fn rows_in(db: &Database) -> Result<Vec<CategoryView>, RepositoryError> {
+    {
+        let rows: Vec<CategoryRow> = on_db!(db, read, pool => {
             sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories"))
                 .fetch_all(pool)
                 .await
@@ -197,12 +213,22 @@ impl SqlCategories {
 impl CategoryReadModel for SqlCategories {
     #[tracing::instrument(name = "db.categories.list", skip_all)]
     async fn list(&self) -> Result<Vec<CategoryView>, RepositoryError> {
-        Ok(sorted(self.rows().await?))
+        on_replica!(self, db => rows_in(db).await.map(sorted))
     }
 
     #[tracing::instrument(name = "db.categories.get", skip_all)]
     async fn get(&self, key: &Lookup<CategoryId>) -> Result<Option<CategoryView>, RepositoryError> {
-        let row: Option<CategoryRow> = on_db!(&self.db, read, pool => {
+        on_replica!(self, db => category_of(db, key).await)
+    }
+}
+
+/// One category by id or slug, as stored in `db`.
+async fn category_of(
+    db: &Database,
+    key: &Lookup<CategoryId>,
+) -> Result<Option<CategoryView>, RepositoryError> {
+    {
+        let row: Option<CategoryRow> = on_db!(db, read, pool => {
             match key {
                 Lookup::Id(id) => sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"))
                     .bind(id.as_uuid())

@@ -11,6 +11,7 @@ mod orders;
 mod payments;
 mod products;
 mod promotions;
+pub mod replica;
 mod shipping_options;
 mod tax_rates;
 mod users;
@@ -41,6 +42,7 @@ pub use orders::SqlOrders;
 pub use payments::SqlPayments;
 pub use products::SqlProducts;
 pub use promotions::SqlPromotions;
+pub use replica::ReadReplica;
 pub use shipping_options::SqlShippingOptions;
 pub use tax_rates::SqlTaxRates;
 pub use users::SqlUsers;
@@ -72,6 +74,33 @@ macro_rules! on_db {
     };
 }
 pub(crate) use on_db;
+
+/// Answers with `$body`, where `$db` is the standby of `$repo.replica` when this request may
+/// read from it and it is usable now, else `$repo.db` (the primary). A read that fails on the
+/// standby for connection trouble is made again on the primary, so a standby that goes away
+/// costs a request nothing but time. With `else`, the primary's read is `$primary` (which may
+/// move what `$body` only borrows). Returns from the enclosing function.
+macro_rules! on_replica {
+    ($repo:expr, $db:ident => $body:expr) => {
+        $crate::db::on_replica!($repo, $db => $body, else $body)
+    };
+    ($repo:expr, $db:ident => $body:expr, else $primary:expr) => {{
+        let replica = $repo.replica.as_ref();
+        if let Some($db) = &replica.and_then(|r| r.for_this_request()) {
+            match $body {
+                Err(domain::RepositoryError::Unavailable(_)) => {
+                    if let Some(r) = replica {
+                        r.failed();
+                    }
+                }
+                answered => return answered,
+            }
+        }
+        let $db = &$repo.db;
+        $primary
+    }};
+}
+pub(crate) use on_replica;
 
 /// A database URL whose `Debug` and `Display` hide the password.
 #[derive(Clone, PartialEq, Eq)]

@@ -17,8 +17,8 @@ use super::images::{
     ImageRow, JoinedImageRow, image_columns, images_from_json, images_json, joined_image_columns,
 };
 use super::{
-    Backend, Database, after_condition, corrupt, fetch_in, keyset_page_of, map_err, on_db,
-    order_by, slugs_like,
+    Backend, Database, ReadReplica, after_condition, corrupt, fetch_in, keyset_page_of, map_err,
+    on_db, on_replica, order_by, slugs_like,
 };
 use application::ports::{
     CategoryRef, Lookup, ProductFilter, ProductReadModel, ProductSort, ProductView,
@@ -428,6 +428,8 @@ fn unknown_category(ids: &[CategoryId], links: &ParentLinks) -> Result<(), Repos
 #[derive(Clone)]
 pub struct SqlProducts {
     db: Database,
+    /// The standby that may serve the read model's reads.
+    replica: Option<ReadReplica>,
     /// Told of the events each committed transaction wrote.
     events_written: super::EventCounter,
 }
@@ -439,8 +441,16 @@ impl SqlProducts {
     pub fn new(db: Database) -> Self {
         Self {
             db,
+            replica: None,
             events_written: super::EventCounter::default(),
         }
+    }
+
+    /// The read model's reads of requests that may lag go to `replica` while it is usable.
+    #[must_use]
+    pub fn with_replica(mut self, replica: Option<ReadReplica>) -> Self {
+        self.replica = replica;
+        self
     }
 
     /// The products of `rows` with their live variants, read in one more statement.
@@ -1081,8 +1091,36 @@ impl ProductRepository for SqlProducts {
 impl ProductReadModel for SqlProducts {
     #[tracing::instrument(name = "db.products.get_with_images", skip_all)]
     async fn get(&self, key: &Lookup<ProductId>) -> Result<Option<ProductView>, RepositoryError> {
-        // One statement for the product, its images and its categories.
-        let rows: Vec<ProductImageRow> = match (&self.db, key) {
+        on_replica!(self, db => view_of(db, key).await)
+    }
+
+    #[tracing::instrument(name = "db.products.list", skip_all)]
+    async fn list(
+        &self,
+        page: PageRequest,
+        filter: &ProductFilter,
+    ) -> Result<Page<ProductView>, RepositoryError> {
+        let search = match search_term(filter.search.as_deref()) {
+            None => None,
+            Some(Some(term)) => Some(term),
+            Some(None) => {
+                return Ok(Page::empty(page));
+            }
+        };
+        // One statement for the page with its images and categories, and one for its count,
+        // side by side.
+        on_replica!(self, db => page_of(db, page.clone(), search.as_deref(), filter).await,
+            else page_of(db, page, search.as_deref(), filter).await)
+    }
+}
+
+/// A product with its images and categories, by id or slug, in one statement.
+async fn view_of(
+    db: &Database,
+    key: &Lookup<ProductId>,
+) -> Result<Option<ProductView>, RepositoryError> {
+    {
+        let rows: Vec<ProductImageRow> = match (db, key) {
             (Database::Sqlite { read, .. }, Lookup::Id(id)) => {
                 sqlx::query_as(product_view_sql!(sqlite, "id"))
                     .bind(id.as_uuid())
@@ -1130,24 +1168,6 @@ impl ProductReadModel for SqlProducts {
             images,
             categories: categories_from_json(&categories)?,
         }))
-    }
-
-    #[tracing::instrument(name = "db.products.list", skip_all)]
-    async fn list(
-        &self,
-        page: PageRequest,
-        filter: &ProductFilter,
-    ) -> Result<Page<ProductView>, RepositoryError> {
-        let search = match search_term(filter.search.as_deref()) {
-            None => None,
-            Some(Some(term)) => Some(term),
-            Some(None) => {
-                return Ok(Page::empty(page));
-            }
-        };
-        // One statement for the page with its images and categories, and one for its count,
-        // side by side.
-        self.page(page, search.as_deref(), filter).await
     }
 }
 
@@ -1209,249 +1229,245 @@ impl Conditions {
     }
 }
 
-impl SqlProducts {
-    /// One page of products, newest first, matching the folded `search` and `filter`.
-    async fn page(
-        &self,
-        page: PageRequest,
-        search: Option<&str>,
-        filter: &ProductFilter,
-    ) -> Result<Page<ProductView>, RepositoryError> {
-        // One row past the page says whether another follows (`next`).
-        let limit = i64::from(page.per_page()) + 1;
-        let offset = match page.position() {
-            Some(_) => 0,
-            None => i64::try_from(page.offset()).unwrap_or(i64::MAX),
+/// One page of products, newest first, matching the folded `search` and `filter`.
+async fn page_of(
+    db: &Database,
+    page: PageRequest,
+    search: Option<&str>,
+    filter: &ProductFilter,
+) -> Result<Page<ProductView>, RepositoryError> {
+    // One row past the page says whether another follows (`next`).
+    let limit = i64::from(page.per_page()) + 1;
+    let offset = match page.position() {
+        Some(_) => 0,
+        None => i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    };
+    let backend = db.backend();
+    let only_active = filter.status == Some(ProductStatus::Active);
+    let search = search.filter(|q| !q.is_empty());
+    // A search is by relevance unless another order is asked for; without one, relevance
+    // has nothing to rank and is newest first.
+    let sort = match (filter.sort, search) {
+        (None, Some(_)) => ProductSort::Relevance,
+        (None | Some(ProductSort::Relevance), None) => ProductSort::Newest,
+        (Some(sort), _) => sort,
+    };
+    let newest = sort == ProductSort::Newest;
+    let narrowed =
+        filter.categories.is_some() || filter.price.is_some() || filter.in_stock.is_some();
+    let indexed = |q: &str| backend == Backend::Sqlite && only_active && q.chars().count() >= 3;
+    // The tie-breaker, last key of every order and of every cursor: `seq` on SQLite, the
+    // id (UUID v7) on PostgreSQL, each what that backend's "newest" means.
+    let (tie, tie_kind, tie_column) = match backend {
+        Backend::Sqlite => ("seq", 'i', "seq"),
+        Backend::Postgres => ("id", 'u', "0::bigint AS seq"),
+    };
+    let tie_of = |r: &ListRow| match backend {
+        Backend::Sqlite => KeyPart::Int(r.seq),
+        Backend::Postgres => KeyPart::Id(r.product.id),
+    };
+    // SQLite's trigram index holds the live active products: a public search of three
+    // characters or more, newest first and filtered by nothing else, is answered by it in
+    // its own rowid order (= `seq`), stopping after the page (after the cursor's `seq`
+    // when there is one), and its match count is the total.
+    if !narrowed
+        && newest
+        && let Some(q) = search.filter(|q| indexed(q))
+        && let Database::Sqlite { read, .. } = db
+    {
+        let phrase = fts_phrase(q);
+        let after = match page.position() {
+            None => None,
+            Some(position) => match position.parts() {
+                [KeyPart::Int(seq)] => Some(*seq),
+                _ => return Err(not_this_order()),
+            },
         };
-        let backend = self.db.backend();
-        let only_active = filter.status == Some(ProductStatus::Active);
-        let search = search.filter(|q| !q.is_empty());
-        // A search is by relevance unless another order is asked for; without one, relevance
-        // has nothing to rank and is newest first.
-        let sort = match (filter.sort, search) {
-            (None, Some(_)) => ProductSort::Relevance,
-            (None | Some(ProductSort::Relevance), None) => ProductSort::Newest,
-            (Some(sort), _) => sort,
-        };
-        let newest = sort == ProductSort::Newest;
-        let narrowed =
-            filter.categories.is_some() || filter.price.is_some() || filter.in_stock.is_some();
-        let indexed = |q: &str| backend == Backend::Sqlite && only_active && q.chars().count() >= 3;
-        // The tie-breaker, last key of every order and of every cursor: `seq` on SQLite, the
-        // id (UUID v7) on PostgreSQL, each what that backend's "newest" means.
-        let (tie, tie_kind, tie_column) = match backend {
-            Backend::Sqlite => ("seq", 'i', "seq"),
-            Backend::Postgres => ("id", 'u', "0::bigint AS seq"),
-        };
-        let tie_of = |r: &ListRow| match backend {
-            Backend::Sqlite => KeyPart::Int(r.seq),
-            Backend::Postgres => KeyPart::Id(r.product.id),
-        };
-        // SQLite's trigram index holds the live active products: a public search of three
-        // characters or more, newest first and filtered by nothing else, is answered by it in
-        // its own rowid order (= `seq`), stopping after the page (after the cursor's `seq`
-        // when there is one), and its match count is the total.
-        if !narrowed
-            && newest
-            && let Some(q) = search.filter(|q| indexed(q))
-            && let Database::Sqlite { read, .. } = &self.db
-        {
-            let phrase = fts_phrase(q);
-            let after = match page.position() {
-                None => None,
-                Some(position) => match position.parts() {
-                    [KeyPart::Int(seq)] => Some(*seq),
-                    _ => return Err(not_this_order()),
-                },
-            };
-            let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq, ", images_json!(sqlite), ", ",
+        let rows = sqlx::query_as(concat!("SELECT ", product_columns!(), ", seq, ", images_json!(sqlite), ", ",
                 categories_json!(sqlite), ", ", variants_json!(sqlite), " FROM products p WHERE seq IN \
                 (SELECT rowid FROM products_fts WHERE products_fts MATCH $3 AND ($4 IS NULL OR rowid < $4) \
                 ORDER BY rowid DESC LIMIT $1 OFFSET $2) \
                 ORDER BY seq DESC"))
                 .bind(limit).bind(offset).bind(&phrase).bind(after).fetch_all(read);
-            let total = sqlx::query_scalar(
+        let total = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM products_fts WHERE products_fts MATCH $1 LIMIT $2)",
             )
             .bind(&phrase)
             .bind(COUNTED)
             .fetch_one(read);
-            let (rows, total): (Vec<ListRow>, i64) =
-                tokio::try_join!(rows, total).map_err(map_err)?;
-            let rows = keyset_page_of(rows, page, total, |r| SortKeys::new(vec![tie_of(r)]));
-            return Ok(listed(counted(rows, true)));
-        }
-        let mut cond = Conditions::default();
-        cond.push("deleted_at IS NULL", None);
-        if let Some(status) = filter.status {
-            // A closed set of names, written in by value: no placeholder needed.
-            cond.push(&format!("status = '{}'", status.as_str()), None);
-        }
-        if let Some(ids) = &filter.categories {
-            cond.push_ids(
-                "id IN (SELECT product_id FROM product_categories WHERE category_id IN",
-                ids,
-            );
-        }
-        if let Some(range) = &filter.price {
-            cond.push(
-                "currency = $?",
-                Some(Arg::Text(range.currency.code().to_owned())),
-            );
-            if let Some(min) = range.min_minor {
-                cond.push("price_minor >= $?", Some(Arg::Int(min)));
-            }
-            if let Some(max) = range.max_minor {
-                cond.push("price_minor <= $?", Some(Arg::Int(max)));
-            }
-        }
-        match filter.in_stock {
-            None => {}
-            Some(true) => cond.push("stock > 0", None),
-            Some(false) => cond.push("stock = 0", None),
-        }
-        match (backend, search) {
-            (_, None) => {}
-            (Backend::Sqlite, Some(q)) if indexed(q) => cond.push(
-                "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $?)",
-                Some(Arg::Text(fts_phrase(q))),
-            ),
-            // Under three characters (or over other statuses, which the trigram index does
-            // not hold) a scan of one column.
-            (Backend::Sqlite, Some(q)) => {
-                cond.push("instr(search_text, $?) > 0", Some(Arg::Text(q.to_owned())));
-            }
-            (Backend::Postgres, Some(q)) => {
-                cond.push("search_text LIKE $?", Some(Arg::Text(contains_pattern(q))));
-            }
-        }
-        // PostgreSQL lists newest first by id (UUID v7), SQLite by `seq`: the order products
-        // were created in, and what its indexes keep. Names sort by their case-folded text
-        // (the part of `search_text` before its separator), byte by byte on both
-        // (PostgreSQL's `C` collation), then newest first: a cursor carries that name, never
-        // the description, so it stays short.
-        let by_name = match backend {
-            Backend::Sqlite => {
-                "substr(search_text, 1, instr(search_text || char(31), char(31)) - 1)"
-            }
-            Backend::Postgres => "split_part(search_text, chr(31), 1) COLLATE \"C\"",
-        };
-        let filter_args = cond.args.len();
-        // Relevance ranks by the search text, one more argument, which only the page's query
-        // binds (after the filters' own, so the count's stay the same).
-        let rank = match (sort, search) {
-            (ProductSort::Relevance, Some(q)) => {
-                cond.args.push(Arg::Text(q.to_owned()));
-                Some(rank_sql(backend, by_name, cond.args.len()))
-            }
-            _ => None,
-        };
-        let (order, kinds): (Vec<(&str, bool)>, String) = match sort {
-            ProductSort::Newest | ProductSort::Relevance => match &rank {
-                Some(rank) => (
-                    vec![(rank.as_str(), false), (tie, true)],
-                    format!("i{tie_kind}"),
-                ),
-                None => (vec![(tie, true)], tie_kind.to_string()),
-            },
-            ProductSort::Oldest => (vec![(tie, false)], tie_kind.to_string()),
-            ProductSort::PriceAsc => (
-                vec![("price_minor", false), (tie, true)],
-                format!("i{tie_kind}"),
-            ),
-            ProductSort::PriceDesc => (
-                vec![("price_minor", true), (tie, true)],
-                format!("i{tie_kind}"),
-            ),
-            ProductSort::NameAsc => (vec![(by_name, false), (tie, true)], format!("t{tie_kind}")),
-        };
-        let key_of = |r: &ListRow| {
-            // The stored name key is `fold_case(name)`, written by this same function (the
-            // backfill keeps older rows in step); the rank is computed from it as SQL does.
-            let mut keys = match sort {
-                ProductSort::Relevance => search
-                    .map(|q| vec![KeyPart::Int(relevance(&fold_case(&r.product.name), q))])
-                    .unwrap_or_default(),
-                ProductSort::Newest | ProductSort::Oldest => Vec::new(),
-                ProductSort::PriceAsc | ProductSort::PriceDesc => {
-                    vec![KeyPart::Int(r.product.price_minor)]
-                }
-                ProductSort::NameAsc => vec![KeyPart::Text(fold_case(&r.product.name))],
-            };
-            keys.push(tie_of(r));
-            SortKeys::new(keys)
-        };
-        // The total of a list narrowed by nothing but the status is kept (`product_counts`,
-        // written by triggers in the transaction of every product write); any other is
-        // counted, stopping one past `Page::COUNT_LIMIT`, so that it costs at most that many
-        // matches however large the catalog.
-        let is_counted = narrowed || search.is_some();
-        let count_sql = if is_counted {
-            format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM products WHERE {} LIMIT {COUNTED}) c",
-                cond.text()
-            )
-        } else {
-            let of_status = match filter.status {
-                // A closed set of names, written in by value as above.
-                Some(status) => format!(" WHERE status = '{}'", status.as_str()),
-                None => String::new(),
-            };
-            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back for the decoder.
-            format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM product_counts{of_status}")
-        };
-        if let Some(position) = page.position() {
-            let (sql, keys) = after_condition(&order, &kinds, position, cond.args.len() + 1)?;
-            cond.sql.push(sql);
-            for key in keys {
-                cond.args.push(match key {
-                    KeyPart::Int(n) => Arg::Int(n),
-                    KeyPart::Text(t) => Arg::Text(t),
-                    KeyPart::Id(u) => Arg::Id(u),
-                    KeyPart::Time(_) => return Err(not_this_order()),
-                });
-            }
-        }
-        let n = cond.args.len();
-        let joined = match backend {
-            Backend::Sqlite => concat!(
-                images_json!(sqlite),
-                ", ",
-                categories_json!(sqlite),
-                ", ",
-                variants_json!(sqlite)
-            ),
-            Backend::Postgres => concat!(
-                images_json!(postgres),
-                ", ",
-                categories_json!(postgres),
-                ", ",
-                variants_json!(postgres)
-            ),
-        };
-        // The page is cut in an inner query and only its rows get their images and categories:
-        // PostgreSQL computes a query's columns for the rows an OFFSET skips too. The outer
-        // query orders the page again by the same keys (the inner one's order does not carry
-        // over), which is why the inner one keeps `search_text`.
-        let order = order_by(&order);
-        let rows_sql = format!(
-            concat!(
-                "SELECT ",
-                joined_product_columns!(),
-                ", p.seq, {} FROM (SELECT ",
-                product_columns!(),
-                ", {}, search_text FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}) p \
-                 ORDER BY {}"
-            ),
-            joined,
-            tie_column,
-            cond.text(),
-            order,
-            n + 1,
-            n + 2,
-            order
+        let (rows, total): (Vec<ListRow>, i64) = tokio::try_join!(rows, total).map_err(map_err)?;
+        let rows = keyset_page_of(rows, page, total, |r| SortKeys::new(vec![tie_of(r)]));
+        return Ok(listed(counted(rows, true)));
+    }
+    let mut cond = Conditions::default();
+    cond.push("deleted_at IS NULL", None);
+    if let Some(status) = filter.status {
+        // A closed set of names, written in by value: no placeholder needed.
+        cond.push(&format!("status = '{}'", status.as_str()), None);
+    }
+    if let Some(ids) = &filter.categories {
+        cond.push_ids(
+            "id IN (SELECT product_id FROM product_categories WHERE category_id IN",
+            ids,
         );
-        let (rows, total): (Vec<ListRow>, i64) = on_db!(&self.db, read, pool => {
+    }
+    if let Some(range) = &filter.price {
+        cond.push(
+            "currency = $?",
+            Some(Arg::Text(range.currency.code().to_owned())),
+        );
+        if let Some(min) = range.min_minor {
+            cond.push("price_minor >= $?", Some(Arg::Int(min)));
+        }
+        if let Some(max) = range.max_minor {
+            cond.push("price_minor <= $?", Some(Arg::Int(max)));
+        }
+    }
+    match filter.in_stock {
+        None => {}
+        Some(true) => cond.push("stock > 0", None),
+        Some(false) => cond.push("stock = 0", None),
+    }
+    match (backend, search) {
+        (_, None) => {}
+        (Backend::Sqlite, Some(q)) if indexed(q) => cond.push(
+            "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $?)",
+            Some(Arg::Text(fts_phrase(q))),
+        ),
+        // Under three characters (or over other statuses, which the trigram index does
+        // not hold) a scan of one column.
+        (Backend::Sqlite, Some(q)) => {
+            cond.push("instr(search_text, $?) > 0", Some(Arg::Text(q.to_owned())));
+        }
+        (Backend::Postgres, Some(q)) => {
+            cond.push("search_text LIKE $?", Some(Arg::Text(contains_pattern(q))));
+        }
+    }
+    // PostgreSQL lists newest first by id (UUID v7), SQLite by `seq`: the order products
+    // were created in, and what its indexes keep. Names sort by their case-folded text
+    // (the part of `search_text` before its separator), byte by byte on both
+    // (PostgreSQL's `C` collation), then newest first: a cursor carries that name, never
+    // the description, so it stays short.
+    let by_name = match backend {
+        Backend::Sqlite => "substr(search_text, 1, instr(search_text || char(31), char(31)) - 1)",
+        Backend::Postgres => "split_part(search_text, chr(31), 1) COLLATE \"C\"",
+    };
+    let filter_args = cond.args.len();
+    // Relevance ranks by the search text, one more argument, which only the page's query
+    // binds (after the filters' own, so the count's stay the same).
+    let rank = match (sort, search) {
+        (ProductSort::Relevance, Some(q)) => {
+            cond.args.push(Arg::Text(q.to_owned()));
+            Some(rank_sql(backend, by_name, cond.args.len()))
+        }
+        _ => None,
+    };
+    let (order, kinds): (Vec<(&str, bool)>, String) = match sort {
+        ProductSort::Newest | ProductSort::Relevance => match &rank {
+            Some(rank) => (
+                vec![(rank.as_str(), false), (tie, true)],
+                format!("i{tie_kind}"),
+            ),
+            None => (vec![(tie, true)], tie_kind.to_string()),
+        },
+        ProductSort::Oldest => (vec![(tie, false)], tie_kind.to_string()),
+        ProductSort::PriceAsc => (
+            vec![("price_minor", false), (tie, true)],
+            format!("i{tie_kind}"),
+        ),
+        ProductSort::PriceDesc => (
+            vec![("price_minor", true), (tie, true)],
+            format!("i{tie_kind}"),
+        ),
+        ProductSort::NameAsc => (vec![(by_name, false), (tie, true)], format!("t{tie_kind}")),
+    };
+    let key_of = |r: &ListRow| {
+        // The stored name key is `fold_case(name)`, written by this same function (the
+        // backfill keeps older rows in step); the rank is computed from it as SQL does.
+        let mut keys = match sort {
+            ProductSort::Relevance => search
+                .map(|q| vec![KeyPart::Int(relevance(&fold_case(&r.product.name), q))])
+                .unwrap_or_default(),
+            ProductSort::Newest | ProductSort::Oldest => Vec::new(),
+            ProductSort::PriceAsc | ProductSort::PriceDesc => {
+                vec![KeyPart::Int(r.product.price_minor)]
+            }
+            ProductSort::NameAsc => vec![KeyPart::Text(fold_case(&r.product.name))],
+        };
+        keys.push(tie_of(r));
+        SortKeys::new(keys)
+    };
+    // The total of a list narrowed by nothing but the status is kept (`product_counts`,
+    // written by triggers in the transaction of every product write); any other is
+    // counted, stopping one past `Page::COUNT_LIMIT`, so that it costs at most that many
+    // matches however large the catalog.
+    let is_counted = narrowed || search.is_some();
+    let count_sql = if is_counted {
+        format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM products WHERE {} LIMIT {COUNTED}) c",
+            cond.text()
+        )
+    } else {
+        let of_status = match filter.status {
+            // A closed set of names, written in by value as above.
+            Some(status) => format!(" WHERE status = '{}'", status.as_str()),
+            None => String::new(),
+        };
+        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back for the decoder.
+        format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM product_counts{of_status}")
+    };
+    if let Some(position) = page.position() {
+        let (sql, keys) = after_condition(&order, &kinds, position, cond.args.len() + 1)?;
+        cond.sql.push(sql);
+        for key in keys {
+            cond.args.push(match key {
+                KeyPart::Int(n) => Arg::Int(n),
+                KeyPart::Text(t) => Arg::Text(t),
+                KeyPart::Id(u) => Arg::Id(u),
+                KeyPart::Time(_) => return Err(not_this_order()),
+            });
+        }
+    }
+    let n = cond.args.len();
+    let joined = match backend {
+        Backend::Sqlite => concat!(
+            images_json!(sqlite),
+            ", ",
+            categories_json!(sqlite),
+            ", ",
+            variants_json!(sqlite)
+        ),
+        Backend::Postgres => concat!(
+            images_json!(postgres),
+            ", ",
+            categories_json!(postgres),
+            ", ",
+            variants_json!(postgres)
+        ),
+    };
+    // The page is cut in an inner query and only its rows get their images and categories:
+    // PostgreSQL computes a query's columns for the rows an OFFSET skips too. The outer
+    // query orders the page again by the same keys (the inner one's order does not carry
+    // over), which is why the inner one keeps `search_text`.
+    let order = order_by(&order);
+    let rows_sql = format!(
+        concat!(
+            "SELECT ",
+            joined_product_columns!(),
+            ", p.seq, {} FROM (SELECT ",
+            product_columns!(),
+            ", {}, search_text FROM products WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}) p \
+                 ORDER BY {}"
+        ),
+        joined,
+        tie_column,
+        cond.text(),
+        order,
+        n + 1,
+        n + 2,
+        order
+    );
+    let (rows, total): (Vec<ListRow>, i64) = on_db!(db, read, pool => {
             let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &cond.args)
                 .bind(limit)
                 .bind(offset)
@@ -1461,11 +1477,10 @@ impl SqlProducts {
             tokio::try_join!(rows, total)
         })
         .map_err(map_err)?;
-        Ok(listed(counted(
-            keyset_page_of(rows, page, total, key_of),
-            is_counted,
-        )))
-    }
+    Ok(listed(counted(
+        keyset_page_of(rows, page, total, key_of),
+        is_counted,
+    )))
 }
 
 /// How far a list's count goes: one past [`Page::COUNT_LIMIT`], which tells "more" apart.

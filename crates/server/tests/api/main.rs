@@ -33,6 +33,7 @@ mod process;
 mod products;
 mod promotions;
 mod races;
+mod replica;
 mod shipping_options;
 mod shutdown;
 mod tax_rates;
