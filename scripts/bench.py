@@ -118,6 +118,57 @@ def find_pg_bin() -> Path | None:
     return Path(initdb).resolve().parent if initdb and shutil.which("pg_ctl") else None
 
 
+# The PostgreSQL servers this run started, by role ("primary", "standby"): their data dirs, whose
+# postmaster.pid names the process whose CPU time each result reports.
+PG_SERVERS: dict[str, Path] = {}
+PG_SETUP: dict = {}
+
+
+def pg_cpu_seconds(data: Path) -> float:
+    """CPU time (user + system) used so far by the PostgreSQL server of `data`: its postmaster,
+    its live processes and the ones that have ended."""
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif ppid == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start_standby(cleanup: Cleanup) -> str:
+    """A hot standby of the primary start_postgres made (pg_basebackup -R); its server URL."""
+    if not PG_SETUP:
+        sys.exit("error: --read-replica needs the PostgreSQL this script starts (unset SHOP_BENCH_POSTGRES_URL)")
+    pg_bin, as_pg, tmp, port = PG_SETUP["pg_bin"], PG_SETUP["as_pg"], PG_SETUP["tmp"], PG_SETUP["port"]
+    data = tmp / "standby"
+    subprocess.run([*as_pg, str(pg_bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                    "postgres", "-D", str(data), "-R", "-X", "stream"], check=True, cwd=tmp)
+    standby_port = free_port()
+    log(f"starting a PostgreSQL standby on port {standby_port}")
+    subprocess.run([*as_pg, str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(tmp / "standby.log"),
+                    "-o", f"-p {standby_port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=200",
+                    "start"], check=True, stdout=subprocess.DEVNULL, cwd=tmp)
+    PG_SERVERS["standby"] = data
+
+    def stop() -> None:
+        log("stopping the PostgreSQL standby")
+        subprocess.run([*as_pg, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+
+    cleanup.add(stop)
+    return f"postgres://postgres@127.0.0.1:{standby_port}/postgres"
+
+
 def start_postgres(cleanup: Cleanup) -> str:
     """A PostgreSQL server URL whose user may create databases."""
     url = os.environ.get("SHOP_BENCH_POSTGRES_URL") or os.environ.get("SHOP_TEST_POSTGRES_URL")
@@ -142,6 +193,8 @@ def start_postgres(cleanup: Cleanup) -> str:
     subprocess.run([*as_pg, str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(tmp / "log"),
                     "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=200",
                     "start"], check=True, stdout=subprocess.DEVNULL, cwd=tmp)
+    PG_SERVERS["primary"] = data
+    PG_SETUP.update(pg_bin=pg_bin, as_pg=as_pg, tmp=tmp, port=port)
 
     def stop() -> None:
         log("stopping PostgreSQL")
@@ -729,6 +782,7 @@ class Result:
     errors: str
     peak_rss_mib: float
     webhook: dict | None = None  # with `--webhook`: what the endpoint was sent, see webhook_run
+    db_cpu: dict | None = None  # PostgreSQL: CPU seconds each server (primary, standby) used in the run
 
 
 def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: int, warmup: int,
@@ -738,8 +792,10 @@ def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: i
         subprocess.run([wrk, "-t", threads, "-c", str(connections), "-d", f"{warmup}s", "-s",
                         str(warm_script or script), server.base], check=True, stdout=subprocess.DEVNULL)
     server.reset_peak()
+    cpu_before = {role: pg_cpu_seconds(data) for role, data in PG_SERVERS.items()}
     out = subprocess.run([wrk, "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "--latency",
                           "-s", str(script), server.base], check=True, capture_output=True, text=True).stdout
+    db_cpu = {role: pg_cpu_seconds(data) - cpu_before[role] for role, data in PG_SERVERS.items()} or None
     lat = {p: to_ms(v, u) for p, v, u in LAT.findall(out)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -747,12 +803,18 @@ def run_wrk(wrk: str, server: Server, script: Path, connections: int, seconds: i
     errors = re.search(r"Socket errors: (.*)", out)
     return Result(scenario, connections, rps, lat.get("50", 0.0), lat.get("99", 0.0), total,
                   int(non2xx.group(1)) if non2xx else 0, errors.group(1).strip() if errors else "",
-                  server.rss_kib("VmHWM") / 1024)
+                  server.rss_kib("VmHWM") / 1024, db_cpu=db_cpu)
 
 
 def log_result(label: str, r: Result) -> None:
     log(f"{label} {r.scenario:8} c={r.connections:<3} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
-        f"p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx}  peak {r.peak_rss_mib:.1f} MiB")
+        f"p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx}  peak {r.peak_rss_mib:.1f} MiB"
+        + "".join(f"  {role} CPU {cpu_ms_per_k(r, role):.0f} ms/1k req" for role in (r.db_cpu or {})))
+
+
+def cpu_ms_per_k(r: "Result", role: str) -> float:
+    """CPU milliseconds the PostgreSQL server `role` spent per 1,000 requests of the run."""
+    return (r.db_cpu or {}).get(role, 0.0) * 1000 / max(1, r.requests) * 1000
     if r.webhook:
         w = r.webhook
         log(f"{label} {r.scenario:8} c={r.connections:<3} deliveries made {w['made']}, received by the "
@@ -811,7 +873,7 @@ def lua_list(items) -> str:
 
 
 def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, cleanup: Cleanup,
-                  workdir: Path) -> dict:
+                  workdir: Path, read_url: str | None = None) -> dict:
     data_dir = workdir / label
     data_dir.mkdir(parents=True)
     env = dict(os.environ, DATABASE_URL=database_url, DATA_DIR=str(data_dir),
@@ -829,6 +891,8 @@ def bench_backend(label: str, database_url: str, binary: Path, wrk: str, args, c
     if args.catalog_size is not None:
         # What the catalog's queries cost, not what the in-memory catalog cache saves: off.
         env["CATALOG_CACHE_MAX_BYTES"] = "0"
+    if read_url:
+        env["DATABASE_READ_URL"] = read_url
     worker = args.webhook_worker and database_url.startswith("postgres")
     if worker:
         # The scale-out shape: the API runs no job runner, a `shop worker` process does.
@@ -974,6 +1038,21 @@ def report(runs: list, args, binary: Path) -> str:
             lines.append(f"| {titles[r.scenario]} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
                          f"{r.p99_ms:.2f} | {r.requests:,} | {r.non_2xx}{errors} | {r.peak_rss_mib:.1f} |")
         lines.append("")
+        cpu = [r for r in run["results"] if r.db_cpu]
+        if cpu:
+            roles = list(cpu[0].db_cpu)
+            lines += [
+                "PostgreSQL's CPU time during each run, per 1,000 requests"
+                + (" (`--read-replica`: the standby serves visitors' catalog reads)" if "standby" in roles else "")
+                + ":",
+                "",
+                "| scenario | connections | " + " | ".join(f"{role} CPU ms" for role in roles) + " |",
+                "|---|---:|" + "---:|" * len(roles),
+            ]
+            for r in cpu:
+                lines.append(f"| {titles[r.scenario]} | {r.connections} | "
+                             + " | ".join(f"{cpu_ms_per_k(r, role):,.0f}" for role in roles) + " |")
+            lines.append("")
         if run.get("latencies"):
             lines += [
                 "One request at a time over one keep-alive connection (after 5 unmeasured):",
@@ -1051,6 +1130,10 @@ def main() -> None:
                         help="with --webhook, on PostgreSQL: run the job runner as a separate "
                              "`shop worker` process and the API with SHOP_JOBS=false (the scale-out "
                              "shape; SQLite serves one process, so it keeps its runner in-process)")
+    parser.add_argument("--read-replica", action="store_true",
+                        help="on PostgreSQL: also start a hot standby (pg_basebackup -R) and serve with "
+                             "DATABASE_READ_URL naming it; the report gives each server's CPU time per "
+                             "1,000 requests")
     parser.add_argument("--binary", type=Path,
                         help="measure this already built shop binary instead of building one")
     args = parser.parse_args()
@@ -1086,8 +1169,13 @@ def main() -> None:
             cleanup.actions.pop()()  # stop this shop before the next backend starts
         if args.only in (None, "postgres"):
             server_url = start_postgres(cleanup)
-            db_url = create_database(server_url, f"shop_bench_{int(time.time())}")
-            runs.append(bench_backend("PostgreSQL", db_url, binary, wrk, args, cleanup, workdir))
+            name = f"shop_bench_{int(time.time())}"
+            db_url = create_database(server_url, name)
+            read_url = None
+            if args.read_replica:
+                # Made after the database, so the standby holds it from its first moment.
+                read_url = start_standby(cleanup).rsplit("/", 1)[0] + f"/{name}"
+            runs.append(bench_backend("PostgreSQL", db_url, binary, wrk, args, cleanup, workdir, read_url))
         text = report(runs, args, binary)
         if args.smoke:
             print(text)
