@@ -201,8 +201,9 @@ pub struct Parsed {
 }
 
 /// Groups `rows` by `Handle` (in the order each first appears) and checks each group with
-/// prices in `currency`. A product is taken whole or not at all: when any of its rows is
-/// refused, each of its other rows is refused too, naming the first refused one.
+/// prices in `currency`. A SKU may be in one row only (a later row with it is refused). A
+/// product is taken whole or not at all: when any of its rows is refused, each of its other
+/// rows is refused too, naming the first refused one.
 pub fn parse_rows(rows: Vec<Row>, currency: Currency) -> Parsed {
     let mut out = Parsed::default();
     let mut order: Vec<Vec<Row>> = Vec::new();
@@ -222,14 +223,22 @@ pub fn parse_rows(rows: Vec<Row>, currency: Currency) -> Parsed {
             }
         }
     }
+    let mut skus = HashMap::new();
     for group in order {
-        parse_group(&mut out, group, currency);
+        parse_group(&mut out, group, currency, &mut skus);
     }
     out.refused.sort_by_key(|e| e.row);
     out
 }
 
-fn parse_group(out: &mut Parsed, group: Vec<Row>, currency: Currency) {
+/// Checks the product of `group`; `skus` holds the row of each SKU met so far in the file,
+/// where a SKU may be only once.
+fn parse_group(
+    out: &mut Parsed,
+    group: Vec<Row>,
+    currency: Currency,
+    skus: &mut HashMap<String, usize>,
+) {
     let first = &group[0];
     let mut errors = Vec::new();
     let at = |k: usize, e: FieldError| RowError::new(first.number, COLUMNS[k], e.message);
@@ -254,7 +263,17 @@ fn parse_group(out: &mut Parsed, group: Vec<Row>, currency: Currency) {
             continue;
         }
         match parse_variant(row, &names, currency) {
-            Ok(v) => variants.push(v),
+            Ok(v) => match skus.get(v.sku.as_str()) {
+                Some(&first) => errors.push(RowError::new(
+                    row.number,
+                    COLUMNS[SKU],
+                    format!("is also in row {first}"),
+                )),
+                None => {
+                    skus.insert(v.sku.as_str().to_owned(), row.number);
+                    variants.push(v);
+                }
+            },
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -942,6 +961,27 @@ mod tests {
         let parsed = parse(&[MUG, "shirt,Shirt,,,Size,S,,,,,SH-S,abc,,1,,"]);
         assert_eq!(parsed.products.len(), 1);
         assert_eq!(parsed.products[0].slug.as_str(), "mug");
+    }
+
+    #[test]
+    fn a_sku_may_be_in_one_row_of_the_file_only() {
+        assert_eq!(
+            refused(&[
+                MUG,
+                "cup,Cup,,,,,,,,,MUG-1,1,,1,,",
+                "shirt,Shirt,,,Size,S,,,,,SH-1,1,,1,,",
+                "shirt,,,,,M,,,,,SH-1,1,,1,,",
+            ]),
+            [
+                "row 3: Variant SKU: is also in row 2",
+                "row 4: Handle: its product was refused (row 5)",
+                "row 5: Variant SKU: is also in row 4",
+            ]
+        );
+        assert_eq!(
+            parse(&[MUG, "cup,Cup,,,,,,,,,MUG-1,1,,1,,"]).products.len(),
+            1
+        );
     }
 
     #[test]
