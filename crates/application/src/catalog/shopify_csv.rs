@@ -912,6 +912,20 @@ mod tests {
             parsed.products[0].options[0].values,
             ["Default Title", "Other"]
         );
+        let parsed = parse(&["cap,Cap,,,Title,Default Title,Size,M,,,CAP-1,5,,1,,"]);
+        assert_eq!(
+            parsed.products[0].options,
+            [
+                OptionInput {
+                    name: "Title".into(),
+                    values: vec!["Default Title".into()]
+                },
+                OptionInput {
+                    name: "Size".into(),
+                    values: vec!["M".into()]
+                },
+            ]
+        );
     }
 
     #[test]
@@ -1009,6 +1023,14 @@ mod tests {
             refused(&["mug,Mug,,,,,,,,,MUG-1,1,,1000000001,,"]),
             ["row 2: Variant Inventory Qty: must be a whole number from 0 to 1000000000"]
         );
+        // The first row always carries a variant.
+        assert_eq!(
+            refused(&["mug,Mug,,,,,,,,,,,,,,"]),
+            [
+                "row 2: Variant SKU: is required",
+                "row 2: Variant Price: is required",
+            ]
+        );
         let parsed = parse(&["mug,Mug,,,,,,,,,MUG-1,0,0.00,1000000000,,"]);
         assert_eq!(parsed.refused, []);
         let v = &parsed.products[0].variants[0];
@@ -1072,6 +1094,8 @@ mod tests {
         assert_eq!(plain_text("&amp"), "&amp");
         assert_eq!(plain_text("&#1114112;"), "&#1114112;");
         assert_eq!(plain_text("&abcdefghij;"), "&abcdefghij;");
+        // The longest entity read: ten characters before its `;`.
+        assert_eq!(plain_text("&#00000065;"), "A");
         assert_eq!(plain_text("  \n "), "");
         assert_eq!(plain_text("x\u{2003}y"), "x y");
     }
