@@ -138,8 +138,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             let refused = summary.refused.len();
             println!(
-                "created {}, updated {}, refused {refused} rows",
-                summary.created, summary.updated
+                "created {}, updated {}, unchanged {}, refused {refused} rows",
+                summary.created, summary.updated, summary.unchanged
             );
             if refused > 0 {
                 return Err(RowsRefused(refused).into());

@@ -24,6 +24,8 @@ pub struct ImportSummary {
     pub created: usize,
     /// Products updated.
     pub updated: usize,
+    /// Products that already were as their rows give them (nothing written).
+    pub unchanged: usize,
     /// Refused rows, by number.
     pub refused: Vec<RowError>,
 }
@@ -138,6 +140,7 @@ pub async fn import_products(
         match import.execute(&actor, product).await.map_err(describe)? {
             ImportOutcome::Created => summary.created += 1,
             ImportOutcome::Updated => summary.updated += 1,
+            ImportOutcome::Unchanged => summary.unchanged += 1,
             ImportOutcome::Refused(mut rows) => summary.refused.append(&mut rows),
         }
         done += product.variants.len();

@@ -576,6 +576,8 @@ pub enum ImportOutcome {
     Created,
     /// The product with its handle was updated.
     Updated,
+    /// The product with its handle already was as the rows give it: nothing was written.
+    Unchanged,
     /// The catalog refused it: every row of it, each with a reason.
     Refused(Vec<RowError>),
 }
@@ -643,6 +645,7 @@ impl ImportProducts {
                 )
                 .await
                 .map(|_| ImportOutcome::Created),
+            Some(view) if holds(&view.product, product) => Ok(ImportOutcome::Unchanged),
             Some(view) => self
                 .update
                 .execute(
@@ -683,6 +686,36 @@ impl ImportProducts {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether `current` already is what `rows` give: name, status, description, options and
+/// variants (in order, each with its SKU, option values, prices and stock). Categories and
+/// images are not imported, so they are not compared.
+fn holds(current: &Product, rows: &ImportProduct) -> bool {
+    let options = current.variants.options().as_slice();
+    let variants = current.variants.by_position();
+    current.name == rows.name
+        && current.status == rows.status
+        && current.description == rows.description
+        && options.len() == rows.options.len()
+        && options.iter().zip(&rows.options).all(|(o, r)| {
+            o.name().as_str() == r.name && o.values().iter().map(|v| v.as_str()).eq(r.values.iter())
+        })
+        && variants.len() == rows.variants.len()
+        && variants.iter().zip(&rows.variants).all(|(v, r)| {
+            v.sku == r.sku
+                && v.price == r.price
+                && v.compare_at_price == r.compare_at_price
+                && v.stock == r.stock
+                && v.option_values
+                    .pairs()
+                    .iter()
+                    .map(|(n, x)| (n.as_str(), x.as_str()))
+                    .eq(r
+                        .option_values
+                        .iter()
+                        .map(|(n, x)| (n.as_str(), x.as_str())))
+        })
 }
 
 fn price_input(m: Money) -> super::PriceInput {
@@ -1259,6 +1292,11 @@ mod tests {
         ]);
         let outcome = import.execute(&admin, &first.products[0]).await.unwrap();
         assert_eq!(outcome, ImportOutcome::Created);
+        let events = repo.events.lock().unwrap().len();
+        // The same rows again: nothing to write, no event.
+        let outcome = import.execute(&admin, &first.products[0]).await.unwrap();
+        assert_eq!(outcome, ImportOutcome::Unchanged);
+        assert_eq!(repo.events.lock().unwrap().len(), events);
         let stored = repo.items.lock().unwrap()[0].clone();
         assert_eq!(stored.slug.as_str(), "shirt");
         let kept = stored
@@ -1338,6 +1376,63 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_product_holds_its_rows_only_when_every_imported_field_is_the_same() {
+        let line = "mug,Mug,Glazed,TRUE,Size,S,,,,,MUG-S,9.50,12.00,3,,";
+        let base = parse(&[line, "mug,,,,,M,,,,,MUG-M,9.50,,4,,"]).products[0].clone();
+        let options = domain::ProductOptions::parse(&base.options).unwrap();
+        let variants = base
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| domain::Variant {
+                id: VariantId::new(),
+                sku: v.sku.clone(),
+                option_values: domain::OptionValues::parse(
+                    &mut domain::Validator::new(),
+                    "option_values",
+                    &options,
+                    v.option_values
+                        .iter()
+                        .map(|(n, x)| (n.as_str(), x.as_str())),
+                )
+                .unwrap(),
+                price: v.price,
+                compare_at_price: v.compare_at_price,
+                stock: v.stock,
+                position: domain::Position::new(i64::try_from(i).unwrap()).unwrap(),
+            })
+            .collect();
+        let mut current = lone_mug(ProductStatus::Active);
+        current.name = base.name.clone();
+        current.description = base.description.clone();
+        current.variants = domain::VariantSet::new(options, variants).unwrap();
+        assert!(holds(&current, &base));
+        let differs = |change: &dyn Fn(&mut ImportProduct)| {
+            let mut rows = base.clone();
+            change(&mut rows);
+            !holds(&current, &rows)
+        };
+        assert!(differs(&|r| r.name = ProductName::parse("Cup").unwrap()));
+        assert!(differs(&|r| r.status = ProductStatus::Draft));
+        assert!(differs(&|r| r.description = None));
+        assert!(differs(&|r| r.options[0].name = "Fit".into()));
+        assert!(differs(&|r| r.options[0].values.reverse()));
+        assert!(differs(&|r| r.options.push(OptionInput::default())));
+        assert!(differs(&|r| r.variants.reverse()));
+        assert!(differs(&|r| {
+            r.variants.pop();
+        }));
+        assert!(differs(
+            &|r| r.variants[1].sku = Sku::parse("MUG-X").unwrap()
+        ));
+        assert!(differs(&|r| r.variants[1].price = eur_amount("9.51")));
+        assert!(differs(&|r| r.variants[0].compare_at_price = None));
+        assert!(differs(&|r| r.variants[1].stock = Stock::new(5).unwrap()));
+        assert!(differs(&|r| r.variants[1].option_values[0].1 = "L".into()));
+        assert!(differs(&|r| r.variants[1].option_values[0].0 = "Fit".into()));
     }
 
     #[test]

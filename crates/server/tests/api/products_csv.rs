@@ -44,7 +44,10 @@ async fn fixture_round_trips_through_import_and_export(app: TestApp) {
     let file = write(&app, "products.csv", FIXTURE);
     let out = shop(&app, &["import-products", &file]);
     assert!(out.status.success(), "import failed: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "created 3, updated 0, refused 0 rows\n");
+    assert_eq!(
+        text(&out.stdout),
+        "created 3, updated 0, unchanged 0, refused 0 rows\n"
+    );
     // Not a terminal: plain progress lines.
     assert!(
         text(&out.stderr).contains("imported 5/5"),
@@ -69,16 +72,30 @@ async fn fixture_round_trips_through_import_and_export(app: TestApp) {
     );
     assert_eq!(shirt["variants"].as_array().map(Vec::len), Some(3));
 
-    // A second import updates by handle and SKU, and changes nothing.
+    // The same file again finds each product by its handle, and writes nothing.
     let out = shop(&app, &["import-products", &file]);
     assert!(
         out.status.success(),
         "re-import failed: {}",
         text(&out.stderr)
     );
-    assert_eq!(text(&out.stdout), "created 0, updated 3, refused 0 rows\n");
+    assert_eq!(
+        text(&out.stdout),
+        "created 0, updated 0, unchanged 3, refused 0 rows\n"
+    );
+
+    // A changed file updates by handle, keeping variants by SKU.
+    let changed = FIXTURE.replace("TS-L-WHT,21.50,,7", "TS-L-WHT,22.00,,8");
+    assert_ne!(changed, FIXTURE);
+    let file = write(&app, "changed.csv", &changed);
+    let out = shop(&app, &["import-products", &file]);
+    assert!(out.status.success(), "update failed: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "created 0, updated 1, unchanged 2, refused 0 rows\n"
+    );
     let out = shop(&app, &["export-products"]);
-    assert_eq!(text(&out.stdout), FIXTURE);
+    assert_eq!(text(&out.stdout), changed);
 }
 
 async fn a_row_with_a_bad_price_is_reported_and_the_others_imported(app: TestApp) {
@@ -89,7 +106,10 @@ async fn a_row_with_a_bad_price_is_reported_and_the_others_imported(app: TestApp
     let file = write(&app, "bad.csv", csv);
     let out = shop(&app, &["import-products", &file]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "created 2, updated 0, refused 1 rows\n");
+    assert_eq!(
+        text(&out.stdout),
+        "created 2, updated 0, unchanged 0, refused 1 rows\n"
+    );
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
