@@ -45,10 +45,12 @@ enum Command {
     /// Import products from Shopify's product CSV: creates each product whose Handle is new,
     /// updates the one with that Handle otherwise (its variants matched by Variant SKU).
     ///
-    /// Every refused row is reported on standard error as `row N: COLUMN: REASON` (the header
-    /// is row 1) and the other rows are imported; then a summary line. Exits with status 1
-    /// when any row was refused. Image Src is not read yet: images are left alone. Shows a
-    /// progress bar on a terminal, plain `imported N/TOTAL` lines otherwise.
+    /// A product is imported whole or not at all: every refused row is reported on standard
+    /// error as `row N: COLUMN: REASON` (the header is row 1), its product's other rows with
+    /// it, and the other products are imported; then a summary line (created, updated,
+    /// unchanged, refused). Exits with status 1 when any row was refused. Image Src is not
+    /// read yet: images are left alone. Shows a progress bar on a terminal, plain
+    /// `imported N/TOTAL` lines otherwise.
     ImportProducts {
         /// The CSV file.
         file: std::path::PathBuf,
