@@ -10,6 +10,7 @@ pub mod telemetry;
 
 mod demo;
 mod jobs;
+mod products_csv;
 mod serve;
 
 use std::future::Future;
@@ -1042,6 +1043,8 @@ pub async fn seed_demo(settings: &Settings) -> anyhow::Result<usize> {
     a.db.close().await;
     Ok(n)
 }
+
+pub use products_csv::{ImportSummary, export_products, import_products};
 
 /// An application error as a message for the command line.
 fn describe(e: application::AppError) -> anyhow::Error {

@@ -42,7 +42,31 @@ enum Command {
     },
     /// Add a small demo catalog (products whose SKU already exists are skipped).
     SeedDemo,
+    /// Import products from Shopify's product CSV: creates each product whose Handle is new,
+    /// updates the one with that Handle otherwise (its variants matched by Variant SKU).
+    ///
+    /// A product is imported whole or not at all: every refused row is reported on standard
+    /// error as `row N: COLUMN: REASON` (the header is row 1), its product's other rows with
+    /// it, and the other products are imported; then a summary line (created, updated,
+    /// unchanged, refused). Exits with status 1 when any row was refused. Image Src is not
+    /// read yet: images are left alone. Shows a progress bar on a terminal, plain
+    /// `imported N/TOTAL` lines otherwise.
+    ImportProducts {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The currency of the file's prices (its columns do not say).
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+    },
+    /// Write every product (drafts and archived ones too), oldest first, to standard output in
+    /// Shopify's product CSV format, as `import-products` reads it.
+    ExportProducts,
 }
+
+/// `shop import-products` refused this many rows (and imported the others).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} rows refused; the others were imported")]
+struct RowsRefused(usize);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -54,9 +78,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shop::telemetry::init(settings.log_format);
+    // The export's standard output is the CSV: its log goes to standard error.
+    if matches!(cli.command, Some(Command::ExportProducts)) {
+        shop::telemetry::init_on_stderr(settings.log_format);
+    } else {
+        shop::telemetry::init(settings.log_format);
+    }
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
+        // Not a failure of the command: the refusals are reported, the rest was imported.
+        Err(e) if e.downcast_ref::<RowsRefused>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "failed");
             eprintln!("error: {e:#}");
@@ -97,6 +131,25 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::SeedDemo => {
             let n = shop::seed_demo(&settings).await?;
             println!("demo catalog: {n} products added");
+            Ok(())
+        }
+        Command::ImportProducts { file, currency } => {
+            let summary = shop::import_products(&settings, &file, &currency).await?;
+            for e in &summary.refused {
+                eprintln!("{e}");
+            }
+            let refused = summary.refused.len();
+            println!(
+                "created {}, updated {}, unchanged {}, refused {refused} rows",
+                summary.created, summary.updated, summary.unchanged
+            );
+            if refused > 0 {
+                return Err(RowsRefused(refused).into());
+            }
+            Ok(())
+        }
+        Command::ExportProducts => {
+            shop::export_products(&settings, std::io::stdout().lock()).await?;
             Ok(())
         }
     }

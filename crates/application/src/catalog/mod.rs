@@ -4,6 +4,7 @@
 mod categories;
 mod images;
 mod products;
+pub mod shopify_csv;
 mod variants;
 
 pub use categories::{

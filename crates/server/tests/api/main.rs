@@ -31,6 +31,7 @@ mod outage;
 mod payments;
 mod process;
 mod products;
+mod products_csv;
 mod promotions;
 mod races;
 mod replica;
