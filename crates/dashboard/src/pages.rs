@@ -145,7 +145,7 @@ pub fn products(
                         @for v in items {
                             tr {
                                 td { (v.product.name.as_str()) }
-                                td { (v.product.status.as_str()) }
+                                td.nowrap { (v.product.status.as_str()) }
                                 td.num { (v.product.price().to_string()) }
                                 td.num { (v.product.stock()) }
                                 td.hide-narrow { (v.product.sku().as_str()) }
