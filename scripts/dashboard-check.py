@@ -151,7 +151,7 @@ def main():
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     chromium = provide(("chromium", "chromium-browser"), "chromium")
     if not chromium:
@@ -295,6 +295,14 @@ def main():
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
         if len(rows) != 1 or "Stoneware mug" not in rows[0].text:
             fail(f"searching for 'mug' showed {[r.text for r in rows]}")
+
+        Select(driver.find_element(By.ID, "status")).select_by_value("draft")
+        submit(driver.find_element(By.ID, "q"))
+        if "No products match." not in driver.page_source:
+            fail("filtering by the draft status still lists the active products")
+        driver.get(f"{base}/admin/products?status=bogus&cursor=%00")
+        if h1() != "Not understood":
+            fail(f"a bad status showed {h1()!r}, not the error page")
 
         # Forms without their token, or with a wrong one, are refused; the session stays.
         session = f"shop_admin={cookie['value']}"

@@ -25,7 +25,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use domain::{OrderStatus, PageRequest, Role, Roles};
+use domain::{OrderStatus, PageRequest, ProductStatus, Role, Roles};
 use maud::Markup;
 use serde::Deserialize;
 
@@ -415,12 +415,15 @@ struct ProductsQuery {
     #[serde(default)]
     stock: Option<String>,
     #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
     cursor: Option<String>,
 }
 
 /// The products list's identity, which its cursors are bound to.
-fn products_list(search: &str, out_of_stock: bool) -> String {
-    format!("/admin/products\nq={search}\nstock={out_of_stock}")
+fn products_list(search: &str, out_of_stock: bool, status: Option<ProductStatus>) -> String {
+    let status = status.map_or("", |s| s.as_str());
+    format!("/admin/products\nq={search}\nstock={out_of_stock}\nstatus={status}")
 }
 
 fn query_escape(s: &str) -> String {
@@ -448,7 +451,16 @@ async fn products(
     };
     let search: String = query.q.trim().chars().take(200).collect();
     let out_of_stock = query.stock.as_deref() == Some("out");
-    let list = products_list(&search, out_of_stock);
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => match ProductStatus::parse(s) {
+            Ok(status) => Some(status),
+            Err(_) => {
+                return failed(&AppError::BadRequest(String::new()), &admin.csrf);
+            }
+        },
+    };
+    let list = products_list(&search, out_of_stock, status);
     let request = PageRequest::new(1, PRODUCTS_PER_PAGE)
         .unwrap_or_default()
         .in_list(list.clone());
@@ -469,6 +481,7 @@ async fn products(
     let filter = ProductFilter {
         search: (!search.is_empty()).then(|| search.clone()),
         in_stock: out_of_stock.then_some(false),
+        status,
         ..ProductFilter::default()
     };
     let page = match state
@@ -484,6 +497,10 @@ async fn products(
         if out_of_stock {
             href.push_str("&stock=out");
         }
+        if let Some(status) = status {
+            href.push_str("&status=");
+            href.push_str(status.as_str());
+        }
         href.push_str("&cursor=");
         href.push_str(&query_escape(&keys.encode(&list)));
         href
@@ -494,6 +511,7 @@ async fn products(
             &admin.csrf,
             &search,
             out_of_stock,
+            status,
             &page.items,
             (page.total, page.total_is_estimate),
             next.as_deref(),

@@ -1,6 +1,7 @@
 //! The pages, as maud templates: checked and escaped at compile time.
 
 use application::ports::ProductView;
+use domain::ProductStatus;
 use maud::{DOCTYPE, Markup, html};
 
 /// The stylesheet's address; its name changes with the crate version, so it may be cached long.
@@ -112,6 +113,7 @@ pub fn products(
     csrf: &str,
     search: &str,
     out_of_stock: bool,
+    status: Option<ProductStatus>,
     items: &[ProductView],
     total: (u64, bool),
     next: Option<&str>,
@@ -125,6 +127,15 @@ pub fn products(
                 div {
                     label for="q" { "Search" }
                     input #q type="search" name="q" value=(search);
+                }
+                div.narrow {
+                    label for="status" { "Status" }
+                    select #status name="status" {
+                        option value="" selected[status.is_none()] { "Any" }
+                        @for s in [ProductStatus::Draft, ProductStatus::Active, ProductStatus::Archived] {
+                            option value=(s.as_str()) selected[status == Some(s)] { (s.as_str()) }
+                        }
+                    }
                 }
                 @if out_of_stock { input type="hidden" name="stock" value="out"; }
                 button type="submit" { "Search" }
