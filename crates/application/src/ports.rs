@@ -651,4 +651,6 @@ pub trait AdminSessions: Send + Sync {
     ) -> Result<Option<AdminSession>, RepositoryError>;
     /// Removes the session and answers what it was, if it existed.
     async fn delete(&self, id_hash: &str) -> Result<Option<AdminSession>, RepositoryError>;
+    /// Removes every session expired at `now`; answers how many.
+    async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
 }

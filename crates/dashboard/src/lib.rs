@@ -5,8 +5,9 @@
 //! Sign-in goes through the configured identity provider (the `Login` use case); an admin gets
 //! a session: a random id in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` over TLS), the
 //! session itself kept in the database ([`AdminSessions`]) under the id's hash, so every
-//! instance sees it and signing out ends it. Each session has a form token that every form
-//! carries in a hidden field; a POST without the right one is refused with a 403 page.
+//! instance sees it and signing out ends it; each sign-in sweeps the expired ones. Each session
+//! has a form token that every form carries in a hidden field; a POST without the right one is
+//! refused with a 403 page.
 #![forbid(unsafe_code)]
 
 pub mod pages;
@@ -291,6 +292,10 @@ async fn login(
     if let Err(e) = state.sessions.insert(&session::id_hash(&id), &record).await {
         tracing::error!(error = %e, "dashboard: cannot store the session");
         return unavailable();
+    }
+    // Each sign-in sweeps the sessions that expired, so the table holds live ones only.
+    if let Err(e) = state.sessions.delete_expired(now).await {
+        tracing::warn!(error = %e, "dashboard: cannot remove expired sessions");
     }
     tracing::info!(user_id = %user.id, "dashboard: admin signed in");
     let response = with_cookie(

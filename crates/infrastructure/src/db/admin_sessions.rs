@@ -87,4 +87,16 @@ impl AdminSessions for SqlAdminSessions {
         })?;
         Ok(row.map(AdminSession::from))
     }
+
+    #[tracing::instrument(name = "db.admin_sessions.delete_expired", skip_all)]
+    async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
+        on_db!(&self.db, write, pool => {
+            sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(map_err)
+        })
+    }
 }

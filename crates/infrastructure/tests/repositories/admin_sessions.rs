@@ -1,5 +1,5 @@
 //! `SqlAdminSessions`: the dashboard's sessions by the hash of their id, read back as written
-//! until they expire, and deleted once.
+//! until they expire, deleted once, and swept once expired.
 
 use application::ports::{AdminSession, AdminSessions};
 use domain::Role;
@@ -39,6 +39,27 @@ async fn a_session_reads_back_until_it_expires_and_is_deleted_once(t: TestDb) {
     assert_eq!(sessions.delete("hash-a").await.unwrap(), None);
     assert_eq!(sessions.find("hash-a", at(0)).await.unwrap(), None);
     assert!(sessions.find("hash-b", at(0)).await.unwrap().is_some());
+
+    // The sweep removes what expired by then, and nothing else.
+    let later = AdminSession {
+        expires_at: at(500),
+        ..session_for(&ann)
+    };
+    sessions.insert("hash-c", &later).await.unwrap();
+    assert_eq!(sessions.delete_expired(at(99)).await.unwrap(), 0);
+    assert_eq!(sessions.delete_expired(at(100)).await.unwrap(), 1);
+    assert_eq!(sessions.find("hash-c", at(100)).await.unwrap(), Some(later));
+    assert_eq!(sessions.delete("hash-b").await.unwrap(), None);
+}
+
+fn session_for(user: &domain::User) -> AdminSession {
+    AdminSession {
+        user_id: user.id,
+        csrf_token: "another".into(),
+        refresh_token: None,
+        expires_at: at(1),
+        created_at: at(1),
+    }
 }
 
 on_both_backends!(a_session_reads_back_until_it_expires_and_is_deleted_once,);
