@@ -202,3 +202,50 @@ async fn the_dashboards_sign_in_counts_in_the_apis_sign_in_limit() {
     let page = client().get(app.url("/admin/login")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn with_keycloak_an_admin_signs_in_and_signing_out_ends_the_providers_session() {
+    let Some(app) = crate::helpers::spawn_keycloak_app().await else {
+        return;
+    };
+    app.admin_token().await;
+    let resp = sign_in(&app, &app.admin_username, PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "Keycloak sign-in");
+    let session = first_part(&set_cookie(&resp, "shop_admin").unwrap());
+    let page = client()
+        .get(app.url("/admin"))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let out = client()
+        .post(app.url("/admin/logout"))
+        .header(COOKIE, &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = client()
+        .get(app.url("/admin"))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+
+    // A Keycloak account without the admin role gets the 403 page.
+    let email = format!("customer-{}@example.com", crate::helpers::unique());
+    app.register(&email, PASSWORD).await;
+    let resp = sign_in(&app, &email, PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
