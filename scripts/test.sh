@@ -32,8 +32,9 @@
 # After the cargo tests, a whole run (no cargo arguments) also runs scripts/schemathesis.sh
 # (Schemathesis over the OpenAPI document, on SQLite and this PostgreSQL),
 # scripts/openapi-check.sh (the document through openapi-spec-validator, Redocly, openapi-typescript
-# with tsc --strict, and a generated Python client's walk-through) and scripts/docs-check.py
-# (/docs in headless Chromium, nothing fetched from outside).
+# with tsc --strict, and a generated Python client's walk-through), scripts/docs-check.py
+# (/docs in headless Chromium, nothing fetched from outside) and scripts/dashboard-check.py
+# (/admin in headless Chromium with Selenium: sign-in, 403, CSRF, sign-out, 390 px, axe-core).
 #
 # Switches:
 #   SHOP_TEST_ONLY_DB=1   provide PostgreSQL, run `select version()` against it, and stop
@@ -778,5 +779,7 @@ if [ "$#" -eq 0 ]; then
     bash scripts/openapi-check.sh || status=1
     log "scripts/docs-check.py"
     python3 scripts/docs-check.py || status=1
+    log "scripts/dashboard-check.py"
+    python3 scripts/dashboard-check.py || status=1
 fi
 exit "$status"

@@ -74,6 +74,9 @@ pub struct ApiConfig {
     pub cors: response_headers::Cors,
     /// The catalog's answers kept in memory; `None` reads every one from the database.
     pub catalog_cache: Option<Arc<catalog_cache::CatalogCache>>,
+    /// Pages served under `/admin` (the dashboard), with the API's request ids, timeouts,
+    /// security headers and sign-in rate limit; `None` serves none.
+    pub dashboard: Option<Router>,
 }
 
 /// What the handlers call, built by the composition root: one value per use case, and the
@@ -342,9 +345,11 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         )),
         None => api,
     };
-    let api = rate_limits::apply(api, config.rate_limits.as_ref(), shared_limits).layer(
-        axum::middleware::from_fn_with_state(state.clone(), crate::auth::authenticate),
-    );
+    let (api, limiters) = rate_limits::apply(api, config.rate_limits.as_ref(), shared_limits);
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::authenticate,
+    ));
 
     let app = Router::new()
         .nest("/api/v1", api)
@@ -352,7 +357,16 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
         .route("/.well-known/jwks.json", get(auth::jwks))
-        .merge(response_headers::docs(openapi::docs_router()))
+        .merge(response_headers::docs(openapi::docs_router()));
+    // The dashboard's pages: their own state and policy, the API's sign-in limit.
+    let app = match config.dashboard {
+        Some(dashboard) => app.nest(
+            "/admin",
+            rate_limits::apply_sign_in(dashboard, limiters.as_ref()).with_state(()),
+        ),
+        None => app,
+    };
+    let app = app
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -255,7 +255,7 @@ impl Shared {
 }
 
 /// The limiters' state, shared by every request and the pruning task.
-struct Limiters<C: Clock + Clone = DefaultClock> {
+pub(crate) struct Limiters<C: Clock + Clone = DefaultClock> {
     auth: Keyed<IpAddr, C>,
     writes: Keyed<WriteKey, C>,
     trusted: TrustedProxies,
@@ -401,20 +401,72 @@ async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) 
 
 /// Wraps `api` (the routes under `/api/v1`) in the rate limits, and starts the task that
 /// prunes their state; `None` leaves it as it is, with no layer at all. The authentication
-/// layer must wrap the result, so a write is keyed by the caller it verified.
+/// layer must wrap the result, so a write is keyed by the caller it verified. The limiters
+/// are answered too, for [`apply_sign_in`].
 pub(crate) fn apply(
     api: Router<AppState>,
     limits: Option<&RateLimits>,
     shared: Option<(Arc<dyn SharedLimits>, Arc<dyn SharedLimitsMetrics>)>,
-) -> Router<AppState> {
-    let Some(limits) = limits else { return api };
+) -> (Router<AppState>, Option<Arc<Limiters>>) {
+    let Some(limits) = limits else {
+        return (api, None);
+    };
     let limiters = Limiters::new(limits, &DefaultClock::default());
     let limiters = Arc::new(match shared {
         Some((store, metrics)) => limiters.shared(store, metrics),
         None => limiters,
     });
     spawn_pruning(Arc::downgrade(&limiters));
-    api.layer(axum::middleware::from_fn_with_state(limiters, limit))
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        limiters.clone(),
+        limit,
+    ));
+    (api, Some(limiters))
+}
+
+/// Counts each `POST /login` of `router` (the dashboard, as it sees its own paths) against
+/// the sign-in limit of its client address, in the same buckets as the API's sign-in.
+pub(crate) fn apply_sign_in<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    limiters: Option<&Arc<Limiters>>,
+) -> Router<S> {
+    let Some(limiters) = limiters else {
+        return router;
+    };
+    router.layer(axum::middleware::from_fn_with_state(
+        limiters.clone(),
+        limit_sign_in,
+    ))
+}
+
+async fn limit_sign_in(
+    State(limiters): State<Arc<Limiters>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() != Method::POST || req.uri().path() != "/login" {
+        return next.run(req).await;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let address = address_key(client_ip(peer, req.headers(), &limiters.trusted));
+    match limiters.verdict(Limit::Auth, address, None).await {
+        Ok(()) => next.run(req).await,
+        Err(retry_after) => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("Too many sign-in attempts; try again in {retry_after} s."),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+    }
 }
 
 /// Prunes every [`PRUNE_EVERY`] until the router (and with it the limiters) is dropped.

@@ -132,6 +132,22 @@ impl Login {
     /// `Validation` for blank fields; `Unauthorized` for wrong credentials, whether or not the account exists.
     #[tracing::instrument(name = "login", skip_all)]
     pub async fn execute(&self, username: &str, password: &str) -> Result<TokenPair, AppError> {
+        self.sign_in(username, password)
+            .await
+            .map(|(tokens, _)| tokens)
+    }
+
+    /// The same, answering also the account as the shop now holds it (its roles decide what
+    /// the dashboard lets it do).
+    ///
+    /// # Errors
+    /// As [`Login::execute`].
+    #[tracing::instrument(name = "sign_in", skip_all)]
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(TokenPair, User), AppError> {
         let mut v = Validator::new();
         if username.trim().is_empty() {
             v.push(domain::FieldError::new("username", "must not be empty"));
@@ -161,10 +177,9 @@ impl Login {
             }
             other => other?,
         };
-        self.users
-            .upsert_identity(&user_from_account(account, self.clock.now()))
-            .await?;
-        Ok(tokens)
+        let user = user_from_account(account, self.clock.now());
+        let user = self.users.upsert_identity(&user).await?;
+        Ok((tokens, user))
     }
 }
 

@@ -624,3 +624,45 @@ pub trait PoolStats: Send + Sync {
     /// The read replica's state, when one is configured.
     fn replica(&self) -> Option<ReplicaStatus>;
 }
+
+/// A signed-in session of the dashboard, as kept server-side (its id is known only by its hash).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    /// The admin it belongs to.
+    pub user_id: UserId,
+    /// The token every form of the session carries.
+    pub csrf_token: String,
+    /// The identity provider's refresh token, revoked when the session ends.
+    pub refresh_token: Option<String>,
+    /// When it stops opening the dashboard.
+    pub expires_at: DateTime<Utc>,
+    /// When it began.
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for AdminSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSession")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The dashboard's sessions, shared by every instance: keyed by the SHA-256 (hex) of the id in
+/// the cookie, never the id itself.
+#[async_trait]
+pub trait AdminSessions: Send + Sync {
+    /// Stores a new session.
+    async fn insert(&self, id_hash: &str, session: &AdminSession) -> Result<(), RepositoryError>;
+    /// The session, unless missing or expired at `now`.
+    async fn find(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminSession>, RepositoryError>;
+    /// Removes the session and answers what it was, if it existed.
+    async fn delete(&self, id_hash: &str) -> Result<Option<AdminSession>, RepositoryError>;
+    /// Removes every session expired at `now`; answers how many.
+    async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
+}

@@ -45,9 +45,9 @@ use application::webhooks::WebhookEndpoints;
 use infrastructure::db::catalog_listener::{CatalogSignal, listen_for_catalog_writes};
 use infrastructure::db::replica::{self, ReadReplica};
 use infrastructure::db::{
-    SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages, SqlJobSchedule, SqlOrders,
-    SqlPayments, SqlProducts, SqlPromotions, SqlShippingOptions, SqlSweep, SqlTaxRates, SqlUsers,
-    SqlWebhooks,
+    SqlAdminSessions, SqlCarts, SqlCategories, SqlCheckoutCatalog, SqlEvents, SqlImages,
+    SqlJobSchedule, SqlOrders, SqlPayments, SqlProducts, SqlPromotions, SqlShippingOptions,
+    SqlSweep, SqlTaxRates, SqlUsers, SqlWebhooks,
 };
 use infrastructure::identity::{
     KeycloakIdentityProvider, LocalIdentityConfig, LocalIdentityProvider,
@@ -174,7 +174,35 @@ impl Adapters {
     }
 }
 
+/// How long a dashboard session lasts after sign-in.
+const DASHBOARD_SESSION: chrono::Duration = chrono::Duration::hours(8);
+
 impl Adapters {
+    /// The dashboard's use cases and its session store, on these adapters.
+    fn dashboard(&self, metrics: Arc<api::metrics::ShopMetrics>) -> dashboard::Dashboard {
+        dashboard::Dashboard {
+            login: Login {
+                identity: self.identity.clone(),
+                users: self.users.clone(),
+                clock: self.clock.clone(),
+                metrics,
+            },
+            logout: Logout {
+                identity: self.identity.clone(),
+            },
+            list_products: ListProducts {
+                catalog: self.products.clone(),
+                categories: self.categories.clone(),
+            },
+            list_orders: ListOrders {
+                reads: self.orders.clone(),
+            },
+            sessions: Arc::new(SqlAdminSessions::new(self.db.clone())),
+            clock: self.clock.clone(),
+            session_ttl: DASHBOARD_SESSION,
+        }
+    }
+
     /// Every use case the API serves, on these adapters; the ones that count business events
     /// count them in `metrics`.
     fn services(
@@ -588,6 +616,7 @@ impl Application {
             // Nothing is served from memory until writes elsewhere can be heard.
             cache.set_listening(false);
         }
+        let dashboard = dashboard::router(a.dashboard(metrics.clone()));
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {
@@ -604,6 +633,7 @@ impl Application {
                 shared_rate_limits,
                 cors: settings.cors.clone(),
                 catalog_cache: catalog_cache.clone(),
+                dashboard: Some(dashboard),
             },
         );
         let stopping = Arc::new(AtomicBool::new(false));

@@ -1,5 +1,6 @@
 //! The database: SQLite or PostgreSQL behind one type, so each repository is written once.
 
+mod admin_sessions;
 mod carts;
 pub mod catalog_listener;
 mod categories;
@@ -32,6 +33,7 @@ use sqlx::sqlite::{
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
+pub use admin_sessions::SqlAdminSessions;
 pub use carts::SqlCarts;
 pub use categories::SqlCategories;
 pub use checkout::SqlCheckoutCatalog;

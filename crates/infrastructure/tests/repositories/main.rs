@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod admin_sessions;
 mod carts;
 mod categories;
 mod checkout;

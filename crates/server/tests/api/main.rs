@@ -15,6 +15,7 @@ mod checkout;
 mod cluster;
 mod connections;
 mod cursors;
+mod dashboard;
 mod errors;
 mod events;
 mod headers;
