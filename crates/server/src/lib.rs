@@ -920,8 +920,8 @@ impl api::rate_limits::SharedLimits for SharedRedisLimits {
     }
 }
 
-/// Runs a read without a bearer token (`GET` or `HEAD`) as one whose catalog reads may come
-/// from the read replica.
+/// Runs a read without a bearer token (`GET` or `HEAD`, outside the dashboard) as one whose
+/// catalog reads may come from the read replica.
 async fn visitors_read_from_replica(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -930,7 +930,9 @@ async fn visitors_read_from_replica(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
+    // The dashboard's pages are an admin's, signed in by cookie: the primary's.
     if reads
+        && !req.uri().path().starts_with("/admin")
         && !req
             .headers()
             .contains_key(axum::http::header::AUTHORIZATION)
