@@ -1052,6 +1052,11 @@ mod tests {
                 "row 2: Variant Inventory Qty: must be a whole number from 0 to 1000000000",
             ]
         );
+        // A row whose variant fields are all good is still refused for a bad option value.
+        assert_eq!(
+            refused(&["mug,Mug,,,,,,,,Big,MUG-1,1,,2,,"]),
+            ["row 2: Option3 Value: must be empty: the product's first row names no Option3 Name"]
+        );
         assert_eq!(
             refused(&["mug,Mug,,,,,,,,,MUG-1,1,,1000000001,,"]),
             ["row 2: Variant Inventory Qty: must be a whole number from 0 to 1000000000"]
