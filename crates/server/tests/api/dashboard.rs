@@ -31,18 +31,42 @@ fn first_part(cookie: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
+/// The CSRF token of the first form on `page`.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("no token in the form")
+        .to_owned()
+}
+
+/// `GET path` with the session cookie `session`.
+async fn get_with(app: &TestApp, path: &str, session: &str) -> Response {
+    client()
+        .get(app.url(path))
+        .header(COOKIE, session)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `POST /admin/logout` with the session cookie `session` and the form `form`.
+async fn log_out(app: &TestApp, session: &str, form: &[(&str, &str)]) -> Response {
+    client()
+        .post(app.url("/admin/logout"))
+        .header(COOKIE, session)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The sign-in form's token and the cookie that goes with it.
 async fn login_form(app: &TestApp) -> (String, String) {
     let resp = client().get(app.url("/admin/login")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = first_part(&set_cookie(&resp, "shop_admin_login").expect("no form cookie"));
-    let page = resp.text().await.unwrap();
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("no token in the form")
-        .to_owned();
+    let token = csrf_of(&resp.text().await.unwrap());
     (token, cookie)
 }
 
@@ -80,52 +104,25 @@ async fn an_admin_signs_in_with_a_strict_cookie_and_signing_out_ends_the_session
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
     let session = first_part(&cookie);
 
-    let overview = client()
-        .get(app.url("/admin"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
+    let overview = get_with(&app, "/admin", &session).await;
     assert_eq!(overview.status(), StatusCode::OK);
     let page = overview.text().await.unwrap();
     assert!(page.contains("Orders waiting for payment"));
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(&page);
 
     // Without the token, or with another, the form is refused and the session stays.
     for form in [vec![], vec![("csrf", "not-the-token")]] {
-        let refused = client()
-            .post(app.url("/admin/logout"))
-            .header(COOKIE, &session)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let refused = log_out(&app, &session, &form).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     }
-    let out = client()
-        .post(app.url("/admin/logout"))
-        .header(COOKIE, &session)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let out = log_out(&app, &session, &[("csrf", csrf.as_str())]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(
         set_cookie(&out, "shop_admin")
             .unwrap()
             .contains("Max-Age=0")
     );
-    let after = client()
-        .get(app.url("/admin/products"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
+    let after = get_with(&app, "/admin/products", &session).await;
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
 }
 
@@ -212,35 +209,11 @@ async fn with_keycloak_an_admin_signs_in_and_signing_out_ends_the_providers_sess
     let resp = sign_in(&app, &app.admin_username, PASSWORD, None).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "Keycloak sign-in");
     let session = first_part(&set_cookie(&resp, "shop_admin").unwrap());
-    let page = client()
-        .get(app.url("/admin"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
-    let out = client()
-        .post(app.url("/admin/logout"))
-        .header(COOKIE, &session)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let page = get_with(&app, "/admin", &session).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let out = log_out(&app, &session, &[("csrf", csrf.as_str())]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    let after = client()
-        .get(app.url("/admin"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
+    let after = get_with(&app, "/admin", &session).await;
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
 
     // A Keycloak account without the admin role gets the 403 page.
