@@ -230,8 +230,7 @@ pub fn orders(
             } @else {
                 table {
                     thead { tr {
-                        th scope="col" { "Order" }
-                        th scope="col" { "Placed" }
+                        th scope="col" { "Order, placed" }
                         th scope="col" { "Status" }
                         th.hide-narrow scope="col" { "Payment" }
                         th.hide-narrow scope="col" { "Customer" }
@@ -240,8 +239,13 @@ pub fn orders(
                     tbody {
                         @for o in items {
                             tr {
-                                td.nowrap { a href=(format!("/admin/orders/{}", o.id())) { (short_id(o.id())) } }
-                                td { (placed(o.created_at())) }
+                                td {
+                                    a.nowrap href=(format!("/admin/orders/{}", o.id())) { (short_id(o.id())) }
+                                    br;
+                                    span.muted.nowrap { (o.created_at().format("%Y-%m-%d")) }
+                                    " "
+                                    span.muted.nowrap { (o.created_at().format("%H:%M UTC")) }
+                                }
                                 td.nowrap { (o.status().as_str()) }
                                 td.hide-narrow { (o.payment_status().as_str()) }
                                 td.hide-narrow { (customer(o)) }
