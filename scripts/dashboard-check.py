@@ -5,8 +5,10 @@
 - a user who is not an admin signs in and gets the 403 page, and no session;
 - an admin (`shop create-admin`) signs in and sees the overview and the products page
   (searched, with products made through the API);
+- the orders page lists an order a customer placed through the API, its filter by status
+  keeps or drops it, and the order's page (lines, totals, address) marks it paid with its form;
 - a form posted without its CSRF token, or with a wrong one, is refused (403) and the session
-  stays;
+  stays (and the order's status with it);
 - signing out ends the session: the old cookie no longer opens `/admin`.
 
 Each page is looked at 1280 px and 390 px wide: no horizontal scroll at 390 px
@@ -149,6 +151,7 @@ def main():
     from axe_selenium_python import Axe
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -203,8 +206,16 @@ def main():
         # A customer, and products to list, through the API.
         api(base, "POST", "/auth/register", {"email": "customer@example.com", "password": PASSWORD, "username": "customer"})
         token = api(base, "POST", "/auth/login", {"username": "owner", "password": PASSWORD})["access_token"]
+        products = []
         for i, name in enumerate(["Stoneware mug", "Linen tea towel with a rather long name that has to wrap on a phone", "Oak serving board"], 1):
-            api(base, "POST", "/products", {"sku": f"DASH-{i}", "name": name, "price": {"amount": f"{i}9.00", "currency": "EUR"}, "stock": 0 if i == 3 else 10}, token)
+            products.append(api(base, "POST", "/products", {"sku": f"DASH-{i}", "name": name, "price": {"amount": f"{i}9.00", "currency": "EUR"}, "stock": 0 if i == 3 else 10}, token))
+        # An order of the customer's, through the API, for the orders pages.
+        customer = api(base, "POST", "/auth/login", {"username": "customer", "password": PASSWORD})["access_token"]
+        order = api(base, "POST", "/orders", {
+            "items": [{"product_id": products[0]["id"], "quantity": 2}, {"product_id": products[1]["id"], "quantity": 1}],
+            "shipping_address": {"line1": "Rue de la Paix 12, appartement 34, escalier B", "city": "Saint-Rémy-de-Provence",
+                                 "postal_code": "13210", "country": "FR"},
+        }, customer)
 
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
@@ -224,7 +235,18 @@ def main():
                 element.click()
             else:
                 element.submit()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+            def left(_):
+                # Chromium sometimes reports the old page's node as no longer in the document
+                # instead of as stale: either way, the next page is there.
+                try:
+                    return expected_conditions.staleness_of(page)(driver)
+                except WebDriverException as e:
+                    if "does not belong to the document" in str(e):
+                        return True
+                    raise
+
+            WebDriverWait(driver, 10).until(left)
 
         def h1():
             return driver.find_element(By.TAG_NAME, "h1").text
@@ -304,6 +326,42 @@ def main():
         if h1() != "Not understood":
             fail(f"a bad status showed {h1()!r}, not the error page")
 
+        # The orders: the list, its filter, the order's page and its "Mark paid" form.
+        driver.get(f"{base}/admin")
+        driver.get(driver.find_element(By.LINK_TEXT, "Orders waiting for payment").get_attribute("href"))
+        if h1() != "Orders" or not driver.current_url.endswith("/admin/orders?status=pending"):
+            fail(f"the overview's card led to {driver.current_url} ({h1()!r})")
+        detail = f"/admin/orders/{order['id']}"
+        if not driver.find_elements(By.CSS_SELECTOR, f'a[href="{detail}"]'):
+            fail("the pending orders do not list the order placed through the API")
+        driver.get(driver.find_element(By.LINK_TEXT, "Orders").get_attribute("href"))
+        look_at("orders")
+        Select(driver.find_element(By.ID, "status")).select_by_value("shipped")
+        submit(driver.find_element(By.CSS_SELECTOR, "form.search button[type=submit]"))
+        if "No orders match." not in driver.page_source:
+            fail("filtering by the shipped status still lists the pending order")
+        driver.get(f"{base}/admin/orders")
+        driver.get(driver.find_element(By.CSS_SELECTOR, f'a[href="{detail}"]').get_attribute("href"))
+        if not h1().startswith("Order ") or driver.find_element(By.ID, "status").text != "pending":
+            fail(f"the order's page shows {h1()!r}")
+        for part in ("Stoneware mug", "Saint-Rémy-de-Provence", "67.00 EUR"):
+            if part not in driver.page_source:
+                fail(f"the order's page lacks {part!r}")
+        look_at("order")
+        submit(driver.find_element(By.XPATH, "//button[normalize-space()='Mark paid']"))
+        if not driver.current_url.endswith(detail) or driver.find_element(By.ID, "status").text != "paid":
+            fail(f"marking the order paid led to {driver.current_url} ({h1()!r})")
+        if driver.find_element(By.ID, "payment").text != "paid":
+            fail("the order marked paid is not paid")
+        seen = json.loads(http("GET", f"{base}/api/v1/orders/{order['id']}",
+                               headers={"authorization": f"Bearer {token}"})[2])
+        if seen.get("status") != "paid":
+            fail(f"the API shows the order marked paid as {seen.get('status')!r}")
+        look_at("order-paid")
+        driver.get(f"{base}/admin/orders/not-an-order")
+        if h1() != "No such order":
+            fail(f"a bad order id showed {h1()!r}, not the 404 page")
+
         # Forms without their token, or with a wrong one, are refused; the session stays.
         session = f"shop_admin={cookie['value']}"
         for body in (b"", b"csrf=wrong"):
@@ -311,6 +369,14 @@ def main():
                                    {"cookie": session, "content-type": "application/x-www-form-urlencoded"})
             if status != 403 or b"Form refused" not in page:
                 fail(f"POST /admin/logout with {body!r} answered {status}")
+        status, _, _ = http("POST", f"{base}{detail}/status", b"status=shipped",
+                            {"cookie": session, "content-type": "application/x-www-form-urlencoded"})
+        if status != 403:
+            fail(f"a status change without its token answered {status}")
+        seen = json.loads(http("GET", f"{base}/api/v1/orders/{order['id']}",
+                               headers={"authorization": f"Bearer {token}"})[2])
+        if seen.get("status") != "paid":
+            fail(f"a refused status change left the order {seen.get('status')!r}")
         if http("GET", f"{base}/admin", headers={"cookie": session})[0] != 200:
             fail("a refused form ended the session")
         driver.get(f"{base}/admin/no-such-page")

@@ -10,6 +10,7 @@
 //! refused with a 403 page.
 #![forbid(unsafe_code)]
 
+mod orders;
 pub mod pages;
 pub mod session;
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use application::accounts::{Login, Logout};
 use application::catalog::ListProducts;
-use application::ordering::ListOrders;
+use application::ordering::{CancelOrder, ChangeOrderStatus, GetOrder, ListOrders};
 use application::ports::{AdminSession, AdminSessions, Clock, OrderFilter, ProductFilter};
 use application::{Actor, AppError};
 use axum::Router;
@@ -50,8 +51,14 @@ pub struct Dashboard {
     pub logout: Logout,
     /// The products page and the stock count of the overview.
     pub list_products: ListProducts,
-    /// The order counts of the overview.
+    /// The orders page and the order counts of the overview.
     pub list_orders: ListOrders,
+    /// An order's page.
+    pub get_order: GetOrder,
+    /// The status changes of an order's page.
+    pub change_order_status: ChangeOrderStatus,
+    /// Cancelling (and refunding) from an order's page.
+    pub cancel_order: CancelOrder,
     /// Where sessions are kept.
     pub sessions: Arc<dyn AdminSessions>,
     /// The time.
@@ -69,6 +76,13 @@ pub fn router(dashboard: Dashboard) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/products", get(products))
+        .route("/orders", get(orders::list))
+        .route("/orders/{id}", get(orders::detail))
+        .route(
+            "/orders/{id}/status",
+            axum::routing::post(orders::change_status),
+        )
+        .route("/orders/{id}/cancel", axum::routing::post(orders::cancel))
         .route(
             pages::STYLESHEET.trim_start_matches("/admin"),
             get(stylesheet),

@@ -179,13 +179,18 @@ const DASHBOARD_SESSION: chrono::Duration = chrono::Duration::hours(8);
 
 impl Adapters {
     /// The dashboard's use cases and its session store, on these adapters.
-    fn dashboard(&self, metrics: Arc<api::metrics::ShopMetrics>) -> dashboard::Dashboard {
+    fn dashboard(
+        &self,
+        settings: &Settings,
+        metrics: Arc<api::metrics::ShopMetrics>,
+    ) -> dashboard::Dashboard {
+        let events = events(settings);
         dashboard::Dashboard {
             login: Login {
                 identity: self.identity.clone(),
                 users: self.users.clone(),
                 clock: self.clock.clone(),
-                metrics,
+                metrics: metrics.clone(),
             },
             logout: Logout {
                 identity: self.identity.clone(),
@@ -197,10 +202,35 @@ impl Adapters {
             list_orders: ListOrders {
                 reads: self.orders.clone(),
             },
+            get_order: GetOrder {
+                orders: self.orders.clone(),
+            },
+            change_order_status: ChangeOrderStatus {
+                orders: self.orders.clone(),
+                clock: self.clock.clone(),
+                metrics: metrics.clone(),
+                events: events.clone(),
+                refunds: self.refunds(),
+            },
+            cancel_order: CancelOrder {
+                orders: self.orders.clone(),
+                clock: self.clock.clone(),
+                metrics,
+                events,
+                refunds: self.refunds(),
+            },
             sessions: Arc::new(SqlAdminSessions::new(self.db.clone())),
             clock: self.clock.clone(),
             session_ttl: DASHBOARD_SESSION,
         }
+    }
+
+    /// Refunds through the configured payment provider.
+    fn refunds(&self) -> Arc<Refunds> {
+        Arc::new(Refunds {
+            payments: self.payments.clone(),
+            provider: self.payment_provider.clone(),
+        })
     }
 
     /// Every use case the API serves, on these adapters; the ones that count business events
@@ -215,10 +245,7 @@ impl Adapters {
         let categories = &self.categories;
         let (identity, files, clock) = (&self.identity, &self.files, &self.clock);
         let events = events(settings);
-        let refunds = Arc::new(Refunds {
-            payments: self.payments.clone(),
-            provider: self.payment_provider.clone(),
-        });
+        let refunds = self.refunds();
         let variant_deps = || VariantDeps {
             products: products.clone(),
             catalog: products.clone(),
@@ -616,7 +643,7 @@ impl Application {
             // Nothing is served from memory until writes elsewhere can be heard.
             cache.set_listening(false);
         }
-        let dashboard = dashboard::router(a.dashboard(metrics.clone()));
+        let dashboard = dashboard::router(a.dashboard(&settings, metrics.clone()));
         let router = api::router(
             a.services(&settings, metrics),
             api::ApiConfig {

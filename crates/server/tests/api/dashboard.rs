@@ -1,13 +1,18 @@
 //! The dashboard at `/admin`, as a browser without JavaScript sees it: the sign-in form and
 //! its token, the session cookie's attributes (`Secure` behind a TLS proxy), the 403 page for a
 //! non-admin, CSRF refusals, sign-out ending the session everywhere, and the sign-in counted
-//! in the API's sign-in rate limit. Cookies and forms by hand; redirects are not followed.
+//! in the API's sign-in rate limit; the orders pages: the list and its filter and cursors, an
+//! order's page, and its forms moving an order placed through the API along its status machine.
+//! Cookies and forms by hand; redirects are not followed.
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
 
-use crate::helpers::paths::LOGIN;
-use crate::helpers::{Db, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::paths::{LOGIN, ORDERS};
+use crate::helpers::{Db, PASSWORD, TestApp, spawn_app, spawn_app_with, str_of};
+
+both_dbs!(an_admin_moves_an_order_placed_through_the_api_with_the_forms);
 
 fn client() -> Client {
     Client::builder()
@@ -221,4 +226,322 @@ async fn with_keycloak_an_admin_signs_in_and_signing_out_ends_the_providers_sess
     app.register(&email, PASSWORD).await;
     let resp = sign_in(&app, &email, PASSWORD, None).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+/// A session of the app's admin: the `shop_admin=…` cookie.
+async fn admin_session(app: &TestApp) -> String {
+    let resp = sign_in(app, &app.admin_username, PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "the admin's sign-in");
+    first_part(&set_cookie(&resp, "shop_admin").expect("no session cookie"))
+}
+
+/// `POST path` with the session cookie `session` and the form `form`.
+async fn post_form(app: &TestApp, path: &str, session: &str, form: &[(&str, &str)]) -> Response {
+    client()
+        .post(app.url(path))
+        .header(COOKIE, session)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Places an order of `quantity` of `product_id` with an address through the API (201).
+async fn place_order(app: &TestApp, token: &str, product_id: &str, quantity: i64) -> Value {
+    let body = json!({
+        "items": [{"product_id": product_id, "quantity": quantity}],
+        "shipping_address": {
+            "line1": "Hauptstraße 1", "city": "Berlin", "postal_code": "10115", "country": "DE"
+        }
+    });
+    let resp = app.post_json(ORDERS, &body, Some(token)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json().await.unwrap()
+}
+
+/// The order as the API shows it to the admin: `(status, payment_status)`.
+async fn api_status(app: &TestApp, admin: &str, id: &str) -> (String, String) {
+    let order = app.get_json(&format!("{ORDERS}/{id}"), Some(admin)).await;
+    (str_of(&order, "status"), str_of(&order, "payment_status"))
+}
+
+async fn an_admin_moves_an_order_placed_through_the_api_with_the_forms(app: TestApp) {
+    let shop = app.shop_with_a_product("DASH").await;
+    let order = place_order(&app, &shop.token, &shop.product_id, 2).await;
+    let id = str_of(&order, "id");
+    let detail = format!("/admin/orders/{id}");
+    let session = admin_session(&app).await;
+
+    // The list shows it, newest first, and its status filter keeps or drops it.
+    let list = get_with(&app, "/admin/orders", &session).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let page = list.text().await.unwrap();
+    assert!(page.contains(&format!("href=\"{detail}\"")), "{page}");
+    assert!(page.contains("39.80 EUR"), "the total: {page}");
+    let pending = get_with(&app, "/admin/orders?status=pending", &session).await;
+    assert!(pending.text().await.unwrap().contains(&detail));
+    let paid = get_with(&app, "/admin/orders?status=paid", &session).await;
+    assert!(!paid.text().await.unwrap().contains(&detail));
+    let overview = get_with(&app, "/admin", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("href=\"/admin/orders?status=pending\""));
+    assert!(
+        overview.contains("href=\"/admin/orders\""),
+        "the nav links the orders"
+    );
+
+    // Its page: lines, totals, address, and the changes it allows.
+    let resp = get_with(&app, &detail, &session).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.unwrap();
+    for part in [
+        "Product DASH-",
+        "19.90 EUR",
+        "39.80 EUR",
+        "Hauptstraße 1",
+        "10115 Berlin",
+        "unpaid",
+    ] {
+        assert!(page.contains(part), "{part} missing from the order's page");
+    }
+    assert!(page.contains("Mark paid") && page.contains("Cancel order"));
+    assert!(!page.contains("Mark shipped"), "pending cannot be shipped");
+    let csrf = csrf_of(&page);
+    let status_form = format!("{detail}/status");
+
+    // Without its token, or with another, the form is refused and changes nothing.
+    for form in [
+        vec![("status", "paid")],
+        vec![("status", "paid"), ("csrf", "not-the-token")],
+    ] {
+        let refused = post_form(&app, &status_form, &session, &form).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("Form refused"));
+    }
+    let refused = post_form(&app, &format!("{detail}/cancel"), &session, &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        api_status(&app, &shop.admin, &id).await,
+        ("pending".into(), "unpaid".into())
+    );
+
+    // Paid, then shipped: each form answers with the order's page.
+    for (next, payment) in [("paid", "paid"), ("shipped", "paid")] {
+        let resp = post_form(
+            &app,
+            &status_form,
+            &session,
+            &[("csrf", &csrf), ("status", next)],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "marking {next}");
+        assert_eq!(resp.headers()[LOCATION], detail.as_str());
+        assert_eq!(
+            api_status(&app, &shop.admin, &id).await,
+            (next.into(), payment.into())
+        );
+    }
+    let page = get_with(&app, &detail, &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Mark delivered") && !page.contains("Cancel"),
+        "{page}"
+    );
+
+    // A change the status machine refuses shows the page again with the reason.
+    let resp = post_form(
+        &app,
+        &status_form,
+        &session,
+        &[("csrf", &csrf), ("status", "paid")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Not changed: an order cannot go from shipped to paid."),
+        "{page}"
+    );
+    assert!(page.contains("Mark delivered"));
+    let resp = post_form(
+        &app,
+        &format!("{detail}/cancel"),
+        &session,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let resp = post_form(
+        &app,
+        &status_form,
+        &session,
+        &[("csrf", &csrf), ("status", "lost")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Not changed: status must be one of")
+    );
+    assert_eq!(
+        api_status(&app, &shop.admin, &id).await,
+        ("shipped".into(), "paid".into())
+    );
+
+    // A paid order cancelled from its page is refunded.
+    let other = place_order(&app, &shop.token, &shop.product_id, 1).await;
+    let other_id = str_of(&other, "id");
+    let other_page = format!("/admin/orders/{other_id}");
+    let resp = post_form(
+        &app,
+        &format!("{other_page}/status"),
+        &session,
+        &[("csrf", &csrf), ("status", "paid")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = get_with(&app, &other_page, &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Cancel and refund"));
+    let resp = post_form(
+        &app,
+        &format!("{other_page}/cancel"),
+        &session,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[LOCATION], other_page.as_str());
+    assert_eq!(
+        api_status(&app, &shop.admin, &other_id).await,
+        ("cancelled".into(), "refunded".into())
+    );
+
+    // Bad addresses and filters are pages too, never a 500.
+    let unknown = format!("/admin/orders/{}", uuid::Uuid::now_v7());
+    for (path, status) in [
+        ("/admin/orders/not-an-id", StatusCode::NOT_FOUND),
+        (unknown.as_str(), StatusCode::NOT_FOUND),
+        ("/admin/orders?status=lost", StatusCode::BAD_REQUEST),
+        ("/admin/orders?cursor=garbage", StatusCode::BAD_REQUEST),
+    ] {
+        let resp = get_with(&app, path, &session).await;
+        assert_eq!(resp.status(), status, "{path}");
+    }
+    let resp = post_form(
+        &app,
+        &format!("{unknown}/status"),
+        &session,
+        &[("csrf", &csrf), ("status", "paid")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_orders_list_pages_with_cursors_bound_to_its_filter() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let admin = app.admin_token().await;
+    let (_, token) = app.user_token().await;
+    let product = app
+        .create_product_priced(
+            &admin,
+            &format!("PAGE-{}", crate::helpers::unique()),
+            "1.00",
+            "EUR",
+            100,
+        )
+        .await;
+    let product_id = str_of(&product, "id");
+    let mut ids = Vec::new();
+    for _ in 0..26 {
+        ids.push(str_of(
+            &place_order(&app, &token, &product_id, 1).await,
+            "id",
+        ));
+    }
+    let session = admin_session(&app).await;
+    let first = get_with(&app, "/admin/orders?status=pending", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows = |page: &str| page.matches("href=\"/admin/orders/").count();
+    assert_eq!(rows(&first), 25);
+    assert!(
+        first.contains(&ids[25]) && !first.contains(&ids[0]),
+        "newest first"
+    );
+    let next = first
+        .split("class=\"button\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a next page link")
+        .replace("&amp;", "&");
+    let second = get_with(&app, &next, &session).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let second = second.text().await.unwrap();
+    assert_eq!(rows(&second), 1);
+    assert!(second.contains(&ids[0]));
+    assert!(!second.contains("Next page"));
+    // The cursor of the pending orders is refused for another filter.
+    let moved = next.replace("status=pending", "status=paid");
+    let resp = get_with(&app, &moved, &session).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn without_an_admins_session_the_orders_pages_lead_to_the_sign_in() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let shop = app.shop_with_a_product("NOSESSION").await;
+    let order = place_order(&app, &shop.token, &shop.product_id, 1).await;
+    let id = str_of(&order, "id");
+    let detail = format!("/admin/orders/{id}");
+
+    // A customer gets no session, so no cookie of theirs opens the pages.
+    let email = format!("customer-{}@example.com", crate::helpers::unique());
+    app.register(&email, PASSWORD).await;
+    let resp = sign_in(&app, &email, PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&resp, "shop_admin").is_none());
+    for session in ["", "shop_admin=made-up-session-id"] {
+        for path in ["/admin/orders", detail.as_str()] {
+            let resp = get_with(&app, path, session).await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(resp.headers()[LOCATION], "/admin/login");
+        }
+        let resp = post_form(
+            &app,
+            &format!("{detail}/status"),
+            session,
+            &[("csrf", "x"), ("status", "paid")],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let resp = post_form(&app, &format!("{detail}/cancel"), session, &[("csrf", "x")]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    }
+    // Nor does the customer's API token.
+    let resp = client()
+        .get(app.url(&detail))
+        .bearer_auth(&shop.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        api_status(&app, &shop.admin, &id).await,
+        ("pending".into(), "unpaid".into())
+    );
 }
