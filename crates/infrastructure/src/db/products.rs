@@ -430,6 +430,8 @@ pub struct SqlProducts {
     db: Database,
     /// The standby that may serve the read model's reads.
     replica: Option<ReadReplica>,
+    /// How many of a search's newest matches relevance order ranks ([`RELEVANCE_WINDOW`]).
+    relevance_window: i64,
     /// Told of the events each committed transaction wrote.
     events_written: super::EventCounter,
 }
@@ -442,8 +444,16 @@ impl SqlProducts {
         Self {
             db,
             replica: None,
+            relevance_window: RELEVANCE_WINDOW,
             events_written: super::EventCounter::default(),
         }
+    }
+
+    /// Relevance order ranks the newest `window` matches of a search (a test's small window).
+    #[must_use]
+    pub fn with_relevance_window(mut self, window: i64) -> Self {
+        self.relevance_window = window.max(1);
+        self
     }
 
     /// The read model's reads of requests that may lag go to `replica` while it is usable.
@@ -1109,8 +1119,8 @@ impl ProductReadModel for SqlProducts {
         };
         // One statement for the page with its images and categories, and one for its count,
         // side by side.
-        on_replica!(self, db => page_of(db, page.clone(), search.as_deref(), filter).await,
-            else page_of(db, page, search.as_deref(), filter).await)
+        on_replica!(self, db => page_of(db, page.clone(), search.as_deref(), filter, self.relevance_window).await,
+            else page_of(db, page, search.as_deref(), filter, self.relevance_window).await)
     }
 }
 
@@ -1229,12 +1239,24 @@ impl Conditions {
     }
 }
 
+/// How many of a search's newest matches relevance order ranks, by default.
+///
+/// Ranking every match of a search that matches most of a large catalog means reading each
+/// matching row (seconds at 1,000,000 products), for a first page. So a search in relevance
+/// order ranks its newest `RELEVANCE_WINDOW` matches, and with them, on the public (active)
+/// list, every product named exactly as searched, which the name index finds whatever its
+/// age. Elasticsearch bounds its result window the same way (`max_result_window`, also
+/// 10,000). The total still counts every match (up to [`COUNTED`]); `sort=newest` lists them
+/// all.
+pub const RELEVANCE_WINDOW: i64 = 10_000;
+
 /// One page of products, newest first, matching the folded `search` and `filter`.
 async fn page_of(
     db: &Database,
     page: PageRequest,
     search: Option<&str>,
     filter: &ProductFilter,
+    window: i64,
 ) -> Result<Page<ProductView>, RepositoryError> {
     // One row past the page says whether another follows (`next`).
     let limit = i64::from(page.per_page()) + 1;
@@ -1328,21 +1350,49 @@ async fn page_of(
         Some(true) => cond.push("stock > 0", None),
         Some(false) => cond.push("stock = 0", None),
     }
+    // Relevance ranks a window of the newest matches (see [`RELEVANCE_WINDOW`]): the page's
+    // query reads the search's condition in that form, the count in its plain one.
+    let ranked = sort == ProductSort::Relevance && search.is_some();
+    let live_of_status = match filter.status {
+        // A closed set of names, written in by value.
+        Some(status) => format!("deleted_at IS NULL AND status = '{}'", status.as_str()),
+        None => "deleted_at IS NULL".to_owned(),
+    };
+    let mut windowed = None;
     match (backend, search) {
         (_, None) => {}
-        (Backend::Sqlite, Some(q)) if indexed(q) => cond.push(
-            "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $?)",
-            Some(Arg::Text(fts_phrase(q))),
-        ),
+        (Backend::Sqlite, Some(q)) if indexed(q) => {
+            cond.push(
+                "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH $?)",
+                Some(Arg::Text(fts_phrase(q))),
+            );
+            windowed = Some(format!(
+                "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ${} \
+                 ORDER BY rowid DESC LIMIT {window})",
+                cond.args.len()
+            ));
+        }
         // Under three characters (or over other statuses, which the trigram index does
         // not hold) a scan of one column.
         (Backend::Sqlite, Some(q)) => {
             cond.push("instr(search_text, $?) > 0", Some(Arg::Text(q.to_owned())));
+            windowed = Some(format!(
+                "seq IN (SELECT seq FROM products WHERE {live_of_status} \
+                 AND instr(search_text, ${}) > 0 ORDER BY seq DESC LIMIT {window})",
+                cond.args.len()
+            ));
         }
         (Backend::Postgres, Some(q)) => {
             cond.push("search_text LIKE $?", Some(Arg::Text(contains_pattern(q))));
+            windowed = Some(format!(
+                "id IN (SELECT id FROM products WHERE {live_of_status} \
+                 AND search_text LIKE ${} ORDER BY id DESC LIMIT {window})",
+                cond.args.len()
+            ));
         }
     }
+    // Where the search's condition sits among the conditions.
+    let search_at = cond.sql.len().checked_sub(1).filter(|_| windowed.is_some());
     // PostgreSQL lists newest first by id (UUID v7), SQLite by `seq`: the order products
     // were created in, and what its indexes keep. Names sort by their case-folded text
     // (the part of `search_text` before its separator), byte by byte on both
@@ -1362,6 +1412,16 @@ async fn page_of(
         }
         _ => None,
     };
+    // The page's conditions: the search's in its windowed form when ranked, with the exact
+    // names beside it on the public list (whose name index answers `by_name = q`).
+    let mut page_conditions = cond.sql.clone();
+    if ranked && let (Some(at), Some(windowed)) = (search_at, windowed) {
+        page_conditions[at] = if only_active {
+            format!("({windowed} OR {by_name} = ${})", cond.args.len())
+        } else {
+            windowed
+        };
+    }
     let (order, kinds): (Vec<(&str, bool)>, String) = match sort {
         ProductSort::Newest | ProductSort::Relevance => match &rank {
             Some(rank) => (
@@ -1450,6 +1510,10 @@ async fn page_of(
     // query orders the page again by the same keys (the inner one's order does not carry
     // over), which is why the inner one keeps `search_text`.
     let order = order_by(&order);
+    // What was added after the page's own conditions were set aside (a cursor's) applies too.
+    let added_since = cond.sql[page_conditions.len()..].to_vec();
+    page_conditions.extend(added_since);
+    let page_text = page_conditions.join(" AND ");
     let rows_sql = format!(
         concat!(
             "SELECT ",
@@ -1461,7 +1525,7 @@ async fn page_of(
         ),
         joined,
         tie_column,
-        cond.text(),
+        page_text,
         order,
         n + 1,
         n + 2,

@@ -441,7 +441,51 @@ async fn a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor(t: TestDb
     );
 }
 
+async fn relevance_ranks_the_newest_matches_of_its_window_and_every_exact_name(t: TestDb) {
+    let exact = product("W-1", "Mug", "1", 1);
+    let prefix = product("W-2", "Mug tree", "1", 1);
+    let blue = product("W-3", "Blue mug", "1", 1);
+    let red = product("W-4", "Red mug", "1", 1);
+    for p in [&exact, &prefix, &blue, &red] {
+        t.products.insert(p).await.unwrap();
+    }
+    let list = |repo: &infrastructure::db::SqlProducts, q: &str, public: bool| {
+        let filter = ProductFilter {
+            search: Some(q.to_owned()),
+            status: public.then_some(domain::ProductStatus::Active),
+            ..ProductFilter::default()
+        };
+        let repo = repo.clone();
+        async move {
+            let listed = ProductReadModel::list(&repo, page(1, 20), &filter)
+                .await
+                .unwrap();
+            let ids: Vec<ProductId> = listed.items.iter().map(|v| v.product.id).collect();
+            (ids, listed.total)
+        }
+    };
+    // The whole window: every match by relevance, then newest first.
+    assert_eq!(
+        list(&t.products, "mug", true).await,
+        (vec![exact.id, prefix.id, red.id, blue.id], 4)
+    );
+    // A window of two: its two newest matches, and the exact name however old; the total
+    // still counts every match.
+    let narrow = infrastructure::db::SqlProducts::new(t.db.clone()).with_relevance_window(2);
+    assert_eq!(
+        list(&narrow, "mug", true).await,
+        (vec![exact.id, red.id, blue.id], 4)
+    );
+    // An admin's list (every status) and a two-letter search: the window alone.
+    assert_eq!(
+        list(&narrow, "mug", false).await,
+        (vec![red.id, blue.id], 4)
+    );
+    assert_eq!(list(&narrow, "ug", true).await, (vec![red.id, blue.id], 4));
+}
+
 on_both_backends!(
+    relevance_ranks_the_newest_matches_of_its_window_and_every_exact_name,
     the_catalog_walks_by_cursor_in_every_sort_past_ties_and_deletions,
     a_cursor_whose_keys_do_not_fit_the_order_is_refused_on_cursor,
     orders_list_newest_first_with_their_lines_in_pages,
