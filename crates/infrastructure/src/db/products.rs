@@ -1367,8 +1367,8 @@ async fn page_of(
                 Some(Arg::Text(fts_phrase(q))),
             );
             windowed = Some(format!(
-                "seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ${} \
-                 ORDER BY rowid DESC LIMIT {window})",
+                "SELECT rowid AS t FROM products_fts WHERE products_fts MATCH ${} \
+                 ORDER BY rowid DESC LIMIT {window}",
                 cond.args.len()
             ));
         }
@@ -1377,16 +1377,16 @@ async fn page_of(
         (Backend::Sqlite, Some(q)) => {
             cond.push("instr(search_text, $?) > 0", Some(Arg::Text(q.to_owned())));
             windowed = Some(format!(
-                "seq IN (SELECT seq FROM products WHERE {live_of_status} \
-                 AND instr(search_text, ${}) > 0 ORDER BY seq DESC LIMIT {window})",
+                "SELECT seq AS t FROM products WHERE {live_of_status} \
+                 AND instr(search_text, ${}) > 0 ORDER BY seq DESC LIMIT {window}",
                 cond.args.len()
             ));
         }
         (Backend::Postgres, Some(q)) => {
             cond.push("search_text LIKE $?", Some(Arg::Text(contains_pattern(q))));
             windowed = Some(format!(
-                "id IN (SELECT id FROM products WHERE {live_of_status} \
-                 AND search_text LIKE ${} ORDER BY id DESC LIMIT {window})",
+                "SELECT id AS t FROM products WHERE {live_of_status} \
+                 AND search_text LIKE ${} ORDER BY id DESC LIMIT {window}",
                 cond.args.len()
             ));
         }
@@ -1413,13 +1413,19 @@ async fn page_of(
         _ => None,
     };
     // The page's conditions: the search's in its windowed form when ranked, with the exact
-    // names beside it on the public list (whose name index answers `by_name = q`).
+    // names beside it on the public list (whose name index answers `by_name = q`). One list
+    // of keys (a `UNION`), which both databases read key by key; an `OR` beside the window
+    // would have them scan every live product.
     let mut page_conditions = cond.sql.clone();
     if ranked && let (Some(at), Some(windowed)) = (search_at, windowed) {
         page_conditions[at] = if only_active {
-            format!("({windowed} OR {by_name} = ${})", cond.args.len())
+            format!(
+                "{tie} IN (SELECT t FROM ({windowed}) w UNION SELECT {tie} FROM products \
+                 WHERE deleted_at IS NULL AND status = 'active' AND {by_name} = ${})",
+                cond.args.len()
+            )
         } else {
-            windowed
+            format!("{tie} IN (SELECT t FROM ({windowed}) w)")
         };
     }
     let (order, kinds): (Vec<(&str, bool)>, String) = match sort {
