@@ -1468,7 +1468,15 @@ async fn page_of(
     // counted, stopping one past `Page::COUNT_LIMIT`, so that it costs at most that many
     // matches however large the catalog.
     let is_counted = narrowed || search.is_some();
-    let count_sql = if is_counted {
+    let count_sql = if !narrowed && search.is_some_and(indexed) {
+        // The trigram index holds exactly the live active products, and the search's phrase
+        // is the only argument: it counts alone, stopping at the limit, where a join with
+        // `products` would first list every match.
+        format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM products_fts WHERE products_fts MATCH $1 \
+             LIMIT {COUNTED}) c"
+        )
+    } else if is_counted {
         format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM products WHERE {} LIMIT {COUNTED}) c",
             cond.text()
