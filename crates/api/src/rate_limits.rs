@@ -376,16 +376,22 @@ fn limit_of(method: &Method, path: &str) -> Option<Limit> {
     }
 }
 
-async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
-    let Some(kind) = limit_of(req.method(), req.uri().path()) else {
-        return next.run(req).await;
-    };
+/// The key a request's client address is counted under: the peer, or the client a trusted
+/// proxy names.
+fn address_of(req: &Request, limiters: &Limiters) -> IpAddr {
     // Without ConnectInfo (a server not started with it) every client looks the same.
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let address = address_key(client_ip(peer, req.headers(), &limiters.trusted));
+    address_key(client_ip(peer, req.headers(), &limiters.trusted))
+}
+
+async fn limit(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
+    let Some(kind) = limit_of(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let address = address_of(&req, &limiters);
     // The authentication layer, outside this one, verified the token. A write with a missing
     // or bad token counts against the address, and the handler then answers 401.
     let user = req
@@ -447,11 +453,7 @@ async fn limit_sign_in(
     if req.method() != Method::POST || req.uri().path() != "/login" {
         return next.run(req).await;
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let address = address_key(client_ip(peer, req.headers(), &limiters.trusted));
+    let address = address_of(&req, &limiters);
     match limiters.verdict(Limit::Auth, address, None).await {
         Ok(()) => next.run(req).await,
         Err(retry_after) => {
