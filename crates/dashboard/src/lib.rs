@@ -118,6 +118,31 @@ fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
+/// The first page of `list`, or the page after `cursor`; a cursor of another list (or a
+/// changed one) is the 400 page saying `detail`.
+fn page_request(
+    per_page: u32,
+    list: &str,
+    cursor: Option<&str>,
+    detail: &str,
+    csrf: &str,
+) -> Result<PageRequest, Box<Response>> {
+    let request = PageRequest::new(1, per_page)
+        .unwrap_or_default()
+        .in_list(list.to_owned());
+    match cursor {
+        None => Ok(request),
+        Some(cursor) => request.after(cursor).map_err(|_| {
+            Box::new(error_page(
+                StatusCode::BAD_REQUEST,
+                "Page link not valid",
+                detail,
+                Some(csrf),
+            ))
+        }),
+    }
+}
+
 fn error_page(status: StatusCode, title: &str, detail: &str, csrf: Option<&str>) -> Response {
     html(status, pages::error(title, detail, csrf))
 }
@@ -480,22 +505,15 @@ async fn products(
         },
     };
     let list = products_list(&search, out_of_stock, status);
-    let request = PageRequest::new(1, PRODUCTS_PER_PAGE)
-        .unwrap_or_default()
-        .in_list(list.clone());
-    let request = match query.cursor.as_deref() {
-        None => request,
-        Some(cursor) => match request.after(cursor) {
-            Ok(r) => r,
-            Err(_) => {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Page link not valid",
-                    "This page link belongs to another search or was changed. Start again from the first page.",
-                    Some(&admin.csrf),
-                );
-            }
-        },
+    let request = match page_request(
+        PRODUCTS_PER_PAGE,
+        &list,
+        query.cursor.as_deref(),
+        "This page link belongs to another search or was changed. Start again from the first page.",
+        &admin.csrf,
+    ) {
+        Ok(request) => request,
+        Err(page) => return *page,
     };
     let filter = ProductFilter {
         search: (!search.is_empty()).then(|| search.clone()),

@@ -9,12 +9,12 @@ use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use domain::{Order, OrderId, OrderStatus, PageRequest};
+use domain::{Order, OrderId, OrderStatus};
 use serde::Deserialize;
 
 use crate::{
-    Admin, AppState, CsrfForm, Dashboard, error_page, failed, forbidden_form, html, pages,
-    query_escape, see_other, session, signed_in,
+    Admin, AppState, CsrfForm, Dashboard, error_page, failed, forbidden_form, html, page_request,
+    pages, query_escape, see_other, session, signed_in,
 };
 
 /// Orders on a page of `/admin/orders`.
@@ -68,22 +68,15 @@ pub(crate) async fn list(
         },
     };
     let list = orders_list(status);
-    let request = PageRequest::new(1, ORDERS_PER_PAGE)
-        .unwrap_or_default()
-        .in_list(list.clone());
-    let request = match query.cursor.as_deref() {
-        None => request,
-        Some(cursor) => match request.after(cursor) {
-            Ok(r) => r,
-            Err(_) => {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Page link not valid",
-                    "This page link belongs to another filter or was changed. Start again from the first page.",
-                    Some(&admin.csrf),
-                );
-            }
-        },
+    let request = match page_request(
+        ORDERS_PER_PAGE,
+        &list,
+        query.cursor.as_deref(),
+        "This page link belongs to another filter or was changed. Start again from the first page.",
+        &admin.csrf,
+    ) {
+        Ok(request) => request,
+        Err(page) => return *page,
     };
     let filter = OrderFilter {
         user_id: None,
